@@ -1,0 +1,249 @@
+//! The engine's typed errors: what went wrong with a kernel, a render request, a render or
+//! an export, each carrying what the user needs to fix it (the kernel line, the pixel and
+//! its complex coordinate, the path). Front ends print them once, as they are.
+
+use std::path::PathBuf;
+
+/// A pixel where a kernel failed: its column and row in the image (0-based, row 0 at the
+/// top) and the complex-plane point the kernel was called with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelLocation {
+    /// Column in the image, counted from the left.
+    pub column: u32,
+    /// Row in the image, counted from the top.
+    pub row: u32,
+    /// Real part of the point passed to `pixel(x, y)`.
+    pub x: f64,
+    /// Imaginary part of the point passed to `pixel(x, y)`.
+    pub y: f64,
+}
+
+impl std::fmt::Display for PixelLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pixel ({}, {}) at x = {}, y = {}",
+            self.column, self.row, self.x, self.y
+        )
+    }
+}
+
+/// "kernel line N: " or nothing, for messages whose line may be unknown.
+fn line_prefix(line: &Option<u32>) -> String {
+    match line {
+        Some(line) => format!("kernel line {line}: "),
+        None => String::new(),
+    }
+}
+
+/// " (at pixel ...)" or nothing.
+fn pixel_suffix(pixel: &Option<PixelLocation>) -> String {
+    match pixel {
+        Some(pixel) => format!(" (at {pixel})"),
+        None => String::new(),
+    }
+}
+
+/// Something wrong with the kernel source or with what it does when run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KernelError {
+    /// The source does not parse (or is a binary chunk, which is refused).
+    #[error("syntax error: {}{message}", line_prefix(line))]
+    Syntax {
+        /// Kernel line of the error, when Lua reports one.
+        line: Option<u32>,
+        /// Lua's message, without its position prefix.
+        message: String,
+    },
+    /// The kernel's top level (run once when it is loaded) raised an error.
+    #[error("error while loading the kernel: {}{message}", line_prefix(line))]
+    Load {
+        /// Kernel line of the error, when known.
+        line: Option<u32>,
+        /// The error message, without its position prefix.
+        message: String,
+    },
+    /// The kernel defines no global `pixel`.
+    #[error("the kernel defines no function `pixel(x, y)`")]
+    MissingPixel,
+    /// The global `pixel` is not a function.
+    #[error("`pixel` must be a function, but the kernel set it to a {found}")]
+    PixelNotAFunction {
+        /// The Lua type `pixel` has.
+        found: String,
+    },
+    /// A kernel setting (`max_iter`, `home`, `output`) has a value moonbrot cannot use.
+    #[error("bad `{name}`: {message}")]
+    BadSetting {
+        /// The global's name.
+        name: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// `pixel` raised an error for some pixel.
+    #[error("runtime error: {}{message}{}", line_prefix(line), pixel_suffix(pixel))]
+    Runtime {
+        /// Kernel line of the error, when known.
+        line: Option<u32>,
+        /// The error message, without its position prefix.
+        message: String,
+        /// The first failing pixel found, when it could be found again.
+        pixel: Option<PixelLocation>,
+    },
+    /// `pixel` returned something other than the contract allows.
+    #[error(
+        "wrong return value: {}{message}{}",
+        line_prefix(line),
+        pixel_suffix(pixel)
+    )]
+    WrongReturn {
+        /// The line where `pixel` is defined.
+        line: Option<u32>,
+        /// What was returned and what is expected.
+        message: String,
+        /// The pixel whose call returned it.
+        pixel: Option<PixelLocation>,
+    },
+    /// The kernel's Lua state used more memory than its limit.
+    #[error(
+        "the kernel ran out of memory: it used more than its limit of {} MiB",
+        limit_bytes / (1024 * 1024)
+    )]
+    MemoryLimit {
+        /// The limit per Lua state, in bytes.
+        limit_bytes: usize,
+    },
+}
+
+impl KernelError {
+    /// The kernel line this error points at, if any (for the editor's marker).
+    pub fn line(&self) -> Option<u32> {
+        match self {
+            Self::Syntax { line, .. }
+            | Self::Load { line, .. }
+            | Self::Runtime { line, .. }
+            | Self::WrongReturn { line, .. } => *line,
+            Self::MissingPixel
+            | Self::PixelNotAFunction { .. }
+            | Self::BadSetting { .. }
+            | Self::MemoryLimit { .. } => None,
+        }
+    }
+}
+
+/// A render request that the engine refuses before allocating or running anything.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    /// Width or height is 0 or larger than the maximum.
+    #[error("image size {width}x{height} is out of range: each side must be 1 to {max}")]
+    Size {
+        /// Requested width in pixels.
+        width: u32,
+        /// Requested height in pixels.
+        height: u32,
+        /// The largest side allowed.
+        max: u32,
+    },
+    /// The image's buffers would take more memory than the engine allows.
+    #[error(
+        "image size {width}x{height} needs {} MiB of buffers, more than the limit of {} MiB",
+        needed_bytes / (1024 * 1024),
+        limit_bytes / (1024 * 1024)
+    )]
+    TooLarge {
+        /// Requested width in pixels.
+        width: u32,
+        /// Requested height in pixels.
+        height: u32,
+        /// Bytes the render and its colour image would need.
+        needed_bytes: u64,
+        /// The cap.
+        limit_bytes: u64,
+    },
+    /// Thread count outside 1..=max.
+    #[error("thread count {threads} is out of range: it must be 1 to {max}")]
+    Threads {
+        /// Requested thread count.
+        threads: usize,
+        /// The largest thread count allowed.
+        max: usize,
+    },
+    /// The view's centre or span is not usable.
+    #[error("invalid view: {0}")]
+    View(String),
+    /// The kernel source is larger than the engine accepts.
+    #[error("the kernel source is {} KiB, more than the limit of {} KiB", bytes / 1024, max / 1024)]
+    SourceTooLarge {
+        /// Its size in bytes.
+        bytes: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// max_iter outside 1..=max.
+    #[error("max_iter {max_iter} is out of range: it must be 1 to {max}")]
+    MaxIter {
+        /// Requested iteration limit.
+        max_iter: u64,
+        /// The largest limit allowed.
+        max: u64,
+    },
+}
+
+/// Why a render did not produce an image.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RenderError {
+    /// The request was refused before anything ran.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The kernel failed to compile or to run.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The render was cancelled (a newer request, or the user).
+    #[error("the render was cancelled")]
+    Cancelled,
+    /// The render ran longer than its timeout and was stopped.
+    #[error("the render was stopped after its timeout of {timeout_secs} s")]
+    TimedOut {
+        /// The timeout that expired, in seconds.
+        timeout_secs: f64,
+    },
+    /// A bug inside moonbrot (a worker panicked or its Lua state broke). The engine stays
+    /// usable; the message is for a bug report.
+    #[error("internal error in the render engine (please report it): {0}")]
+    Internal(String),
+}
+
+/// Why a PNG could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The target directory does not exist or is not a directory.
+    #[error("cannot write {}: the folder {} does not exist", path.display(), dir.display())]
+    MissingDirectory {
+        /// The requested output path.
+        path: PathBuf,
+        /// Its parent directory.
+        dir: PathBuf,
+    },
+    /// The path names something that is not a regular file (a folder, a device).
+    #[error("cannot write {}: it exists and is not a regular file", path.display())]
+    NotAFile {
+        /// The requested output path.
+        path: PathBuf,
+    },
+    /// An I/O error while writing or renaming; nothing was left at the path.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The requested output path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The PNG encoder or decoder failed.
+    #[error("PNG error for {}: {message}", path.display())]
+    Png {
+        /// The file concerned.
+        path: PathBuf,
+        /// The encoder's or decoder's message.
+        message: String,
+    },
+}

@@ -1,0 +1,226 @@
+//! The kernel contract's data: what a compiled kernel declares about itself (output mode,
+//! default iteration limit, home view) and the kernels shipped in lua/.
+//!
+//! The contract itself (README.md, "The kernel contract"): a kernel is Lua 5.1 source that
+//! defines a global `pixel(x, y)` returning an escape value, or three colour components
+//! when it sets `output = "rgb"`; it may set `max_iter` and `home`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::view::View;
+
+/// What `pixel` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputMode {
+    /// One escape value per pixel, coloured by the palette; negative means inside.
+    Escape,
+    /// Direct colour: three components in [0, 1] per pixel (`output = "rgb"`).
+    Rgb,
+}
+
+impl OutputMode {
+    /// Floats stored per pixel.
+    pub fn channels(self) -> usize {
+        match self {
+            Self::Escape => 1,
+            Self::Rgb => 3,
+        }
+    }
+}
+
+/// What a compiled kernel declares at its top level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelInfo {
+    /// Escape values or direct colour.
+    pub output: OutputMode,
+    /// The kernel's own `max_iter`, if it sets one.
+    pub default_max_iter: Option<u32>,
+    /// The kernel's `home` view, if it sets one.
+    pub home: Option<View>,
+}
+
+/// The iteration limit used when neither the kernel nor the user sets one.
+pub const FALLBACK_MAX_ITER: u32 = 256;
+
+/// The largest `max_iter` accepted (kernels loop up to it per pixel).
+pub const MAX_MAX_ITER: u32 = 100_000_000;
+
+impl KernelInfo {
+    /// The kernel's home view, or the engine's default when it sets none.
+    pub fn home_or_default(&self) -> View {
+        self.home.unwrap_or(super::view::DEFAULT_HOME)
+    }
+
+    /// The iteration limit to run with: the user's, else the kernel's, else the fallback.
+    pub fn effective_max_iter(&self, requested: Option<u32>) -> u32 {
+        requested
+            .or(self.default_max_iter)
+            .unwrap_or(FALLBACK_MAX_ITER)
+    }
+}
+
+/// A kernel shipped with moonbrot (the files in lua/).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShippedKernel {
+    /// Its name: the file name without `.lua`.
+    pub name: &'static str,
+    /// Its Lua source.
+    pub source: &'static str,
+}
+
+/// All shipped kernels, the default first.
+pub const SHIPPED_KERNELS: &[ShippedKernel] = &[
+    ShippedKernel {
+        name: "mandelbrot",
+        source: include_str!("../../lua/mandelbrot.lua"),
+    },
+    ShippedKernel {
+        name: "julia",
+        source: include_str!("../../lua/julia.lua"),
+    },
+    ShippedKernel {
+        name: "burning_ship",
+        source: include_str!("../../lua/burning_ship.lua"),
+    },
+    ShippedKernel {
+        name: "tricorn",
+        source: include_str!("../../lua/tricorn.lua"),
+    },
+    ShippedKernel {
+        name: "multibrot",
+        source: include_str!("../../lua/multibrot.lua"),
+    },
+    ShippedKernel {
+        name: "newton",
+        source: include_str!("../../lua/newton.lua"),
+    },
+    ShippedKernel {
+        name: "seed",
+        source: include_str!("../../lua/seed.lua"),
+    },
+];
+
+/// The shipped kernel with this name.
+pub fn shipped_kernel(name: &str) -> Option<&'static ShippedKernel> {
+    SHIPPED_KERNELS.iter().find(|kernel| kernel.name == name)
+}
+
+/// The default kernel (mandelbrot).
+pub fn default_kernel() -> &'static ShippedKernel {
+    &SHIPPED_KERNELS[0]
+}
+
+/// The largest kernel source accepted, in bytes. Kernels are small programs; a bigger file
+/// is almost certainly the wrong file.
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+
+/// Why a kernel file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelFileError {
+    /// The file could not be opened or read.
+    #[error("cannot read kernel file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is larger than MAX_SOURCE_BYTES.
+    #[error("kernel file {} is {} KiB, more than the limit of {} KiB: is it really a Lua kernel?", path.display(), bytes / 1024, MAX_SOURCE_BYTES / 1024)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The file is not UTF-8 text.
+    #[error("kernel file {} is not UTF-8 text (byte {valid_up_to} is not valid UTF-8)", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// How many leading bytes are valid UTF-8.
+        valid_up_to: usize,
+    },
+}
+
+/// Reads a kernel's source from a file, refusing files that are too large or not UTF-8.
+pub fn read_kernel_file(path: &Path) -> Result<String, KernelFileError> {
+    use std::io::Read;
+    let io_error = |source| KernelFileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    // Read one byte past the limit rather than trusting the size in the metadata (a pipe
+    // or /dev/zero has none).
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > MAX_SOURCE_BYTES {
+        let bytes = std::fs::metadata(path).map_or(bytes.len() as u64, |metadata| metadata.len());
+        return Err(KernelFileError::TooLarge {
+            path: path.to_owned(),
+            bytes,
+        });
+    }
+    String::from_utf8(bytes).map_err(|error| KernelFileError::NotText {
+        path: path.to_owned(),
+        valid_up_to: error.utf8_error().valid_up_to(),
+    })
+}
+
+/// Splits Lua's "kernel:LINE: message" into the line and the bare message.
+pub(crate) fn split_kernel_position(message: &str) -> (Option<u32>, String) {
+    let Some(rest) = message.strip_prefix("kernel:") else {
+        return (None, message.to_owned());
+    };
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    match (
+        rest[..digits_end].parse::<u32>(),
+        rest[digits_end..].strip_prefix(": "),
+    ) {
+        (Ok(line), Some(text)) => (Some(line), text.to_owned()),
+        _ => (None, message.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_positions_are_split_from_messages() {
+        assert_eq!(
+            split_kernel_position("kernel:12: attempt to call a nil value"),
+            (Some(12), "attempt to call a nil value".to_owned())
+        );
+        assert_eq!(split_kernel_position("boom"), (None, "boom".to_owned()));
+        assert_eq!(
+            split_kernel_position("kernel:x: odd"),
+            (None, "kernel:x: odd".to_owned())
+        );
+    }
+
+    #[test]
+    fn every_shipped_kernel_opens_with_a_comment_and_defines_pixel() {
+        for kernel in SHIPPED_KERNELS {
+            assert!(
+                kernel.source.starts_with("-- "),
+                "{} has no opening comment",
+                kernel.name
+            );
+            assert!(
+                kernel.source.contains("function pixel(x, y)"),
+                "{}",
+                kernel.name
+            );
+        }
+        assert_eq!(default_kernel().name, "mandelbrot");
+        assert!(shipped_kernel("seed").is_some() && shipped_kernel("nope").is_none());
+    }
+}

@@ -1,0 +1,146 @@
+--[[ driver.lua: the trusted loop that calls a kernel's `pixel(x, y)` for every pixel of
+one work unit and stores the results, through LuaJIT's FFI, in a buffer the engine owns.
+
+Running the per-pixel loop inside Lua lets LuaJIT compile the loop and the user's `pixel`
+into one trace (within a few percent of native code, see TECH_NOTES.md); calling `pixel`
+from Rust once per pixel costs a third more. The FFI module, the debug functions and the
+buffer pointer live only in this file's locals: the kernel's environment (sandbox.lua)
+never sees them. Every index written is below the `value_count` the engine passes, whatever
+the kernel returns.
+
+Arguments: ffi, debug.getinfo. Returns the table of driver functions.
+]]
+local ffi, getinfo = ...
+
+local cast, float_pointer = ffi.cast, ffi.typeof("float *")
+local type, xpcall, error, tostring = type, xpcall, error, tostring
+
+-- The chunk name the engine gives kernel source: positions in its messages read "kernel:LINE:".
+local KERNEL_SOURCE = "=kernel"
+local INSIDE = -1
+local MAX_STACK_LEVELS = 200
+
+local driver = {}
+
+local function wrong_return(what)
+  error("pixel returned " .. what .. "; it must return a number, nil or false", 0)
+end
+
+local function wrong_rgb_return(what)
+  error("pixel returned " .. what .. "; with output = \"rgb\" it must return three numbers", 0)
+end
+
+--- Fills `value_count` floats at `out_address`, one per pixel, row by row: rows
+--- `row_count` of `width` pixels, pixel (column, row) at x_first + column * x_step,
+--- y_first + row * y_step. nil or false become INSIDE.
+function driver.render_escape_unit(pixel, out_address, value_count,
+                                   width, row_count, x_first, x_step, y_first, y_step)
+  if width * row_count > value_count then error("driver: unit larger than its buffer", 0) end
+  local out = cast(float_pointer, out_address)
+  local index = 0
+  for row = 0, row_count - 1 do
+    local y = y_first + row * y_step
+    for column = 0, width - 1 do
+      local value = pixel(x_first + column * x_step, y)
+      if type(value) ~= "number" then
+        if value == nil or value == false then value = INSIDE else wrong_return("a " .. type(value)) end
+      end
+      out[index] = value
+      index = index + 1
+    end
+  end
+end
+
+--- As render_escape_unit, for kernels with output = "rgb": three floats per pixel.
+function driver.render_rgb_unit(pixel, out_address, value_count,
+                                width, row_count, x_first, x_step, y_first, y_step)
+  if width * row_count * 3 > value_count then error("driver: unit larger than its buffer", 0) end
+  local out = cast(float_pointer, out_address)
+  local index = 0
+  for row = 0, row_count - 1 do
+    local y = y_first + row * y_step
+    for column = 0, width - 1 do
+      local r, g, b = pixel(x_first + column * x_step, y)
+      if type(r) ~= "number" or type(g) ~= "number" or type(b) ~= "number" then
+        wrong_rgb_return(type(r) .. ", " .. type(g) .. ", " .. type(b))
+      end
+      out[index], out[index + 1], out[index + 2] = r, g, b
+      index = index + 3
+    end
+  end
+end
+
+-- The innermost stack frame running kernel code, as a line number (nil if none).
+local function innermost_kernel_line()
+  for level = 2, MAX_STACK_LEVELS do
+    local frame = getinfo(level, "Sl")
+    if frame == nil then return nil end
+    if frame.source == KERNEL_SOURCE and frame.currentline and frame.currentline > 0 then
+      return frame.currentline
+    end
+  end
+  return nil
+end
+
+-- xpcall handler: describe any error value without calling kernel code (no tostring on
+-- tables, whose __tostring the kernel could own).
+local function describe_error(value)
+  local message
+  if type(value) == "string" then
+    message = value
+  elseif type(value) == "number" then
+    message = tostring(value)
+  elseif value == nil then
+    message = "error raised with a nil value"
+  else
+    message = "error raised with a " .. type(value) .. " value"
+  end
+  return { message = message, line = innermost_kernel_line() }
+end
+
+-- Turns the result of an xpcall into (message, line). When the handler did not run (out of
+-- memory, or an error inside the handler) the value is the VM's own string.
+local function failure(value)
+  if type(value) == "table" then return value.message, value.line end
+  return tostring(value), nil
+end
+
+--- Runs a compiled kernel chunk's top level. Returns nil on success, or message, line.
+function driver.load_kernel(chunk)
+  local ok, err = xpcall(chunk, describe_error)
+  if ok then return nil end
+  return failure(err)
+end
+
+--- Finds the first pixel of a unit whose evaluation fails, calling `pixel` one protected
+--- call at a time (slow, only used after the fast loop failed). Returns
+--- index, kind ("runtime" or "return"), message, line for that pixel, or nil when no pixel
+--- fails on this second pass (a kernel whose results depend on earlier calls).
+function driver.locate_error(pixel, rgb, width, row_count, x_first, x_step, y_first, y_step)
+  local defined_at = getinfo(pixel, "S").linedefined
+  local index = 0
+  for row = 0, row_count - 1 do
+    local y = y_first + row * y_step
+    for column = 0, width - 1 do
+      local x = x_first + column * x_step
+      local ok, r, g, b = xpcall(pixel, describe_error, x, y)
+      if not ok then
+        local message, line = failure(r)
+        return index, "runtime", message, line
+      end
+      if rgb then
+        if type(r) ~= "number" or type(g) ~= "number" or type(b) ~= "number" then
+          return index, "return", "pixel returned " .. type(r) .. ", " .. type(g) .. ", " .. type(b)
+            .. "; with output = \"rgb\" it must return three numbers", defined_at
+        end
+      elseif type(r) ~= "number" and r ~= nil and r ~= false then
+        return index, "return", "pixel returned a " .. type(r) .. "; it must return a number, nil or false",
+          defined_at
+      end
+      index = index + 1
+    end
+  end
+  return nil
+end
+
+return driver

@@ -1,0 +1,24 @@
+//! The rendering engine: everything below the user interface. It compiles Lua kernels in a
+//! sandbox, renders them in parallel Lua states, colours the results and writes PNGs.
+//!
+//! The engine never depends on egui or eframe (a CI check enforces it): the GUI and the CLI
+//! are thin adapters over this module's public API.
+
+pub mod error;
+pub mod export;
+pub mod kernel;
+mod lua_unsafe;
+pub mod native;
+pub mod palette;
+pub mod render;
+mod sandbox;
+pub mod view;
+
+pub use error::{ExportError, KernelError, PixelLocation, RenderError, RequestError};
+pub use kernel::{KernelInfo, OutputMode, SHIPPED_KERNELS, ShippedKernel};
+pub use render::{
+    CancelToken, Engine, EngineOptions, RenderOutput, RenderRequest, RenderTimings, ThreadTiming,
+    UnitProgress, ValueImage,
+};
+pub use sandbox::KernelLog;
+pub use view::{PixelGrid, View};

@@ -1,0 +1,931 @@
+//! The render engine: a pool of worker threads, each owning one Lua state per kernel source
+//! (as in the seed article: one Lua state per thread), that split an image into small units
+//! of rows and take them as they become free, so the thread that gets the heavy middle of
+//! the set does not hold the others up.
+//!
+//! A render runs on the calling thread's behalf: `Engine::render` blocks, hands the job to
+//! the workers, collects finished units (passing each to an observer as it arrives, for
+//! progressive display), and returns the whole image with its timings, or an error. It can
+//! be stopped from any thread through a `CancelToken`, or by its timeout, within
+//! milliseconds even while a kernel is stuck in an endless loop.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::error::{KernelError, RenderError, RequestError};
+use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode};
+use super::lua_unsafe::StopSwitch;
+use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRows};
+use super::view::{PixelGrid, View};
+
+/// The largest image side, in pixels.
+pub const MAX_SIDE_PX: u32 = 65_535;
+/// The most worker threads one render may use.
+pub const MAX_THREADS: usize = 64;
+/// The most memory a render's buffers (values plus a colour image) may take.
+pub const MAX_BUFFER_BYTES: u64 = 1 << 30;
+/// Default memory limit per Lua state.
+pub const DEFAULT_MEMORY_LIMIT_BYTES: usize = 512 * 1024 * 1024;
+/// Bytes per pixel of the colour image a front end makes from the values (RGBA).
+const COLOUR_BYTES_PER_PIXEL: u64 = 4;
+/// How often the rendering thread reports finished units to its observer. Workers never
+/// wake it per unit: on these machines a cross-thread wake-up per unit cost 5% of a render.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(5);
+/// Work units hold at least this many pixels (whole rows), so per-unit overhead stays
+/// small while there are still hundreds of units to balance across threads.
+const MIN_PIXELS_PER_UNIT: u32 = 2048;
+
+/// The number of threads a render uses by default: the machine's cores.
+pub fn default_thread_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().min(MAX_THREADS))
+}
+
+/// Engine-wide settings.
+pub struct EngineOptions {
+    /// Memory limit per Lua state (per worker thread), in bytes.
+    pub memory_limit_bytes: usize,
+    /// Where kernels' `print` output goes.
+    pub log: Arc<KernelLog>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
+            log: Arc::new(KernelLog::discard()),
+        }
+    }
+}
+
+/// What to render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderRequest {
+    /// The kernel's Lua source.
+    pub source: Arc<str>,
+    /// The region to render; None for the kernel's home view.
+    pub view: Option<View>,
+    /// Image width in pixels.
+    pub width_px: u32,
+    /// Image height in pixels.
+    pub height_px: u32,
+    /// The iteration limit; None for the kernel's own `max_iter`.
+    pub max_iter: Option<u32>,
+    /// Worker threads to use (1 to MAX_THREADS).
+    pub threads: usize,
+    /// Stop the render with `RenderError::TimedOut` after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl RenderRequest {
+    /// A request for `source` at its home view, with default settings.
+    pub fn new(source: impl Into<Arc<str>>, width_px: u32, height_px: u32) -> Self {
+        Self {
+            source: source.into(),
+            view: None,
+            width_px,
+            height_px,
+            max_iter: None,
+            threads: default_thread_count(),
+            timeout: None,
+        }
+    }
+
+    /// Checks everything that can be checked before the kernel is compiled.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        let (width, height) = (self.width_px, self.height_px);
+        if width == 0 || height == 0 || width > MAX_SIDE_PX || height > MAX_SIDE_PX {
+            return Err(RequestError::Size {
+                width,
+                height,
+                max: MAX_SIDE_PX,
+            });
+        }
+        check_buffer_bytes(width, height, OutputMode::Escape)?;
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            return Err(RequestError::Threads {
+                threads: self.threads,
+                max: MAX_THREADS,
+            });
+        }
+        if let Some(max_iter) = self.max_iter
+            && (max_iter == 0 || max_iter > MAX_MAX_ITER)
+        {
+            return Err(RequestError::MaxIter {
+                max_iter: u64::from(max_iter),
+                max: u64::from(MAX_MAX_ITER),
+            });
+        }
+        if let Some(view) = &self.view {
+            view.validate()?;
+        }
+        if self.source.len() > MAX_SOURCE_BYTES {
+            return Err(RequestError::SourceTooLarge {
+                bytes: self.source.len(),
+                max: MAX_SOURCE_BYTES,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_buffer_bytes(width: u32, height: u32, output: OutputMode) -> Result<(), RequestError> {
+    let bytes_per_pixel = 4 * output.channels() as u64 + COLOUR_BYTES_PER_PIXEL;
+    let needed_bytes = u64::from(width) * u64::from(height) * bytes_per_pixel;
+    if needed_bytes > MAX_BUFFER_BYTES {
+        return Err(RequestError::TooLarge {
+            width,
+            height,
+            needed_bytes,
+            limit_bytes: MAX_BUFFER_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// A rendered image before colouring: `output.channels()` floats per pixel, row by row
+/// from the top. Escape values below 0, NaN or infinite mean "inside".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueImage {
+    /// Width in pixels.
+    pub width_px: u32,
+    /// Height in pixels.
+    pub height_px: u32,
+    /// What the values are.
+    pub output: OutputMode,
+    /// The values.
+    pub values: Vec<f32>,
+}
+
+/// One worker thread's share of a render.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThreadTiming {
+    /// Time the thread spent on this render (compiling and rendering units), in seconds.
+    pub busy_secs: f64,
+    /// Time it spent compiling the kernel (0 when its state was reused), in seconds.
+    pub compile_secs: f64,
+    /// Work units it rendered.
+    pub units: usize,
+}
+
+/// How long a render took.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RenderTimings {
+    /// From the call to the returned image, in seconds.
+    pub wall_secs: f64,
+    /// Time spent compiling before units could start (0 when every state was reused).
+    pub compile_secs: f64,
+    /// One entry per worker thread used.
+    pub threads: Vec<ThreadTiming>,
+}
+
+impl RenderTimings {
+    /// Pixels rendered per second of wall time.
+    pub fn pixels_per_sec(&self, pixel_count: u64) -> f64 {
+        pixel_count as f64 / self.wall_secs.max(1e-9)
+    }
+}
+
+/// A finished render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderOutput {
+    /// The values.
+    pub image: ValueImage,
+    /// The view rendered (the kernel's home when the request had none).
+    pub view: View,
+    /// The iteration limit the kernel ran with.
+    pub max_iter: u32,
+    /// What the kernel declared.
+    pub kernel: KernelInfo,
+    /// How long it took.
+    pub timings: RenderTimings,
+}
+
+/// A unit of rows that has just been rendered, as passed to a render's observer.
+#[derive(Debug)]
+pub struct UnitProgress<'a> {
+    /// Its first row.
+    pub first_row: u32,
+    /// How many rows it covers.
+    pub row_count: u32,
+    /// Its values (`channels` floats per pixel, row by row).
+    pub values: &'a [f32],
+    /// Units finished so far, this one included.
+    pub units_done: usize,
+    /// Units in the whole render.
+    pub units_total: usize,
+}
+
+/// Stops the renders it was passed to, from any thread. Once cancelled it stays cancelled.
+#[derive(Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    jobs: Mutex<Vec<Weak<Job>>>,
+}
+
+impl CancelToken {
+    /// A token that has not been cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stops every render using this token; they return `RenderError::Cancelled`.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let jobs = std::mem::take(&mut *lock(&self.inner.jobs));
+        for job in jobs.iter().filter_map(Weak::upgrade) {
+            job.stop(StopReason::Cancelled);
+        }
+    }
+
+    /// True once `cancel` has been called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn attach(&self, job: &Arc<Job>) {
+        {
+            let mut jobs = lock(&self.inner.jobs);
+            jobs.retain(|job| job.strong_count() > 0);
+            jobs.push(Arc::downgrade(job));
+        }
+        // Checked after registering: a cancel either drained this job or is seen here.
+        if self.is_cancelled() {
+            job.stop(StopReason::Cancelled);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a job stopped early; the first reason wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum StopReason {
+    Running = 0,
+    Cancelled = 1,
+    TimedOut = 2,
+    /// A worker failed; the others stop.
+    Failed = 3,
+}
+
+/// How the image is cut into units.
+struct UnitPlan {
+    width_px: u32,
+    height_px: u32,
+    rows_per_unit: u32,
+    units_total: usize,
+    grid: PixelGrid,
+    max_iter: Option<u32>,
+    channels: usize,
+}
+
+impl UnitPlan {
+    fn new(
+        width_px: u32,
+        height_px: u32,
+        view: &View,
+        max_iter: Option<u32>,
+        channels: usize,
+    ) -> Self {
+        let rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(width_px).clamp(1, height_px);
+        Self {
+            width_px,
+            height_px,
+            rows_per_unit,
+            units_total: height_px.div_ceil(rows_per_unit) as usize,
+            grid: view.pixel_grid(width_px, height_px),
+            max_iter,
+            channels,
+        }
+    }
+
+    /// The indices of `unit`'s values in the image.
+    fn unit_value_range(&self, unit: usize) -> std::ops::Range<usize> {
+        let rows = self.unit_rows(unit);
+        let row_values = self.width_px as usize * self.channels;
+        let start = rows.first_row as usize * row_values;
+        start..start + rows.row_count as usize * row_values
+    }
+
+    fn unit_rows(&self, unit: usize) -> UnitRows {
+        let first_row = unit as u32 * self.rows_per_unit;
+        UnitRows {
+            width_px: self.width_px,
+            first_row,
+            row_count: self.rows_per_unit.min(self.height_px - first_row),
+        }
+    }
+}
+
+/// One render (or, with no plan, one compile) shared by the workers running it.
+struct Job {
+    id: u64,
+    source: Arc<str>,
+    memory_limit_bytes: usize,
+    log: Arc<KernelLog>,
+    plan: Option<UnitPlan>,
+    next_unit: AtomicUsize,
+    stop_reason: AtomicU8,
+    switches: Vec<Arc<StopSwitch>>,
+    /// The image being rendered, `channels` f32 bit patterns per pixel. Each unit's range
+    /// is written by the one worker that took the unit (through the driver's FFI pointer)
+    /// and read only after that worker listed it in `finished_units`.
+    image: Box<[AtomicU32]>,
+    finished_units: Mutex<Vec<usize>>,
+    events: Sender<WorkerEvent>,
+}
+
+impl Job {
+    fn is_stopped(&self) -> bool {
+        self.stop_reason.load(Ordering::SeqCst) != StopReason::Running as u8
+    }
+
+    fn stop_reason(&self) -> StopReason {
+        match self.stop_reason.load(Ordering::SeqCst) {
+            1 => StopReason::Cancelled,
+            2 => StopReason::TimedOut,
+            3 => StopReason::Failed,
+            _ => StopReason::Running,
+        }
+    }
+
+    /// Records why the job stops (if it is the first reason) and interrupts every worker
+    /// still running Lua for it.
+    fn stop(&self, reason: StopReason) {
+        let first = self
+            .stop_reason
+            .compare_exchange(
+                StopReason::Running as u8,
+                reason as u8,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok();
+        if first {
+            for switch in &self.switches {
+                switch.trip(self.id);
+            }
+        }
+    }
+}
+
+/// What workers tell the rendering thread (finished units go through `Job::finished_units`).
+enum WorkerEvent {
+    Finished { worker: usize, report: WorkerReport },
+}
+
+/// A worker's account of one job.
+struct WorkerReport {
+    timing: ThreadTiming,
+    info: Option<KernelInfo>,
+    failure: Option<RunFailure>,
+}
+
+struct Worker {
+    jobs: Sender<Arc<Job>>,
+    switch: Arc<StopSwitch>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn(index: usize) -> Result<Self, RenderError> {
+        let (jobs, receiver) = mpsc::channel();
+        let switch = Arc::new(StopSwitch::default());
+        let worker_switch = Arc::clone(&switch);
+        let thread = std::thread::Builder::new()
+            .name(format!("moonbrot-render-{index}"))
+            .spawn(move || worker_main(index, &receiver, &worker_switch))
+            .map_err(|error| {
+                RenderError::Internal(format!("cannot start a render thread: {error}"))
+            })?;
+        Ok(Self {
+            jobs,
+            switch,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, switch: &StopSwitch) {
+    let mut kernel: Option<LuaKernel> = None;
+    while let Ok(job) = jobs.recv() {
+        let started = Instant::now();
+        let report = catch_unwind(AssertUnwindSafe(|| run_job(&job, &mut kernel, switch)))
+            .unwrap_or_else(|panic| {
+                kernel = None; // its state may be half-updated
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a render thread panicked".to_owned());
+                job.stop(StopReason::Failed);
+                WorkerReport {
+                    timing: ThreadTiming::default(),
+                    info: None,
+                    failure: Some(RunFailure::Internal(message)),
+                }
+            });
+        let report = WorkerReport {
+            timing: ThreadTiming {
+                busy_secs: started.elapsed().as_secs_f64(),
+                ..report.timing
+            },
+            ..report
+        };
+        // Let go of the job before reporting, so that once every worker has reported the
+        // rendering thread owns the image alone and can take it without a copy.
+        let events = job.events.clone();
+        drop(job);
+        let _ = events.send(WorkerEvent::Finished {
+            worker: index,
+            report,
+        });
+    }
+}
+
+fn run_job(job: &Job, cached: &mut Option<LuaKernel>, switch: &StopSwitch) -> WorkerReport {
+    let mut report = WorkerReport {
+        timing: ThreadTiming::default(),
+        info: None,
+        failure: None,
+    };
+    let is_stopped = || job.is_stopped();
+    let stop = StopContext {
+        switch,
+        job_id: job.id,
+        is_stopped: &is_stopped,
+    };
+    if job.is_stopped() {
+        return report;
+    }
+    let compile_started = Instant::now();
+    if !cached
+        .as_ref()
+        .is_some_and(|kernel| kernel.is_compiled_from(&job.source, job.memory_limit_bytes))
+    {
+        *cached = None;
+        match LuaKernel::compile(
+            Arc::clone(&job.source),
+            job.memory_limit_bytes,
+            &job.log,
+            &stop,
+        ) {
+            Ok(kernel) => *cached = Some(kernel),
+            Err(failure) => {
+                report.failure = Some(failure);
+                job.stop(StopReason::Failed);
+                return report;
+            }
+        }
+        report.timing.compile_secs = compile_started.elapsed().as_secs_f64();
+    }
+    let Some(kernel) = cached.as_ref() else {
+        return report;
+    };
+    report.info = Some(*kernel.info());
+    let Some(plan) = &job.plan else {
+        return report;
+    };
+    if let Err(failure) = kernel.set_max_iter(kernel.info().effective_max_iter(plan.max_iter)) {
+        report.failure = Some(failure);
+        job.stop(StopReason::Failed);
+        return report;
+    }
+    while !job.is_stopped() {
+        let unit = job.next_unit.fetch_add(1, Ordering::SeqCst);
+        if unit >= plan.units_total {
+            break;
+        }
+        let rows = plan.unit_rows(unit);
+        let out = &job.image[plan.unit_value_range(unit)];
+        match kernel.render_unit(rows, &plan.grid, out, &stop) {
+            Ok(()) => {
+                report.timing.units += 1;
+                lock(&job.finished_units).push(unit);
+            }
+            Err(RunFailure::Stopped) => break,
+            Err(failure) => {
+                *cached = None; // a failed kernel's state is not reused
+                report.failure = Some(failure);
+                job.stop(StopReason::Failed);
+                break;
+            }
+        }
+    }
+    report
+}
+
+/// Renders Lua kernels on a pool of worker threads. Cheap to share: `render` takes `&self`
+/// and may be called from any thread; renders run one at a time.
+pub struct Engine {
+    options: EngineOptions,
+    workers: Mutex<Vec<Worker>>,
+    next_job_id: AtomicU64,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new(EngineOptions::default())
+    }
+}
+
+/// Collected results of one dispatched job.
+struct JobResults {
+    reports: Vec<Option<WorkerReport>>,
+    units_done: usize,
+    /// The image, once every worker has let go of the job.
+    image: Option<Vec<f32>>,
+}
+
+impl Engine {
+    /// An engine with no worker threads yet (they start with the first render).
+    pub fn new(options: EngineOptions) -> Self {
+        Self {
+            options,
+            workers: Mutex::new(Vec::new()),
+            next_job_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Compiles `source` (in a worker's state, which is kept for the next render) and
+    /// returns what it declares, or why it does not compile.
+    pub fn inspect(
+        &self,
+        source: &Arc<str>,
+        cancel: &CancelToken,
+    ) -> Result<KernelInfo, RenderError> {
+        let deadline = None;
+        let mut workers = self.lock_workers(cancel, deadline)?;
+        self.options.log.start_run();
+        self.compile_on_first_worker(&mut workers, source, cancel, deadline)
+            .map(|(info, _)| info)
+    }
+
+    /// Renders `request`, blocking until the image is complete or the render fails.
+    pub fn render(
+        &self,
+        request: &RenderRequest,
+        cancel: &CancelToken,
+    ) -> Result<RenderOutput, RenderError> {
+        self.render_observed(request, cancel, None)
+    }
+
+    /// As `render`, calling `on_unit` on this thread for each unit of rows as it completes
+    /// (batched: every few milliseconds, in the order the units finished).
+    pub fn render_with_progress(
+        &self,
+        request: &RenderRequest,
+        cancel: &CancelToken,
+        on_unit: &mut dyn FnMut(&UnitProgress<'_>),
+    ) -> Result<RenderOutput, RenderError> {
+        self.render_observed(request, cancel, Some(on_unit))
+    }
+
+    fn render_observed(
+        &self,
+        request: &RenderRequest,
+        cancel: &CancelToken,
+        on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+    ) -> Result<RenderOutput, RenderError> {
+        let started = Instant::now();
+        request.validate()?;
+        let deadline = request.timeout.map(|timeout| started + timeout);
+        let timed_out = || RenderError::TimedOut {
+            timeout_secs: request.timeout.unwrap_or_default().as_secs_f64(),
+        };
+        let mut workers = self
+            .lock_workers(cancel, deadline)
+            .map_err(|error| match error {
+                RenderError::TimedOut { .. } => timed_out(),
+                other => other,
+            })?;
+        self.options.log.start_run();
+        let (info, first_compile_secs) = self
+            .compile_on_first_worker(&mut workers, &request.source, cancel, deadline)
+            .map_err(|error| match error {
+                RenderError::TimedOut { .. } => timed_out(),
+                other => other,
+            })?;
+        let view = request.view.unwrap_or_else(|| info.home_or_default());
+        view.validate()?;
+        check_buffer_bytes(request.width_px, request.height_px, info.output)?;
+        let plan = UnitPlan::new(
+            request.width_px,
+            request.height_px,
+            &view,
+            request.max_iter,
+            info.output.channels(),
+        );
+        let units_total = plan.units_total;
+        let (results, reason) = self.run_job(
+            &mut workers,
+            &request.source,
+            Some(plan),
+            request.threads,
+            cancel,
+            deadline,
+            on_unit,
+        );
+        let threads = collect_failure(results.reports, reason, request.timeout)?;
+        let values = match results.image {
+            Some(values) if results.units_done == units_total => values,
+            _ => {
+                return Err(RenderError::Internal(format!(
+                    "{} of {units_total} units were rendered",
+                    results.units_done
+                )));
+            }
+        };
+        let compile_secs = first_compile_secs
+            + threads
+                .iter()
+                .map(|timing| timing.compile_secs)
+                .fold(0.0, f64::max);
+        Ok(RenderOutput {
+            image: ValueImage {
+                width_px: request.width_px,
+                height_px: request.height_px,
+                output: info.output,
+                values,
+            },
+            view,
+            max_iter: info.effective_max_iter(request.max_iter),
+            kernel: info,
+            timings: RenderTimings {
+                wall_secs: started.elapsed().as_secs_f64(),
+                compile_secs,
+                threads,
+            },
+        })
+    }
+
+    /// Takes the worker pool for one render, waiting for a render in progress on another
+    /// thread to finish, unless this one is cancelled or times out first.
+    fn lock_workers(
+        &self,
+        cancel: &CancelToken,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'_, Vec<Worker>>, RenderError> {
+        loop {
+            match self.workers.try_lock() {
+                Ok(workers) => return Ok(workers),
+                Err(TryLockError::Poisoned(poisoned)) => return Ok(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            if cancel.is_cancelled() {
+                return Err(RenderError::Cancelled);
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(RenderError::TimedOut { timeout_secs: 0.0 });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Compiles the source on worker 0 only, to learn what the kernel declares before the
+    /// image is planned. The state stays cached there for the render.
+    fn compile_on_first_worker(
+        &self,
+        workers: &mut Vec<Worker>,
+        source: &Arc<str>,
+        cancel: &CancelToken,
+        deadline: Option<Instant>,
+    ) -> Result<(KernelInfo, f64), RenderError> {
+        let (results, reason) = self.run_job(workers, source, None, 1, cancel, deadline, None);
+        let report = results.reports.into_iter().next().flatten();
+        let compile_secs = report
+            .as_ref()
+            .map_or(0.0, |report| report.timing.compile_secs);
+        let info = report.as_ref().and_then(|report| report.info);
+        collect_failure(vec![report], reason, None)?;
+        info.map(|info| (info, compile_secs)).ok_or_else(|| {
+            RenderError::Internal("the kernel compiled but reported nothing".to_owned())
+        })
+    }
+
+    /// Sends a job to the first `threads` workers, reports finished units to `on_unit` as
+    /// they come in, and collects the workers' reports and the image.
+    #[allow(clippy::too_many_arguments)]
+    fn run_job(
+        &self,
+        workers: &mut Vec<Worker>,
+        source: &Arc<str>,
+        plan: Option<UnitPlan>,
+        threads: usize,
+        cancel: &CancelToken,
+        deadline: Option<Instant>,
+        mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+    ) -> (JobResults, StopReason) {
+        let (events, receiver) = mpsc::channel();
+        let mut results = JobResults {
+            reports: (0..threads).map(|_| None).collect(),
+            units_done: 0,
+            image: None,
+        };
+        if let Err(error) = ensure_workers(workers, threads) {
+            results.reports[0] = Some(WorkerReport {
+                timing: ThreadTiming::default(),
+                info: None,
+                failure: Some(RunFailure::Internal(error.to_string())),
+            });
+            return (results, StopReason::Failed);
+        }
+        let value_count = plan.as_ref().map_or(0, |plan| {
+            plan.width_px as usize * plan.height_px as usize * plan.channels
+        });
+        // Zeroed u32s become atomics in place (same layout): no second pass over the image.
+        let image: Box<[AtomicU32]> = vec![0_u32; value_count]
+            .into_iter()
+            .map(AtomicU32::new)
+            .collect();
+        let job = Arc::new(Job {
+            id: self.next_job_id.fetch_add(1, Ordering::Relaxed),
+            source: Arc::clone(source),
+            memory_limit_bytes: self.options.memory_limit_bytes,
+            log: Arc::clone(&self.options.log),
+            plan,
+            next_unit: AtomicUsize::new(0),
+            stop_reason: AtomicU8::new(StopReason::Running as u8),
+            switches: workers[..threads]
+                .iter()
+                .map(|worker| Arc::clone(&worker.switch))
+                .collect(),
+            image,
+            finished_units: Mutex::new(Vec::new()),
+            events,
+        });
+        cancel.attach(&job);
+        let mut pending = 0;
+        for (index, worker) in workers[..threads].iter_mut().enumerate() {
+            if worker.jobs.send(Arc::clone(&job)).is_err() {
+                // The thread is gone (it cannot panic out of its loop, but be safe): replace it.
+                match Worker::spawn(index) {
+                    Ok(fresh) => *worker = fresh,
+                    Err(_) => continue,
+                }
+                if worker.jobs.send(Arc::clone(&job)).is_err() {
+                    continue;
+                }
+            }
+            pending += 1;
+        }
+        let mut unit_values = Vec::new();
+        while pending > 0 {
+            let wait = match deadline {
+                Some(deadline) => {
+                    PROGRESS_INTERVAL.min(deadline.saturating_duration_since(Instant::now()))
+                }
+                None => PROGRESS_INTERVAL,
+            };
+            match receiver.recv_timeout(wait) {
+                Ok(WorkerEvent::Finished { worker, report }) => {
+                    if let Some(slot) = results.reports.get_mut(worker) {
+                        *slot = Some(report);
+                    }
+                    pending -= 1;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                        job.stop(StopReason::TimedOut);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            report_finished_units(
+                &job,
+                &mut results.units_done,
+                &mut unit_values,
+                on_unit.as_deref_mut(),
+            );
+        }
+        let reason = job.stop_reason();
+        // Every worker has reported and dropped its handle; a worker that never got the job
+        // (a failed send) holds none either. So this is the last handle but the cancel
+        // token's weak one.
+        if let Ok(job) = Arc::try_unwrap(job) {
+            results.image = Some(
+                job.image
+                    .into_vec()
+                    .into_iter()
+                    .map(|bits| f32::from_bits(bits.into_inner()))
+                    .collect(),
+            );
+        }
+        (results, reason)
+    }
+}
+
+/// Passes the units finished since the last call to `on_unit`, in the order they finished.
+fn report_finished_units(
+    job: &Job,
+    units_done: &mut usize,
+    unit_values: &mut Vec<f32>,
+    mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+) {
+    let finished = std::mem::take(&mut *lock(&job.finished_units));
+    let Some(plan) = &job.plan else {
+        return;
+    };
+    for unit in finished {
+        *units_done += 1;
+        let Some(on_unit) = on_unit.as_deref_mut().filter(|_| !job.is_stopped()) else {
+            continue;
+        };
+        let rows = plan.unit_rows(unit);
+        unit_values.clear();
+        unit_values.extend(
+            job.image[plan.unit_value_range(unit)]
+                .iter()
+                .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
+        );
+        on_unit(&UnitProgress {
+            first_row: rows.first_row,
+            row_count: rows.row_count,
+            values: unit_values,
+            units_done: *units_done,
+            units_total: plan.units_total,
+        });
+    }
+}
+
+fn ensure_workers(workers: &mut Vec<Worker>, threads: usize) -> Result<(), RenderError> {
+    while workers.len() < threads {
+        workers.push(Worker::spawn(workers.len())?);
+    }
+    Ok(())
+}
+
+/// Turns the workers' reports into their timings, or the render's error: a cancel or a
+/// timeout first, then the first kernel error, then an internal error.
+fn collect_failure(
+    reports: Vec<Option<WorkerReport>>,
+    reason: StopReason,
+    timeout: Option<Duration>,
+) -> Result<Vec<ThreadTiming>, RenderError> {
+    match reason {
+        StopReason::Cancelled => return Err(RenderError::Cancelled),
+        StopReason::TimedOut => {
+            return Err(RenderError::TimedOut {
+                timeout_secs: timeout.unwrap_or_default().as_secs_f64(),
+            });
+        }
+        StopReason::Failed | StopReason::Running => {}
+    }
+    let mut kernel_error: Option<KernelError> = None;
+    let mut internal_error: Option<String> = None;
+    let mut timings = Vec::with_capacity(reports.len());
+    for report in reports {
+        let Some(report) = report else {
+            internal_error.get_or_insert_with(|| "a render thread did not report".to_owned());
+            continue;
+        };
+        timings.push(report.timing);
+        match report.failure {
+            Some(RunFailure::Kernel(error)) => {
+                kernel_error.get_or_insert(error);
+            }
+            Some(RunFailure::Internal(message)) => {
+                internal_error.get_or_insert(message);
+            }
+            Some(RunFailure::Stopped) | None => {}
+        }
+    }
+    if let Some(error) = kernel_error {
+        return Err(RenderError::Kernel(error));
+    }
+    if let Some(message) = internal_error {
+        return Err(RenderError::Internal(message));
+    }
+    if reason == StopReason::Failed {
+        return Err(RenderError::Internal(
+            "the render stopped without an error".to_owned(),
+        ));
+    }
+    Ok(timings)
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let workers = std::mem::take(&mut *lock(&self.workers));
+        let threads: Vec<JoinHandle<()>> = workers
+            .into_iter()
+            .filter_map(|mut worker| worker.thread.take())
+            .collect();
+        // The workers' job channels closed when `workers` was dropped; each thread ends
+        // after its current job (none runs: a render holds `&self`).
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}

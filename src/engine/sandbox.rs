@@ -1,0 +1,633 @@
+//! One kernel compiled into its own Lua state: the state is created, given the sandboxed
+//! environment (lua/sandbox.lua) and the trusted driver (lua/driver.lua), then the kernel
+//! source is loaded as text into that environment and its top level run. A worker thread
+//! keeps one `LuaKernel` while the source stays the same and runs work units on it.
+//!
+//! A fresh state per source means nothing one kernel does survives into the next.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use mlua::chunk::ChunkMode;
+use mlua::{Function, Lua, LuaString, Table, Value};
+
+use super::error::{KernelError, PixelLocation};
+use super::kernel::{KernelInfo, MAX_MAX_ITER, OutputMode, split_kernel_position};
+use super::lua_unsafe::{StopSwitch, call_unit_driver, new_lua_state};
+use super::view::{PixelGrid, View};
+
+const SANDBOX_LUA: &str = include_str!("lua/sandbox.lua");
+const DRIVER_LUA: &str = include_str!("lua/driver.lua");
+const TRACE_WATCH_LUA: &str = include_str!("lua/trace_watch.lua");
+
+/// LuaJIT's own message when an allocation fails (the memory limit was hit).
+const OUT_OF_MEMORY_MESSAGE: &str = "not enough memory";
+
+/// Where a kernel's `print` output goes, shared by all workers; rate-limited per run.
+pub struct KernelLog {
+    sink: Box<dyn Fn(&str) + Send + Sync>,
+    lines_this_run: AtomicU32,
+    max_lines_per_run: u32,
+}
+
+/// Longest printed line kept, in bytes; longer lines are cut.
+const MAX_PRINT_LINE_BYTES: usize = 1000;
+
+impl KernelLog {
+    /// A log that passes at most `max_lines_per_run` lines per render to `sink`.
+    pub fn new(max_lines_per_run: u32, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self {
+            sink: Box::new(sink),
+            lines_this_run: AtomicU32::new(0),
+            max_lines_per_run,
+        }
+    }
+
+    /// A log that drops everything.
+    pub fn discard() -> Self {
+        Self::new(0, |_| {})
+    }
+
+    pub(crate) fn start_run(&self) {
+        self.lines_this_run.store(0, Ordering::Relaxed);
+    }
+
+    fn print(&self, line: &str) {
+        let printed_before = self.lines_this_run.fetch_add(1, Ordering::Relaxed);
+        if printed_before < self.max_lines_per_run {
+            let mut end = line.len().min(MAX_PRINT_LINE_BYTES);
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            (self.sink)(&line[..end]);
+        } else if printed_before == self.max_lines_per_run && self.max_lines_per_run > 0 {
+            (self.sink)(&format!(
+                "(print output is limited to {} lines per run; further lines are dropped)",
+                self.max_lines_per_run
+            ));
+        }
+    }
+}
+
+/// Why a call into a kernel did not complete.
+#[derive(Debug)]
+pub(crate) enum RunFailure {
+    /// The kernel failed; the user must change it.
+    Kernel(KernelError),
+    /// The job was stopped (cancel, timeout, or another worker's failure).
+    Stopped,
+    /// A bug in moonbrot's own Lua code or its use of mlua.
+    Internal(String),
+}
+
+impl From<KernelError> for RunFailure {
+    fn from(error: KernelError) -> Self {
+        Self::Kernel(error)
+    }
+}
+
+fn internal(context: &str, error: &mlua::Error) -> RunFailure {
+    RunFailure::Internal(format!("{context}: {error}"))
+}
+
+/// The first line of a Lua error's message, without mlua's traceback.
+fn first_line_of(error: &mlua::Error) -> String {
+    let mut root = error;
+    while let mlua::Error::CallbackError { cause, .. } = root {
+        root = cause;
+    }
+    let text = match root {
+        mlua::Error::RuntimeError(message) | mlua::Error::MemoryError(message) => message.clone(),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The rows of the image one work unit covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitRows {
+    pub width_px: u32,
+    pub first_row: u32,
+    pub row_count: u32,
+}
+
+/// Who may stop a call: the worker's switch, the job's id and its stop flag.
+pub(crate) struct StopContext<'a> {
+    pub switch: &'a StopSwitch,
+    pub job_id: u64,
+    pub is_stopped: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// A kernel compiled in its own Lua state, ready to render units.
+pub(crate) struct LuaKernel {
+    lua: Lua,
+    environment: Table,
+    pixel: Function,
+    render_unit: Function,
+    locate_error: Function,
+    info: KernelInfo,
+    source: Arc<str>,
+    memory_limit_bytes: usize,
+}
+
+impl LuaKernel {
+    /// Compiles `source` in a new state and runs its top level (stoppable through `stop`).
+    pub(crate) fn compile(
+        source: Arc<str>,
+        memory_limit_bytes: usize,
+        log: &Arc<KernelLog>,
+        stop: &StopContext<'_>,
+    ) -> Result<Self, RunFailure> {
+        let lua = new_lua_state();
+        lua.set_memory_limit(memory_limit_bytes)
+            .map_err(|e| internal("setting the memory limit", &e))?;
+        let memory_error = || {
+            RunFailure::Kernel(KernelError::MemoryLimit {
+                limit_bytes: memory_limit_bytes,
+            })
+        };
+
+        let log = Arc::clone(log);
+        let print_to_log = lua
+            .create_function(move |_, line: LuaString| {
+                log.print(&line.to_string_lossy());
+                Ok(())
+            })
+            .map_err(|e| internal("creating print", &e))?;
+        let environment: Table = lua
+            .load(SANDBOX_LUA)
+            .set_name("=sandbox")
+            .call(print_to_log)
+            .map_err(|e| internal("running sandbox.lua", &e))?;
+
+        let globals = lua.globals();
+        let ffi: Table = globals
+            .get("ffi")
+            .map_err(|e| internal("finding ffi", &e))?;
+        let debug: Table = globals
+            .get("debug")
+            .map_err(|e| internal("finding debug", &e))?;
+        let getinfo: Function = debug
+            .get("getinfo")
+            .map_err(|e| internal("finding getinfo", &e))?;
+        let driver: Table = lua
+            .load(DRIVER_LUA)
+            .set_name("=driver")
+            .call((ffi, getinfo))
+            .map_err(|e| internal("running driver.lua", &e))?;
+        let jit_table: Table = globals
+            .get("jit")
+            .map_err(|e| internal("finding jit", &e))?;
+        let jit = load_jit_control(&lua, &jit_table, &debug)
+            .map_err(|e| internal("loading trace_watch.lua", &e))?;
+        for name in ["ffi", "debug", "jit"] {
+            globals
+                .raw_set(name, Value::Nil)
+                .map_err(|e| internal("hiding trusted libraries", &e))?;
+        }
+        let driver_function = |name: &str| -> Result<Function, RunFailure> {
+            driver
+                .get(name)
+                .map_err(|e| internal("finding a driver function", &e))
+        };
+        let load_kernel = driver_function("load_kernel")?;
+        let locate_error = driver_function("locate_error")?;
+
+        let chunk = match lua
+            .load(&*source)
+            .set_name("=kernel")
+            .set_mode(ChunkMode::Text)
+            .set_environment(environment.clone())
+            .into_function()
+        {
+            Ok(chunk) => chunk,
+            Err(mlua::Error::MemoryError(_)) => return Err(memory_error()),
+            Err(error) => {
+                let (line, message) = split_kernel_position(&first_line_of(&error));
+                return Err(KernelError::Syntax { line, message }.into());
+            }
+        };
+
+        let load_result = {
+            let Some(_armed) = stop.switch.arm(&lua, stop.job_id, stop.is_stopped) else {
+                return Err(RunFailure::Stopped);
+            };
+            load_kernel.call::<(Option<LuaString>, Option<u32>)>(chunk)
+        };
+        match load_result {
+            Ok((None, _)) => {}
+            _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
+            Ok((Some(message), line)) => {
+                let message = message.to_string_lossy();
+                if line.is_none() && message == OUT_OF_MEMORY_MESSAGE {
+                    return Err(memory_error());
+                }
+                let (position_line, message) = split_kernel_position(&message);
+                return Err(KernelError::Load {
+                    line: position_line.or(line),
+                    message,
+                }
+                .into());
+            }
+            Err(mlua::Error::MemoryError(_)) => return Err(memory_error()),
+            Err(error) => return Err(internal("loading the kernel", &error)),
+        }
+
+        let info = read_kernel_info(&environment)?;
+        let pixel = match environment.raw_get::<Value>("pixel") {
+            Ok(Value::Function(pixel)) => pixel,
+            Ok(Value::Nil) => return Err(KernelError::MissingPixel.into()),
+            Ok(other) => {
+                return Err(KernelError::PixelNotAFunction {
+                    found: other.type_name().to_owned(),
+                }
+                .into());
+            }
+            Err(error) => return Err(internal("reading pixel", &error)),
+        };
+        let render_unit = driver_function(match info.output {
+            OutputMode::Escape => "render_escape_unit",
+            OutputMode::Rgb => "render_rgb_unit",
+        })?;
+        let kernel = Self {
+            lua,
+            environment,
+            pixel,
+            render_unit,
+            locate_error,
+            info,
+            source,
+            memory_limit_bytes,
+        };
+        {
+            let Some(_armed) = stop.switch.arm(&kernel.lua, stop.job_id, stop.is_stopped) else {
+                return Err(RunFailure::Stopped);
+            };
+            shape_traces(&kernel.lua, &jit, &kernel, stop)
+                .map_err(|e| internal("warming up the JIT", &e))?;
+        }
+        if (stop.is_stopped)() {
+            return Err(RunFailure::Stopped);
+        }
+        Ok(kernel)
+    }
+
+    pub(crate) fn info(&self) -> &KernelInfo {
+        &self.info
+    }
+
+    /// True when this state was compiled from `source` with this memory limit.
+    pub(crate) fn is_compiled_from(&self, source: &str, memory_limit_bytes: usize) -> bool {
+        &*self.source == source && self.memory_limit_bytes == memory_limit_bytes
+    }
+
+    /// Sets the global `max_iter` the kernel reads.
+    pub(crate) fn set_max_iter(&self, max_iter: u32) -> Result<(), RunFailure> {
+        self.environment
+            .raw_set("max_iter", max_iter)
+            .map_err(|e| internal("setting max_iter", &e))
+    }
+
+    /// Renders one unit into `out` (channels floats per pixel, row by row).
+    pub(crate) fn render_unit(
+        &self,
+        rows: UnitRows,
+        grid: &PixelGrid,
+        out: &[AtomicU32],
+        stop: &StopContext<'_>,
+    ) -> Result<(), RunFailure> {
+        let unit_grid = PixelGrid {
+            y_first: grid.complex_from_pixel(0, rows.first_row).1,
+            ..*grid
+        };
+        let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
+            return Err(RunFailure::Stopped);
+        };
+        let error = match call_unit_driver(
+            &self.render_unit,
+            &self.pixel,
+            out,
+            rows.width_px,
+            rows.row_count,
+            &unit_grid,
+        ) {
+            Ok(()) => return Ok(()),
+            Err(_) if (stop.is_stopped)() => return Err(RunFailure::Stopped),
+            Err(error) => error,
+        };
+        if let mlua::Error::MemoryError(_) = error {
+            return Err(KernelError::MemoryLimit {
+                limit_bytes: self.memory_limit_bytes,
+            }
+            .into());
+        }
+        // The fast loop failed somewhere in the unit: find the pixel, one protected call at
+        // a time, so the user gets its position.
+        let located = self
+            .locate_error
+            .call::<(Option<u32>, Option<String>, Option<String>, Option<u32>)>((
+                &self.pixel,
+                self.info.output == OutputMode::Rgb,
+                rows.width_px,
+                rows.row_count,
+                unit_grid.x_first,
+                unit_grid.x_step,
+                unit_grid.y_first,
+                unit_grid.y_step,
+            ));
+        if (stop.is_stopped)() {
+            return Err(RunFailure::Stopped);
+        }
+        match located {
+            Ok((Some(index), Some(kind), Some(message), stack_line)) => {
+                if stack_line.is_none() && message == OUT_OF_MEMORY_MESSAGE {
+                    return Err(KernelError::MemoryLimit {
+                        limit_bytes: self.memory_limit_bytes,
+                    }
+                    .into());
+                }
+                let column = index % rows.width_px.max(1);
+                let row = rows.first_row + index / rows.width_px.max(1);
+                let (x, y) = grid.complex_from_pixel(column, row);
+                let pixel = Some(PixelLocation { column, row, x, y });
+                let (position_line, message) = split_kernel_position(&message);
+                let line = position_line.or(stack_line);
+                Err(if kind == "return" {
+                    KernelError::WrongReturn {
+                        line,
+                        message,
+                        pixel,
+                    }
+                } else {
+                    KernelError::Runtime {
+                        line,
+                        message,
+                        pixel,
+                    }
+                }
+                .into())
+            }
+            Ok(_) => {
+                let (line, message) = split_kernel_position(&first_line_of(&error));
+                Err(KernelError::Runtime {
+                    line,
+                    message,
+                    pixel: None,
+                }
+                .into())
+            }
+            Err(mlua::Error::MemoryError(_)) => Err(KernelError::MemoryLimit {
+                limit_bytes: self.memory_limit_bytes,
+            }
+            .into()),
+            Err(locate_failure) => Err(internal("locating a kernel error", &locate_failure)),
+        }
+    }
+}
+
+/// Points per side of the home-view grid that `shape_traces` samples.
+const TRACE_SHAPING_GRID: u32 = 12;
+/// The iteration limit while sampling (keeps sampling cheap; only relative work matters).
+const TRACE_SHAPING_SAMPLE_MAX_ITER: u32 = 200;
+/// Instructions between two ticks of the counting hook while sampling.
+const TRACE_SHAPING_TICK_INSTRUCTIONS: u32 = 64;
+/// Calls of the slowest point in the warm-up unit: more than LuaJIT's `hotexit` (10), so
+/// the loop's exit also gets its side trace recorded from inside the driver.
+const TRACE_SHAPING_CALLS: u32 = 16;
+/// The iteration limit during the warm-up unit: high enough that LuaJIT starts recording
+/// the kernel's loop in the middle of a call (a looping trace), never at its last iteration.
+const TRACE_SHAPING_MAX_ITER: u32 = 1000;
+/// Sample points tried, busiest first, until the kernel's loop trace loops.
+const TRACE_SHAPING_ATTEMPTS: usize = 4;
+
+/// Before any unit runs, makes LuaJIT compile the kernel's own loop first, as a looping
+/// trace, while it is called from the driver's loop.
+///
+/// Why: LuaJIT traces whichever loop gets hot first, and the shape of the trace tree then
+/// decides speed. Measured on the seed kernel (320x320, 1 thread, native 5.4 ms): when the
+/// driver's row loop got hot first (first rows full of pixels that escape at once), it
+/// unrolled the kernel's loop for the few iterations it saw and every other pixel left the
+/// trace: 15 ms. When the kernel's loop was traced first from inside the driver: 5.8 ms.
+///
+/// How: find the point of a coarse grid over the home view that does the most work
+/// (VM instructions counted by a hook, with the JIT off, so sampling leaves no traces or hot
+/// counters behind), then render a one-row unit that calls `pixel` at that point
+/// TRACE_SHAPING_CALLS times with a large `max_iter`. Errors are ignored here: the render
+/// reports them. The caller has the stop switch armed.
+fn shape_traces(
+    lua: &Lua,
+    jit: &JitControl,
+    kernel: &LuaKernel,
+    stop: &StopContext<'_>,
+) -> mlua::Result<()> {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    let home = kernel.info.home_or_default();
+    let grid = home.pixel_grid(TRACE_SHAPING_GRID, TRACE_SHAPING_GRID);
+    let default_max_iter = kernel.environment.raw_get::<Value>("max_iter")?;
+    let sample_max_iter = kernel
+        .info
+        .effective_max_iter(None)
+        .min(TRACE_SHAPING_SAMPLE_MAX_ITER);
+
+    jit.off.call::<()>(())?;
+    kernel.environment.raw_set("max_iter", sample_max_iter)?;
+    let ticks = Rc::new(Cell::new(0_u64));
+    let hook_ticks = Rc::clone(&ticks);
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(TRACE_SHAPING_TICK_INSTRUCTIONS),
+        move |_, _| {
+            hook_ticks.set(hook_ticks.get() + 1);
+            Ok(mlua::VmState::Continue)
+        },
+    )?;
+    let mut work_by_point = Vec::new();
+    'sampling: for row in 0..TRACE_SHAPING_GRID {
+        for column in 0..TRACE_SHAPING_GRID {
+            if (stop.is_stopped)() {
+                break 'sampling;
+            }
+            let point = grid.complex_from_pixel(column, row);
+            ticks.set(0);
+            if kernel.pixel.call::<mlua::MultiValue>(point).is_ok() {
+                work_by_point.push((ticks.get(), point));
+            }
+        }
+    }
+    lua.remove_hook();
+    jit.on.call::<()>(())?;
+    // A stop requested while the counting hook replaced the stop hook is seen here; any
+    // later one trips the (still armed) switch as usual.
+    if (stop.is_stopped)() {
+        return Ok(());
+    }
+    // Busiest first; the stable sort keeps grid order among equals, so this is repeatable.
+    work_by_point.sort_by_key(|(work, _)| std::cmp::Reverse(*work));
+
+    kernel
+        .environment
+        .raw_set("max_iter", TRACE_SHAPING_MAX_ITER)?;
+    let channels = kernel.info.output.channels();
+    let scratch: Vec<AtomicU32> = (0..TRACE_SHAPING_CALLS as usize * channels)
+        .map(|_| AtomicU32::new(0))
+        .collect();
+    for (_, (x, y)) in work_by_point.iter().take(TRACE_SHAPING_ATTEMPTS) {
+        let same_point = PixelGrid {
+            x_first: *x,
+            x_step: 0.0,
+            y_first: *y,
+            y_step: 0.0,
+        };
+        jit.watch.get::<Function>("begin")?.call::<()>(())?;
+        let warm_up = call_unit_driver(
+            &kernel.render_unit,
+            &kernel.pixel,
+            &scratch,
+            TRACE_SHAPING_CALLS,
+            1,
+            &same_point,
+        );
+        let loops = jit.watch.get::<Function>("finish")?.call::<bool>(())?;
+        if warm_up.is_err() || loops || (stop.is_stopped)() {
+            break;
+        }
+        // The kernel's loop was traced from its exit: drop every trace and try the next
+        // busiest point, whose iteration count puts LuaJIT's hot counter at another phase.
+        jit.watch.get::<Function>("flush")?.call::<()>(())?;
+    }
+    kernel.environment.raw_set("max_iter", default_max_iter)?;
+    Ok(())
+}
+
+/// The parts of LuaJIT's `jit` library the engine keeps after `jit` is hidden from kernels.
+struct JitControl {
+    on: Function,
+    off: Function,
+    /// The table returned by trace_watch.lua.
+    watch: Table,
+}
+
+fn load_jit_control(lua: &Lua, jit: &Table, debug: &Table) -> mlua::Result<JitControl> {
+    // jit.util is preloaded by luaopen_jit but only reachable through `require`, which
+    // moonbrot does not open: take its loader from the registry's _PRELOAD table.
+    let registry: Table = debug.get::<Function>("getregistry")?.call(())?;
+    let preload: Table = registry.get("_PRELOAD")?;
+    let util: Table = preload.get::<Function>("jit.util")?.call("jit.util")?;
+    let watch: Table = lua
+        .load(TRACE_WATCH_LUA)
+        .set_name("=trace_watch")
+        .call((jit, util))?;
+    Ok(JitControl {
+        on: jit.get("on")?,
+        off: jit.get("off")?,
+        watch,
+    })
+}
+
+/// Reads and checks `output`, `max_iter` and `home` from the kernel's globals (raw reads:
+/// a kernel may give its environment a metatable).
+fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
+    let read = |table: &Table, name: &str| -> Result<Value, RunFailure> {
+        table
+            .raw_get(name)
+            .map_err(|e| internal("reading a kernel setting", &e))
+    };
+    let output = match read(environment, "output")? {
+        Value::Nil => OutputMode::Escape,
+        Value::String(text) if text.as_bytes() == b"rgb" => OutputMode::Rgb,
+        Value::String(text) if text.as_bytes() == b"escape" => OutputMode::Escape,
+        other => {
+            return Err(KernelError::BadSetting {
+                name: "output",
+                message: format!(
+                    "expected \"rgb\" (or nothing, for escape values), got {}",
+                    describe_value(&other)
+                ),
+            }
+            .into());
+        }
+    };
+    let default_max_iter = match read(environment, "max_iter")? {
+        Value::Nil => None,
+        value => Some(max_iter_from(&value)?),
+    };
+    let home = match read(environment, "home")? {
+        Value::Nil => None,
+        Value::Table(home) => Some(view_from_home(&home, &read)?),
+        other => {
+            return Err(KernelError::BadSetting {
+                name: "home",
+                message: format!(
+                    "expected a table {{ x = .., y = .., span = .. }}, got {}",
+                    describe_value(&other)
+                ),
+            }
+            .into());
+        }
+    };
+    Ok(KernelInfo {
+        output,
+        default_max_iter,
+        home,
+    })
+}
+
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("the string \"{}\"", text.to_string_lossy()),
+        Value::Integer(number) => format!("the number {number}"),
+        Value::Number(number) => format!("the number {number}"),
+        other => format!("a {}", other.type_name()),
+    }
+}
+
+fn as_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(number) => Some(*number as f64),
+        Value::Number(number) => Some(*number),
+        _ => None,
+    }
+}
+
+fn max_iter_from(value: &Value) -> Result<u32, RunFailure> {
+    match as_number(value) {
+        Some(number)
+            if number.fract() == 0.0 && number >= 1.0 && number <= f64::from(MAX_MAX_ITER) =>
+        {
+            Ok(number as u32)
+        }
+        _ => Err(KernelError::BadSetting {
+            name: "max_iter",
+            message: format!(
+                "expected a whole number from 1 to {MAX_MAX_ITER}, got {}",
+                describe_value(value)
+            ),
+        }
+        .into()),
+    }
+}
+
+fn view_from_home(
+    home: &Table,
+    read: &dyn Fn(&Table, &str) -> Result<Value, RunFailure>,
+) -> Result<View, RunFailure> {
+    let mut numbers = [0.0; 3];
+    for (number, name) in numbers.iter_mut().zip(["x", "y", "span"]) {
+        let value = read(home, name)?;
+        *number = as_number(&value).ok_or_else(|| KernelError::BadSetting {
+            name: "home",
+            message: format!(
+                "home.{name} must be a number, got {}",
+                describe_value(&value)
+            ),
+        })?;
+    }
+    let view = View::new(numbers[0], numbers[1], numbers[2]);
+    view.validate().map_err(|error| KernelError::BadSetting {
+        name: "home",
+        message: error.to_string(),
+    })?;
+    Ok(view)
+}
