@@ -514,7 +514,13 @@ fn run_job(job: &Job, cached: &mut Option<LuaKernel>, switch: &StopSwitch) -> Wo
                 report.timing.units += 1;
                 lock(&job.finished_units).push(unit);
             }
-            Err(RunFailure::Stopped) => break,
+            Err(RunFailure::Stopped) => {
+                // Stopping sets the hook from another thread, and LuaJIT's lua_sethook also
+                // aborts any trace being recorded with an unsynchronised write: a state
+                // stopped mid-call is never trusted again. Recompiling costs ~1 ms.
+                *cached = None;
+                break;
+            }
             Err(failure) => {
                 *cached = None; // a failed kernel's state is not reused
                 report.failure = Some(failure);

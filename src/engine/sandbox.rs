@@ -264,8 +264,7 @@ impl LuaKernel {
             let Some(_armed) = stop.switch.arm(&kernel.lua, stop.job_id, stop.is_stopped) else {
                 return Err(RunFailure::Stopped);
             };
-            shape_traces(&kernel.lua, &jit, &kernel, stop)
-                .map_err(|e| internal("warming up the JIT", &e))?;
+            shape_traces(&jit, &kernel, stop).map_err(|e| internal("warming up the JIT", &e))?;
         }
         if (stop.is_stopped)() {
             return Err(RunFailure::Stopped);
@@ -388,10 +387,10 @@ impl LuaKernel {
 
 /// Points per side of the home-view grid that `shape_traces` samples.
 const TRACE_SHAPING_GRID: u32 = 12;
+/// Time sampling may take at most (slow kernels get fewer samples).
+const TRACE_SHAPING_SAMPLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(10);
 /// The iteration limit while sampling (keeps sampling cheap; only relative work matters).
 const TRACE_SHAPING_SAMPLE_MAX_ITER: u32 = 200;
-/// Instructions between two ticks of the counting hook while sampling.
-const TRACE_SHAPING_TICK_INSTRUCTIONS: u32 = 64;
 /// Calls of the slowest point in the warm-up unit: more than LuaJIT's `hotexit` (10), so
 /// the loop's exit also gets its side trace recorded from inside the driver.
 const TRACE_SHAPING_CALLS: u32 = 16;
@@ -410,20 +409,17 @@ const TRACE_SHAPING_ATTEMPTS: usize = 4;
 /// unrolled the kernel's loop for the few iterations it saw and every other pixel left the
 /// trace: 15 ms. When the kernel's loop was traced first from inside the driver: 5.8 ms.
 ///
-/// How: find the point of a coarse grid over the home view that does the most work
-/// (VM instructions counted by a hook, with the JIT off, so sampling leaves no traces or hot
-/// counters behind), then render a one-row unit that calls `pixel` at that point
-/// TRACE_SHAPING_CALLS times with a large `max_iter`. Errors are ignored here: the render
-/// reports them. The caller has the stop switch armed.
-fn shape_traces(
-    lua: &Lua,
-    jit: &JitControl,
-    kernel: &LuaKernel,
-    stop: &StopContext<'_>,
-) -> mlua::Result<()> {
-    use std::cell::Cell;
-    use std::rc::Rc;
-
+/// How: find the point of a coarse grid over the home view that does the most work, with
+/// the JIT off so sampling leaves no traces or hot counters behind; then render a one-row
+/// unit that calls `pixel` at that point TRACE_SHAPING_CALLS times with a large `max_iter`,
+/// and check through trace_watch.lua that the kernel's loop trace loops (else flush and try
+/// the next busiest point). Work is read from the kernel contract, not from a hook: an
+/// escape value counts iterations and inside means all of them; direct-colour kernels are
+/// timed. No hook may be used here: another thread may set the stop hook at any moment, and
+/// LuaJIT's hook bookkeeping (the HOOK_ACTIVE bit) is not safe against that while a hook
+/// runs: a stop was lost that way. Errors are left to the render to report. The caller has
+/// the stop switch armed.
+fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) -> mlua::Result<()> {
     let home = kernel.info.home_or_default();
     let grid = home.pixel_grid(TRACE_SHAPING_GRID, TRACE_SHAPING_GRID);
     let default_max_iter = kernel.environment.raw_get::<Value>("max_iter")?;
@@ -434,37 +430,29 @@ fn shape_traces(
 
     jit.off.call::<()>(())?;
     kernel.environment.raw_set("max_iter", sample_max_iter)?;
-    let ticks = Rc::new(Cell::new(0_u64));
-    let hook_ticks = Rc::clone(&ticks);
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(TRACE_SHAPING_TICK_INSTRUCTIONS),
-        move |_, _| {
-            hook_ticks.set(hook_ticks.get() + 1);
-            Ok(mlua::VmState::Continue)
-        },
-    )?;
     let mut work_by_point = Vec::new();
+    let sampling_started = std::time::Instant::now();
     'sampling: for row in 0..TRACE_SHAPING_GRID {
         for column in 0..TRACE_SHAPING_GRID {
-            if (stop.is_stopped)() {
-                break 'sampling;
-            }
             let point = grid.complex_from_pixel(column, row);
-            ticks.set(0);
-            if kernel.pixel.call::<mlua::MultiValue>(point).is_ok() {
-                work_by_point.push((ticks.get(), point));
+            let call_started = std::time::Instant::now();
+            // A failing kernel fails in the render too, with its error located: stop here.
+            let Ok(returned) = kernel.pixel.call::<mlua::MultiValue>(point) else {
+                break 'sampling;
+            };
+            let work = match kernel.info.output {
+                OutputMode::Escape => escape_work(returned.front()),
+                OutputMode::Rgb => call_started.elapsed().as_secs_f64(),
+            };
+            work_by_point.push((work, point));
+            if (stop.is_stopped)() || sampling_started.elapsed() > TRACE_SHAPING_SAMPLE_BUDGET {
+                break 'sampling;
             }
         }
     }
-    lua.remove_hook();
     jit.on.call::<()>(())?;
-    // A stop requested while the counting hook replaced the stop hook is seen here; any
-    // later one trips the (still armed) switch as usual.
-    if (stop.is_stopped)() {
-        return Ok(());
-    }
     // Busiest first; the stable sort keeps grid order among equals, so this is repeatable.
-    work_by_point.sort_by_key(|(work, _)| std::cmp::Reverse(*work));
+    work_by_point.sort_by(|a, b| b.0.total_cmp(&a.0));
 
     kernel
         .environment
@@ -499,6 +487,15 @@ fn shape_traces(
     }
     kernel.environment.raw_set("max_iter", default_max_iter)?;
     Ok(())
+}
+
+/// How much work a sampled escape value stands for: its iteration count, or everything for
+/// a point inside (nil, false, negative or not finite).
+fn escape_work(returned: Option<&Value>) -> f64 {
+    match returned.and_then(as_number) {
+        Some(value) if value.is_finite() && value >= 0.0 => value,
+        _ => f64::INFINITY,
+    }
 }
 
 /// The parts of LuaJIT's `jit` library the engine keeps after `jit` is hidden from kernels.

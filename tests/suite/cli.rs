@@ -1,0 +1,274 @@
+//! The command line as a user runs it: outputs, messages on stderr and exit codes
+//! (0 success, 1 kernel or input error, 2 usage error), never a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn moonbrot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_moonbrot"))
+        .args(args)
+        .output()
+        .expect("run moonbrot")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit code and that stderr says `expected`, and that nothing panicked.
+fn assert_fails(output: &Output, code: i32, expected: &str) {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "stderr: {text}");
+    assert!(
+        text.contains(expected),
+        "stderr should mention {expected:?}: {text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+fn write_kernel(dir: &Path, source: &str) -> String {
+    let path = dir.join("kernel.lua");
+    std::fs::write(&path, source).expect("write kernel");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn render_writes_a_png_and_reports_its_timings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("julia.png");
+    let output = moonbrot(&[
+        "render",
+        "--kernel",
+        "julia",
+        "--size",
+        "160x90",
+        "--threads",
+        "2",
+        "--palette",
+        "ocean",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let image = image::open(&out).expect("PNG").to_rgb8();
+    assert_eq!(image.dimensions(), (160, 90));
+    let text = stderr(&output);
+    assert!(
+        text.contains("rendered julia 160x90") && text.contains("on 2 threads"),
+        "{text}"
+    );
+    let metadata = moonbrot::engine::export::read_png_metadata(&out).expect("metadata");
+    assert!(metadata.kernel_source.contains("Julia set"));
+    assert_eq!(
+        metadata.palette.gradient,
+        moonbrot::engine::palette::Gradient::Ocean
+    );
+}
+
+#[test]
+fn render_takes_a_kernel_file_view_and_iteration_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kernel = write_kernel(dir.path(), "function pixel(x, y) return max_iter end");
+    let out = dir.path().join("flat.png");
+    let output = moonbrot(&[
+        "render",
+        "--kernel",
+        &kernel,
+        "--size",
+        "8x8",
+        "--center",
+        "-1.5,0.25",
+        "--span",
+        "0.5",
+        "--max-iter",
+        "33",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let metadata = moonbrot::engine::export::read_png_metadata(&out).expect("metadata");
+    assert_eq!(metadata.max_iter, 33);
+    assert_eq!(metadata.view, moonbrot::engine::View::new(-1.5, 0.25, 0.5));
+}
+
+#[test]
+fn kernel_errors_exit_1_naming_the_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("x.png");
+    let kernel = write_kernel(dir.path(), "function pixel(x, y)\n  return x +\nend\n");
+    let output = moonbrot(&[
+        "render",
+        "--kernel",
+        &kernel,
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_fails(&output, 1, "kernel line 3");
+    let kernel = write_kernel(
+        dir.path(),
+        "function pixel(x, y)\n  return undefined_thing.field\nend\n",
+    );
+    let output = moonbrot(&[
+        "render",
+        "--kernel",
+        &kernel,
+        "--size",
+        "10x10",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_fails(&output, 1, "kernel line 2");
+    assert!(stderr(&output).contains("pixel (0, 0)"));
+    assert!(!out.exists(), "a failed render writes no file");
+}
+
+#[test]
+fn bad_input_exits_1_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("x.png");
+    let out = out.to_str().expect("utf-8");
+    for (args, expected) in [
+        (vec!["--size", "0x10"], "out of range"),
+        (vec!["--size=-5x10"], "out of range"),
+        (vec!["--size", "70000x10"], "out of range"),
+        (vec!["--threads", "0"], "thread count"),
+        (vec!["--threads", "1000"], "thread count"),
+        (vec!["--span", "0"], "span"),
+        (vec!["--center", "nan,0"], "centre"),
+        (vec!["--palette", "plaid"], "unknown palette"),
+        (
+            vec!["--kernel", "/no/such/kernel.lua"],
+            "cannot read kernel file",
+        ),
+        (vec!["--kernel", "nosuchkernel"], "shipped kernels"),
+        (vec!["--timeout", "-1"], "--timeout"),
+        (vec!["--max-iter", "0"], "max_iter"),
+    ] {
+        let mut full = vec!["render"];
+        full.extend(args.iter().copied());
+        full.extend(["-o", out]);
+        assert_fails(&moonbrot(&full), 1, expected);
+    }
+    let output = moonbrot(&[
+        "render",
+        "--size",
+        "8x8",
+        "-o",
+        dir.path().join("missing/x.png").to_str().expect("utf-8"),
+    ]);
+    assert_fails(&output, 1, "does not exist");
+    assert!(!Path::new(out).exists());
+}
+
+#[test]
+fn non_utf8_and_oversized_kernel_files_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("x.png");
+    let binary = dir.path().join("binary.lua");
+    std::fs::write(&binary, [0x66, 0x6f, 0xff, 0xfe, 0x00]).expect("write");
+    assert_fails(
+        &moonbrot(&[
+            "render",
+            "--kernel",
+            binary.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+        ]),
+        1,
+        "not UTF-8",
+    );
+    let huge = dir.path().join("huge.lua");
+    std::fs::write(&huge, "-".repeat(10 * 1024 * 1024)).expect("write");
+    assert_fails(
+        &moonbrot(&[
+            "render",
+            "--kernel",
+            huge.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+        ]),
+        1,
+        "more than the limit",
+    );
+}
+
+#[test]
+fn a_timeout_stops_a_runaway_kernel_with_exit_1() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kernel = write_kernel(dir.path(), "function pixel(x, y) while true do end end");
+    let out = dir.path().join("x.png");
+    let output = moonbrot(&[
+        "render",
+        "--kernel",
+        &kernel,
+        "--timeout",
+        "0.3",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_fails(&output, 1, "timeout of 0.3 s");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_fails(&moonbrot(&["render"]), 2, "--output");
+    assert_fails(
+        &moonbrot(&["render", "--size", "big", "-o", "x.png"]),
+        2,
+        "WIDTHxHEIGHT",
+    );
+    assert_fails(&moonbrot(&["paint"]), 2, "unrecognized subcommand");
+    assert_fails(&moonbrot(&["bench", "--sizes", "a,b"]), 2, "--sizes");
+    assert_eq!(moonbrot(&[]).status.code(), Some(2));
+    assert_eq!(moonbrot(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn bench_prints_one_json_object_with_lua_and_native_cells() {
+    let output = moonbrot(&[
+        "bench",
+        "--sizes",
+        "32,48",
+        "--threads",
+        "1,2",
+        "--runs",
+        "2",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let runs = report["runs"].as_array().expect("runs");
+    assert_eq!(
+        runs.len(),
+        2 * 2 * 2,
+        "lua and native for each size and thread count"
+    );
+    for run in runs {
+        assert!(run["engine"] == "lua" || run["engine"] == "native");
+        assert_eq!(run["kernel"], "seed");
+        assert_eq!(run["runs"], 2);
+        let (best, median) = (
+            run["best_secs"].as_f64().expect("best"),
+            run["median_secs"].as_f64().expect("median"),
+        );
+        assert!(best > 0.0 && best <= median);
+        assert!(run["pixels_per_sec"].as_f64().expect("rate") > 0.0);
+    }
+}
+
+#[test]
+fn bench_prints_the_table_beside_the_articles_figures() {
+    let output = moonbrot(&["bench", "--sizes", "32", "--threads", "1,2", "--runs", "1"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = String::from_utf8_lossy(&output.stdout);
+    for row in [
+        "| 32 | lua |",
+        "| 32 | native |",
+        "| 32 | lua/native |",
+        "| 32 | lua speedup |",
+        "| 1280 | 2.71 |",
+    ] {
+        assert!(table.contains(row), "missing {row:?} in\n{table}");
+    }
+}

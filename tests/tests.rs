@@ -1,0 +1,22 @@
+//! moonbrot's integration tests, one binary: the engine through its public API, the
+//! sandbox, errors, cancellation, export, and the CLI as a user runs it.
+
+// A failed expectation is a failed test: tests may unwrap (the crate's lints forbid it
+// everywhere else).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "suite/support.rs"]
+mod support;
+
+#[path = "suite/cancellation.rs"]
+mod cancellation;
+#[path = "suite/cli.rs"]
+mod cli;
+#[path = "suite/engine.rs"]
+mod engine;
+#[path = "suite/errors.rs"]
+mod errors;
+#[path = "suite/export.rs"]
+mod export;
+#[path = "suite/sandbox.rs"]
+mod sandbox;
