@@ -122,7 +122,7 @@ impl Gradient {
 pub struct Palette {
     /// The colour loop.
     pub gradient: Gradient,
-    /// Colour cycles per unit of sqrt(escape value) / 4 (higher: narrower bands).
+    /// Colour cycles per 4 units of sqrt(escape value) (higher: narrower bands).
     pub density: f32,
     /// Shift around the loop, in cycles (0 to 1).
     pub offset: f32,
@@ -145,12 +145,13 @@ impl Palette {
     /// The colour of one escape value. Negative, NaN and infinite values are inside.
     ///
     /// The square root keeps bands readable both near the set, where escape values run to
-    /// the iteration limit, and far from it, where they are small.
+    /// the iteration limit, and far from it, where they are small; starting the loop at
+    /// value 1 gives the far field (values 1 to 3) the gradient's first colour.
     pub fn colour_of(&self, value: f32) -> [u8; 3] {
         if !value.is_finite() || value < 0.0 {
             return self.inside;
         }
-        let cycles = self.offset + self.density * value.sqrt() * 0.25;
+        let cycles = self.offset + self.density * (value.sqrt() - 1.0) * 0.25;
         self.gradient.colour_at(cycles.rem_euclid(1.0))
     }
 
@@ -239,14 +240,15 @@ mod tests {
             offset: 0.25,
             ..base
         };
-        // sqrt(16) * 0.25 = 1 cycle, so value 16 wraps back to the start of the loop.
-        assert_eq!(base.colour_of(16.0), base.gradient.colour_at(0.0));
-        assert_eq!(shifted.colour_of(16.0), base.gradient.colour_at(0.25));
+        // Value 1 starts the loop; (sqrt(25) - 1) / 4 = 1 cycle wraps back to its start.
+        assert_eq!(base.colour_of(1.0), base.gradient.colour_at(0.0));
+        assert_eq!(base.colour_of(25.0), base.gradient.colour_at(0.0));
+        assert_eq!(shifted.colour_of(25.0), base.gradient.colour_at(0.25));
         let dense = Palette {
             density: 2.0,
             ..base
         };
-        assert_eq!(dense.colour_of(1.0), base.colour_of(4.0));
+        assert_eq!(dense.colour_of(9.0), base.colour_of(25.0));
     }
 
     #[test]
