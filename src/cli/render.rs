@@ -10,10 +10,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CliError, choose_kernel, stderr_engine};
 use crate::engine::export::{ExportMetadata, write_png};
+use crate::engine::kernel::MAX_MAX_ITER;
 use crate::engine::kernel::default_kernel;
 use crate::engine::palette::{Gradient, Palette};
 use crate::engine::render::{MAX_SIDE_PX, MAX_THREADS, default_thread_count};
-use crate::engine::{CancelToken, RenderOutput, RenderRequest, RequestError, View};
+use crate::engine::{CancelToken, RenderOutput, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
 const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
@@ -71,9 +72,9 @@ fn parse_point(text: &str) -> Result<(f64, f64), String> {
     }
 }
 
-/// Converts a size that may be negative or huge into the engine's u32, or the engine's
-/// own error for an out-of-range size.
-pub(crate) fn side_px(size: (i64, i64)) -> Result<(u32, u32), RequestError> {
+/// Converts a size as typed (possibly negative or huge) into pixels, or says what is wrong
+/// with the numbers the user typed.
+pub(crate) fn side_px(size: (i64, i64)) -> Result<(u32, u32), CliError> {
     let side = |value: i64| {
         u32::try_from(value)
             .ok()
@@ -81,22 +82,34 @@ pub(crate) fn side_px(size: (i64, i64)) -> Result<(u32, u32), RequestError> {
     };
     match (side(size.0), side(size.1)) {
         (Some(width), Some(height)) => Ok((width, height)),
-        _ => Err(RequestError::Size {
-            width: size.0.clamp(0, i64::from(u32::MAX)) as u32,
-            height: size.1.clamp(0, i64::from(u32::MAX)) as u32,
-            max: MAX_SIDE_PX,
-        }),
+        _ => Err(CliError::Input(format!(
+            "image size {}x{} is out of range: each side must be 1 to {MAX_SIDE_PX}",
+            size.0, size.1
+        ))),
     }
 }
 
-/// Converts a thread count that may be negative or huge, or reports it.
-pub(crate) fn thread_count(threads: i64) -> Result<usize, RequestError> {
+/// Converts a thread count as typed, or says what is wrong with it.
+pub(crate) fn thread_count(threads: i64) -> Result<usize, CliError> {
     usize::try_from(threads)
         .ok()
         .filter(|threads| (1..=MAX_THREADS).contains(threads))
-        .ok_or(RequestError::Threads {
-            threads: threads.clamp(0, i64::from(u32::MAX)) as usize,
-            max: MAX_THREADS,
+        .ok_or_else(|| {
+            CliError::Input(format!(
+                "thread count {threads} is out of range: it must be 1 to {MAX_THREADS}"
+            ))
+        })
+}
+
+/// Converts --max-iter as typed, or says what is wrong with it.
+fn max_iter_from(max_iter: i64) -> Result<u32, CliError> {
+    u32::try_from(max_iter)
+        .ok()
+        .filter(|max_iter| (1..=MAX_MAX_ITER).contains(max_iter))
+        .ok_or_else(|| {
+            CliError::Input(format!(
+                "max_iter {max_iter} is out of range: it must be 1 to {MAX_MAX_ITER}"
+            ))
         })
 }
 
@@ -121,13 +134,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     let threads = args
         .threads
         .map_or(Ok(default_thread_count()), thread_count)?;
-    let max_iter = match args.max_iter {
-        None => None,
-        Some(max_iter) => Some(u32::try_from(max_iter).map_err(|_| RequestError::MaxIter {
-            max_iter: max_iter.max(0) as u64,
-            max: u64::from(crate::engine::kernel::MAX_MAX_ITER),
-        })?),
-    };
+    let max_iter = args.max_iter.map(max_iter_from).transpose()?;
     let timeout = match args.timeout {
         None => None,
         Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {

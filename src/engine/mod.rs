@@ -1,7 +1,7 @@
 //! The rendering engine: everything below the user interface. It compiles Lua kernels in a
 //! sandbox, renders them in parallel Lua states, colours the results and writes PNGs.
 //!
-//! The engine never depends on egui or eframe (a CI check enforces it): the GUI and the CLI
+//! The engine never depends on the GUI toolkit (a CI check enforces it): the GUI and the CLI
 //! are thin adapters over this module's public API.
 
 pub mod error;

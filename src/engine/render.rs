@@ -373,9 +373,17 @@ impl Job {
             )
             .is_ok();
         if first {
-            for switch in &self.switches {
-                switch.trip(self.id);
-            }
+            self.trip_workers();
+        }
+    }
+
+    /// Sets the stop hook on every worker still armed for this job. Called again on every
+    /// tick of a stopped job: LuaJIT updates its hook mask with plain read-modify-writes
+    /// (around jit.attach callbacks, for instance), so a hook set from another thread at
+    /// the wrong instant can be lost; asserting it again costs nothing.
+    fn trip_workers(&self) {
+        for switch in &self.switches {
+            switch.trip(self.id);
         }
     }
 }
@@ -807,6 +815,9 @@ impl Engine {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if job.is_stopped() {
+                job.trip_workers();
             }
             report_finished_units(
                 &job,

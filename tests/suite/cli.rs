@@ -129,10 +129,12 @@ fn bad_input_exits_1_with_a_clear_message() {
     let out = out.to_str().expect("utf-8");
     for (args, expected) in [
         (vec!["--size", "0x10"], "out of range"),
-        (vec!["--size=-5x10"], "out of range"),
+        (vec!["--size=-5x10"], "image size -5x10 is out of range"),
         (vec!["--size", "70000x10"], "out of range"),
         (vec!["--threads", "0"], "thread count"),
         (vec!["--threads", "1000"], "thread count"),
+        (vec!["--threads=-3"], "thread count -3 is out of range"),
+        (vec!["--max-iter=-7"], "max_iter -7 is out of range"),
         (vec!["--span", "0"], "span"),
         (vec!["--center", "nan,0"], "centre"),
         (vec!["--palette", "plaid"], "unknown palette"),
