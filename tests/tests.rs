@@ -18,5 +18,9 @@ mod engine;
 mod errors;
 #[path = "suite/export.rs"]
 mod export;
+#[path = "suite/gui.rs"]
+mod gui;
 #[path = "suite/sandbox.rs"]
 mod sandbox;
+#[path = "suite/window.rs"]
+mod window;

@@ -12,18 +12,12 @@ use serde::Serialize;
 
 use super::render::{LateProgressBar, side_px, thread_count};
 use super::{CliError, choose_kernel, parse_list, stderr_engine};
+use crate::engine::CancelToken;
+use crate::engine::bench::{
+    ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
+    find_cell, run_bench,
+};
 use crate::engine::kernel::shipped_kernel;
-use crate::engine::native::{NativeKernel, NativeRenderer};
-use crate::engine::{CancelToken, RenderRequest};
-
-/// The article's published lupa/LuaJIT times (seconds; Core i7 laptop, Python 3.7, 2019).
-const ARTICLE_SIZES: [u32; 3] = [320, 640, 1280];
-const ARTICLE_THREADS: [usize; 5] = [1, 2, 4, 8, 16];
-const ARTICLE_LUPA_SECS: [[f64; 5]; 3] = [
-    [0.22, 0.11, 0.07, 0.06, 0.04],
-    [0.68, 0.38, 0.26, 0.21, 0.17],
-    [2.71, 1.50, 1.05, 0.81, 0.66],
-];
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
@@ -44,48 +38,9 @@ pub(crate) struct BenchArgs {
     json: bool,
 }
 
-/// One cell of the table.
-#[derive(Debug, Clone, Serialize)]
-struct BenchCell {
-    engine: &'static str,
-    kernel: String,
-    size: u32,
-    threads: usize,
-    runs: u32,
-    best_secs: f64,
-    median_secs: f64,
-    pixels_per_sec: f64,
-}
-
 #[derive(Serialize)]
 struct BenchReport<'a> {
     runs: &'a [BenchCell],
-}
-
-fn cell(
-    engine: &'static str,
-    kernel: &str,
-    size: u32,
-    threads: usize,
-    mut secs: Vec<f64>,
-) -> BenchCell {
-    secs.sort_by(f64::total_cmp);
-    let best_secs = secs.first().copied().unwrap_or(f64::NAN);
-    let median_secs = match secs.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => secs[n / 2],
-        n => (secs[n / 2 - 1] + secs[n / 2]) / 2.0,
-    };
-    BenchCell {
-        engine,
-        kernel: kernel.to_owned(),
-        size,
-        threads,
-        runs: secs.len() as u32,
-        best_secs,
-        median_secs,
-        pixels_per_sec: f64::from(size) * f64::from(size) / best_secs,
-    }
 }
 
 pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
@@ -108,54 +63,21 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
             args.runs
         )));
     }
-    let twin = NativeKernel::twin_of(&kernel.source);
-    let engine = stderr_engine();
-    let cancel = CancelToken::new();
-
-    // One untimed render compiles the kernel's states and warms LuaJIT's traces, as they
-    // are in the app after its first render.
-    let max_threads = thread_counts.iter().copied().max().unwrap_or(1);
-    let warm_up = RenderRequest {
-        threads: max_threads,
-        ..RenderRequest::new(kernel.source.clone(), 64, 64)
+    let plan = BenchPlan {
+        source: kernel.source.clone(),
+        kernel_name: kernel.name.clone(),
+        sizes: sizes.clone(),
+        threads: thread_counts.clone(),
+        runs: args.runs,
     };
-    let info = engine.render(&warm_up, &cancel)?;
-    let (view, max_iter) = (info.view, info.max_iter);
-
-    let total_steps =
-        sizes.len() * thread_counts.len() * args.runs as usize * if twin.is_some() { 2 } else { 1 };
+    let engine = stderr_engine();
     let progress = LateProgressBar::new();
     let started = Instant::now();
-    let mut steps_done = 0;
-    let mut cells = Vec::new();
-    for &threads in &thread_counts {
-        let native = twin.map(|_| NativeRenderer::new(threads)).transpose()?;
-        for &size in &sizes {
-            progress.set_message(format!("{size}x{size}, {threads} threads"));
-            let request = RenderRequest {
-                view: Some(view),
-                threads,
-                ..RenderRequest::new(kernel.source.clone(), size, size)
-            };
-            let mut lua_secs = Vec::new();
-            for _ in 0..args.runs {
-                lua_secs.push(engine.render(&request, &cancel)?.timings.wall_secs);
-                steps_done += 1;
-                progress.update(started, steps_done, total_steps);
-            }
-            cells.push(cell("lua", &kernel.name, size, threads, lua_secs));
-            if let (Some(twin), Some(native)) = (twin, &native) {
-                let mut native_secs = Vec::new();
-                for _ in 0..args.runs {
-                    native_secs.push(native.render(twin, &view, (size, size), max_iter).1);
-                    steps_done += 1;
-                    progress.update(started, steps_done, total_steps);
-                }
-                cells.push(cell("native", &kernel.name, size, threads, native_secs));
-            }
-        }
-    }
+    let cells = run_bench(&engine, &plan, &CancelToken::new(), &mut |done, total| {
+        progress.update(started, done, total);
+    });
     progress.finish();
+    let cells = cells?;
 
     let mut stdout = std::io::stdout().lock();
     let text = if args.json {
@@ -176,11 +98,8 @@ fn table(
     runs: u32,
     cells: &[BenchCell],
 ) -> String {
-    let find = |engine: &str, size: u32, threads: usize| {
-        cells
-            .iter()
-            .find(|cell| cell.engine == engine && cell.size == size && cell.threads == threads)
-    };
+    let find =
+        |engine: BenchEngine, size: u32, threads: usize| find_cell(cells, engine, size, threads);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -201,22 +120,25 @@ fn table(
             format!("| {size} | {label} | {} |\n", values.join(" | "))
         };
         out += &row("lua", &|threads| {
-            find("lua", size, threads)
+            find(BenchEngine::Lua, size, threads)
                 .map(|cell| format!("{:.4} ({:.4})", cell.best_secs, cell.median_secs))
         });
-        if find("native", size, thread_counts[0]).is_some() {
+        if find(BenchEngine::Native, size, thread_counts[0]).is_some() {
             out += &row("native", &|threads| {
-                find("native", size, threads)
+                find(BenchEngine::Native, size, threads)
                     .map(|cell| format!("{:.4} ({:.4})", cell.best_secs, cell.median_secs))
             });
             out += &row("lua/native", &|threads| {
-                let (lua, native) = (find("lua", size, threads)?, find("native", size, threads)?);
+                let (lua, native) = (
+                    find(BenchEngine::Lua, size, threads)?,
+                    find(BenchEngine::Native, size, threads)?,
+                );
                 Some(format!("{:.3}x", lua.best_secs / native.best_secs))
             });
         }
-        if let Some(one_thread) = find("lua", size, 1) {
+        if let Some(one_thread) = find(BenchEngine::Lua, size, 1) {
             out += &row("lua speedup", &|threads| {
-                find("lua", size, threads)
+                find(BenchEngine::Lua, size, threads)
                     .map(|cell| format!("{:.2}x", one_thread.best_secs / cell.best_secs))
             });
         }

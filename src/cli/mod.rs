@@ -1,5 +1,5 @@
-//! The headless command line: `moonbrot render` and `moonbrot bench`, thin adapters over the
-//! engine. Parses arguments (clap), runs the command, prints the one error message and maps
+//! The command line: `moonbrot render` and `moonbrot bench`, thin adapters over the engine,
+//! and, without a command, the explorer window. Parses arguments (clap), runs the command, prints the one error message and maps
 //! outcomes to exit codes: 0 success, 1 kernel or input error, 2 usage error.
 
 mod bench;
@@ -21,13 +21,16 @@ const PRINT_LINES_PER_RUN: u32 = 200;
 #[command(
     name = "moonbrot",
     version,
-    about = "A fractal explorer whose fractal is a Lua kernel, rendered by parallel LuaJIT states",
-    subcommand_required = true,
-    arg_required_else_help = true
+    about = "A fractal explorer whose fractal is a Lua kernel, rendered by parallel LuaJIT states.\n\
+             Without a command, opens the explorer window."
 )]
 struct Cli {
+    /// Open the window, save a screenshot of it to FILE (PNG) after the first full render,
+    /// and exit.
+    #[arg(long, value_name = "FILE")]
+    screenshot: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,8 +69,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Render(args) => render::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
+        None => crate::gui::run(cli.screenshot).map_err(CliError::Input),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

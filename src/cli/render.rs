@@ -233,12 +233,6 @@ impl LateProgressBar {
         bar.set_position(done as u64);
     }
 
-    pub(crate) fn set_message(&self, message: String) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(message);
-        }
-    }
-
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -127,6 +127,14 @@ pub enum KernelFileError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The file could not be written; any previous version is untouched.
+    #[error("cannot save kernel file {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// The file is larger than MAX_SOURCE_BYTES.
     #[error("kernel file {} is {} KiB, more than the limit of {} KiB: is it really a Lua kernel?", path.display(), bytes / 1024, MAX_SOURCE_BYTES / 1024)]
     TooLarge {
@@ -170,6 +178,42 @@ pub fn read_kernel_file(path: &Path) -> Result<String, KernelFileError> {
         path: path.to_owned(),
         valid_up_to: error.utf8_error().valid_up_to(),
     })
+}
+
+/// Writes a kernel's source to `path` atomically: to a temporary file in the same folder,
+/// synced, then renamed over the target, so a failed save never leaves a half-written
+/// file and never destroys the previous version.
+pub fn write_kernel_file(path: &Path, source: &str) -> Result<(), KernelFileError> {
+    use std::io::Write;
+    let io_error = |source| KernelFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".moonbrot-save-")
+        .suffix(".lua.part")
+        .tempfile_in(&dir)
+        .map_err(io_error)?;
+    temporary.write_all(source.as_bytes()).map_err(io_error)?;
+    temporary.as_file().sync_all().map_err(io_error)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            std::fs::metadata(path).map_or(0o644, |existing| existing.permissions().mode() & 0o777);
+        temporary
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io_error)?;
+    }
+    temporary
+        .persist(path)
+        .map_err(|error| io_error(error.error))?;
+    Ok(())
 }
 
 /// Splits Lua's "kernel:LINE: message" into the line and the bare message.

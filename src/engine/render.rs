@@ -207,6 +207,8 @@ pub struct RenderOutput {
 /// A unit of rows that has just been rendered, as passed to a render's observer.
 #[derive(Debug)]
 pub struct UnitProgress<'a> {
+    /// What the values are (one float per pixel, or three for direct colour).
+    pub output: OutputMode,
     /// Its first row.
     pub first_row: u32,
     /// How many rows it covers.
@@ -287,6 +289,7 @@ struct UnitPlan {
     units_total: usize,
     grid: PixelGrid,
     max_iter: Option<u32>,
+    output: OutputMode,
     channels: usize,
 }
 
@@ -296,7 +299,7 @@ impl UnitPlan {
         height_px: u32,
         view: &View,
         max_iter: Option<u32>,
-        channels: usize,
+        output: OutputMode,
     ) -> Self {
         let rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(width_px).clamp(1, height_px);
         Self {
@@ -306,7 +309,8 @@ impl UnitPlan {
             units_total: height_px.div_ceil(rows_per_unit) as usize,
             grid: view.pixel_grid(width_px, height_px),
             max_iter,
-            channels,
+            output,
+            channels: output.channels(),
         }
     }
 
@@ -639,7 +643,7 @@ impl Engine {
             request.height_px,
             &view,
             request.max_iter,
-            info.output.channels(),
+            info.output,
         );
         let units_total = plan.units_total;
         let (results, reason) = self.run_job(
@@ -867,6 +871,7 @@ fn report_finished_units(
                 .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
         );
         on_unit(&UnitProgress {
+            output: plan.output,
             first_row: rows.first_row,
             row_count: rows.row_count,
             values: unit_values,

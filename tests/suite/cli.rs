@@ -221,8 +221,18 @@ fn usage_errors_exit_2() {
     );
     assert_fails(&moonbrot(&["paint"]), 2, "unrecognized subcommand");
     assert_fails(&moonbrot(&["bench", "--sizes", "a,b"]), 2, "--sizes");
-    assert_eq!(moonbrot(&[]).status.code(), Some(2));
     assert_eq!(moonbrot(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn without_a_command_and_without_a_display_the_window_fails_cleanly() {
+    let output = Command::new(env!("CARGO_BIN_EXE_moonbrot"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("run moonbrot");
+    assert_fails(&output, 1, "cannot open the window");
 }
 
 #[test]

@@ -1,0 +1,230 @@
+//! The seed article's benchmark, shared by `moonbrot bench` and the window's Benchmark
+//! action: render N×N images of a kernel at its home view for each size and thread count,
+//! several runs each, with the native twin beside it when the kernel has one, and keep the
+//! best and median time per cell. Also holds the article's published figures.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::error::RenderError;
+use super::native::{NativeKernel, NativeRenderer};
+use super::render::{CancelToken, Engine, RenderRequest};
+
+/// The article's table: image sizes N (N×N images).
+pub const ARTICLE_SIZES: [u32; 3] = [320, 640, 1280];
+/// The article's table: thread counts.
+pub const ARTICLE_THREADS: [usize; 5] = [1, 2, 4, 8, 16];
+/// The article's published lupa/LuaJIT times in seconds (Core i7 laptop, Python 3.7,
+/// 2019), by size then thread count.
+pub const ARTICLE_LUPA_SECS: [[f64; 5]; 3] = [
+    [0.22, 0.11, 0.07, 0.06, 0.04],
+    [0.68, 0.38, 0.26, 0.21, 0.17],
+    [2.71, 1.50, 1.05, 0.81, 0.66],
+];
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    /// The kernel's source.
+    pub source: Arc<str>,
+    /// Its name, for the results.
+    pub kernel_name: String,
+    /// Image sizes N.
+    pub sizes: Vec<u32>,
+    /// Thread counts.
+    pub threads: Vec<usize>,
+    /// Timed runs per cell.
+    pub runs: u32,
+}
+
+impl BenchPlan {
+    /// The article's matrix for `source`, with `runs` runs per cell.
+    pub fn article(source: Arc<str>, kernel_name: &str, runs: u32) -> Self {
+        Self {
+            source,
+            kernel_name: kernel_name.to_owned(),
+            sizes: ARTICLE_SIZES.to_vec(),
+            threads: ARTICLE_THREADS.to_vec(),
+            runs,
+        }
+    }
+
+    /// Timed renders the plan makes (both engines when there is a native twin).
+    pub fn step_count(&self) -> usize {
+        let engines = if NativeKernel::twin_of(&self.source).is_some() {
+            2
+        } else {
+            1
+        };
+        self.sizes.len() * self.threads.len() * self.runs as usize * engines
+    }
+}
+
+/// Which engine a cell measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchEngine {
+    /// The Lua kernel through moonbrot's engine.
+    Lua,
+    /// The kernel's native Rust twin.
+    Native,
+}
+
+/// One cell of the table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchCell {
+    /// Which engine.
+    pub engine: BenchEngine,
+    /// The kernel's name.
+    pub kernel: String,
+    /// Image size N (N×N).
+    pub size: u32,
+    /// Threads used.
+    pub threads: usize,
+    /// Timed runs.
+    pub runs: u32,
+    /// The fastest run, in seconds.
+    pub best_secs: f64,
+    /// The median run, in seconds.
+    pub median_secs: f64,
+    /// Pixels per second of the fastest run.
+    pub pixels_per_sec: f64,
+}
+
+impl BenchCell {
+    fn from_runs(
+        engine: BenchEngine,
+        kernel: &str,
+        size: u32,
+        threads: usize,
+        mut secs: Vec<f64>,
+    ) -> Self {
+        secs.sort_by(f64::total_cmp);
+        let count = secs.len();
+        let best_secs = secs.first().copied().unwrap_or(f64::NAN);
+        let median_secs = match count {
+            0 => f64::NAN,
+            n if n % 2 == 1 => secs[n / 2],
+            n => (secs[n / 2 - 1] + secs[n / 2]) / 2.0,
+        };
+        Self {
+            engine,
+            kernel: kernel.to_owned(),
+            size,
+            threads,
+            runs: count as u32,
+            best_secs,
+            median_secs,
+            pixels_per_sec: f64::from(size) * f64::from(size) / best_secs,
+        }
+    }
+}
+
+/// The cell for `engine`, `size` and `threads`, if measured.
+pub fn find_cell(
+    cells: &[BenchCell],
+    engine: BenchEngine,
+    size: u32,
+    threads: usize,
+) -> Option<&BenchCell> {
+    cells
+        .iter()
+        .find(|cell| cell.engine == engine && cell.size == size && cell.threads == threads)
+}
+
+/// The article's published time for a cell, if the article measured it.
+pub fn article_secs(size: u32, threads: usize) -> Option<f64> {
+    let size_index = ARTICLE_SIZES.iter().position(|&article| article == size)?;
+    let thread_index = ARTICLE_THREADS
+        .iter()
+        .position(|&article| article == threads)?;
+    Some(ARTICLE_LUPA_SECS[size_index][thread_index])
+}
+
+/// Runs the plan. One untimed render first compiles the kernel's states and warms LuaJIT's
+/// traces, as they are in the app after its first render. `on_step` is called after each
+/// timed render with (steps done, steps in all).
+pub fn run_bench(
+    engine: &Engine,
+    plan: &BenchPlan,
+    cancel: &CancelToken,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<BenchCell>, RenderError> {
+    let twin = NativeKernel::twin_of(&plan.source);
+    let max_threads = plan.threads.iter().copied().max().unwrap_or(1);
+    let warm_up = RenderRequest {
+        threads: max_threads,
+        ..RenderRequest::new(plan.source.clone(), 64, 64)
+    };
+    let warmed = engine.render(&warm_up, cancel)?;
+    let (view, max_iter) = (warmed.view, warmed.max_iter);
+
+    let total = plan.step_count();
+    let mut done = 0;
+    let mut cells = Vec::new();
+    for &threads in &plan.threads {
+        let native = twin.map(|_| NativeRenderer::new(threads)).transpose()?;
+        for &size in &plan.sizes {
+            let request = RenderRequest {
+                view: Some(view),
+                threads,
+                ..RenderRequest::new(plan.source.clone(), size, size)
+            };
+            let mut lua_secs = Vec::new();
+            for _ in 0..plan.runs {
+                lua_secs.push(engine.render(&request, cancel)?.timings.wall_secs);
+                done += 1;
+                on_step(done, total);
+            }
+            cells.push(BenchCell::from_runs(
+                BenchEngine::Lua,
+                &plan.kernel_name,
+                size,
+                threads,
+                lua_secs,
+            ));
+            if let (Some(twin), Some(native)) = (twin, &native) {
+                let mut native_secs = Vec::new();
+                for _ in 0..plan.runs {
+                    if cancel.is_cancelled() {
+                        return Err(RenderError::Cancelled);
+                    }
+                    native_secs.push(native.render(twin, &view, (size, size), max_iter).1);
+                    done += 1;
+                    on_step(done, total);
+                }
+                cells.push(BenchCell::from_runs(
+                    BenchEngine::Native,
+                    &plan.kernel_name,
+                    size,
+                    threads,
+                    native_secs,
+                ));
+            }
+        }
+    }
+    Ok(cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_keep_the_best_and_the_median() {
+        let cell = BenchCell::from_runs(BenchEngine::Lua, "k", 10, 2, vec![0.3, 0.1, 0.2, 0.4]);
+        assert_eq!(
+            (cell.best_secs, cell.median_secs, cell.runs),
+            (0.1, 0.25, 4)
+        );
+        assert_eq!(cell.pixels_per_sec, 1000.0);
+    }
+
+    #[test]
+    fn the_articles_figures_are_looked_up_by_size_and_threads() {
+        assert_eq!(article_secs(1280, 1), Some(2.71));
+        assert_eq!(article_secs(320, 16), Some(0.04));
+        assert_eq!(article_secs(100, 1), None);
+    }
+}

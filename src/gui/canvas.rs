@@ -1,0 +1,444 @@
+//! The view area: draws the rendered images as textures and turns the mouse and keyboard
+//! into new views. Every image is drawn where its own view maps onto the current view, so
+//! while the user drags or zooms the last image moves and scales at once; the render of the
+//! new view then fills in over it, a preview first, then the full image row by row.
+
+use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui};
+
+use crate::engine::palette::Palette;
+use crate::engine::{OutputMode, ValueImage, View};
+
+/// Zoom factor of one mouse-wheel step (one line).
+const WHEEL_STEP_FACTOR: f64 = 1.25;
+/// Zoom factor of a double-click and of the + and - keys.
+const CLICK_ZOOM_FACTOR: f64 = 2.0;
+/// Part of the image one arrow key press moves the view by.
+const ARROW_PAN_FRACTION: f64 = 0.1;
+
+/// A rendered image on the GPU, with the view and values it came from.
+pub struct Layer {
+    texture: TextureHandle,
+    /// The view it shows.
+    pub view: View,
+    /// Its values, kept so a palette change recolours without rendering.
+    pub image: ValueImage,
+}
+
+/// The full-size render in progress: rows are uploaded as they arrive; rows not yet
+/// rendered are transparent, so the layer below shows through.
+pub struct ProgressLayer {
+    texture: TextureHandle,
+    /// The view being rendered.
+    pub view: View,
+    size_px: (u32, u32),
+    output: OutputMode,
+    values: Vec<f32>,
+    rows_done: Vec<bool>,
+}
+
+/// How a view change came about, which decides when to render and what history keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gesture {
+    /// A drag in progress: render once it ends.
+    Dragging,
+    /// A drag just ended.
+    DragEnded,
+    /// A wheel step: render once the wheel rests.
+    Wheel,
+    /// A click, key or zoom box: render now.
+    Discrete,
+}
+
+/// A new view the user asked for in the canvas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewChange {
+    /// The new view.
+    pub view: View,
+    /// What caused it.
+    pub gesture: Gesture,
+}
+
+/// The view area's state.
+pub struct Canvas {
+    /// The last complete image (a preview or a full render).
+    pub base: Option<Layer>,
+    /// The full render being filled in.
+    pub progress: Option<ProgressLayer>,
+    zoom_box_from: Option<Pos2>,
+    /// The complex point under the pointer.
+    pub hover_point: Option<(f64, f64)>,
+    /// The view area's size in physical pixels (for "fit window").
+    pub area_px: (f32, f32),
+    /// The view area on screen, in points.
+    pub area: Rect,
+}
+
+impl Default for Canvas {
+    fn default() -> Self {
+        Self {
+            base: None,
+            progress: None,
+            zoom_box_from: None,
+            hover_point: None,
+            area_px: (0.0, 0.0),
+            area: Rect::NOTHING,
+        }
+    }
+}
+
+fn colour_image(
+    palette: &Palette,
+    output: OutputMode,
+    width: u32,
+    height: u32,
+    values: &[f32],
+) -> egui::ColorImage {
+    let mut rgb = vec![0_u8; width as usize * height as usize * 3];
+    palette.colourize_into(output, values, &mut rgb);
+    egui::ColorImage::from_rgb([width as usize, height as usize], &rgb)
+}
+
+impl Layer {
+    /// Uploads `image`, rendered at `view`, coloured with `palette`.
+    pub fn new(ctx: &egui::Context, image: ValueImage, view: View, palette: &Palette) -> Self {
+        let colours = colour_image(
+            palette,
+            image.output,
+            image.width_px,
+            image.height_px,
+            &image.values,
+        );
+        let texture = ctx.load_texture("moonbrot-image", colours, TextureOptions::LINEAR);
+        Self {
+            texture,
+            view,
+            image,
+        }
+    }
+
+    /// Recolours it in place.
+    pub fn recolour(&mut self, palette: &Palette) {
+        let image = &self.image;
+        let colours = colour_image(
+            palette,
+            image.output,
+            image.width_px,
+            image.height_px,
+            &image.values,
+        );
+        self.texture.set(colours, TextureOptions::LINEAR);
+    }
+
+    /// Its size in pixels.
+    pub fn size_px(&self) -> (u32, u32) {
+        (self.image.width_px, self.image.height_px)
+    }
+}
+
+impl ProgressLayer {
+    /// An empty (transparent) layer for a render of `view` at `size_px`.
+    pub fn new(ctx: &egui::Context, view: View, size_px: (u32, u32)) -> Self {
+        let blank = egui::ColorImage::filled(
+            [size_px.0 as usize, size_px.1 as usize],
+            Color32::TRANSPARENT,
+        );
+        Self {
+            texture: ctx.load_texture("moonbrot-progress", blank, TextureOptions::LINEAR),
+            view,
+            size_px,
+            output: OutputMode::Escape,
+            values: Vec::new(),
+            rows_done: vec![false; size_px.1 as usize],
+        }
+    }
+
+    /// Colours and uploads rows that have just been rendered.
+    pub fn add_rows(
+        &mut self,
+        palette: &Palette,
+        output: OutputMode,
+        first_row: u32,
+        row_count: u32,
+        values: &[f32],
+    ) {
+        let (width, height) = self.size_px;
+        let row_values = width as usize * output.channels();
+        if self.values.is_empty() || self.output != output {
+            self.output = output;
+            self.values = vec![f32::NAN; row_values * height as usize];
+        }
+        let start = first_row as usize * row_values;
+        let Some(slot) = self.values.get_mut(start..start + values.len()) else {
+            return;
+        };
+        slot.copy_from_slice(values);
+        for done in self
+            .rows_done
+            .iter_mut()
+            .skip(first_row as usize)
+            .take(row_count as usize)
+        {
+            *done = true;
+        }
+        let colours = colour_image(palette, output, width, row_count, values);
+        self.texture
+            .set_partial([0, first_row as usize], colours, TextureOptions::LINEAR);
+    }
+
+    /// Recolours the rows rendered so far.
+    pub fn recolour(&mut self, palette: &Palette) {
+        let (width, height) = self.size_px;
+        if self.values.is_empty() {
+            return;
+        }
+        let mut colours = colour_image(palette, self.output, width, height, &self.values);
+        for (row, done) in self.rows_done.iter().enumerate() {
+            if !done {
+                let start = row * width as usize;
+                colours.pixels[start..start + width as usize].fill(Color32::TRANSPARENT);
+            }
+        }
+        self.texture.set(colours, TextureOptions::LINEAR);
+    }
+
+    /// Rows rendered so far.
+    pub fn rows_done(&self) -> usize {
+        self.rows_done.iter().filter(|done| **done).count()
+    }
+}
+
+/// Screen placement of the current image: where pixel (0, 0) goes and how big a pixel is.
+#[derive(Clone, Copy)]
+struct Placement {
+    image_rect: Rect,
+    size_px: (u32, u32),
+}
+
+impl Placement {
+    /// The image, letterboxed at its aspect ratio in `area`.
+    fn fit(area: Rect, size_px: (u32, u32)) -> Self {
+        let aspect = size_px.0 as f32 / size_px.1.max(1) as f32;
+        let mut size = area.size();
+        if size.x / size.y.max(1.0) > aspect {
+            size.x = size.y * aspect;
+        } else {
+            size.y = size.x / aspect;
+        }
+        Self {
+            image_rect: Rect::from_center_size(area.center(), size),
+            size_px,
+        }
+    }
+
+    /// Image pixels per screen point.
+    fn pixels_per_point(&self) -> f64 {
+        f64::from(self.size_px.0) / f64::from(self.image_rect.width().max(1e-3))
+    }
+
+    fn pos_in_image(&self, screen: Pos2) -> (f64, f64) {
+        let scale = self.pixels_per_point();
+        (
+            f64::from(screen.x - self.image_rect.min.x) * scale,
+            f64::from(screen.y - self.image_rect.min.y) * scale,
+        )
+    }
+
+    fn screen_from_pos_in_image(&self, pos: (f64, f64)) -> Pos2 {
+        let scale = self.pixels_per_point();
+        Pos2::new(
+            self.image_rect.min.x + (pos.0 / scale) as f32,
+            self.image_rect.min.y + (pos.1 / scale) as f32,
+        )
+    }
+
+    /// Where an image of `layer_view` at `layer_size_px` lands on screen under `view`.
+    fn layer_rect(&self, view: &View, layer_view: &View, layer_size_px: (u32, u32)) -> Rect {
+        let corners = [
+            (0.0, 0.0),
+            (f64::from(layer_size_px.0), f64::from(layer_size_px.1)),
+        ]
+        .map(|corner| layer_view.complex_from_pos_in_image(corner, layer_size_px))
+        .map(|point| {
+            self.screen_from_pos_in_image(view.pos_in_image_from_complex(point, self.size_px))
+        });
+        Rect::from_two_pos(corners[0], corners[1])
+    }
+}
+
+/// The complex point under a screen position, for the view shown at `size_px` in `area`.
+pub fn complex_at(area: Rect, view: &View, size_px: (u32, u32), screen: Pos2) -> (f64, f64) {
+    let placement = Placement::fit(area, size_px);
+    view.complex_from_pos_in_image(placement.pos_in_image(screen), size_px)
+}
+
+impl Canvas {
+    /// Draws the view area and returns the view the user moved to, if any. Keyboard
+    /// navigation applies only when `keyboard` is true (no text field has focus).
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        view: &View,
+        size_px: (u32, u32),
+        keyboard: bool,
+    ) -> Option<ViewChange> {
+        let area = ui.available_rect_before_wrap();
+        let response = ui.allocate_rect(area, Sense::click_and_drag());
+        let pixels_per_point = ui.ctx().pixels_per_point();
+        self.area = area;
+        self.area_px = (
+            area.width() * pixels_per_point,
+            area.height() * pixels_per_point,
+        );
+        let placement = Placement::fit(area, size_px);
+
+        let painter = ui.painter_at(area);
+        painter.rect_filled(area, 0.0, Color32::from_gray(16));
+        let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+        if let Some(base) = &self.base {
+            let rect = placement.layer_rect(view, &base.view, base.size_px());
+            painter.image(base.texture.id(), rect, uv, Color32::WHITE);
+        }
+        if let Some(progress) = &self.progress {
+            let rect = placement.layer_rect(view, &progress.view, progress.size_px);
+            painter.image(progress.texture.id(), rect, uv, Color32::WHITE);
+        }
+
+        self.hover_point = response.hover_pos().map(|pointer| {
+            view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
+        });
+
+        let mut change = None;
+        let shift = ui.input(|input| input.modifiers.shift);
+
+        // Zoom box: Shift+drag.
+        if response.drag_started() && shift {
+            self.zoom_box_from = response.interact_pointer_pos();
+        }
+        if let (Some(from), Some(to)) = (self.zoom_box_from, response.interact_pointer_pos()) {
+            let rect = Rect::from_two_pos(from, to);
+            painter.rect_stroke(
+                rect,
+                0.0,
+                Stroke::new(1.5, Color32::WHITE),
+                egui::StrokeKind::Middle,
+            );
+            if response.drag_stopped() {
+                self.zoom_box_from = None;
+                if rect.width() > 3.0 && rect.height() > 3.0 {
+                    change = Some(ViewChange {
+                        view: zoom_to_box(view, &placement, rect),
+                        gesture: Gesture::Discrete,
+                    });
+                }
+            }
+        } else if response.dragged_by(egui::PointerButton::Primary) || response.drag_stopped() {
+            let delta = response.drag_delta();
+            let scale = placement.pixels_per_point();
+            let panned = view.panned_by_pixels(
+                (f64::from(delta.x) * scale, f64::from(delta.y) * scale),
+                size_px.1,
+            );
+            change = Some(ViewChange {
+                view: panned,
+                gesture: if response.drag_stopped() {
+                    Gesture::DragEnded
+                } else {
+                    Gesture::Dragging
+                },
+            });
+        }
+        if response.drag_stopped() {
+            self.zoom_box_from = None;
+        }
+
+        if response.double_clicked()
+            && let Some(pointer) = response.interact_pointer_pos()
+        {
+            let point = view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px);
+            change = Some(ViewChange {
+                view: view.zoomed_about(point, CLICK_ZOOM_FACTOR),
+                gesture: Gesture::Discrete,
+            });
+        }
+
+        if let Some(pointer) = response.hover_pos() {
+            let steps = wheel_steps(ui);
+            if steps != 0.0 {
+                let point =
+                    view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px);
+                change = Some(ViewChange {
+                    view: view.zoomed_about(point, WHEEL_STEP_FACTOR.powf(steps)),
+                    gesture: Gesture::Wheel,
+                });
+            }
+        }
+
+        if keyboard && change.is_none() {
+            change = keyboard_navigation(ui, view, size_px).map(|view| ViewChange {
+                view,
+                gesture: Gesture::Discrete,
+            });
+        }
+        change
+    }
+}
+
+/// Wheel movement this frame, in steps (one line = one step; up zooms in).
+fn wheel_steps(ui: &Ui) -> f64 {
+    ui.input(|input| {
+        input
+            .events
+            .iter()
+            .map(|event| match event {
+                egui::Event::MouseWheel { unit, delta, .. } => {
+                    let lines = match unit {
+                        egui::MouseWheelUnit::Line => delta.y,
+                        egui::MouseWheelUnit::Point => delta.y / 50.0,
+                        egui::MouseWheelUnit::Page => delta.y * 10.0,
+                    };
+                    f64::from(lines)
+                }
+                _ => 0.0,
+            })
+            .sum()
+    })
+}
+
+/// Arrows pan, + and - zoom about the centre.
+fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View> {
+    use egui::Key;
+    let step = |fraction: f64, side: u32| fraction * f64::from(side);
+    let (width, height) = size_px;
+    ui.input(|input| {
+        if input.modifiers.alt || input.modifiers.command {
+            return None;
+        }
+        let centre = (view.center_x, view.center_y);
+        if input.key_pressed(Key::ArrowLeft) {
+            Some(view.panned_by_pixels((step(ARROW_PAN_FRACTION, width), 0.0), height))
+        } else if input.key_pressed(Key::ArrowRight) {
+            Some(view.panned_by_pixels((-step(ARROW_PAN_FRACTION, width), 0.0), height))
+        } else if input.key_pressed(Key::ArrowUp) {
+            Some(view.panned_by_pixels((0.0, step(ARROW_PAN_FRACTION, height)), height))
+        } else if input.key_pressed(Key::ArrowDown) {
+            Some(view.panned_by_pixels((0.0, -step(ARROW_PAN_FRACTION, height)), height))
+        } else if input.key_pressed(Key::Plus) || input.key_pressed(Key::Equals) {
+            Some(view.zoomed_about(centre, CLICK_ZOOM_FACTOR))
+        } else if input.key_pressed(Key::Minus) {
+            Some(view.zoomed_about(centre, 1.0 / CLICK_ZOOM_FACTOR))
+        } else {
+            None
+        }
+    })
+}
+
+/// The view that shows the screen rectangle `rect` (at the image's aspect ratio).
+fn zoom_to_box(view: &View, placement: &Placement, rect: Rect) -> View {
+    let size_px = placement.size_px;
+    let centre = view.complex_from_pos_in_image(placement.pos_in_image(rect.center()), size_px);
+    let scale = placement.pixels_per_point() * view.scale_per_pixel(size_px.1);
+    let aspect = f64::from(size_px.0) / f64::from(size_px.1.max(1));
+    let box_height = f64::from(rect.height()) * scale;
+    let box_width = f64::from(rect.width()) * scale;
+    View::new(centre.0, centre.1, box_height.max(box_width / aspect))
+}

@@ -1,0 +1,229 @@
+//! What the window remembers between sessions (eframe persistence): the kernel being
+//! edited, the view and its history, and every setting. One struct, `#[serde(default)]`,
+//! so a state saved by another version or a corrupted one falls back field by field or
+//! wholesale to defaults instead of failing.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::View;
+use crate::engine::kernel::default_kernel;
+use crate::engine::palette::Palette;
+use crate::engine::render::default_thread_count;
+
+/// Image size presets (widths; the height follows the window's aspect ratio).
+pub const SIZE_PRESETS: [u32; 4] = [320, 640, 1280, 1920];
+/// The widest export allowed, in pixels.
+pub const MAX_EXPORT_WIDTH: u32 = 16_384;
+/// Views kept for Back.
+const MAX_HISTORY: usize = 200;
+
+/// How big the rendered image is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SizeChoice {
+    /// This width; the height follows the view area's aspect ratio.
+    Width(u32),
+    /// Exactly this size (shown letterboxed).
+    Custom {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// The view area's size in physical pixels.
+    FitWindow,
+}
+
+/// Resolution of an export relative to the current image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportScale {
+    /// The current image size.
+    Current,
+    /// Twice the width and height.
+    Double,
+    /// Four times.
+    Quadruple,
+    /// This width; the height keeps the current aspect ratio.
+    CustomWidth(u32),
+}
+
+/// Back and forward through the views the user has visited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewHistory {
+    back: Vec<View>,
+    forward: Vec<View>,
+}
+
+impl ViewHistory {
+    /// Remembers `previous` before the user moves to a new view; clears Forward.
+    pub fn record(&mut self, previous: View) {
+        if self.back.last() != Some(&previous) {
+            self.back.push(previous);
+            if self.back.len() > MAX_HISTORY {
+                self.back.remove(0);
+            }
+        }
+        self.forward.clear();
+    }
+
+    /// The view before `current`, if any (and remembers `current` for Forward).
+    pub fn back(&mut self, current: View) -> Option<View> {
+        let previous = self.back.pop()?;
+        self.forward.push(current);
+        Some(previous)
+    }
+
+    /// The view after `current`, if the user went back.
+    pub fn forward(&mut self, current: View) -> Option<View> {
+        let next = self.forward.pop()?;
+        self.back.push(current);
+        Some(next)
+    }
+
+    /// True when Back has somewhere to go.
+    pub fn can_go_back(&self) -> bool {
+        !self.back.is_empty()
+    }
+
+    /// True when Forward has somewhere to go.
+    pub fn can_go_forward(&self) -> bool {
+        !self.forward.is_empty()
+    }
+}
+
+/// Everything the window persists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The kernel source in the editor.
+    pub source: String,
+    /// The shipped kernel it was picked from, if it was.
+    pub shipped_name: Option<String>,
+    /// The file it was opened from or saved to.
+    pub file_path: Option<PathBuf>,
+    /// The text as last opened from or saved to `file_path` (to tell unsaved edits).
+    pub saved_source: Option<String>,
+    /// The view; None for the kernel's home.
+    pub view: Option<View>,
+    /// Back and Forward.
+    pub history: ViewHistory,
+    /// Image size.
+    pub size: SizeChoice,
+    /// Worker threads.
+    pub threads: usize,
+    /// The user's iteration limit; None for the kernel's own.
+    pub max_iter: Option<u32>,
+    /// Colouring.
+    pub palette: Palette,
+    /// Re-render shortly after typing stops.
+    pub auto_run: bool,
+    /// Export resolution.
+    pub export_scale: ExportScale,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            source: default_kernel().source.to_owned(),
+            shipped_name: Some(default_kernel().name.to_owned()),
+            file_path: None,
+            saved_source: None,
+            view: None,
+            history: ViewHistory::default(),
+            size: SizeChoice::FitWindow,
+            threads: default_thread_count(),
+            max_iter: None,
+            palette: Palette::default(),
+            auto_run: true,
+            export_scale: ExportScale::Double,
+        }
+    }
+}
+
+impl SizeChoice {
+    /// The image size for a view area of `area_px` physical pixels.
+    pub fn size_px(self, area_px: (f32, f32)) -> (u32, u32) {
+        let (area_width, area_height) = (area_px.0.max(1.0), area_px.1.max(1.0));
+        let clamp = |side: f32| (side.round() as u32).clamp(1, 16_384);
+        match self {
+            Self::Width(width) => (width, clamp(width as f32 * area_height / area_width)),
+            Self::Custom { width, height } => (width.max(1), height.max(1)),
+            Self::FitWindow => (clamp(area_width), clamp(area_height)),
+        }
+    }
+}
+
+impl ExportScale {
+    /// The export size for an image of `size_px`.
+    pub fn size_px(self, size_px: (u32, u32)) -> (u32, u32) {
+        let (width, height) = size_px;
+        let (width, height) = match self {
+            Self::Current => (width, height),
+            Self::Double => (width * 2, height * 2),
+            Self::Quadruple => (width * 4, height * 4),
+            Self::CustomWidth(custom) => {
+                let custom = custom.clamp(1, MAX_EXPORT_WIDTH);
+                (
+                    custom,
+                    ((f64::from(custom) * f64::from(height) / f64::from(width.max(1))).round()
+                        as u32)
+                        .max(1),
+                )
+            }
+        };
+        (width.min(MAX_EXPORT_WIDTH), height.max(1))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_goes_back_and_forward() {
+        let (a, b, c) = (
+            View::new(0.0, 0.0, 1.0),
+            View::new(1.0, 0.0, 1.0),
+            View::new(2.0, 0.0, 1.0),
+        );
+        let mut history = ViewHistory::default();
+        history.record(a);
+        history.record(b);
+        assert_eq!(history.back(c), Some(b));
+        assert_eq!(history.back(b), Some(a));
+        assert!(!history.can_go_back());
+        assert_eq!(history.forward(a), Some(b));
+        history.record(b);
+        assert!(!history.can_go_forward(), "a new move clears Forward");
+    }
+
+    #[test]
+    fn a_corrupted_or_partial_saved_state_falls_back_to_defaults() {
+        let partial: Settings = serde_json::from_str(r#"{"threads": 3}"#).expect("partial state");
+        assert_eq!(partial.threads, 3);
+        assert_eq!(partial.source, Settings::default().source);
+        assert!(serde_json::from_str::<Settings>("{not json").is_err());
+    }
+
+    #[test]
+    fn sizes_follow_the_view_area() {
+        assert_eq!(SizeChoice::Width(640).size_px((800.0, 400.0)), (640, 320));
+        assert_eq!(SizeChoice::FitWindow.size_px((801.4, 399.6)), (801, 400));
+        assert_eq!(
+            SizeChoice::Custom {
+                width: 10,
+                height: 20
+            }
+            .size_px((1.0, 1.0)),
+            (10, 20)
+        );
+        assert_eq!(ExportScale::Double.size_px((640, 360)), (1280, 720));
+        assert_eq!(
+            ExportScale::CustomWidth(20_000).size_px((640, 360)),
+            (16_384, 9216)
+        );
+    }
+}

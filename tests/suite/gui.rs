@@ -1,0 +1,350 @@
+//! The explorer window driven headless through egui_kittest: the real app, its real
+//! background threads and engine, with fake file dialogs. Each test waits for renders to
+//! finish by stepping the harness until the app is idle.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, Pos2, TouchPhase, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use moonbrot::engine::{KernelError, RenderError};
+use moonbrot::gui::{
+    AppOptions, DialogPurpose, FileDialogs, MoonbrotApp, SOURCE_LABEL, Settings, SizeChoice,
+    complex_at,
+};
+
+/// File dialogs that answer with a path set by the test and never open a window.
+#[derive(Default)]
+struct FakeDialogs {
+    answer: Mutex<Option<PathBuf>>,
+    asked: Mutex<Vec<DialogPurpose>>,
+}
+
+impl FileDialogs for FakeDialogs {
+    fn pick_file_to_open(&self, purpose: DialogPurpose) -> Option<PathBuf> {
+        self.asked.lock().unwrap().push(purpose);
+        self.answer.lock().unwrap().clone()
+    }
+
+    fn pick_file_to_save(&self, purpose: DialogPurpose, _file_name: &str) -> Option<PathBuf> {
+        self.asked.lock().unwrap().push(purpose);
+        self.answer.lock().unwrap().clone()
+    }
+}
+
+/// Small, fast defaults: a 320-wide image, 2 threads.
+fn test_settings() -> Settings {
+    Settings {
+        size: SizeChoice::Width(320),
+        threads: 2,
+        ..Settings::default()
+    }
+}
+
+fn harness_with(settings: Settings, dialogs: Arc<FakeDialogs>) -> Harness<'static, MoonbrotApp> {
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1400.0, 860.0))
+        .build_eframe(move |cc| {
+            MoonbrotApp::new(
+                cc,
+                AppOptions {
+                    file_dialogs: dialogs,
+                    screenshot: None,
+                    settings: Some(settings),
+                },
+            )
+            .expect("the app starts")
+        });
+    settle(&mut harness);
+    harness
+}
+
+fn harness() -> Harness<'static, MoonbrotApp> {
+    harness_with(test_settings(), Arc::default())
+}
+
+/// Steps until the app has been idle (no render due or running, no background job) for
+/// several frames in a row, so results are drawn and layout has settled.
+fn settle(harness: &mut Harness<'_, MoonbrotApp>) {
+    const IDLE_FRAMES: usize = 5;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut idle_frames = 0;
+    while idle_frames < IDLE_FRAMES {
+        assert!(
+            Instant::now() < deadline,
+            "the app never became idle: {}",
+            harness.state().busy_reasons()
+        );
+        harness.step();
+        if harness.state().is_busy() {
+            idle_frames = 0;
+            std::thread::sleep(Duration::from_millis(5));
+        } else {
+            idle_frames += 1;
+        }
+    }
+}
+
+fn canvas_centre(harness: &Harness<'_, MoonbrotApp>) -> Pos2 {
+    harness.state().canvas_rect().center()
+}
+
+#[test]
+fn the_window_opens_on_the_mandelbrot_kernel_with_an_image() {
+    let harness = harness();
+    let app = harness.state();
+    assert!(app.error().is_none(), "{:?}", app.error());
+    let (view, image) = app.shown_image().expect("an image is shown");
+    assert_eq!(image.width_px, 320);
+    assert_eq!(*view, moonbrot::engine::View::new(-0.6, 0.0, 2.6));
+    assert_eq!(app.runs().len(), 1);
+    harness.get_by_label(SOURCE_LABEL);
+}
+
+#[test]
+fn a_drag_pans_the_view() {
+    let mut harness = harness();
+    let before = harness.state().view();
+    let start = canvas_centre(&harness);
+    harness.drag_at(start);
+    harness.step();
+    harness.hover_at(start + Vec2::new(60.0, 0.0));
+    harness.step();
+    harness.hover_at(start + Vec2::new(120.0, 40.0));
+    harness.step();
+    harness.drop_at(start + Vec2::new(120.0, 40.0));
+    settle(&mut harness);
+    let after = harness.state().view();
+    assert!(
+        after.center_x < before.center_x,
+        "dragging right shows what was left"
+    );
+    assert!(
+        after.center_y > before.center_y,
+        "dragging down shows what was above"
+    );
+    assert_eq!(after.span, before.span);
+    assert!(
+        harness.state().settings().history.can_go_back(),
+        "the old view is in the history"
+    );
+    let (shown_view, _) = harness.state().shown_image().expect("image");
+    assert_eq!(*shown_view, after, "the new view was rendered");
+}
+
+#[test]
+fn one_wheel_step_zooms_about_the_cursor() {
+    let mut harness = harness();
+    let area = harness.state().canvas_rect();
+    let cursor = area.center() + Vec2::new(97.0, -61.0);
+    let size_px = harness.state().image_size_px();
+    let before_view = harness.state().view();
+    let before_point = complex_at(area, &before_view, size_px, cursor);
+    harness.hover_at(cursor);
+    harness.step();
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, 1.0),
+        phase: TouchPhase::Move,
+        source: MouseWheelSource::Unknown,
+        modifiers: Modifiers::NONE,
+    });
+    harness.step();
+    let after_view = harness.state().view();
+    assert!(after_view.span < before_view.span, "one step up zooms in");
+    let after_point = complex_at(area, &after_view, size_px, cursor);
+    let pixel = after_view.scale_per_pixel(size_px.1);
+    let moved = ((after_point.0 - before_point.0).powi(2)
+        + (after_point.1 - before_point.1).powi(2))
+    .sqrt();
+    assert!(
+        moved < pixel,
+        "the point under the cursor moved {moved}, a pixel is {pixel}"
+    );
+    settle(&mut harness);
+}
+
+#[test]
+fn typing_a_syntax_error_shows_it_at_its_line_and_keeps_the_image() {
+    let mut harness = harness();
+    let (view_before, image_before) = {
+        let (view, image) = harness.state().shown_image().expect("image");
+        (*view, image.clone())
+    };
+    let lines = harness.state().settings().source.lines().count();
+    harness.get_by_label(SOURCE_LABEL).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::End);
+    harness.step();
+    // The source ends with a newline: the cursor is at the start of line `lines + 1`.
+    harness
+        .get_by_label(SOURCE_LABEL)
+        .type_text("local broken = = 1\n");
+    settle(&mut harness);
+    let source = harness.state().settings().source.clone();
+    assert!(
+        source.ends_with("local broken = = 1\n"),
+        "typed at the end: {source:?}"
+    );
+    match harness.state().error() {
+        Some(RenderError::Kernel(KernelError::Syntax { line, .. })) => {
+            assert_eq!(*line, Some(lines as u32 + 1))
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    harness.get_by_label_contains(&format!("kernel line {}", lines + 1));
+    let (view_after, image_after) = harness.state().shown_image().expect("the old image stays");
+    assert_eq!((*view_after, image_after), (view_before, &image_before));
+}
+
+#[test]
+fn run_renders_again() {
+    let mut harness = harness();
+    let runs = harness.state().runs().len();
+    harness.get_by_label("Run").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().runs().len(), runs + 1);
+}
+
+#[test]
+fn a_thread_count_change_shows_in_the_timings() {
+    let mut harness = harness();
+    assert_eq!(
+        harness.state().runs().last().map(|run| run.threads),
+        Some(2)
+    );
+    harness.get_by_label("Threads").set_value_accesskit(1.0);
+    settle(&mut harness);
+    let run = harness.state().runs().last().expect("a run").clone();
+    assert_eq!(run.threads, 1);
+    assert_eq!(run.timings.threads.len(), 1);
+    harness.get_by_label_contains("#0:");
+    assert!(
+        harness.query_by_label_contains("#1:").is_none(),
+        "one thread, one load bar"
+    );
+    harness.get_by_label("Threads").set_value_accesskit(2.0);
+    settle(&mut harness);
+    let run = harness.state().runs().last().expect("a run").clone();
+    assert!(
+        run.speedup.is_some(),
+        "a 2-thread run after a 1-thread run shows its speedup"
+    );
+}
+
+#[test]
+fn export_writes_a_png_to_the_chosen_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("exported.png");
+    let dialogs = Arc::new(FakeDialogs::default());
+    *dialogs.answer.lock().unwrap() = Some(path.clone());
+    let mut harness = harness_with(test_settings(), Arc::clone(&dialogs));
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::E);
+    harness.step();
+    harness.get_by_label("Choose file and export…").click();
+    settle(&mut harness);
+    assert_eq!(
+        *dialogs.asked.lock().unwrap(),
+        vec![DialogPurpose::ExportPng]
+    );
+    assert!(
+        matches!(harness.state().export_message(), Some(Ok(_))),
+        "{:?}",
+        harness.state().export_message()
+    );
+    let image = image::open(&path).expect("a PNG").to_rgb8();
+    let size = harness.state().image_size_px();
+    assert_eq!(
+        image.dimensions(),
+        (size.0 * 2, size.1 * 2),
+        "2× is the default export size"
+    );
+    let metadata = moonbrot::engine::export::read_png_metadata(&path).expect("metadata");
+    assert_eq!(metadata.kernel_source, harness.state().settings().source);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(leftovers.len(), 1, "only the PNG is left");
+}
+
+#[test]
+fn a_failed_export_says_why_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dialogs = Arc::new(FakeDialogs::default());
+    *dialogs.answer.lock().unwrap() = Some(dir.path().join("missing/out.png"));
+    let mut harness = harness_with(test_settings(), Arc::clone(&dialogs));
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::E);
+    harness.step();
+    harness.get_by_label("Choose file and export…").click();
+    settle(&mut harness);
+    match harness.state().export_message() {
+        Some(Err(message)) => assert!(message.contains("does not exist"), "{message}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    harness.get_by_label_contains("Export failed");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}
+
+#[test]
+fn a_palette_change_recolours_without_rendering() {
+    let mut harness = harness();
+    let runs = harness.state().runs().len();
+    harness.state_mut().settings_mut().palette.offset = 0.5;
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::Recolour);
+    settle(&mut harness);
+    assert_eq!(harness.state().runs().len(), runs, "no new render");
+}
+
+#[test]
+fn the_whole_window_matches_its_snapshot() {
+    // The renderer must see every texture upload, so it starts with the harness; without a
+    // GPU or software adapter that fails, and the test is skipped unless CI requires it.
+    let built = std::panic::catch_unwind(|| {
+        let mut harness = Harness::builder()
+            .with_size(Vec2::new(1400.0, 860.0))
+            .wgpu()
+            .build_eframe(|cc| {
+                MoonbrotApp::new(
+                    cc,
+                    AppOptions {
+                        file_dialogs: Arc::new(FakeDialogs::default()),
+                        screenshot: None,
+                        settings: Some(test_settings()),
+                    },
+                )
+                .expect("the app starts")
+            });
+        settle(&mut harness);
+        harness
+    });
+    let mut harness = match built {
+        Ok(harness) => harness,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+                .unwrap_or_default();
+            if std::env::var_os("MOONBROT_REQUIRE_GUI_TESTS").is_none() {
+                eprintln!("skipped: no GPU or software renderer for kittest snapshots ({message})");
+                return;
+            }
+            panic!("cannot render snapshots: {message}");
+        }
+    };
+    // Figures that change from run to run (timings, frame time) are masked out.
+    let side_panel = harness.get_by_label_contains("Timings").rect();
+    let window = harness.ctx.content_rect();
+    harness.mask(egui::Rect::from_min_max(
+        Pos2::new(side_panel.left() - 8.0, side_panel.top()),
+        Pos2::new(window.right(), window.bottom()),
+    ));
+    // Software renderers differ a little between Mesa versions: allow a few stray pixels.
+    let options = egui_kittest::SnapshotOptions::new()
+        .threshold(2.0)
+        .max_failed_pixels(2000);
+    harness.snapshot_options("moonbrot_window", &options);
+}
