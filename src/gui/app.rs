@@ -21,12 +21,14 @@ use super::workers::{
 use crate::engine::bench::BenchPlan;
 use crate::engine::kernel::{SHIPPED_KERNELS, read_kernel_file, shipped_kernel, write_kernel_file};
 use crate::engine::view::DEFAULT_HOME;
-use crate::engine::{RenderError, RenderOutput, RenderRequest, View};
+use crate::engine::{RenderError, RenderRequest, View};
 
 /// Auto-run renders this long after the last keystroke.
 const AUTO_RUN_DELAY: Duration = Duration::from_millis(300);
 /// Wheel zooming renders once the wheel has rested this long.
 const WHEEL_SETTLE_DELAY: Duration = Duration::from_millis(150);
+/// Every GPU takes textures this large; the real limit is read from egui each frame.
+const MIN_TEXTURE_SIDE: u32 = 2048;
 /// Height of the status bar, in points.
 const STATUS_BAR_HEIGHT: f32 = 24.0;
 /// Width of the settings and timings panel, in points.
@@ -146,8 +148,8 @@ pub struct MoonbrotApp {
     timings: Timings,
     /// The generation of the render whose results are wanted.
     generation: u64,
-    /// The last full render's output (its view, kernel info), if any.
-    last_output: Option<RenderOutput>,
+    /// The compile time of the current request's preview pass, added to its full pass.
+    preview_compile_secs: f64,
     /// The home view of the last kernel that rendered.
     kernel_home: View,
     /// The last error from the kernel or the engine, shown in the editor.
@@ -164,6 +166,8 @@ pub struct MoonbrotApp {
     editor_has_focus: bool,
     /// The size of the last full render requested.
     requested_size_px: Option<(u32, u32)>,
+    /// The GPU's largest texture side, in pixels.
+    max_texture_side: u32,
     /// The image size in the last frame, and since when it has been that.
     size_px_since: Option<((u32, u32), Instant)>,
 }
@@ -212,7 +216,7 @@ impl MoonbrotApp {
             canvas: Canvas::default(),
             timings: Timings::default(),
             generation: 0,
-            last_output: None,
+            preview_compile_secs: 0.0,
             kernel_home: DEFAULT_HOME,
             error: None,
             file_message: None,
@@ -226,6 +230,7 @@ impl MoonbrotApp {
             wheel_from: None,
             editor_has_focus: false,
             requested_size_px: None,
+            max_texture_side: MIN_TEXTURE_SIDE,
             size_px_since: None,
         })
     }
@@ -245,14 +250,24 @@ impl MoonbrotApp {
         self.settings.view.unwrap_or(self.kernel_home)
     }
 
-    /// The image size for the current view area.
+    /// The image size for the current view area: the chosen size, scaled down (keeping its
+    /// aspect ratio) to the largest texture the GPU takes. Exports are not limited.
     pub fn image_size_px(&self) -> (u32, u32) {
-        self.settings.size.size_px(self.canvas.area_px)
+        fit_texture(
+            self.settings.size.size_px(self.canvas.area_px),
+            self.max_texture_side,
+        )
     }
 
     /// The last error, if the last render failed.
     pub fn error(&self) -> Option<&RenderError> {
         self.error.as_ref()
+    }
+
+    /// The time the latest UI frame took to build and the worst of the recent ones, in
+    /// seconds (also shown in the timings panel).
+    pub fn frame_secs(&self) -> (f64, f64) {
+        self.timings.frame_secs()
     }
 
     /// The finished runs, oldest first.
@@ -486,7 +501,8 @@ impl MoonbrotApp {
     }
 
     fn start_export(&mut self, path: PathBuf) {
-        let size_px = self.settings.export_scale.size_px(self.image_size_px());
+        let chosen = self.settings.size.size_px(self.canvas.area_px);
+        let size_px = self.settings.export_scale.size_px(chosen);
         let request = RenderRequest {
             view: Some(self.view()),
             max_iter: self.settings.max_iter,
@@ -580,29 +596,39 @@ impl MoonbrotApp {
                 if let Some(progress) = &mut self.canvas.progress {
                     progress.view = output.view;
                 }
-                let output = *output;
-                if pass == Pass::Full {
-                    self.error = None;
-                    self.timings.record(
-                        kernel_hash(&self.settings.source),
-                        &self.kernel_name(),
-                        (output.image.width_px, output.image.height_px),
-                        output.timings.clone(),
-                    );
-                    if let Some(screenshot) = &mut self.screenshot {
-                        screenshot.full_renders_seen += 1;
-                        screenshot.frames_since_render = 0;
+                let mut output = *output;
+                match pass {
+                    Pass::Preview => {
+                        self.preview_compile_secs = output.timings.compile_secs;
+                        let layer =
+                            Layer::new(ctx, output.image, output.view, &self.settings.palette);
+                        self.canvas.base = Some(layer);
                     }
-                    self.canvas.progress = None;
-                }
-                self.canvas.base = Some(Layer::new(
-                    ctx,
-                    output.image.clone(),
-                    output.view,
-                    &self.settings.palette,
-                ));
-                if pass == Pass::Full {
-                    self.last_output = Some(output);
+                    Pass::Full => {
+                        self.error = None;
+                        // The run's compile time includes its preview's, which compiled the
+                        // kernel's states first.
+                        output.timings.compile_secs +=
+                            std::mem::take(&mut self.preview_compile_secs);
+                        let size_px = (output.image.width_px, output.image.height_px);
+                        self.timings.record(
+                            kernel_hash(&self.settings.source),
+                            &self.kernel_name(),
+                            size_px,
+                            output.timings,
+                        );
+                        if let Some(screenshot) = &mut self.screenshot {
+                            screenshot.full_renders_seen += 1;
+                            screenshot.frames_since_render = 0;
+                        }
+                        let layer = match self.canvas.progress.take() {
+                            Some(progress) if progress.is_complete_for(size_px) => {
+                                Layer::from_progress(progress, output.image, output.view)
+                            }
+                            _ => Layer::new(ctx, output.image, output.view, &self.settings.palette),
+                        };
+                        self.canvas.base = Some(layer);
+                    }
                 }
             }
             RenderEvent::Failed { generation, error } if generation == self.generation => {
@@ -1019,6 +1045,18 @@ impl MoonbrotApp {
     }
 }
 
+/// `size_px` scaled down, keeping its aspect ratio, so neither side exceeds `max_side`.
+fn fit_texture(size_px: (u32, u32), max_side: u32) -> (u32, u32) {
+    let (width, height) = size_px;
+    let largest = width.max(height);
+    if largest <= max_side {
+        return size_px;
+    }
+    let scale = f64::from(max_side) / f64::from(largest);
+    let scaled = |side: u32| ((f64::from(side) * scale).floor() as u32).clamp(1, max_side);
+    (scaled(width), scaled(height))
+}
+
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -1055,6 +1093,8 @@ impl eframe::App for MoonbrotApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let frame_started = Instant::now();
         let ctx = ui.ctx().clone();
+        self.max_texture_side =
+            (ctx.input(|input| input.max_texture_side) as u32).max(MIN_TEXTURE_SIDE);
         self.poll(&ctx);
         self.shortcuts(&ctx, ui);
 
@@ -1117,5 +1157,17 @@ impl eframe::App for MoonbrotApp {
 
     fn auto_save_interval(&self) -> Duration {
         AUTO_SAVE_INTERVAL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_texture;
+
+    #[test]
+    fn images_larger_than_a_texture_are_scaled_down_keeping_their_aspect() {
+        assert_eq!(fit_texture((1920, 1080), 8192), (1920, 1080));
+        assert_eq!(fit_texture((1920, 2675), 2048), (1469, 2048));
+        assert_eq!(fit_texture((16_384, 4), 2048), (2048, 1));
     }
 }

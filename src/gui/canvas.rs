@@ -116,6 +116,17 @@ impl Layer {
         }
     }
 
+    /// The finished render of `progress`: its texture already holds every row, coloured,
+    /// so it is kept as it is (colouring and uploading the whole image again would cost
+    /// the UI a long frame at the end of every render).
+    pub fn from_progress(progress: ProgressLayer, image: ValueImage, view: View) -> Self {
+        Self {
+            texture: progress.texture,
+            view,
+            image,
+        }
+    }
+
     /// Recolours it in place.
     pub fn recolour(&mut self, palette: &Palette) {
         let image = &self.image;
@@ -199,6 +210,11 @@ impl ProgressLayer {
             }
         }
         self.texture.set(colours, TextureOptions::LINEAR);
+    }
+
+    /// True when every row of an image of `size_px` has arrived.
+    pub fn is_complete_for(&self, size_px: (u32, u32)) -> bool {
+        self.size_px == size_px && self.rows_done.iter().all(|done| *done)
     }
 
     /// Rows rendered so far.
