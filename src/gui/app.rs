@@ -176,10 +176,9 @@ impl MoonbrotApp {
     /// Creates the app for eframe: restores saved settings (defaults if there are none or
     /// they cannot be read) and starts the background threads.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Result<Self, String> {
-        let saved = cc
-            .storage
-            .and_then(|storage| eframe::get_value::<Settings>(storage, eframe::APP_KEY));
-        let settings = options.settings.or(saved).unwrap_or_default();
+        let settings = options
+            .settings
+            .unwrap_or_else(|| restore_settings(cc.storage));
         Self::with_settings(
             &cc.egui_ctx,
             settings,
@@ -1045,6 +1044,19 @@ impl MoonbrotApp {
     }
 }
 
+/// The settings saved by the last session, or the defaults when there are none or they
+/// cannot be read (a corrupted or foreign file must never stop the window from opening).
+pub fn restore_settings(storage: Option<&dyn eframe::Storage>) -> Settings {
+    storage
+        .and_then(|storage| eframe::get_value::<Settings>(storage, eframe::APP_KEY))
+        .unwrap_or_default()
+}
+
+/// Saves the settings where `restore_settings` finds them.
+pub fn store_settings(storage: &mut dyn eframe::Storage, settings: &Settings) {
+    eframe::set_value(storage, eframe::APP_KEY, settings);
+}
+
 /// `size_px` scaled down, keeping its aspect ratio, so neither side exceeds `max_side`.
 fn fit_texture(size_px: (u32, u32), max_side: u32) -> (u32, u32) {
     let (width, height) = size_px;
@@ -1152,7 +1164,10 @@ impl eframe::App for MoonbrotApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        // Screenshot mode shows the defaults and must not overwrite what the user had.
+        if self.screenshot.is_none() {
+            store_settings(storage, &self.settings);
+        }
     }
 
     fn auto_save_interval(&self) -> Duration {

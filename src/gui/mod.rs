@@ -15,7 +15,10 @@ mod workers;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use app::{AppOptions, Command, MoonbrotApp, ScreenshotOutcome, ScreenshotRequest};
+pub use app::{
+    AppOptions, Command, MoonbrotApp, ScreenshotOutcome, ScreenshotRequest, restore_settings,
+    store_settings,
+};
 pub use canvas::{Gesture, ViewChange, complex_at};
 pub use dialogs::{DialogPurpose, FileDialogs};
 pub use editor::SOURCE_LABEL;

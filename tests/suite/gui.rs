@@ -348,3 +348,158 @@ fn the_whole_window_matches_its_snapshot() {
         .max_failed_pixels(2000);
     harness.snapshot_options("moonbrot_window", &options);
 }
+
+/// An in-memory eframe storage.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn settings_survive_a_restart_and_a_corrupted_state_falls_back_to_defaults() {
+    let mut storage = MemoryStorage::default();
+    let settings = Settings {
+        source: "-- my unsaved kernel\nfunction pixel(x, y) return 1 end\n".to_owned(),
+        view: Some(moonbrot::engine::View::new(-0.75, 0.1, 0.01)),
+        threads: 3,
+        ..test_settings()
+    };
+    moonbrot::gui::store_settings(&mut storage, &settings);
+    assert_eq!(moonbrot::gui::restore_settings(Some(&storage)), settings);
+
+    for garbage in ["", "(((", "not ron at all", "(source: 42)"] {
+        storage
+            .0
+            .insert(eframe::APP_KEY.to_owned(), garbage.to_owned());
+        assert_eq!(
+            moonbrot::gui::restore_settings(Some(&storage)),
+            Settings::default(),
+            "{garbage:?}"
+        );
+    }
+    assert_eq!(moonbrot::gui::restore_settings(None), Settings::default());
+}
+
+#[test]
+fn save_writes_the_kernel_and_open_reads_it_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("mine.lua");
+    let dialogs = Arc::new(FakeDialogs::default());
+    *dialogs.answer.lock().unwrap() = Some(path.clone());
+    let mut harness = harness_with(test_settings(), Arc::clone(&dialogs));
+    harness.get_by_label("Save as…").click();
+    settle(&mut harness);
+    let saved = std::fs::read_to_string(&path).expect("the kernel was saved");
+    assert_eq!(saved, harness.state().settings().source);
+    assert_eq!(
+        harness.state().settings().file_path.as_deref(),
+        Some(path.as_path())
+    );
+
+    // Change the file on disk, then open it: the editor shows the file's text.
+    std::fs::write(
+        &path,
+        "-- edited elsewhere\nfunction pixel(x, y) return x end\n",
+    )
+    .expect("write");
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::O);
+    settle(&mut harness);
+    assert!(
+        harness
+            .state()
+            .settings()
+            .source
+            .starts_with("-- edited elsewhere")
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        1,
+        "no temporary files left"
+    );
+}
+
+#[test]
+fn loading_a_kernel_over_unsaved_edits_asks_first() {
+    let mut harness = harness();
+    let edited = "-- precious work\nfunction pixel(x, y) return y end\n".to_owned();
+    harness.state_mut().settings_mut().source = edited.clone();
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().settings().source,
+        edited,
+        "nothing is replaced before the user says so"
+    );
+    harness.get_by_label("Keep my text").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().settings().source, edited);
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
+    harness.run_steps(2);
+    harness.get_by_label("Replace").click();
+    settle(&mut harness);
+    assert!(harness.state().settings().source.contains("Julia set"));
+}
+
+/// A benchmark, not a check (timing assertions do not belong in tests on shared machines):
+/// how long the UI takes to build each frame while a large render streams in. Run it with
+/// `cargo test --release --test tests ui_frame_time -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn ui_frame_time_while_rendering_benchmark() {
+    let settings = Settings {
+        size: SizeChoice::Width(1920),
+        max_iter: Some(3000),
+        ..test_settings()
+    };
+    let mut harness = harness_with(settings, Arc::default());
+    // Start a render once the window has settled (first render and highlighting done).
+    let ctx = harness.ctx.clone();
+    let view = harness.state().view();
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::Navigate(moonbrot::gui::ViewChange {
+            view: view.zoomed_about((-0.75, 0.1), 4.0),
+            gesture: moonbrot::gui::Gesture::Discrete,
+        }),
+    );
+    let mut frame_ms = Vec::new();
+    let started = Instant::now();
+    harness.step();
+    while harness.state().is_busy() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(16));
+        harness.step();
+        frame_ms.push(harness.state().frame_secs().0 * 1e3);
+    }
+    frame_ms.sort_by(f64::total_cmp);
+    let at = |fraction: f64| frame_ms[((frame_ms.len() - 1) as f64 * fraction) as usize];
+    let run = harness.state().runs().last().expect("a run").clone();
+    eprintln!(
+        "UI frame while rendering {}x{} ({:.2} s): {} frames, median {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        run.size_px.0,
+        run.size_px.1,
+        run.timings.wall_secs,
+        frame_ms.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0)
+    );
+}
