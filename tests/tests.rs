@@ -12,6 +12,8 @@ mod support;
 mod cancellation;
 #[path = "suite/cli.rs"]
 mod cli;
+#[path = "suite/corpus.rs"]
+mod corpus;
 #[path = "suite/engine.rs"]
 mod engine;
 #[path = "suite/errors.rs"]

@@ -70,7 +70,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
         threads: thread_counts.clone(),
         runs: args.runs,
     };
-    let engine = stderr_engine();
+    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
     let progress = LateProgressBar::new();
     let started = Instant::now();
     let cells = run_bench(&engine, &plan, &CancelToken::new(), &mut |done, total| {

@@ -128,13 +128,13 @@ pub(crate) fn choose_kernel(
     })
 }
 
-/// An engine whose kernels print to stderr.
-pub(crate) fn stderr_engine() -> Engine {
+/// An engine whose kernels print to stderr, with this memory limit per Lua state.
+pub(crate) fn stderr_engine(memory_limit_bytes: usize) -> Engine {
     Engine::new(EngineOptions {
         log: Arc::new(KernelLog::new(PRINT_LINES_PER_RUN, |line| {
             eprintln!("kernel: {line}");
         })),
-        ..EngineOptions::default()
+        memory_limit_bytes,
     })
 }
 

@@ -43,6 +43,9 @@ pub(crate) struct RenderArgs {
     /// Palette: classic, fire, ocean, grayscale, rainbow or twilight.
     #[arg(long, value_name = "NAME", default_value = "classic")]
     palette: String,
+    /// Memory limit of each Lua state (one per thread), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    memory_limit: u64,
     /// Stop the render with an error after this many seconds.
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     timeout: Option<f64>,
@@ -146,7 +149,13 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
             )));
         }
     };
-    let engine = stderr_engine();
+    if !(1..=65_536).contains(&args.memory_limit) {
+        return Err(CliError::Input(format!(
+            "--memory-limit {} must be 1 to 65536 MiB",
+            args.memory_limit
+        )));
+    }
+    let engine = stderr_engine((args.memory_limit * 1024 * 1024) as usize);
     let cancel = CancelToken::new();
     // The view: the kernel's home, with whatever the user gave replacing its parts.
     let view = match (args.center, args.span) {

@@ -39,7 +39,7 @@ pub(crate) fn new_lua_state() -> Lua {
 
 /// Calls a driver unit function (`render_escape_unit` or `render_rgb_unit` in driver.lua)
 /// that stores f32 results through the FFI into `out` (f32 bit patterns in atomics, so the
-/// image can be shared between threads in safe Rust).
+/// image can be shared between threads in safe Rust). Returns the driver's (ok, message).
 ///
 /// SAFETY (of the Lua side; no Rust `unsafe` is needed to pass a pointer): AtomicU32 has
 /// the size and alignment of f32 and allows writes through a pointer derived from a shared
@@ -55,9 +55,9 @@ pub(crate) fn call_unit_driver(
     width_px: u32,
     row_count: u32,
     grid: &super::view::PixelGrid,
-) -> mlua::Result<()> {
+) -> mlua::Result<(bool, Option<String>)> {
     let out_address = LightUserData(out.as_ptr().cast_mut().cast::<c_void>());
-    driver_function.call::<()>((
+    driver_function.call::<(bool, Option<String>)>((
         pixel,
         out_address,
         out.len(),

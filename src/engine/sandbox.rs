@@ -126,6 +126,7 @@ pub(crate) struct LuaKernel {
     pixel: Function,
     render_unit: Function,
     locate_error: Function,
+    sample_pixel: Function,
     info: KernelInfo,
     source: Arc<str>,
     memory_limit_bytes: usize,
@@ -193,6 +194,7 @@ impl LuaKernel {
         };
         let load_kernel = driver_function("load_kernel")?;
         let locate_error = driver_function("locate_error")?;
+        let sample_pixel = driver_function("sample_pixel")?;
 
         let chunk = match lua
             .load(&*source)
@@ -256,6 +258,7 @@ impl LuaKernel {
             pixel,
             render_unit,
             locate_error,
+            sample_pixel,
             info,
             source,
             memory_limit_bytes,
@@ -303,7 +306,12 @@ impl LuaKernel {
         let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
             return Err(RunFailure::Stopped);
         };
-        let error = match call_unit_driver(
+        let memory_limit = || {
+            RunFailure::Kernel(KernelError::MemoryLimit {
+                limit_bytes: self.memory_limit_bytes,
+            })
+        };
+        let fast_message = match call_unit_driver(
             &self.render_unit,
             &self.pixel,
             out,
@@ -311,15 +319,14 @@ impl LuaKernel {
             rows.row_count,
             &unit_grid,
         ) {
-            Ok(()) => return Ok(()),
-            Err(_) if (stop.is_stopped)() => return Err(RunFailure::Stopped),
-            Err(error) => error,
+            Ok((true, _)) => return Ok(()),
+            _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
+            Ok((false, message)) => message.unwrap_or_default(),
+            Err(mlua::Error::MemoryError(_)) => return Err(memory_limit()),
+            Err(error) => first_line_of(&error),
         };
-        if let mlua::Error::MemoryError(_) = error {
-            return Err(KernelError::MemoryLimit {
-                limit_bytes: self.memory_limit_bytes,
-            }
-            .into());
+        if fast_message == OUT_OF_MEMORY_MESSAGE {
+            return Err(memory_limit());
         }
         // The fast loop failed somewhere in the unit: find the pixel, one protected call at
         // a time, so the user gets its position.
@@ -368,7 +375,7 @@ impl LuaKernel {
                 .into())
             }
             Ok(_) => {
-                let (line, message) = split_kernel_position(&first_line_of(&error));
+                let (line, message) = split_kernel_position(&fast_message);
                 Err(KernelError::Runtime {
                     line,
                     message,
@@ -437,11 +444,15 @@ fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) ->
             let point = grid.complex_from_pixel(column, row);
             let call_started = std::time::Instant::now();
             // A failing kernel fails in the render too, with its error located: stop here.
-            let Ok(returned) = kernel.pixel.call::<mlua::MultiValue>(point) else {
+            let Ok((true, returned)) =
+                kernel
+                    .sample_pixel
+                    .call::<(bool, Value)>((&kernel.pixel, point.0, point.1))
+            else {
                 break 'sampling;
             };
             let work = match kernel.info.output {
-                OutputMode::Escape => escape_work(returned.front()),
+                OutputMode::Escape => escape_work(Some(&returned)),
                 OutputMode::Rgb => call_started.elapsed().as_secs_f64(),
             };
             work_by_point.push((work, point));
@@ -478,7 +489,8 @@ fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) ->
             &same_point,
         );
         let loops = jit.watch.get::<Function>("finish")?.call::<bool>(())?;
-        if warm_up.is_err() || loops || (stop.is_stopped)() {
+        let warmed_up = matches!(warm_up, Ok((true, _)));
+        if !warmed_up || loops || (stop.is_stopped)() {
             break;
         }
         // The kernel's loop was traced from its exit: drop every trace and try the next

@@ -13,7 +13,7 @@ Arguments: ffi, debug.getinfo. Returns the table of driver functions.
 local ffi, getinfo = ...
 
 local cast, float_pointer = ffi.cast, ffi.typeof("float *")
-local type, xpcall, error, tostring = type, xpcall, error, tostring
+local type, pcall, xpcall, error, tostring = type, pcall, xpcall, error, tostring
 
 -- The chunk name the engine gives kernel source: positions in its messages read "kernel:LINE:".
 local KERNEL_SOURCE = "=kernel"
@@ -30,11 +30,11 @@ local function wrong_rgb_return(what)
   error("pixel returned " .. what .. "; with output = \"rgb\" it must return three numbers", 0)
 end
 
---- Fills `value_count` floats at `out_address`, one per pixel, row by row: rows
---- `row_count` of `width` pixels, pixel (column, row) at x_first + column * x_step,
---- y_first + row * y_step. nil or false become INSIDE.
-function driver.render_escape_unit(pixel, out_address, value_count,
-                                   width, row_count, x_first, x_step, y_first, y_step)
+-- Fills `value_count` floats at `out_address`, one per pixel, row by row: rows
+-- `row_count` of `width` pixels, pixel (column, row) at x_first + column * x_step,
+-- y_first + row * y_step. nil or false become INSIDE.
+local function escape_loop(pixel, out_address, value_count,
+                           width, row_count, x_first, x_step, y_first, y_step)
   if width * row_count > value_count then error("driver: unit larger than its buffer", 0) end
   local out = cast(float_pointer, out_address)
   local index = 0
@@ -51,9 +51,9 @@ function driver.render_escape_unit(pixel, out_address, value_count,
   end
 end
 
---- As render_escape_unit, for kernels with output = "rgb": three floats per pixel.
-function driver.render_rgb_unit(pixel, out_address, value_count,
-                                width, row_count, x_first, x_step, y_first, y_step)
+-- As escape_loop, for kernels with output = "rgb": three floats per pixel.
+local function rgb_loop(pixel, out_address, value_count,
+                        width, row_count, x_first, x_step, y_first, y_step)
   if width * row_count * 3 > value_count then error("driver: unit larger than its buffer", 0) end
   local out = cast(float_pointer, out_address)
   local index = 0
@@ -68,6 +68,33 @@ function driver.render_rgb_unit(pixel, out_address, value_count,
       index = index + 3
     end
   end
+end
+
+-- Runs a unit loop protected, once per unit. Returns true, or false and the error if it is
+-- a string (LuaJIT's own out-of-memory message among them). A kernel's error object never
+-- leaves the driver: an error handler outside (mlua's) would call its __tostring, which
+-- is kernel code that may loop or fail; locate_error describes errors without it.
+local function protected(loop)
+  return function(...)
+    local ok, err = pcall(loop, ...)
+    if ok then return true end
+    if type(err) == "string" then return false, err end
+    return false
+  end
+end
+
+--- Renders one unit of escape values (see escape_loop); returns true, or false [, message].
+driver.render_escape_unit = protected(escape_loop)
+--- Renders one unit of direct colour (see rgb_loop); returns true, or false [, message].
+driver.render_rgb_unit = protected(rgb_loop)
+
+--- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and
+--- the first result, or false. Like the unit functions, it never lets a kernel's error
+--- object reach an outside error handler.
+function driver.sample_pixel(pixel, x, y)
+  local ok, value = pcall(pixel, x, y)
+  if ok then return true, value end
+  return false
 end
 
 -- The innermost stack frame running kernel code, as a line number (nil if none).

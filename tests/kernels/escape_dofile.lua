@@ -1,0 +1,3 @@
+-- expect: load line 2
+dofile("/etc/passwd")
+function pixel(x, y) return 1 end

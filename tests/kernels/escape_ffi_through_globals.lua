@@ -1,0 +1,3 @@
+-- expect: load line 2
+local f = rawget(_G, "ffi").C
+function pixel(x, y) return 1 end

@@ -1,0 +1,3 @@
+-- expect: load line 2
+local lib = getmetatable("").__index
+function pixel(x, y) return 1 end

@@ -1,0 +1,4 @@
+-- expect: timeout
+function pixel(x, y)
+  while true do end
+end

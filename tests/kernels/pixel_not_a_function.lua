@@ -1,0 +1,2 @@
+-- expect: not_a_function
+pixel = 42

@@ -1,0 +1,4 @@
+-- expect: wrong_return line 2
+function pixel(x, y)
+  return "blue"
+end
