@@ -20,9 +20,13 @@ mod engine;
 mod errors;
 #[path = "suite/export.rs"]
 mod export;
+#[path = "suite/fuzz.rs"]
+mod fuzz;
 #[path = "suite/gui.rs"]
 mod gui;
 #[path = "suite/sandbox.rs"]
 mod sandbox;
+#[path = "suite/stress.rs"]
+mod stress;
 #[path = "suite/window.rs"]
 mod window;

@@ -163,3 +163,37 @@ fn the_memory_limit_stops_a_memory_bomb_with_a_clear_error() {
     );
     assert!(after.is_ok(), "the engine works after a memory bomb");
 }
+
+#[test]
+fn a_panic_in_a_worker_becomes_an_error_for_that_run_and_the_engine_keeps_working() {
+    // A log sink that panics stands in for a bug in moonbrot: a kernel's print reaches it
+    // inside a worker thread, in the middle of a render.
+    let engine = Engine::new(moonbrot::engine::EngineOptions {
+        log: std::sync::Arc::new(moonbrot::engine::KernelLog::new(10, |line| {
+            assert!(!line.contains("boom"), "a bug in a log sink");
+        })),
+        ..Default::default()
+    });
+    let source = "function pixel(x, y) if x > 0 then print('boom') end return 1 end";
+    match engine.render(&request(source, 16, 16), &CancelToken::new()) {
+        Err(RenderError::Internal(message)) => {
+            assert!(message.contains("a bug in a log sink"), "{message}")
+        }
+        other => panic!(
+            "expected an internal error, got {:?}",
+            other.map(|output| output.view)
+        ),
+    }
+    let good = engine.render(
+        &request(&crate::support::shipped("julia"), 32, 24),
+        &CancelToken::new(),
+    );
+    let fresh = Engine::default().render(
+        &request(&crate::support::shipped("julia"), 32, 24),
+        &CancelToken::new(),
+    );
+    assert_eq!(
+        good.expect("the engine still renders").image,
+        fresh.expect("fresh").image
+    );
+}

@@ -503,3 +503,68 @@ fn ui_frame_time_while_rendering_benchmark() {
         at(1.0)
     );
 }
+
+#[test]
+fn rapid_pans_and_zooms_while_rendering_end_on_the_right_image() {
+    let settings = Settings {
+        size: SizeChoice::Width(640),
+        max_iter: Some(2000),
+        ..test_settings()
+    };
+    let mut harness = harness_with(settings, Arc::default());
+    let centre = canvas_centre(&harness);
+    let wheel = |harness: &Harness<'_, MoonbrotApp>, steps: f32| {
+        harness.event(Event::MouseWheel {
+            unit: MouseWheelUnit::Line,
+            delta: Vec2::new(0.0, steps),
+            phase: TouchPhase::Move,
+            source: MouseWheelSource::Unknown,
+            modifiers: Modifiers::NONE,
+        });
+    };
+    for round in 0..40 {
+        let offset = Vec2::new(
+            (round % 7) as f32 * 9.0 - 27.0,
+            (round % 5) as f32 * 7.0 - 14.0,
+        );
+        match round % 4 {
+            0 => {
+                harness.drag_at(centre);
+                harness.step();
+                harness.hover_at(centre + offset);
+                harness.step();
+                harness.drop_at(centre + offset);
+            }
+            1 => {
+                harness.hover_at(centre + offset);
+                wheel(&harness, 1.0);
+            }
+            2 => {
+                harness.hover_at(centre - offset);
+                wheel(&harness, -1.0);
+            }
+            _ => harness.key_press(egui::Key::ArrowLeft),
+        }
+        harness.step();
+        // Let some renders start before the next gesture supersedes them.
+        if round % 3 == 0 {
+            std::thread::sleep(Duration::from_millis(30));
+            harness.step();
+        }
+    }
+    settle(&mut harness);
+    let app = harness.state();
+    assert!(app.error().is_none(), "{:?}", app.error());
+    let (shown_view, image) = app.shown_image().expect("an image");
+    assert_eq!(
+        *shown_view,
+        app.view(),
+        "the image shown is the last view's"
+    );
+    assert_eq!((image.width_px, image.height_px), app.image_size_px());
+    let (_, worst_frame) = app.frame_secs();
+    eprintln!(
+        "worst UI frame during the gestures: {:.1} ms (debug build)",
+        worst_frame * 1e3
+    );
+}

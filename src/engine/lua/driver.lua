@@ -70,6 +70,13 @@ local function rgb_loop(pixel, out_address, value_count,
   end
 end
 
+-- Errors that are userdata come from mlua, never from kernels (which can create no
+-- userdata): a Rust panic or error inside a callback. They are raised again untouched, so
+-- that mlua resumes the panic in Rust and moonbrot reports its own bug as its own.
+local function rethrow_foreign(value)
+  if type(value) == "userdata" then error(value, 0) end
+end
+
 -- Runs a unit loop protected, once per unit. Returns true, or false and the error if it is
 -- a string (LuaJIT's own out-of-memory message among them). A kernel's error object never
 -- leaves the driver: an error handler outside (mlua's) would call its __tostring, which
@@ -78,6 +85,7 @@ local function protected(loop)
   return function(...)
     local ok, err = pcall(loop, ...)
     if ok then return true end
+    rethrow_foreign(err)
     if type(err) == "string" then return false, err end
     return false
   end
@@ -94,6 +102,7 @@ driver.render_rgb_unit = protected(rgb_loop)
 function driver.sample_pixel(pixel, x, y)
   local ok, value = pcall(pixel, x, y)
   if ok then return true, value end
+  rethrow_foreign(value)
   return false
 end
 
@@ -122,13 +131,16 @@ local function describe_error(value)
   else
     message = "error raised with a " .. type(value) .. " value"
   end
-  return { message = message, line = innermost_kernel_line() }
+  return { message = message, line = innermost_kernel_line(), raw = value }
 end
 
 -- Turns the result of an xpcall into (message, line). When the handler did not run (out of
 -- memory, or an error inside the handler) the value is the VM's own string.
 local function failure(value)
-  if type(value) == "table" then return value.message, value.line end
+  if type(value) == "table" then
+    rethrow_foreign(value.raw)
+    return value.message, value.line
+  end
   return tostring(value), nil
 end
 
