@@ -98,17 +98,24 @@ fn colour_image(
     egui::ColorImage::from_rgb([width as usize, height as usize], &rgb)
 }
 
+fn colour_whole(palette: &Palette, image: &ValueImage) -> egui::ColorImage {
+    colour_image(
+        palette,
+        image.output,
+        image.width_px,
+        image.height_px,
+        &image.values,
+    )
+}
+
 impl Layer {
     /// Uploads `image`, rendered at `view`, coloured with `palette`.
     pub fn new(ctx: &egui::Context, image: ValueImage, view: View, palette: &Palette) -> Self {
-        let colours = colour_image(
-            palette,
-            image.output,
-            image.width_px,
-            image.height_px,
-            &image.values,
+        let texture = ctx.load_texture(
+            "moonbrot-image",
+            colour_whole(palette, &image),
+            TextureOptions::LINEAR,
         );
-        let texture = ctx.load_texture("moonbrot-image", colours, TextureOptions::LINEAR);
         Self {
             texture,
             view,
@@ -129,15 +136,8 @@ impl Layer {
 
     /// Recolours it in place.
     pub fn recolour(&mut self, palette: &Palette) {
-        let image = &self.image;
-        let colours = colour_image(
-            palette,
-            image.output,
-            image.width_px,
-            image.height_px,
-            &image.values,
-        );
-        self.texture.set(colours, TextureOptions::LINEAR);
+        self.texture
+            .set(colour_whole(palette, &self.image), TextureOptions::LINEAR);
     }
 
     /// Its size in pixels.

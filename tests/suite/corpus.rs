@@ -103,6 +103,20 @@ fn corpus_request(source: &str) -> RenderRequest {
     }
 }
 
+/// No kernel left a trace on the file system, and every expectation held.
+fn assert_clean(failures: &[String]) {
+    assert!(
+        !Path::new(ESCAPE_MARKER).exists(),
+        "a kernel reached the file system"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} corpus failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn every_corpus_kernel_ends_as_it_states_and_the_engine_stays_healthy() {
     let good = RenderRequest {
@@ -143,16 +157,7 @@ fn every_corpus_kernel_ends_as_it_states_and_the_engine_stays_healthy() {
             failures.push(format!("{name}: the next good kernel rendered differently"));
         }
     }
-    assert!(
-        !Path::new(ESCAPE_MARKER).exists(),
-        "a kernel reached the file system"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} corpus failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_clean(&failures);
 }
 
 #[test]
@@ -221,14 +226,5 @@ fn every_corpus_kernel_ends_as_it_states_through_the_cli() {
             failures.push(format!("{name}: took {elapsed:?}"));
         }
     }
-    assert!(
-        !Path::new(ESCAPE_MARKER).exists(),
-        "a kernel reached the file system"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} corpus failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_clean(&failures);
 }
