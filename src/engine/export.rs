@@ -1,14 +1,14 @@
 //! PNG export: writes a coloured image with the metadata that reproduces it (kernel source,
-//! view, max_iter, palette, moonbrot version) in iTXt chunks, atomically: the PNG is written
-//! to a temporary file beside the target and renamed over it only once complete and synced,
-//! so a failed export never leaves a partial file and never destroys an existing one.
+//! view, max_iter, palette, moonbrot version) in iTXt chunks, atomically (`atomic_file`):
+//! a failed export never leaves a partial file and never destroys an existing one.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::atomic_file::write_atomically;
 use super::error::ExportError;
 use super::palette::Palette;
 use super::view::View;
@@ -48,27 +48,15 @@ impl ExportMetadata {
     }
 
     fn text_chunks(&self) -> Vec<(&'static str, String)> {
-        let json = |value: &dyn erased_json::Json| value.to_json();
+        // Serialising these plain structs cannot fail.
+        let json = |value: Result<String, serde_json::Error>| value.unwrap_or_default();
         vec![
             (KEY_KERNEL, self.kernel_source.clone()),
-            (KEY_VIEW, json(&self.view)),
+            (KEY_VIEW, json(serde_json::to_string(&self.view))),
             (KEY_MAX_ITER, self.max_iter.to_string()),
-            (KEY_PALETTE, json(&self.palette)),
+            (KEY_PALETTE, json(serde_json::to_string(&self.palette))),
             (KEY_VERSION, self.version.clone()),
         ]
-    }
-}
-
-/// serde_json::to_string behind a trait object, so `text_chunks` can list values of several
-/// types; serialising these plain structs cannot fail.
-mod erased_json {
-    pub(super) trait Json {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
-        }
     }
 }
 
@@ -99,24 +87,13 @@ pub fn write_png(
             dir,
         });
     }
-    let existing = std::fs::metadata(path).ok();
-    if existing
-        .as_ref()
-        .is_some_and(|existing| !existing.is_file())
-    {
+    if std::fs::metadata(path).is_ok_and(|existing| !existing.is_file()) {
         return Err(ExportError::NotAFile {
             path: path.to_owned(),
         });
     }
-
-    // Dropping `temporary` on any early return deletes it.
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".moonbrot-export-")
-        .suffix(".png.part")
-        .tempfile_in(&dir)
-        .map_err(io_error)?;
-    // Encoded in memory first (a PNG is far smaller than the render's buffers), so every
-    // write error surfaces from one `write_all`, never from a buffer flushed on drop.
+    // Encoded in memory first (a PNG is far smaller than the render's buffers), then
+    // written in one piece.
     let mut encoded = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut encoded, image.width(), image.height());
@@ -131,35 +108,7 @@ pub fn write_png(
         writer.write_image_data(image.as_raw()).map_err(png_error)?;
         writer.finish().map_err(png_error)?;
     }
-    temporary
-        .as_file_mut()
-        .write_all(&encoded)
-        .map_err(io_error)?;
-    temporary.as_file().sync_all().map_err(io_error)?;
-    set_export_permissions(temporary.as_file(), existing.as_ref()).map_err(io_error)?;
-    temporary
-        .persist(path)
-        .map_err(|error| io_error(error.error))?;
-    Ok(())
-}
-
-/// Temporary files are private (0600); an export should look like any file the user saves:
-/// the old file's permissions when replacing one, else rw-r--r--.
-fn set_export_permissions(
-    file: &File,
-    existing: Option<&std::fs::Metadata>,
-) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = existing.map_or(0o644, |existing| existing.permissions().mode() & 0o777);
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (file, existing);
-        Ok(())
-    }
+    write_atomically(path, &encoded).map_err(io_error)
 }
 
 /// Reads the moonbrot metadata back from a PNG written by `write_png`.

@@ -184,36 +184,12 @@ pub fn read_kernel_file(path: &Path) -> Result<String, KernelFileError> {
 /// synced, then renamed over the target, so a failed save never leaves a half-written
 /// file and never destroys the previous version.
 pub fn write_kernel_file(path: &Path, source: &str) -> Result<(), KernelFileError> {
-    use std::io::Write;
-    let io_error = |source| KernelFileError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".moonbrot-save-")
-        .suffix(".lua.part")
-        .tempfile_in(&dir)
-        .map_err(io_error)?;
-    temporary.write_all(source.as_bytes()).map_err(io_error)?;
-    temporary.as_file().sync_all().map_err(io_error)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode =
-            std::fs::metadata(path).map_or(0o644, |existing| existing.permissions().mode() & 0o777);
-        temporary
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io_error)?;
-    }
-    temporary
-        .persist(path)
-        .map_err(|error| io_error(error.error))?;
-    Ok(())
+    super::atomic_file::write_atomically(path, source.as_bytes()).map_err(|source| {
+        KernelFileError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 /// Splits Lua's "kernel:LINE: message" into the line and the bare message.

@@ -4,6 +4,7 @@
 //! The engine never depends on the GUI toolkit (a CI check enforces it): the GUI and the CLI
 //! are thin adapters over this module's public API.
 
+pub mod atomic_file;
 pub mod bench;
 pub mod error;
 pub mod export;

@@ -193,7 +193,7 @@ impl MoonbrotApp {
         file_dialogs: Arc<dyn FileDialogs>,
         screenshot: Option<ScreenshotRequest>,
     ) -> Result<Self, String> {
-        let waker = Waker(Some(ctx.clone()));
+        let waker = Waker(ctx.clone());
         let render = RenderThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the render thread: {error}"))?;
         let background = BackgroundThread::spawn(waker)
@@ -1085,20 +1085,11 @@ fn save_color_image(image: &egui::ColorImage, path: &Path) -> Result<(), String>
         .collect();
     let rgb = image::RgbImage::from_raw(width as u32, height as u32, rgb)
         .ok_or_else(|| "the screenshot has an unexpected size".to_owned())?;
-    let dir = path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temporary = tempfile::Builder::new()
-        .suffix(".png.part")
-        .tempfile_in(dir)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    rgb.save_with_format(temporary.path(), image::ImageFormat::Png)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    temporary
-        .persist(path)
-        .map_err(|error| format!("cannot write {}: {}", path.display(), error.error))?;
-    Ok(())
+    let mut encoded = std::io::Cursor::new(Vec::new());
+    rgb.write_to(&mut encoded, image::ImageFormat::Png)
+        .map_err(|error| format!("cannot encode the screenshot: {error}"))?;
+    crate::engine::atomic_file::write_atomically(path, encoded.get_ref())
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
 
 impl eframe::App for MoonbrotApp {

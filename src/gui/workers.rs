@@ -66,16 +66,13 @@ pub struct RenderThread {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Calls `request_repaint` on the UI after sending; the UI context is optional so the
-/// engine-free tests of this module need none.
+/// Wakes the UI (`request_repaint`) after a thread has sent it something.
 #[derive(Clone)]
-pub struct Waker(pub Option<egui::Context>);
+pub struct Waker(pub egui::Context);
 
 impl Waker {
     fn wake(&self) {
-        if let Some(ctx) = &self.0 {
-            ctx.request_repaint();
-        }
+        self.0.request_repaint();
     }
 }
 
