@@ -562,8 +562,8 @@ impl Default for Engine {
 struct JobResults {
     reports: Vec<Option<WorkerReport>>,
     units_done: usize,
-    /// The image, once every worker has let go of the job.
-    image: Option<Vec<f32>>,
+    /// The image as the workers left it.
+    image: Vec<f32>,
 }
 
 impl Engine {
@@ -656,15 +656,13 @@ impl Engine {
             on_unit,
         );
         let threads = collect_failure(results.reports, reason, request.timeout)?;
-        let values = match results.image {
-            Some(values) if results.units_done == units_total => values,
-            _ => {
-                return Err(RenderError::Internal(format!(
-                    "{} of {units_total} units were rendered",
-                    results.units_done
-                )));
-            }
-        };
+        if results.units_done != units_total {
+            return Err(RenderError::Internal(format!(
+                "{} of {units_total} units were rendered",
+                results.units_done
+            )));
+        }
+        let values = results.image;
         let compile_secs = first_compile_secs
             + threads
                 .iter()
@@ -749,7 +747,7 @@ impl Engine {
         let mut results = JobResults {
             reports: (0..threads).map(|_| None).collect(),
             units_done: 0,
-            image: None,
+            image: Vec::new(),
         };
         if let Err(error) = ensure_workers(workers, threads) {
             results.reports[0] = Some(WorkerReport {
@@ -831,19 +829,29 @@ impl Engine {
             );
         }
         let reason = job.stop_reason();
-        // Every worker has reported and dropped its handle; a worker that never got the job
-        // (a failed send) holds none either. So this is the last handle but the cancel
-        // token's weak one.
-        if let Ok(job) = Arc::try_unwrap(job) {
-            results.image = Some(
-                job.image
-                    .into_vec()
-                    .into_iter()
-                    .map(|bits| f32::from_bits(bits.into_inner()))
-                    .collect(),
-            );
-        }
+        results.image = take_image(job);
         (results, reason)
+    }
+}
+
+/// The finished job's image as floats. Every worker has reported and dropped its handle
+/// (a worker that never got the job holds none either), so this is usually the last one
+/// and the buffer is reused in place. But a cancel arriving just as the render ends holds
+/// the job for a moment (`CancelToken::cancel` upgrades its weak handle to stop it); then
+/// the image is copied, which is just as correct since no worker writes to it any more.
+fn take_image(job: Arc<Job>) -> Vec<f32> {
+    match Arc::try_unwrap(job) {
+        Ok(job) => job
+            .image
+            .into_vec()
+            .into_iter()
+            .map(|bits| f32::from_bits(bits.into_inner()))
+            .collect(),
+        Err(shared) => shared
+            .image
+            .iter()
+            .map(|bits| f32::from_bits(bits.load(Ordering::SeqCst)))
+            .collect(),
     }
 }
 
@@ -949,5 +957,46 @@ impl Drop for Engine {
         for thread in threads {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job_with_image(values: &[f32]) -> Arc<Job> {
+        let (events, _receiver) = mpsc::channel();
+        Arc::new(Job {
+            id: 1,
+            source: Arc::from(""),
+            memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
+            log: Arc::new(KernelLog::discard()),
+            plan: None,
+            next_unit: AtomicUsize::new(0),
+            stop_reason: AtomicU8::new(StopReason::Running as u8),
+            switches: Vec::new(),
+            image: values
+                .iter()
+                .map(|value| AtomicU32::new(value.to_bits()))
+                .collect(),
+            finished_units: Mutex::new(Vec::new()),
+            events,
+        })
+    }
+
+    #[test]
+    fn the_image_is_taken_whole_when_the_job_is_no_longer_shared() {
+        let job = job_with_image(&[1.0, -1.0, 2.5]);
+        assert_eq!(take_image(job), vec![1.0, -1.0, 2.5]);
+    }
+
+    #[test]
+    fn the_image_is_taken_whole_while_a_late_cancel_still_holds_the_job() {
+        // Found by the stress test in CI: a cancel that upgraded its weak handle just as
+        // the render ended made a complete render fail with an internal error.
+        let job = job_with_image(&[1.0, -1.0, 2.5]);
+        let held_by_cancel = Arc::clone(&job);
+        assert_eq!(take_image(job), vec![1.0, -1.0, 2.5]);
+        drop(held_by_cancel);
     }
 }
