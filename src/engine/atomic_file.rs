@@ -17,7 +17,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(".moonbrot-")
         .suffix(".part")
         .tempfile_in(&dir)?;
-    temporary.write_all(bytes)?;
+    // Through the plain file: the temporary's own writer adds its path to errors, and the
+    // user should read about the file they chose, not one that is already gone.
+    temporary.as_file_mut().write_all(bytes)?;
     temporary.as_file().sync_all()?;
     #[cfg(unix)]
     {

@@ -284,3 +284,36 @@ fn bench_prints_the_table_beside_the_articles_figures() {
         assert!(table.contains(row), "missing {row:?} in\n{table}");
     }
 }
+
+/// A disk that fills up mid-write, simulated with a file-size limit (RLIMIT_FSIZE: writes
+/// past it fail as they would on a full device; SIGXFSZ is ignored so the write returns
+/// the error instead of killing the process): the old file stays and no temporary is left.
+#[test]
+fn a_write_that_fails_midway_keeps_the_old_file_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("keep.png");
+    std::fs::write(&out, b"the user's earlier export").expect("write");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 4 && exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_moonbrot"))
+        .args(["render", "--size", "400x400", "--palette", "fire", "-o"])
+        .arg(&out)
+        .output()
+        .expect("run moonbrot under a file-size limit");
+    assert_fails(&output, 1, "cannot write");
+    assert!(
+        !stderr(&output).contains(".part"),
+        "the message names the user's file, not the temporary one: {}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read(&out).expect("read"),
+        b"the user's earlier export"
+    );
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("keep.png")]);
+}
