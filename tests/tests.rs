@@ -8,6 +8,8 @@
 #[path = "suite/support.rs"]
 mod support;
 
+#[path = "suite/backstop.rs"]
+mod backstop;
 #[path = "suite/cancellation.rs"]
 mod cancellation;
 #[path = "suite/cli.rs"]

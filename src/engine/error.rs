@@ -28,6 +28,41 @@ impl std::fmt::Display for PixelLocation {
     }
 }
 
+/// A duration for people: "2 s", "0.3 s", "1.25 s".
+pub fn format_secs(secs: f64) -> String {
+    format!("{} s", format_number(secs))
+}
+
+/// A number for people: at most 6 significant digits, with an exponent when it is very
+/// large or very small ("1e300", "0.3", "12345.7", "1.5e-9"), never hundreds of digits.
+pub fn format_number(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = value.abs().log10().floor();
+    if !(-4.0..15.0).contains(&magnitude) {
+        let text = format!("{value:.5e}");
+        // "1.50000e300" -> "1.5e300"
+        return match text.split_once('e') {
+            Some((mantissa, exponent)) => {
+                let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+                format!("{mantissa}e{exponent}")
+            }
+            None => text,
+        };
+    }
+    let decimals = (5.0 - magnitude).clamp(0.0, 20.0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
 /// "kernel line N: " or nothing, for messages whose line may be unknown.
 fn line_prefix(line: &Option<u32>) -> String {
     match line {
@@ -202,10 +237,36 @@ pub enum RenderError {
     #[error("the render was cancelled")]
     Cancelled,
     /// The render ran longer than its timeout and was stopped.
-    #[error("the render was stopped after its timeout of {timeout_secs} s")]
+    #[error("the render was stopped after its timeout of {}", format_secs(*timeout_secs))]
     TimedOut {
         /// The timeout that expired, in seconds.
         timeout_secs: f64,
+    },
+    /// A worker did not stop within the grace period after the render was stopped (the
+    /// kernel was inside a long call that cannot be interrupted). Its thread was abandoned
+    /// and replaced by a fresh one; the engine stays usable.
+    #[error(
+        "the kernel did not stop within {} of {stopped_by}; it was abandoned (it was {doing}). \
+         A fresh thread replaces it; the stuck one uses a CPU core until it ends or moonbrot exits",
+        format_secs(*grace_secs)
+    )]
+    Abandoned {
+        /// The grace period, in seconds.
+        grace_secs: f64,
+        /// What stopped the render: "being cancelled", "its timeout of 2 s", ...
+        stopped_by: String,
+        /// What the stuck worker was doing: "loading the kernel", "rendering rows 8-15".
+        doing: String,
+    },
+    /// Too many abandoned workers are still stuck; no render starts until they end or
+    /// moonbrot is restarted.
+    #[error(
+        "{count} render threads are stuck in kernels that could not be stopped and still use \
+         the CPU; save your work and restart moonbrot to free them"
+    )]
+    TooManyAbandoned {
+        /// Abandoned workers still running.
+        count: usize,
     },
     /// A bug inside moonbrot (a worker panicked or its Lua state broke). The engine stays
     /// usable; the message is for a bug report.

@@ -9,7 +9,7 @@
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, ffi};
@@ -70,33 +70,56 @@ pub(crate) fn call_unit_driver(
     ))
 }
 
-/// A raw pointer to a Lua state (any thread of it: LuaJIT keeps hooks in the global state).
-struct RawState(*mut ffi::lua_State);
-
-// SAFETY: the pointer is only used for `lua_sethook`, which LuaJIT allows from another
-// thread while the state runs (it is what lua.c's SIGINT handler does), and only while the
-// `ArmedStop` that stored it keeps the state borrowed, so alive.
-unsafe impl Send for RawState {}
-
-/// What a switch holds while armed: which job may stop the state, and the state.
-struct Armed {
-    job_id: u64,
-    state: RawState,
-}
-
 /// Lets another thread stop the Lua code a worker is running. A worker arms it around
 /// each call into Lua for a job; `trip` for that job then makes the running code raise an
 /// error at its next instruction, even inside a compiled trace, and keep raising (so a
 /// kernel's own pcall cannot swallow the stop) until the call returns and the switch is
 /// disarmed, which removes the hook.
+///
+/// Why a signal: LuaJIT changes its hook mask and its dispatch table with plain
+/// read-modify-writes on the thread running the state (when a trace starts, stops or is
+/// aborted, around hooks and jit.attach callbacks). A `lua_sethook` from another thread
+/// races with those writes, and a lost race can leave the hook unset for good (a stop was
+/// lost that way in CI). So on Unix `trip` only sends a signal to the worker's thread, and
+/// the handler sets the hook there, as lua.c does for Ctrl-C. A signal landing inside one
+/// of LuaJIT's own updates can still have its write undone by the rest of that update, but
+/// only on that thread and never for good: the engine trips a stopped job again every few
+/// milliseconds, and each trip turns the hook off and on, which makes LuaJIT rebuild its
+/// dispatch table from scratch.
 #[derive(Default)]
 pub(crate) struct StopSwitch {
+    /// Read by the signal handler (atomics only: it may not lock).
+    signal_view: SignalView,
+    /// Which job the worker's current call belongs to and how to reach its thread; the
+    /// lock keeps the thread alive while `trip` signals it.
     armed: Mutex<Option<Armed>>,
 }
 
+/// What the signal handler needs to know, without locking.
+#[derive(Default)]
+struct SignalView {
+    /// The job of the armed call (0: not armed).
+    armed_job: AtomicU64,
+    /// The last job a stop was requested for.
+    tripped_job: AtomicU64,
+    /// The state the armed call runs on.
+    state: AtomicPtr<ffi::lua_State>,
+}
+
+/// What a switch holds while armed: the job, and the thread running the armed call.
+struct Armed {
+    job_id: u64,
+    #[cfg(unix)]
+    thread: libc::pthread_t,
+    #[cfg(not(unix))]
+    state: RawState,
+}
+
 /// The switch armed for one call into a Lua state; disarms (and removes any hook) on drop.
+/// It is created and dropped on the worker's thread.
 pub(crate) struct ArmedStop<'a> {
     switch: &'a StopSwitch,
+    state: *mut ffi::lua_State,
     _state: PhantomData<&'a Lua>,
 }
 
@@ -105,8 +128,8 @@ impl StopSwitch {
         self.armed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Arms the switch for `job_id` while `lua` runs. Returns None, unarmed, if
-    /// `is_stopped()` is already true once armed: checking after arming means a stop
+    /// Arms the switch for `job_id` while `lua` runs on this thread. Returns None, unarmed,
+    /// if `is_stopped()` is already true once armed: checking after arming means a stop
     /// requested at any moment is either seen here or trips the hook.
     pub(crate) fn arm<'a>(
         &'a self,
@@ -114,10 +137,26 @@ impl StopSwitch {
         job_id: u64,
         is_stopped: impl Fn() -> bool,
     ) -> Option<ArmedStop<'a>> {
-        let state = lua.exec_raw_lua(|raw| RawState(raw.state()));
-        *self.lock() = Some(Armed { job_id, state });
+        let state = lua.exec_raw_lua(|raw| raw.state());
+        let view = &self.signal_view;
+        view.state.store(state, Ordering::SeqCst);
+        view.armed_job.store(job_id, Ordering::SeqCst);
+        #[cfg(unix)]
+        {
+            signal::install_handler();
+            signal::ARMED_VIEW.with(|armed| armed.set(std::ptr::from_ref(view)));
+        }
+        *self.lock() = Some(Armed {
+            job_id,
+            #[cfg(unix)]
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            #[cfg(not(unix))]
+            state: RawState(state),
+        });
         let armed = ArmedStop {
             switch: self,
+            state,
             _state: PhantomData,
         };
         if is_stopped() {
@@ -126,30 +165,142 @@ impl StopSwitch {
         Some(armed)
     }
 
-    /// Stops the Lua code running for `job_id`, if the switch is armed for that job.
+    /// Stops the Lua code running for `job_id`, if the switch is armed for that job. Safe
+    /// to call again and again: each call re-asserts the stop.
     pub(crate) fn trip(&self, job_id: u64) {
+        self.signal_view.tripped_job.store(job_id, Ordering::SeqCst);
         let guard = self.lock();
-        if let Some(armed) = guard.as_ref().filter(|armed| armed.job_id == job_id) {
-            // SAFETY: the state is alive: it stays borrowed by the ArmedStop until the
-            // ArmedStop's drop takes this same lock and clears the entry. lua_sethook only
-            // writes the hook fields of the global state, which LuaJIT reads at its next
-            // instruction or trace check.
-            unsafe {
-                ffi::lua_sethook(armed.state.0, Some(stop_hook), ffi::LUA_MASKCOUNT, 1);
-            }
+        let Some(armed) = guard.as_ref().filter(|armed| armed.job_id == job_id) else {
+            return;
+        };
+        #[cfg(unix)]
+        // SAFETY: the thread is alive: it is inside the armed call, and it cannot disarm
+        // (and so return and perhaps end) while this lock is held. The handler is installed
+        // (by `arm`) before the switch can be armed.
+        unsafe {
+            libc::pthread_kill(armed.thread, signal::stop_signal());
         }
+        #[cfg(not(unix))]
+        // SAFETY: the state is alive while armed (see above). Without signals the hook is
+        // set from this thread, which can race with LuaJIT's own updates (see the type's
+        // documentation); the backstop in the engine covers a lost stop.
+        unsafe {
+            set_stop_hook(armed.state.0);
+        }
+    }
+}
+
+/// Turns the stop hook off and on, so LuaJIT rebuilds its dispatch table whatever state an
+/// interrupted update of its own left it in.
+///
+/// # Safety
+/// `state` must be a live Lua state, and the call must happen on the thread running it
+/// (from its signal handler) or while no Lua code runs on it.
+unsafe fn set_stop_hook(state: *mut ffi::lua_State) {
+    // SAFETY: as the caller promises; lua_sethook only writes the hook fields and the
+    // dispatch table of the global state and aborts a trace being recorded, which LuaJIT
+    // handles at its next check (it is what lua.c's SIGINT handler does).
+    unsafe {
+        ffi::lua_sethook(state, None, 0, 0);
+        ffi::lua_sethook(state, Some(stop_hook), ffi::LUA_MASKCOUNT, 1);
     }
 }
 
 impl Drop for ArmedStop<'_> {
     fn drop(&mut self) {
-        let mut guard = self.switch.lock();
-        if let Some(armed) = guard.take() {
-            // SAFETY: the state is alive (borrowed for this guard's lifetime) and no Lua code
-            // runs on it now: the call this guard covered has returned.
+        let view = &self.switch.signal_view;
+        {
+            let mut guard = self.switch.lock();
+            guard.take();
+            view.armed_job.store(0, Ordering::SeqCst);
+            view.state.store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
+        #[cfg(unix)]
+        signal::ARMED_VIEW.with(|armed| armed.set(std::ptr::null()));
+        // SAFETY: this runs on the worker's thread after the armed call returned: no Lua
+        // code runs on the state, which stays borrowed (alive) for this guard's lifetime. A
+        // stop signal arriving now finds the switch disarmed and does nothing.
+        unsafe {
+            ffi::lua_sethook(self.state, None, 0, 0);
+        }
+    }
+}
+
+/// A raw pointer to a Lua state, for the stop switch without signals.
+#[cfg(not(unix))]
+struct RawState(*mut ffi::lua_State);
+
+// SAFETY: the pointer is only used by `trip`, while the `ArmedStop` that stored it keeps
+// the state borrowed, so alive.
+#[cfg(not(unix))]
+unsafe impl Send for RawState {}
+
+/// The stop signal: sent by `StopSwitch::trip` to the worker's thread, whose handler sets
+/// the stop hook on the state that thread is running.
+#[cfg(unix)]
+mod signal {
+    use std::cell::Cell;
+    use std::sync::Once;
+    use std::sync::atomic::Ordering;
+
+    use super::{SignalView, set_stop_hook};
+
+    thread_local! {
+        /// The armed switch of the worker running on this thread (null when none). A
+        /// const-initialised Cell of a pointer has no destructor and no lazy set-up, so the
+        /// handler can read it.
+        pub(super) static ARMED_VIEW: Cell<*const SignalView> = const { Cell::new(std::ptr::null()) };
+    }
+
+    /// The signal used: a real-time signal on Linux (nothing else in the process uses it),
+    /// SIGUSR2 elsewhere.
+    pub(super) fn stop_signal() -> libc::c_int {
+        #[cfg(target_os = "linux")]
+        {
+            libc::SIGRTMIN() + 5
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            libc::SIGUSR2
+        }
+    }
+
+    /// Installs the handler once per process.
+    pub(super) fn install_handler() {
+        static INSTALLED: Once = Once::new();
+        INSTALLED.call_once(|| {
+            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the
+            // handler is an `extern "C" fn(c_int)`, as sa_sigaction without SA_SIGINFO
+            // expects. SA_RESTART: a signal landing in a system call restarts it.
             unsafe {
-                ffi::lua_sethook(armed.state.0, None, 0, 0);
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&raw mut action.sa_mask);
+                libc::sigaction(stop_signal(), &raw const action, std::ptr::null_mut());
             }
+        });
+    }
+
+    /// Runs on the worker's thread, wherever it was interrupted: sets the stop hook if the
+    /// switch is armed for the job a stop was requested for. Only atomics and a
+    /// thread-local pointer are read; nothing is locked or allocated.
+    extern "C" fn on_stop_signal(_signal: libc::c_int) {
+        let view = ARMED_VIEW.with(Cell::get);
+        // SAFETY: the pointer is set by `arm` and cleared by the guard's drop, both on this
+        // thread, and points into a StopSwitch the worker keeps alive while armed.
+        let Some(view) = (unsafe { view.as_ref() }) else {
+            return;
+        };
+        let job = view.armed_job.load(Ordering::SeqCst);
+        if job == 0 || job != view.tripped_job.load(Ordering::SeqCst) {
+            return;
+        }
+        let state = view.state.load(Ordering::SeqCst);
+        if !state.is_null() {
+            // SAFETY: the state is alive while the switch is armed, and this is the thread
+            // running it.
+            unsafe { set_stop_hook(state) };
         }
     }
 }

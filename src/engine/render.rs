@@ -38,6 +38,21 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(5);
 /// Work units hold at least this many pixels (whole rows), so per-unit overhead stays
 /// small while there are still hundreds of units to balance across threads.
 const MIN_PIXELS_PER_UNIT: u32 = 2048;
+/// How long a stopped render waits for its workers before abandoning the ones that have
+/// not stopped (a kernel inside a long call that cannot be interrupted).
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+/// Abandoned workers still running, across the process, beyond which no render starts.
+/// Each may hold a CPU core and up to its memory limit until its call ends.
+pub const MAX_ABANDONED_WORKERS: usize = 8;
+
+/// Abandoned workers whose call has not ended yet (they end, and free their Lua state, as
+/// soon as it does).
+static ABANDONED_WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many abandoned workers are still running in this process.
+pub fn abandoned_worker_count() -> usize {
+    ABANDONED_WORKERS.load(Ordering::SeqCst)
+}
 
 /// The number of threads a render uses by default: the machine's cores.
 pub fn default_thread_count() -> usize {
@@ -341,7 +356,7 @@ struct Job {
     plan: Option<UnitPlan>,
     next_unit: AtomicUsize,
     stop_reason: AtomicU8,
-    switches: Vec<Arc<StopSwitch>>,
+    workers: Vec<Arc<WorkerShared>>,
     /// The image being rendered, `channels` f32 bit patterns per pixel. Each unit's range
     /// is written by the one worker that took the unit (through the driver's FFI pointer)
     /// and read only after that worker listed it in `finished_units`.
@@ -382,12 +397,12 @@ impl Job {
     }
 
     /// Sets the stop hook on every worker still armed for this job. Called again on every
-    /// tick of a stopped job: LuaJIT updates its hook mask with plain read-modify-writes
-    /// (around jit.attach callbacks, for instance), so a hook set from another thread at
-    /// the wrong instant can be lost; asserting it again costs nothing.
+    /// tick of a stopped job: a hook set while LuaJIT was updating its own hook mask or
+    /// dispatch table can be undone by the rest of that update (see `StopSwitch`), and
+    /// asserting it again repairs that.
     fn trip_workers(&self) {
-        for switch in &self.switches {
-            switch.trip(self.id);
+        for worker in &self.workers {
+            worker.switch.trip(self.id);
         }
     }
 }
@@ -404,36 +419,83 @@ struct WorkerReport {
     failure: Option<RunFailure>,
 }
 
+/// What a worker's thread shares with the engine.
+#[derive(Default)]
+struct WorkerShared {
+    switch: StopSwitch,
+    /// What the worker is doing, for the message when it has to be abandoned.
+    activity: AtomicU64,
+    /// Set when the engine gave up waiting for the worker: it ends after its current call.
+    abandoned: AtomicBool,
+}
+
+/// `WorkerShared::activity`: idle, loading the kernel, or rendering unit N (as N + 2).
+const ACTIVITY_IDLE: u64 = 0;
+const ACTIVITY_LOADING: u64 = 1;
+
+impl WorkerShared {
+    fn set_unit(&self, unit: usize) {
+        self.activity.store(unit as u64 + 2, Ordering::SeqCst);
+    }
+
+    /// What the worker is doing, in words, for `job`.
+    fn describe_activity(&self, job: &Job) -> String {
+        match self.activity.load(Ordering::SeqCst) {
+            ACTIVITY_IDLE => "between calls".to_owned(),
+            ACTIVITY_LOADING => "preparing the kernel (running its top level or sample calls of pixel)".to_owned(),
+            unit => match &job.plan {
+                Some(plan) => {
+                    let rows = plan.unit_rows((unit - 2) as usize);
+                    format!(
+                        "rendering rows {}-{}",
+                        rows.first_row,
+                        rows.first_row + rows.row_count - 1
+                    )
+                }
+                None => "rendering".to_owned(),
+            },
+        }
+    }
+}
+
 struct Worker {
     jobs: Sender<Arc<Job>>,
-    switch: Arc<StopSwitch>,
+    shared: Arc<WorkerShared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Worker {
     fn spawn(index: usize) -> Result<Self, RenderError> {
         let (jobs, receiver) = mpsc::channel();
-        let switch = Arc::new(StopSwitch::default());
-        let worker_switch = Arc::clone(&switch);
+        let shared = Arc::new(WorkerShared::default());
+        let worker_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("moonbrot-render-{index}"))
-            .spawn(move || worker_main(index, &receiver, &worker_switch))
+            .spawn(move || worker_main(index, &receiver, &worker_shared))
             .map_err(|error| {
                 RenderError::Internal(format!("cannot start a render thread: {error}"))
             })?;
         Ok(Self {
             jobs,
-            switch,
+            shared,
             thread: Some(thread),
         })
     }
+
+    /// Gives up on this worker: it is marked abandoned and its thread detached (never
+    /// joined). When its current call ends it drops its Lua state and exits.
+    fn abandon(mut self) {
+        self.shared.abandoned.store(true, Ordering::SeqCst);
+        ABANDONED_WORKERS.fetch_add(1, Ordering::SeqCst);
+        drop(self.thread.take());
+    }
 }
 
-fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, switch: &StopSwitch) {
+fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, shared: &WorkerShared) {
     let mut kernel: Option<LuaKernel> = None;
     while let Ok(job) = jobs.recv() {
         let started = Instant::now();
-        let report = catch_unwind(AssertUnwindSafe(|| run_job(&job, &mut kernel, switch)))
+        let report = catch_unwind(AssertUnwindSafe(|| run_job(&job, &mut kernel, shared)))
             .unwrap_or_else(|panic| {
                 kernel = None; // its state may be half-updated
                 let message = panic
@@ -455,6 +517,12 @@ fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, switch: &StopSwitch) {
             },
             ..report
         };
+        shared.activity.store(ACTIVITY_IDLE, Ordering::SeqCst);
+        if shared.abandoned.load(Ordering::SeqCst) {
+            // Nobody waits for this report; the engine has a fresh worker in this place.
+            ABANDONED_WORKERS.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
         // Let go of the job before reporting, so that once every worker has reported the
         // rendering thread owns the image alone and can take it without a copy.
         let events = job.events.clone();
@@ -466,7 +534,8 @@ fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, switch: &StopSwitch) {
     }
 }
 
-fn run_job(job: &Job, cached: &mut Option<LuaKernel>, switch: &StopSwitch) -> WorkerReport {
+fn run_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared) -> WorkerReport {
+    let switch = &shared.switch;
     let mut report = WorkerReport {
         timing: ThreadTiming::default(),
         info: None,
@@ -487,6 +556,7 @@ fn run_job(job: &Job, cached: &mut Option<LuaKernel>, switch: &StopSwitch) -> Wo
         .is_some_and(|kernel| kernel.is_compiled_from(&job.source, job.memory_limit_bytes))
     {
         *cached = None;
+        shared.activity.store(ACTIVITY_LOADING, Ordering::SeqCst);
         match LuaKernel::compile(
             Arc::clone(&job.source),
             job.memory_limit_bytes,
@@ -520,6 +590,7 @@ fn run_job(job: &Job, cached: &mut Option<LuaKernel>, switch: &StopSwitch) -> Wo
             break;
         }
         let rows = plan.unit_rows(unit);
+        shared.set_unit(unit);
         let out = &job.image[plan.unit_value_range(unit)];
         match kernel.render_unit(rows, &plan.grid, out, &stop) {
             Ok(()) => {
@@ -564,6 +635,8 @@ struct JobResults {
     units_done: usize,
     /// The image as the workers left it.
     image: Vec<f32>,
+    /// What each abandoned worker was doing (empty when every worker stopped in time).
+    abandoned: Vec<String>,
 }
 
 impl Engine {
@@ -583,10 +656,11 @@ impl Engine {
         source: &Arc<str>,
         cancel: &CancelToken,
     ) -> Result<KernelInfo, RenderError> {
+        Self::check_abandoned_workers()?;
         let deadline = None;
         let mut workers = self.lock_workers(cancel, deadline)?;
         self.options.log.start_run();
-        self.compile_on_first_worker(&mut workers, source, cancel, deadline)
+        self.compile_on_first_worker(&mut workers, source, cancel, (deadline, None))
             .map(|(info, _)| info)
     }
 
@@ -618,6 +692,7 @@ impl Engine {
     ) -> Result<RenderOutput, RenderError> {
         let started = Instant::now();
         request.validate()?;
+        Self::check_abandoned_workers()?;
         let deadline = request.timeout.map(|timeout| started + timeout);
         let timed_out = || RenderError::TimedOut {
             timeout_secs: request.timeout.unwrap_or_default().as_secs_f64(),
@@ -630,7 +705,12 @@ impl Engine {
             })?;
         self.options.log.start_run();
         let (info, first_compile_secs) = self
-            .compile_on_first_worker(&mut workers, &request.source, cancel, deadline)
+            .compile_on_first_worker(
+                &mut workers,
+                &request.source,
+                cancel,
+                (deadline, request.timeout),
+            )
             .map_err(|error| match error {
                 RenderError::TimedOut { .. } => timed_out(),
                 other => other,
@@ -655,7 +735,12 @@ impl Engine {
             deadline,
             on_unit,
         );
-        let threads = collect_failure(results.reports, reason, request.timeout)?;
+        let threads = collect_failure(
+            results.reports,
+            reason,
+            request.timeout,
+            &results.abandoned,
+        )?;
         if results.units_done != units_total {
             return Err(RenderError::Internal(format!(
                 "{} of {units_total} units were rendered",
@@ -716,7 +801,7 @@ impl Engine {
         workers: &mut Vec<Worker>,
         source: &Arc<str>,
         cancel: &CancelToken,
-        deadline: Option<Instant>,
+        (deadline, timeout): (Option<Instant>, Option<Duration>),
     ) -> Result<(KernelInfo, f64), RenderError> {
         let (results, reason) = self.run_job(workers, source, None, 1, cancel, deadline, None);
         let report = results.reports.into_iter().next().flatten();
@@ -724,7 +809,7 @@ impl Engine {
             .as_ref()
             .map_or(0.0, |report| report.timing.compile_secs);
         let info = report.as_ref().and_then(|report| report.info);
-        collect_failure(vec![report], reason, None)?;
+        collect_failure(vec![report], reason, timeout, &results.abandoned)?;
         info.map(|info| (info, compile_secs)).ok_or_else(|| {
             RenderError::Internal("the kernel compiled but reported nothing".to_owned())
         })
@@ -748,6 +833,7 @@ impl Engine {
             reports: (0..threads).map(|_| None).collect(),
             units_done: 0,
             image: Vec::new(),
+            abandoned: Vec::new(),
         };
         if let Err(error) = ensure_workers(workers, threads) {
             results.reports[0] = Some(WorkerReport {
@@ -773,9 +859,9 @@ impl Engine {
             plan,
             next_unit: AtomicUsize::new(0),
             stop_reason: AtomicU8::new(StopReason::Running as u8),
-            switches: workers[..threads]
+            workers: workers[..threads]
                 .iter()
-                .map(|worker| Arc::clone(&worker.switch))
+                .map(|worker| Arc::clone(&worker.shared))
                 .collect(),
             image,
             finished_units: Mutex::new(Vec::new()),
@@ -797,12 +883,16 @@ impl Engine {
             pending += 1;
         }
         let mut unit_values = Vec::new();
+        let mut stopped_since: Option<Instant> = None;
         while pending > 0 {
+            // Wake at the deadline, but never with a zero wait: once the job is stopped
+            // this loop re-asserts the stop once per tick, and spinning would flood the
+            // workers with stop signals (each one rebuilds LuaJIT's dispatch table).
             let wait = match deadline {
-                Some(deadline) => {
-                    PROGRESS_INTERVAL.min(deadline.saturating_duration_since(Instant::now()))
-                }
-                None => PROGRESS_INTERVAL,
+                Some(deadline) if !job.is_stopped() => PROGRESS_INTERVAL
+                    .min(deadline.saturating_duration_since(Instant::now()))
+                    .max(Duration::from_micros(100)),
+                _ => PROGRESS_INTERVAL,
             };
             match receiver.recv_timeout(wait) {
                 Ok(WorkerEvent::Finished { worker, report }) => {
@@ -820,6 +910,11 @@ impl Engine {
             }
             if job.is_stopped() {
                 job.trip_workers();
+                let since = *stopped_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STOP_GRACE {
+                    results.abandoned = abandon_unreported(workers, &results.reports, &job);
+                    break;
+                }
             }
             report_finished_units(
                 &job,
@@ -829,9 +924,48 @@ impl Engine {
             );
         }
         let reason = job.stop_reason();
-        results.image = take_image(job);
+        if results.abandoned.is_empty() {
+            results.image = take_image(job);
+        }
         (results, reason)
     }
+
+    /// Refuses to start while too many abandoned workers are still stuck.
+    fn check_abandoned_workers() -> Result<(), RenderError> {
+        let count = abandoned_worker_count();
+        if count >= MAX_ABANDONED_WORKERS {
+            return Err(RenderError::TooManyAbandoned { count });
+        }
+        Ok(())
+    }
+}
+
+/// Replaces every worker of the job that has not reported with a fresh one and abandons
+/// the old one (the grace period after the stop has passed). Returns what each was doing.
+fn abandon_unreported(
+    workers: &mut Vec<Worker>,
+    reports: &[Option<WorkerReport>],
+    job: &Job,
+) -> Vec<String> {
+    let mut abandoned = Vec::new();
+    for (index, _) in reports.iter().enumerate().filter(|(_, r)| r.is_none()) {
+        let Some(stuck) = workers.get(index) else {
+            continue;
+        };
+        abandoned.push(stuck.shared.describe_activity(job));
+        match Worker::spawn(index) {
+            Ok(fresh) => std::mem::replace(&mut workers[index], fresh).abandon(),
+            Err(_) => {
+                // No thread to put in its place: shorten the pool from here; the next
+                // render starts the workers it needs again (or reports why it cannot).
+                for stuck in workers.drain(index..) {
+                    stuck.abandon();
+                }
+                break;
+            }
+        }
+    }
+    abandoned
 }
 
 /// The finished job's image as floats. Every worker has reported and dropped its handle
@@ -902,14 +1036,26 @@ fn collect_failure(
     reports: Vec<Option<WorkerReport>>,
     reason: StopReason,
     timeout: Option<Duration>,
+    abandoned: &[String],
 ) -> Result<Vec<ThreadTiming>, RenderError> {
+    let timeout_secs = timeout.unwrap_or_default().as_secs_f64();
+    let abandoned_error = |stopped_by: String| RenderError::Abandoned {
+        grace_secs: STOP_GRACE.as_secs_f64(),
+        stopped_by,
+        doing: abandoned.join(" and "),
+    };
     match reason {
-        StopReason::Cancelled => return Err(RenderError::Cancelled),
-        StopReason::TimedOut => {
-            return Err(RenderError::TimedOut {
-                timeout_secs: timeout.unwrap_or_default().as_secs_f64(),
-            });
+        StopReason::Cancelled if !abandoned.is_empty() => {
+            return Err(abandoned_error("being cancelled".to_owned()));
         }
+        StopReason::TimedOut if !abandoned.is_empty() => {
+            return Err(abandoned_error(format!(
+                "its timeout of {}",
+                super::error::format_secs(timeout_secs)
+            )));
+        }
+        StopReason::Cancelled => return Err(RenderError::Cancelled),
+        StopReason::TimedOut => return Err(RenderError::TimedOut { timeout_secs }),
         StopReason::Failed | StopReason::Running => {}
     }
     let mut kernel_error: Option<KernelError> = None;
@@ -917,7 +1063,9 @@ fn collect_failure(
     let mut timings = Vec::with_capacity(reports.len());
     for report in reports {
         let Some(report) = report else {
-            internal_error.get_or_insert_with(|| "a render thread did not report".to_owned());
+            if abandoned.is_empty() {
+                internal_error.get_or_insert_with(|| "a render thread did not report".to_owned());
+            }
             continue;
         };
         timings.push(report.timing);
@@ -933,6 +1081,9 @@ fn collect_failure(
     }
     if let Some(error) = kernel_error {
         return Err(RenderError::Kernel(error));
+    }
+    if !abandoned.is_empty() {
+        return Err(abandoned_error("another thread's error".to_owned()));
     }
     if let Some(message) = internal_error {
         return Err(RenderError::Internal(message));
@@ -953,8 +1104,15 @@ impl Drop for Engine {
             .filter_map(|mut worker| worker.thread.take())
             .collect();
         // The workers' job channels closed when `workers` was dropped; each thread ends
-        // after its current job (none runs: a render holds `&self`).
-        for thread in threads {
+        // after its current job (none runs: a render holds `&self`, and a worker stuck past
+        // the grace period was abandoned, not kept here). Still, never wait without a
+        // limit: threads that have not ended within the grace period are left to end alone.
+        let started = Instant::now();
+        while threads.iter().any(|thread| !thread.is_finished()) && started.elapsed() < STOP_GRACE
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for thread in threads.into_iter().filter(JoinHandle::is_finished) {
             let _ = thread.join();
         }
     }
@@ -974,7 +1132,7 @@ mod tests {
             plan: None,
             next_unit: AtomicUsize::new(0),
             stop_reason: AtomicU8::new(StopReason::Running as u8),
-            switches: Vec::new(),
+            workers: Vec::new(),
             image: values
                 .iter()
                 .map(|value| AtomicU32::new(value.to_bits()))

@@ -161,6 +161,8 @@ impl LuaKernel {
             .set_name("=sandbox")
             .call(print_to_log)
             .map_err(|e| internal("running sandbox.lua", &e))?;
+        #[cfg(feature = "testing")]
+        add_test_stall(&lua, &environment).map_err(|e| internal("adding the test stall", &e))?;
 
         let globals = lua.globals();
         let ffi: Table = globals
@@ -390,6 +392,17 @@ impl LuaKernel {
             Err(locate_failure) => Err(internal("locating a kernel error", &locate_failure)),
         }
     }
+}
+
+/// Test builds only: `moonbrot_test_stall(seconds)` sleeps in Rust, where no stop can
+/// reach it, like a long library call the audit missed.
+#[cfg(feature = "testing")]
+fn add_test_stall(lua: &Lua, environment: &Table) -> mlua::Result<()> {
+    let stall = lua.create_function(|_, seconds: f64| {
+        std::thread::sleep(std::time::Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+        Ok(())
+    })?;
+    environment.raw_set("moonbrot_test_stall", stall)
 }
 
 /// Points per side of the home-view grid that `shape_traces` samples.

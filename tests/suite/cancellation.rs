@@ -81,7 +81,10 @@ fn a_timeout_stops_a_runaway_kernel_with_a_timeout_error() {
         &CancelToken::new(),
     );
     let elapsed = started.elapsed();
-    assert!(matches!(result, Err(RenderError::TimedOut { timeout_secs }) if timeout_secs == 0.2));
+    assert!(
+        matches!(result, Err(RenderError::TimedOut { timeout_secs }) if timeout_secs == 0.2),
+        "{result:?}"
+    );
     assert!(
         elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(200) + STOP_BOUND
     );
