@@ -28,6 +28,22 @@ impl std::fmt::Display for PixelLocation {
     }
 }
 
+/// The longest message from a kernel (an error it raised, a line it printed) that moonbrot
+/// shows, prints or logs, in characters; the rest is counted, not shown.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// `text` cut to at most `max_chars` characters, ending with "… (N more characters)" when
+/// it was longer: a kernel can raise an error of 20 MB, and nobody reads that.
+pub fn bounded_message(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_owned(),
+        Some((cut, _)) => {
+            let more = text[cut..].chars().count();
+            format!("{}… ({more} more characters)", &text[..cut])
+        }
+    }
+}
+
 /// A duration for people: "2 s", "0.3 s", "1.25 s".
 pub fn format_secs(secs: f64) -> String {
     format!("{} s", format_number(secs))

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{MAX_MESSAGE_CHARS, bounded_message};
 use super::view::View;
 
 /// What `pixel` returns.
@@ -194,8 +195,13 @@ pub fn write_kernel_file(path: &Path, source: &str) -> Result<(), KernelFileErro
 
 /// Splits Lua's "kernel:LINE: message" into the line and the bare message.
 pub(crate) fn split_kernel_position(message: &str) -> (Option<u32>, String) {
+    let (line, text) = split_position(message);
+    (line, bounded_message(text, MAX_MESSAGE_CHARS))
+}
+
+fn split_position(message: &str) -> (Option<u32>, &str) {
     let Some(rest) = message.strip_prefix("kernel:") else {
-        return (None, message.to_owned());
+        return (None, message);
     };
     let digits_end = rest
         .find(|c: char| !c.is_ascii_digit())
@@ -204,14 +210,25 @@ pub(crate) fn split_kernel_position(message: &str) -> (Option<u32>, String) {
         rest[..digits_end].parse::<u32>(),
         rest[digits_end..].strip_prefix(": "),
     ) {
-        (Ok(line), Some(text)) => (Some(line), text.to_owned()),
-        _ => (None, message.to_owned()),
+        (Ok(line), Some(text)) => (Some(line), text),
+        _ => (None, message),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_kernel_messages_are_cut_and_counted() {
+        let huge = format!("kernel:3: {}", "x".repeat(20_000_000));
+        let (line, message) = split_kernel_position(&huge);
+        assert_eq!(line, Some(3));
+        assert_eq!(
+            message,
+            format!("{}… (19998000 more characters)", "x".repeat(2000))
+        );
+    }
 
     #[test]
     fn kernel_positions_are_split_from_messages() {

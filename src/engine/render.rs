@@ -442,7 +442,9 @@ impl WorkerShared {
     fn describe_activity(&self, job: &Job) -> String {
         match self.activity.load(Ordering::SeqCst) {
             ACTIVITY_IDLE => "between calls".to_owned(),
-            ACTIVITY_LOADING => "preparing the kernel (running its top level or sample calls of pixel)".to_owned(),
+            ACTIVITY_LOADING => {
+                "preparing the kernel (running its top level or sample calls of pixel)".to_owned()
+            }
             unit => match &job.plan {
                 Some(plan) => {
                     let rows = plan.unit_rows((unit - 2) as usize);
@@ -735,12 +737,8 @@ impl Engine {
             deadline,
             on_unit,
         );
-        let threads = collect_failure(
-            results.reports,
-            reason,
-            request.timeout,
-            &results.abandoned,
-        )?;
+        let threads =
+            collect_failure(results.reports, reason, request.timeout, &results.abandoned)?;
         if results.units_done != units_total {
             return Err(RenderError::Internal(format!(
                 "{} of {units_total} units were rendered",
@@ -1108,8 +1106,7 @@ impl Drop for Engine {
         // the grace period was abandoned, not kept here). Still, never wait without a
         // limit: threads that have not ended within the grace period are left to end alone.
         let started = Instant::now();
-        while threads.iter().any(|thread| !thread.is_finished()) && started.elapsed() < STOP_GRACE
-        {
+        while threads.iter().any(|thread| !thread.is_finished()) && started.elapsed() < STOP_GRACE {
             std::thread::sleep(Duration::from_millis(1));
         }
         for thread in threads.into_iter().filter(JoinHandle::is_finished) {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, LuaString, Table, Value};
 
-use super::error::{KernelError, PixelLocation};
+use super::error::{KernelError, MAX_MESSAGE_CHARS, PixelLocation, bounded_message, format_number};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, OutputMode, split_kernel_position};
 use super::lua_unsafe::{StopSwitch, call_unit_driver, new_lua_state};
 use super::view::{PixelGrid, View};
@@ -19,6 +19,7 @@ use super::view::{PixelGrid, View};
 const SANDBOX_LUA: &str = include_str!("lua/sandbox.lua");
 const DRIVER_LUA: &str = include_str!("lua/driver.lua");
 const TRACE_WATCH_LUA: &str = include_str!("lua/trace_watch.lua");
+const BOUNDED_LIBRARY_LUA: &str = include_str!("lua/bounded_library.lua");
 
 /// LuaJIT's own message when an allocation fails (the memory limit was hit).
 const OUT_OF_MEMORY_MESSAGE: &str = "not enough memory";
@@ -52,14 +53,23 @@ impl KernelLog {
         self.lines_this_run.store(0, Ordering::Relaxed);
     }
 
-    fn print(&self, line: &str) {
+    /// Logs `line` (the start of a printed line of `total_bytes` bytes).
+    fn print(&self, line: &str, total_bytes: usize) {
         let printed_before = self.lines_this_run.fetch_add(1, Ordering::Relaxed);
         if printed_before < self.max_lines_per_run {
             let mut end = line.len().min(MAX_PRINT_LINE_BYTES);
             while !line.is_char_boundary(end) {
                 end -= 1;
             }
-            (self.sink)(&line[..end]);
+            if total_bytes > end {
+                (self.sink)(&format!(
+                    "{}… ({} more bytes)",
+                    &line[..end],
+                    total_bytes - end
+                ));
+            } else {
+                (self.sink)(&line[..end]);
+            }
         } else if printed_before == self.max_lines_per_run && self.max_lines_per_run > 0 {
             (self.sink)(&format!(
                 "(print output is limited to {} lines per run; further lines are dropped)",
@@ -87,7 +97,10 @@ impl From<KernelError> for RunFailure {
 }
 
 fn internal(context: &str, error: &mlua::Error) -> RunFailure {
-    RunFailure::Internal(format!("{context}: {error}"))
+    RunFailure::Internal(bounded_message(
+        &format!("{context}: {error}"),
+        MAX_MESSAGE_CHARS,
+    ))
 }
 
 /// The first line of a Lua error's message, without mlua's traceback.
@@ -152,14 +165,19 @@ impl LuaKernel {
         let log = Arc::clone(log);
         let print_to_log = lua
             .create_function(move |_, line: LuaString| {
-                log.print(&line.to_string_lossy());
+                // Only the start of a huge line is converted (it is cut anyway).
+                let bytes = line.as_bytes();
+                let start = &bytes[..bytes.len().min(MAX_PRINT_LINE_BYTES + 4)];
+                log.print(&String::from_utf8_lossy(start), bytes.len());
                 Ok(())
             })
             .map_err(|e| internal("creating print", &e))?;
+        let bounded =
+            load_bounded_library(&lua).map_err(|e| internal("loading bounded_library.lua", &e))?;
         let environment: Table = lua
             .load(SANDBOX_LUA)
             .set_name("=sandbox")
-            .call(print_to_log)
+            .call((print_to_log, bounded))
             .map_err(|e| internal("running sandbox.lua", &e))?;
         #[cfg(feature = "testing")]
         add_test_stall(&lua, &environment).map_err(|e| internal("adding the test stall", &e))?;
@@ -394,12 +412,31 @@ impl LuaKernel {
     }
 }
 
+/// Runs bounded_library.lua in `lua` (whose globals still hold the full string, table and
+/// debug libraries) and returns its table of replacement functions.
+fn load_bounded_library(lua: &Lua) -> mlua::Result<Table> {
+    let globals = lua.globals();
+    let debug: Table = globals.get("debug")?;
+    lua.load(BOUNDED_LIBRARY_LUA)
+        .set_name(BOUNDED_LIBRARY_CHUNK)
+        .call((
+            globals.get::<Table>("string")?,
+            globals.get::<Table>("table")?,
+            debug.get::<Function>("getinfo")?,
+        ))
+}
+
+/// The chunk name of bounded_library.lua (it finds its own frames by it).
+const BOUNDED_LIBRARY_CHUNK: &str = "=library";
+
 /// Test builds only: `moonbrot_test_stall(seconds)` sleeps in Rust, where no stop can
 /// reach it, like a long library call the audit missed.
 #[cfg(feature = "testing")]
 fn add_test_stall(lua: &Lua, environment: &Table) -> mlua::Result<()> {
     let stall = lua.create_function(|_, seconds: f64| {
-        std::thread::sleep(std::time::Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            seconds.clamp(0.0, 3600.0),
+        ));
         Ok(())
     })?;
     environment.raw_set("moonbrot_test_stall", stall)
@@ -596,11 +633,24 @@ fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
     })
 }
 
+/// The most characters of a kernel's string value quoted in a message.
+const MAX_SHOWN_CHARS: usize = 80;
+
 fn describe_value(value: &Value) -> String {
     match value {
-        Value::String(text) => format!("the string \"{}\"", text.to_string_lossy()),
+        Value::String(text) => {
+            // Only the start of a huge string is converted.
+            let bytes = text.as_bytes();
+            let start = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * MAX_SHOWN_CHARS)]);
+            let shown = bounded_message(&start, MAX_SHOWN_CHARS);
+            if bytes.len() > 4 * MAX_SHOWN_CHARS && !shown.ends_with("characters)") {
+                format!("the string \"{shown}…\" ({} bytes)", bytes.len())
+            } else {
+                format!("the string \"{shown}\"")
+            }
+        }
         Value::Integer(number) => format!("the number {number}"),
-        Value::Number(number) => format!("the number {number}"),
+        Value::Number(number) => format!("the number {}", format_number(*number)),
         other => format!("a {}", other.type_name()),
     }
 }
@@ -652,4 +702,200 @@ fn view_from_home(
         message: error.to_string(),
     })?;
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `script` in a state holding the C libraries as globals and the bounded library
+    /// as `bounded`; returns what the script returns (a list of mismatches).
+    fn differences(script: &str) -> Vec<String> {
+        let lua = new_lua_state();
+        let bounded = load_bounded_library(&lua).expect("library loads");
+        lua.globals().set("bounded", bounded).expect("set");
+        lua.load(script)
+            .set_name("=test")
+            .call(())
+            .expect("script runs")
+    }
+
+    /// Compares every call's results and errors, C against Lua, for each case; the script
+    /// fragment `CASES` defines them.
+    const COMPARE: &str = r##"
+        local mismatches = {}
+        local function pack(...) return { n = select('#', ...), ... } end
+        local function show(r)
+          local parts = {}
+          for i = 1, r.n do parts[i] = type(r[i]) == "string" and ("%q"):format(r[i]) or tostring(r[i]) end
+          return table.concat(parts, ", ")
+        end
+        local function compare(name, ...)
+          local c = pack(pcall(string[name] or table[name], ...))
+          local lua = pack(pcall(bounded[name], ...))
+          if show(c) ~= show(lua) then
+            mismatches[#mismatches + 1] = name .. "(" .. show(pack(...)) .. "): C " .. show(c) .. " | Lua " .. show(lua)
+          end
+        end
+        local function gmatch_all(s, p)
+          local out = {}
+          for a, b in string.gmatch(s, p) do out[#out + 1] = tostring(a) .. "/" .. tostring(b) end
+          return table.concat(out, ",")
+        end
+        local function compare_gmatch(s, p)
+          local c = pack(pcall(gmatch_all, s, p))
+          local saved = string.gmatch
+          string.gmatch = bounded.gmatch
+          local lua = pack(pcall(gmatch_all, s, p))
+          string.gmatch = saved
+          if show(c) ~= show(lua) then
+            mismatches[#mismatches + 1] = "gmatch(" .. s .. ", " .. p .. "): C " .. show(c) .. " | Lua " .. show(lua)
+          end
+        end
+    "##;
+
+    #[test]
+    fn bounded_patterns_agree_with_luajit_on_chosen_cases() {
+        let script = format!(
+            "{COMPARE}{}",
+            r##"
+            local subjects = { "", "a", "hello world", "  x = 12.5e3, y = -4 ", "(a(b)c)(d", "aaa",
+              "THE (quick) fox", "a\0b\0c", "key=value; other=thing", "[[x]]", "%d%%" }
+            local patterns = { "", "a", "l+", "o", "(o)(r)", "()ll()", "^h", "d$", "%a+", "%d+%.?%d*",
+              "[%w_]+", "[^%s=]+", "%b()", "%f[%w]%w+", "(a*(.)%w(%s*))", "(h)(e)(l)(l)(o)",
+              "%s*(%S+)%s*", "[a-c]+", "[%]]", "a-b", "x?y?", ".-", "(.-)(.-)b", "%", "[a", "%b",
+              "%fx", "(()", "%1", "(a)%1", "((a)", ")", "%g+", "%Z", "[^]]", "a\0c", "%c", "%x+", "%p",
+              "%u%l*", "$", "^", "^$", "%z", "(%d+)=(%d+)", "[%a-z]", "[a-]", "[-a]", "((((((((((" }
+            for _, s in ipairs(subjects) do
+              for _, p in ipairs(patterns) do
+                compare("find", s, p)
+                compare("find", s, p, 3)
+                compare("find", s, p, -2)
+                compare("find", s, p, 1, true)
+                compare("match", s, p)
+                compare("match", s, p, 2)
+                compare("gsub", s, p, "<%0>")
+                compare("gsub", s, p, "%1-%2", 2)
+                compare("gsub", s, p, { l = "L", hello = false, a = 3 })
+                compare("gsub", s, p, function(a, b) return b end)
+                compare("gsub", s, p, "%")
+                compare_gmatch(s, p)
+              end
+            end
+            -- arguments of every wrong kind, and numbers as strings
+            compare("find", nil, "a") compare("find", "a") compare("find", 12345, 3)
+            compare("find", "abc", "b", "2") compare("find", "abc", "b", "x") compare("find", "abc", "b", 1e10)
+            compare("match", {}, "a") compare("gsub", "abc", "b") compare("gsub", "abc", "b", true)
+            compare("gsub", "abc", "b", "x", "y") compare("gsub", "abc", "b", function() return {} end)
+            compare("gsub", "abc", "(b)", "%2") compare("gsub", 12.5, "%.", "!")
+            compare("sort", nil) compare("sort", {}, 3) compare("insert", {}) compare("insert", nil, 1)
+            compare("insert", {}, 1, 2, 3) compare("insert", {}, "x", 1)
+            return mismatches
+            "##
+        );
+        let mismatches = differences(&script);
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+
+    #[test]
+    fn bounded_patterns_agree_with_luajit_on_random_cases() {
+        let script = format!(
+            "{COMPARE}{}",
+            r##"
+            math.randomseed(20261123)
+            local letters = { "a", "b", "(", ")", " ", "1" }
+            local items = { "a", "b", ".", "%a", "%d", "%s", "[ab]", "[^a]", "(", ")", "()", "%1",
+              "%b()", "%f[%a]", "^", "$", "*", "+", "-", "?", "%", "[" }
+            local function random_text(pool, max)
+              local parts = {}
+              for i = 1, math.random(0, max) do parts[i] = pool[math.random(#pool)] end
+              return table.concat(parts)
+            end
+            for _ = 1, 20000 do
+              local s, p = random_text(letters, 10), random_text(items, 6)
+              compare("find", s, p)
+              compare("match", s, p, math.random(-3, 4))
+              compare("gsub", s, p, "[%0]", math.random(0, 3))
+              compare_gmatch(s, p)
+            end
+            return mismatches
+            "##
+        );
+        let mismatches = differences(&script);
+        assert!(
+            mismatches.is_empty(),
+            "{} mismatches, first: {}",
+            mismatches.len(),
+            mismatches[..mismatches.len().min(20)].join("\n")
+        );
+    }
+
+    #[test]
+    fn bounded_sort_and_insert_agree_with_luajit() {
+        let script = format!(
+            "{COMPARE}{}",
+            r##"
+            math.randomseed(7)
+            local function copy(t) local c = {} for i = 1, #t do c[i] = t[i] end return c end
+            local function same(a, b) if #a ~= #b then return false end
+              for i = 1, #a do if a[i] ~= b[i] then return false end end return true end
+            local comparators = {
+              false,
+              function(a, b) return a > b end,
+              function(a, b) return a % 7 < b % 7 end,     -- many equal keys
+              function(a, b) return math.random() < 0.5 end, -- inconsistent
+              function(a, b) return true end,               -- invalid
+            }
+            for round = 1, 400 do
+              local t = {}
+              for i = 1, math.random(0, 60) do t[i] = math.random(1, 30) end
+              local which = comparators[math.random(#comparators)]
+              local seed = math.random(1, 1e6)
+              local a, b = copy(t), copy(t)
+              math.randomseed(seed)
+              local ok_c, err_c = pcall(table.sort, a, which or nil)
+              math.randomseed(seed)
+              local ok_l, err_l = pcall(bounded.sort, b, which or nil)
+              if ok_c ~= ok_l or tostring(err_c) ~= tostring(err_l) or not same(a, b) then
+                mismatches[#mismatches + 1] = "sort round " .. round .. ": " .. tostring(err_c) .. " | " .. tostring(err_l)
+              end
+            end
+            local ok_c, err_c = pcall(table.sort, { 3, "x", 1 })
+            local ok_l, err_l = pcall(bounded.sort, { 3, "x", 1 })
+            if err_c ~= err_l then mismatches[#mismatches + 1] = "mixed: " .. err_c .. " | " .. err_l end
+            for _, position in ipairs({ 1, 2, 5, 0, -3, 2.7, "3" }) do
+              local a, b = { 1, 2, 3, 4 }, { 1, 2, 3, 4 }
+              table.insert(a, position, "v")
+              bounded.insert(b, position, "v")
+              for k, v in pairs(a) do if b[k] ~= v then mismatches[#mismatches + 1] = "insert " .. position end end
+            end
+            -- long shifts take the Lua path and give the same table
+            local a, b = {}, {}
+            for i = 1, 250000 do a[i] = i b[i] = i end
+            table.insert(a, 3, "v") bounded.insert(b, 3, "v")
+            if not same(a, b) then mismatches[#mismatches + 1] = "long insert" end
+            return mismatches
+            "##
+        );
+        let mismatches = differences(&script);
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+
+    #[test]
+    fn long_plain_finds_take_the_linear_path_and_agree() {
+        let mismatches = differences(&format!(
+            "{COMPARE}{}",
+            r##"
+            local hay = string.rep("ab", 200000) .. "abc" .. string.rep("ab", 1000)
+            for _, needle in ipairs({ string.rep("ab", 5000) .. "c", "abc", string.rep("ab", 3000) .. "x", "" }) do
+              for _, init in ipairs({ 1, 7, -50, 400000 }) do
+                compare("find", hay, needle, init, true)
+                compare("find", hay, needle, init)
+              end
+            end
+            return mismatches
+            "##
+        ));
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
 }

@@ -39,7 +39,10 @@ fn a_worker_that_ignores_the_stop_is_abandoned_and_the_next_render_works() {
         "{message}"
     );
     // Well before the stall would have ended on its own (5 s): the engine did not wait.
-    assert!(elapsed < Duration::from_secs(4), "returned after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "returned after {elapsed:?}"
+    );
     assert!(elapsed >= Duration::from_millis(200) + STOP_GRACE);
 
     // The same engine, with the same thread count, renders a good kernel exactly.
@@ -65,7 +68,10 @@ fn abandoned_workers_end_once_their_call_returns() {
         },
         &CancelToken::new(),
     );
-    assert!(matches!(result, Err(RenderError::Abandoned { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(RenderError::Abandoned { .. })),
+        "{result:?}"
+    );
     // Other tests may abandon workers meanwhile; wait until this one's stall is over and
     // check the count comes back down rather than for an exact value.
     let deadline = Instant::now() + Duration::from_secs(20);

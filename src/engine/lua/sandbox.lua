@@ -6,9 +6,11 @@ string, table and bit libraries. Nothing that reaches the file system, other cod
 the JIT or the debug library is put in it. A new state is made for every kernel source, so
 nothing a kernel does to this table (or to the copies inside it) survives into the next one.
 
-Argument: print_to_log, the rate-limited `print` supplied by the engine.
+Arguments: print_to_log, the rate-limited `print` supplied by the engine, and the bounded
+library (bounded_library.lua): Lua versions of the string and table functions whose C
+versions a stop cannot interrupt. They replace those functions in the kernel's copies.
 ]]
-local print_to_log = ...
+local print_to_log, bounded = ...
 
 local pairs, ipairs, select, tostring, concat = pairs, ipairs, select, tostring, table.concat
 
@@ -35,12 +37,18 @@ environment.print = function(...)
 end
 environment.math = shallow_copy(math)
 environment.table = shallow_copy(table)
+environment.table.sort = bounded.sort
+environment.table.insert = bounded.insert
 environment.bit = shallow_copy(bit)
 
 -- string.dump would hand out bytecode; bytecode cannot be loaded here, but there is no
 -- reason for a kernel to hold it.
 local string_library = shallow_copy(string)
 string_library.dump = nil
+string_library.find = bounded.find
+string_library.match = bounded.match
+string_library.gmatch = bounded.gmatch
+string_library.gsub = bounded.gsub
 environment.string = string_library
 
 -- All strings share one metatable whose __index is the real string library. Point it at
