@@ -705,6 +705,7 @@ fn view_from_home(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
