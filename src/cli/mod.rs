@@ -29,6 +29,11 @@ struct Cli {
     /// and exit.
     #[arg(long, value_name = "FILE")]
     screenshot: Option<PathBuf>,
+    /// Open the window with automatic rendering paused: the saved kernel is shown but runs
+    /// only when you ask (the same happens by itself after a render was interrupted by a
+    /// crash or a kill).
+    #[arg(long)]
+    safe_mode: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -71,7 +76,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
-        None => crate::gui::run(cli.screenshot).map_err(CliError::Input),
+        None => crate::gui::run(cli.screenshot, cli.safe_mode).map_err(CliError::Input),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

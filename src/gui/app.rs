@@ -13,6 +13,7 @@ use super::canvas::{Canvas, Gesture, Layer, ProgressLayer, ViewChange};
 use super::controls::controls_ui;
 use super::dialogs::{DialogPurpose, Dialogs, FileDialogs, NativeFileDialogs};
 use super::editor::editor_ui;
+use super::recovery::{self, Autosave};
 use super::settings::{ExportScale, MAX_EXPORT_WIDTH, Settings};
 use super::timings::{BenchState, Timings, kernel_hash};
 use super::workers::{
@@ -99,6 +100,11 @@ pub struct AppOptions {
     pub screenshot: Option<ScreenshotRequest>,
     /// Start from these settings instead of the saved ones.
     pub settings: Option<Settings>,
+    /// The folder for the autosaved kernel, settings and the render marker (see
+    /// `recovery`); None keeps nothing on disk (tests, screenshot mode).
+    pub state_dir: Option<PathBuf>,
+    /// Start with automatic rendering paused (`moonbrot --safe-mode`).
+    pub safe_mode: bool,
 }
 
 impl Default for AppOptions {
@@ -107,6 +113,8 @@ impl Default for AppOptions {
             file_dialogs: Arc::new(NativeFileDialogs),
             screenshot: None,
             settings: None,
+            state_dir: None,
+            safe_mode: false,
         }
     }
 }
@@ -170,21 +178,62 @@ pub struct MoonbrotApp {
     max_texture_side: u32,
     /// The image size in the last frame, and since when it has been that.
     size_px_since: Option<((u32, u32), Instant)>,
+    /// Writes the editor text and settings to the state folder (None: not kept).
+    autosave: Option<Autosave>,
+    /// Why automatic rendering is paused (the safe start), shown in a banner with a button
+    /// to run; None when renders follow edits and view changes as usual.
+    paused: Option<String>,
+    /// What could not be restored at start, shown until dismissed.
+    restore_problems: Vec<String>,
 }
 
 impl MoonbrotApp {
     /// Creates the app for eframe: restores saved settings (defaults if there are none or
     /// they cannot be read) and starts the background threads.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Result<Self, String> {
+        let restored = options
+            .state_dir
+            .as_deref()
+            .map(recovery::restore)
+            .unwrap_or_default();
         let settings = options
             .settings
+            .or(restored.settings)
             .unwrap_or_else(|| restore_settings(cc.storage));
-        Self::with_settings(
+        let mut app = Self::with_settings(
             &cc.egui_ctx,
             settings,
             options.file_dialogs,
             options.screenshot,
-        )
+        )?;
+        app.restore_problems = restored.problems;
+        if restored.interrupted_render {
+            app.pause(
+                "moonbrot was closed or stopped while this kernel was rendering, so it does \
+                 not run until you ask"
+                    .to_owned(),
+            );
+        } else if options.safe_mode {
+            app.pause("safe mode: kernels run only when you ask".to_owned());
+        }
+        if let Some(dir) = options.state_dir {
+            let autosave = Autosave::spawn(dir.clone()).map_err(|error| {
+                format!("cannot use the state folder {}: {error}", dir.display())
+            })?;
+            app.autosave = Some(autosave);
+        }
+        Ok(app)
+    }
+
+    /// Stops automatic rendering until the user runs the kernel (the safe start).
+    fn pause(&mut self, reason: String) {
+        self.paused = Some(reason);
+        self.render_due = None;
+    }
+
+    /// Why automatic rendering is paused, if it is.
+    pub fn paused_reason(&self) -> Option<&str> {
+        self.paused.as_deref()
     }
 
     fn with_settings(
@@ -231,6 +280,9 @@ impl MoonbrotApp {
             requested_size_px: None,
             max_texture_side: MIN_TEXTURE_SIDE,
             size_px_since: None,
+            autosave: None,
+            paused: None,
+            restore_problems: Vec::new(),
         })
     }
 
@@ -475,6 +527,12 @@ impl MoonbrotApp {
 
     fn start_render(&mut self, ctx: &egui::Context) {
         self.render_due = None;
+        // Running on request ends the safe start's pause.
+        self.paused = None;
+        if let Some(autosave) = &mut self.autosave {
+            autosave.offer_kernel(&self.settings.source);
+            autosave.set_rendering(true);
+        }
         let (width_px, height_px) = self.image_size_px();
         self.requested_size_px = Some((width_px, height_px));
         let full = RenderRequest {
@@ -605,6 +663,9 @@ impl MoonbrotApp {
                     }
                     Pass::Full => {
                         self.error = None;
+                        if let Some(autosave) = &mut self.autosave {
+                            autosave.set_rendering(false);
+                        }
                         // The run's compile time includes its preview's, which compiled the
                         // kernel's states first.
                         output.timings.compile_secs +=
@@ -631,6 +692,9 @@ impl MoonbrotApp {
                 }
             }
             RenderEvent::Failed { generation, error } if generation == self.generation => {
+                if let Some(autosave) = &mut self.autosave {
+                    autosave.set_rendering(false);
+                }
                 self.error = Some(error);
                 self.canvas.progress = None;
                 if let Some(screenshot) = &mut self.screenshot
@@ -678,7 +742,38 @@ impl MoonbrotApp {
         }
     }
 
+    /// The safe start's banner and what could not be restored, above the editor.
+    fn recovery_banner_ui(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        if let Some(reason) = self.paused.clone() {
+            egui::Frame::group(ui.style())
+                .fill(ui.visuals().warn_fg_color.gamma_multiply(0.15))
+                .show(ui, |ui| {
+                    ui.label(format!("Automatic rendering is paused: {reason}."));
+                    if ui
+                        .button("Run this kernel")
+                        .on_hover_text("Ctrl+Enter")
+                        .clicked()
+                    {
+                        self.apply(ctx, Command::Run);
+                    }
+                });
+        }
+        if !self.restore_problems.is_empty() {
+            let mut dismissed = false;
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                for problem in &self.restore_problems {
+                    ui.colored_label(ui.visuals().error_fg_color, problem);
+                }
+                dismissed = ui.button("Dismiss").clicked();
+            });
+            if dismissed {
+                self.restore_problems.clear();
+            }
+        }
+    }
+
     fn editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        self.recovery_banner_ui(ctx, ui);
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Kernel");
             let mut picked = None;
@@ -994,6 +1089,10 @@ impl MoonbrotApp {
         if self.wheel_from.is_some() && self.render_due.is_none_or(|due| due <= now) {
             self.wheel_from = None;
         }
+        if self.paused.is_some() {
+            self.render_due = None;
+            return;
+        }
         let Some(due) = self.render_due else {
             return;
         };
@@ -1150,6 +1249,11 @@ impl eframe::App for MoonbrotApp {
             self.schedule_render(&ctx);
             self.screenshot_step(&ctx);
         }
+        // Handed over every frame (a comparison when nothing changed): the autosave thread
+        // writes it within about two seconds, whether or not another frame is drawn.
+        if let Some(autosave) = &mut self.autosave {
+            autosave.offer_kernel(&self.settings.source);
+        }
         self.timings
             .record_frame(frame_started.elapsed().as_secs_f64());
     }
@@ -1158,6 +1262,9 @@ impl eframe::App for MoonbrotApp {
         // Screenshot mode shows the defaults and must not overwrite what the user had.
         if self.screenshot.is_none() {
             store_settings(storage, &self.settings);
+            if let Some(autosave) = &mut self.autosave {
+                autosave.offer_settings(&self.settings);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ mod canvas;
 mod controls;
 mod dialogs;
 mod editor;
+pub mod recovery;
 mod settings;
 mod timings;
 mod workers;
@@ -59,7 +60,7 @@ pub fn native_options() -> eframe::NativeOptions {
 /// Opens the window and runs it until it is closed. In screenshot mode the window saves a
 /// screenshot of itself to `screenshot` after its first full render, then closes; the
 /// result says whether that worked.
-pub fn run(screenshot: Option<PathBuf>) -> Result<(), String> {
+pub fn run(screenshot: Option<PathBuf>, safe_mode: bool) -> Result<(), String> {
     let outcome = ScreenshotOutcome::default();
     let request = screenshot.map(|path| ScreenshotRequest {
         path,
@@ -72,8 +73,13 @@ pub fn run(screenshot: Option<PathBuf>) -> Result<(), String> {
         Box::new(move |cc| {
             let options = AppOptions {
                 screenshot: request,
-                // Screenshot mode shows the defaults, whatever the user last had open.
+                // Screenshot mode shows the defaults, whatever the user last had open, and
+                // keeps nothing.
                 settings: screenshot_mode.then(Settings::default),
+                state_dir: (!screenshot_mode)
+                    .then(|| eframe::storage_dir("moonbrot"))
+                    .flatten(),
+                safe_mode,
                 ..AppOptions::default()
             };
             Ok(Box::new(MoonbrotApp::new(cc, options)?))

@@ -53,6 +53,7 @@ fn harness_with(settings: Settings, dialogs: Arc<FakeDialogs>) -> Harness<'stati
                     file_dialogs: dialogs,
                     screenshot: None,
                     settings: Some(settings),
+                    ..AppOptions::default()
                 },
             )
             .expect("the app starts")
@@ -313,6 +314,7 @@ fn the_whole_window_matches_its_snapshot() {
                         file_dialogs: Arc::new(FakeDialogs::default()),
                         screenshot: None,
                         settings: Some(test_settings()),
+                        ..AppOptions::default()
                     },
                 )
                 .expect("the app starts")
@@ -566,5 +568,132 @@ fn rapid_pans_and_zooms_while_rendering_end_on_the_right_image() {
     eprintln!(
         "worst UI frame during the gestures: {:.1} ms (debug build)",
         worst_frame * 1e3
+    );
+}
+
+/// The app on a state folder, as the real window starts (settings from the folder).
+fn harness_on_state_dir(dir: &std::path::Path, safe_mode: bool) -> Harness<'static, MoonbrotApp> {
+    let dir = dir.to_owned();
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1400.0, 860.0))
+        .build_eframe(move |cc| {
+            MoonbrotApp::new(
+                cc,
+                AppOptions {
+                    file_dialogs: Arc::new(FakeDialogs::default()),
+                    state_dir: Some(dir),
+                    safe_mode,
+                    ..AppOptions::default()
+                },
+            )
+            .expect("the app starts")
+        });
+    settle(&mut harness);
+    harness
+}
+
+/// Waits (without stepping the app: an idle window draws no frames) for `path` to hold
+/// `wanted`.
+fn wait_for_file(path: &std::path::Path, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if wanted(&text) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn typed_text_reaches_disk_while_the_window_is_idle_and_comes_back_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = harness_on_state_dir(dir.path(), false);
+    harness.get_by_label(SOURCE_LABEL).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::End);
+    harness.step();
+    harness
+        .get_by_label(SOURCE_LABEL)
+        .type_text("-- typed just before the crash\n");
+    harness.step();
+    // No more frames: the autosave thread alone must write it.
+    let saved = wait_for_file(&dir.path().join("kernel.lua"), |text| {
+        text.contains("typed just before the crash")
+    });
+    assert!(saved.contains("typed just before the crash"), "{saved:?}");
+    // The process "dies" without eframe's save: the next start has the text.
+    std::mem::forget(harness);
+    let restarted = harness_on_state_dir(dir.path(), false);
+    assert!(
+        restarted
+            .state()
+            .settings()
+            .source
+            .contains("typed just before the crash")
+    );
+}
+
+#[test]
+fn a_start_after_an_interrupted_render_is_paused_until_the_user_runs_the_kernel() {
+    let dir = tempfile::tempdir().expect("dir");
+    let stuck = "local s = string.rep(\"a\", 20000)\n\
+                 function pixel(x, y) return #(s:match(\"(.-)(.-)(.-)(.-)b\") or \"\") end\n";
+    std::fs::write(dir.path().join("kernel.lua"), stuck).expect("write");
+    std::fs::write(dir.path().join("rendering"), "").expect("write");
+    let mut harness = harness_on_state_dir(dir.path(), false);
+    assert_eq!(
+        harness.state().settings().source,
+        stuck,
+        "the kernel text is kept"
+    );
+    assert!(harness.state().paused_reason().is_some());
+    assert!(harness.state().shown_image().is_none(), "nothing ran");
+    harness.get_by_label_contains("Automatic rendering is paused");
+    harness.get_by_label("Run this kernel").click();
+    harness.step();
+    assert!(harness.state().paused_reason().is_none());
+}
+
+#[test]
+fn safe_mode_starts_paused_and_runs_on_request() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = harness_on_state_dir(dir.path(), true);
+    assert!(harness.state().shown_image().is_none());
+    harness.get_by_label("Run this kernel").click();
+    settle(&mut harness);
+    assert!(harness.state().shown_image().is_some());
+    assert!(harness.state().error().is_none());
+}
+
+#[test]
+fn a_kernel_stuck_in_a_library_call_is_stopped_and_the_next_kernel_renders() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = harness_on_state_dir(dir.path(), false);
+    let good = harness.state().settings().source.clone();
+    harness.state_mut().settings_mut().source = "local s = string.rep(\"a\", 20000)\n\
+        function pixel(x, y) return #(s:match(\"(.-)(.-)(.-)(.-)b\") or \"\") end\n"
+        .to_owned();
+    harness.get_by_label("Run").click();
+    // The window keeps answering while the kernel is stuck.
+    for _ in 0..20 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(harness.state().is_busy());
+    // The user types a good kernel: it replaces the stuck render and renders.
+    harness.state_mut().settings_mut().source = good;
+    harness.get_by_label("Run").click();
+    settle(&mut harness);
+    assert!(
+        harness.state().error().is_none(),
+        "{:?}",
+        harness.state().error()
+    );
+    assert!(harness.state().shown_image().is_some());
+    // The marker is gone once the render ended.
+    assert!(
+        wait_for_file(&dir.path().join("rendering"), str::is_empty).is_empty()
+            && !dir.path().join("rendering").exists()
     );
 }
