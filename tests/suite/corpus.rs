@@ -228,3 +228,47 @@ fn every_corpus_kernel_ends_as_it_states_through_the_cli() {
     }
     assert_clean(&failures);
 }
+
+/// A benchmark, not a test (run with `--ignored --nocapture`): for every corpus kernel that
+/// ends in a timeout (every loop and library-call shape), the time from the deadline to the
+/// render's return, 5 runs each; prints each shape's median and worst, then overall.
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn stop_latency_benchmark() {
+    let engine = Engine::new(EngineOptions {
+        memory_limit_bytes: MEMORY_LIMIT_MIB * 1024 * 1024,
+        ..EngineOptions::default()
+    });
+    let mut all = Vec::new();
+    for (path, source, expected) in corpus() {
+        if expected.kind != "timeout" {
+            continue;
+        }
+        let mut latencies: Vec<f64> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                let result = engine.render(&corpus_request(&source), &CancelToken::new());
+                assert!(
+                    matches!(result, Err(RenderError::TimedOut { .. })),
+                    "{result:?}"
+                );
+                (started.elapsed().saturating_sub(TIMEOUT)).as_secs_f64() * 1e3
+            })
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        eprintln!(
+            "{:>8.2} ms median {:>8.2} ms worst  {}",
+            latencies[2],
+            latencies[4],
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        all.extend(latencies);
+    }
+    all.sort_by(f64::total_cmp);
+    eprintln!(
+        "all {} stops: median {:.2} ms, worst {:.2} ms",
+        all.len(),
+        all[all.len() / 2],
+        all[all.len() - 1]
+    );
+}
