@@ -1,6 +1,7 @@
 //! Every unsafe operation moonbrot performs on Lua, in one place: creating a state with the
 //! FFI and debug libraries (for the trusted driver only), the stop switch that interrupts a
-//! running kernel from another thread, and handing the driver a pointer to a Rust buffer.
+//! running kernel when another thread asks (through a signal to the worker's own thread,
+//! whose handler sets the hook), and handing the driver a pointer to a Rust buffer.
 //!
 //! Why a hook: LuaJIT's compiled traces ignore hooks unless LuaJIT is built with
 //! LUAJIT_ENABLE_CHECKHOOK (set in .cargo/config.toml). A count hook installed only when a

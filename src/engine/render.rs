@@ -662,7 +662,7 @@ impl Engine {
         let deadline = None;
         let mut workers = self.lock_workers(cancel, deadline)?;
         self.options.log.start_run();
-        self.compile_on_first_worker(&mut workers, source, cancel, (deadline, None))
+        self.compile_on_first_worker(&mut workers, source, cancel, deadline, None)
             .map(|(info, _)| info)
     }
 
@@ -711,7 +711,8 @@ impl Engine {
                 &mut workers,
                 &request.source,
                 cancel,
-                (deadline, request.timeout),
+                deadline,
+                request.timeout,
             )
             .map_err(|error| match error {
                 RenderError::TimedOut { .. } => timed_out(),
@@ -799,7 +800,8 @@ impl Engine {
         workers: &mut Vec<Worker>,
         source: &Arc<str>,
         cancel: &CancelToken,
-        (deadline, timeout): (Option<Instant>, Option<Duration>),
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
     ) -> Result<(KernelInfo, f64), RenderError> {
         let (results, reason) = self.run_job(workers, source, None, 1, cancel, deadline, None);
         let report = results.reports.into_iter().next().flatten();
@@ -951,17 +953,22 @@ fn abandon_unreported(
             continue;
         };
         abandoned.push(stuck.shared.describe_activity(job));
-        match Worker::spawn(index) {
-            Ok(fresh) => std::mem::replace(&mut workers[index], fresh).abandon(),
-            Err(_) => {
-                // No thread to put in its place: shorten the pool from here; the next
-                // render starts the workers it needs again (or reports why it cannot).
-                for stuck in workers.drain(index..) {
-                    stuck.abandon();
+        let Ok(fresh) = Worker::spawn(index) else {
+            // No thread to put in its place: shorten the pool from here (the next render
+            // starts the workers it needs again, or reports why it cannot). Only workers
+            // that did not report are abandoned; the others are idle and end when their
+            // job channel closes.
+            for (offset, worker) in workers.drain(index..).enumerate() {
+                if matches!(reports.get(index + offset), Some(None)) {
+                    if offset > 0 {
+                        abandoned.push(worker.shared.describe_activity(job));
+                    }
+                    worker.abandon();
                 }
-                break;
             }
-        }
+            break;
+        };
+        std::mem::replace(&mut workers[index], fresh).abandon();
     }
     abandoned
 }

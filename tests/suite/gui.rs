@@ -44,20 +44,18 @@ fn test_settings() -> Settings {
 }
 
 fn harness_with(settings: Settings, dialogs: Arc<FakeDialogs>) -> Harness<'static, MoonbrotApp> {
+    harness_with_options(AppOptions {
+        file_dialogs: dialogs,
+        settings: Some(settings),
+        ..AppOptions::default()
+    })
+}
+
+/// The real app started with `options`, stepped until idle.
+fn harness_with_options(options: AppOptions) -> Harness<'static, MoonbrotApp> {
     let mut harness = Harness::builder()
         .with_size(Vec2::new(1400.0, 860.0))
-        .build_eframe(move |cc| {
-            MoonbrotApp::new(
-                cc,
-                AppOptions {
-                    file_dialogs: dialogs,
-                    screenshot: None,
-                    settings: Some(settings),
-                    ..AppOptions::default()
-                },
-            )
-            .expect("the app starts")
-        });
+        .build_eframe(move |cc| MoonbrotApp::new(cc, options).expect("the app starts"));
     settle(&mut harness);
     harness
 }
@@ -573,23 +571,12 @@ fn rapid_pans_and_zooms_while_rendering_end_on_the_right_image() {
 
 /// The app on a state folder, as the real window starts (settings from the folder).
 fn harness_on_state_dir(dir: &std::path::Path, safe_mode: bool) -> Harness<'static, MoonbrotApp> {
-    let dir = dir.to_owned();
-    let mut harness = Harness::builder()
-        .with_size(Vec2::new(1400.0, 860.0))
-        .build_eframe(move |cc| {
-            MoonbrotApp::new(
-                cc,
-                AppOptions {
-                    file_dialogs: Arc::new(FakeDialogs::default()),
-                    state_dir: Some(dir),
-                    safe_mode,
-                    ..AppOptions::default()
-                },
-            )
-            .expect("the app starts")
-        });
-    settle(&mut harness);
-    harness
+    harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        state_dir: Some(dir.to_owned()),
+        safe_mode,
+        ..AppOptions::default()
+    })
 }
 
 /// Waits (without stepping the app: an idle window draws no frames) for `path` to hold
