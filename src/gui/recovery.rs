@@ -12,7 +12,9 @@
 //!   starts with automatic rendering paused (the safe start).
 //!
 //! A file that cannot be read is never silently replaced: it is renamed aside
-//! (`NAME.unreadable-SECONDS`) and the window says so.
+//! (`NAME.unreadable-SECONDS`) and the window says so. Temporary files of writes cut short
+//! by a kill (`.moonbrot-*.part`) are removed at the next start: the file they were meant
+//! to replace is whole.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -44,6 +46,7 @@ pub struct Restored {
 
 /// Reads what the last session left in `dir`. Unreadable files are moved aside.
 pub fn restore(dir: &Path) -> Restored {
+    remove_unfinished_writes(dir);
     let mut restored = Restored {
         interrupted_render: dir.join(RENDERING_MARKER).exists(),
         ..Restored::default()
@@ -65,6 +68,20 @@ pub fn restore(dir: &Path) -> Restored {
         (settings, None) => settings,
     };
     restored
+}
+
+/// Deletes temporary files of atomic writes that a kill cut short.
+fn remove_unfinished_writes(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".moonbrot-") && name.ends_with(".part") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Reads `dir/name` with `parse`; a file that exists but cannot be read or parsed is
@@ -291,5 +308,22 @@ mod tests {
             Some("typed last".to_owned())
         );
         assert!(!restored.interrupted_render);
+    }
+
+    #[test]
+    fn a_start_removes_temporary_files_of_writes_cut_short_and_keeps_the_kernel() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join(KERNEL_FILE), "whole").expect("write");
+        let part = dir.path().join(".moonbrot-abc123.part");
+        std::fs::write(&part, "half of a newer ker").expect("write");
+        let restored = restore(dir.path());
+        assert!(
+            !part.exists(),
+            "the cut-short temporary file is still there"
+        );
+        assert_eq!(
+            restored.settings.map(|settings| settings.source),
+            Some("whole".to_owned())
+        );
     }
 }

@@ -1,21 +1,29 @@
-//! The real window, opened by the real binary under Xvfb: `moonbrot --screenshot FILE`
-//! waits for the first full render, saves a screenshot of the window and exits. The test
-//! checks that the picture shows the fractal, not a blank or half-drawn window. Without
-//! `xvfb-run` it is skipped with a message, unless MOONBROT_REQUIRE_GUI_TESTS=1 (as in CI).
+//! The real window, opened by the real binary under Xvfb. `moonbrot --screenshot FILE`
+//! waits for the first full render, saves a screenshot of the window and exits: one test
+//! checks that the picture shows the fractal, not a blank or half-drawn window. Another
+//! types into the editor with `xdotool`, stays idle, kills the process (SIGKILL) and starts
+//! it again: the typed text must survive. Without `xvfb-run` (or `xdotool`) they are
+//! skipped with a message, unless MOONBROT_REQUIRE_GUI_TESTS=1 (as in CI).
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn require_gui_tests() -> bool {
     std::env::var_os("MOONBROT_REQUIRE_GUI_TESTS").is_some_and(|value| value == "1")
 }
 
-fn have_xvfb() -> bool {
+fn have_tool(name: &str) -> bool {
     Command::new("sh")
-        .args(["-c", "command -v xvfb-run"])
+        .args(["-c", &format!("command -v {name}")])
         .output()
         .is_ok_and(|output| output.status.success())
+}
+
+fn have_xvfb() -> bool {
+    have_tool("xvfb-run")
 }
 
 /// Distinct colours and the share of near-black pixels in a region of the screenshot.
@@ -97,5 +105,186 @@ fn the_real_window_opens_and_draws_the_fractal() {
     assert!(
         editor_colours > 20,
         "the editor looks empty ({editor_colours} colours)"
+    );
+}
+
+/// A private X server (`Xvfb -displayfd`, so it picks a free display itself), stopped on
+/// drop.
+struct VirtualDisplay {
+    server: Child,
+    display: String,
+}
+
+impl VirtualDisplay {
+    fn start() -> Option<Self> {
+        let mut server = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1600x1000x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // Xvfb writes the display number once it accepts connections (or exits, closing
+        // the pipe, when it cannot start).
+        let mut line = String::new();
+        let stdout = server.stdout.take()?;
+        BufReader::new(stdout).read_line(&mut line).ok()?;
+        let number = line.trim();
+        if number.is_empty() {
+            let _ = server.kill();
+            let _ = server.wait();
+            return None;
+        }
+        Some(Self {
+            display: format!(":{number}"),
+            server,
+        })
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The window app started as a user starts it (no arguments), with a private home, so its
+/// saved state lies under `home/data/moonbrot`.
+fn start_window(display: &VirtualDisplay, home: &Path) -> Child {
+    let runtime_dir = home.join("runtime");
+    std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+    Command::new(env!("CARGO_BIN_EXE_moonbrot"))
+        .env("DISPLAY", &display.display)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moonbrot")
+}
+
+fn xdotool(display: &VirtualDisplay, args: &[&str]) -> String {
+    let output = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", &display.display)
+        .output()
+        .expect("run xdotool");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Polls `condition` every 100 ms until it holds or `limit` passes; true if it held.
+fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    condition()
+}
+
+/// Waits for the window and its autosaved kernel, clicks into the editor's text, moves to
+/// its end and types `line` on a new line, as a user would.
+fn type_at_end_of_kernel(
+    display: &VirtualDisplay,
+    app: &mut Child,
+    kernel_file: &Path,
+    line: &str,
+) {
+    let mut window = String::new();
+    let found = wait_until(Duration::from_secs(120), || {
+        window = xdotool(display, &["search", "--name", "^moonbrot$"]);
+        !window.is_empty() && kernel_file.exists()
+    });
+    assert!(
+        found,
+        "the window did not open (exit: {:?})",
+        app.try_wait()
+    );
+    let window = window.lines().next().unwrap_or_default().to_owned();
+    // Let the first frames lay out the editor before clicking into it.
+    std::thread::sleep(Duration::from_secs(2));
+    // There is no window manager to give the window the keyboard focus on a click.
+    xdotool(display, &["windowfocus", "--sync", &window]);
+    // Inside the editor's text, below the banner a safe start may show.
+    xdotool(display, &["mousemove", "--window", &window, "150", "300"]);
+    xdotool(display, &["click", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    xdotool(display, &["key", "ctrl+End"]);
+    xdotool(display, &["type", "--delay", "20", &format!("\n{line}")]);
+}
+
+#[test]
+fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() {
+    if !have_tool("Xvfb") || !have_tool("xdotool") {
+        assert!(
+            !require_gui_tests(),
+            "MOONBROT_REQUIRE_GUI_TESTS=1 but Xvfb or xdotool is not installed"
+        );
+        eprintln!("skipped: Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
+        return;
+    }
+    let Some(display) = VirtualDisplay::start() else {
+        assert!(!require_gui_tests(), "Xvfb did not start");
+        eprintln!("skipped: Xvfb did not start here");
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let kernel_file = home.path().join("data").join("moonbrot").join("kernel.lua");
+    let saved_kernel = || std::fs::read_to_string(&kernel_file).unwrap_or_default();
+
+    // Type a line, then touch nothing: no frame needs to be drawn for it to be saved.
+    let mut app = start_window(&display, home.path());
+    let first_line = "-- typed before the first kill";
+    type_at_end_of_kernel(&display, &mut app, &kernel_file, first_line);
+    let typed_at = Instant::now();
+    let saved = wait_until(Duration::from_secs(5), || {
+        saved_kernel().contains(first_line)
+    });
+    let idle_secs = typed_at.elapsed().as_secs_f64();
+    app.kill().expect("SIGKILL the window");
+    app.wait().expect("reap the window");
+    assert!(
+        saved,
+        "5 s after typing, the saved kernel lacks the typed line:\n{}",
+        saved_kernel()
+    );
+    eprintln!("the typed line was on disk {idle_secs:.1} s after the last keystroke");
+
+    // The restarted window shows the kernel it was killed with: a line typed at its end
+    // is saved after the first one, so the editor held the first one.
+    let mut app = start_window(&display, home.path());
+    let second_line = "-- typed after the restart";
+    type_at_end_of_kernel(&display, &mut app, &kernel_file, second_line);
+    let saved = wait_until(Duration::from_secs(5), || {
+        saved_kernel().contains(second_line)
+    });
+    app.kill().expect("SIGKILL the window");
+    app.wait().expect("reap the window");
+    let text = saved_kernel();
+    assert!(
+        saved,
+        "the line typed after the restart was not saved:\n{text}"
+    );
+    let first_at = text.find(first_line);
+    let second_at = text.find(second_line);
+    assert!(
+        first_at.is_some() && first_at < second_at,
+        "the restarted editor lost the line typed before the kill:\n{text}"
+    );
+    assert!(
+        text.contains("function pixel"),
+        "the kernel itself is gone:\n{text}"
     );
 }
