@@ -10,14 +10,15 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::render::{LateProgressBar, side_px, thread_count};
-use super::{CliError, choose_kernel, parse_list, stderr_engine};
+use super::render::LateProgressBar;
+use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::CancelToken;
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
-    find_cell, run_bench,
+    bench_runs_from, find_cell, run_bench,
 };
 use crate::engine::kernel::shipped_kernel;
+use crate::engine::render::{image_size_from, thread_count_from};
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
@@ -31,8 +32,13 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "T,T,..", default_value = "1,2,4,8,16", value_parser = parse_list::<i64>)]
     threads: std::vec::Vec<i64>,
     /// Timed runs per cell; the table shows the best and the median.
-    #[arg(long, value_name = "R", default_value_t = 5)]
-    runs: u32,
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 5,
+        allow_hyphen_values = true
+    )]
+    runs: i64,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -45,30 +51,27 @@ struct BenchReport<'a> {
 
 pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let seed = shipped_kernel("seed")
-        .ok_or_else(|| CliError::Input("the seed kernel is missing".to_owned()))?;
+        .ok_or_else(|| CliError::Internal("the shipped seed kernel is missing".to_owned()))?;
     let kernel = choose_kernel(args.kernel.as_ref(), seed)?;
     let sizes = args
         .sizes
         .iter()
-        .map(|&size| side_px((size, size)).map(|(side, _)| side))
-        .collect::<Result<Vec<u32>, _>>()?;
+        .map(|&size| image_size_from(size, size).map(|(side, _)| side))
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(for_flag("--sizes"))?;
     let thread_counts = args
         .threads
         .iter()
-        .map(|&threads| thread_count(threads))
-        .collect::<Result<Vec<usize>, _>>()?;
-    if args.runs == 0 || args.runs > 1000 {
-        return Err(CliError::Input(format!(
-            "--runs {} must be 1 to 1000",
-            args.runs
-        )));
-    }
+        .map(|&threads| thread_count_from(threads))
+        .collect::<Result<Vec<usize>, _>>()
+        .map_err(for_flag("--threads"))?;
+    let runs = bench_runs_from(args.runs).map_err(for_flag("--runs"))?;
     let plan = BenchPlan {
         source: kernel.source.clone(),
         kernel_name: kernel.name.clone(),
         sizes: sizes.clone(),
         threads: thread_counts.clone(),
-        runs: args.runs,
+        runs,
     };
     let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
     let progress = LateProgressBar::new();
@@ -81,11 +84,14 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
 
     let mut stdout = std::io::stdout().lock();
     let text = if args.json {
-        serde_json::to_string(&BenchReport { runs: &cells })? + "\n"
+        serde_json::to_string(&BenchReport { runs: &cells })
+            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
+            + "\n"
     } else {
-        table(&kernel.name, &sizes, &thread_counts, args.runs, &cells)
+        table(&kernel.name, &sizes, &thread_counts, runs, &cells)
     };
-    std::io::Write::write_all(&mut stdout, text.as_bytes())?;
+    std::io::Write::write_all(&mut stdout, text.as_bytes())
+        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))?;
     Ok(())
 }
 

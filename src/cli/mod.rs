@@ -1,6 +1,8 @@
-//! The command line: `moonbrot render` and `moonbrot bench`, thin adapters over the engine,
-//! and, without a command, the explorer window. Parses arguments (clap), runs the command, prints the one error message and maps
-//! outcomes to exit codes: 0 success, 1 kernel or input error, 2 usage error.
+//! The command line: parses the arguments once (clap), and either hands back the window's
+//! options (the binary's `main` opens the window; this module never touches the GUI) or runs
+//! `moonbrot render` / `moonbrot bench`, thin adapters over the engine. Every failure is
+//! reported once on stderr, with an exit code of its kind: 2 usage, 1 input (a bad kernel,
+//! file or value), 70 internal (a bug).
 
 mod bench;
 mod render;
@@ -11,18 +13,29 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::engine::kernel::{SHIPPED_KERNELS, ShippedKernel, read_kernel_file, shipped_kernel};
-use crate::engine::{Engine, EngineOptions, KernelLog};
+use crate::engine::kernel::{
+    KernelFileError, SHIPPED_KERNELS, ShippedKernel, read_kernel_file, shipped_kernel,
+};
+use crate::engine::{Engine, EngineOptions, ExportError, KernelLog, RenderError, RequestError};
 
 /// Lines of kernel `print` output passed to stderr per render.
 const PRINT_LINES_PER_RUN: u32 = 200;
+
+/// Exit code of a usage error (bad flag, missing argument, no window in this build).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of an input error: a bad kernel, file or value.
+pub const EXIT_INPUT: u8 = 1;
+/// Exit code of an internal error (a bug in moonbrot), as sysexits' EX_SOFTWARE.
+pub const EXIT_INTERNAL: u8 = 70;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "moonbrot",
     version,
     about = "A fractal explorer whose fractal is a Lua kernel, rendered by parallel LuaJIT states.\n\
-             Without a command, opens the explorer window."
+             Without a command, opens the explorer window.",
+    after_help = "Exit codes: 0 success, 1 bad input (kernel, file or value), 2 usage error, \
+                  70 internal error (a bug: please report it)."
 )]
 struct Cli {
     /// Open the window, save a screenshot of it to FILE (PNG) after the first full render,
@@ -35,11 +48,11 @@ struct Cli {
     #[arg(long)]
     safe_mode: bool,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Subcommands>,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {
+enum Subcommands {
     /// Render a kernel to a PNG file.
     Render(render::RenderArgs),
     /// Time the Lua engine (and the native reference) over sizes and thread counts, as the
@@ -47,42 +60,123 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// A failure the user can fix, reported once on stderr.
+/// What the command line asks for.
 #[derive(Debug)]
-pub(crate) enum CliError {
-    /// Bad kernel, bad input values, unwritable output: exit code 1.
-    Input(String),
+pub enum Invocation {
+    /// No command: open the explorer window.
+    Window(WindowOptions),
+    /// A headless command, for `run`.
+    Command(HeadlessCommand),
 }
 
-impl<E: std::error::Error> From<E> for CliError {
-    fn from(error: E) -> Self {
+/// How to open the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowOptions {
+    /// Save a screenshot here after the first full render, then exit.
+    pub screenshot: Option<PathBuf>,
+    /// Start with automatic rendering paused.
+    pub safe_mode: bool,
+}
+
+/// A parsed `render` or `bench` command.
+#[derive(Debug)]
+pub struct HeadlessCommand(Subcommands);
+
+/// A failure, reported once on stderr; its kind decides the exit code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CliError {
+    /// The command line itself is wrong, or asks for what this build cannot do: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// A bad kernel, file or value: exit 1.
+    #[error("{0}")]
+    Input(String),
+    /// A bug in moonbrot: exit 70.
+    #[error("{0} (this is a bug in moonbrot: please report it)")]
+    Internal(String),
+}
+
+impl CliError {
+    /// The process exit code for this kind of failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => EXIT_USAGE,
+            Self::Input(_) => EXIT_INPUT,
+            Self::Internal(_) => EXIT_INTERNAL,
+        }
+    }
+}
+
+impl From<RequestError> for CliError {
+    fn from(error: RequestError) -> Self {
         Self::Input(error.to_string())
     }
 }
 
-/// Runs the command line and returns the process's exit code.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+impl From<RenderError> for CliError {
+    fn from(error: RenderError) -> Self {
+        match error {
+            // Its message already asks for a report.
+            RenderError::Internal(_) => Self::Internal(error.to_string()),
+            error => Self::Input(error.to_string()),
         }
+    }
+}
+
+impl From<ExportError> for CliError {
+    fn from(error: ExportError) -> Self {
+        Self::Input(error.to_string())
+    }
+}
+
+impl From<KernelFileError> for CliError {
+    fn from(error: KernelFileError) -> Self {
+        Self::Input(error.to_string())
+    }
+}
+
+/// Turns the engine's refusal of a value into an input error that names the flag it came
+/// from (the engine knows the value, not how the user typed it).
+fn for_flag(flag: &'static str) -> impl Fn(RequestError) -> CliError {
+    move |error| CliError::Input(format!("{flag}: {error}"))
+}
+
+/// Parses the process's arguments. Help and version requests, and usage errors, are printed
+/// here and come back as the exit code to end with.
+pub fn parse_command_line() -> Result<Invocation, ExitCode> {
+    let cli = Cli::try_parse().map_err(|error| {
+        let _ = error.print();
+        if error.use_stderr() {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })?;
+    Ok(match cli.command {
+        Some(command) => Invocation::Command(HeadlessCommand(command)),
+        None => Invocation::Window(WindowOptions {
+            screenshot: cli.screenshot,
+            safe_mode: cli.safe_mode,
+        }),
+    })
+}
+
+/// Runs a headless command and returns the process's exit code.
+pub fn run(command: HeadlessCommand) -> ExitCode {
+    let result = match command.0 {
+        Subcommands::Render(args) => render::run(&args),
+        Subcommands::Bench(args) => bench::run(&args),
     };
-    let result = match cli.command {
-        Some(Command::Render(args)) => render::run(&args),
-        Some(Command::Bench(args)) => bench::run(&args),
-        None => crate::gui::run(cli.screenshot, cli.safe_mode).map_err(CliError::Input),
-    };
+    exit_code(result)
+}
+
+/// Reports the error, if any, once on stderr, and returns the exit code.
+pub fn exit_code(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CliError::Input(message)) => {
-            eprintln!("moonbrot: error: {message}");
-            ExitCode::from(1)
+        Err(error) => {
+            eprintln!("moonbrot: error: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }
@@ -155,4 +249,24 @@ where
                 .map_err(|error| format!("{:?}: {error}", item.trim()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_failures_map_to_input_or_internal_exit_codes() {
+        let internal = CliError::from(RenderError::Internal("a worker panicked".to_owned()));
+        assert_eq!(internal.exit_code(), EXIT_INTERNAL);
+        assert!(internal.to_string().contains("please report it"));
+        let kernel = CliError::from(RenderError::Cancelled);
+        assert_eq!(kernel.exit_code(), EXIT_INPUT);
+        let request = CliError::from(RequestError::Threads {
+            threads: 0,
+            max: 64,
+        });
+        assert_eq!(request.exit_code(), EXIT_INPUT);
+        assert_eq!(CliError::Usage(String::new()).exit_code(), EXIT_USAGE);
+    }
 }

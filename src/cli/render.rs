@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{CliError, choose_kernel, stderr_engine};
+use super::{CliError, choose_kernel, for_flag, stderr_engine};
 use crate::engine::export::{ExportMetadata, write_png};
-use crate::engine::kernel::MAX_MAX_ITER;
 use crate::engine::kernel::default_kernel;
 use crate::engine::palette::{Gradient, Palette};
-use crate::engine::render::{MAX_SIDE_PX, MAX_THREADS, default_thread_count};
+use crate::engine::render::{
+    default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
+    timeout_from_secs,
+};
 use crate::engine::{CancelToken, RenderOutput, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
@@ -44,8 +46,13 @@ pub(crate) struct RenderArgs {
     #[arg(long, value_name = "NAME", default_value = "classic")]
     palette: String,
     /// Memory limit of each Lua state (one per thread), in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
-    memory_limit: u64,
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 512,
+        allow_hyphen_values = true
+    )]
+    memory_limit: i64,
     /// Stop the render with an error after this many seconds.
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     timeout: Option<f64>,
@@ -75,87 +82,63 @@ fn parse_point(text: &str) -> Result<(f64, f64), String> {
     }
 }
 
-/// Converts a size as typed (possibly negative or huge) into pixels, or says what is wrong
-/// with the numbers the user typed.
-pub(crate) fn side_px(size: (i64, i64)) -> Result<(u32, u32), CliError> {
-    let side = |value: i64| {
-        u32::try_from(value)
-            .ok()
-            .filter(|side| (1..=MAX_SIDE_PX).contains(side))
-    };
-    match (side(size.0), side(size.1)) {
-        (Some(width), Some(height)) => Ok((width, height)),
-        _ => Err(CliError::Input(format!(
-            "image size {}x{} is out of range: each side must be 1 to {MAX_SIDE_PX}",
-            size.0, size.1
-        ))),
+/// `moonbrot render`'s arguments, checked by the engine's rules: everything that can be
+/// checked before the kernel runs.
+struct RenderJob {
+    kernel: super::KernelChoice,
+    palette: Palette,
+    size_px: (u32, u32),
+    threads: usize,
+    max_iter: Option<u32>,
+    timeout: Option<Duration>,
+    memory_limit_bytes: usize,
+}
+
+impl RenderJob {
+    fn from_args(args: &RenderArgs) -> Result<Self, CliError> {
+        let gradient = Gradient::from_name(&args.palette).ok_or_else(|| {
+            let names: Vec<&str> = Gradient::ALL
+                .iter()
+                .map(|gradient| gradient.name())
+                .collect();
+            CliError::Input(format!(
+                "unknown palette {:?}: choose one of {}",
+                args.palette,
+                names.join(", ")
+            ))
+        })?;
+        Ok(Self {
+            kernel: choose_kernel(args.kernel.as_ref(), default_kernel())?,
+            palette: Palette {
+                gradient,
+                ..Palette::default()
+            },
+            size_px: image_size_from(args.size.0, args.size.1).map_err(for_flag("--size"))?,
+            threads: args
+                .threads
+                .map_or(Ok(default_thread_count()), thread_count_from)
+                .map_err(for_flag("--threads"))?,
+            max_iter: (args.max_iter.map(max_iter_from).transpose())
+                .map_err(for_flag("--max-iter"))?,
+            timeout: (args.timeout.map(timeout_from_secs).transpose())
+                .map_err(for_flag("--timeout"))?,
+            memory_limit_bytes: memory_limit_from_mib(args.memory_limit)
+                .map_err(for_flag("--memory-limit"))?,
+        })
     }
-}
-
-/// Converts a thread count as typed, or says what is wrong with it.
-pub(crate) fn thread_count(threads: i64) -> Result<usize, CliError> {
-    usize::try_from(threads)
-        .ok()
-        .filter(|threads| (1..=MAX_THREADS).contains(threads))
-        .ok_or_else(|| {
-            CliError::Input(format!(
-                "thread count {threads} is out of range: it must be 1 to {MAX_THREADS}"
-            ))
-        })
-}
-
-/// Converts --max-iter as typed, or says what is wrong with it.
-fn max_iter_from(max_iter: i64) -> Result<u32, CliError> {
-    u32::try_from(max_iter)
-        .ok()
-        .filter(|max_iter| (1..=MAX_MAX_ITER).contains(max_iter))
-        .ok_or_else(|| {
-            CliError::Input(format!(
-                "max_iter {max_iter} is out of range: it must be 1 to {MAX_MAX_ITER}"
-            ))
-        })
 }
 
 pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
-    let kernel = choose_kernel(args.kernel.as_ref(), default_kernel())?;
-    let gradient = Gradient::from_name(&args.palette).ok_or_else(|| {
-        let names: Vec<&str> = Gradient::ALL
-            .iter()
-            .map(|gradient| gradient.name())
-            .collect();
-        CliError::Input(format!(
-            "unknown palette {:?}: choose one of {}",
-            args.palette,
-            names.join(", ")
-        ))
-    })?;
-    let palette = Palette {
-        gradient,
-        ..Palette::default()
-    };
-    let (width_px, height_px) = side_px(args.size)?;
-    let threads = args
-        .threads
-        .map_or(Ok(default_thread_count()), thread_count)?;
-    let max_iter = args.max_iter.map(max_iter_from).transpose()?;
-    let timeout = match args.timeout {
-        None => None,
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
-            Some(Duration::from_secs_f64(secs))
-        }
-        Some(secs) => {
-            return Err(CliError::Input(format!(
-                "--timeout {secs} must be a number of seconds greater than 0"
-            )));
-        }
-    };
-    if !(1..=65_536).contains(&args.memory_limit) {
-        return Err(CliError::Input(format!(
-            "--memory-limit {} must be 1 to 65536 MiB",
-            args.memory_limit
-        )));
-    }
-    let engine = stderr_engine((args.memory_limit * 1024 * 1024) as usize);
+    let RenderJob {
+        kernel,
+        palette,
+        size_px: (width_px, height_px),
+        threads,
+        max_iter,
+        timeout,
+        memory_limit_bytes,
+    } = RenderJob::from_args(args)?;
+    let engine = stderr_engine(memory_limit_bytes);
     let cancel = CancelToken::new();
     // The view: the kernel's home, with whatever the user gave replacing its parts.
     let view = match (args.center, args.span) {

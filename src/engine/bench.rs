@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::error::RenderError;
+use super::error::{RenderError, RequestError};
 use super::native::{NativeKernel, NativeRenderer};
 use super::render::{CancelToken, Engine, RenderRequest};
 
@@ -22,6 +22,20 @@ pub const ARTICLE_LUPA_SECS: [[f64; 5]; 3] = [
     [0.68, 0.38, 0.26, 0.21, 0.17],
     [2.71, 1.50, 1.05, 0.81, 0.66],
 ];
+
+/// The most timed runs per cell.
+pub const MAX_BENCH_RUNS: u32 = 1000;
+
+/// Runs per cell as typed: 1 to `MAX_BENCH_RUNS`.
+pub fn bench_runs_from(runs: i64) -> Result<u32, RequestError> {
+    u32::try_from(runs)
+        .ok()
+        .filter(|runs| (1..=MAX_BENCH_RUNS).contains(runs))
+        .ok_or(RequestError::BenchRuns {
+            runs,
+            max: MAX_BENCH_RUNS,
+        })
+}
 
 /// What to measure.
 #[derive(Debug, Clone)]

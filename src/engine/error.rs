@@ -188,10 +188,10 @@ pub enum RequestError {
     /// Width or height is 0 or larger than the maximum.
     #[error("image size {width}x{height} is out of range: each side must be 1 to {max}")]
     Size {
-        /// Requested width in pixels.
-        width: u32,
-        /// Requested height in pixels.
-        height: u32,
+        /// Requested width in pixels, as typed.
+        width: i64,
+        /// Requested height in pixels, as typed.
+        height: i64,
         /// The largest side allowed.
         max: u32,
     },
@@ -214,8 +214,8 @@ pub enum RequestError {
     /// Thread count outside 1..=max.
     #[error("thread count {threads} is out of range: it must be 1 to {max}")]
     Threads {
-        /// Requested thread count.
-        threads: usize,
+        /// Requested thread count, as typed.
+        threads: i64,
         /// The largest thread count allowed.
         max: usize,
     },
@@ -233,10 +233,32 @@ pub enum RequestError {
     /// max_iter outside 1..=max.
     #[error("max_iter {max_iter} is out of range: it must be 1 to {max}")]
     MaxIter {
-        /// Requested iteration limit.
-        max_iter: u64,
+        /// Requested iteration limit, as typed.
+        max_iter: i64,
         /// The largest limit allowed.
+        max: u32,
+    },
+    /// A timeout that is not a usable number of seconds.
+    #[error("timeout {} is not usable: it must be a number of seconds greater than 0", format_number(*secs))]
+    Timeout {
+        /// The timeout as given.
+        secs: f64,
+    },
+    /// A memory limit per Lua state outside 1..=max MiB.
+    #[error("memory limit {mib} MiB is out of range: it must be 1 to {max} MiB")]
+    MemoryLimit {
+        /// The limit as typed, in MiB.
+        mib: i64,
+        /// The largest limit allowed, in MiB.
         max: u64,
+    },
+    /// A benchmark's runs per cell outside 1..=max.
+    #[error("runs per cell {runs} is out of range: it must be 1 to {max}")]
+    BenchRuns {
+        /// The runs as typed.
+        runs: i64,
+        /// The most runs allowed.
+        max: u32,
     },
 }
 

@@ -112,27 +112,14 @@ impl RenderRequest {
     /// Checks everything that can be checked before the kernel is compiled.
     pub fn validate(&self) -> Result<(), RequestError> {
         let (width, height) = (self.width_px, self.height_px);
-        if width == 0 || height == 0 || width > MAX_SIDE_PX || height > MAX_SIDE_PX {
-            return Err(RequestError::Size {
-                width,
-                height,
-                max: MAX_SIDE_PX,
-            });
-        }
+        image_size_from(i64::from(width), i64::from(height))?;
         check_buffer_bytes(width, height, OutputMode::Escape)?;
-        if self.threads == 0 || self.threads > MAX_THREADS {
-            return Err(RequestError::Threads {
-                threads: self.threads,
-                max: MAX_THREADS,
-            });
+        thread_count_from(i64::try_from(self.threads).unwrap_or(i64::MAX))?;
+        if let Some(max_iter) = self.max_iter {
+            max_iter_from(i64::from(max_iter))?;
         }
-        if let Some(max_iter) = self.max_iter
-            && (max_iter == 0 || max_iter > MAX_MAX_ITER)
-        {
-            return Err(RequestError::MaxIter {
-                max_iter: u64::from(max_iter),
-                max: u64::from(MAX_MAX_ITER),
-            });
+        if let Some(timeout) = self.timeout {
+            timeout_from_secs(timeout.as_secs_f64())?;
         }
         if let Some(view) = &self.view {
             view.validate()?;
@@ -145,6 +132,74 @@ impl RenderRequest {
         }
         Ok(())
     }
+}
+
+// The rules for a request's numbers, taking them as a user typed them (negative or huge
+// included), so a front end that reads numbers from text checks them with the engine's
+// own rules and messages instead of repeating them.
+
+/// An image size in pixels: each side 1 to `MAX_SIDE_PX`.
+pub fn image_size_from(width: i64, height: i64) -> Result<(u32, u32), RequestError> {
+    let side = |value: i64| {
+        u32::try_from(value)
+            .ok()
+            .filter(|side| (1..=MAX_SIDE_PX).contains(side))
+    };
+    match (side(width), side(height)) {
+        (Some(width), Some(height)) => Ok((width, height)),
+        _ => Err(RequestError::Size {
+            width,
+            height,
+            max: MAX_SIDE_PX,
+        }),
+    }
+}
+
+/// A worker thread count: 1 to `MAX_THREADS`.
+pub fn thread_count_from(threads: i64) -> Result<usize, RequestError> {
+    usize::try_from(threads)
+        .ok()
+        .filter(|threads| (1..=MAX_THREADS).contains(threads))
+        .ok_or(RequestError::Threads {
+            threads,
+            max: MAX_THREADS,
+        })
+}
+
+/// An iteration limit: 1 to `MAX_MAX_ITER`.
+pub fn max_iter_from(max_iter: i64) -> Result<u32, RequestError> {
+    u32::try_from(max_iter)
+        .ok()
+        .filter(|max_iter| (1..=MAX_MAX_ITER).contains(max_iter))
+        .ok_or(RequestError::MaxIter {
+            max_iter,
+            max: MAX_MAX_ITER,
+        })
+}
+
+/// A render timeout: a finite number of seconds above 0 (and below a billion, which is
+/// "never" and which `Duration` could not hold for much larger numbers).
+pub fn timeout_from_secs(secs: f64) -> Result<Duration, RequestError> {
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(RequestError::Timeout { secs })
+    }
+}
+
+/// The largest memory limit per Lua state, in MiB.
+pub const MAX_MEMORY_LIMIT_MIB: u64 = 65_536;
+
+/// A memory limit per Lua state given in MiB: 1 to `MAX_MEMORY_LIMIT_MIB`, in bytes.
+pub fn memory_limit_from_mib(mib: i64) -> Result<usize, RequestError> {
+    u64::try_from(mib)
+        .ok()
+        .filter(|mib| (1..=MAX_MEMORY_LIMIT_MIB).contains(mib))
+        .and_then(|mib| usize::try_from(mib * 1024 * 1024).ok())
+        .ok_or(RequestError::MemoryLimit {
+            mib,
+            max: MAX_MEMORY_LIMIT_MIB,
+        })
 }
 
 fn check_buffer_bytes(width: u32, height: u32, output: OutputMode) -> Result<(), RequestError> {

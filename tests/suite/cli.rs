@@ -143,8 +143,21 @@ fn bad_input_exits_1_with_a_clear_message() {
             "cannot read kernel file",
         ),
         (vec!["--kernel", "nosuchkernel"], "shipped kernels"),
-        (vec!["--timeout", "-1"], "--timeout"),
-        (vec!["--max-iter", "0"], "max_iter"),
+        (
+            vec!["--timeout", "-1"],
+            "--timeout: timeout -1 is not usable",
+        ),
+        (vec!["--timeout", "inf"], "--timeout"),
+        (
+            vec!["--max-iter", "0"],
+            "--max-iter: max_iter 0 is out of range",
+        ),
+        (
+            vec!["--memory-limit", "0"],
+            "--memory-limit: memory limit 0 MiB",
+        ),
+        (vec!["--memory-limit=-1"], "--memory-limit"),
+        (vec!["--threads", "65"], "--threads: thread count 65"),
     ] {
         let mut full = vec!["render"];
         full.extend(args.iter().copied());
@@ -221,7 +234,38 @@ fn usage_errors_exit_2() {
     );
     assert_fails(&moonbrot(&["paint"]), 2, "unrecognized subcommand");
     assert_fails(&moonbrot(&["bench", "--sizes", "a,b"]), 2, "--sizes");
+    assert_fails(
+        &moonbrot(&["render", "--no-such-flag"]),
+        2,
+        "--no-such-flag",
+    );
     assert_eq!(moonbrot(&["--help"]).status.code(), Some(0));
+    let help = String::from_utf8_lossy(&moonbrot(&["--help"]).stdout).into_owned();
+    assert!(
+        help.contains("70 internal error"),
+        "--help documents the exit codes: {help}"
+    );
+}
+
+#[test]
+fn bench_refuses_bad_values_naming_the_flag_with_exit_1() {
+    for (args, expected) in [
+        (
+            vec!["--sizes", "0,64"],
+            "--sizes: image size 0x0 is out of range",
+        ),
+        (vec!["--threads", "1,99"], "--threads: thread count 99"),
+        (
+            vec!["--runs", "0"],
+            "--runs: runs per cell 0 is out of range",
+        ),
+        (vec!["--runs=-2"], "--runs"),
+        (vec!["--kernel", "missing.lua"], "cannot read kernel file"),
+    ] {
+        let mut full = vec!["bench"];
+        full.extend(args.iter().copied());
+        assert_fails(&moonbrot(&full), 1, expected);
+    }
 }
 
 #[test]
