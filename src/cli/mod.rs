@@ -16,10 +16,9 @@ use clap::{Parser, Subcommand};
 use crate::engine::kernel::{
     KernelFileError, SHIPPED_KERNELS, ShippedKernel, read_kernel_file, shipped_kernel,
 };
-use crate::engine::{Engine, EngineOptions, ExportError, KernelLog, RenderError, RequestError};
-
-/// Lines of kernel `print` output passed to stderr per render.
-const PRINT_LINES_PER_RUN: u32 = 200;
+use crate::engine::{
+    Engine, EngineOptions, ExportError, KernelLog, PRINT_LINES_PER_RUN, RenderError, RequestError,
+};
 
 /// Exit code of a usage error (bad flag, missing argument, no window in this build).
 pub const EXIT_USAGE: u8 = 2;

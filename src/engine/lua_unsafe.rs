@@ -11,7 +11,7 @@
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, ffi};
 
@@ -126,7 +126,7 @@ pub(crate) struct ArmedStop<'a> {
 
 impl StopSwitch {
     fn lock(&self) -> MutexGuard<'_, Option<Armed>> {
-        self.armed.lock().unwrap_or_else(PoisonError::into_inner)
+        super::sync::lock(&self.armed)
     }
 
     /// Arms the switch for `job_id` while `lua` runs on this thread. Returns None, unarmed,

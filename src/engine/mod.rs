@@ -14,6 +14,7 @@ pub mod native;
 pub mod palette;
 pub mod render;
 mod sandbox;
+pub mod sync;
 pub mod view;
 
 pub use error::{ExportError, KernelError, PixelLocation, RenderError, RequestError};
@@ -22,5 +23,5 @@ pub use render::{
     CancelToken, Engine, EngineOptions, RenderOutput, RenderRequest, RenderTimings, ThreadTiming,
     UnitProgress, ValueImage,
 };
-pub use sandbox::KernelLog;
+pub use sandbox::{KernelLog, PRINT_LINES_PER_RUN};
 pub use view::{PixelGrid, View};

@@ -12,7 +12,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use super::error::{KernelError, RenderError, RequestError};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode};
 use super::lua_unsafe::StopSwitch;
 use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRows};
+use super::sync::lock;
 use super::view::{PixelGrid, View};
 
 /// The largest image side, in pixels.
@@ -336,10 +337,6 @@ impl CancelToken {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Why a job stopped early; the first reason wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -402,13 +399,30 @@ impl UnitPlan {
     }
 }
 
-/// One render (or, with no plan, one compile) shared by the workers running it.
+/// What a job asks of its workers.
+enum JobWork {
+    /// Compile the kernel (and keep its state) to learn what it declares.
+    CompileOnly,
+    /// Compile if needed, then render the plan's units.
+    Render(UnitPlan),
+}
+
+impl JobWork {
+    fn plan(&self) -> Option<&UnitPlan> {
+        match self {
+            Self::CompileOnly => None,
+            Self::Render(plan) => Some(plan),
+        }
+    }
+}
+
+/// One render (or one compile) shared by the workers running it.
 struct Job {
     id: u64,
     source: Arc<str>,
     memory_limit_bytes: usize,
     log: Arc<KernelLog>,
-    plan: Option<UnitPlan>,
+    work: JobWork,
     next_unit: AtomicUsize,
     stop_reason: AtomicU8,
     workers: Vec<Arc<WorkerShared>>,
@@ -500,7 +514,7 @@ impl WorkerShared {
             ACTIVITY_LOADING => {
                 "preparing the kernel (running its top level or sample calls of pixel)".to_owned()
             }
-            unit => match &job.plan {
+            unit => match job.work.plan() {
                 Some(plan) => {
                     let rows = plan.unit_rows((unit - 2) as usize);
                     format!(
@@ -552,7 +566,7 @@ fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, shared: &WorkerShared) {
     let mut kernel: Option<LuaKernel> = None;
     while let Ok(job) = jobs.recv() {
         let started = Instant::now();
-        let report = catch_unwind(AssertUnwindSafe(|| run_job(&job, &mut kernel, shared)))
+        let report = catch_unwind(AssertUnwindSafe(|| work_on_job(&job, &mut kernel, shared)))
             .unwrap_or_else(|panic| {
                 kernel = None; // its state may be half-updated
                 let message = panic
@@ -591,7 +605,9 @@ fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, shared: &WorkerShared) {
     }
 }
 
-fn run_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared) -> WorkerReport {
+/// A worker's part of a job: compile the kernel unless its cached state was compiled from
+/// the same source, then take units until none are left or the job stops.
+fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared) -> WorkerReport {
     let switch = &shared.switch;
     let mut report = WorkerReport {
         timing: ThreadTiming::default(),
@@ -633,7 +649,7 @@ fn run_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared) -> 
         return report;
     };
     report.info = Some(*kernel.info());
-    let Some(plan) = &job.plan else {
+    let Some(plan) = job.work.plan() else {
         return report;
     };
     if let Err(failure) = kernel.set_max_iter(kernel.info().effective_max_iter(plan.max_iter)) {
@@ -686,6 +702,13 @@ impl Default for Engine {
     }
 }
 
+/// When a job must stop early: on cancel, or at its deadline.
+#[derive(Clone, Copy)]
+struct JobLimits<'a> {
+    cancel: &'a CancelToken,
+    deadline: Option<Instant>,
+}
+
 /// Collected results of one dispatched job.
 struct JobResults {
     reports: Vec<Option<WorkerReport>>,
@@ -714,10 +737,13 @@ impl Engine {
         cancel: &CancelToken,
     ) -> Result<KernelInfo, RenderError> {
         Self::check_abandoned_workers()?;
-        let deadline = None;
-        let mut workers = self.lock_workers(cancel, deadline)?;
+        let limits = JobLimits {
+            cancel,
+            deadline: None,
+        };
+        let mut workers = self.lock_workers(limits)?;
         self.options.log.start_run();
-        self.compile_on_first_worker(&mut workers, source, cancel, deadline, None)
+        self.compile_on_first_worker(&mut workers, source, limits, None)
             .map(|(info, _)| info)
     }
 
@@ -754,21 +780,14 @@ impl Engine {
         let timed_out = || RenderError::TimedOut {
             timeout_secs: request.timeout.unwrap_or_default().as_secs_f64(),
         };
-        let mut workers = self
-            .lock_workers(cancel, deadline)
-            .map_err(|error| match error {
-                RenderError::TimedOut { .. } => timed_out(),
-                other => other,
-            })?;
+        let limits = JobLimits { cancel, deadline };
+        let mut workers = self.lock_workers(limits).map_err(|error| match error {
+            RenderError::TimedOut { .. } => timed_out(),
+            other => other,
+        })?;
         self.options.log.start_run();
         let (info, first_compile_secs) = self
-            .compile_on_first_worker(
-                &mut workers,
-                &request.source,
-                cancel,
-                deadline,
-                request.timeout,
-            )
+            .compile_on_first_worker(&mut workers, &request.source, limits, request.timeout)
             .map_err(|error| match error {
                 RenderError::TimedOut { .. } => timed_out(),
                 other => other,
@@ -784,15 +803,14 @@ impl Engine {
             info.output,
         );
         let units_total = plan.units_total;
-        let (results, reason) = self.run_job(
+        let job = self.start_job(
             &mut workers,
             &request.source,
-            Some(plan),
+            JobWork::Render(plan),
             request.threads,
-            cancel,
-            deadline,
-            on_unit,
+            limits,
         );
+        let (results, reason) = collect_job(&mut workers, job, limits.deadline, on_unit);
         let threads =
             collect_failure(results.reports, reason, request.timeout, &results.abandoned)?;
         if results.units_done != units_total {
@@ -829,8 +847,7 @@ impl Engine {
     /// thread to finish, unless this one is cancelled or times out first.
     fn lock_workers(
         &self,
-        cancel: &CancelToken,
-        deadline: Option<Instant>,
+        JobLimits { cancel, deadline }: JobLimits<'_>,
     ) -> Result<MutexGuard<'_, Vec<Worker>>, RenderError> {
         loop {
             match self.workers.try_lock() {
@@ -854,11 +871,11 @@ impl Engine {
         &self,
         workers: &mut Vec<Worker>,
         source: &Arc<str>,
-        cancel: &CancelToken,
-        deadline: Option<Instant>,
+        limits: JobLimits<'_>,
         timeout: Option<Duration>,
     ) -> Result<(KernelInfo, f64), RenderError> {
-        let (results, reason) = self.run_job(workers, source, None, 1, cancel, deadline, None);
+        let job = self.start_job(workers, source, JobWork::CompileOnly, 1, limits);
+        let (results, reason) = collect_job(workers, job, limits.deadline, None);
         let report = results.reports.into_iter().next().flatten();
         let compile_secs = report
             .as_ref()
@@ -870,37 +887,31 @@ impl Engine {
         })
     }
 
-    /// Sends a job to the first `threads` workers, reports finished units to `on_unit` as
-    /// they come in, and collects the workers' reports and the image.
-    #[allow(clippy::too_many_arguments)]
-    fn run_job(
+    /// Sends a job to the first `threads` workers (starting the ones missing). A job that
+    /// could not be given to any worker comes back already failed, with its reason.
+    fn start_job(
         &self,
         workers: &mut Vec<Worker>,
         source: &Arc<str>,
-        plan: Option<UnitPlan>,
+        work: JobWork,
         threads: usize,
-        cancel: &CancelToken,
-        deadline: Option<Instant>,
-        mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
-    ) -> (JobResults, StopReason) {
+        limits: JobLimits<'_>,
+    ) -> StartedJob {
         let (events, receiver) = mpsc::channel();
-        let mut results = JobResults {
-            reports: (0..threads).map(|_| None).collect(),
-            units_done: 0,
-            image: Vec::new(),
-            abandoned: Vec::new(),
-        };
-        if let Err(error) = ensure_workers(workers, threads) {
-            results.reports[0] = Some(WorkerReport {
-                timing: ThreadTiming::default(),
-                info: None,
-                failure: Some(RunFailure::Internal(error.to_string())),
-            });
-            return (results, StopReason::Failed);
-        }
-        let value_count = plan.as_ref().map_or(0, |plan| {
+        let value_count = work.plan().map_or(0, |plan| {
             plan.width_px as usize * plan.height_px as usize * plan.channels
         });
+        let mut started = StartedJob {
+            job: None,
+            receiver,
+            threads,
+            pending: 0,
+            start_failure: None,
+        };
+        if let Err(error) = ensure_workers(workers, threads) {
+            started.start_failure = Some(error.to_string());
+            return started;
+        }
         // Zeroed u32s become atomics in place (same layout): no second pass over the image.
         let image: Box<[AtomicU32]> = vec![0_u32; value_count]
             .into_iter()
@@ -911,7 +922,7 @@ impl Engine {
             source: Arc::clone(source),
             memory_limit_bytes: self.options.memory_limit_bytes,
             log: Arc::clone(&self.options.log),
-            plan,
+            work,
             next_unit: AtomicUsize::new(0),
             stop_reason: AtomicU8::new(StopReason::Running as u8),
             workers: workers[..threads]
@@ -922,8 +933,7 @@ impl Engine {
             finished_units: Mutex::new(Vec::new()),
             events,
         });
-        cancel.attach(&job);
-        let mut pending = 0;
+        limits.cancel.attach(&job);
         for (index, worker) in workers[..threads].iter_mut().enumerate() {
             if worker.jobs.send(Arc::clone(&job)).is_err() {
                 // The thread is gone (it cannot panic out of its loop, but be safe): replace it.
@@ -935,54 +945,10 @@ impl Engine {
                     continue;
                 }
             }
-            pending += 1;
+            started.pending += 1;
         }
-        let mut unit_values = Vec::new();
-        let mut stopped_since: Option<Instant> = None;
-        while pending > 0 {
-            // Wake at the deadline, but never with a zero wait: once the job is stopped
-            // this loop re-asserts the stop once per tick, and spinning would flood the
-            // workers with stop signals (each one rebuilds LuaJIT's dispatch table).
-            let wait = match deadline {
-                Some(deadline) if !job.is_stopped() => PROGRESS_INTERVAL
-                    .min(deadline.saturating_duration_since(Instant::now()))
-                    .max(Duration::from_micros(100)),
-                _ => PROGRESS_INTERVAL,
-            };
-            match receiver.recv_timeout(wait) {
-                Ok(WorkerEvent::Finished { worker, report }) => {
-                    if let Some(slot) = results.reports.get_mut(worker) {
-                        *slot = Some(report);
-                    }
-                    pending -= 1;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                        job.stop(StopReason::TimedOut);
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if job.is_stopped() {
-                job.trip_workers();
-                let since = *stopped_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= STOP_GRACE {
-                    results.abandoned = abandon_unreported(workers, &results.reports, &job);
-                    break;
-                }
-            }
-            report_finished_units(
-                &job,
-                &mut results.units_done,
-                &mut unit_values,
-                on_unit.as_deref_mut(),
-            );
-        }
-        let reason = job.stop_reason();
-        if results.abandoned.is_empty() {
-            results.image = take_image(job);
-        }
-        (results, reason)
+        started.job = Some(job);
+        started
     }
 
     /// Refuses to start while too many abandoned workers are still stuck.
@@ -993,6 +959,89 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A job handed to the workers, for `collect_job`.
+struct StartedJob {
+    /// None when no worker could be started (`start_failure` says why).
+    job: Option<Arc<Job>>,
+    receiver: Receiver<WorkerEvent>,
+    threads: usize,
+    /// Workers that took the job and have not reported yet.
+    pending: usize,
+    start_failure: Option<String>,
+}
+
+/// Waits for the workers' reports, passing finished units to `on_unit` as they come in,
+/// stopping the job at its deadline and abandoning workers that outlast the stop by
+/// `STOP_GRACE`; returns the reports and the image.
+fn collect_job(
+    workers: &mut Vec<Worker>,
+    started: StartedJob,
+    deadline: Option<Instant>,
+    mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+) -> (JobResults, StopReason) {
+    let mut results = JobResults {
+        reports: (0..started.threads).map(|_| None).collect(),
+        units_done: 0,
+        image: Vec::new(),
+        abandoned: Vec::new(),
+    };
+    let Some(job) = started.job else {
+        results.reports[0] = Some(WorkerReport {
+            timing: ThreadTiming::default(),
+            info: None,
+            failure: started.start_failure.map(RunFailure::Internal),
+        });
+        return (results, StopReason::Failed);
+    };
+    let mut pending = started.pending;
+    let mut unit_values = Vec::new();
+    let mut stopped_since: Option<Instant> = None;
+    while pending > 0 {
+        // Wake at the deadline, but never with a zero wait: once the job is stopped this
+        // loop re-asserts the stop once per tick, and spinning would flood the workers with
+        // stop signals (each one rebuilds LuaJIT's dispatch table).
+        let wait = match deadline {
+            Some(deadline) if !job.is_stopped() => PROGRESS_INTERVAL
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_micros(100)),
+            _ => PROGRESS_INTERVAL,
+        };
+        match started.receiver.recv_timeout(wait) {
+            Ok(WorkerEvent::Finished { worker, report }) => {
+                if let Some(slot) = results.reports.get_mut(worker) {
+                    *slot = Some(report);
+                }
+                pending -= 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    job.stop(StopReason::TimedOut);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if job.is_stopped() {
+            job.trip_workers();
+            let since = *stopped_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= STOP_GRACE {
+                results.abandoned = abandon_unreported(workers, &results.reports, &job);
+                break;
+            }
+        }
+        report_finished_units(
+            &job,
+            &mut results.units_done,
+            &mut unit_values,
+            on_unit.as_deref_mut(),
+        );
+    }
+    let reason = job.stop_reason();
+    if results.abandoned.is_empty() {
+        results.image = take_image(job);
+    }
+    (results, reason)
 }
 
 /// Replaces every worker of the job that has not reported with a fresh one and abandons
@@ -1057,7 +1106,7 @@ fn report_finished_units(
     mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
 ) {
     let finished = std::mem::take(&mut *lock(&job.finished_units));
-    let Some(plan) = &job.plan else {
+    let Some(plan) = job.work.plan() else {
         return;
     };
     for unit in finished {
@@ -1188,7 +1237,7 @@ mod tests {
             source: Arc::from(""),
             memory_limit_bytes: DEFAULT_MEMORY_LIMIT_BYTES,
             log: Arc::new(KernelLog::discard()),
-            plan: None,
+            work: JobWork::CompileOnly,
             next_unit: AtomicUsize::new(0),
             stop_reason: AtomicU8::new(StopReason::Running as u8),
             workers: Vec::new(),

@@ -31,6 +31,10 @@ pub struct KernelLog {
     max_lines_per_run: u32,
 }
 
+/// Lines of kernel `print` output the front ends pass on per render; more would flood a
+/// terminal or the log panel (a `print` in `pixel` runs once per pixel).
+pub const PRINT_LINES_PER_RUN: u32 = 200;
+
 /// Longest printed line kept, in bytes; longer lines are cut.
 const MAX_PRINT_LINE_BYTES: usize = 1000;
 
@@ -103,6 +107,30 @@ fn internal(context: &str, error: &mlua::Error) -> RunFailure {
     ))
 }
 
+/// `.context("doing what")` on mlua results: a failure there is a bug in moonbrot's own Lua
+/// code or its use of mlua, never the kernel's fault.
+trait InternalContext<T> {
+    fn context(self, doing: &str) -> Result<T, RunFailure>;
+}
+
+impl<T> InternalContext<T> for mlua::Result<T> {
+    fn context(self, doing: &str) -> Result<T, RunFailure> {
+        self.map_err(|error| internal(doing, &error))
+    }
+}
+
+/// The kernel hit its memory limit.
+fn memory_limit_failure(limit_bytes: usize) -> RunFailure {
+    RunFailure::Kernel(KernelError::MemoryLimit { limit_bytes })
+}
+
+/// True when a message caught inside Lua (by the driver's pcall) is LuaJIT's allocation
+/// failure: its own message, with no kernel line (a kernel's `error("not enough memory")`
+/// has one).
+fn is_out_of_memory_message(message: &str, line: Option<u32>) -> bool {
+    line.is_none() && message == OUT_OF_MEMORY_MESSAGE
+}
+
 /// The first line of a Lua error's message, without mlua's traceback.
 fn first_line_of(error: &mlua::Error) -> String {
     let mut root = error;
@@ -145,23 +173,23 @@ pub(crate) struct LuaKernel {
     memory_limit_bytes: usize,
 }
 
-impl LuaKernel {
-    /// Compiles `source` in a new state and runs its top level (stoppable through `stop`).
-    pub(crate) fn compile(
-        source: Arc<str>,
-        memory_limit_bytes: usize,
-        log: &Arc<KernelLog>,
-        stop: &StopContext<'_>,
-    ) -> Result<Self, RunFailure> {
+/// A fresh Lua state with the sandbox, the driver and the JIT control loaded, and the
+/// trusted libraries (ffi, debug, jit) hidden from kernels: everything but the kernel.
+struct SandboxedState {
+    lua: Lua,
+    /// The kernel's globals.
+    environment: Table,
+    /// driver.lua's functions.
+    driver: Table,
+    /// trace_watch.lua's control of the JIT.
+    jit: JitControl,
+}
+
+impl SandboxedState {
+    fn new(memory_limit_bytes: usize, log: &Arc<KernelLog>) -> Result<Self, RunFailure> {
         let lua = new_lua_state();
         lua.set_memory_limit(memory_limit_bytes)
-            .map_err(|e| internal("setting the memory limit", &e))?;
-        let memory_error = || {
-            RunFailure::Kernel(KernelError::MemoryLimit {
-                limit_bytes: memory_limit_bytes,
-            })
-        };
-
+            .context("setting the memory limit")?;
         let log = Arc::clone(log);
         let print_to_log = lua
             .create_function(move |_, line: LuaString| {
@@ -171,93 +199,109 @@ impl LuaKernel {
                 log.print(&String::from_utf8_lossy(start), bytes.len());
                 Ok(())
             })
-            .map_err(|e| internal("creating print", &e))?;
-        let bounded =
-            load_bounded_library(&lua).map_err(|e| internal("loading bounded_library.lua", &e))?;
+            .context("creating print")?;
+        let bounded = load_bounded_library(&lua).context("loading bounded_library.lua")?;
         let environment: Table = lua
             .load(SANDBOX_LUA)
             .set_name("=sandbox")
             .call((print_to_log, bounded))
-            .map_err(|e| internal("running sandbox.lua", &e))?;
+            .context("running sandbox.lua")?;
         #[cfg(feature = "testing")]
-        add_test_stall(&lua, &environment).map_err(|e| internal("adding the test stall", &e))?;
+        add_test_stall(&lua, &environment).context("adding the test stall")?;
 
         let globals = lua.globals();
-        let ffi: Table = globals
-            .get("ffi")
-            .map_err(|e| internal("finding ffi", &e))?;
-        let debug: Table = globals
-            .get("debug")
-            .map_err(|e| internal("finding debug", &e))?;
-        let getinfo: Function = debug
-            .get("getinfo")
-            .map_err(|e| internal("finding getinfo", &e))?;
+        let ffi: Table = globals.get("ffi").context("finding ffi")?;
+        let debug: Table = globals.get("debug").context("finding debug")?;
+        let getinfo: Function = debug.get("getinfo").context("finding getinfo")?;
         let driver: Table = lua
             .load(DRIVER_LUA)
             .set_name("=driver")
             .call((ffi, getinfo))
-            .map_err(|e| internal("running driver.lua", &e))?;
-        let jit_table: Table = globals
-            .get("jit")
-            .map_err(|e| internal("finding jit", &e))?;
-        let jit = load_jit_control(&lua, &jit_table, &debug)
-            .map_err(|e| internal("loading trace_watch.lua", &e))?;
+            .context("running driver.lua")?;
+        let jit_table: Table = globals.get("jit").context("finding jit")?;
+        let jit = load_jit_control(&lua, &jit_table, &debug).context("loading trace_watch.lua")?;
         for name in ["ffi", "debug", "jit"] {
             globals
                 .raw_set(name, Value::Nil)
-                .map_err(|e| internal("hiding trusted libraries", &e))?;
+                .context("hiding trusted libraries")?;
         }
-        let driver_function = |name: &str| -> Result<Function, RunFailure> {
-            driver
-                .get(name)
-                .map_err(|e| internal("finding a driver function", &e))
-        };
-        let load_kernel = driver_function("load_kernel")?;
-        let locate_error = driver_function("locate_error")?;
-        let sample_pixel = driver_function("sample_pixel")?;
+        Ok(Self {
+            lua,
+            environment,
+            driver,
+            jit,
+        })
+    }
 
-        let chunk = match lua
-            .load(&*source)
-            .set_name("=kernel")
-            .set_mode(ChunkMode::Text)
-            .set_environment(environment.clone())
-            .into_function()
-        {
-            Ok(chunk) => chunk,
-            Err(mlua::Error::MemoryError(_)) => return Err(memory_error()),
-            Err(error) => {
-                let (line, message) = split_kernel_position(&first_line_of(&error));
-                return Err(KernelError::Syntax { line, message }.into());
-            }
-        };
+    fn driver_function(&self, name: &str) -> Result<Function, RunFailure> {
+        self.driver.get(name).context("finding a driver function")
+    }
 
+    /// Runs the kernel's top level (its settings, locals and `pixel`), stoppable.
+    fn run_top_level(
+        &self,
+        chunk: Function,
+        memory_limit_bytes: usize,
+        stop: &StopContext<'_>,
+    ) -> Result<(), RunFailure> {
+        let load_kernel = self.driver_function("load_kernel")?;
         let load_result = {
-            let Some(_armed) = stop.switch.arm(&lua, stop.job_id, stop.is_stopped) else {
+            let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
                 return Err(RunFailure::Stopped);
             };
             load_kernel.call::<(Option<LuaString>, Option<u32>)>(chunk)
         };
         match load_result {
-            Ok((None, _)) => {}
-            _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
+            Ok((None, _)) => Ok(()),
+            _ if (stop.is_stopped)() => Err(RunFailure::Stopped),
             Ok((Some(message), line)) => {
                 let message = message.to_string_lossy();
-                if line.is_none() && message == OUT_OF_MEMORY_MESSAGE {
-                    return Err(memory_error());
+                if is_out_of_memory_message(&message, line) {
+                    return Err(memory_limit_failure(memory_limit_bytes));
                 }
                 let (position_line, message) = split_kernel_position(&message);
-                return Err(KernelError::Load {
+                Err(KernelError::Load {
                     line: position_line.or(line),
                     message,
                 }
-                .into());
+                .into())
             }
-            Err(mlua::Error::MemoryError(_)) => return Err(memory_error()),
-            Err(error) => return Err(internal("loading the kernel", &error)),
+            Err(mlua::Error::MemoryError(_)) => Err(memory_limit_failure(memory_limit_bytes)),
+            Err(error) => Err(internal("loading the kernel", &error)),
         }
+    }
+}
 
-        let info = read_kernel_info(&environment)?;
-        let pixel = match environment.raw_get::<Value>("pixel") {
+impl LuaKernel {
+    /// Compiles `source` in a new state and runs its top level (stoppable through `stop`).
+    pub(crate) fn compile(
+        source: Arc<str>,
+        memory_limit_bytes: usize,
+        log: &Arc<KernelLog>,
+        stop: &StopContext<'_>,
+    ) -> Result<Self, RunFailure> {
+        let state = SandboxedState::new(memory_limit_bytes, log)?;
+        let lua = &state.lua;
+        let chunk = match lua
+            .load(&*source)
+            .set_name("=kernel")
+            .set_mode(ChunkMode::Text)
+            .set_environment(state.environment.clone())
+            .into_function()
+        {
+            Ok(chunk) => chunk,
+            Err(mlua::Error::MemoryError(_)) => {
+                return Err(memory_limit_failure(memory_limit_bytes));
+            }
+            Err(error) => {
+                let (line, message) = split_kernel_position(&first_line_of(&error));
+                return Err(KernelError::Syntax { line, message }.into());
+            }
+        };
+        state.run_top_level(chunk, memory_limit_bytes, stop)?;
+
+        let info = read_kernel_info(&state.environment)?;
+        let pixel = match state.environment.raw_get::<Value>("pixel") {
             Ok(Value::Function(pixel)) => pixel,
             Ok(Value::Nil) => return Err(KernelError::MissingPixel.into()),
             Ok(other) => {
@@ -268,17 +312,17 @@ impl LuaKernel {
             }
             Err(error) => return Err(internal("reading pixel", &error)),
         };
-        let render_unit = driver_function(match info.output {
+        let render_unit = state.driver_function(match info.output {
             OutputMode::Escape => "render_escape_unit",
             OutputMode::Rgb => "render_rgb_unit",
         })?;
         let kernel = Self {
-            lua,
-            environment,
+            locate_error: state.driver_function("locate_error")?,
+            sample_pixel: state.driver_function("sample_pixel")?,
+            lua: state.lua,
+            environment: state.environment,
             pixel,
             render_unit,
-            locate_error,
-            sample_pixel,
             info,
             source,
             memory_limit_bytes,
@@ -287,7 +331,7 @@ impl LuaKernel {
             let Some(_armed) = stop.switch.arm(&kernel.lua, stop.job_id, stop.is_stopped) else {
                 return Err(RunFailure::Stopped);
             };
-            shape_traces(&jit, &kernel, stop).map_err(|e| internal("warming up the JIT", &e))?;
+            shape_traces(&state.jit, &kernel, stop).context("warming up the JIT")?;
         }
         if (stop.is_stopped)() {
             return Err(RunFailure::Stopped);
@@ -308,7 +352,7 @@ impl LuaKernel {
     pub(crate) fn set_max_iter(&self, max_iter: u32) -> Result<(), RunFailure> {
         self.environment
             .raw_set("max_iter", max_iter)
-            .map_err(|e| internal("setting max_iter", &e))
+            .context("setting max_iter")
     }
 
     /// Renders one unit into `out` (channels floats per pixel, row by row).
@@ -326,11 +370,7 @@ impl LuaKernel {
         let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
             return Err(RunFailure::Stopped);
         };
-        let memory_limit = || {
-            RunFailure::Kernel(KernelError::MemoryLimit {
-                limit_bytes: self.memory_limit_bytes,
-            })
-        };
+        let memory_limit = || memory_limit_failure(self.memory_limit_bytes);
         let fast_message = match call_unit_driver(
             &self.render_unit,
             &self.pixel,
@@ -345,7 +385,7 @@ impl LuaKernel {
             Err(mlua::Error::MemoryError(_)) => return Err(memory_limit()),
             Err(error) => first_line_of(&error),
         };
-        if fast_message == OUT_OF_MEMORY_MESSAGE {
+        if is_out_of_memory_message(&fast_message, None) {
             return Err(memory_limit());
         }
         // The fast loop failed somewhere in the unit: find the pixel, one protected call at
@@ -367,11 +407,8 @@ impl LuaKernel {
         }
         match located {
             Ok((Some(index), Some(kind), Some(message), stack_line)) => {
-                if stack_line.is_none() && message == OUT_OF_MEMORY_MESSAGE {
-                    return Err(KernelError::MemoryLimit {
-                        limit_bytes: self.memory_limit_bytes,
-                    }
-                    .into());
+                if is_out_of_memory_message(&message, stack_line) {
+                    return Err(memory_limit());
                 }
                 let column = index % rows.width_px.max(1);
                 let row = rows.first_row + index / rows.width_px.max(1);
@@ -403,10 +440,7 @@ impl LuaKernel {
                 }
                 .into())
             }
-            Err(mlua::Error::MemoryError(_)) => Err(KernelError::MemoryLimit {
-                limit_bytes: self.memory_limit_bytes,
-            }
-            .into()),
+            Err(mlua::Error::MemoryError(_)) => Err(memory_limit()),
             Err(locate_failure) => Err(internal("locating a kernel error", &locate_failure)),
         }
     }
@@ -589,9 +623,7 @@ fn load_jit_control(lua: &Lua, jit: &Table, debug: &Table) -> mlua::Result<JitCo
 /// a kernel may give its environment a metatable).
 fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
     let read = |table: &Table, name: &str| -> Result<Value, RunFailure> {
-        table
-            .raw_get(name)
-            .map_err(|e| internal("reading a kernel setting", &e))
+        table.raw_get(name).context("reading a kernel setting")
     };
     let output = match read(environment, "output")? {
         Value::Nil => OutputMode::Escape,

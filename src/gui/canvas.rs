@@ -22,6 +22,8 @@ pub struct Layer {
     pub view: View,
     /// Its values, kept so a palette change recolours without rendering.
     pub image: ValueImage,
+    /// The palette its texture is coloured with.
+    pub palette: Palette,
 }
 
 /// The full-size render in progress: rows are uploaded as they arrive; rows not yet
@@ -67,8 +69,6 @@ pub struct Canvas {
     zoom_box_from: Option<Pos2>,
     /// The complex point under the pointer.
     pub hover_point: Option<(f64, f64)>,
-    /// The view area's size in physical pixels (for "fit window").
-    pub area_px: (f32, f32),
     /// The view area on screen, in points.
     pub area: Rect,
 }
@@ -80,7 +80,6 @@ impl Default for Canvas {
             progress: None,
             zoom_box_from: None,
             hover_point: None,
-            area_px: (0.0, 0.0),
             area: Rect::NOTHING,
         }
     }
@@ -120,17 +119,24 @@ impl Layer {
             texture,
             view,
             image,
+            palette: *palette,
         }
     }
 
     /// The finished render of `progress`: its texture already holds every row, coloured,
     /// so it is kept as it is (colouring and uploading the whole image again would cost
     /// the UI a long frame at the end of every render).
-    pub fn from_progress(progress: ProgressLayer, image: ValueImage, view: View) -> Self {
+    pub fn from_progress(
+        progress: ProgressLayer,
+        image: ValueImage,
+        view: View,
+        palette: Palette,
+    ) -> Self {
         Self {
             texture: progress.texture,
             view,
             image,
+            palette,
         }
     }
 
@@ -138,6 +144,7 @@ impl Layer {
     pub fn recolour(&mut self, palette: &Palette) {
         self.texture
             .set(colour_whole(palette, &self.image), TextureOptions::LINEAR);
+        self.palette = *palette;
     }
 
     /// Its size in pixels.
@@ -299,12 +306,7 @@ impl Canvas {
     ) -> Option<ViewChange> {
         let area = ui.available_rect_before_wrap();
         let response = ui.allocate_rect(area, Sense::click_and_drag());
-        let pixels_per_point = ui.ctx().pixels_per_point();
         self.area = area;
-        self.area_px = (
-            area.width() * pixels_per_point,
-            area.height() * pixels_per_point,
-        );
         let placement = Placement::fit(area, size_px);
 
         let painter = ui.painter_at(area);

@@ -5,10 +5,13 @@
 
 mod app;
 mod canvas;
+mod commands;
 mod controls;
 mod dialogs;
+mod document;
 mod editor;
 pub mod recovery;
+mod scheduler;
 mod settings;
 mod timings;
 mod workers;
@@ -17,13 +20,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use app::{
-    AppOptions, Command, MoonbrotApp, ScreenshotOutcome, ScreenshotRequest, restore_settings,
+    AppOptions, FileOutcome, MoonbrotApp, ScreenshotOutcome, ScreenshotRequest, restore_settings,
     store_settings,
 };
 pub use canvas::{Gesture, ViewChange, complex_at};
+pub use commands::{Command, shortcuts};
 pub use dialogs::{DialogPurpose, FileDialogs};
+pub use document::{KernelDocument, Origin};
 pub use editor::SOURCE_LABEL;
 pub use settings::{ExportScale, Settings, SizeChoice};
+pub use workers::ExportFailure;
 
 /// The window icon (a 64×64 render of the Mandelbrot kernel by moonbrot itself).
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
@@ -89,6 +95,6 @@ pub fn run(screenshot: Option<PathBuf>, safe_mode: bool) -> Result<(), String> {
     if !screenshot_mode {
         return Ok(());
     }
-    let result = outcome.lock().ok().and_then(|result| result.clone());
+    let result = crate::engine::sync::lock(&outcome).clone();
     result.unwrap_or_else(|| Err("the window closed before the screenshot was taken".to_owned()))
 }

@@ -61,10 +61,12 @@ pub fn restore(dir: &Path) -> Restored {
         String::from_utf8(bytes.to_vec()).map_err(|_| "it is not UTF-8 text".to_owned())
     });
     restored.settings = match (settings, kernel) {
-        (settings, Some(source)) => Some(Settings {
-            source,
-            ..settings.unwrap_or_default()
-        }),
+        (settings, Some(source)) => {
+            let mut settings = settings.unwrap_or_default();
+            settings.document.set_text(source);
+            settings.document.mark_restored();
+            Some(settings)
+        }
         (settings, None) => settings,
     };
     restored
@@ -133,7 +135,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::engine::sync::lock(&self.pending)
     }
 }
 
@@ -293,7 +295,7 @@ mod tests {
     fn the_saved_kernel_wins_over_the_settings_text() {
         let dir = tempfile::tempdir().expect("dir");
         let settings = Settings {
-            source: "old".to_owned(),
+            document: crate::gui::document::KernelDocument::untitled("old"),
             ..Settings::default()
         };
         std::fs::write(
@@ -304,7 +306,9 @@ mod tests {
         std::fs::write(dir.path().join(KERNEL_FILE), "typed last").expect("write");
         let restored = restore(dir.path());
         assert_eq!(
-            restored.settings.map(|settings| settings.source),
+            restored
+                .settings
+                .map(|settings| settings.document.text().to_owned()),
             Some("typed last".to_owned())
         );
         assert!(!restored.interrupted_render);
@@ -322,7 +326,9 @@ mod tests {
             "the cut-short temporary file is still there"
         );
         assert_eq!(
-            restored.settings.map(|settings| settings.source),
+            restored
+                .settings
+                .map(|settings| settings.document.text().to_owned()),
             Some("whole".to_owned())
         );
     }

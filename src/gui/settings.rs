@@ -3,19 +3,21 @@
 //! so a state saved by another version or a corrupted one falls back field by field or
 //! wholesale to defaults instead of failing.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
+use super::document::KernelDocument;
 use crate::engine::View;
-use crate::engine::kernel::default_kernel;
 use crate::engine::palette::Palette;
 use crate::engine::render::default_thread_count;
 
 /// Image size presets (widths; the height follows the window's aspect ratio).
 pub const SIZE_PRESETS: [u32; 4] = [320, 640, 1280, 1920];
+/// The largest side of a chosen image size (and the widest export), in pixels: big
+/// enough for print, small enough that one image's buffers stay well under the engine's
+/// cap.
+pub const MAX_CHOSEN_SIDE_PX: u32 = 16_384;
 /// The widest export allowed, in pixels.
-pub const MAX_EXPORT_WIDTH: u32 = 16_384;
+pub const MAX_EXPORT_WIDTH: u32 = MAX_CHOSEN_SIDE_PX;
 /// Views kept for Back.
 const MAX_HISTORY: usize = 200;
 
@@ -97,14 +99,10 @@ impl ViewHistory {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    /// The kernel source in the editor.
-    pub source: String,
-    /// The shipped kernel it was picked from, if it was.
-    pub shipped_name: Option<String>,
-    /// The file it was opened from or saved to.
-    pub file_path: Option<PathBuf>,
-    /// The text as last opened from or saved to `file_path` (to tell unsaved edits).
-    pub saved_source: Option<String>,
+    /// The kernel being edited (stored as the flat fields `source`, `shipped_name`,
+    /// `file_path` and `saved_source`).
+    #[serde(flatten)]
+    pub document: KernelDocument,
     /// The view; None for the kernel's home.
     pub view: Option<View>,
     /// Back and Forward.
@@ -126,10 +124,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            source: default_kernel().source.to_owned(),
-            shipped_name: Some(default_kernel().name.to_owned()),
-            file_path: None,
-            saved_source: None,
+            document: KernelDocument::default(),
             view: None,
             history: ViewHistory::default(),
             size: SizeChoice::FitWindow,
@@ -146,7 +141,7 @@ impl SizeChoice {
     /// The image size for a view area of `area_px` physical pixels.
     pub fn size_px(self, area_px: (f32, f32)) -> (u32, u32) {
         let (area_width, area_height) = (area_px.0.max(1.0), area_px.1.max(1.0));
-        let clamp = |side: f32| (side.round() as u32).clamp(1, 16_384);
+        let clamp = |side: f32| (side.round() as u32).clamp(1, MAX_CHOSEN_SIDE_PX);
         match self {
             Self::Width(width) => (width, clamp(width as f32 * area_height / area_width)),
             Self::Custom { width, height } => (width.max(1), height.max(1)),
@@ -156,24 +151,21 @@ impl SizeChoice {
 }
 
 impl ExportScale {
-    /// The export size for an image of `size_px`.
+    /// The export size for an image of `size_px`: always the image's aspect ratio, at most
+    /// `MAX_EXPORT_WIDTH` wide.
     pub fn size_px(self, size_px: (u32, u32)) -> (u32, u32) {
-        let (width, height) = size_px;
-        let (width, height) = match self {
-            Self::Current => (width, height),
-            Self::Double => (width * 2, height * 2),
-            Self::Quadruple => (width * 4, height * 4),
-            Self::CustomWidth(custom) => {
-                let custom = custom.clamp(1, MAX_EXPORT_WIDTH);
-                (
-                    custom,
-                    ((f64::from(custom) * f64::from(height) / f64::from(width.max(1))).round()
-                        as u32)
-                        .max(1),
-                )
-            }
+        let (width, height) = (size_px.0.max(1), size_px.1.max(1));
+        let wanted_width = match self {
+            Self::Current => u64::from(width),
+            Self::Double => u64::from(width) * 2,
+            Self::Quadruple => u64::from(width) * 4,
+            Self::CustomWidth(custom) => u64::from(custom.max(1)),
         };
-        (width.min(MAX_EXPORT_WIDTH), height.max(1))
+        let export_width = wanted_width.min(u64::from(MAX_EXPORT_WIDTH)) as u32;
+        let export_height = (f64::from(export_width) * f64::from(height) / f64::from(width))
+            .round()
+            .max(1.0) as u32;
+        (export_width, export_height)
     }
 }
 
@@ -204,7 +196,7 @@ mod tests {
     fn a_corrupted_or_partial_saved_state_falls_back_to_defaults() {
         let partial: Settings = serde_json::from_str(r#"{"threads": 3}"#).expect("partial state");
         assert_eq!(partial.threads, 3);
-        assert_eq!(partial.source, Settings::default().source);
+        assert_eq!(partial.document, Settings::default().document);
         assert!(serde_json::from_str::<Settings>("{not json").is_err());
     }
 
@@ -225,5 +217,13 @@ mod tests {
             ExportScale::CustomWidth(20_000).size_px((640, 360)),
             (16_384, 9216)
         );
+    }
+
+    #[test]
+    fn an_export_capped_in_width_keeps_the_images_aspect_ratio() {
+        // 4x of 8000x2000 is 32000x8000: capped at 16384 wide, it must stay 4:1.
+        assert_eq!(ExportScale::Quadruple.size_px((8000, 2000)), (16_384, 4096));
+        assert_eq!(ExportScale::Double.size_px((10_000, 100)), (16_384, 164));
+        assert_eq!(ExportScale::Current.size_px((640, 360)), (640, 360));
     }
 }

@@ -9,10 +9,10 @@ use std::hash::{Hash, Hasher};
 use egui::Ui;
 use egui_plot::{Plot, PlotPoints, Points};
 
-use crate::engine::RenderTimings;
 use crate::engine::bench::{
     ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, article_secs, find_cell,
 };
+use crate::engine::{RenderError, RenderTimings};
 
 /// Frames whose UI time is kept for the frame-time figures.
 const FRAME_SAMPLES: usize = 240;
@@ -62,7 +62,7 @@ pub enum BenchState {
     /// Finished.
     Done(Vec<BenchCell>),
     /// Failed or cancelled.
-    Failed(String),
+    Failed(RenderError),
 }
 
 /// Everything the timings panel shows.
@@ -281,8 +281,8 @@ fn bench_ui(ui: &mut Ui, bench: &BenchState) {
                     .text(format!("{done} of {total} renders")),
             );
         }
-        BenchState::Failed(message) => {
-            ui.colored_label(ui.visuals().error_fg_color, message);
+        BenchState::Failed(error) => {
+            ui.colored_label(ui.visuals().error_fg_color, error.to_string());
         }
         BenchState::Done(cells) => {
             ui.label("Seconds, best of 3 (moonbrot Lua / native Rust / the article's lupa):");

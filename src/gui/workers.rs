@@ -1,8 +1,9 @@
-//! The window's background threads. `RenderThread` renders what the user explores (a
-//! coarse preview pass, then the full image, rows sent back as they complete); a newer
-//! request cancels the one in flight. `BackgroundThread` runs exports and the benchmark on
-//! an engine of its own, so exploring never cancels them. Both wake the UI with
-//! `request_repaint` when they have something; the UI polls their channels each frame.
+//! The window's background threads, both `JobThread`s (one job at a time, a newer job
+//! cancels the one in flight). `RenderThread` renders what the user explores (a coarse
+//! preview pass, then the full image, rows sent back as they complete). `BackgroundThread`
+//! runs exports and the benchmark on an engine of its own, so exploring never cancels
+//! them. Both wake the UI with `request_repaint` when they have something; the UI polls
+//! their channels each frame.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,12 +14,9 @@ use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
 use crate::engine::export::{ExportMetadata, write_png};
 use crate::engine::palette::Palette;
 use crate::engine::{
-    CancelToken, Engine, EngineOptions, KernelLog, OutputMode, RenderError, RenderOutput,
-    RenderRequest,
+    CancelToken, Engine, EngineOptions, ExportError, KernelLog, OutputMode, PRINT_LINES_PER_RUN,
+    RenderError, RenderOutput, RenderRequest,
 };
-
-/// Kernel `print` lines kept per render in the window's log.
-const PRINT_LINES_PER_RUN: u32 = 200;
 
 /// Which pass of an exploring render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,19 +49,141 @@ pub enum RenderEvent {
     Log(String),
 }
 
-struct ExploreJob {
-    generation: u64,
-    passes: Vec<(Pass, RenderRequest)>,
-    cancel: CancelToken,
+/// Sends a thread's events to the UI and wakes it.
+pub struct EventSender<E> {
+    events: Sender<Message<E>>,
+    waker: Waker,
+}
+
+impl<E> Clone for EventSender<E> {
+    fn clone(&self) -> Self {
+        Self {
+            events: self.events.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+}
+
+impl<E> EventSender<E> {
+    /// Sends `event` and wakes the UI (a closed window is not an error here).
+    pub fn send(&self, event: E) {
+        let _ = self.events.send(Message::Event(event));
+        self.waker.wake();
+    }
+}
+
+enum Message<E> {
+    Event(E),
+    /// The job with this id is over.
+    Finished(u64),
+}
+
+/// A named thread that runs jobs one at a time, each with its own cancel token, and sends
+/// events back to the UI. A new job cancels the one in flight; jobs that queued up behind a
+/// newer one are skipped. Dropping it cancels the job in flight and joins the thread.
+struct JobThread<J, E> {
+    jobs: Option<Sender<(u64, J, CancelToken)>>,
+    events: Receiver<Message<E>>,
+    /// The id of the last job submitted.
+    last_id: u64,
+    /// The cancel token of the last job, until it is reported finished.
+    in_flight: Option<CancelToken>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<J: Send + 'static, E: Send + 'static> JobThread<J, E> {
+    /// Starts the thread. `make_runner` is called here with the thread's event sender and
+    /// returns what runs each job on the thread.
+    fn spawn<R>(
+        name: &str,
+        waker: Waker,
+        make_runner: impl FnOnce(EventSender<E>) -> R,
+    ) -> std::io::Result<Self>
+    where
+        R: FnMut(u64, J, &CancelToken) + Send + 'static,
+    {
+        let (jobs, job_receiver) = mpsc::channel::<(u64, J, CancelToken)>();
+        let (event_sender, events) = mpsc::channel();
+        let finished = EventSender {
+            events: event_sender,
+            waker,
+        };
+        let mut run = make_runner(finished.clone());
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                while let Ok(mut job) = job_receiver.recv() {
+                    // Only the newest job matters: the older ones were cancelled.
+                    while let Ok(newer) = job_receiver.try_recv() {
+                        job = newer;
+                    }
+                    let (id, job, cancel) = job;
+                    run(id, job, &cancel);
+                    let _ = finished.events.send(Message::Finished(id));
+                    finished.waker.wake();
+                }
+            })?;
+        Ok(Self {
+            jobs: Some(jobs),
+            events,
+            last_id: 0,
+            in_flight: None,
+            thread: Some(thread),
+        })
+    }
+
+    /// Cancels the job in flight, if any, and starts `job`. Returns its id.
+    fn submit(&mut self, job: J) -> u64 {
+        self.cancel();
+        self.last_id += 1;
+        let cancel = CancelToken::new();
+        self.in_flight = Some(cancel.clone());
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send((self.last_id, job, cancel));
+        }
+        self.last_id
+    }
+
+    fn cancel(&mut self) {
+        if let Some(cancel) = &self.in_flight {
+            cancel.cancel();
+        }
+    }
+
+    /// True from `submit` until the thread reports that job finished.
+    fn is_busy(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Everything reported since the last call.
+    fn poll(&mut self) -> Vec<E> {
+        let mut events = Vec::new();
+        for message in self.events.try_iter() {
+            match message {
+                Message::Event(event) => events.push(event),
+                Message::Finished(id) if id == self.last_id => self.in_flight = None,
+                Message::Finished(_) => {}
+            }
+        }
+        events
+    }
+}
+
+impl<J, E> Drop for JobThread<J, E> {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.in_flight.take() {
+            cancel.cancel();
+        }
+        self.jobs = None; // closes the channel: the thread ends after its job
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The thread that renders what the user explores.
 pub struct RenderThread {
-    jobs: Option<Sender<ExploreJob>>,
-    events: Receiver<RenderEvent>,
-    in_flight: Option<CancelToken>,
-    generation: u64,
-    thread: Option<JoinHandle<()>>,
+    thread: JobThread<Vec<(Pass, RenderRequest)>, RenderEvent>,
 }
 
 /// Wakes the UI (`request_repaint`) after a thread has sent it something.
@@ -79,110 +199,70 @@ impl Waker {
 impl RenderThread {
     /// Starts the thread with its own engine.
     pub fn spawn(waker: Waker) -> std::io::Result<Self> {
-        let (jobs, job_receiver) = mpsc::channel::<ExploreJob>();
-        let (event_sender, events) = mpsc::channel();
-        let log_sender = event_sender.clone();
-        let log_waker = waker.clone();
-        let engine = Engine::new(EngineOptions {
-            log: Arc::new(KernelLog::new(PRINT_LINES_PER_RUN, move |line| {
-                let _ = log_sender.send(RenderEvent::Log(line.to_owned()));
-                log_waker.wake();
-            })),
-            ..EngineOptions::default()
-        });
-        let thread = std::thread::Builder::new()
-            .name("moonbrot-gui-render".to_owned())
-            .spawn(move || {
-                while let Ok(mut job) = job_receiver.recv() {
-                    // Only the newest request matters.
-                    while let Ok(newer) = job_receiver.try_recv() {
-                        job = newer;
-                    }
-                    run_explore_job(&engine, &job, &event_sender, &waker);
+        let thread = JobThread::spawn(
+            "moonbrot-gui-render",
+            waker,
+            |events: EventSender<RenderEvent>| {
+                let log_events = events.clone();
+                let engine = Engine::new(EngineOptions {
+                    log: Arc::new(KernelLog::new(PRINT_LINES_PER_RUN, move |line| {
+                        log_events.send(RenderEvent::Log(line.to_owned()));
+                    })),
+                    ..EngineOptions::default()
+                });
+                move |generation, passes: Vec<(Pass, RenderRequest)>, cancel: &CancelToken| {
+                    run_explore_job(&engine, generation, &passes, cancel, &events);
                 }
-            })?;
-        Ok(Self {
-            jobs: Some(jobs),
-            events,
-            in_flight: None,
-            generation: 0,
-            thread: Some(thread),
-        })
+            },
+        )?;
+        Ok(Self { thread })
     }
 
     /// Cancels the request in flight, if any, and starts rendering `passes` in order.
     /// Returns the new request's generation.
     pub fn submit(&mut self, passes: Vec<(Pass, RenderRequest)>) -> u64 {
-        self.cancel();
-        self.generation += 1;
-        let cancel = CancelToken::new();
-        self.in_flight = Some(cancel.clone());
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(ExploreJob {
-                generation: self.generation,
-                passes,
-                cancel,
-            });
-        }
-        self.generation
-    }
-
-    /// Cancels the request in flight.
-    pub fn cancel(&mut self) {
-        if let Some(cancel) = self.in_flight.take() {
-            cancel.cancel();
-        }
+        self.thread.submit(passes)
     }
 
     /// Everything reported since the last call.
-    pub fn poll(&self) -> Vec<RenderEvent> {
-        self.events.try_iter().collect()
+    pub fn poll(&mut self) -> Vec<RenderEvent> {
+        self.thread.poll()
     }
 }
 
-impl Drop for RenderThread {
-    fn drop(&mut self) {
-        self.cancel();
-        self.jobs = None; // closes the channel: the thread ends after its job
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn run_explore_job(engine: &Engine, job: &ExploreJob, events: &Sender<RenderEvent>, waker: &Waker) {
-    let generation = job.generation;
-    for (pass, request) in &job.passes {
+fn run_explore_job(
+    engine: &Engine,
+    generation: u64,
+    passes: &[(Pass, RenderRequest)],
+    cancel: &CancelToken,
+    events: &EventSender<RenderEvent>,
+) {
+    for (pass, request) in passes {
         let result = if *pass == Pass::Full {
-            engine.render_with_progress(request, &job.cancel, &mut |unit| {
-                let _ = events.send(RenderEvent::Rows {
+            engine.render_with_progress(request, cancel, &mut |unit| {
+                events.send(RenderEvent::Rows {
                     generation,
                     first_row: unit.first_row,
                     row_count: unit.row_count,
                     output: unit.output,
                     values: unit.values.to_vec(),
                 });
-                waker.wake();
             })
         } else {
-            engine.render(request, &job.cancel)
+            engine.render(request, cancel)
         };
         match result {
-            Ok(output) => {
-                let _ = events.send(RenderEvent::PassDone {
-                    generation,
-                    pass: *pass,
-                    output: Box::new(output),
-                });
-            }
+            Ok(output) => events.send(RenderEvent::PassDone {
+                generation,
+                pass: *pass,
+                output: Box::new(output),
+            }),
             Err(RenderError::Cancelled) => return,
             Err(error) => {
-                let _ = events.send(RenderEvent::Failed { generation, error });
-                waker.wake();
+                events.send(RenderEvent::Failed { generation, error });
                 return;
             }
         }
-        waker.wake();
     }
 }
 
@@ -196,115 +276,88 @@ pub struct ExportJob {
     pub path: PathBuf,
 }
 
+/// Why an export did not write its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportFailure {
+    /// The render failed or was cancelled.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The PNG could not be written.
+    #[error(transparent)]
+    Write(#[from] ExportError),
+}
+
 /// What the background thread reports.
 pub enum BackgroundEvent {
     /// Units or benchmark steps done, of a total.
     Progress { done: usize, total: usize },
     /// The export finished: the path written, or why not.
-    Exported(Result<PathBuf, String>),
+    Exported(Result<PathBuf, ExportFailure>),
     /// The benchmark finished.
-    Benchmarked(Result<Vec<BenchCell>, String>),
+    Benchmarked(Result<Vec<BenchCell>, RenderError>),
 }
 
 enum BackgroundJob {
-    Export(ExportJob, CancelToken),
-    Benchmark(BenchPlan, CancelToken),
+    Export(ExportJob),
+    Benchmark(BenchPlan),
 }
 
-/// The thread for long jobs the user starts and may cancel: exports and the benchmark.
+/// The thread for long jobs the user starts and may cancel: exports and the benchmark,
+/// on an engine of its own, so exploring never cancels them.
 pub struct BackgroundThread {
-    jobs: Option<Sender<BackgroundJob>>,
-    events: Receiver<BackgroundEvent>,
-    in_flight: Option<CancelToken>,
-    thread: Option<JoinHandle<()>>,
+    thread: JobThread<BackgroundJob, BackgroundEvent>,
 }
 
 impl BackgroundThread {
     /// Starts the thread with its own engine.
     pub fn spawn(waker: Waker) -> std::io::Result<Self> {
-        let (jobs, job_receiver) = mpsc::channel::<BackgroundJob>();
-        let (events, event_receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("moonbrot-gui-background".to_owned())
-            .spawn(move || {
+        let thread = JobThread::spawn(
+            "moonbrot-gui-background",
+            waker,
+            |events: EventSender<BackgroundEvent>| {
                 let engine = Engine::default();
-                while let Ok(job) = job_receiver.recv() {
-                    let event = match job {
-                        BackgroundJob::Export(export, cancel) => BackgroundEvent::Exported(
-                            run_export(&engine, &export, &cancel, &events, &waker),
-                        ),
-                        BackgroundJob::Benchmark(plan, cancel) => {
-                            let result = run_bench(&engine, &plan, &cancel, &mut |done, total| {
-                                let _ = events.send(BackgroundEvent::Progress { done, total });
-                                waker.wake();
-                            });
-                            BackgroundEvent::Benchmarked(result.map_err(|error| error.to_string()))
-                        }
-                    };
-                    let _ = events.send(event);
-                    waker.wake();
+                move |_id, job: BackgroundJob, cancel: &CancelToken| {
+                    let event =
+                        match job {
+                            BackgroundJob::Export(export) => BackgroundEvent::Exported(run_export(
+                                &engine, &export, cancel, &events,
+                            )),
+                            BackgroundJob::Benchmark(plan) => BackgroundEvent::Benchmarked(
+                                run_bench(&engine, &plan, cancel, &mut |done, total| {
+                                    events.send(BackgroundEvent::Progress { done, total });
+                                }),
+                            ),
+                        };
+                    events.send(event);
                 }
-            })?;
-        Ok(Self {
-            jobs: Some(jobs),
-            events: event_receiver,
-            in_flight: None,
-            thread: Some(thread),
-        })
+            },
+        )?;
+        Ok(Self { thread })
     }
 
     /// True while a job runs.
     pub fn is_busy(&self) -> bool {
-        self.in_flight.is_some()
+        self.thread.is_busy()
     }
 
     /// Starts an export.
     pub fn export(&mut self, job: ExportJob) {
-        let cancel = CancelToken::new();
-        self.in_flight = Some(cancel.clone());
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(BackgroundJob::Export(job, cancel));
-        }
+        self.thread.submit(BackgroundJob::Export(job));
     }
 
     /// Starts the benchmark.
     pub fn benchmark(&mut self, plan: BenchPlan) {
-        let cancel = CancelToken::new();
-        self.in_flight = Some(cancel.clone());
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(BackgroundJob::Benchmark(plan, cancel));
-        }
+        self.thread.submit(BackgroundJob::Benchmark(plan));
     }
 
     /// Cancels the job in flight.
     pub fn cancel(&mut self) {
-        if let Some(cancel) = &self.in_flight {
-            cancel.cancel();
-        }
+        self.thread.cancel();
     }
 
     /// Everything reported since the last call; a finished job clears `is_busy`.
     pub fn poll(&mut self) -> Vec<BackgroundEvent> {
-        let events: Vec<BackgroundEvent> = self.events.try_iter().collect();
-        if events.iter().any(|event| {
-            matches!(
-                event,
-                BackgroundEvent::Exported(_) | BackgroundEvent::Benchmarked(_)
-            )
-        }) {
-            self.in_flight = None;
-        }
-        events
-    }
-}
-
-impl Drop for BackgroundThread {
-    fn drop(&mut self) {
-        self.cancel();
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.thread.poll()
     }
 }
 
@@ -312,20 +365,16 @@ fn run_export(
     engine: &Engine,
     job: &ExportJob,
     cancel: &CancelToken,
-    events: &Sender<BackgroundEvent>,
-    waker: &Waker,
-) -> Result<PathBuf, String> {
-    let output = engine
-        .render_with_progress(&job.request, cancel, &mut |unit| {
-            let _ = events.send(BackgroundEvent::Progress {
-                done: unit.units_done,
-                total: unit.units_total,
-            });
-            waker.wake();
-        })
-        .map_err(|error| error.to_string())?;
+    events: &EventSender<BackgroundEvent>,
+) -> Result<PathBuf, ExportFailure> {
+    let output = engine.render_with_progress(&job.request, cancel, &mut |unit| {
+        events.send(BackgroundEvent::Progress {
+            done: unit.units_done,
+            total: unit.units_total,
+        });
+    })?;
     if cancel.is_cancelled() {
-        return Err(RenderError::Cancelled.to_string());
+        return Err(RenderError::Cancelled.into());
     }
     let image = job.palette.colourize(&output.image);
     let metadata = ExportMetadata::new(
@@ -334,6 +383,6 @@ fn run_export(
         output.max_iter,
         job.palette,
     );
-    write_png(&job.path, &image, &metadata).map_err(|error| error.to_string())?;
+    write_png(&job.path, &image, &metadata)?;
     Ok(job.path.clone())
 }

@@ -172,7 +172,7 @@ fn typing_a_syntax_error_shows_it_at_its_line_and_keeps_the_image() {
         let (view, image) = harness.state().shown_image().expect("image");
         (*view, image.clone())
     };
-    let lines = harness.state().settings().source.lines().count();
+    let lines = harness.state().document().text().lines().count();
     harness.get_by_label(SOURCE_LABEL).focus();
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::End);
@@ -182,7 +182,7 @@ fn typing_a_syntax_error_shows_it_at_its_line_and_keeps_the_image() {
         .get_by_label(SOURCE_LABEL)
         .type_text("local broken = = 1\n");
     settle(&mut harness);
-    let source = harness.state().settings().source.clone();
+    let source = harness.state().document().text().to_owned();
     assert!(
         source.ends_with("local broken = = 1\n"),
         "typed at the end: {source:?}"
@@ -249,9 +249,9 @@ fn export_writes_a_png_to_the_chosen_path() {
         vec![DialogPurpose::ExportPng]
     );
     assert!(
-        matches!(harness.state().export_message(), Some(Ok(_))),
+        matches!(harness.state().export_outcome(), Some(Ok(written)) if *written == path),
         "{:?}",
-        harness.state().export_message()
+        harness.state().export_outcome()
     );
     let image = image::open(&path).expect("a PNG").to_rgb8();
     let size = harness.state().image_size_px();
@@ -261,7 +261,7 @@ fn export_writes_a_png_to_the_chosen_path() {
         "2× is the default export size"
     );
     let metadata = moonbrot::engine::export::read_png_metadata(&path).expect("metadata");
-    assert_eq!(metadata.kernel_source, harness.state().settings().source);
+    assert_eq!(metadata.kernel_source, harness.state().document().text());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert_eq!(leftovers.len(), 1, "only the PNG is left");
 }
@@ -276,8 +276,8 @@ fn a_failed_export_says_why_and_leaves_nothing() {
     harness.step();
     harness.get_by_label("Choose file and export…").click();
     settle(&mut harness);
-    match harness.state().export_message() {
-        Some(Err(message)) => assert!(message.contains("does not exist"), "{message}"),
+    match harness.state().export_outcome() {
+        Some(Err(error)) => assert!(error.to_string().contains("does not exist"), "{error}"),
         other => panic!("expected a failure, got {other:?}"),
     }
     harness.get_by_label_contains("Export failed");
@@ -288,13 +288,23 @@ fn a_failed_export_says_why_and_leaves_nothing() {
 fn a_palette_change_recolours_without_rendering() {
     let mut harness = harness();
     let runs = harness.state().runs().len();
-    harness.state_mut().settings_mut().palette.offset = 0.5;
+    let before = harness.state().settings().palette;
+    assert_eq!(harness.state().shown_palette(), Some(before));
+    let after = moonbrot::engine::palette::Palette {
+        offset: 0.5,
+        ..before
+    };
     let ctx = harness.ctx.clone();
     harness
         .state_mut()
-        .apply(&ctx, moonbrot::gui::Command::Recolour);
+        .apply(&ctx, moonbrot::gui::Command::SetPalette(after));
     settle(&mut harness);
     assert_eq!(harness.state().runs().len(), runs, "no new render");
+    assert_eq!(
+        harness.state().shown_palette(),
+        Some(after),
+        "the image on screen is recoloured with the new palette"
+    );
 }
 
 #[test]
@@ -372,8 +382,15 @@ impl eframe::Storage for MemoryStorage {
 #[test]
 fn settings_survive_a_restart_and_a_corrupted_state_falls_back_to_defaults() {
     let mut storage = MemoryStorage::default();
+    // A kernel from a file, with unsaved edits: every stored field of the document is set.
+    let mut document = moonbrot::gui::KernelDocument::new(
+        "function pixel(x, y) return 1 end\n".to_owned(),
+        moonbrot::gui::Origin::File(PathBuf::from("/kernels/mine.lua")),
+    );
+    document.set_text("-- my unsaved kernel\nfunction pixel(x, y) return 1 end\n".to_owned());
+    assert!(document.is_dirty());
     let settings = Settings {
-        source: "-- my unsaved kernel\nfunction pixel(x, y) return 1 end\n".to_owned(),
+        document,
         view: Some(moonbrot::engine::View::new(-0.75, 0.1, 0.01)),
         threads: 3,
         ..test_settings()
@@ -404,11 +421,8 @@ fn save_writes_the_kernel_and_open_reads_it_back() {
     harness.get_by_label("Save as…").click();
     settle(&mut harness);
     let saved = std::fs::read_to_string(&path).expect("the kernel was saved");
-    assert_eq!(saved, harness.state().settings().source);
-    assert_eq!(
-        harness.state().settings().file_path.as_deref(),
-        Some(path.as_path())
-    );
+    assert_eq!(saved, harness.state().document().text());
+    assert_eq!(harness.state().document().file_path(), Some(path.as_path()));
 
     // Change the file on disk, then open it: the editor shows the file's text.
     std::fs::write(
@@ -421,8 +435,8 @@ fn save_writes_the_kernel_and_open_reads_it_back() {
     assert!(
         harness
             .state()
-            .settings()
-            .source
+            .document()
+            .text()
             .starts_with("-- edited elsewhere")
     );
     assert_eq!(
@@ -436,27 +450,27 @@ fn save_writes_the_kernel_and_open_reads_it_back() {
 fn loading_a_kernel_over_unsaved_edits_asks_first() {
     let mut harness = harness();
     let edited = "-- precious work\nfunction pixel(x, y) return y end\n".to_owned();
-    harness.state_mut().settings_mut().source = edited.clone();
+    harness.state_mut().type_kernel(&edited);
     let ctx = harness.ctx.clone();
     harness
         .state_mut()
         .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
     harness.run_steps(2);
     assert_eq!(
-        harness.state().settings().source,
+        harness.state().document().text(),
         edited,
         "nothing is replaced before the user says so"
     );
     harness.get_by_label("Keep my text").click();
     settle(&mut harness);
-    assert_eq!(harness.state().settings().source, edited);
+    assert_eq!(harness.state().document().text(), edited);
     harness
         .state_mut()
         .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
     harness.run_steps(2);
     harness.get_by_label("Replace").click();
     settle(&mut harness);
-    assert!(harness.state().settings().source.contains("Julia set"));
+    assert!(harness.state().document().text().contains("Julia set"));
 }
 
 /// A benchmark, not a check (timing assertions do not belong in tests on shared machines):
@@ -615,8 +629,8 @@ fn typed_text_reaches_disk_while_the_window_is_idle_and_comes_back_at_the_next_s
     assert!(
         restarted
             .state()
-            .settings()
-            .source
+            .document()
+            .text()
             .contains("typed just before the crash")
     );
 }
@@ -630,7 +644,7 @@ fn a_start_after_an_interrupted_render_is_paused_until_the_user_runs_the_kernel(
     std::fs::write(dir.path().join("rendering"), "").expect("write");
     let mut harness = harness_on_state_dir(dir.path(), false);
     assert_eq!(
-        harness.state().settings().source,
+        harness.state().document().text(),
         stuck,
         "the kernel text is kept"
     );
@@ -657,10 +671,11 @@ fn safe_mode_starts_paused_and_runs_on_request() {
 fn a_kernel_stuck_in_a_library_call_is_stopped_and_the_next_kernel_renders() {
     let dir = tempfile::tempdir().expect("dir");
     let mut harness = harness_on_state_dir(dir.path(), false);
-    let good = harness.state().settings().source.clone();
-    harness.state_mut().settings_mut().source = "local s = string.rep(\"a\", 20000)\n\
-        function pixel(x, y) return #(s:match(\"(.-)(.-)(.-)(.-)b\") or \"\") end\n"
-        .to_owned();
+    let good = harness.state().document().text().to_owned();
+    harness.state_mut().type_kernel(
+        "local s = string.rep(\"a\", 20000)\n\
+        function pixel(x, y) return #(s:match(\"(.-)(.-)(.-)(.-)b\") or \"\") end\n",
+    );
     harness.get_by_label("Run").click();
     // The window keeps answering while the kernel is stuck.
     for _ in 0..20 {
@@ -669,7 +684,7 @@ fn a_kernel_stuck_in_a_library_call_is_stopped_and_the_next_kernel_renders() {
     }
     assert!(harness.state().is_busy());
     // The user types a good kernel: it replaces the stuck render and renders.
-    harness.state_mut().settings_mut().source = good;
+    harness.state_mut().type_kernel(&good);
     harness.get_by_label("Run").click();
     settle(&mut harness);
     assert!(

@@ -201,10 +201,10 @@ fn type_at_end_of_kernel(
     app: &mut Child,
     kernel_file: &Path,
     line: &str,
-) {
+) -> String {
     let mut window = String::new();
     let found = wait_until(Duration::from_secs(120), || {
-        window = xdotool(display, &["search", "--name", "^moonbrot$"]);
+        window = xdotool(display, &["search", "--name", "moonbrot$"]);
         !window.is_empty() && kernel_file.exists()
     });
     assert!(
@@ -223,6 +223,7 @@ fn type_at_end_of_kernel(
     std::thread::sleep(Duration::from_millis(300));
     xdotool(display, &["key", "ctrl+End"]);
     xdotool(display, &["type", "--delay", "20", &format!("\n{line}")]);
+    window
 }
 
 #[test]
@@ -247,8 +248,14 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
     // Type a line, then touch nothing: no frame needs to be drawn for it to be saved.
     let mut app = start_window(&display, home.path());
     let first_line = "-- typed before the first kill";
-    type_at_end_of_kernel(&display, &mut app, &kernel_file, first_line);
+    let window = type_at_end_of_kernel(&display, &mut app, &kernel_file, first_line);
     let typed_at = Instant::now();
+    // The title bar names the kernel and marks the unsaved change.
+    let mut title = String::new();
+    let marked = wait_until(Duration::from_secs(5), || {
+        title = xdotool(&display, &["getwindowname", &window]);
+        title == "mandelbrot • — moonbrot"
+    });
     let saved = wait_until(Duration::from_secs(5), || {
         saved_kernel().contains(first_line)
     });
@@ -261,12 +268,13 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
         saved_kernel()
     );
     eprintln!("the typed line was on disk {idle_secs:.1} s after the last keystroke");
+    assert!(marked, "the window title is {title:?}");
 
     // The restarted window shows the kernel it was killed with: a line typed at its end
     // is saved after the first one, so the editor held the first one.
     let mut app = start_window(&display, home.path());
     let second_line = "-- typed after the restart";
-    type_at_end_of_kernel(&display, &mut app, &kernel_file, second_line);
+    let _ = type_at_end_of_kernel(&display, &mut app, &kernel_file, second_line);
     let saved = wait_until(Duration::from_secs(5), || {
         saved_kernel().contains(second_line)
     });

@@ -1,0 +1,402 @@
+//! The window's panels: they read the app's state and queue `Command`s for what the user
+//! does; none of them changes the state itself (the editor's text is the one exception: the
+//! text field edits the document in place and queues `KernelEdited`).
+
+use egui::Ui;
+
+use super::{
+    Command, ExportFailure, FileOutcome, MoonbrotApp, SIDE_PANEL_WIDTH, STATUS_BAR_HEIGHT,
+};
+use crate::engine::RenderError;
+use crate::engine::kernel::SHIPPED_KERNELS;
+use crate::gui::commands::hint;
+use crate::gui::controls::controls_ui;
+use crate::gui::editor::editor_ui;
+use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH};
+
+impl MoonbrotApp {
+    /// Lays out the window: status bar, editor, settings, and the view area between them.
+    pub(super) fn panels_ui(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        // Fixed height for the same reason as the side panel's fixed width.
+        egui::Panel::bottom("status-bar")
+            .resizable(false)
+            .exact_size(STATUS_BAR_HEIGHT)
+            .show(ui, |ui| self.status_bar(ui));
+        let editor_panel = egui::Panel::left("editor-panel")
+            .resizable(true)
+            .default_size(460.0)
+            .show(ui, |ui| self.editor_panel(ctx, ui));
+        // A fixed width: if its contents (timings) could widen it, each render would change
+        // the view area and so the image size, and start another render.
+        egui::Panel::right("side-panel")
+            .resizable(false)
+            .exact_size(SIDE_PANEL_WIDTH)
+            .show(ui, |ui| self.side_panel(ctx, ui));
+        egui::CentralPanel::no_frame().show(ui, |ui| {
+            let view = self.view();
+            let size_px = self.image_size_px();
+            let keyboard =
+                !self.editor_has_focus && ui.ctx().memory(|memory| memory.focused().is_none());
+            if let Some(change) = self.canvas.ui(ui, &view, size_px, keyboard) {
+                self.commands.push(Command::Navigate(change));
+            }
+        });
+        // The image size follows the view area, taken from the window and the panels' set
+        // sizes rather than from this frame's layout, which can jitter by a few points (a
+        // size that changes renders again).
+        let content = ctx.content_rect();
+        let view_area = egui::Rect::from_min_max(
+            egui::pos2(editor_panel.response.rect.right(), content.top()),
+            egui::pos2(
+                content.right() - SIDE_PANEL_WIDTH,
+                content.bottom() - STATUS_BAR_HEIGHT,
+            ),
+        );
+        let pixels_per_point = ctx.pixels_per_point();
+        self.view_area_px = (
+            (view_area.width() * pixels_per_point).round().max(1.0),
+            (view_area.height() * pixels_per_point).round().max(1.0),
+        );
+        self.export_window(ctx);
+        self.replace_confirmation(ctx);
+    }
+
+    /// The safe start's banner and what could not be restored, above the editor.
+    fn recovery_banner_ui(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        if let Some(reason) = self.scheduler.paused_reason() {
+            egui::Frame::group(ui.style())
+                .fill(ui.visuals().warn_fg_color.gamma_multiply(0.15))
+                .show(ui, |ui| {
+                    ui.label(format!("Automatic rendering is paused: {reason}."));
+                    if ui
+                        .button("Run this kernel")
+                        .on_hover_text(hint(ctx, &Command::Run, ""))
+                        .clicked()
+                    {
+                        self.commands.push(Command::Run);
+                    }
+                });
+        }
+        if !self.restore_problems.is_empty() {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                for problem in &self.restore_problems {
+                    ui.colored_label(ui.visuals().error_fg_color, problem);
+                }
+                if ui.button("Dismiss").clicked() {
+                    self.commands.push(Command::DismissRestoreProblems);
+                }
+            });
+        }
+    }
+
+    /// The kernel picker, file buttons, Run, messages, the log and the editor.
+    fn editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        self.recovery_banner_ui(ctx, ui);
+        self.kernel_buttons(ctx, ui);
+        if let Some(outcome) = &self.file_outcome {
+            match outcome {
+                FileOutcome::Opened(path) => ui.weak(format!("Opened {}", path.display())),
+                FileOutcome::Saved(path) => ui.weak(format!("Saved {}", path.display())),
+                FileOutcome::Failed(error) => {
+                    ui.colored_label(ui.visuals().error_fg_color, error.to_string())
+                }
+            };
+        }
+        let error = self.settings.document.last_error();
+        let error_text = error.map(ToString::to_string);
+        if let Some(text) = &error_text {
+            ui.colored_label(ui.visuals().error_fg_color, text);
+            ui.weak("The image shown is the last one that rendered.");
+        }
+        let error_line = match error {
+            Some(RenderError::Kernel(error)) => error.line(),
+            _ => None,
+        };
+        if !self.log.is_empty() {
+            egui::CollapsingHeader::new(format!("Kernel output ({} lines)", self.log.len())).show(
+                ui,
+                |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(120.0)
+                        .stick_to_bottom(true)
+                        .show(ui, |ui| {
+                            for line in &self.log {
+                                ui.monospace(line);
+                            }
+                        });
+                },
+            );
+        }
+        let response = editor_ui(
+            ui,
+            self.settings.document.text_mut(),
+            error_line,
+            error_text.as_deref(),
+        );
+        self.editor_has_focus = response.has_focus;
+        if response.changed {
+            self.commands.push(Command::KernelEdited);
+        }
+    }
+
+    fn kernel_buttons(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Kernel");
+            egui::ComboBox::from_id_salt("kernel-picker")
+                .selected_text(self.settings.document.name())
+                .show_ui(ui, |ui| {
+                    for kernel in SHIPPED_KERNELS {
+                        if ui.selectable_label(false, kernel.name).clicked() {
+                            self.commands.push(Command::LoadShipped(kernel.name));
+                        }
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            for (text, command) in [
+                ("Open…", Command::OpenKernel),
+                ("Save", Command::SaveKernel),
+                ("Save as…", Command::SaveKernelAs),
+            ] {
+                if ui
+                    .button(text)
+                    .on_hover_text(hint(ctx, &command, ""))
+                    .clicked()
+                {
+                    self.commands.push(command);
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui
+                .button("Run")
+                .on_hover_text(hint(ctx, &Command::Run, ""))
+                .clicked()
+            {
+                self.commands.push(Command::Run);
+            }
+            let mut auto_run = self.settings.auto_run;
+            if ui
+                .checkbox(&mut auto_run, "Auto-run")
+                .on_hover_text("Render 0.3 s after typing stops")
+                .changed()
+            {
+                self.commands.push(Command::SetAutoRun(auto_run));
+            }
+            if self.settings.document.is_dirty() {
+                ui.weak("(unsaved changes)");
+            }
+        });
+    }
+
+    fn side_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                ui.heading("View");
+                let size_px = self.image_size_px();
+                let mut commands = controls_ui(ui, &self.settings, size_px);
+                ui.separator();
+                ui.horizontal(|ui| {
+                    let history = &self.settings.history;
+                    for (text, enabled, command, what) in [
+                        ("Back", history.can_go_back(), Command::Back, ""),
+                        ("Forward", history.can_go_forward(), Command::Forward, ""),
+                        ("Home", true, Command::Home, "the kernel's home view"),
+                    ] {
+                        if ui
+                            .add_enabled(enabled, egui::Button::new(text))
+                            .on_hover_text(hint(ctx, &command, what))
+                            .clicked()
+                        {
+                            commands.push(command);
+                        }
+                    }
+                });
+                if ui
+                    .button("Export PNG…")
+                    .on_hover_text(hint(ctx, &Command::ShowExport, ""))
+                    .clicked()
+                {
+                    commands.push(Command::ShowExport);
+                }
+                ui.separator();
+                ui.heading("Timings");
+                let response = self.timings.ui(ui, self.background.is_busy());
+                if response.start_benchmark {
+                    commands.push(Command::RunBenchmark);
+                }
+                if response.cancel_benchmark {
+                    commands.push(Command::CancelBackground);
+                }
+                for command in commands {
+                    self.commands.push(command);
+                }
+            });
+    }
+
+    /// One line, truncated to the window's width: anything wider would widen the root
+    /// layout, move the other panels and change the view area (and so the image size).
+    fn status_bar(&self, ui: &mut Ui) {
+        let view = self.view();
+        let (width, height) = self.image_size_px();
+        let mut parts = Vec::new();
+        if view.near_precision_limit(height) {
+            parts.push(
+                "WARNING: near the limit of f64 precision, neighbouring pixels are barely distinct"
+                    .to_owned(),
+            );
+        }
+        match self.canvas.hover_point {
+            Some((x, y)) => {
+                let digits =
+                    (-(view.scale_per_pixel(height).log10()).floor() as usize + 2).clamp(3, 17);
+                parts.push(format!("x = {x:+.digits$}  y = {y:+.digits$}"));
+            }
+            None => parts.push(format!(
+                "centre {:+.6}, {:+.6}",
+                view.center_x, view.center_y
+            )),
+        }
+        parts.push(format!(
+            "zoom {:.3e}×",
+            view.zoom_relative_to(&self.kernel_home)
+        ));
+        parts.push(format!("{width}×{height} px"));
+        if let Some(progress) = &self.canvas.progress {
+            parts.push(format!(
+                "rendering: {} of {height} rows",
+                progress.rows_done()
+            ));
+        }
+        parts
+            .push("drag: pan, wheel: zoom, Shift+drag: zoom box, double-click: zoom in".to_owned());
+        let text = egui::RichText::new(parts.join("   |   ")).monospace();
+        let text = if view.near_precision_limit(height) {
+            text.color(ui.visuals().warn_fg_color)
+        } else {
+            text
+        };
+        ui.add(egui::Label::new(text).truncate());
+    }
+
+    fn export_window(&mut self, ctx: &egui::Context) {
+        if !self.export.open {
+            return;
+        }
+        let mut open = true;
+        let current = self.image_size_px();
+        egui::Window::new("Export PNG")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                self.export_resolution_ui(ui, current);
+                ui.separator();
+                match self.export.progress {
+                    Some((done, total)) => {
+                        ui.add(
+                            egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                                .show_percentage(),
+                        );
+                        if ui.button("Cancel export").clicked() {
+                            self.commands.push(Command::CancelBackground);
+                        }
+                    }
+                    None => {
+                        let enabled =
+                            !self.background.is_busy() && self.dialogs.open_dialog().is_none();
+                        if ui
+                            .add_enabled(enabled, egui::Button::new("Choose file and export…"))
+                            .clicked()
+                        {
+                            self.commands.push(Command::ChooseExportFile);
+                        }
+                    }
+                }
+                match &self.export.outcome {
+                    Some(Ok(path)) => {
+                        ui.label(format!("Exported {}", path.display()));
+                    }
+                    Some(Err(ExportFailure::Render(RenderError::Cancelled))) => {
+                        ui.label("Export cancelled.");
+                    }
+                    Some(Err(error)) => {
+                        ui.colored_label(
+                            ui.visuals().error_fg_color,
+                            format!("Export failed: {error}"),
+                        );
+                    }
+                    None => {}
+                }
+            });
+        if !open {
+            self.commands.push(Command::HideExport);
+        }
+    }
+
+    /// The export's resolution choices, each with the size it gives.
+    fn export_resolution_ui(&mut self, ui: &mut Ui, current: (u32, u32)) {
+        let mut scale = self.settings.export_scale;
+        ui.label("Resolution");
+        for (choice, text) in [
+            (ExportScale::Current, "current"),
+            (ExportScale::Double, "2×"),
+            (ExportScale::Quadruple, "4×"),
+        ] {
+            let (width, height) = choice.size_px(current);
+            ui.radio_value(&mut scale, choice, format!("{text} ({width}×{height})"));
+        }
+        ui.horizontal(|ui| {
+            let custom = matches!(scale, ExportScale::CustomWidth(_));
+            if ui.radio(custom, "custom width").clicked() && !custom {
+                scale = ExportScale::CustomWidth(current.0);
+            }
+            if let ExportScale::CustomWidth(width) = &mut scale {
+                let label = ui.label("Width");
+                ui.add(
+                    egui::DragValue::new(width)
+                        .range(1..=MAX_EXPORT_WIDTH)
+                        .suffix(" px"),
+                )
+                .labelled_by(label.id);
+            }
+        });
+        let (width, height) = scale.size_px(current);
+        ui.weak(format!(
+            "{width}×{height} px, at most {MAX_EXPORT_WIDTH} px wide"
+        ));
+        if scale != self.settings.export_scale {
+            self.commands.push(Command::SetExportScale(scale));
+        }
+    }
+
+    fn replace_confirmation(&mut self, ctx: &egui::Context) {
+        let Some(pending) = &self.pending_replace else {
+            return;
+        };
+        let what = match pending.file_path() {
+            Some(path) => path.display().to_string(),
+            None => pending.name(),
+        };
+        let current = self.settings.document.name();
+        let mut decision = None;
+        egui::Modal::new(egui::Id::unique("moonbrot-replace-kernel")).show(ctx, |ui| {
+            ui.heading("Replace the editor's text?");
+            ui.label(format!(
+                "Loading {what} replaces your unsaved changes to {current}."
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Replace").clicked() {
+                    decision = Some(Command::ConfirmReplace);
+                }
+                if ui.button("Keep my text").clicked() {
+                    decision = Some(Command::KeepText);
+                }
+            });
+        });
+        if let Some(command) = decision {
+            self.commands.push(command);
+        }
+    }
+}

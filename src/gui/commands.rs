@@ -1,0 +1,207 @@
+//! Everything a user can ask of the window, as `Command`s. Keys, buttons, menu items, mouse
+//! gestures and dropped files all push commands to a `CommandQueue`; the app applies the
+//! queue once per frame, in one function (`MoonbrotApp::apply`). Each command has at most
+//! one keyboard shortcut, declared once in `SHORTCUTS`; buttons and tooltips take their
+//! label from there (so it reads Cmd on macOS and Ctrl elsewhere).
+
+use std::path::PathBuf;
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+
+use super::canvas::ViewChange;
+use super::settings::{ExportScale, SizeChoice};
+use crate::engine::palette::Palette;
+
+/// Everything a user can ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Render the editor's kernel at the current view (and end a safe start's pause).
+    Run,
+    /// The editor's text changed (typed in the editor).
+    KernelEdited,
+    /// Move to a view (from the canvas: drag, wheel, double-click, zoom box, keys).
+    Navigate(ViewChange),
+    /// Go to the kernel's home view.
+    Home,
+    /// Go back in the view history.
+    Back,
+    /// Go forward in the view history.
+    Forward,
+    /// Replace the editor's text with a shipped kernel (asks first if there are unsaved edits).
+    LoadShipped(&'static str),
+    /// Choose a .lua file to open (through a dialog).
+    OpenKernel,
+    /// Open this .lua file (chosen in the dialog, or dropped on the window).
+    OpenKernelFile(PathBuf),
+    /// Replace the unsaved text with what is waiting (the user confirmed).
+    ConfirmReplace,
+    /// Keep the unsaved text (the user declined the replacement).
+    KeepText,
+    /// Save the kernel to its file, or ask where.
+    SaveKernel,
+    /// Save the kernel to a new file (through a dialog).
+    SaveKernelAs,
+    /// Save the kernel to this file.
+    SaveKernelTo(PathBuf),
+    /// Show the export window.
+    ShowExport,
+    /// Close the export window.
+    HideExport,
+    /// Choose the export's resolution.
+    SetExportScale(ExportScale),
+    /// Ask where to export, then export.
+    ChooseExportFile,
+    /// Export to this path.
+    ExportTo(PathBuf),
+    /// Cancel the export or benchmark in progress.
+    CancelBackground,
+    /// Run the seed article's benchmark.
+    RunBenchmark,
+    /// Choose the image size.
+    SetSize(SizeChoice),
+    /// Choose the number of worker threads.
+    SetThreads(usize),
+    /// Choose the iteration limit (None: the kernel's own).
+    SetMaxIter(Option<u32>),
+    /// Choose the colouring (recolours without rendering).
+    SetPalette(Palette),
+    /// Render automatically after typing stops, or only on Run.
+    SetAutoRun(bool),
+    /// Hide the list of what could not be restored at start.
+    DismissRestoreProblems,
+}
+
+/// A keyboard shortcut and when it applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shortcut {
+    /// The keys.
+    pub keys: KeyboardShortcut,
+    /// What it does.
+    pub command: Command,
+    /// False for keys that mean something else while typing (Home moves the cursor).
+    pub while_typing: bool,
+}
+
+/// Every shortcut, once. The order matters where one shortcut contains another: egui's
+/// `consume_shortcut` ignores extra Shift, so Ctrl+Shift+S must be taken before Ctrl+S.
+pub fn shortcuts() -> [Shortcut; 8] {
+    let shortcut = |modifiers: Modifiers, key: Key, command: Command| Shortcut {
+        keys: KeyboardShortcut::new(modifiers, key),
+        command,
+        while_typing: true,
+    };
+    [
+        shortcut(Modifiers::COMMAND, Key::Enter, Command::Run),
+        shortcut(Modifiers::COMMAND, Key::O, Command::OpenKernel),
+        shortcut(
+            Modifiers::COMMAND | Modifiers::SHIFT,
+            Key::S,
+            Command::SaveKernelAs,
+        ),
+        shortcut(Modifiers::COMMAND, Key::S, Command::SaveKernel),
+        shortcut(Modifiers::COMMAND, Key::E, Command::ShowExport),
+        shortcut(Modifiers::ALT, Key::ArrowLeft, Command::Back),
+        shortcut(Modifiers::ALT, Key::ArrowRight, Command::Forward),
+        Shortcut {
+            while_typing: false,
+            ..shortcut(Modifiers::NONE, Key::Home, Command::Home)
+        },
+    ]
+}
+
+/// The shortcut of `command`, as this platform writes it ("Ctrl+S", "⌘S"), if it has one.
+pub fn shortcut_text(ctx: &egui::Context, command: &Command) -> Option<String> {
+    shortcuts()
+        .iter()
+        .find(|shortcut| &shortcut.command == command)
+        .map(|shortcut| ctx.format_shortcut(&shortcut.keys))
+}
+
+/// A tooltip: `what`, then the command's shortcut if it has one.
+pub fn hint(ctx: &egui::Context, command: &Command, what: &str) -> String {
+    match shortcut_text(ctx, command) {
+        Some(keys) if what.is_empty() => keys,
+        Some(keys) => format!("{what} ({keys})"),
+        None => what.to_owned(),
+    }
+}
+
+/// Commands waiting for the end of the frame.
+#[derive(Debug, Default)]
+pub struct CommandQueue {
+    commands: Vec<Command>,
+}
+
+impl CommandQueue {
+    /// Queues `command`.
+    pub fn push(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Takes the queued commands, oldest first.
+    pub fn take(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+
+    /// Queues the command of every shortcut pressed this frame (consuming the keys).
+    /// `typing` is true while a text field has the keyboard.
+    pub fn push_pressed_shortcuts(&mut self, ctx: &egui::Context, typing: bool) {
+        for shortcut in shortcuts() {
+            if (typing && !shortcut.while_typing)
+                || !ctx.input_mut(|input| input.consume_shortcut(&shortcut.keys))
+            {
+                continue;
+            }
+            self.push(shortcut.command);
+        }
+    }
+
+    /// Queues an open command for each .lua file dropped on the window.
+    pub fn push_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|input| {
+            input
+                .raw
+                .dropped_files
+                .iter()
+                .map(|file| file.path().to_path_buf())
+                .collect()
+        });
+        for path in dropped {
+            self.push(Command::OpenKernelFile(path));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_command_has_at_most_one_shortcut_and_each_shortcut_one_command() {
+        let all = shortcuts();
+        for (index, shortcut) in all.iter().enumerate() {
+            for other in &all[index + 1..] {
+                assert_ne!(
+                    shortcut.command, other.command,
+                    "two shortcuts for one command"
+                );
+                assert_ne!(shortcut.keys, other.keys, "one shortcut for two commands");
+            }
+        }
+    }
+
+    #[test]
+    fn labels_come_from_the_declared_shortcut() {
+        let ctx = egui::Context::default();
+        let text = shortcut_text(&ctx, &Command::SaveKernelAs).unwrap_or_default();
+        assert!(text.contains('S') && text.contains("Shift"), "{text}");
+        assert_eq!(shortcut_text(&ctx, &Command::RunBenchmark), None);
+        assert_eq!(
+            hint(&ctx, &Command::Home, "the kernel's home view"),
+            format!(
+                "the kernel's home view ({})",
+                ctx.format_shortcut(&KeyboardShortcut::new(Modifiers::NONE, Key::Home))
+            )
+        );
+    }
+}

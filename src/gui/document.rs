@@ -1,0 +1,266 @@
+//! The kernel being edited, as one document: its text, where it came from, whether it is
+//! saved, and what the last run of it said. The editor edits its text, the title bar and
+//! the kernel picker show its name, Open/Save and the autosave go through it, and the
+//! editor's error marker comes from its last run.
+//!
+//! It is persisted inside `Settings` under the field names older versions used (`source`,
+//! `shipped_name`, `file_path`, `saved_source`), so a saved state of any version reads back.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::kernel::{default_kernel, shipped_kernel};
+use crate::engine::view::DEFAULT_HOME;
+use crate::engine::{KernelInfo, RenderError, View};
+
+/// Where the document's text came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Typed from nothing (or its file and shipped name are unknown).
+    Untitled,
+    /// A kernel shipped with moonbrot, by name.
+    Shipped(String),
+    /// A file the user opened or saved to.
+    File(PathBuf),
+}
+
+/// The kernel being edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredDocument", into = "StoredDocument")]
+pub struct KernelDocument {
+    text: String,
+    origin: Origin,
+    /// The text as last opened from or saved to its file (to tell unsaved edits).
+    saved_text: Option<String>,
+    /// True when the text came back from the autosave of an earlier session.
+    restored: bool,
+    /// What the last run of this text said: what the kernel declares, or why it failed.
+    /// Not persisted: every session runs the kernel again.
+    last_run: Option<Result<KernelInfo, RenderError>>,
+}
+
+impl Default for KernelDocument {
+    fn default() -> Self {
+        let kernel = default_kernel();
+        Self::new(
+            kernel.source.to_owned(),
+            Origin::Shipped(kernel.name.to_owned()),
+        )
+    }
+}
+
+impl KernelDocument {
+    /// A document holding `text`, from `origin`; a file's text counts as saved.
+    pub fn new(text: String, origin: Origin) -> Self {
+        let saved_text = matches!(origin, Origin::File(_)).then(|| text.clone());
+        Self {
+            text,
+            origin,
+            saved_text,
+            restored: false,
+            last_run: None,
+        }
+    }
+
+    /// An untitled document holding `text`.
+    pub fn untitled(text: &str) -> Self {
+        Self::new(text.to_owned(), Origin::Untitled)
+    }
+
+    /// The kernel's source.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The text, for the editor to change in place. Call `edited` when it changed.
+    pub fn text_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// Records that the user changed the text: the last run no longer describes it.
+    pub fn edited(&mut self) {
+        self.last_run = None;
+    }
+
+    /// Replaces the whole text (from outside the editor), keeping the origin.
+    pub fn set_text(&mut self, text: String) {
+        if text != self.text {
+            self.text = text;
+            self.edited();
+        }
+    }
+
+    /// Where the text came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The file it is saved to, if any.
+    pub fn file_path(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::File(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Marks the text as restored from an earlier session's autosave.
+    pub fn mark_restored(&mut self) {
+        self.restored = true;
+    }
+
+    /// True when the text came back from an earlier session's autosave.
+    pub fn is_restored(&self) -> bool {
+        self.restored
+    }
+
+    /// A short name: the file's name, the shipped kernel's name, or "untitled".
+    pub fn name(&self) -> String {
+        match &self.origin {
+            Origin::File(path) => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |name| name.to_string_lossy().into_owned(),
+            ),
+            Origin::Shipped(name) => name.clone(),
+            Origin::Untitled => "untitled".to_owned(),
+        }
+    }
+
+    /// True when the text differs from what it was opened or saved as (for a shipped
+    /// kernel: from the shipped text; an untitled document is dirty once it has text).
+    pub fn is_dirty(&self) -> bool {
+        let clean = match &self.origin {
+            Origin::File(_) => self.saved_text.as_deref(),
+            Origin::Shipped(name) => shipped_kernel(name).map(|kernel| kernel.source),
+            Origin::Untitled => Some(""),
+        };
+        clean != Some(self.text.as_str())
+    }
+
+    /// The window's title: the name, a dot when there are unsaved changes.
+    pub fn title(&self) -> String {
+        let dirty = if self.is_dirty() { " •" } else { "" };
+        format!("{}{dirty} — moonbrot", self.name())
+    }
+
+    /// Records that the text was written to `path`.
+    pub fn saved_to(&mut self, path: &Path) {
+        self.origin = Origin::File(path.to_owned());
+        self.saved_text = Some(self.text.clone());
+    }
+
+    /// Records the outcome of running this text.
+    pub fn record_run(&mut self, outcome: Result<KernelInfo, RenderError>) {
+        self.last_run = Some(outcome);
+    }
+
+    /// What the last run of this text said, if it ran since it last changed.
+    pub fn last_run(&self) -> Option<&Result<KernelInfo, RenderError>> {
+        self.last_run.as_ref()
+    }
+
+    /// The error of the last run, if it failed.
+    pub fn last_error(&self) -> Option<&RenderError> {
+        self.last_run.as_ref().and_then(|run| run.as_ref().err())
+    }
+
+    /// The kernel's home view, as declared when it last ran (the default home before).
+    pub fn home(&self) -> View {
+        match &self.last_run {
+            Some(Ok(info)) => info.home_or_default(),
+            _ => DEFAULT_HOME,
+        }
+    }
+}
+
+/// The persisted form: the fields older versions wrote, each optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct StoredDocument {
+    source: Option<String>,
+    shipped_name: Option<String>,
+    file_path: Option<PathBuf>,
+    saved_source: Option<String>,
+}
+
+impl From<StoredDocument> for KernelDocument {
+    fn from(stored: StoredDocument) -> Self {
+        let Some(text) = stored.source else {
+            return Self::default();
+        };
+        let origin = match (stored.file_path, stored.shipped_name) {
+            (Some(path), _) => Origin::File(path),
+            (None, Some(name)) => Origin::Shipped(name),
+            (None, None) => Origin::Untitled,
+        };
+        let is_file = matches!(origin, Origin::File(_));
+        Self {
+            text,
+            origin,
+            saved_text: stored.saved_source.filter(|_| is_file),
+            restored: false,
+            last_run: None,
+        }
+    }
+}
+
+impl From<KernelDocument> for StoredDocument {
+    fn from(document: KernelDocument) -> Self {
+        let (shipped_name, file_path) = match document.origin {
+            Origin::Shipped(name) => (Some(name), None),
+            Origin::File(path) => (None, Some(path)),
+            Origin::Untitled => (None, None),
+        };
+        Self {
+            source: Some(document.text),
+            shipped_name,
+            file_path,
+            saved_source: document.saved_text,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shipped_kernel_is_clean_until_edited_and_a_saved_file_is_clean_again() {
+        let mut document = KernelDocument::default();
+        assert!(!document.is_dirty());
+        assert_eq!(document.title(), "mandelbrot — moonbrot");
+        document.text_mut().push_str("\n-- mine");
+        document.edited();
+        assert!(document.is_dirty());
+        assert_eq!(document.title(), "mandelbrot • — moonbrot");
+        document.saved_to(Path::new("/tmp/mine.lua"));
+        assert!(!document.is_dirty());
+        assert_eq!(document.name(), "mine.lua");
+        assert_eq!(document.file_path(), Some(Path::new("/tmp/mine.lua")));
+    }
+
+    #[test]
+    fn an_edit_forgets_the_last_run_and_its_home() {
+        let mut document = KernelDocument::default();
+        document.record_run(Err(RenderError::Cancelled));
+        assert!(document.last_error().is_some());
+        document.set_text("function pixel() end".to_owned());
+        assert!(document.last_run().is_none());
+        assert_eq!(document.home(), DEFAULT_HOME);
+    }
+
+    #[test]
+    fn the_stored_form_uses_the_field_names_of_older_versions() {
+        let json = r#"{"source": "x = 1", "file_path": "/k.lua", "saved_source": "x = 0"}"#;
+        let document: KernelDocument = serde_json::from_str(json).expect("reads");
+        assert_eq!(document.text(), "x = 1");
+        assert_eq!(document.origin(), &Origin::File(PathBuf::from("/k.lua")));
+        assert!(document.is_dirty());
+        let written = serde_json::to_value(&document).expect("writes");
+        assert_eq!(written["source"], "x = 1");
+        assert_eq!(written["file_path"], "/k.lua");
+        let missing: KernelDocument = serde_json::from_str("{}").expect("reads");
+        assert_eq!(missing, KernelDocument::default());
+    }
+}
