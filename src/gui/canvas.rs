@@ -308,9 +308,33 @@ impl Canvas {
         let response = ui.allocate_rect(area, Sense::click_and_drag());
         self.area = area;
         let placement = Placement::fit(area, size_px);
-
         let painter = ui.painter_at(area);
-        painter.rect_filled(area, 0.0, Color32::from_gray(16));
+        self.draw_layers(&painter, &placement, view);
+        self.hover_point = response.hover_pos().map(|pointer| {
+            view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
+        });
+
+        let shift = ui.input(|input| input.modifiers.shift);
+        let mut change = self.drag_gesture(&response, &painter, &placement, view, shift);
+        if let Some(zoomed) = double_click_zoom(&response, &placement, view) {
+            change = Some(zoomed);
+        }
+        if let Some(zoomed) = wheel_zoom(ui, &response, &placement, view) {
+            change = Some(zoomed);
+        }
+        if keyboard && change.is_none() {
+            change = keyboard_navigation(ui, view, size_px).map(|view| ViewChange {
+                view,
+                gesture: Gesture::Discrete,
+            });
+        }
+        change
+    }
+
+    /// The last complete image, and the render in progress over it, each where its view
+    /// lands under `view` (so a moved view shows the old image moved at once).
+    fn draw_layers(&self, painter: &egui::Painter, placement: &Placement, view: &View) {
+        painter.rect_filled(painter.clip_rect(), 0.0, Color32::from_gray(16));
         let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
         if let Some(base) = &self.base {
             let rect = placement.layer_rect(view, &base.view, base.size_px());
@@ -320,18 +344,21 @@ impl Canvas {
             let rect = placement.layer_rect(view, &progress.view, progress.size_px);
             painter.image(progress.texture.id(), rect, uv, Color32::WHITE);
         }
+    }
 
-        self.hover_point = response.hover_pos().map(|pointer| {
-            view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
-        });
-
-        let mut change = None;
-        let shift = ui.input(|input| input.modifiers.shift);
-
-        // Zoom box: Shift+drag.
+    /// A drag pans; a Shift+drag draws a box and zooms to it when released.
+    fn drag_gesture(
+        &mut self,
+        response: &egui::Response,
+        painter: &egui::Painter,
+        placement: &Placement,
+        view: &View,
+        shift: bool,
+    ) -> Option<ViewChange> {
         if response.drag_started() && shift {
             self.zoom_box_from = response.interact_pointer_pos();
         }
+        let mut change = None;
         if let (Some(from), Some(to)) = (self.zoom_box_from, response.interact_pointer_pos()) {
             let rect = Rect::from_two_pos(from, to);
             painter.rect_stroke(
@@ -340,21 +367,18 @@ impl Canvas {
                 Stroke::new(1.5, Color32::WHITE),
                 egui::StrokeKind::Middle,
             );
-            if response.drag_stopped() {
-                self.zoom_box_from = None;
-                if rect.width() > 3.0 && rect.height() > 3.0 {
-                    change = Some(ViewChange {
-                        view: zoom_to_box(view, &placement, rect),
-                        gesture: Gesture::Discrete,
-                    });
-                }
+            if response.drag_stopped() && rect.width() > 3.0 && rect.height() > 3.0 {
+                change = Some(ViewChange {
+                    view: zoom_to_box(view, placement, rect),
+                    gesture: Gesture::Discrete,
+                });
             }
         } else if response.dragged_by(egui::PointerButton::Primary) || response.drag_stopped() {
             let delta = response.drag_delta();
             let scale = placement.pixels_per_point();
             let panned = view.panned_by_pixels(
                 (f64::from(delta.x) * scale, f64::from(delta.y) * scale),
-                size_px.1,
+                placement.size_px.1,
             );
             change = Some(ViewChange {
                 view: panned,
@@ -368,37 +392,44 @@ impl Canvas {
         if response.drag_stopped() {
             self.zoom_box_from = None;
         }
-
-        if response.double_clicked()
-            && let Some(pointer) = response.interact_pointer_pos()
-        {
-            let point = view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px);
-            change = Some(ViewChange {
-                view: view.zoomed_about(point, CLICK_ZOOM_FACTOR),
-                gesture: Gesture::Discrete,
-            });
-        }
-
-        if let Some(pointer) = response.hover_pos() {
-            let steps = wheel_steps(ui);
-            if steps != 0.0 {
-                let point =
-                    view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px);
-                change = Some(ViewChange {
-                    view: view.zoomed_about(point, WHEEL_STEP_FACTOR.powf(steps)),
-                    gesture: Gesture::Wheel,
-                });
-            }
-        }
-
-        if keyboard && change.is_none() {
-            change = keyboard_navigation(ui, view, size_px).map(|view| ViewChange {
-                view,
-                gesture: Gesture::Discrete,
-            });
-        }
         change
     }
+}
+
+/// A double-click zooms in about the point clicked.
+fn double_click_zoom(
+    response: &egui::Response,
+    placement: &Placement,
+    view: &View,
+) -> Option<ViewChange> {
+    let pointer = response
+        .double_clicked()
+        .then(|| response.interact_pointer_pos())
+        .flatten()?;
+    let point = view.complex_from_pos_in_image(placement.pos_in_image(pointer), placement.size_px);
+    Some(ViewChange {
+        view: view.zoomed_about(point, CLICK_ZOOM_FACTOR),
+        gesture: Gesture::Discrete,
+    })
+}
+
+/// The wheel zooms about the point under the pointer (which stays put).
+fn wheel_zoom(
+    ui: &Ui,
+    response: &egui::Response,
+    placement: &Placement,
+    view: &View,
+) -> Option<ViewChange> {
+    let pointer = response.hover_pos()?;
+    let steps = wheel_steps(ui);
+    if steps == 0.0 {
+        return None;
+    }
+    let point = view.complex_from_pos_in_image(placement.pos_in_image(pointer), placement.size_px);
+    Some(ViewChange {
+        view: view.zoomed_about(point, WHEEL_STEP_FACTOR.powf(steps)),
+        gesture: Gesture::Wheel,
+    })
 }
 
 /// Wheel movement this frame, in steps (one line = one step; up zooms in).

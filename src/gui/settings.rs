@@ -193,11 +193,13 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupted_or_partial_saved_state_falls_back_to_defaults() {
-        let partial: Settings = serde_json::from_str(r#"{"threads": 3}"#).expect("partial state");
+    fn a_partial_saved_state_keeps_its_fields_and_defaults_the_rest() {
+        let partial: Settings =
+            serde_json::from_str(r#"{"threads": 3, "source": "x = 1"}"#).expect("partial state");
         assert_eq!(partial.threads, 3);
-        assert_eq!(partial.document, Settings::default().document);
-        assert!(serde_json::from_str::<Settings>("{not json").is_err());
+        assert_eq!(partial.document.text(), "x = 1");
+        assert_eq!(partial.palette, Settings::default().palette);
+        assert_eq!(partial.size, Settings::default().size);
     }
 
     #[test]

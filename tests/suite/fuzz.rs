@@ -3,15 +3,22 @@
 //! them invalid. Whatever the input, the engine returns (an image or an error) within a
 //! second of the timeout, never panics or crashes, and keeps rendering good kernels exactly.
 //!
+//! An internal error (`RenderError::Internal`, which a worker panic becomes) fails the case:
+//! the engine must answer every input with an image or an error about the input.
+//!
 //! CI runs 48 cases. For a longer run:
 //! `PROPTEST_CASES=20000 cargo test --release --test tests fuzz -- --nocapture`
-//! (failing inputs are shrunk and saved by proptest under tests/proptest-regressions/).
+//! Failing inputs are shrunk and saved by proptest in tests/proptest-regressions/fuzz.txt,
+//! and every later run tries them first (commit the file with the fix).
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use moonbrot::engine::{CancelToken, Engine, EngineOptions, RenderRequest, SHIPPED_KERNELS, View};
+use moonbrot::engine::{
+    CancelToken, Engine, EngineOptions, RenderError, RenderRequest, SHIPPED_KERNELS, View,
+};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 const TIMEOUT: Duration = Duration::from_millis(60);
 
@@ -129,7 +136,7 @@ fn view() -> impl Strategy<Value = Option<View>> {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(48),
-        failure_persistence: None,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/proptest-regressions/fuzz.txt"))),
         ..ProptestConfig::default()
     })]
 
@@ -154,8 +161,13 @@ proptest! {
             ..RenderRequest::new(source, 1, 1)
         };
         let started = Instant::now();
-        // Any outcome is fine but a panic (which fails the test) or a hang.
-        let _ = engine().render(&request, &CancelToken::new());
+        // Any outcome is fine but a panic, an internal error or a hang.
+        let outcome = engine().render(&request, &CancelToken::new());
+        prop_assert!(
+            !matches!(outcome, Err(RenderError::Internal(_))),
+            "an internal error: {:?}",
+            outcome
+        );
         prop_assert!(started.elapsed() < TIMEOUT + Duration::from_secs(1), "took {:?}", started.elapsed());
 
         let good = RenderRequest { threads: 2, ..RenderRequest::new(Arc::<str>::from(SHIPPED_KERNELS[0].source), 24, 16) };

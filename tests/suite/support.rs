@@ -9,6 +9,20 @@ use moonbrot::engine::{
     RenderRequest,
 };
 
+/// For the tests that need Xvfb, xdotool or a (software) GPU, when what they need is
+/// missing: they fail and say what to install, unless `MOONBROT_SKIP_GUI_TESTS=1` asks to
+/// skip them. A skip is never silent: it is printed, and the variable had to be set.
+pub fn cannot_run_gui_test(why: &str) {
+    if std::env::var_os("MOONBROT_SKIP_GUI_TESTS").is_some_and(|value| value == "1") {
+        eprintln!("SKIPPED (MOONBROT_SKIP_GUI_TESTS=1): {why}");
+        return;
+    }
+    panic!(
+        "{why}. Install what the window tests need (README, \"Tests\"), or set \
+         MOONBROT_SKIP_GUI_TESTS=1 to skip them"
+    );
+}
+
 /// The source of a shipped kernel.
 pub fn shipped(name: &str) -> Arc<str> {
     Arc::from(shipped_kernel(name).expect("shipped kernel").source)

@@ -3,7 +3,7 @@
 //! checks that the picture shows the fractal, not a blank or half-drawn window. Another
 //! types into the editor with `xdotool`, stays idle, kills the process (SIGKILL) and starts
 //! it again: the typed text must survive. Without `xvfb-run` (or `xdotool`) they are
-//! skipped with a message, unless MOONBROT_REQUIRE_GUI_TESTS=1 (as in CI).
+//! fail saying what to install, unless MOONBROT_SKIP_GUI_TESTS=1 asks to skip them.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -11,9 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn require_gui_tests() -> bool {
-    std::env::var_os("MOONBROT_REQUIRE_GUI_TESTS").is_some_and(|value| value == "1")
-}
+use crate::support::cannot_run_gui_test;
 
 fn have_tool(name: &str) -> bool {
     Command::new("sh")
@@ -47,11 +45,7 @@ fn region_stats(image: &image::RgbImage, x: (f32, f32), y: (f32, f32)) -> (usize
 #[test]
 fn the_real_window_opens_and_draws_the_fractal() {
     if !have_xvfb() {
-        assert!(
-            !require_gui_tests(),
-            "MOONBROT_REQUIRE_GUI_TESTS=1 but xvfb-run is not installed"
-        );
-        eprintln!("skipped: xvfb-run is not installed (apt-get install xvfb xauth, see README)");
+        cannot_run_gui_test("xvfb-run is not installed (apt-get install xvfb xauth)");
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -71,8 +65,10 @@ fn the_real_window_opens_and_draws_the_fractal() {
         .output()
         .expect("run xvfb-run");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() && !require_gui_tests() && !Path::new(&shot).exists() {
-        eprintln!("skipped: the window could not open under Xvfb here: {stderr}");
+    if !output.status.success() && !Path::new(&shot).exists() {
+        cannot_run_gui_test(&format!(
+            "the window could not open under Xvfb here: {stderr}"
+        ));
         return;
     }
     assert!(
@@ -168,7 +164,10 @@ fn start_window(display: &VirtualDisplay, home: &Path) -> Child {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(
+            std::fs::File::create(home.join("moonbrot.stderr"))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
         .spawn()
         .expect("start moonbrot")
 }
@@ -207,10 +206,14 @@ fn type_at_end_of_kernel(
         window = xdotool(display, &["search", "--name", "moonbrot$"]);
         !window.is_empty() && kernel_file.exists()
     });
+    let home = kernel_file.ancestors().nth(3).unwrap_or(kernel_file);
     assert!(
         found,
-        "the window did not open (exit: {:?})",
-        app.try_wait()
+        "the window did not open or did not autosave (windows found: {window:?}, kernel file \
+         there: {}, exit: {:?}, stderr: {})",
+        kernel_file.exists(),
+        app.try_wait(),
+        std::fs::read_to_string(home.join("moonbrot.stderr")).unwrap_or_default()
     );
     let window = window.lines().next().unwrap_or_default().to_owned();
     // Let the first frames lay out the editor before clicking into it.
@@ -229,16 +232,11 @@ fn type_at_end_of_kernel(
 #[test]
 fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() {
     if !have_tool("Xvfb") || !have_tool("xdotool") {
-        assert!(
-            !require_gui_tests(),
-            "MOONBROT_REQUIRE_GUI_TESTS=1 but Xvfb or xdotool is not installed"
-        );
-        eprintln!("skipped: Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
+        cannot_run_gui_test("Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
         return;
     }
     let Some(display) = VirtualDisplay::start() else {
-        assert!(!require_gui_tests(), "Xvfb did not start");
-        eprintln!("skipped: Xvfb did not start here");
+        cannot_run_gui_test("Xvfb did not start");
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
