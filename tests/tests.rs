@@ -16,6 +16,8 @@ mod cancellation;
 mod cli;
 #[path = "suite/corpus.rs"]
 mod corpus;
+#[path = "suite/documents.rs"]
+mod documents;
 #[path = "suite/engine.rs"]
 mod engine;
 #[path = "suite/errors.rs"]
@@ -26,6 +28,8 @@ mod export;
 mod fuzz;
 #[path = "suite/gui.rs"]
 mod gui;
+#[path = "suite/parameters.rs"]
+mod parameters;
 #[path = "suite/sandbox.rs"]
 mod sandbox;
 #[path = "suite/stress.rs"]

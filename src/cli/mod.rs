@@ -5,6 +5,7 @@
 //! file or value), 70 internal (a bug).
 
 mod bench;
+mod info;
 mod render;
 
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ enum Subcommands {
     /// Time the Lua engine (and the native reference) over sizes and thread counts, as the
     /// seed article's table does.
     Bench(bench::BenchArgs),
+    /// Show what a kernel or a moonbrot PNG holds: parameters (kinds, ranges, values),
+    /// home view, iteration limit, and for a PNG its view, palette, size and version.
+    Info(info::InfoArgs),
 }
 
 /// What the command line asks for.
@@ -65,7 +69,7 @@ pub enum Invocation {
     /// No command: open the explorer window.
     Window(WindowOptions),
     /// A headless command, for `run`.
-    Command(HeadlessCommand),
+    Command(Box<HeadlessCommand>),
 }
 
 /// How to open the window.
@@ -152,7 +156,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
         }
     })?;
     Ok(match cli.command {
-        Some(command) => Invocation::Command(HeadlessCommand(command)),
+        Some(command) => Invocation::Command(Box::new(HeadlessCommand(command))),
         None => Invocation::Window(WindowOptions {
             screenshot: cli.screenshot,
             safe_mode: cli.safe_mode,
@@ -161,10 +165,11 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
 }
 
 /// Runs a headless command and returns the process's exit code.
-pub fn run(command: HeadlessCommand) -> ExitCode {
+pub fn run(command: Box<HeadlessCommand>) -> ExitCode {
     let result = match command.0 {
         Subcommands::Render(args) => render::run(&args),
         Subcommands::Bench(args) => bench::run(&args),
+        Subcommands::Info(args) => info::run(&args),
     };
     exit_code(result)
 }

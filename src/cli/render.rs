@@ -3,15 +3,17 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CliError, choose_kernel, for_flag, stderr_engine};
-use crate::engine::export::{ExportMetadata, write_png};
+use crate::engine::export::{ExportMetadata, read_png_metadata, write_png};
 use crate::engine::kernel::default_kernel;
 use crate::engine::palette::{Gradient, Palette};
+use crate::engine::parameters::parse_settings;
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
     timeout_from_secs,
@@ -24,12 +26,16 @@ const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
 #[derive(Args, Debug)]
 pub(crate) struct RenderArgs {
     /// Kernel: a Lua file, or a shipped kernel's name (mandelbrot, julia, burning_ship,
-    /// tricorn, multibrot, newton, seed). Default: mandelbrot.
+    /// tricorn, multibrot, newton, seed). Default: mandelbrot, or the --from image's.
     #[arg(long, value_name = "FILE|NAME")]
     kernel: Option<PathBuf>,
-    /// Image size in pixels, WIDTHxHEIGHT.
-    #[arg(long, value_name = "WxH", default_value = "1280x720", value_parser = parse_size)]
-    size: (i64, i64),
+    /// Render the document stored in a PNG moonbrot exported (kernel, view, max_iter,
+    /// palette, parameters, size); any other flag overrides the stored value.
+    #[arg(long, value_name = "IMAGE.png")]
+    from: Option<PathBuf>,
+    /// Image size in pixels, WIDTHxHEIGHT. Default: 1280x720, or the --from image's.
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    size: Option<(i64, i64)>,
     /// Centre of the view in the complex plane, X,Y. Default: the kernel's home.
     #[arg(long, value_name = "X,Y", value_parser = parse_point, allow_hyphen_values = true)]
     center: Option<(f64, f64)>,
@@ -42,9 +48,14 @@ pub(crate) struct RenderArgs {
     /// Worker threads, one Lua state each. Default: the machine's cores.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     threads: Option<i64>,
-    /// Palette: classic, fire, ocean, grayscale, rainbow or twilight.
-    #[arg(long, value_name = "NAME", default_value = "classic")]
-    palette: String,
+    /// Palette: classic, fire, ocean, grayscale, rainbow or twilight. Default: classic, or
+    /// the --from image's.
+    #[arg(long, value_name = "NAME")]
+    palette: Option<String>,
+    /// Set a kernel parameter (repeatable): NAME=VALUE; a complex value is RE,IM, a
+    /// boolean true or false, a choice its name. `moonbrot info KERNEL` lists them.
+    #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    set: Vec<String>,
     /// Memory limit of each Lua state (one per thread), in MiB.
     #[arg(
         long,
@@ -82,10 +93,15 @@ fn parse_point(text: &str) -> Result<(f64, f64), String> {
     }
 }
 
+/// The image size when neither --size nor --from gives one.
+const DEFAULT_SIZE_PX: (u32, u32) = (1280, 720);
+
 /// `moonbrot render`'s arguments, checked by the engine's rules: everything that can be
-/// checked before the kernel runs.
+/// checked before the kernel runs. With --from, the stored document is the base.
 struct RenderJob {
     kernel: super::KernelChoice,
+    /// The document of --from, if given.
+    stored: Option<ExportMetadata>,
     palette: Palette,
     size_px: (u32, u32),
     threads: usize,
@@ -96,41 +112,76 @@ struct RenderJob {
 
 impl RenderJob {
     fn from_args(args: &RenderArgs) -> Result<Self, CliError> {
-        let gradient = Gradient::from_name(&args.palette).ok_or_else(|| {
-            let names: Vec<&str> = Gradient::ALL
-                .iter()
-                .map(|gradient| gradient.name())
-                .collect();
-            CliError::Input(format!(
-                "unknown palette {:?}: choose one of {}",
-                args.palette,
-                names.join(", ")
-            ))
-        })?;
-        Ok(Self {
-            kernel: choose_kernel(args.kernel.as_ref(), default_kernel())?,
-            palette: Palette {
-                gradient,
-                ..Palette::default()
+        let stored = args
+            .from
+            .as_deref()
+            .map(read_png_metadata)
+            .transpose()
+            .map_err(|error| CliError::Input(error.to_string()))?;
+        let base_palette = stored
+            .as_ref()
+            .map_or_else(Palette::default, |doc| doc.palette);
+        let palette = match &args.palette {
+            None => base_palette,
+            Some(name) => Palette {
+                gradient: gradient_named(name)?,
+                ..base_palette
             },
-            size_px: image_size_from(args.size.0, args.size.1).map_err(for_flag("--size"))?,
+        };
+        let kernel = match (&args.kernel, &stored, &args.from) {
+            (None, Some(doc), Some(path)) => super::KernelChoice {
+                name: path.display().to_string(),
+                source: Arc::from(doc.kernel_source.as_str()),
+            },
+            (kernel, _, _) => choose_kernel(kernel.as_ref(), default_kernel())?,
+        };
+        let size_px = match (args.size, stored.as_ref().and_then(|doc| doc.size_px)) {
+            (Some((width, height)), _) => {
+                image_size_from(width, height).map_err(for_flag("--size"))?
+            }
+            (None, Some(size)) => size,
+            (None, None) => DEFAULT_SIZE_PX,
+        };
+        let max_iter = match args.max_iter {
+            Some(max_iter) => Some(max_iter_from(max_iter).map_err(for_flag("--max-iter"))?),
+            None => stored.as_ref().map(|doc| doc.max_iter),
+        };
+        Ok(Self {
+            kernel,
+            palette,
+            size_px,
             threads: args
                 .threads
                 .map_or(Ok(default_thread_count()), thread_count_from)
                 .map_err(for_flag("--threads"))?,
-            max_iter: (args.max_iter.map(max_iter_from).transpose())
-                .map_err(for_flag("--max-iter"))?,
+            max_iter,
             timeout: (args.timeout.map(timeout_from_secs).transpose())
                 .map_err(for_flag("--timeout"))?,
             memory_limit_bytes: memory_limit_from_mib(args.memory_limit)
                 .map_err(for_flag("--memory-limit"))?,
+            stored,
         })
     }
+}
+
+/// The gradient called `name`, or a message listing them.
+fn gradient_named(name: &str) -> Result<Gradient, CliError> {
+    Gradient::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Gradient::ALL
+            .iter()
+            .map(|gradient| gradient.name())
+            .collect();
+        CliError::Input(format!(
+            "unknown palette {name:?}: choose one of {}",
+            names.join(", ")
+        ))
+    })
 }
 
 pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     let RenderJob {
         kernel,
+        stored,
         palette,
         size_px: (width_px, height_px),
         threads,
@@ -140,20 +191,35 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     } = RenderJob::from_args(args)?;
     let engine = stderr_engine(memory_limit_bytes);
     let cancel = CancelToken::new();
-    // The view: the kernel's home, with whatever the user gave replacing its parts.
-    let view = match (args.center, args.span) {
-        (None, None) => None,
-        (center, span) => {
-            let home = engine.inspect(&kernel.source, &cancel)?.home_or_default();
-            let (center_x, center_y) = center.unwrap_or((home.center_x, home.center_y));
-            Some(View::new(center_x, center_y, span.unwrap_or(home.span)))
-        }
+    let moves_view = args.center.is_some() || args.span.is_some();
+    // What the kernel declares, when the view or the parameters need it.
+    let info = (!args.set.is_empty() || (stored.is_none() && moves_view))
+        .then(|| engine.inspect_within(&kernel.source, &cancel, timeout))
+        .transpose()?;
+    // The view: the stored one, or the kernel's home when the user moves it, with whatever
+    // the user gave replacing its parts.
+    let base_view = match (&stored, &info) {
+        (Some(doc), _) => Some(doc.view),
+        (None, Some(info)) if moves_view => Some(info.home_or_default()),
+        _ => None,
     };
+    let view = base_view.map(|base| {
+        let (center_x, center_y) = args.center.unwrap_or((base.center_x, base.center_y));
+        View::new(center_x, center_y, args.span.unwrap_or(base.span))
+    });
+    let mut parameters = stored
+        .as_ref()
+        .map(ExportMetadata::parameter_values)
+        .unwrap_or_default();
+    if let Some(info) = &info {
+        parameters.extend(parse_settings(&info.parameters, &args.set).map_err(for_flag("--set"))?);
+    }
     let request = RenderRequest {
         view,
         max_iter,
         threads,
         timeout,
+        parameters,
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };
     request.validate()?;
@@ -167,7 +233,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     let output = output?;
 
     let image = palette.colourize(&output.image);
-    let metadata = ExportMetadata::new(&kernel.source, output.view, output.max_iter, palette);
+    let metadata = ExportMetadata::of_render(&kernel.source, &output, palette);
     write_png(&args.output, &image, &metadata)?;
     eprintln!("{}", summary(&kernel.name, &output, &args.output));
     Ok(())

@@ -252,6 +252,14 @@ pub enum RequestError {
         /// The largest limit allowed, in MiB.
         max: u64,
     },
+    /// A parameter value the kernel does not take (unknown name, wrong kind, out of range).
+    #[error("parameter {name}: {message}")]
+    Parameter {
+        /// The parameter's name, as given.
+        name: String,
+        /// What is wrong and what it takes.
+        message: String,
+    },
     /// A benchmark's runs per cell outside 1..=max.
     #[error("runs per cell {runs} is out of range: it must be 1 to {max}")]
     BenchRuns {
@@ -259,6 +267,55 @@ pub enum RequestError {
         runs: i64,
         /// The most runs allowed.
         max: u32,
+    },
+}
+
+/// Why a PNG could not be opened as a moonbrot document.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a PNG, or a damaged one.
+    #[error("{} is not a readable PNG: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the PNG decoder said.
+        message: String,
+    },
+    /// A PNG without moonbrot's metadata.
+    #[error("{} holds no moonbrot document (it was not exported by moonbrot)", path.display())]
+    NotADocument {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Written by a newer moonbrot, in a format this one does not know.
+    #[error(
+        "{} was written by a newer moonbrot (document format {format}; this one reads up to {}): update moonbrot to open it",
+        path.display(),
+        super::export::DOCUMENT_FORMAT
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its format number.
+        format: u32,
+    },
+    /// A moonbrot field that cannot be used.
+    #[error("{}: bad {field}: {message}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The iTXt keyword.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
     },
 }
 

@@ -1,6 +1,8 @@
-//! PNG export: writes a coloured image with the metadata that reproduces it (kernel source,
-//! view, max_iter, palette, moonbrot version) in iTXt chunks, atomically (`atomic_file`):
-//! a failed export never leaves a partial file and never destroys an existing one.
+//! PNG export and moonbrot documents: writes a coloured image with the metadata that
+//! reproduces it (kernel source, view as exact decimal text, max_iter, palette, parameter
+//! values, size, format and moonbrot version) in iTXt chunks, atomically (`atomic_file`):
+//! a failed export never leaves a partial file and never destroys an existing one. Reads
+//! that metadata back, defensively: a file from anywhere gets a clear `DocumentError`.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -9,12 +11,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::atomic_file::write_atomically;
-use super::error::ExportError;
+use super::error::{DocumentError, ExportError};
+use super::kernel::MAX_SOURCE_BYTES;
 use super::palette::Palette;
+use super::parameters::{MAX_PARAMETERS, ParameterValue, ParameterValues};
+use super::render::{image_size_from, max_iter_from};
 use super::view::View;
 
-/// Everything needed to render an exported image again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything needed to render an exported image again: a moonbrot document.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportMetadata {
     /// The kernel's Lua source.
     pub kernel_source: String,
@@ -24,16 +29,65 @@ pub struct ExportMetadata {
     pub max_iter: u32,
     /// The palette used.
     pub palette: Palette,
+    /// The value of every parameter the kernel declares, in its order (empty in files
+    /// written before parameters existed).
+    pub parameters: Vec<(String, ParameterValue)>,
+    /// The image's size in pixels (None in files written before it was stored).
+    pub size_px: Option<(u32, u32)>,
     /// The moonbrot version that wrote the file.
     pub version: String,
 }
 
 /// iTXt keywords (PNG keywords are Latin-1, 1 to 79 bytes).
+const KEY_FORMAT: &str = "moonbrot:format";
 const KEY_KERNEL: &str = "moonbrot:kernel";
 const KEY_VIEW: &str = "moonbrot:view";
 const KEY_MAX_ITER: &str = "moonbrot:max_iter";
 const KEY_PALETTE: &str = "moonbrot:palette";
+const KEY_PARAMETERS: &str = "moonbrot:parameters";
+const KEY_SIZE: &str = "moonbrot:size";
 const KEY_VERSION: &str = "moonbrot:version";
+
+/// The document format this build writes. Files without `moonbrot:format` are format 1
+/// (no parameters, no size, view as JSON numbers); a larger number is a newer moonbrot's.
+pub const DOCUMENT_FORMAT: u32 = 2;
+
+/// The most memory reading a PNG's metadata may take (text chunks included): the kernel is
+/// at most 1 MiB, the rest is small.
+const MAX_METADATA_BYTES: usize = 4 * 1024 * 1024;
+/// The longest text one compressed chunk may inflate to.
+const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The view as exact decimal text (each number's shortest text that reads back to the same
+/// f64), so deeper zooms can later store more digits without a new format.
+#[derive(Serialize, Deserialize)]
+struct StoredView {
+    center_x: StoredNumber,
+    center_y: StoredNumber,
+    span: StoredNumber,
+}
+
+/// A number as decimal text (written) or a JSON number (format 1, read).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredNumber {
+    Text(String),
+    Number(f64),
+}
+
+impl StoredNumber {
+    fn value(&self) -> Result<f64, String> {
+        match self {
+            Self::Number(value) => Ok(*value),
+            Self::Text(text) => text.trim().parse().map_err(|_| {
+                format!(
+                    "{:?} is not a decimal number",
+                    text.chars().take(40).collect::<String>()
+                )
+            }),
+        }
+    }
+}
 
 impl ExportMetadata {
     /// Metadata stamped with this build's version.
@@ -43,20 +97,51 @@ impl ExportMetadata {
             view,
             max_iter,
             palette,
+            parameters: Vec::new(),
+            size_px: None,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
+    }
+
+    /// The metadata of a render: its kernel, view, iteration limit, parameters and size.
+    pub fn of_render(kernel_source: &str, output: &super::RenderOutput, palette: Palette) -> Self {
+        Self {
+            parameters: output.parameters.clone(),
+            size_px: Some((output.image.width_px, output.image.height_px)),
+            ..Self::new(kernel_source, output.view, output.max_iter, palette)
+        }
+    }
+
+    /// The parameter values by name, for a new render.
+    pub fn parameter_values(&self) -> ParameterValues {
+        self.parameters.iter().cloned().collect()
     }
 
     fn text_chunks(&self) -> Vec<(&'static str, String)> {
         // Serialising these plain structs cannot fail.
         let json = |value: Result<String, serde_json::Error>| value.unwrap_or_default();
-        vec![
+        let exact = |value: f64| StoredNumber::Text(format!("{value:?}"));
+        let view = StoredView {
+            center_x: exact(self.view.center_x),
+            center_y: exact(self.view.center_y),
+            span: exact(self.view.span),
+        };
+        let mut chunks = vec![
+            (KEY_FORMAT, DOCUMENT_FORMAT.to_string()),
             (KEY_KERNEL, self.kernel_source.clone()),
-            (KEY_VIEW, json(serde_json::to_string(&self.view))),
+            (KEY_VIEW, json(serde_json::to_string(&view))),
             (KEY_MAX_ITER, self.max_iter.to_string()),
             (KEY_PALETTE, json(serde_json::to_string(&self.palette))),
+            (
+                KEY_PARAMETERS,
+                json(serde_json::to_string(&self.parameters)),
+            ),
             (KEY_VERSION, self.version.clone()),
-        ]
+        ];
+        if let Some((width, height)) = self.size_px {
+            chunks.push((KEY_SIZE, format!("{width}x{height}")));
+        }
+        chunks
     }
 }
 
@@ -111,40 +196,165 @@ pub fn write_png(
     write_atomically(path, &encoded).map_err(io_error)
 }
 
-/// Reads the moonbrot metadata back from a PNG written by `write_png`.
-pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, ExportError> {
-    let png_error = |message: String| ExportError::Png {
-        path: path.to_owned(),
-        message,
-    };
-    let file = File::open(path).map_err(|source| ExportError::Io {
+/// Reads the moonbrot document back from a PNG written by `write_png` (any format up to
+/// this build's). Reading is bounded: at most 4 MiB of metadata, the kernel at most the
+/// engine's source limit, compressed text inflated at most 2 MiB per chunk.
+pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
+    let file = File::open(path).map_err(|source| DocumentError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let reader = png::Decoder::new(BufReader::new(file))
+    let corrupt = |message: String| DocumentError::Corrupt {
+        path: path.to_owned(),
+        message,
+    };
+    let limits = png::Limits {
+        bytes: MAX_METADATA_BYTES,
+    };
+    let reader = png::Decoder::new_with_limits(BufReader::new(file), limits)
         .read_info()
-        .map_err(|error| png_error(error.to_string()))?;
-    let text = |keyword: &str| -> Result<String, ExportError> {
-        let chunk = reader
-            .info()
-            .utf8_text
-            .iter()
-            .find(|chunk| chunk.keyword == keyword)
-            .ok_or_else(|| png_error(format!("no {keyword} text chunk: not a moonbrot export")))?;
+        .map_err(|error| corrupt(error.to_string()))?;
+    let info = reader.info();
+    let malformed = |field: &'static str, message: String| DocumentError::Malformed {
+        path: path.to_owned(),
+        field,
+        message,
+    };
+    let find = |keyword: &'static str| -> Result<Option<String>, DocumentError> {
+        let Some(chunk) = info.utf8_text.iter().find(|chunk| chunk.keyword == keyword) else {
+            return Ok(None);
+        };
+        // Inflated within a bound first: the decoder's own `get_text` has none.
+        let mut chunk = chunk.clone();
+        chunk
+            .decompress_text_with_limit(MAX_TEXT_BYTES)
+            .map_err(|error| {
+                malformed(
+                    keyword,
+                    format!(
+                        "its compressed text is damaged or inflates beyond {} MiB ({error})",
+                        MAX_TEXT_BYTES >> 20
+                    ),
+                )
+            })?;
         chunk
             .get_text()
-            .map_err(|error| png_error(error.to_string()))
+            .map(Some)
+            .map_err(|error| malformed(keyword, error.to_string()))
     };
-    let parse_error =
-        |keyword: &str, error: &dyn std::fmt::Display| png_error(format!("bad {keyword}: {error}"));
+    let required = |keyword: &'static str| -> Result<String, DocumentError> {
+        find(keyword)?.ok_or_else(|| malformed(keyword, "it is missing".to_owned()))
+    };
+    if !info
+        .utf8_text
+        .iter()
+        .any(|chunk| chunk.keyword.starts_with("moonbrot:"))
+    {
+        return Err(DocumentError::NotADocument {
+            path: path.to_owned(),
+        });
+    }
+    let format = match find(KEY_FORMAT)? {
+        None => 1,
+        Some(text) => text.trim().parse::<u32>().map_err(|_| {
+            malformed(
+                KEY_FORMAT,
+                format!("{:?} is not a whole number", short(&text)),
+            )
+        })?,
+    };
+    if format > DOCUMENT_FORMAT {
+        return Err(DocumentError::Newer {
+            path: path.to_owned(),
+            format,
+        });
+    }
+    let kernel_source = required(KEY_KERNEL)?;
+    if kernel_source.len() > MAX_SOURCE_BYTES {
+        return Err(malformed(
+            KEY_KERNEL,
+            format!(
+                "the kernel is {} KiB, more than the limit of {} KiB",
+                kernel_source.len() / 1024,
+                MAX_SOURCE_BYTES / 1024
+            ),
+        ));
+    }
+    let stored_view: StoredView = serde_json::from_str(&required(KEY_VIEW)?)
+        .map_err(|error| malformed(KEY_VIEW, error.to_string()))?;
+    let number = |stored: &StoredNumber| {
+        stored
+            .value()
+            .map_err(|message| malformed(KEY_VIEW, message))
+    };
+    let view = View::new(
+        number(&stored_view.center_x)?,
+        number(&stored_view.center_y)?,
+        number(&stored_view.span)?,
+    );
+    view.validate()
+        .map_err(|error| malformed(KEY_VIEW, error.to_string()))?;
+    let max_iter_text = required(KEY_MAX_ITER)?;
+    let max_iter = max_iter_text
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| {
+            malformed(
+                KEY_MAX_ITER,
+                format!("{:?} is not a whole number", short(&max_iter_text)),
+            )
+        })
+        .and_then(|value| {
+            max_iter_from(value).map_err(|error| malformed(KEY_MAX_ITER, error.to_string()))
+        })?;
+    let palette: Palette = serde_json::from_str(&required(KEY_PALETTE)?)
+        .map_err(|error| malformed(KEY_PALETTE, error.to_string()))?;
+    let parameters = match find(KEY_PARAMETERS)? {
+        None => Vec::new(),
+        Some(text) => serde_json::from_str::<Vec<(String, ParameterValue)>>(&text)
+            .map_err(|error| malformed(KEY_PARAMETERS, error.to_string()))?,
+    };
+    if parameters.len() > MAX_PARAMETERS {
+        return Err(malformed(
+            KEY_PARAMETERS,
+            format!(
+                "{} values, more than a kernel may declare",
+                parameters.len()
+            ),
+        ));
+    }
+    let size_px = match find(KEY_SIZE)? {
+        // Format 1 did not store it: the image's own size is the one rendered.
+        None => image_size_from(i64::from(info.width), i64::from(info.height)).ok(),
+        Some(text) => Some(
+            text.split_once('x')
+                .and_then(|(width, height)| {
+                    Some((
+                        width.trim().parse::<i64>().ok()?,
+                        height.trim().parse::<i64>().ok()?,
+                    ))
+                })
+                .ok_or_else(|| {
+                    malformed(KEY_SIZE, format!("{:?} is not WIDTHxHEIGHT", short(&text)))
+                })
+                .and_then(|(width, height)| {
+                    image_size_from(width, height)
+                        .map_err(|error| malformed(KEY_SIZE, error.to_string()))
+                })?,
+        ),
+    };
     Ok(ExportMetadata {
-        kernel_source: text(KEY_KERNEL)?,
-        view: serde_json::from_str(&text(KEY_VIEW)?).map_err(|e| parse_error(KEY_VIEW, &e))?,
-        max_iter: text(KEY_MAX_ITER)?
-            .parse()
-            .map_err(|e| parse_error(KEY_MAX_ITER, &e))?,
-        palette: serde_json::from_str(&text(KEY_PALETTE)?)
-            .map_err(|e| parse_error(KEY_PALETTE, &e))?,
-        version: text(KEY_VERSION)?,
+        kernel_source,
+        view,
+        max_iter,
+        palette,
+        parameters,
+        size_px,
+        version: short(&find(KEY_VERSION)?.unwrap_or_default()),
     })
+}
+
+/// At most 40 characters of a file's text, for messages.
+fn short(text: &str) -> String {
+    text.chars().take(40).collect()
 }

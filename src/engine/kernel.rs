@@ -32,7 +32,7 @@ impl OutputMode {
 }
 
 /// What a compiled kernel declares at its top level.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KernelInfo {
     /// Escape values or direct colour.
     pub output: OutputMode,
@@ -40,6 +40,8 @@ pub struct KernelInfo {
     pub default_max_iter: Option<u32>,
     /// The kernel's `home` view, if it sets one.
     pub home: Option<View>,
+    /// The parameters it declares, in order.
+    pub parameters: Vec<super::parameters::ParameterSpec>,
 }
 
 /// The iteration limit used when neither the kernel nor the user sets one.

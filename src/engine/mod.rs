@@ -12,12 +12,15 @@ pub mod kernel;
 mod lua_unsafe;
 pub mod native;
 pub mod palette;
+pub mod parameters;
 pub mod render;
 mod sandbox;
 pub mod sync;
 pub mod view;
 
-pub use error::{ExportError, KernelError, PixelLocation, RenderError, RequestError};
+pub use error::{
+    DocumentError, ExportError, KernelError, PixelLocation, RenderError, RequestError,
+};
 pub use kernel::{KernelInfo, OutputMode, SHIPPED_KERNELS, ShippedKernel};
 pub use render::{
     CancelToken, Engine, EngineOptions, RenderOutput, RenderRequest, RenderTimings, ThreadTiming,

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use super::error::{KernelError, RenderError, RequestError};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode};
 use super::lua_unsafe::StopSwitch;
+use super::parameters::{ParameterValue, ParameterValues, resolve};
 use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRows};
 use super::sync::lock;
 use super::view::{PixelGrid, View};
@@ -94,6 +95,9 @@ pub struct RenderRequest {
     pub threads: usize,
     /// Stop the render with `RenderError::TimedOut` after this long.
     pub timeout: Option<Duration>,
+    /// Values for the kernel's parameters (the others take their defaults); checked
+    /// against its declarations once it is compiled.
+    pub parameters: ParameterValues,
 }
 
 impl RenderRequest {
@@ -107,6 +111,7 @@ impl RenderRequest {
             max_iter: None,
             threads: default_thread_count(),
             timeout: None,
+            parameters: ParameterValues::new(),
         }
     }
 
@@ -271,6 +276,8 @@ pub struct RenderOutput {
     pub max_iter: u32,
     /// What the kernel declared.
     pub kernel: KernelInfo,
+    /// The value of every parameter the kernel declares, as rendered, in its order.
+    pub parameters: Vec<(String, ParameterValue)>,
     /// How long it took.
     pub timings: RenderTimings,
 }
@@ -356,6 +363,8 @@ struct UnitPlan {
     units_total: usize,
     grid: PixelGrid,
     max_iter: Option<u32>,
+    /// Every declared parameter's value (checked), set in each worker's state.
+    parameters: Vec<(String, ParameterValue)>,
     output: OutputMode,
     channels: usize,
 }
@@ -366,6 +375,7 @@ impl UnitPlan {
         height_px: u32,
         view: &View,
         max_iter: Option<u32>,
+        parameters: Vec<(String, ParameterValue)>,
         output: OutputMode,
     ) -> Self {
         let rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(width_px).clamp(1, height_px);
@@ -376,6 +386,7 @@ impl UnitPlan {
             units_total: height_px.div_ceil(rows_per_unit) as usize,
             grid: view.pixel_grid(width_px, height_px),
             max_iter,
+            parameters,
             output,
             channels: output.channels(),
         }
@@ -648,11 +659,12 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
     let Some(kernel) = cached.as_ref() else {
         return report;
     };
-    report.info = Some(*kernel.info());
+    report.info = Some(kernel.info().clone());
     let Some(plan) = job.work.plan() else {
         return report;
     };
-    if let Err(failure) = kernel.set_max_iter(kernel.info().effective_max_iter(plan.max_iter)) {
+    let max_iter = kernel.info().effective_max_iter(plan.max_iter);
+    if let Err(failure) = kernel.configure(max_iter, &plan.parameters) {
         report.failure = Some(failure);
         job.stop(StopReason::Failed);
         return report;
@@ -736,15 +748,33 @@ impl Engine {
         source: &Arc<str>,
         cancel: &CancelToken,
     ) -> Result<KernelInfo, RenderError> {
+        self.inspect_within(source, cancel, None)
+    }
+
+    /// As `inspect`, stopped with `RenderError::TimedOut` after `timeout` (for kernels
+    /// from files, whose top level may never end).
+    pub fn inspect_within(
+        &self,
+        source: &Arc<str>,
+        cancel: &CancelToken,
+        timeout: Option<Duration>,
+    ) -> Result<KernelInfo, RenderError> {
         Self::check_abandoned_workers()?;
         let limits = JobLimits {
             cancel,
-            deadline: None,
+            deadline: timeout.map(|timeout| Instant::now() + timeout),
         };
-        let mut workers = self.lock_workers(limits)?;
+        let timed_out = |error| match error {
+            RenderError::TimedOut { .. } => RenderError::TimedOut {
+                timeout_secs: timeout.unwrap_or_default().as_secs_f64(),
+            },
+            other => other,
+        };
+        let mut workers = self.lock_workers(limits).map_err(timed_out)?;
         self.options.log.start_run();
-        self.compile_on_first_worker(&mut workers, source, limits, None)
+        self.compile_on_first_worker(&mut workers, source, limits, timeout)
             .map(|(info, _)| info)
+            .map_err(timed_out)
     }
 
     /// Renders `request`, blocking until the image is complete or the render fails.
@@ -795,11 +825,13 @@ impl Engine {
         let view = request.view.unwrap_or_else(|| info.home_or_default());
         view.validate()?;
         check_buffer_bytes(request.width_px, request.height_px, info.output)?;
+        let parameters = resolve(&info.parameters, &request.parameters)?;
         let plan = UnitPlan::new(
             request.width_px,
             request.height_px,
             &view,
             request.max_iter,
+            parameters.clone(),
             info.output,
         );
         let units_total = plan.units_total;
@@ -835,6 +867,7 @@ impl Engine {
             view,
             max_iter: info.effective_max_iter(request.max_iter),
             kernel: info,
+            parameters,
             timings: RenderTimings {
                 wall_secs: started.elapsed().as_secs_f64(),
                 compile_secs,
@@ -880,7 +913,7 @@ impl Engine {
         let compile_secs = report
             .as_ref()
             .map_or(0.0, |report| report.timing.compile_secs);
-        let info = report.as_ref().and_then(|report| report.info);
+        let info = report.as_ref().and_then(|report| report.info.clone());
         collect_failure(vec![report], reason, timeout, &results.abandoned)?;
         info.map(|info| (info, compile_secs)).ok_or_else(|| {
             RenderError::Internal("the kernel compiled but reported nothing".to_owned())

@@ -14,6 +14,7 @@ use mlua::{Function, Lua, LuaString, Table, Value};
 use super::error::{KernelError, MAX_MESSAGE_CHARS, PixelLocation, bounded_message, format_number};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, OutputMode, split_kernel_position};
 use super::lua_unsafe::{StopSwitch, call_unit_driver, new_lua_state};
+use super::parameters::{ParameterKind, ParameterSpec, ParameterValue};
 use super::view::{PixelGrid, View};
 
 const SANDBOX_LUA: &str = include_str!("lua/sandbox.lua");
@@ -169,6 +170,8 @@ pub(crate) struct LuaKernel {
     locate_error: Function,
     sample_pixel: Function,
     info: KernelInfo,
+    /// The `param` table the kernel reads parameter values from.
+    parameter_values: Table,
     source: Arc<str>,
     memory_limit_bytes: usize,
 }
@@ -179,6 +182,10 @@ struct SandboxedState {
     lua: Lua,
     /// The kernel's globals.
     environment: Table,
+    /// The parameters the kernel declared (sandbox.lua's private list).
+    declared_parameters: Table,
+    /// The `param` table, taken before the kernel could replace the global.
+    parameter_values: Table,
     /// driver.lua's functions.
     driver: Table,
     /// trace_watch.lua's control of the JIT.
@@ -201,11 +208,14 @@ impl SandboxedState {
             })
             .context("creating print")?;
         let bounded = load_bounded_library(&lua).context("loading bounded_library.lua")?;
-        let environment: Table = lua
+        let (environment, declared_parameters): (Table, Table) = lua
             .load(SANDBOX_LUA)
             .set_name("=sandbox")
             .call((print_to_log, bounded))
             .context("running sandbox.lua")?;
+        let parameter_values: Table = environment
+            .raw_get("param")
+            .context("finding the param table")?;
         #[cfg(feature = "testing")]
         add_test_stall(&lua, &environment).context("adding the test stall")?;
 
@@ -228,6 +238,8 @@ impl SandboxedState {
         Ok(Self {
             lua,
             environment,
+            declared_parameters,
+            parameter_values,
             driver,
             jit,
         })
@@ -300,7 +312,8 @@ impl LuaKernel {
         };
         state.run_top_level(chunk, memory_limit_bytes, stop)?;
 
-        let info = read_kernel_info(&state.environment)?;
+        let mut info = read_kernel_info(&state.environment)?;
+        info.parameters = read_parameters(&state.declared_parameters)?;
         let pixel = match state.environment.raw_get::<Value>("pixel") {
             Ok(Value::Function(pixel)) => pixel,
             Ok(Value::Nil) => return Err(KernelError::MissingPixel.into()),
@@ -321,6 +334,7 @@ impl LuaKernel {
             sample_pixel: state.driver_function("sample_pixel")?,
             lua: state.lua,
             environment: state.environment,
+            parameter_values: state.parameter_values,
             pixel,
             render_unit,
             info,
@@ -348,11 +362,38 @@ impl LuaKernel {
         &*self.source == source && self.memory_limit_bytes == memory_limit_bytes
     }
 
-    /// Sets the global `max_iter` the kernel reads.
-    pub(crate) fn set_max_iter(&self, max_iter: u32) -> Result<(), RunFailure> {
+    /// Sets the global `max_iter` and the `param` values the kernel reads (values already
+    /// checked against its declarations).
+    pub(crate) fn configure(
+        &self,
+        max_iter: u32,
+        parameters: &[(String, ParameterValue)],
+    ) -> Result<(), RunFailure> {
         self.environment
             .raw_set("max_iter", max_iter)
-            .context("setting max_iter")
+            .context("setting max_iter")?;
+        for (name, value) in parameters {
+            let value = match value {
+                ParameterValue::Real(number) => Value::Number(*number),
+                ParameterValue::Integer(number) => Value::Number(*number as f64),
+                ParameterValue::Boolean(on) => Value::Boolean(*on),
+                ParameterValue::Choice(option) => Value::String(
+                    self.lua
+                        .create_string(option)
+                        .context("setting a parameter")?,
+                ),
+                ParameterValue::Complex { re, im } => {
+                    let point = self.lua.create_table().context("setting a parameter")?;
+                    point.raw_set("re", *re).context("setting a parameter")?;
+                    point.raw_set("im", *im).context("setting a parameter")?;
+                    Value::Table(point)
+                }
+            };
+            self.parameter_values
+                .raw_set(name.as_str(), value)
+                .context("setting a parameter")?;
+        }
+        Ok(())
     }
 
     /// Renders one unit into `out` (channels floats per pixel, row by row).
@@ -662,7 +703,60 @@ fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
         output,
         default_max_iter,
         home,
+        parameters: Vec::new(),
     })
+}
+
+/// The parameters sandbox.lua recorded (already checked there, so a failure to read one is
+/// moonbrot's bug, not the kernel's).
+fn read_parameters(declared: &Table) -> Result<Vec<ParameterSpec>, RunFailure> {
+    let mut specs = Vec::new();
+    for entry in declared.clone().sequence_values::<Table>() {
+        let entry = entry.context("reading a parameter declaration")?;
+        let get_number = |key: &str| entry.raw_get::<f64>(key).context("reading a parameter");
+        let name: String = entry.raw_get("name").context("reading a parameter")?;
+        let kind_name: String = entry.raw_get("kind").context("reading a parameter")?;
+        let (kind, default) = match kind_name.as_str() {
+            "real" => (
+                ParameterKind::Real {
+                    min: get_number("min")?,
+                    max: get_number("max")?,
+                },
+                ParameterValue::Real(get_number("default")?),
+            ),
+            "integer" => (
+                ParameterKind::Integer {
+                    min: get_number("min")? as i64,
+                    max: get_number("max")? as i64,
+                },
+                ParameterValue::Integer(get_number("default")? as i64),
+            ),
+            "boolean" => (
+                ParameterKind::Boolean,
+                ParameterValue::Boolean(entry.raw_get("default").context("reading a parameter")?),
+            ),
+            "choice" => (
+                ParameterKind::Choice {
+                    options: entry.raw_get("options").context("reading a parameter")?,
+                },
+                ParameterValue::Choice(entry.raw_get("default").context("reading a parameter")?),
+            ),
+            _ => (
+                ParameterKind::Complex,
+                ParameterValue::Complex {
+                    re: get_number("default_re")?,
+                    im: get_number("default_im")?,
+                },
+            ),
+        };
+        specs.push(ParameterSpec {
+            name,
+            label: entry.raw_get("label").context("reading a parameter")?,
+            kind,
+            default,
+        });
+    }
+    Ok(specs)
 }
 
 /// The most characters of a kernel's string value quoted in a message.

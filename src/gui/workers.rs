@@ -377,12 +377,7 @@ fn run_export(
         return Err(RenderError::Cancelled.into());
     }
     let image = job.palette.colourize(&output.image);
-    let metadata = ExportMetadata::new(
-        &job.request.source,
-        output.view,
-        output.max_iter,
-        job.palette,
-    );
+    let metadata = ExportMetadata::of_render(&job.request.source, &output, job.palette);
     write_png(&job.path, &image, &metadata)?;
     Ok(job.path.clone())
 }
