@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, choose_kernel, stderr_engine};
-use crate::engine::export::{ExportMetadata, read_png_metadata};
+use crate::engine::export::{ExportMetadata, looks_like_png, read_png_metadata};
 use crate::engine::kernel::{FALLBACK_MAX_ITER, default_kernel};
 use crate::engine::parameters::{ParameterValue, resolve};
 use crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES;
@@ -32,7 +32,7 @@ pub(crate) fn run(args: &InfoArgs) -> Result<(), CliError> {
     let engine = stderr_engine(DEFAULT_MEMORY_LIMIT_BYTES);
     let cancel = CancelToken::new();
     let mut text = String::new();
-    let (source, stored) = if is_png(&args.target) {
+    let (source, stored) = if looks_like_png(&args.target) {
         let stored =
             read_png_metadata(&args.target).map_err(|error| CliError::Input(error.to_string()))?;
         describe_document(&mut text, &args.target, &stored);
@@ -63,21 +63,6 @@ fn in_target(target: &Path, error: CliError) -> CliError {
         }
         other => other,
     }
-}
-
-/// True for a .png file, or one that starts with the PNG signature (whatever its name).
-fn is_png(path: &Path) -> bool {
-    use std::io::Read;
-    if path
-        .extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("png"))
-    {
-        return true;
-    }
-    let mut signature = [0_u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_exact(&mut signature))
-        .is_ok_and(|()| signature == *b"\x89PNG\r\n\x1a\n")
 }
 
 fn describe_view(view: &View) -> String {

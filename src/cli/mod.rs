@@ -33,7 +33,9 @@ pub const EXIT_INTERNAL: u8 = 70;
     name = "moonbrot",
     version,
     about = "A fractal explorer whose fractal is a Lua kernel, rendered by parallel LuaJIT states.\n\
-             Without a command, opens the explorer window.",
+             Without a command, opens the explorer window (on FILE, a .lua kernel or a moonbrot \
+             PNG, if given).",
+    args_conflicts_with_subcommands = true,
     after_help = "Exit codes: 0 success, 1 bad input (kernel, file or value), 2 usage error, \
                   70 internal error (a bug: please report it)."
 )]
@@ -47,6 +49,9 @@ struct Cli {
     /// crash or a kill).
     #[arg(long)]
     safe_mode: bool,
+    /// A .lua kernel or a moonbrot PNG to open in the window.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Subcommands>,
 }
@@ -79,6 +84,8 @@ pub struct WindowOptions {
     pub screenshot: Option<PathBuf>,
     /// Start with automatic rendering paused.
     pub safe_mode: bool,
+    /// A .lua kernel or moonbrot PNG to open.
+    pub file: Option<PathBuf>,
 }
 
 /// A parsed `render` or `bench` command.
@@ -160,6 +167,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
         None => Invocation::Window(WindowOptions {
             screenshot: cli.screenshot,
             safe_mode: cli.safe_mode,
+            file: cli.file,
         }),
     })
 }

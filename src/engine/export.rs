@@ -354,6 +354,22 @@ pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
     })
 }
 
+/// True for a .png file, or one that starts with the PNG signature (whatever its name):
+/// what to open as a document rather than as Lua source.
+pub fn looks_like_png(path: &Path) -> bool {
+    use std::io::Read;
+    if path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("png"))
+    {
+        return true;
+    }
+    let mut signature = [0_u8; 8];
+    File::open(path)
+        .and_then(|mut file| file.read_exact(&mut signature))
+        .is_ok_and(|()| signature == *b"\x89PNG\r\n\x1a\n")
+}
+
 /// At most 40 characters of a file's text, for messages.
 fn short(text: &str) -> String {
     text.chars().take(40).collect()

@@ -247,6 +247,25 @@ pub fn resolve(
         .collect()
 }
 
+/// Every declared parameter's value: the given one when the kernel takes it, else the
+/// default. For the window, whose remembered values may outlive an edit of the kernel that
+/// renamed or narrowed a parameter: nothing is refused.
+pub fn resolve_leniently(
+    specs: &[ParameterSpec],
+    given: &ParameterValues,
+) -> Vec<(String, ParameterValue)> {
+    specs
+        .iter()
+        .map(|spec| {
+            let value = given
+                .get(&spec.name)
+                .and_then(|value| spec.check(value).ok())
+                .unwrap_or_else(|| spec.default.clone());
+            (spec.name.clone(), value)
+        })
+        .collect()
+}
+
 /// Reads `NAME=VALUE` settings against a kernel's `specs` (the CLI's `--set`).
 pub fn parse_settings(
     specs: &[ParameterSpec],
@@ -360,6 +379,32 @@ mod tests {
             let error = parse_settings(&specs, &[setting.to_owned()]).expect_err(setting);
             assert!(error.to_string().contains(expected), "{setting}: {error}");
         }
+    }
+
+    #[test]
+    fn lenient_resolution_drops_unknown_names_and_unfit_values() {
+        let specs = julia_specs();
+        let given = ParameterValues::from([
+            ("gone".to_owned(), ParameterValue::Real(1.0)),
+            ("power".to_owned(), ParameterValue::Integer(99)),
+            (
+                "style".to_owned(),
+                ParameterValue::Choice("fancy".to_owned()),
+            ),
+        ]);
+        let resolved = resolve_leniently(&specs, &given);
+        assert_eq!(
+            resolved[1],
+            ("power".to_owned(), ParameterValue::Integer(2))
+        );
+        assert_eq!(
+            resolved[2],
+            (
+                "style".to_owned(),
+                ParameterValue::Choice("fancy".to_owned())
+            )
+        );
+        assert_eq!(resolved.len(), 3);
     }
 
     #[test]

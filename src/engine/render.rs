@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::error::{KernelError, RenderError, RequestError};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode};
 use super::lua_unsafe::StopSwitch;
-use super::parameters::{ParameterValue, ParameterValues, resolve};
+use super::parameters::{ParameterValue, ParameterValues, resolve, resolve_leniently};
 use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRows};
 use super::sync::lock;
 use super::view::{PixelGrid, View};
@@ -98,6 +98,20 @@ pub struct RenderRequest {
     /// Values for the kernel's parameters (the others take their defaults); checked
     /// against its declarations once it is compiled.
     pub parameters: ParameterValues,
+    /// What to do with a value the kernel does not take.
+    pub parameter_policy: ParameterPolicy,
+}
+
+/// What a render does with a parameter value the kernel does not take (an unknown name,
+/// the wrong kind, out of range).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParameterPolicy {
+    /// Refuse the render, naming the parameter (the CLI: the user typed the value).
+    #[default]
+    Strict,
+    /// Use the default instead (the window: remembered values may outlive an edit of the
+    /// kernel that renamed or narrowed a parameter).
+    Lenient,
 }
 
 impl RenderRequest {
@@ -112,6 +126,7 @@ impl RenderRequest {
             threads: default_thread_count(),
             timeout: None,
             parameters: ParameterValues::new(),
+            parameter_policy: ParameterPolicy::Strict,
         }
     }
 
@@ -825,7 +840,10 @@ impl Engine {
         let view = request.view.unwrap_or_else(|| info.home_or_default());
         view.validate()?;
         check_buffer_bytes(request.width_px, request.height_px, info.output)?;
-        let parameters = resolve(&info.parameters, &request.parameters)?;
+        let parameters = match request.parameter_policy {
+            ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
+            ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
+        };
         let plan = UnitPlan::new(
             request.width_px,
             request.height_px,

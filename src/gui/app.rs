@@ -21,11 +21,17 @@ use super::scheduler::{Change, Decision, Passes, RenderScheduler};
 use super::settings::Settings;
 use super::timings::{BenchState, Timings, kernel_hash};
 use super::workers::{
-    BackgroundEvent, BackgroundThread, ExportFailure, ExportJob, Pass, RenderEvent, RenderThread,
-    Waker,
+    BackgroundEvent, BackgroundThread, DocumentThread, ExportFailure, ExportJob, OpenFailure,
+    OpenedDocument, Pass, RenderEvent, RenderThread, Waker,
 };
 use crate::engine::bench::BenchPlan;
+use crate::engine::export::looks_like_png;
 use crate::engine::kernel::{KernelFileError, read_kernel_file, shipped_kernel, write_kernel_file};
+use crate::engine::palette::Palette;
+use crate::engine::parameters::{
+    ParameterSpec, ParameterValue, ParameterValues, resolve_leniently,
+};
+use crate::engine::render::ParameterPolicy;
 use crate::engine::sync::lock;
 use crate::engine::view::DEFAULT_HOME;
 use crate::engine::{RenderError, RenderRequest, View};
@@ -34,7 +40,7 @@ use crate::engine::{RenderError, RenderRequest, View};
 const MIN_TEXTURE_SIDE: u32 = 2048;
 /// Height of the status bar, in points.
 const STATUS_BAR_HEIGHT: f32 = 24.0;
-/// Width of the settings and timings panel, in points.
+/// Width of the settings and timings panel at first, in points.
 const SIDE_PANEL_WIDTH: f32 = 340.0;
 /// Settings are saved at least this often (and on exit).
 const AUTO_SAVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -68,6 +74,8 @@ pub struct AppOptions {
     pub state_dir: Option<PathBuf>,
     /// Start with automatic rendering paused (`moonbrot --safe-mode`).
     pub safe_mode: bool,
+    /// Open this .lua file or moonbrot PNG at start (`moonbrot FILE`).
+    pub open_file: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -78,6 +86,7 @@ impl Default for AppOptions {
             settings: None,
             state_dir: None,
             safe_mode: false,
+            open_file: None,
         }
     }
 }
@@ -85,12 +94,38 @@ impl Default for AppOptions {
 /// What the last Open or Save did, shown under the editor's buttons.
 #[derive(Debug)]
 pub enum FileOutcome {
+    /// A PNG is being read and its kernel checked.
+    Reading(PathBuf),
     /// The kernel was read from this file.
     Opened(PathBuf),
     /// The kernel was written to this file.
     Saved(PathBuf),
-    /// Reading or writing failed.
+    /// Reading or writing a .lua file failed.
     Failed(KernelFileError),
+    /// A PNG could not be opened as a document (the editor kept its text).
+    OpenFailed(OpenFailure),
+}
+
+/// A kernel and what goes with it, waiting to replace the editor's (after the user
+/// confirms, when there are unsaved changes).
+#[derive(Debug)]
+struct Opening {
+    document: KernelDocument,
+    /// The view to show; None for the kernel's home.
+    view: Option<View>,
+    /// The iteration limit, palette and parameter values a PNG stores.
+    stored: Option<(u32, Palette, ParameterValues)>,
+}
+
+impl Opening {
+    /// A kernel at its home view, its parameters at their defaults.
+    fn kernel(text: String, origin: Origin) -> Self {
+        Self {
+            document: KernelDocument::new(text, origin),
+            view: None,
+            stored: None,
+        }
+    }
 }
 
 /// The export window's state.
@@ -133,7 +168,13 @@ pub struct MoonbrotApp {
     file_outcome: Option<FileOutcome>,
     log: Vec<String>,
     /// A kernel waiting to replace the editor's unsaved text, once the user confirms.
-    pending_replace: Option<KernelDocument>,
+    pending_replace: Option<Opening>,
+    /// Reads and checks PNG documents.
+    documents: DocumentThread,
+    /// The parameters the last kernel that rendered declares.
+    kernel_parameters: Vec<ParameterSpec>,
+    /// The complex parameter the next click on the image sets, if picking.
+    picking: Option<String>,
     export: ExportState,
     screenshot: Option<Screenshot>,
     dragging_from: Option<View>,
@@ -149,6 +190,8 @@ pub struct MoonbrotApp {
     restore_problems: Vec<String>,
     /// The window title last set.
     shown_title: String,
+    /// Scroll the editor back to its top-left corner in the next frame.
+    editor_scroll_to_start: bool,
 }
 
 impl MoonbrotApp {
@@ -187,6 +230,9 @@ impl MoonbrotApp {
             })?;
             app.autosave = Some(autosave);
         }
+        if let Some(path) = options.open_file {
+            app.commands.push(Command::OpenKernelFile(path));
+        }
         Ok(app)
     }
 
@@ -199,8 +245,10 @@ impl MoonbrotApp {
         let waker = Waker(ctx.clone());
         let render = RenderThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the render thread: {error}"))?;
-        let background = BackgroundThread::spawn(waker)
+        let background = BackgroundThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the background thread: {error}"))?;
+        let documents = DocumentThread::spawn(waker)
+            .map_err(|error| format!("cannot start the document thread: {error}"))?;
         let screenshot = screenshot.map(|request| Screenshot {
             path: request.path,
             started: Instant::now(),
@@ -225,6 +273,9 @@ impl MoonbrotApp {
             file_outcome: None,
             log: Vec::new(),
             pending_replace: None,
+            documents,
+            kernel_parameters: Vec::new(),
+            picking: None,
             export: ExportState::default(),
             screenshot,
             dragging_from: None,
@@ -235,6 +286,7 @@ impl MoonbrotApp {
             autosave: None,
             restore_problems: Vec::new(),
             shown_title: String::new(),
+            editor_scroll_to_start: true,
         })
     }
 
@@ -324,7 +376,23 @@ impl MoonbrotApp {
         self.scheduler.is_due()
             || self.canvas.progress.is_some()
             || self.background.is_busy()
+            || self.documents.is_busy()
             || self.dialogs.open_dialog().is_some()
+    }
+
+    /// The parameters of the last kernel that rendered, and their values as the window will
+    /// render them.
+    pub fn parameters(&self) -> Vec<(ParameterSpec, ParameterValue)> {
+        resolve_leniently(&self.kernel_parameters, &self.settings.parameters)
+            .into_iter()
+            .zip(&self.kernel_parameters)
+            .map(|((_, value), spec)| (spec.clone(), value))
+            .collect()
+    }
+
+    /// The complex parameter the next click on the image sets, if picking.
+    pub fn picking(&self) -> Option<&str> {
+        self.picking.as_deref()
     }
 
     /// The last export's outcome: the path written, or why not.
@@ -360,20 +428,25 @@ impl MoonbrotApp {
             Command::LoadShipped(name) => {
                 if let Some(kernel) = shipped_kernel(name) {
                     let origin = Origin::Shipped(kernel.name.to_owned());
-                    self.offer_document(KernelDocument::new(kernel.source.to_owned(), origin), now);
+                    self.offer(Opening::kernel(kernel.source.to_owned(), origin), now);
                 }
             }
             Command::OpenKernel => self.dialogs.show(ctx, DialogPurpose::OpenKernel, None),
+            Command::OpenKernelFile(path) if looks_like_png(&path) => {
+                self.file_outcome = Some(FileOutcome::Reading(path.clone()));
+                self.documents.open(path);
+            }
             Command::OpenKernelFile(path) => match read_kernel_file(&path) {
                 Ok(text) => {
                     self.file_outcome = Some(FileOutcome::Opened(path.clone()));
-                    self.offer_document(KernelDocument::new(text, Origin::File(path)), now);
+                    self.settings.remember_file(&path);
+                    self.offer(Opening::kernel(text, Origin::File(path)), now);
                 }
                 Err(error) => self.file_outcome = Some(FileOutcome::Failed(error)),
             },
             Command::ConfirmReplace => {
-                if let Some(document) = self.pending_replace.take() {
-                    self.use_document(document, now);
+                if let Some(opening) = self.pending_replace.take() {
+                    self.use_opening(opening, now);
                 }
             }
             Command::KeepText => self.pending_replace = None,
@@ -438,6 +511,19 @@ impl MoonbrotApp {
                 }
             }
             Command::SetAutoRun(auto_run) => self.settings.auto_run = auto_run,
+            Command::SetParameter(name, value) => {
+                if self.settings.parameters.get(&name) != Some(&value) {
+                    self.settings.parameters.insert(name, value);
+                    self.scheduler.changed(Change::RenderSettings, now);
+                }
+            }
+            Command::ResetParameters => {
+                if !self.settings.parameters.is_empty() {
+                    self.settings.parameters.clear();
+                    self.scheduler.changed(Change::RenderSettings, now);
+                }
+            }
+            Command::PickPoint(name) => self.picking = name,
             Command::DismissRestoreProblems => self.restore_problems.clear(),
         }
     }
@@ -476,23 +562,33 @@ impl MoonbrotApp {
         }
     }
 
-    /// Replaces the editor's document with `document`, or, over unsaved changes, asks first.
-    fn offer_document(&mut self, document: KernelDocument, now: Instant) {
+    /// Replaces the editor's document with `opening`, or, over unsaved changes, asks first.
+    fn offer(&mut self, opening: Opening, now: Instant) {
         let current = &self.settings.document;
-        if current.is_dirty() && document.text() != current.text() {
-            self.pending_replace = Some(document);
+        if current.is_dirty() && opening.document.text() != current.text() {
+            self.pending_replace = Some(opening);
         } else {
-            self.use_document(document, now);
+            self.use_opening(opening, now);
         }
     }
 
-    fn use_document(&mut self, document: KernelDocument, now: Instant) {
-        self.settings.document = document;
-        // A different kernel starts at its own home view.
-        if self.settings.view.is_some() {
+    fn use_opening(&mut self, opening: Opening, now: Instant) {
+        self.settings.document = opening.document;
+        if self.settings.view.is_some() || opening.view.is_some() {
             self.settings.history.record(self.view());
         }
-        self.settings.view = None;
+        // A different kernel starts at its own home view, a document at its stored one.
+        self.settings.view = opening.view;
+        self.picking = None;
+        self.editor_scroll_to_start = true;
+        match opening.stored {
+            Some((max_iter, palette, parameters)) => {
+                self.settings.max_iter = Some(max_iter);
+                self.settings.palette = palette;
+                self.settings.parameters = parameters;
+            }
+            None => self.settings.parameters.clear(),
+        }
         self.scheduler.changed(Change::KernelReplaced, now);
     }
 
@@ -501,6 +597,7 @@ impl MoonbrotApp {
             match write_kernel_file(path, self.settings.document.text()) {
                 Ok(()) => {
                     self.settings.document.saved_to(path);
+                    self.settings.remember_file(path);
                     FileOutcome::Saved(path.to_owned())
                 }
                 Err(error) => FileOutcome::Failed(error),
@@ -520,6 +617,8 @@ impl MoonbrotApp {
             view: self.settings.view,
             max_iter: self.settings.max_iter,
             threads: self.settings.threads,
+            parameters: self.settings.parameters.clone(),
+            parameter_policy: ParameterPolicy::Lenient,
             ..RenderRequest::new(source, width_px, height_px)
         };
         let mut requests = Vec::new();
@@ -545,6 +644,8 @@ impl MoonbrotApp {
             view: Some(self.view()),
             max_iter: self.settings.max_iter,
             threads: self.settings.threads,
+            parameters: self.settings.parameters.clone(),
+            parameter_policy: ParameterPolicy::Lenient,
             ..RenderRequest::new(self.settings.document.text(), size_px.0, size_px.1)
         };
         self.export.progress = Some((0, 1));
@@ -580,6 +681,25 @@ impl MoonbrotApp {
                         Err(error) => BenchState::Failed(error),
                     };
                 }
+            }
+        }
+        for opened in self.documents.poll() {
+            match opened {
+                Ok(OpenedDocument { path, stored }) => {
+                    self.file_outcome = Some(FileOutcome::Opened(path.clone()));
+                    self.settings.remember_file(&path);
+                    let opening = Opening {
+                        document: KernelDocument::new(stored.kernel_source, Origin::Png(path)),
+                        view: Some(stored.view),
+                        stored: Some((
+                            stored.max_iter,
+                            stored.palette,
+                            stored.parameters.into_iter().collect(),
+                        )),
+                    };
+                    self.offer(opening, Instant::now());
+                }
+                Err(failure) => self.file_outcome = Some(FileOutcome::OpenFailed(failure)),
             }
         }
         if let Some(answer) = self.dialogs.poll()
@@ -619,6 +739,17 @@ impl MoonbrotApp {
                 output,
             } if generation == self.generation => {
                 self.kernel_home = output.kernel.home_or_default();
+                self.kernel_parameters.clone_from(&output.kernel.parameters);
+                // Keep only values the kernel still takes, as rendered.
+                let rendered = &output.parameters;
+                self.settings
+                    .parameters
+                    .retain(|name, _| rendered.iter().any(|(declared, _)| declared == name));
+                for (name, value) in rendered {
+                    if let Some(given) = self.settings.parameters.get_mut(name) {
+                        given.clone_from(value);
+                    }
+                }
                 if let Some(progress) = &mut self.canvas.progress {
                     progress.view = output.view;
                 }

@@ -69,6 +69,8 @@ pub struct Canvas {
     zoom_box_from: Option<Pos2>,
     /// The complex point under the pointer.
     pub hover_point: Option<(f64, f64)>,
+    /// The complex point clicked this frame (a single click), if any.
+    pub clicked_point: Option<(f64, f64)>,
     /// The view area on screen, in points.
     pub area: Rect,
 }
@@ -80,6 +82,7 @@ impl Default for Canvas {
             progress: None,
             zoom_box_from: None,
             hover_point: None,
+            clicked_point: None,
             area: Rect::NOTHING,
         }
     }
@@ -313,6 +316,13 @@ impl Canvas {
         self.hover_point = response.hover_pos().map(|pointer| {
             view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
         });
+        self.clicked_point = response
+            .clicked()
+            .then(|| response.interact_pointer_pos())
+            .flatten()
+            .map(|pointer| {
+                view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
+            });
 
         let shift = ui.input(|input| input.modifiers.shift);
         let mut change = self.drag_gesture(&response, &painter, &placement, view, shift);

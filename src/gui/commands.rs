@@ -11,6 +11,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 use super::canvas::ViewChange;
 use super::settings::{ExportScale, SizeChoice};
 use crate::engine::palette::Palette;
+use crate::engine::parameters::ParameterValue;
 
 /// Everything a user can ask for.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,9 +30,10 @@ pub enum Command {
     Forward,
     /// Replace the editor's text with a shipped kernel (asks first if there are unsaved edits).
     LoadShipped(&'static str),
-    /// Choose a .lua file to open (through a dialog).
+    /// Choose a .lua file or a moonbrot PNG to open (through a dialog).
     OpenKernel,
-    /// Open this .lua file (chosen in the dialog, or dropped on the window).
+    /// Open this .lua file or moonbrot PNG (chosen in the dialog, a recent file, dropped on
+    /// the window, or named on the command line).
     OpenKernelFile(PathBuf),
     /// Replace the unsaved text with what is waiting (the user confirmed).
     ConfirmReplace,
@@ -65,6 +67,12 @@ pub enum Command {
     SetMaxIter(Option<u32>),
     /// Choose the colouring (recolours without rendering).
     SetPalette(Palette),
+    /// Give a kernel parameter a value.
+    SetParameter(String, ParameterValue),
+    /// Put every kernel parameter back to its default.
+    ResetParameters,
+    /// The next click on the image sets this complex parameter (None: stop picking).
+    PickPoint(Option<String>),
     /// Render automatically after typing stops, or only on Run.
     SetAutoRun(bool),
     /// Hide the list of what could not be restored at start.
@@ -156,7 +164,7 @@ impl CommandQueue {
         }
     }
 
-    /// Queues an open command for each .lua file dropped on the window.
+    /// Queues an open command for each file dropped on the window.
     pub fn push_dropped_files(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|input| {
             input

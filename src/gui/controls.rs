@@ -1,6 +1,7 @@
-//! The settings panel: image size, thread count, iteration limit and palette. It edits
-//! copies of the settings and returns a `Command` for each change; the app applies them
-//! (and its scheduler decides what to re-render: a palette change only recolours).
+//! The settings panel: image size, thread count, iteration limit, palette, and the kernel's
+//! own parameters. It edits copies of the values and returns a `Command` for each change;
+//! the app applies them (and its scheduler decides what to re-render: a palette change only
+//! recolours).
 
 use egui::Ui;
 
@@ -8,6 +9,7 @@ use super::commands::Command;
 use super::settings::{MAX_CHOSEN_SIDE_PX, SIZE_PRESETS, Settings, SizeChoice};
 use crate::engine::kernel::MAX_MAX_ITER;
 use crate::engine::palette::{Gradient, Palette};
+use crate::engine::parameters::{ParameterKind, ParameterSpec, ParameterValue};
 use crate::engine::render::{MAX_THREADS, default_thread_count};
 
 /// The iteration limit offered when the user unticks "kernel's".
@@ -146,4 +148,107 @@ fn palette_ui(ui: &mut Ui, palette: &mut Palette) {
                 .labelled_by(label.id);
             ui.end_row();
         });
+}
+
+/// The kernel's parameters as controls: a slider with an exact entry for numbers, a
+/// checkbox, a menu of options, and for a complex point two numbers and "Pick on image".
+/// `values` holds every parameter with the value it renders with.
+pub fn parameters_ui(
+    ui: &mut Ui,
+    values: &[(ParameterSpec, ParameterValue)],
+    picking: Option<&str>,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    egui::Grid::new("kernel-parameters")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (spec, value) in values {
+                let label = ui.label(spec.display_name());
+                let changed = parameter_control(ui, label.id, spec, value, picking, &mut commands);
+                if let Some(value) = changed {
+                    commands.push(Command::SetParameter(spec.name.clone(), value));
+                }
+                label.on_hover_text(format!("param.{}: {}", spec.name, spec.kind.describe()));
+                ui.end_row();
+            }
+        });
+    if ui
+        .button("Defaults")
+        .on_hover_text("Every parameter back to the value in the kernel text")
+        .clicked()
+    {
+        commands.push(Command::ResetParameters);
+    }
+    commands
+}
+
+/// One parameter's control; returns its new value if the user changed it.
+fn parameter_control(
+    ui: &mut Ui,
+    label: egui::Id,
+    spec: &ParameterSpec,
+    value: &ParameterValue,
+    picking: Option<&str>,
+    commands: &mut Vec<Command>,
+) -> Option<ParameterValue> {
+    match (&spec.kind, value) {
+        (ParameterKind::Real { min, max }, ParameterValue::Real(number)) => {
+            let mut number = *number;
+            ui.add(
+                egui::Slider::new(&mut number, *min..=*max).clamping(egui::SliderClamping::Always),
+            )
+            .labelled_by(label)
+            .changed()
+            .then_some(ParameterValue::Real(number))
+        }
+        (ParameterKind::Integer { min, max }, ParameterValue::Integer(number)) => {
+            let mut number = *number;
+            ui.add(egui::Slider::new(&mut number, *min..=*max))
+                .labelled_by(label)
+                .changed()
+                .then_some(ParameterValue::Integer(number))
+        }
+        (ParameterKind::Boolean, ParameterValue::Boolean(on)) => {
+            let mut on = *on;
+            ui.checkbox(&mut on, "")
+                .labelled_by(label)
+                .changed()
+                .then_some(ParameterValue::Boolean(on))
+        }
+        (ParameterKind::Choice { options }, ParameterValue::Choice(chosen)) => {
+            let mut picked = None;
+            egui::ComboBox::from_id_salt(("parameter", &spec.name))
+                .selected_text(chosen.as_str())
+                .show_ui(ui, |ui| {
+                    for option in options {
+                        if ui.selectable_label(option == chosen, option).clicked() {
+                            picked = Some(ParameterValue::Choice(option.clone()));
+                        }
+                    }
+                });
+            picked.filter(|picked| picked != value)
+        }
+        (ParameterKind::Complex, ParameterValue::Complex { re, im }) => {
+            let (mut re, mut im) = (*re, *im);
+            let mut changed = false;
+            ui.horizontal(|ui| {
+                for part in [&mut re, &mut im] {
+                    changed |= ui
+                        .add(egui::DragValue::new(part).speed(0.001).max_decimals(12))
+                        .changed();
+                }
+                let is_picking = picking == Some(spec.name.as_str());
+                if ui
+                    .selectable_label(is_picking, "Pick on image")
+                    .on_hover_text("Click the image to set this point")
+                    .clicked()
+                {
+                    commands.push(Command::PickPoint((!is_picking).then(|| spec.name.clone())));
+                }
+            });
+            changed.then_some(ParameterValue::Complex { re, im })
+        }
+        // A value of another kind never reaches here (values are resolved against specs).
+        _ => None,
+    }
 }

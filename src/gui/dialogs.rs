@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 /// What a dialog was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialogPurpose {
-    /// Open a .lua kernel.
+    /// Open a .lua kernel or a moonbrot PNG.
     OpenKernel,
     /// Save the kernel to a .lua file.
     SaveKernel,
@@ -40,7 +40,10 @@ impl FileDialogs for NativeFileDialogs {
 
 fn dialog_for(purpose: DialogPurpose) -> rfd::FileDialog {
     match purpose {
-        DialogPurpose::OpenKernel | DialogPurpose::SaveKernel => rfd::FileDialog::new()
+        DialogPurpose::OpenKernel => rfd::FileDialog::new()
+            .add_filter("Lua kernel or moonbrot PNG", &["lua", "png"])
+            .add_filter("All files", &["*"]),
+        DialogPurpose::SaveKernel => rfd::FileDialog::new()
             .add_filter("Lua kernel", &["lua"])
             .add_filter("All files", &["*"]),
         DialogPurpose::ExportPng => rfd::FileDialog::new().add_filter("PNG image", &["png"]),

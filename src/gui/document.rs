@@ -21,8 +21,10 @@ pub enum Origin {
     Untitled,
     /// A kernel shipped with moonbrot, by name.
     Shipped(String),
-    /// A file the user opened or saved to.
+    /// A .lua file the user opened or saved to.
     File(PathBuf),
+    /// A PNG moonbrot exported, opened as a document (saving asks for a .lua file).
+    Png(PathBuf),
 }
 
 /// The kernel being edited.
@@ -53,7 +55,7 @@ impl Default for KernelDocument {
 impl KernelDocument {
     /// A document holding `text`, from `origin`; a file's text counts as saved.
     pub fn new(text: String, origin: Origin) -> Self {
-        let saved_text = matches!(origin, Origin::File(_)).then(|| text.clone());
+        let saved_text = matches!(origin, Origin::File(_) | Origin::Png(_)).then(|| text.clone());
         Self {
             text,
             origin,
@@ -104,6 +106,14 @@ impl KernelDocument {
         }
     }
 
+    /// The file it came from (a .lua file or a PNG), if any.
+    pub fn source_path(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::File(path) | Origin::Png(path) => Some(path),
+            _ => None,
+        }
+    }
+
     /// Marks the text as restored from an earlier session's autosave.
     pub fn mark_restored(&mut self) {
         self.restored = true;
@@ -117,7 +127,7 @@ impl KernelDocument {
     /// A short name: the file's name, the shipped kernel's name, or "untitled".
     pub fn name(&self) -> String {
         match &self.origin {
-            Origin::File(path) => path.file_name().map_or_else(
+            Origin::File(path) | Origin::Png(path) => path.file_name().map_or_else(
                 || path.display().to_string(),
                 |name| name.to_string_lossy().into_owned(),
             ),
@@ -130,7 +140,7 @@ impl KernelDocument {
     /// kernel: from the shipped text; an untitled document is dirty once it has text).
     pub fn is_dirty(&self) -> bool {
         let clean = match &self.origin {
-            Origin::File(_) => self.saved_text.as_deref(),
+            Origin::File(_) | Origin::Png(_) => self.saved_text.as_deref(),
             Origin::Shipped(name) => shipped_kernel(name).map(|kernel| kernel.source),
             Origin::Untitled => Some(""),
         };
@@ -206,10 +216,12 @@ impl From<StoredDocument> for KernelDocument {
 
 impl From<KernelDocument> for StoredDocument {
     fn from(document: KernelDocument) -> Self {
+        // A PNG's kernel is remembered as an untitled text with its saved state: the PNG
+        // is not a file its text can be saved back to.
         let (shipped_name, file_path) = match document.origin {
             Origin::Shipped(name) => (Some(name), None),
             Origin::File(path) => (None, Some(path)),
-            Origin::Untitled => (None, None),
+            Origin::Untitled | Origin::Png(_) => (None, None),
         };
         Self {
             source: Some(document.text),

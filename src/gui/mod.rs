@@ -66,7 +66,11 @@ pub fn native_options() -> eframe::NativeOptions {
 /// Opens the window and runs it until it is closed. In screenshot mode the window saves a
 /// screenshot of itself to `screenshot` after its first full render, then closes; the
 /// result says whether that worked.
-pub fn run(screenshot: Option<PathBuf>, safe_mode: bool) -> Result<(), String> {
+pub fn run(
+    screenshot: Option<PathBuf>,
+    safe_mode: bool,
+    open_file: Option<PathBuf>,
+) -> Result<(), String> {
     let outcome = ScreenshotOutcome::default();
     let request = screenshot.map(|path| ScreenshotRequest {
         path,
@@ -86,6 +90,7 @@ pub fn run(screenshot: Option<PathBuf>, safe_mode: bool) -> Result<(), String> {
                     .then(|| eframe::storage_dir("moonbrot"))
                     .flatten(),
                 safe_mode,
+                open_file,
                 ..AppOptions::default()
             };
             Ok(Box::new(MoonbrotApp::new(cc, options)?))

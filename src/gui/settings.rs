@@ -5,9 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::path::PathBuf;
+
 use super::document::KernelDocument;
 use crate::engine::View;
 use crate::engine::palette::Palette;
+use crate::engine::parameters::ParameterValues;
 use crate::engine::render::default_thread_count;
 
 /// Image size presets (widths; the height follows the window's aspect ratio).
@@ -119,6 +122,22 @@ pub struct Settings {
     pub auto_run: bool,
     /// Export resolution.
     pub export_scale: ExportScale,
+    /// The values the user gave the kernel's parameters (the others take their defaults).
+    pub parameters: ParameterValues,
+    /// Files opened or saved lately, newest first.
+    pub recent_files: Vec<PathBuf>,
+}
+
+/// Files kept in the recent list.
+pub const MAX_RECENT_FILES: usize = 8;
+
+impl Settings {
+    /// Puts `path` first in the recent files.
+    pub fn remember_file(&mut self, path: &std::path::Path) {
+        self.recent_files.retain(|recent| recent != path);
+        self.recent_files.insert(0, path.to_owned());
+        self.recent_files.truncate(MAX_RECENT_FILES);
+    }
 }
 
 impl Default for Settings {
@@ -133,6 +152,8 @@ impl Default for Settings {
             palette: Palette::default(),
             auto_run: true,
             export_scale: ExportScale::Double,
+            parameters: ParameterValues::new(),
+            recent_files: Vec::new(),
         }
     }
 }

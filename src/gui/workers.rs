@@ -11,11 +11,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
-use crate::engine::export::{ExportMetadata, write_png};
+use crate::engine::export::{ExportMetadata, read_png_metadata, write_png};
 use crate::engine::palette::Palette;
+use crate::engine::parameters::resolve;
 use crate::engine::{
-    CancelToken, Engine, EngineOptions, ExportError, KernelLog, OutputMode, PRINT_LINES_PER_RUN,
-    RenderError, RenderOutput, RenderRequest,
+    CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
+    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest,
 };
 
 /// Which pass of an exploring render.
@@ -358,6 +359,92 @@ impl BackgroundThread {
     /// Everything reported since the last call; a finished job clears `is_busy`.
     pub fn poll(&mut self) -> Vec<BackgroundEvent> {
         self.thread.poll()
+    }
+}
+
+/// A document read from a file and checked, ready to replace the editor's: the PNG's kernel
+/// compiled (in the sandbox, its top level limited in time) and its parameter values fit.
+#[derive(Debug, Clone)]
+pub struct OpenedDocument {
+    /// The file.
+    pub path: PathBuf,
+    /// What it stores.
+    pub stored: ExportMetadata,
+}
+
+/// Why a file could not be opened as a document; the editor keeps its text.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenFailure {
+    /// Not a readable moonbrot PNG.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// Its kernel does not compile, or its stored values do not fit the kernel.
+    #[error("the kernel in {}: {error}", path.display())]
+    Kernel {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: RenderError,
+    },
+}
+
+/// The longest a PNG's kernel may take to compile when it is opened.
+const OPEN_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The thread that reads and checks PNG documents before they are opened, on an engine of
+/// its own (reading and compiling never stall the UI, and never cancel a render or an
+/// export).
+pub struct DocumentThread {
+    thread: JobThread<PathBuf, Result<OpenedDocument, OpenFailure>>,
+}
+
+impl DocumentThread {
+    /// Starts the thread.
+    pub fn spawn(waker: Waker) -> std::io::Result<Self> {
+        let thread = JobThread::spawn(
+            "moonbrot-gui-open",
+            waker,
+            |events: EventSender<Result<OpenedDocument, OpenFailure>>| {
+                let engine = Engine::default();
+                move |_id, path: PathBuf, cancel: &CancelToken| {
+                    events.send(check_document(&engine, path, cancel));
+                }
+            },
+        )?;
+        Ok(Self { thread })
+    }
+
+    /// Reads and checks `path` (a newer request cancels an older one).
+    pub fn open(&mut self, path: PathBuf) {
+        self.thread.submit(path);
+    }
+
+    /// True while a file is being read.
+    pub fn is_busy(&self) -> bool {
+        self.thread.is_busy()
+    }
+
+    /// The documents read since the last call.
+    pub fn poll(&mut self) -> Vec<Result<OpenedDocument, OpenFailure>> {
+        self.thread.poll()
+    }
+}
+
+fn check_document(
+    engine: &Engine,
+    path: PathBuf,
+    cancel: &CancelToken,
+) -> Result<OpenedDocument, OpenFailure> {
+    let stored = read_png_metadata(&path)?;
+    let source: Arc<str> = Arc::from(stored.kernel_source.as_str());
+    let checked = engine
+        .inspect_within(&source, cancel, Some(OPEN_CHECK_TIMEOUT))
+        .and_then(|info| {
+            resolve(&info.parameters, &stored.parameter_values()).map_err(RenderError::from)
+        });
+    match checked {
+        Ok(_) => Ok(OpenedDocument { path, stored }),
+        Err(error) => Err(OpenFailure::Kernel { path, error }),
     }
 }
 

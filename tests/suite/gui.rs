@@ -2,7 +2,7 @@
 //! background threads and engine, with fake file dialogs. Each test waits for renders to
 //! finish by stepping the harness until the app is idle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -750,4 +750,184 @@ fn a_lua_file_dropped_on_the_window_opens_and_names_the_document() {
         "{:?}",
         harness.state().error()
     );
+}
+
+/// A moonbrot PNG of the julia kernel at a zoomed view, c = 0.285 + 0.01i, max_iter 300,
+/// the fire palette.
+fn julia_document(dir: &std::path::Path) -> (PathBuf, moonbrot::engine::export::ExportMetadata) {
+    use moonbrot::engine::parameters::ParameterValue;
+    let source = moonbrot::engine::kernel::shipped_kernel("julia")
+        .expect("julia")
+        .source;
+    let request = moonbrot::engine::RenderRequest {
+        view: Some(moonbrot::engine::View::new(0.1, -0.2, 1.5)),
+        max_iter: Some(300),
+        threads: 2,
+        parameters: [(
+            "c".to_owned(),
+            ParameterValue::Complex {
+                re: 0.285,
+                im: 0.01,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..moonbrot::engine::RenderRequest::new(source, 48, 32)
+    };
+    let output = moonbrot::engine::Engine::default()
+        .render(&request, &moonbrot::engine::CancelToken::new())
+        .expect("renders");
+    let palette = moonbrot::engine::palette::Palette {
+        gradient: moonbrot::engine::palette::Gradient::Fire,
+        ..moonbrot::engine::palette::Palette::default()
+    };
+    let metadata = moonbrot::engine::export::ExportMetadata::of_render(source, &output, palette);
+    let path = dir.join("julia.png");
+    moonbrot::engine::export::write_png(&path, &palette.colourize(&output.image), &metadata)
+        .expect("write");
+    (path, metadata)
+}
+
+/// Asserts the app shows the document `metadata` from `path`.
+fn assert_shows_document(
+    harness: &Harness<'_, MoonbrotApp>,
+    path: &std::path::Path,
+    metadata: &moonbrot::engine::export::ExportMetadata,
+) {
+    let app = harness.state();
+    assert!(app.error().is_none(), "{:?}", app.error());
+    assert_eq!(app.document().text(), metadata.kernel_source);
+    assert_eq!(app.document().title(), "julia.png — moonbrot");
+    assert_eq!(app.view(), metadata.view);
+    assert_eq!(app.settings().max_iter, Some(300));
+    assert_eq!(app.settings().palette, metadata.palette);
+    let parameters = app.parameters();
+    assert_eq!(parameters.len(), 1);
+    assert_eq!(parameters[0].1, metadata.parameters[0].1, "c is restored");
+    let (shown_view, _) = app.shown_image().expect("an image");
+    assert_eq!(*shown_view, metadata.view);
+    assert_eq!(
+        app.settings().recent_files.first().map(PathBuf::as_path),
+        Some(path)
+    );
+}
+
+#[test]
+fn a_png_named_on_the_command_line_opens_with_its_kernel_view_and_parameters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (path, metadata) = julia_document(dir.path());
+    let harness = harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(test_settings()),
+        open_file: Some(path.clone()),
+        ..AppOptions::default()
+    });
+    assert_shows_document(&harness, &path, &metadata);
+}
+
+#[test]
+fn a_png_dropped_on_the_window_opens_as_a_document() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (path, metadata) = julia_document(dir.path());
+    let mut harness = harness();
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(DroppedPath(path.clone())));
+    settle(&mut harness);
+    assert_shows_document(&harness, &path, &metadata);
+}
+
+#[test]
+fn a_corrupt_png_leaves_the_editor_unchanged_and_says_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut harness = harness();
+    let typed = "-- my work\nfunction pixel(x, y) return x end\n";
+    harness.state_mut().type_kernel(typed);
+    settle(&mut harness);
+    let broken = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents/truncated.png");
+    let plain = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents/plain_png.png");
+    let failing = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents/failing_kernel.png");
+    for (path, expected) in [
+        (broken, "is not a readable PNG"),
+        (plain, "holds no moonbrot document"),
+        (failing, "syntax error"),
+    ] {
+        harness
+            .input_mut()
+            .dropped_files
+            .push(Arc::new(DroppedPath(path.clone())));
+        settle(&mut harness);
+        assert_eq!(
+            harness.state().document().text(),
+            typed,
+            "{}",
+            path.display()
+        );
+        harness.get_by_label_contains(expected);
+        harness.get_by_label_contains("The editor kept its text");
+    }
+    drop(dir);
+}
+
+#[test]
+fn moving_a_parameter_slider_renders_the_new_value() {
+    let mut harness = harness();
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("multibrot"));
+    settle(&mut harness);
+    let runs = harness.state().runs().len();
+    let before = harness.state().shown_image().expect("image").1.clone();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Slider, "power")
+        .set_value_accesskit(5.0);
+    settle(&mut harness);
+    assert_eq!(harness.state().runs().len(), runs + 1, "one new render");
+    assert_eq!(
+        harness.state().parameters()[0].1,
+        moonbrot::engine::parameters::ParameterValue::Real(5.0)
+    );
+    assert_ne!(harness.state().shown_image().expect("image").1, &before);
+}
+
+#[test]
+fn pick_on_image_sets_a_complex_parameter_to_the_point_clicked() {
+    let mut harness = harness();
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
+    settle(&mut harness);
+    harness.get_by_label("Pick on image").click();
+    harness.step();
+    assert_eq!(harness.state().picking(), Some("c"));
+    let view = harness.state().view();
+    let target = canvas_centre(&harness) + Vec2::new(40.0, -30.0);
+    let expected = complex_at(
+        harness.state().canvas_rect(),
+        &view,
+        harness.state().image_size_px(),
+        target,
+    );
+    harness.hover_at(target);
+    harness.step();
+    // A press and a release at one spot: a click.
+    harness.drag_at(target);
+    harness.step();
+    harness.drop_at(target);
+    settle(&mut harness);
+    assert_eq!(harness.state().picking(), None, "one click picks");
+    assert_eq!(
+        harness.state().view(),
+        view,
+        "the click did not move the view"
+    );
+    match &harness.state().parameters()[0].1 {
+        moonbrot::engine::parameters::ParameterValue::Complex { re, im } => {
+            assert!((re - expected.0).abs() < 1e-9 && (im - expected.1).abs() < 1e-9);
+        }
+        other => panic!("c is {other:?}"),
+    }
 }

@@ -7,10 +7,16 @@ use egui::Ui;
 use super::{
     Command, ExportFailure, FileOutcome, MoonbrotApp, SIDE_PANEL_WIDTH, STATUS_BAR_HEIGHT,
 };
+
+/// How wide the editor panel may be dragged, in points.
+const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
+/// How wide the settings panel may be dragged, in points.
+const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
 use crate::engine::RenderError;
 use crate::engine::kernel::SHIPPED_KERNELS;
+use crate::engine::parameters::ParameterValue;
 use crate::gui::commands::hint;
-use crate::gui::controls::controls_ui;
+use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::editor_ui;
 use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH};
 
@@ -22,33 +28,51 @@ impl MoonbrotApp {
             .resizable(false)
             .exact_size(STATUS_BAR_HEIGHT)
             .show(ui, |ui| self.status_bar(ui));
+        // Both side panels are resized by dragging their edges; egui remembers the widths
+        // (eframe keeps them across sessions). The image follows once a size has settled.
         let editor_panel = egui::Panel::left("editor-panel")
             .resizable(true)
             .default_size(460.0)
+            .size_range(EDITOR_WIDTH_RANGE)
             .show(ui, |ui| self.editor_panel(ctx, ui));
-        // A fixed width: if its contents (timings) could widen it, each render would change
-        // the view area and so the image size, and start another render.
-        egui::Panel::right("side-panel")
-            .resizable(false)
-            .exact_size(SIDE_PANEL_WIDTH)
+        let side_panel = egui::Panel::right("side-panel")
+            .resizable(true)
+            .default_size(SIDE_PANEL_WIDTH)
+            .size_range(SIDE_PANEL_WIDTH_RANGE)
             .show(ui, |ui| self.side_panel(ctx, ui));
         egui::CentralPanel::no_frame().show(ui, |ui| {
             let view = self.view();
             let size_px = self.image_size_px();
             let keyboard =
                 !self.editor_has_focus && ui.ctx().memory(|memory| memory.focused().is_none());
-            if let Some(change) = self.canvas.ui(ui, &view, size_px, keyboard) {
-                self.commands.push(Command::Navigate(change));
+            let change = self.canvas.ui(ui, &view, size_px, keyboard);
+            match (&self.picking, self.canvas.clicked_point) {
+                // Picking: the click sets the parameter instead of moving the view.
+                (Some(name), Some((re, im))) => {
+                    self.commands.push(Command::SetParameter(
+                        name.clone(),
+                        ParameterValue::Complex { re, im },
+                    ));
+                    self.commands.push(Command::PickPoint(None));
+                }
+                _ => {
+                    if let Some(change) = change {
+                        self.commands.push(Command::Navigate(change));
+                    }
+                }
+            }
+            if self.picking.is_some() && ui.rect_contains_pointer(self.canvas.area) {
+                ctx.set_cursor_icon(egui::CursorIcon::Crosshair);
             }
         });
-        // The image size follows the view area, taken from the window and the panels' set
-        // sizes rather than from this frame's layout, which can jitter by a few points (a
-        // size that changes renders again).
+        // The image size follows the view area, taken from the window and the panels'
+        // edges rather than from the central panel's layout, which can jitter by a few
+        // points (a size that changes renders again).
         let content = ctx.content_rect();
         let view_area = egui::Rect::from_min_max(
             egui::pos2(editor_panel.response.rect.right(), content.top()),
             egui::pos2(
-                content.right() - SIDE_PANEL_WIDTH,
+                side_panel.response.rect.left(),
                 content.bottom() - STATUS_BAR_HEIGHT,
             ),
         );
@@ -95,11 +119,16 @@ impl MoonbrotApp {
         self.kernel_buttons(ctx, ui);
         if let Some(outcome) = &self.file_outcome {
             match outcome {
+                FileOutcome::Reading(path) => ui.weak(format!("Reading {}…", path.display())),
                 FileOutcome::Opened(path) => ui.weak(format!("Opened {}", path.display())),
                 FileOutcome::Saved(path) => ui.weak(format!("Saved {}", path.display())),
                 FileOutcome::Failed(error) => {
                     ui.colored_label(ui.visuals().error_fg_color, error.to_string())
                 }
+                FileOutcome::OpenFailed(error) => ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Not opened: {error}. The editor kept its text."),
+                ),
             };
         }
         let error = self.settings.document.last_error();
@@ -132,6 +161,7 @@ impl MoonbrotApp {
             self.settings.document.text_mut(),
             error_line,
             error_text.as_deref(),
+            std::mem::take(&mut self.editor_scroll_to_start),
         );
         self.editor_has_focus = response.has_focus;
         if response.changed {
@@ -166,6 +196,15 @@ impl MoonbrotApp {
                     self.commands.push(command);
                 }
             }
+            if !self.settings.recent_files.is_empty() {
+                ui.menu_button("Recent", |ui| {
+                    for path in &self.settings.recent_files {
+                        if ui.button(path.display().to_string()).clicked() {
+                            self.commands.push(Command::OpenKernelFile(path.clone()));
+                        }
+                    }
+                });
+            }
         });
         ui.horizontal(|ui| {
             if ui
@@ -196,6 +235,12 @@ impl MoonbrotApp {
                 ui.heading("View");
                 let size_px = self.image_size_px();
                 let mut commands = controls_ui(ui, &self.settings, size_px);
+                let parameters = self.parameters();
+                if !parameters.is_empty() {
+                    ui.separator();
+                    ui.heading("Parameters");
+                    commands.extend(parameters_ui(ui, &parameters, self.picking.as_deref()));
+                }
                 ui.separator();
                 ui.horizontal(|ui| {
                     let history = &self.settings.history;
@@ -375,9 +420,9 @@ impl MoonbrotApp {
         let Some(pending) = &self.pending_replace else {
             return;
         };
-        let what = match pending.file_path() {
+        let what = match pending.document.source_path() {
             Some(path) => path.display().to_string(),
-            None => pending.name(),
+            None => pending.document.name(),
         };
         let current = self.settings.document.name();
         let mut decision = None;
