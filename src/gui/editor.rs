@@ -71,8 +71,10 @@ pub fn editor_ui(
         let painter = ui.painter();
         let visible = ui.clip_rect();
         let gutter = Rect::from_min_max(
+            // Inside the editor's frame while it is in view, the whole left edge once the
+            // text has scrolled under it.
             Pos2::new(
-                visible.left() + 1.0,
+                visible.left().max(text_response.rect.left() + 1.0),
                 visible.top().max(text_response.rect.top() + 1.0),
             ),
             Pos2::new(
@@ -81,7 +83,7 @@ pub fn editor_ui(
             ),
         );
         painter.rect_filled(gutter, 0.0, ui.visuals().extreme_bg_color);
-        let gutter_right = gutter.right() - 4.0;
+        let gutter_right = gutter.right() - 6.0;
         for (index, row) in output.galley.rows.iter().enumerate() {
             let line = index as u32 + 1;
             let row_rect = row.rect().translate(output.galley_pos.to_vec2());
