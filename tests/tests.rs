@@ -26,6 +26,8 @@ mod errors;
 mod export;
 #[path = "suite/fuzz.rs"]
 mod fuzz;
+#[path = "suite/guessing.rs"]
+mod guessing;
 #[path = "suite/gui.rs"]
 mod gui;
 #[path = "suite/parameters.rs"]

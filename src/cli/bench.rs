@@ -15,7 +15,7 @@ use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::CancelToken;
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
-    bench_runs_from, find_cell, run_bench,
+    bench_runs_from, compare_guessing, find_cell, guessing_views, run_bench,
 };
 use crate::engine::kernel::shipped_kernel;
 use crate::engine::render::{image_size_from, thread_count_from};
@@ -42,6 +42,67 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Measure solid guessing instead: four views (the Mandelbrot home, seahorse valley,
+    /// filaments, a Julia set) at 1024x768 on the machine's cores, with and without
+    /// guessing alternately, with the share of pixels that differ.
+    #[arg(long)]
+    guessing: bool,
+}
+
+/// The size the guessing comparison renders at.
+const GUESSING_SIZE_PX: (u32, u32) = (1024, 768);
+
+/// `moonbrot bench --guessing`: the comparison table (or JSON).
+fn run_guessing(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
+    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
+    let progress = LateProgressBar::new();
+    let started = Instant::now();
+    let threads = crate::engine::render::default_thread_count();
+    let rows = compare_guessing(
+        &engine,
+        &guessing_views(),
+        GUESSING_SIZE_PX,
+        threads,
+        runs,
+        &CancelToken::new(),
+        &mut |done, total| progress.update(started, done, total),
+    );
+    progress.finish();
+    let rows = rows?;
+    let text = if args.json {
+        serde_json::to_string(&serde_json::json!({ "guessing": rows }))
+            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
+            + "\n"
+    } else {
+        let mut out = format!(
+            "solid guessing, {}x{} px, {threads} threads, best of {runs} runs each, alternating\n\n\
+             | view | every pixel (s) | guessing (s) | speedup | pixels that differ | not bit-identical |\n\
+             |---|---:|---:|---:|---:|---:|\n",
+            GUESSING_SIZE_PX.0, GUESSING_SIZE_PX.1
+        );
+        for row in &rows {
+            let _ = writeln!(
+                out,
+                "| {} | {:.4} | {:.4} | {:.2}x | {} of {} ({:.4}%) | {} |",
+                row.view,
+                row.full_secs,
+                row.guessed_secs,
+                row.full_secs / row.guessed_secs.max(1e-9),
+                row.differing_pixels,
+                row.pixels,
+                row.differing_pixels as f64 * 100.0 / row.pixels.max(1) as f64,
+                row.inexact_pixels
+            );
+        }
+        out.push_str(
+            "\n\"Differ\": inside in one render and not the other, or escape values more \
+             than 0.1% apart.\n\"Not bit-identical\" also counts last-bit differences: \
+             the same arithmetic in another compiled trace.\n",
+        );
+        out
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
 }
 
 #[derive(Serialize)]
@@ -66,6 +127,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
         .collect::<Result<Vec<usize>, _>>()
         .map_err(for_flag("--threads"))?;
     let runs = bench_runs_from(args.runs).map_err(for_flag("--runs"))?;
+    if args.guessing {
+        return run_guessing(args, runs);
+    }
     let plan = BenchPlan {
         source: kernel.source.clone(),
         kernel_name: kernel.name.clone(),

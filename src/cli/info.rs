@@ -84,6 +84,11 @@ fn describe_document(text: &mut String, path: &Path, stored: &ExportMetadata) {
     }
     let _ = writeln!(text, "view: {}", describe_view(&stored.view));
     let _ = writeln!(text, "max_iter: {}", stored.max_iter);
+    let _ = writeln!(
+        text,
+        "solid guessing: {}",
+        if stored.guessing { "on" } else { "off" }
+    );
     let palette = &stored.palette;
     let [red, green, blue] = palette.inside;
     let _ = writeln!(

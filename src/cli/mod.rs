@@ -162,6 +162,14 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
             ExitCode::SUCCESS
         }
     })?;
+    if let Some(file) = cli.file.as_deref().filter(|file| !file.exists()) {
+        // A mistyped command reads as a file name: say both.
+        let error = CliError::Usage(format!(
+            "{:?} is neither a command (render, bench, info) nor an existing file",
+            file.display().to_string()
+        ));
+        return Err(exit_code(Err(error)));
+    }
     Ok(match cli.command {
         Some(command) => Invocation::Command(Box::new(HeadlessCommand(command))),
         None => Invocation::Window(WindowOptions {

@@ -56,6 +56,11 @@ pub(crate) struct RenderArgs {
     /// boolean true or false, a choice its name. `moonbrot info KERNEL` lists them.
     #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     set: Vec<String>,
+    /// Solid guessing: fill flat regions (the set's inside) from their outline instead of
+    /// computing every pixel; direct-colour kernels are always computed in full. Default:
+    /// on, or what the --from image used.
+    #[arg(long, value_name = "on|off")]
+    guessing: Option<Switch>,
     /// Memory limit of each Lua state (one per thread), in MiB.
     #[arg(
         long,
@@ -108,6 +113,16 @@ struct RenderJob {
     max_iter: Option<u32>,
     timeout: Option<Duration>,
     memory_limit_bytes: usize,
+    guessing: bool,
+}
+
+/// A setting that is on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 impl RenderJob {
@@ -159,6 +174,11 @@ impl RenderJob {
                 .map_err(for_flag("--timeout"))?,
             memory_limit_bytes: memory_limit_from_mib(args.memory_limit)
                 .map_err(for_flag("--memory-limit"))?,
+            guessing: match (args.guessing, &stored) {
+                (Some(switch), _) => switch == Switch::On,
+                (None, Some(doc)) => doc.guessing,
+                (None, None) => true,
+            },
             stored,
         })
     }
@@ -188,6 +208,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         max_iter,
         timeout,
         memory_limit_bytes,
+        guessing,
     } = RenderJob::from_args(args)?;
     let engine = stderr_engine(memory_limit_bytes);
     let cancel = CancelToken::new();
@@ -220,6 +241,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         threads,
         timeout,
         parameters,
+        guessing,
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };
     request.validate()?;

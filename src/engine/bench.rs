@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::error::{RenderError, RequestError};
 use super::native::{NativeKernel, NativeRenderer};
 use super::render::{CancelToken, Engine, RenderRequest};
+use super::view::View;
 
 /// The article's table: image sizes N (N×N images).
 pub const ARTICLE_SIZES: [u32; 3] = [320, 640, 1280];
@@ -167,8 +168,11 @@ pub fn run_bench(
 ) -> Result<Vec<BenchCell>, RenderError> {
     let twin = NativeKernel::twin_of(&plan.source);
     let max_threads = plan.threads.iter().copied().max().unwrap_or(1);
+    // Every pixel computed, as the article and the native twins do: solid guessing has
+    // its own comparison (`compare_guessing`).
     let warm_up = RenderRequest {
         threads: max_threads,
+        guessing: false,
         ..RenderRequest::new(plan.source.clone(), 64, 64)
     };
     let warmed = engine.render(&warm_up, cancel)?;
@@ -183,6 +187,7 @@ pub fn run_bench(
             let request = RenderRequest {
                 view: Some(view),
                 threads,
+                guessing: false,
                 ..RenderRequest::new(plan.source.clone(), size, size)
             };
             let mut lua_secs = Vec::new();
@@ -219,6 +224,131 @@ pub fn run_bench(
         }
     }
     Ok(cells)
+}
+
+/// True when two escape values would not be drawn alike: one is inside and the other not,
+/// or they are more than 0.1% apart.
+pub fn visibly_different(a: f32, b: f32) -> bool {
+    let inside = |value: f32| !value.is_finite() || value < 0.0;
+    match (inside(a), inside(b)) {
+        (true, true) => false,
+        (false, false) => (a - b).abs() > 1e-3 * a.abs().max(1.0),
+        _ => true,
+    }
+}
+
+/// A view solid guessing is measured on.
+#[derive(Debug, Clone)]
+pub struct GuessingView {
+    /// Its name in the table.
+    pub name: &'static str,
+    /// The shipped kernel it renders.
+    pub kernel: &'static str,
+    /// The view; None for the kernel's home.
+    pub view: Option<View>,
+}
+
+/// The views `moonbrot bench --guessing` measures: the Mandelbrot home, a seahorse-valley
+/// close-up, a view full of filaments near the tip of the needle, and a Julia set.
+pub fn guessing_views() -> Vec<GuessingView> {
+    vec![
+        GuessingView {
+            name: "mandelbrot home",
+            kernel: "mandelbrot",
+            view: None,
+        },
+        GuessingView {
+            name: "seahorse valley",
+            kernel: "mandelbrot",
+            view: Some(View::new(-0.7453, 0.1127, 0.0065)),
+        },
+        GuessingView {
+            name: "filaments",
+            kernel: "mandelbrot",
+            view: Some(View::new(-1.7687, 0.0017, 0.0035)),
+        },
+        GuessingView {
+            name: "julia home",
+            kernel: "julia",
+            view: None,
+        },
+    ]
+}
+
+/// One view's times with and without guessing, and how many pixels differ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuessingRow {
+    /// The view's name.
+    pub view: String,
+    /// Best wall time with every pixel computed, in seconds.
+    pub full_secs: f64,
+    /// Best wall time with solid guessing, in seconds.
+    pub guessed_secs: f64,
+    /// Pixels whose value differs visibly between the two: inside in one and not in the
+    /// other, or escape values more than 0.1% apart.
+    pub differing_pixels: u64,
+    /// Pixels whose values are not bit-identical (most differ in the last bits only: the
+    /// same arithmetic in another compiled trace).
+    pub inexact_pixels: u64,
+    /// Pixels in the image.
+    pub pixels: u64,
+}
+
+/// Renders each of `views` at `size_px`, `runs` times with and `runs` times without
+/// guessing, alternating (so both see the same machine load), after one warm-up of each.
+pub fn compare_guessing(
+    engine: &Engine,
+    views: &[GuessingView],
+    size_px: (u32, u32),
+    threads: usize,
+    runs: u32,
+    cancel: &CancelToken,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<GuessingRow>, RenderError> {
+    let total = views.len() * (2 + 2 * runs as usize);
+    let mut done = 0;
+    let mut rows = Vec::new();
+    for view in views {
+        let source = super::kernel::shipped_kernel(view.kernel)
+            .map(|kernel| Arc::from(kernel.source))
+            .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        let request = |guessing: bool| RenderRequest {
+            view: view.view,
+            threads,
+            guessing,
+            ..RenderRequest::new(Arc::clone(&source), size_px.0, size_px.1)
+        };
+        let mut best = [f64::INFINITY; 2];
+        let mut images = [None, None];
+        for round in 0..=runs {
+            for (slot, guessing) in [(0, false), (1, true)] {
+                let output = engine.render(&request(guessing), cancel)?;
+                done += 1;
+                on_step(done, total);
+                if round > 0 {
+                    best[slot] = best[slot].min(output.timings.wall_secs);
+                }
+                images[slot] = Some(output.image);
+            }
+        }
+        let [Some(full), Some(guessed)] = images else {
+            return Err(RenderError::Internal(
+                "a comparison render is missing".to_owned(),
+            ));
+        };
+        let pairs = || full.values.iter().zip(&guessed.values);
+        let differing_pixels = pairs().filter(|(a, b)| visibly_different(**a, **b)).count() as u64;
+        let inexact_pixels = pairs().filter(|(a, b)| a.to_bits() != b.to_bits()).count() as u64;
+        rows.push(GuessingRow {
+            view: view.name.to_owned(),
+            full_secs: best[0],
+            guessed_secs: best[1],
+            differing_pixels,
+            inexact_pixels,
+            pixels: u64::from(size_px.0) * u64::from(size_px.1),
+        });
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct ExportMetadata {
     pub parameters: Vec<(String, ParameterValue)>,
     /// The image's size in pixels (None in files written before it was stored).
     pub size_px: Option<(u32, u32)>,
+    /// Whether it was rendered with solid guessing (files without the field were not).
+    pub guessing: bool,
     /// The moonbrot version that wrote the file.
     pub version: String,
 }
@@ -46,6 +48,7 @@ const KEY_MAX_ITER: &str = "moonbrot:max_iter";
 const KEY_PALETTE: &str = "moonbrot:palette";
 const KEY_PARAMETERS: &str = "moonbrot:parameters";
 const KEY_SIZE: &str = "moonbrot:size";
+const KEY_GUESSING: &str = "moonbrot:guessing";
 const KEY_VERSION: &str = "moonbrot:version";
 
 /// The document format this build writes. Files without `moonbrot:format` are format 1
@@ -99,15 +102,18 @@ impl ExportMetadata {
             palette,
             parameters: Vec::new(),
             size_px: None,
+            guessing: false,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
 
-    /// The metadata of a render: its kernel, view, iteration limit, parameters and size.
+    /// The metadata of a render: its kernel, view, iteration limit, parameters, size and
+    /// whether it guessed.
     pub fn of_render(kernel_source: &str, output: &super::RenderOutput, palette: Palette) -> Self {
         Self {
             parameters: output.parameters.clone(),
             size_px: Some((output.image.width_px, output.image.height_px)),
+            guessing: output.guessed,
             ..Self::new(kernel_source, output.view, output.max_iter, palette)
         }
     }
@@ -135,6 +141,10 @@ impl ExportMetadata {
             (
                 KEY_PARAMETERS,
                 json(serde_json::to_string(&self.parameters)),
+            ),
+            (
+                KEY_GUESSING,
+                if self.guessing { "on" } else { "off" }.to_owned(),
             ),
             (KEY_VERSION, self.version.clone()),
         ];
@@ -343,7 +353,18 @@ pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
                 })?,
         ),
     };
+    let guessing = match find(KEY_GUESSING)?.as_deref().map(str::trim) {
+        None | Some("off") => false,
+        Some("on") => true,
+        Some(other) => {
+            return Err(malformed(
+                KEY_GUESSING,
+                format!("{:?} is neither on nor off", short(other)),
+            ));
+        }
+    };
     Ok(ExportMetadata {
+        guessing,
         kernel_source,
         view,
         max_iter,

@@ -40,6 +40,8 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(5);
 /// Work units hold at least this many pixels (whole rows), so per-unit overhead stays
 /// small while there are still hundreds of units to balance across threads.
 const MIN_PIXELS_PER_UNIT: u32 = 2048;
+/// Rows per work unit when guessing: the height of driver.lua's blocks (GUESS_BLOCK).
+const GUESS_ROWS: u32 = 32;
 /// How long a stopped render waits for its workers before abandoning the ones that have
 /// not stopped (a kernel inside a long call that cannot be interrupted).
 pub const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -100,6 +102,9 @@ pub struct RenderRequest {
     pub parameters: ParameterValues,
     /// What to do with a value the kernel does not take.
     pub parameter_policy: ParameterPolicy,
+    /// Solid guessing: fill flat regions from their outline instead of computing every
+    /// pixel (escape kernels only; a few pixels in a million may differ). On by default.
+    pub guessing: bool,
 }
 
 /// What a render does with a parameter value the kernel does not take (an unknown name,
@@ -127,6 +132,7 @@ impl RenderRequest {
             timeout: None,
             parameters: ParameterValues::new(),
             parameter_policy: ParameterPolicy::Strict,
+            guessing: true,
         }
     }
 
@@ -293,6 +299,8 @@ pub struct RenderOutput {
     pub kernel: KernelInfo,
     /// The value of every parameter the kernel declares, as rendered, in its order.
     pub parameters: Vec<(String, ParameterValue)>,
+    /// True when solid guessing filled flat regions (asked for, and an escape kernel).
+    pub guessed: bool,
     /// How long it took.
     pub timings: RenderTimings,
 }
@@ -380,6 +388,8 @@ struct UnitPlan {
     max_iter: Option<u32>,
     /// Every declared parameter's value (checked), set in each worker's state.
     parameters: Vec<(String, ParameterValue)>,
+    /// Render units by solid guessing.
+    guess: bool,
     output: OutputMode,
     channels: usize,
 }
@@ -392,8 +402,15 @@ impl UnitPlan {
         max_iter: Option<u32>,
         parameters: Vec<(String, ParameterValue)>,
         output: OutputMode,
+        guessing: bool,
     ) -> Self {
-        let rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(width_px).clamp(1, height_px);
+        let guess = guessing && output == OutputMode::Escape;
+        // Guessing needs blocks, so its units are bands of at least GUESS_ROWS rows.
+        let min_rows = if guess { GUESS_ROWS } else { 1 };
+        let rows_per_unit = MIN_PIXELS_PER_UNIT
+            .div_ceil(width_px)
+            .max(min_rows)
+            .clamp(1, height_px);
         Self {
             width_px,
             height_px,
@@ -402,6 +419,7 @@ impl UnitPlan {
             grid: view.pixel_grid(width_px, height_px),
             max_iter,
             parameters,
+            guess,
             output,
             channels: output.channels(),
         }
@@ -692,7 +710,7 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
         let rows = plan.unit_rows(unit);
         shared.set_unit(unit);
         let out = &job.image[plan.unit_value_range(unit)];
-        match kernel.render_unit(rows, &plan.grid, out, &stop) {
+        match kernel.render_unit(rows, &plan.grid, out, plan.guess, &stop) {
             Ok(()) => {
                 report.timing.units += 1;
                 lock(&job.finished_units).push(unit);
@@ -851,6 +869,7 @@ impl Engine {
             request.max_iter,
             parameters.clone(),
             info.output,
+            request.guessing,
         );
         let units_total = plan.units_total;
         let job = self.start_job(
@@ -884,6 +903,7 @@ impl Engine {
             },
             view,
             max_iter: info.effective_max_iter(request.max_iter),
+            guessed: request.guessing && info.output == OutputMode::Escape,
             kernel: info,
             parameters,
             timings: RenderTimings {

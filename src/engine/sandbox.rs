@@ -167,6 +167,8 @@ pub(crate) struct LuaKernel {
     environment: Table,
     pixel: Function,
     render_unit: Function,
+    /// driver.lua's solid-guessing loop (escape kernels only).
+    render_guessed_unit: Option<Function>,
     locate_error: Function,
     sample_pixel: Function,
     info: KernelInfo,
@@ -325,6 +327,10 @@ impl LuaKernel {
             }
             Err(error) => return Err(internal("reading pixel", &error)),
         };
+        let render_guessed_unit = match info.output {
+            OutputMode::Escape => Some(state.driver_function("render_guessed_unit")?),
+            OutputMode::Rgb => None,
+        };
         let render_unit = state.driver_function(match info.output {
             OutputMode::Escape => "render_escape_unit",
             OutputMode::Rgb => "render_rgb_unit",
@@ -337,6 +343,7 @@ impl LuaKernel {
             parameter_values: state.parameter_values,
             pixel,
             render_unit,
+            render_guessed_unit,
             info,
             source,
             memory_limit_bytes,
@@ -396,12 +403,14 @@ impl LuaKernel {
         Ok(())
     }
 
-    /// Renders one unit into `out` (channels floats per pixel, row by row).
+    /// Renders one unit into `out` (channels floats per pixel, row by row), by solid
+    /// guessing when `guess` is set and the kernel returns escape values.
     pub(crate) fn render_unit(
         &self,
         rows: UnitRows,
         grid: &PixelGrid,
         out: &[AtomicU32],
+        guess: bool,
         stop: &StopContext<'_>,
     ) -> Result<(), RunFailure> {
         let unit_grid = PixelGrid {
@@ -412,8 +421,12 @@ impl LuaKernel {
             return Err(RunFailure::Stopped);
         };
         let memory_limit = || memory_limit_failure(self.memory_limit_bytes);
+        let driver = match (&self.render_guessed_unit, guess) {
+            (Some(guessing), true) => guessing,
+            _ => &self.render_unit,
+        };
         let fast_message = match call_unit_driver(
-            &self.render_unit,
+            driver,
             &self.pixel,
             out,
             rows.width_px,

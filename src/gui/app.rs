@@ -113,8 +113,8 @@ struct Opening {
     document: KernelDocument,
     /// The view to show; None for the kernel's home.
     view: Option<View>,
-    /// The iteration limit, palette and parameter values a PNG stores.
-    stored: Option<(u32, Palette, ParameterValues)>,
+    /// The iteration limit, palette, parameter values and guessing a PNG stores.
+    stored: Option<(u32, Palette, ParameterValues, bool)>,
 }
 
 impl Opening {
@@ -504,6 +504,12 @@ impl MoonbrotApp {
                     self.scheduler.changed(Change::RenderSettings, now);
                 }
             }
+            Command::SetGuessing(guessing) => {
+                if guessing != self.settings.guessing {
+                    self.settings.guessing = guessing;
+                    self.scheduler.changed(Change::RenderSettings, now);
+                }
+            }
             Command::SetPalette(palette) => {
                 if palette != self.settings.palette {
                     self.settings.palette = palette;
@@ -582,10 +588,11 @@ impl MoonbrotApp {
         self.picking = None;
         self.editor_scroll_to_start = true;
         match opening.stored {
-            Some((max_iter, palette, parameters)) => {
+            Some((max_iter, palette, parameters, guessing)) => {
                 self.settings.max_iter = Some(max_iter);
                 self.settings.palette = palette;
                 self.settings.parameters = parameters;
+                self.settings.guessing = guessing;
             }
             None => self.settings.parameters.clear(),
         }
@@ -619,6 +626,7 @@ impl MoonbrotApp {
             threads: self.settings.threads,
             parameters: self.settings.parameters.clone(),
             parameter_policy: ParameterPolicy::Lenient,
+            guessing: self.settings.guessing,
             ..RenderRequest::new(source, width_px, height_px)
         };
         let mut requests = Vec::new();
@@ -646,6 +654,7 @@ impl MoonbrotApp {
             threads: self.settings.threads,
             parameters: self.settings.parameters.clone(),
             parameter_policy: ParameterPolicy::Lenient,
+            guessing: self.settings.guessing,
             ..RenderRequest::new(self.settings.document.text(), size_px.0, size_px.1)
         };
         self.export.progress = Some((0, 1));
@@ -695,6 +704,7 @@ impl MoonbrotApp {
                             stored.max_iter,
                             stored.palette,
                             stored.parameters.into_iter().collect(),
+                            stored.guessing,
                         )),
                     };
                     self.offer(opening, Instant::now());

@@ -65,6 +65,8 @@ pub enum Command {
     SetThreads(usize),
     /// Choose the iteration limit (None: the kernel's own).
     SetMaxIter(Option<u32>),
+    /// Turn solid guessing on or off.
+    SetGuessing(bool),
     /// Choose the colouring (recolours without rendering).
     SetPalette(Palette),
     /// Give a kernel parameter a value.

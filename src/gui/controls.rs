@@ -45,6 +45,19 @@ pub fn controls_ui(ui: &mut Ui, settings: &Settings, size_px: (u32, u32)) -> Vec
             if max_iter != settings.max_iter {
                 commands.push(Command::SetMaxIter(max_iter));
             }
+            let label = ui.label("Solid guessing");
+            let mut guessing = settings.guessing;
+            ui.checkbox(&mut guessing, "")
+                .labelled_by(label.id)
+                .on_hover_text(
+                    "Fill flat regions (the set's inside) from their outline instead of \
+                     computing every pixel. A few pixels in a million may differ; \
+                     direct-colour kernels are always computed in full.",
+                );
+            if guessing != settings.guessing {
+                commands.push(Command::SetGuessing(guessing));
+            }
+            ui.end_row();
         });
     ui.separator();
     let mut palette = settings.palette;
@@ -225,16 +238,20 @@ fn parameter_control(
                             picked = Some(ParameterValue::Choice(option.clone()));
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label);
             picked.filter(|picked| picked != value)
         }
         (ParameterKind::Complex, ParameterValue::Complex { re, im }) => {
             let (mut re, mut im) = (*re, *im);
             let mut changed = false;
             ui.horizontal(|ui| {
-                for part in [&mut re, &mut im] {
+                for (part, name) in [(&mut re, "real part"), (&mut im, "imaginary part")] {
                     changed |= ui
                         .add(egui::DragValue::new(part).speed(0.001).max_decimals(12))
+                        .labelled_by(label)
+                        .on_hover_text(name)
                         .changed();
                 }
                 let is_picking = picking == Some(spec.name.as_str());

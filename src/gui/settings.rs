@@ -126,6 +126,8 @@ pub struct Settings {
     pub parameters: ParameterValues,
     /// Files opened or saved lately, newest first.
     pub recent_files: Vec<PathBuf>,
+    /// Solid guessing: fill flat regions from their outline (escape kernels).
+    pub guessing: bool,
 }
 
 /// Files kept in the recent list.
@@ -154,6 +156,7 @@ impl Default for Settings {
             export_scale: ExportScale::Double,
             parameters: ParameterValues::new(),
             recent_files: Vec::new(),
+            guessing: true,
         }
     }
 }

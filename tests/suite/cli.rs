@@ -232,7 +232,11 @@ fn usage_errors_exit_2() {
         2,
         "WIDTHxHEIGHT",
     );
-    assert_fails(&moonbrot(&["paint"]), 2, "unrecognized subcommand");
+    assert_fails(
+        &moonbrot(&["paint"]),
+        2,
+        "\"paint\" is neither a command (render, bench, info) nor an existing file",
+    );
     assert_fails(&moonbrot(&["bench", "--sizes", "a,b"]), 2, "--sizes");
     assert_fails(
         &moonbrot(&["render", "--no-such-flag"]),

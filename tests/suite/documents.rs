@@ -182,6 +182,19 @@ fn render_from_a_png_reproduces_its_pixels_exactly_and_flags_override_it() {
     assert_eq!(bigger_metadata.view, stored.view);
     assert_eq!(bigger_metadata.parameters, stored.parameters);
 
+    // Guessing is part of the document: off when asked, and kept by --from.
+    let exact = render(
+        dir.path(),
+        "exact.png",
+        &["--from", path_text(&original), "--guessing", "off"],
+    );
+    let exact_metadata = moonbrot::engine::export::read_png_metadata(&exact).expect("metadata");
+    assert!(stored.guessing && !exact_metadata.guessing);
+    let exact_again = render(dir.path(), "exact2.png", &["--from", path_text(&exact)]);
+    assert_eq!(pixels(&exact_again), pixels(&exact));
+    let described = text(&moonbrot(&["info", path_text(&exact)]).stdout);
+    assert!(described.contains("solid guessing: off"), "{described}");
+
     // A parameter given again wins over the stored one.
     let other_c = render(
         dir.path(),

@@ -20,6 +20,8 @@ fn assert_lua_matches_native(name: &str, twin: NativeKernel, view: View, max_ite
             &RenderRequest {
                 view: Some(view),
                 max_iter: Some(max_iter),
+                // Every pixel computed, as before solid guessing existed.
+                guessing: false,
                 ..request(&shipped(name), width, height)
             },
             &CancelToken::new(),

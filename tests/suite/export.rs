@@ -21,10 +21,7 @@ fn sample_image() -> (image::RgbImage, ExportMetadata) {
         inside: [10, 20, 30],
     };
     let image = palette.colourize(&output.image);
-    (
-        image,
-        ExportMetadata::new(&source, output.view, output.max_iter, palette),
-    )
+    (image, ExportMetadata::of_render(&source, &output, palette))
 }
 
 fn files_in(dir: &Path) -> Vec<String> {

@@ -931,3 +931,14 @@ fn pick_on_image_sets_a_complex_parameter_to_the_point_clicked() {
         other => panic!("c is {other:?}"),
     }
 }
+
+#[test]
+fn turning_solid_guessing_off_renders_every_pixel_again() {
+    let mut harness = harness();
+    assert!(harness.state().settings().guessing, "on by default");
+    let runs = harness.state().runs().len();
+    harness.get_by_label("Solid guessing").click();
+    settle(&mut harness);
+    assert!(!harness.state().settings().guessing);
+    assert_eq!(harness.state().runs().len(), runs + 1, "one new render");
+}

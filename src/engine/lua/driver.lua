@@ -14,6 +14,7 @@ local ffi, getinfo = ...
 
 local cast, float_pointer = ffi.cast, ffi.typeof("float *")
 local type, pcall, xpcall, error, tostring = type, pcall, xpcall, error, tostring
+local floor = math.floor
 
 -- The chunk name the engine gives kernel source: positions in its messages read "kernel:LINE:".
 local KERNEL_SOURCE = "=kernel"
@@ -47,6 +48,102 @@ local function escape_loop(pixel, out_address, value_count,
       end
       out[index] = value
       index = index + 1
+    end
+  end
+end
+
+-- Solid guessing (Mariani-Silver subdivision), as escape_loop fills the same floats. The
+-- unit is cut into blocks of at most GUESS_BLOCK x GUESS_BLOCK pixels that share their edges;
+-- a block's whole border is computed, and when every border pixel has the same value its
+-- inside is filled with that value without calling `pixel`; otherwise the block is cut in
+-- four (again sharing edges) down to GUESS_MIN_SIDE, below which every pixel is computed.
+-- Why the whole border and not corners or samples: measured in LuaJIT on 1024x768 views,
+-- whole borders got 0-4 wrong pixels in 786k, corners 72-173 and were slower (a thin
+-- filament crossing a block always crosses its border). Escape values are compared as the
+-- stored float32, so fractional (smooth) values almost never match and only truly flat
+-- regions (the set's inside, integer-valued kernels) are filled. Direct-colour kernels are
+-- never guessed: a gradient of colours has no flat regions to gain from.
+local GUESS_BLOCK = 32
+local GUESS_MIN_SIDE = 4
+local new_flags = ffi.typeof("uint8_t[?]")
+
+local function guess_loop(pixel, out_address, value_count,
+                          width, row_count, x_first, x_step, y_first, y_step)
+  if width * row_count > value_count then error("driver: unit larger than its buffer", 0) end
+  local out = cast(float_pointer, out_address)
+  local known = new_flags(width * row_count)
+  -- The stored value of pixel (column, row), computed on first use.
+  local function value_at(column, row)
+    local index = row * width + column
+    if known[index] == 0 then
+      local value = pixel(x_first + column * x_step, y_first + row * y_step)
+      if type(value) ~= "number" then
+        if value == nil or value == false then value = INSIDE else wrong_return("a " .. type(value)) end
+      end
+      out[index] = value
+      known[index] = 1
+    end
+    return out[index]
+  end
+  local stack, top = {}, 0
+  local function push(left, upper, right, lower)
+    stack[top + 1], stack[top + 2], stack[top + 3], stack[top + 4] = left, upper, right, lower
+    top = top + 4
+  end
+  for upper = 0, row_count - 1, GUESS_BLOCK do
+    local lower = upper + GUESS_BLOCK
+    if lower > row_count - 1 then lower = row_count - 1 end
+    for left = 0, width - 1, GUESS_BLOCK do
+      local right = left + GUESS_BLOCK
+      if right > width - 1 then right = width - 1 end
+      push(left, upper, right, lower)
+    end
+  end
+  local function compute_all(left, upper, right, lower)
+    for row = upper, lower do
+      for column = left, right do value_at(column, row) end
+    end
+  end
+  while top > 0 do
+    local left, upper, right, lower = stack[top - 3], stack[top - 2], stack[top - 1], stack[top]
+    top = top - 4
+    if right - left < GUESS_MIN_SIDE or lower - upper < GUESS_MIN_SIDE then
+      compute_all(left, upper, right, lower)
+    else
+      -- The border, clockwise from the top-left corner; `repeats` counts border pixels equal
+      -- to the one before: with none, nothing inside can be flat, and the block is computed
+      -- straight through instead of being cut up (cutting up costs where nothing is flat).
+      local first = value_at(left, upper)
+      local previous, flat, repeats = first, true, 0
+      local function visit(value)
+        if value ~= first then flat = false end
+        if value == previous then repeats = repeats + 1 end
+        previous = value
+      end
+      for column = left + 1, right do visit(value_at(column, upper)) end
+      for row = upper + 1, lower do visit(value_at(right, row)) end
+      for column = right - 1, left, -1 do visit(value_at(column, lower)) end
+      for row = lower - 1, upper + 1, -1 do visit(value_at(left, row)) end
+      if flat then
+        for row = upper + 1, lower - 1 do
+          local index = row * width
+          for column = left + 1, right - 1 do
+            if known[index + column] == 0 then
+              out[index + column] = first
+              known[index + column] = 1
+            end
+          end
+        end
+      elseif repeats == 0 then
+        compute_all(left + 1, upper + 1, right - 1, lower - 1)
+      else
+        local middle_column = left + floor((right - left) / 2)
+        local middle_row = upper + floor((lower - upper) / 2)
+        push(left, upper, middle_column, middle_row)
+        push(middle_column, upper, right, middle_row)
+        push(left, middle_row, middle_column, lower)
+        push(middle_column, middle_row, right, lower)
+      end
     end
   end
 end
@@ -95,6 +192,8 @@ end
 driver.render_escape_unit = protected(escape_loop)
 --- Renders one unit of direct colour (see rgb_loop); returns true, or false [, message].
 driver.render_rgb_unit = protected(rgb_loop)
+--- Renders one unit of escape values by solid guessing (see guess_loop).
+driver.render_guessed_unit = protected(guess_loop)
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and
 --- the first result, or false. Like the unit functions, it never lets a kernel's error

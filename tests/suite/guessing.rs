@@ -1,0 +1,117 @@
+//! Solid guessing through the engine: flat regions are filled from their outline, nothing
+//! that crosses a block's border is missed, and a render with guessing off computes every
+//! pixel as before.
+
+use moonbrot::engine::{CancelToken, Engine, RenderRequest, View};
+
+use crate::support::{engine_with_log, shipped};
+
+/// Renders `source` at 256x192 over [-2, 2] x [-1.5, 1.5] on one thread.
+fn render(engine: &Engine, source: &str, guessing: bool) -> Vec<f32> {
+    let request = RenderRequest {
+        view: Some(View::new(0.0, 0.0, 3.0)),
+        threads: 1,
+        guessing,
+        ..RenderRequest::new(source, 256, 192)
+    };
+    engine
+        .render(&request, &CancelToken::new())
+        .expect("renders")
+        .image
+        .values
+}
+
+#[test]
+fn a_one_pixel_filament_across_a_flat_region_is_not_missed() {
+    // Inside everywhere except a line one pixel wide (a pixel is 3/192 wide here), at a
+    // slant so it crosses blocks anywhere, and a ring.
+    let source = r#"
+        local half_pixel = 3 / 192 / 2
+        function pixel(x, y)
+          if math.abs(y - 0.37 * x - 0.05) < half_pixel then return 7 end
+          local r = math.sqrt(x * x + y * y)
+          if math.abs(r - 1.1) < half_pixel then return 3 end
+          return nil
+        end
+    "#;
+    let engine = Engine::default();
+    let full = render(&engine, source, false);
+    let guessed = render(&engine, source, true);
+    let filament = full.iter().filter(|value| **value == 7.0).count();
+    assert!(filament > 150, "the filament is drawn ({filament} pixels)");
+    let wrong: Vec<usize> = (0..full.len())
+        .filter(|&index| full[index].to_bits() != guessed[index].to_bits())
+        .collect();
+    assert!(wrong.is_empty(), "pixels guessed wrong: {wrong:?}");
+}
+
+#[test]
+fn flat_regions_are_filled_without_calling_pixel() {
+    // Integer rings, each 64 pixels wide: large flat regions. Each call is counted and printed every 1000.
+    let source = r#"
+        calls = 0
+        function pixel(x, y)
+          calls = calls + 1
+          if calls % 1000 == 0 then print(calls) end
+          return math.floor(math.sqrt(x * x + y * y))
+        end
+    "#;
+    let (engine, lines) = engine_with_log(1000);
+    let full = render(&engine, source, false);
+    let full_calls = lines.lock().expect("log").len();
+    lines.lock().expect("log").clear();
+    let guessed = render(&engine, source, true);
+    let guessed_calls = lines.lock().expect("log").len();
+    assert_eq!(full, guessed, "the same picture");
+    assert_eq!(full_calls, 256 * 192 / 1000);
+    assert!(
+        guessed_calls * 3 < full_calls,
+        "guessing called pixel about {guessed_calls}000 times, every pixel is {full_calls}000"
+    );
+}
+
+#[test]
+fn direct_colour_kernels_are_computed_in_full() {
+    let engine = Engine::default();
+    let newton = shipped("newton");
+    let request = |guessing: bool| RenderRequest {
+        threads: 2,
+        guessing,
+        ..RenderRequest::new(newton.clone(), 120, 90)
+    };
+    let on = engine
+        .render(&request(true), &CancelToken::new())
+        .expect("renders");
+    let off = engine
+        .render(&request(false), &CancelToken::new())
+        .expect("renders");
+    assert!(!on.guessed, "an rgb kernel is never guessed");
+    assert_eq!(on.image, off.image);
+}
+
+#[test]
+fn the_mandelbrot_home_guessed_differs_visibly_in_fewer_than_1_pixel_in_10000() {
+    let engine = Engine::default();
+    let source = shipped("mandelbrot");
+    let request = |guessing: bool| RenderRequest {
+        threads: 2,
+        guessing,
+        ..RenderRequest::new(source.clone(), 400, 300)
+    };
+    let full = engine
+        .render(&request(false), &CancelToken::new())
+        .expect("renders");
+    let guessed = engine
+        .render(&request(true), &CancelToken::new())
+        .expect("renders");
+    assert!(guessed.guessed && !full.guessed);
+    let differing = full
+        .image
+        .values
+        .iter()
+        .zip(&guessed.image.values)
+        .filter(|(a, b)| moonbrot::engine::bench::visibly_different(**a, **b))
+        .count();
+    // The goal: fewer than 1 pixel in 10,000.
+    assert!(differing < 12, "{differing} of 120000 pixels differ");
+}
