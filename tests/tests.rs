@@ -32,6 +32,8 @@ mod guessing;
 mod gui;
 #[path = "suite/parameters.rs"]
 mod parameters;
+#[path = "suite/posters.rs"]
+mod posters;
 #[path = "suite/sandbox.rs"]
 mod sandbox;
 #[path = "suite/stress.rs"]

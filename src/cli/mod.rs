@@ -7,6 +7,7 @@
 mod bench;
 mod info;
 mod render;
+mod stitch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,8 @@ enum Subcommands {
     /// Show what a kernel or a moonbrot PNG holds: parameters (kinds, ranges, values),
     /// home view, iteration limit, and for a PNG its view, palette, size and version.
     Info(info::InfoArgs),
+    /// Join the band files written by `render --shard I/N` into one poster.
+    Stitch(stitch::StitchArgs),
 }
 
 /// What the command line asks for.
@@ -165,7 +168,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
     if let Some(file) = cli.file.as_deref().filter(|file| !file.exists()) {
         // A mistyped command reads as a file name: say both.
         let error = CliError::Usage(format!(
-            "{:?} is neither a command (render, bench, info) nor an existing file",
+            "{:?} is neither a command (render, bench, info, stitch) nor an existing file",
             file.display().to_string()
         ));
         return Err(exit_code(Err(error)));
@@ -186,6 +189,7 @@ pub fn run(command: Box<HeadlessCommand>) -> ExitCode {
         Subcommands::Render(args) => render::run(&args),
         Subcommands::Bench(args) => bench::run(&args),
         Subcommands::Info(args) => info::run(&args),
+        Subcommands::Stitch(args) => stitch::run(&args),
     };
     exit_code(result)
 }

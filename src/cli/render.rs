@@ -2,7 +2,7 @@
 //! render is long, and a timing summary on stderr.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,15 +10,18 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CliError, choose_kernel, for_flag, stderr_engine};
-use crate::engine::export::{ExportMetadata, read_png_metadata, write_png};
+use crate::engine::export::{ExportMetadata, read_png_metadata};
 use crate::engine::kernel::default_kernel;
 use crate::engine::palette::{Gradient, Palette};
 use crate::engine::parameters::parse_settings;
+use crate::engine::poster::{
+    PosterError, PosterJob, PosterOutput, render_poster, shard_rows, supersample_from,
+};
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
     timeout_from_secs,
 };
-use crate::engine::{CancelToken, RenderOutput, RenderRequest, View};
+use crate::engine::{CancelToken, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
 const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
@@ -61,6 +64,23 @@ pub(crate) struct RenderArgs {
     /// on, or what the --from image used.
     #[arg(long, value_name = "on|off")]
     guessing: Option<Switch>,
+    /// N×N samples per pixel (1 to 8), averaged in linear light: smooth edges and
+    /// filaments, N² times the work. Default: 1, or the --from image's.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    supersample: Option<i64>,
+    /// Render only shard I of N (I from 0): band I of N of the image, written to -o as a
+    /// band file; `moonbrot stitch` joins the bands into the poster.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(u32, u32)>,
+    /// Memory for one band of rows, in MiB: images are rendered and written band by band,
+    /// so any size fits in this much (plus the Lua states).
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 256,
+        allow_hyphen_values = true
+    )]
+    band_memory: i64,
     /// Memory limit of each Lua state (one per thread), in MiB.
     #[arg(
         long,
@@ -90,6 +110,22 @@ fn parse_size(text: &str) -> Result<(i64, i64), String> {
     Ok((number(width)?, number(height)?))
 }
 
+/// "I/N" into a shard index and count (I below N).
+fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text.split_once('/').and_then(|(index, count)| {
+        Some((
+            index.trim().parse::<u32>().ok()?,
+            count.trim().parse::<u32>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((index, count)) if count > 0 && index < count => Ok((index, count)),
+        _ => Err(format!(
+            "expected I/N with 0 <= I < N, like 0/4, got {text:?}"
+        )),
+    }
+}
+
 /// "X,Y" into a pair of numbers.
 fn parse_point(text: &str) -> Result<(f64, f64), String> {
     match super::parse_list::<f64>(text)?.as_slice() {
@@ -114,6 +150,8 @@ struct RenderJob {
     timeout: Option<Duration>,
     memory_limit_bytes: usize,
     guessing: bool,
+    samples: u32,
+    band_bytes: usize,
 }
 
 /// A setting that is on or off.
@@ -174,6 +212,23 @@ impl RenderJob {
                 .map_err(for_flag("--timeout"))?,
             memory_limit_bytes: memory_limit_from_mib(args.memory_limit)
                 .map_err(for_flag("--memory-limit"))?,
+            samples: match (args.supersample, &stored) {
+                (Some(samples), _) => {
+                    supersample_from(samples).map_err(for_flag("--supersample"))?
+                }
+                (None, Some(doc)) => doc.supersample,
+                (None, None) => 1,
+            },
+            band_bytes: usize::try_from(args.band_memory)
+                .ok()
+                .filter(|mib| (16..=65_536).contains(mib))
+                .map(|mib| mib * 1024 * 1024)
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "--band-memory {} must be 16 to 65536 MiB",
+                        args.band_memory
+                    ))
+                })?,
             guessing: match (args.guessing, &stored) {
                 (Some(switch), _) => switch == Switch::On,
                 (None, Some(doc)) => doc.guessing,
@@ -209,6 +264,8 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         timeout,
         memory_limit_bytes,
         guessing,
+        samples,
+        band_bytes,
     } = RenderJob::from_args(args)?;
     let engine = stderr_engine(memory_limit_bytes);
     let cancel = CancelToken::new();
@@ -244,46 +301,96 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         guessing,
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };
-    request.validate()?;
+    // Each band is checked as it is rendered; the whole image need not fit in memory.
+    RenderRequest {
+        rows: Some(crate::engine::render::RowRange { first: 0, count: 1 }),
+        ..request.clone()
+    }
+    .validate()?;
 
+    let rows = match args.shard {
+        None => None,
+        Some((index, count)) => {
+            Some(shard_rows(&request, samples, index, count).ok_or_else(|| {
+                CliError::Input(format!(
+                    "--shard {index}/{count}: this image has too few bands for {count} shards \
+                 (shard {index} would have no rows)"
+                ))
+            })?)
+        }
+    };
+    let job = PosterJob {
+        request,
+        palette,
+        supersample: samples,
+        rows,
+        band_bytes,
+    };
     let started = Instant::now();
     let progress = LateProgressBar::new();
-    let output = engine.render_with_progress(&request, &cancel, &mut |unit| {
-        progress.update(started, unit.units_done, unit.units_total);
+    let written = render_poster(&engine, &job, &args.output, &cancel, &mut |done, total| {
+        progress.update(started, done as usize, total as usize);
     });
     progress.finish();
-    let output = output?;
-
-    let image = palette.colourize(&output.image);
-    let metadata = ExportMetadata::of_render(&kernel.source, &output, palette);
-    write_png(&args.output, &image, &metadata)?;
-    eprintln!("{}", summary(&kernel.name, &output, &args.output));
+    let written = written.map_err(poster_error)?;
+    eprintln!("{}", summary(&kernel.name, &job, &written, &args.output));
     Ok(())
 }
 
-/// The timing summary printed after a render.
-fn summary(kernel_name: &str, output: &RenderOutput, path: &std::path::Path) -> String {
-    let timings = &output.timings;
-    let pixels = u64::from(output.image.width_px) * u64::from(output.image.height_px);
-    let per_thread: Vec<String> = timings
-        .threads
-        .iter()
-        .map(|thread| format!("{:.3} s/{} units", thread.busy_secs, thread.units))
-        .collect();
+/// A poster failure as the CLI reports it.
+pub(crate) fn poster_error(error: PosterError) -> CliError {
+    match error {
+        PosterError::Render(error) => error.into(),
+        other => CliError::Input(other.to_string()),
+    }
+}
+
+/// The summary printed after a render: size, time, speed, bands and peak memory.
+fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Path) -> String {
+    let (width, rows) = (job.request.width_px, written.rows.count);
+    let samples = u64::from(job.supersample) * u64::from(job.supersample);
+    let pixels = u64::from(width) * u64::from(rows) * samples;
+    let mut extras = Vec::new();
+    if job.supersample > 1 {
+        extras.push(format!("{0}x{0} samples per pixel", job.supersample));
+    }
+    if let Some(band) = written.metadata.band {
+        extras.push(format!(
+            "rows {} to {} of {}",
+            band.first,
+            band.end(),
+            job.request.height_px
+        ));
+    }
+    extras.push(format!(
+        "{} band{} of up to {} rows",
+        written.bands,
+        if written.bands == 1 { "" } else { "s" },
+        written.band_rows
+    ));
+    if let Some(peak_mib) = peak_memory_mib() {
+        extras.push(format!("peak memory {peak_mib} MiB"));
+    }
     format!(
-        "rendered {} {}x{} (max_iter {}) in {:.3} s, compile {:.4} s, {:.2} Mpx/s on {} threads \
-         [busy: {}]; wrote {}",
+        "rendered {} {}x{} (max_iter {}) in {:.3} s, {:.2} Mpx/s on {} threads [{}]; wrote {}",
         kernel_name,
-        output.image.width_px,
-        output.image.height_px,
-        output.max_iter,
-        timings.wall_secs,
-        timings.compile_secs,
-        timings.pixels_per_sec(pixels) / 1e6,
-        timings.threads.len(),
-        per_thread.join(", "),
+        width,
+        rows,
+        written.metadata.max_iter,
+        written.render_secs,
+        pixels as f64 / written.render_secs.max(1e-9) / 1e6,
+        job.request.threads,
+        extras.join(", "),
         path.display()
     )
+}
+
+/// The process's peak resident memory in MiB (Linux: VmHWM in /proc/self/status).
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 /// A progress bar on stderr that appears only for long renders on a terminal.

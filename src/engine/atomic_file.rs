@@ -11,6 +11,20 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` atomically. The file gets the permissions of the file it
 /// replaces, or rw-r--r-- (temporary files are created private).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Through the plain writer: the user should read about the file they chose, not the
+    // temporary one, whose path the temporary's own writer adds to errors.
+    write_atomically_with(path, |file| file.write_all(bytes))
+}
+
+/// As `write_atomically`, for output too large to hold in memory: `write` streams the bytes
+/// into the temporary file; only if it succeeds is the file synced and renamed over `path`.
+pub fn write_atomically_with<E>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<std::io::Error>,
+{
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
@@ -19,9 +33,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(".moonbrot-")
         .suffix(".part")
         .tempfile_in(&dir)?;
-    // Through the plain file: the temporary's own writer adds its path to errors, and the
-    // user should read about the file they chose, not one that is already gone.
-    temporary.as_file_mut().write_all(bytes)?;
+    {
+        let mut buffered = std::io::BufWriter::new(temporary.as_file_mut());
+        write(&mut buffered)?;
+        buffered.flush()?;
+    }
     temporary.as_file().sync_all()?;
     #[cfg(unix)]
     {

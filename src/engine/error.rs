@@ -252,6 +252,24 @@ pub enum RequestError {
         /// The largest limit allowed, in MiB.
         max: u64,
     },
+    /// A supersampling factor outside 1..=max.
+    #[error("supersampling {samples} is out of range: it must be 1 to {max} samples per side")]
+    Supersample {
+        /// The factor as typed.
+        samples: i64,
+        /// The largest factor.
+        max: u32,
+    },
+    /// A band of rows that is empty or does not lie inside the image.
+    #[error("rows {first} to {} are not a band of the image's {height} rows", u64::from(*first) + u64::from(*count))]
+    Rows {
+        /// The band's first row.
+        first: u32,
+        /// Its rows.
+        count: u32,
+        /// The image's height.
+        height: u32,
+    },
     /// A parameter value the kernel does not take (unknown name, wrong kind, out of range).
     #[error("parameter {name}: {message}")]
     Parameter {

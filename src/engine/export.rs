@@ -15,7 +15,8 @@ use super::error::{DocumentError, ExportError};
 use super::kernel::MAX_SOURCE_BYTES;
 use super::palette::Palette;
 use super::parameters::{MAX_PARAMETERS, ParameterValue, ParameterValues};
-use super::render::{image_size_from, max_iter_from};
+use super::poster::supersample_from;
+use super::render::{RowRange, image_size_from, max_iter_from};
 use super::view::View;
 
 /// Everything needed to render an exported image again: a moonbrot document.
@@ -36,6 +37,10 @@ pub struct ExportMetadata {
     pub size_px: Option<(u32, u32)>,
     /// Whether it was rendered with solid guessing (files without the field were not).
     pub guessing: bool,
+    /// Samples per pixel along each side (1: none).
+    pub supersample: u32,
+    /// For a band of a poster written by a shard: the rows of the whole image it holds.
+    pub band: Option<RowRange>,
     /// The moonbrot version that wrote the file.
     pub version: String,
 }
@@ -49,6 +54,8 @@ const KEY_PALETTE: &str = "moonbrot:palette";
 const KEY_PARAMETERS: &str = "moonbrot:parameters";
 const KEY_SIZE: &str = "moonbrot:size";
 const KEY_GUESSING: &str = "moonbrot:guessing";
+const KEY_SUPERSAMPLE: &str = "moonbrot:supersample";
+const KEY_BAND: &str = "moonbrot:band";
 const KEY_VERSION: &str = "moonbrot:version";
 
 /// The document format this build writes. Files without `moonbrot:format` are format 1
@@ -103,6 +110,8 @@ impl ExportMetadata {
             parameters: Vec::new(),
             size_px: None,
             guessing: false,
+            supersample: 1,
+            band: None,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
@@ -123,7 +132,8 @@ impl ExportMetadata {
         self.parameters.iter().cloned().collect()
     }
 
-    fn text_chunks(&self) -> Vec<(&'static str, String)> {
+    /// The iTXt chunks (keyword, text) that store this document.
+    pub(crate) fn text_chunks(&self) -> Vec<(&'static str, String)> {
         // Serialising these plain structs cannot fail.
         let json = |value: Result<String, serde_json::Error>| value.unwrap_or_default();
         let exact = |value: f64| StoredNumber::Text(format!("{value:?}"));
@@ -150,6 +160,12 @@ impl ExportMetadata {
         ];
         if let Some((width, height)) = self.size_px {
             chunks.push((KEY_SIZE, format!("{width}x{height}")));
+        }
+        if self.supersample > 1 {
+            chunks.push((KEY_SUPERSAMPLE, self.supersample.to_string()));
+        }
+        if let Some(band) = self.band {
+            chunks.push((KEY_BAND, format!("{},{}", band.first, band.count)));
         }
         chunks
     }
@@ -363,8 +379,51 @@ pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
             ));
         }
     };
+    let supersample = match find(KEY_SUPERSAMPLE)? {
+        None => 1,
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| {
+                malformed(
+                    KEY_SUPERSAMPLE,
+                    format!("{:?} is not a whole number", short(&text)),
+                )
+            })
+            .and_then(|samples| {
+                supersample_from(samples)
+                    .map_err(|error| malformed(KEY_SUPERSAMPLE, error.to_string()))
+            })?,
+    };
+    let band = match find(KEY_BAND)? {
+        None => None,
+        Some(text) => {
+            let parsed = text.split_once(',').and_then(|(first, count)| {
+                Some(RowRange {
+                    first: first.trim().parse().ok()?,
+                    count: count.trim().parse().ok()?,
+                })
+            });
+            let fits = |rows: &RowRange| {
+                rows.count > 0
+                    && size_px.is_some_and(|(_, height)| {
+                        rows.first
+                            .checked_add(rows.count)
+                            .is_some_and(|end| end <= height)
+                    })
+            };
+            Some(parsed.filter(fits).ok_or_else(|| {
+                malformed(
+                    KEY_BAND,
+                    format!("{:?} is not FIRST,COUNT rows of the image", short(&text)),
+                )
+            })?)
+        }
+    };
     Ok(ExportMetadata {
         guessing,
+        supersample,
+        band,
         kernel_source,
         view,
         max_iter,

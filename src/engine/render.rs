@@ -105,6 +105,9 @@ pub struct RenderRequest {
     /// Solid guessing: fill flat regions from their outline instead of computing every
     /// pixel (escape kernels only; a few pixels in a million may differ). On by default.
     pub guessing: bool,
+    /// Render only these rows of the image (a band of a poster); None for all. A band
+    /// should start on a multiple of `band_alignment_rows` to match a whole render exactly.
+    pub rows: Option<RowRange>,
 }
 
 /// What a render does with a parameter value the kernel does not take (an unknown name,
@@ -133,6 +136,7 @@ impl RenderRequest {
             parameters: ParameterValues::new(),
             parameter_policy: ParameterPolicy::Strict,
             guessing: true,
+            rows: None,
         }
     }
 
@@ -140,7 +144,8 @@ impl RenderRequest {
     pub fn validate(&self) -> Result<(), RequestError> {
         let (width, height) = (self.width_px, self.height_px);
         image_size_from(i64::from(width), i64::from(height))?;
-        check_buffer_bytes(width, height, OutputMode::Escape)?;
+        let rows = self.row_range()?;
+        check_buffer_bytes(width, rows.count, OutputMode::Escape)?;
         thread_count_from(i64::try_from(self.threads).unwrap_or(i64::MAX))?;
         if let Some(max_iter) = self.max_iter {
             max_iter_from(i64::from(max_iter))?;
@@ -158,6 +163,32 @@ impl RenderRequest {
             });
         }
         Ok(())
+    }
+}
+
+impl RenderRequest {
+    /// The rows to render: the band asked for (checked to lie inside the image), or all.
+    pub fn row_range(&self) -> Result<RowRange, RequestError> {
+        match self.rows {
+            None => Ok(RowRange {
+                first: 0,
+                count: self.height_px,
+            }),
+            Some(rows)
+                if rows.count > 0
+                    && rows
+                        .first
+                        .checked_add(rows.count)
+                        .is_some_and(|end| end <= self.height_px) =>
+            {
+                Ok(rows)
+            }
+            Some(rows) => Err(RequestError::Rows {
+                first: rows.first,
+                count: rows.count,
+                height: self.height_px,
+            }),
+        }
     }
 }
 
@@ -301,6 +332,8 @@ pub struct RenderOutput {
     pub parameters: Vec<(String, ParameterValue)>,
     /// True when solid guessing filled flat regions (asked for, and an escape kernel).
     pub guessed: bool,
+    /// The rows of the image it holds (all of them unless the request asked for a band).
+    pub rows: RowRange,
     /// How long it took.
     pub timings: RenderTimings,
 }
@@ -381,7 +414,8 @@ enum StopReason {
 /// How the image is cut into units.
 struct UnitPlan {
     width_px: u32,
-    height_px: u32,
+    /// The rows of the image this job renders (all of them unless a band was asked for).
+    rows: RowRange,
     rows_per_unit: u32,
     units_total: usize,
     grid: PixelGrid,
@@ -395,27 +429,24 @@ struct UnitPlan {
 }
 
 impl UnitPlan {
+    /// The plan for `request`'s `rows`, at `view`, once the kernel is known to produce
+    /// `output` and take `parameters`.
     fn new(
-        width_px: u32,
-        height_px: u32,
+        request: &RenderRequest,
+        rows: RowRange,
         view: &View,
-        max_iter: Option<u32>,
         parameters: Vec<(String, ParameterValue)>,
         output: OutputMode,
-        guessing: bool,
     ) -> Self {
+        let (width_px, height_px) = (request.width_px, request.height_px);
+        let (max_iter, guessing) = (request.max_iter, request.guessing);
         let guess = guessing && output == OutputMode::Escape;
-        // Guessing needs blocks, so its units are bands of at least GUESS_ROWS rows.
-        let min_rows = if guess { GUESS_ROWS } else { 1 };
-        let rows_per_unit = MIN_PIXELS_PER_UNIT
-            .div_ceil(width_px)
-            .max(min_rows)
-            .clamp(1, height_px);
+        let rows_per_unit = rows_per_unit(width_px, height_px, guess);
         Self {
             width_px,
-            height_px,
+            rows,
             rows_per_unit,
-            units_total: height_px.div_ceil(rows_per_unit) as usize,
+            units_total: rows.count.div_ceil(rows_per_unit) as usize,
             grid: view.pixel_grid(width_px, height_px),
             max_iter,
             parameters,
@@ -425,21 +456,56 @@ impl UnitPlan {
         }
     }
 
-    /// The indices of `unit`'s values in the image.
+    /// The indices of `unit`'s values in the rendered rows.
     fn unit_value_range(&self, unit: usize) -> std::ops::Range<usize> {
         let rows = self.unit_rows(unit);
         let row_values = self.width_px as usize * self.channels;
-        let start = rows.first_row as usize * row_values;
+        let start = (rows.first_row - self.rows.first) as usize * row_values;
         start..start + rows.row_count as usize * row_values
     }
 
+    /// `unit`'s rows, numbered in the whole image (so a band's pixels are the very points
+    /// of the whole image's, computed the same way).
     fn unit_rows(&self, unit: usize) -> UnitRows {
-        let first_row = unit as u32 * self.rows_per_unit;
+        let first_row = self.rows.first + unit as u32 * self.rows_per_unit;
         UnitRows {
             width_px: self.width_px,
             first_row,
-            row_count: self.rows_per_unit.min(self.height_px - first_row),
+            row_count: self.rows_per_unit.min(self.rows.end() - first_row),
         }
+    }
+}
+
+/// Rows per work unit for an image `width_px` wide and `height_px` high: whole rows of at
+/// least MIN_PIXELS_PER_UNIT pixels, and with guessing at least GUESS_ROWS (its blocks).
+fn rows_per_unit(width_px: u32, height_px: u32, guess: bool) -> u32 {
+    let min_rows = if guess { GUESS_ROWS } else { 1 };
+    MIN_PIXELS_PER_UNIT
+        .div_ceil(width_px.max(1))
+        .max(min_rows)
+        .clamp(1, height_px.max(1))
+}
+
+/// The row step bands of an image must start on so that rendering the image band by band
+/// (in one process or many) computes every pixel exactly as one whole render does: work
+/// units then start on the same rows.
+pub fn band_alignment_rows(width_px: u32, height_px: u32, guessing: bool) -> u32 {
+    rows_per_unit(width_px, height_px, guessing)
+}
+
+/// A band of rows of an image: `count` rows from row `first` (0 is the top).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRange {
+    /// The first row.
+    pub first: u32,
+    /// How many rows.
+    pub count: u32,
+}
+
+impl RowRange {
+    /// The row after the last.
+    pub fn end(&self) -> u32 {
+        self.first + self.count
     }
 }
 
@@ -857,20 +923,13 @@ impl Engine {
             })?;
         let view = request.view.unwrap_or_else(|| info.home_or_default());
         view.validate()?;
-        check_buffer_bytes(request.width_px, request.height_px, info.output)?;
+        let rows = request.row_range()?;
+        check_buffer_bytes(request.width_px, rows.count, info.output)?;
         let parameters = match request.parameter_policy {
             ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
-        let plan = UnitPlan::new(
-            request.width_px,
-            request.height_px,
-            &view,
-            request.max_iter,
-            parameters.clone(),
-            info.output,
-            request.guessing,
-        );
+        let plan = UnitPlan::new(request, rows, &view, parameters.clone(), info.output);
         let units_total = plan.units_total;
         let job = self.start_job(
             &mut workers,
@@ -897,13 +956,14 @@ impl Engine {
         Ok(RenderOutput {
             image: ValueImage {
                 width_px: request.width_px,
-                height_px: request.height_px,
+                height_px: rows.count,
                 output: info.output,
                 values,
             },
             view,
             max_iter: info.effective_max_iter(request.max_iter),
             guessed: request.guessing && info.output == OutputMode::Escape,
+            rows,
             kernel: info,
             parameters,
             timings: RenderTimings {
@@ -970,7 +1030,7 @@ impl Engine {
     ) -> StartedJob {
         let (events, receiver) = mpsc::channel();
         let value_count = work.plan().map_or(0, |plan| {
-            plan.width_px as usize * plan.height_px as usize * plan.channels
+            plan.width_px as usize * plan.rows.count as usize * plan.channels
         });
         let mut started = StartedJob {
             job: None,
@@ -1194,7 +1254,7 @@ fn report_finished_units(
         );
         on_unit(&UnitProgress {
             output: plan.output,
-            first_row: rows.first_row,
+            first_row: rows.first_row - plan.rows.first,
             row_count: rows.row_count,
             values: unit_values,
             units_done: *units_done,

@@ -1,0 +1,481 @@
+//! Posters: images of any size rendered and written band by band, so memory stays bounded
+//! whatever the size. Each band of rows is rendered (optionally supersampled: N×N samples
+//! per pixel, averaged in linear light), coloured and streamed into the PNG writer, which
+//! writes through a temporary file renamed into place only when complete.
+//!
+//! Bands start on rows that are multiples of `band_alignment_rows`, so work units fall on
+//! the same rows as in one whole render and every pixel is computed the same way: a poster
+//! rendered in bands, or in shards by several processes and stitched (`stitch`), is
+//! identical pixel for pixel to a single render.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::atomic_file::write_atomically_with;
+use super::error::{DocumentError, ExportError, RenderError, RequestError};
+use super::export::{ExportMetadata, read_png_metadata};
+use super::palette::Palette;
+use super::render::{
+    CancelToken, Engine, RenderRequest, RowRange, band_alignment_rows, image_size_from,
+};
+
+/// The most samples per pixel along each side.
+pub const MAX_SUPERSAMPLE: u32 = 8;
+/// The memory one band's buffers may take by default.
+pub const DEFAULT_BAND_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes per sample in a band's buffers at most: three floats (a direct-colour kernel)
+/// and three bytes of colour.
+const BYTES_PER_SAMPLE: usize = 3 * 4 + 3;
+
+/// Why a poster was not written; nothing is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum PosterError {
+    /// The request or a band's render failed (or was cancelled).
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The PNG could not be written.
+    #[error(transparent)]
+    Write(#[from] ExportError),
+    /// A band file to stitch cannot be used.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// The band files do not make one poster.
+    #[error("cannot stitch: {0}")]
+    Stitch(String),
+    /// Writing the temporary file failed (reported as `Write` with the path by the
+    /// functions here).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl PosterError {
+    /// An I/O failure on the way to `path`, named by it.
+    fn at(self, path: &Path) -> Self {
+        match self {
+            Self::Io(source) => Self::Write(ExportError::Io {
+                path: path.to_owned(),
+                source,
+            }),
+            other => other,
+        }
+    }
+}
+
+impl From<RequestError> for PosterError {
+    fn from(error: RequestError) -> Self {
+        Self::Render(error.into())
+    }
+}
+
+/// A supersampling factor as typed: 1 to `MAX_SUPERSAMPLE`.
+pub fn supersample_from(samples: i64) -> Result<u32, RequestError> {
+    u32::try_from(samples)
+        .ok()
+        .filter(|samples| (1..=MAX_SUPERSAMPLE).contains(samples))
+        .ok_or(RequestError::Supersample {
+            samples,
+            max: MAX_SUPERSAMPLE,
+        })
+}
+
+/// What to render and write.
+#[derive(Debug, Clone)]
+pub struct PosterJob {
+    /// The whole image: size, view, kernel, parameters, threads... (`rows` is ignored).
+    pub request: RenderRequest,
+    /// The colouring.
+    pub palette: Palette,
+    /// Samples per pixel along each side (1 to 8).
+    pub supersample: u32,
+    /// The rows of the image to write (one shard's band); None for the whole image.
+    pub rows: Option<RowRange>,
+    /// The memory one band's buffers may take.
+    pub band_bytes: usize,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct PosterOutput {
+    /// The document stored in the file.
+    pub metadata: ExportMetadata,
+    /// The rows of the image it holds.
+    pub rows: RowRange,
+    /// Bands rendered.
+    pub bands: usize,
+    /// Rows per band (the last may be shorter).
+    pub band_rows: u32,
+    /// Wall time of the renders, in seconds.
+    pub render_secs: f64,
+}
+
+/// The rows shard `index` of `count` writes: the image's rows cut into `count` parts,
+/// each starting on an aligned row (so the stitched poster equals a single render).
+/// None when there are more shards than aligned bands (that shard has nothing to do).
+pub fn shard_rows(
+    request: &RenderRequest,
+    supersample: u32,
+    index: u32,
+    count: u32,
+) -> Option<RowRange> {
+    let height = request.height_px;
+    let align = final_row_alignment(request, supersample);
+    let per_shard = height.div_ceil(count.max(1)).div_ceil(align) * align;
+    let first = index.checked_mul(per_shard)?;
+    (first < height).then(|| RowRange {
+        first,
+        count: per_shard.min(height - first),
+    })
+}
+
+/// Rows of the final image a band must start on (a band of N×N samples starts on sample
+/// row N × its first row, which must be aligned for the sampled image).
+fn final_row_alignment(request: &RenderRequest, supersample: u32) -> u32 {
+    band_alignment_rows(
+        request.width_px.saturating_mul(supersample),
+        request.height_px.saturating_mul(supersample),
+        request.guessing,
+    )
+}
+
+/// Renders `job` band by band and writes it to `path` (atomically). `on_rows` is called
+/// after each band with (rows written, rows in all).
+pub fn render_poster(
+    engine: &Engine,
+    job: &PosterJob,
+    path: &Path,
+    cancel: &CancelToken,
+    on_rows: &mut dyn FnMut(u32, u32),
+) -> Result<PosterOutput, PosterError> {
+    let samples = supersample_from(i64::from(job.supersample))?;
+    let (width, height) = (job.request.width_px, job.request.height_px);
+    image_size_from(i64::from(width), i64::from(height))?;
+    let (sampled_width, sampled_height) = image_size_from(
+        i64::from(width) * i64::from(samples),
+        i64::from(height) * i64::from(samples),
+    )?;
+    let whole = RowRange {
+        first: 0,
+        count: height,
+    };
+    let rows = job.rows.unwrap_or(whole);
+    RenderRequest {
+        rows: Some(rows),
+        ..job.request.clone()
+    }
+    .row_range()?;
+    let align = final_row_alignment(&job.request, samples);
+    let bytes_per_row =
+        sampled_width as usize * samples as usize * BYTES_PER_SAMPLE + width as usize * 3;
+    let band_rows = ((job.band_bytes / bytes_per_row.max(1)) as u32 / align * align).max(align);
+    prepare_output_path(path)?;
+
+    let started = std::time::Instant::now();
+    let band_request = |first: u32, count: u32| RenderRequest {
+        width_px: sampled_width,
+        height_px: sampled_height,
+        rows: Some(RowRange {
+            first: first * samples,
+            count: count * samples,
+        }),
+        ..job.request.clone()
+    };
+    let mut bands = 0;
+    let mut written = None;
+    // A band: rendered, coloured and brought down to one sample per pixel.
+    let render_band = |first: u32, count: u32| -> Result<_, PosterError> {
+        let output = engine.render(&band_request(first, count), cancel)?;
+        if cancel.is_cancelled() {
+            return Err(RenderError::Cancelled.into());
+        }
+        let sampled = job.palette.colourize(&output.image);
+        let colours = downsample(sampled.as_raw(), sampled_width, samples);
+        Ok((output, colours))
+    };
+    write_atomically_with(path, |file| -> Result<(), PosterError> {
+        let first_count = band_rows.min(rows.count);
+        let (output, colours) = render_band(rows.first, first_count)?;
+        // The document is known once the kernel has run (its home view, its parameters);
+        // the PNG's metadata comes before its pixels.
+        let mut metadata = ExportMetadata::of_render(&job.request.source, &output, job.palette);
+        metadata.size_px = Some((width, height));
+        metadata.supersample = samples;
+        metadata.band = (rows != whole).then_some(rows);
+        let mut encoder = png::Encoder::new(&mut *file, width, rows.count);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        for (keyword, text) in metadata.text_chunks() {
+            encoder
+                .add_itxt_chunk(keyword.to_owned(), text)
+                .map_err(|error| png_error(path, error))?;
+        }
+        written = Some(metadata);
+        let mut writer = encoder
+            .write_header()
+            .map_err(|error| png_error(path, error))?;
+        let mut stream = writer
+            .stream_writer()
+            .map_err(|error| png_error(path, error))?;
+        stream.write_all(&colours)?;
+        drop((output, colours));
+        bands += 1;
+        let mut first = rows.first + first_count;
+        on_rows(first - rows.first, rows.count);
+        while first < rows.end() {
+            let count = band_rows.min(rows.end() - first);
+            let (_, colours) = render_band(first, count)?;
+            stream.write_all(&colours)?;
+            bands += 1;
+            first += count;
+            on_rows(first - rows.first, rows.count);
+        }
+        stream.finish().map_err(|error| png_error(path, error))?;
+        Ok(())
+    })
+    .map_err(|error| error.at(path))?;
+    let metadata = written.ok_or_else(|| {
+        PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
+    })?;
+    Ok(PosterOutput {
+        metadata,
+        rows,
+        bands,
+        band_rows,
+        render_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The folder must exist and the target must not be a folder (as for exports).
+fn prepare_output_path(path: &Path) -> Result<(), ExportError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(ExportError::MissingDirectory {
+            path: path.to_owned(),
+            dir,
+        });
+    }
+    if std::fs::metadata(path).is_ok_and(|existing| !existing.is_file()) {
+        return Err(ExportError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn png_error(path: &Path, error: png::EncodingError) -> ExportError {
+    match error {
+        png::EncodingError::IoError(source) => ExportError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        other => ExportError::Png {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// sRGB byte to linear light.
+fn linear_of(byte: u8) -> f32 {
+    let value = f32::from(byte) / 255.0;
+    if value <= 0.040_45 {
+        value / 12.92
+    } else {
+        ((value + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// Linear light to an sRGB byte.
+fn srgb_of(linear: f32) -> u8 {
+    let value = if linear <= 0.003_130_8 {
+        linear * 12.92
+    } else {
+        1.055 * linear.powf(1.0 / 2.4) - 0.055
+    };
+    (value * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
+/// Averages each `samples`×`samples` block of an RGB image `sampled_width` wide into one
+/// pixel, in linear light (averaging sRGB bytes would darken edges). With 1 sample it is a
+/// copy.
+pub fn downsample(rgb: &[u8], sampled_width: u32, samples: u32) -> Vec<u8> {
+    if samples <= 1 {
+        return rgb.to_vec();
+    }
+    let lut: Vec<f32> = (0..=255_u8).map(linear_of).collect();
+    let (n, sampled_width) = (samples as usize, sampled_width as usize);
+    let width = sampled_width / n;
+    let sampled_row_bytes = sampled_width * 3;
+    let rows = rgb.len() / sampled_row_bytes / n;
+    let mut out = vec![0_u8; width * rows * 3];
+    let weight = 1.0 / (n * n) as f32;
+    out.par_chunks_mut(width * 3)
+        .enumerate()
+        .for_each(|(row, out_row)| {
+            for column in 0..width {
+                let mut sum = [0.0_f32; 3];
+                for sample_row in 0..n {
+                    let start = (row * n + sample_row) * sampled_row_bytes + column * n * 3;
+                    for pixel in rgb[start..start + n * 3].chunks_exact(3) {
+                        for (total, byte) in sum.iter_mut().zip(pixel) {
+                            *total += lut[usize::from(*byte)];
+                        }
+                    }
+                }
+                for (channel, total) in sum.iter().enumerate() {
+                    out_row[column * 3 + channel] = srgb_of(total * weight);
+                }
+            }
+        });
+    out
+}
+
+/// Assembles a poster's bands (written by shards) into one PNG at `path`, row by row: the
+/// result is the poster a single process would have written. The bands must hold the same
+/// document and cover its rows exactly once.
+pub fn stitch(bands: &[PathBuf], path: &Path) -> Result<ExportMetadata, PosterError> {
+    let mut parts = Vec::new();
+    for band in bands {
+        let metadata = read_png_metadata(band)?;
+        let rows = metadata.band.ok_or_else(|| {
+            PosterError::Stitch(format!(
+                "{} is a whole image, not a band written with --shard",
+                band.display()
+            ))
+        })?;
+        parts.push((rows, band.clone(), metadata));
+    }
+    parts.sort_by_key(|(rows, _, _)| rows.first);
+    let Some((_, first_path, first)) = parts.first() else {
+        return Err(PosterError::Stitch("no band files given".to_owned()));
+    };
+    let mut document = first.clone();
+    document.band = None;
+    let (width, height) = document
+        .size_px
+        .ok_or_else(|| PosterError::Stitch(format!("{} stores no size", first_path.display())))?;
+    let mut next_row = 0;
+    for (rows, band, metadata) in &parts {
+        let mut same = metadata.clone();
+        same.band = None;
+        if same != document {
+            return Err(PosterError::Stitch(format!(
+                "{} holds another document than {}",
+                band.display(),
+                first_path.display()
+            )));
+        }
+        if rows.first != next_row {
+            return Err(PosterError::Stitch(format!(
+                "rows {next_row} to {} are missing or given twice (at {})",
+                rows.first,
+                band.display()
+            )));
+        }
+        next_row = rows.end();
+    }
+    if next_row != height {
+        return Err(PosterError::Stitch(format!(
+            "rows {next_row} to {height} are missing"
+        )));
+    }
+    prepare_output_path(path)?;
+    write_atomically_with(path, |file| -> Result<(), PosterError> {
+        let mut encoder = png::Encoder::new(&mut *file, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        for (keyword, text) in document.text_chunks() {
+            encoder
+                .add_itxt_chunk(keyword.to_owned(), text)
+                .map_err(|error| png_error(path, error))?;
+        }
+        let mut writer = encoder
+            .write_header()
+            .map_err(|error| png_error(path, error))?;
+        let mut stream = writer
+            .stream_writer()
+            .map_err(|error| png_error(path, error))?;
+        for (rows, band, _) in &parts {
+            copy_rows(band, width, rows.count, &mut stream)?;
+        }
+        stream.finish().map_err(|error| png_error(path, error))?;
+        Ok(())
+    })
+    .map_err(|error| error.at(path))?;
+    Ok(document)
+}
+
+/// Streams the pixel rows of the band PNG at `band` (`width` × `rows`, RGB) into `out`.
+fn copy_rows(band: &Path, width: u32, rows: u32, out: &mut impl Write) -> Result<(), PosterError> {
+    let corrupt = |message: String| DocumentError::Corrupt {
+        path: band.to_owned(),
+        message,
+    };
+    let file = File::open(band).map_err(|source| DocumentError::Io {
+        path: band.to_owned(),
+        source,
+    })?;
+    let mut reader = png::Decoder::new(BufReader::new(file))
+        .read_info()
+        .map_err(|error| corrupt(error.to_string()))?;
+    let info = reader.info();
+    if (info.width, info.height) != (width, rows)
+        || info.color_type != png::ColorType::Rgb
+        || info.bit_depth != png::BitDepth::Eight
+    {
+        return Err(corrupt(format!(
+            "its pixels are {}x{} {:?}, its metadata says {width}x{rows} RGB",
+            info.width, info.height, info.color_type
+        ))
+        .into());
+    }
+    while let Some(row) = reader
+        .next_row()
+        .map_err(|error| corrupt(error.to_string()))?
+    {
+        out.write_all(row.data())
+            .map_err(|source| ExportError::Io {
+                path: band.to_owned(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supersampling_averages_in_linear_light() {
+        // A 2x2 block of black and white: half the light, sRGB 188, not the naive 128.
+        let rgb = [0, 0, 0, 255, 255, 255, 255, 255, 255, 0, 0, 0];
+        assert_eq!(downsample(&rgb, 2, 2), vec![188, 188, 188]);
+        // One sample per pixel: a copy.
+        assert_eq!(downsample(&rgb, 2, 1), rgb.to_vec());
+        // Every byte survives the round trip through linear light.
+        for byte in 0..=255_u8 {
+            assert_eq!(srgb_of(linear_of(byte)), byte);
+        }
+    }
+
+    #[test]
+    fn shards_start_on_aligned_rows_and_cover_the_image_once() {
+        let request = RenderRequest::new("", 1000, 1000);
+        let mut covered = 0;
+        for index in 0..3 {
+            let rows = shard_rows(&request, 1, index, 3).expect("a band");
+            assert_eq!(rows.first, covered);
+            assert_eq!(rows.first % 32, 0, "aligned to guessing's units");
+            covered = rows.end();
+        }
+        assert_eq!(covered, 1000);
+        assert_eq!(shard_rows(&request, 1, 3, 3), None);
+    }
+}

@@ -1,0 +1,197 @@
+//! Posters through the CLI: images written band by band in bounded memory, supersampled in
+//! linear light, and split into shards by separate processes whose bands `moonbrot stitch`
+//! joins into the very image a single process writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn moonbrot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_moonbrot"))
+        .args(args)
+        .output()
+        .expect("run moonbrot")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path_text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+fn render(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, String) {
+    let out = dir.join(name);
+    let mut full = vec!["render"];
+    full.extend_from_slice(args);
+    full.extend(["-o", path_text(&out)]);
+    let output = moonbrot(&full);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (out, text(&output.stderr))
+}
+
+fn pixels(path: &Path) -> image::RgbImage {
+    image::open(path).expect("a PNG").to_rgb8()
+}
+
+#[test]
+fn shards_rendered_by_separate_processes_stitch_into_the_single_render() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let common = [
+        "--kernel",
+        "mandelbrot",
+        "--size",
+        "240x200",
+        "--center",
+        "-0.7453,0.1127",
+        "--span",
+        "0.02",
+        "--threads",
+        "2",
+    ];
+    let (single, _) = render(dir.path(), "single.png", &common);
+    let mut bands = Vec::new();
+    for shard in ["2/3", "0/3", "1/3"] {
+        let mut args = common.to_vec();
+        args.extend(["--shard", shard]);
+        let name = format!("band{}.png", &shard[..1]);
+        let (band, summary) = render(dir.path(), &name, &args);
+        assert!(summary.contains("rows "), "{summary}");
+        bands.push(band);
+    }
+    let poster = dir.path().join("poster.png");
+    let mut args = vec!["stitch", "-o", path_text(&poster)];
+    args.extend(bands.iter().map(|band| path_text(band)));
+    let output = moonbrot(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(pixels(&poster), pixels(&single), "pixel for pixel");
+    let read = moonbrot::engine::export::read_png_metadata;
+    assert_eq!(
+        read(&poster).expect("poster"),
+        read(&single).expect("single")
+    );
+
+    // A missing band is refused, and nothing is written.
+    let incomplete = dir.path().join("incomplete.png");
+    let output = moonbrot(&[
+        "stitch",
+        "-o",
+        path_text(&incomplete),
+        path_text(&bands[0]),
+        path_text(&bands[1]),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("cannot stitch"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!incomplete.exists());
+}
+
+#[test]
+fn a_poster_is_written_in_bands_with_memory_below_its_own_image_size() {
+    // 3072 x 3072: its values and colours alone would take 63 MiB.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (poster, summary) = render(
+        dir.path(),
+        "poster.png",
+        &[
+            "--kernel",
+            "seed",
+            "--size",
+            "3072x3072",
+            "--band-memory",
+            "16",
+        ],
+    );
+    let peak_mib: u64 = summary
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {summary}"));
+    eprintln!("3072x3072 poster in 16 MiB bands: peak memory {peak_mib} MiB ({summary})");
+    assert!(peak_mib < 60, "peak memory {peak_mib} MiB: {summary}");
+    assert!(summary.contains("bands of up to"), "{summary}");
+    assert_eq!(pixels(&poster).dimensions(), (3072, 3072));
+}
+
+#[test]
+fn supersampling_averages_an_edge_in_linear_light() {
+    // Escapes (value 1) left of x = 0, inside right of it; the edge runs down the middle of
+    // column 1, so half of that pixel's samples are each colour.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kernel = dir.path().join("edge.lua");
+    std::fs::write(
+        &kernel,
+        "function pixel(x, y) if x < 0 then return 1 end return nil end\n",
+    )
+    .expect("write");
+    let base = [
+        "--kernel",
+        path_text(&kernel),
+        "--size",
+        "4x2",
+        "--center",
+        "0.5,0",
+        "--span",
+        "2",
+    ];
+    let (sharp, _) = render(dir.path(), "sharp.png", &base);
+    let mut args = base.to_vec();
+    args.extend(["--supersample", "2"]);
+    let (smooth, _) = render(dir.path(), "smooth.png", &args);
+    let (sharp, smooth) = (pixels(&sharp), pixels(&smooth));
+    let outside = sharp.get_pixel(0, 0).0;
+    let inside = sharp.get_pixel(3, 0).0;
+    assert_ne!(outside, inside);
+    let block = [outside, inside, outside, inside].concat();
+    let expected = moonbrot::engine::poster::downsample(&block, 2, 2);
+    assert_eq!(smooth.get_pixel(1, 0).0.to_vec(), expected);
+    assert_eq!(
+        smooth.get_pixel(0, 0).0,
+        outside,
+        "whole pixels keep their colour"
+    );
+    assert_eq!(smooth.get_pixel(3, 1).0, inside);
+    let metadata = moonbrot::engine::export::read_png_metadata(&dir.path().join("smooth.png"))
+        .expect("metadata");
+    assert_eq!(metadata.supersample, 2);
+}
+
+#[test]
+fn bad_supersampling_and_shards_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("x.png");
+    for (args, code, expected) in [
+        (
+            vec!["--supersample", "9"],
+            1,
+            "--supersample: supersampling 9 is out of range",
+        ),
+        (vec!["--shard", "3/3"], 2, "expected I/N with 0 <= I < N"),
+        (
+            vec!["--shard", "5/9", "--size", "64x64"],
+            1,
+            "too few bands for 9 shards",
+        ),
+    ] {
+        let mut full = vec!["render"];
+        full.extend(args.iter().copied());
+        full.extend(["-o", path_text(&out)]);
+        let output = moonbrot(&full);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{}",
+            text(&output.stderr)
+        );
+        assert!(!out.exists());
+    }
+}
