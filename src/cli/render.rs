@@ -310,14 +310,18 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
 
     let rows = match args.shard {
         None => None,
-        Some((index, count)) => {
-            Some(shard_rows(&request, samples, index, count).ok_or_else(|| {
-                CliError::Input(format!(
-                    "--shard {index}/{count}: this image has too few bands for {count} shards \
-                 (shard {index} would have no rows)"
-                ))
-            })?)
-        }
+        Some((index, count)) => match shard_rows(&request, samples, index, count) {
+            Some(rows) => Some(rows),
+            None => {
+                // More tasks than bands: this one has nothing to do, which is no failure
+                // for the scheduler that started it.
+                eprintln!(
+                    "shard {index}/{count}: the image has fewer bands than shards; this shard \
+                     has no rows and writes nothing"
+                );
+                return Ok(());
+            }
+        },
     };
     let job = PosterJob {
         request,

@@ -111,9 +111,10 @@ pub struct PosterOutput {
     pub render_secs: f64,
 }
 
-/// The rows shard `index` of `count` writes: the image's rows cut into `count` parts,
-/// each starting on an aligned row (so the stitched poster equals a single render).
-/// None when there are more shards than aligned bands (that shard has nothing to do).
+/// The rows shard `index` of `count` writes: the image's aligned blocks of rows shared out
+/// as evenly as they go, each shard's band starting on an aligned row (so the stitched
+/// poster equals a single render). None when there are more shards than blocks (that
+/// shard has nothing to do).
 pub fn shard_rows(
     request: &RenderRequest,
     supersample: u32,
@@ -122,11 +123,17 @@ pub fn shard_rows(
 ) -> Option<RowRange> {
     let height = request.height_px;
     let align = final_row_alignment(request, supersample);
-    let per_shard = height.div_ceil(count.max(1)).div_ceil(align) * align;
-    let first = index.checked_mul(per_shard)?;
-    (first < height).then(|| RowRange {
+    let blocks = u64::from(height.div_ceil(align));
+    let (index, count) = (u64::from(index), u64::from(count.max(1)));
+    let first_block = index * blocks / count;
+    let end_block = (index + 1) * blocks / count;
+    let first = u32::try_from(first_block * u64::from(align)).ok()?;
+    let end = u32::try_from(end_block * u64::from(align))
+        .ok()?
+        .min(height);
+    (first < end).then(|| RowRange {
         first,
-        count: per_shard.min(height - first),
+        count: end - first,
     })
 }
 
@@ -476,6 +483,11 @@ mod tests {
             covered = rows.end();
         }
         assert_eq!(covered, 1000);
-        assert_eq!(shard_rows(&request, 1, 3, 3), None);
+        // 1000 rows are 32 blocks of 32: of 40 shards, 8 have none.
+        assert!((0..32).all(|index| shard_rows(&request, 1, index, 32).is_some()));
+        let empty = (0..40)
+            .filter(|&index| shard_rows(&request, 1, index, 40).is_none())
+            .count();
+        assert_eq!(empty, 8);
     }
 }

@@ -195,3 +195,105 @@ fn bad_supersampling_and_shards_are_refused() {
         assert!(!out.exists());
     }
 }
+
+/// Runs examples/cluster/render-shard.sh as a scheduler would, with `env` set.
+fn run_shard_script(document: &Path, bands: &Path, env: &[(&str, String)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cluster/render-shard.sh");
+    let mut command = Command::new("bash");
+    command
+        .arg(&script)
+        .arg(document)
+        .arg(bands)
+        .args(["--threads", "2"])
+        .env("MOONBROT", env!("CARGO_BIN_EXE_moonbrot"))
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("SLURM_ARRAY_TASK_COUNT")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SHARDS");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run render-shard.sh");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn the_cluster_examples_shards_stitch_into_the_document_rendered_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (document, _) = render(
+        dir.path(),
+        "poster.png",
+        &[
+            "--kernel",
+            "julia",
+            "--size",
+            "200x260",
+            "--set",
+            "c=-0.4,0.6",
+        ],
+    );
+    let bands = dir.path().join("bands");
+    // Two shards as Slurm array tasks, two as Kubernetes Indexed Job pods.
+    for index in 0..2 {
+        run_shard_script(
+            &document,
+            &bands,
+            &[
+                ("SLURM_ARRAY_TASK_ID", index.to_string()),
+                ("SLURM_ARRAY_TASK_COUNT", "4".to_owned()),
+            ],
+        );
+    }
+    for index in 2..4 {
+        run_shard_script(
+            &document,
+            &bands,
+            &[
+                ("JOB_COMPLETION_INDEX", index.to_string()),
+                ("SHARDS", "4".to_owned()),
+            ],
+        );
+    }
+    let mut band_files: Vec<PathBuf> = std::fs::read_dir(&bands)
+        .expect("bands")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    band_files.sort();
+    assert_eq!(band_files.len(), 4);
+    let poster = dir.path().join("stitched.png");
+    let mut args = vec!["stitch", "-o", path_text(&poster)];
+    args.extend(band_files.iter().map(|band| path_text(band)));
+    let output = moonbrot(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(pixels(&poster), pixels(&document));
+
+    // More tasks than bands: the extra tasks succeed and write nothing.
+    let few = dir.path().join("few");
+    for index in 0..12 {
+        run_shard_script(
+            &document,
+            &few,
+            &[
+                ("JOB_COMPLETION_INDEX", index.to_string()),
+                ("SHARDS", "12".to_owned()),
+            ],
+        );
+    }
+    let written = std::fs::read_dir(&few).expect("dir").count();
+    assert!(written < 12 && written > 0, "{written} band files");
+
+    // The Kubernetes Job's SHARDS matches its completions; the Slurm array counts from 0.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cluster");
+    let job = std::fs::read_to_string(examples.join("kubernetes/poster-job.yaml")).expect("job");
+    let completions = job
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("completions: "))
+        .expect("completions");
+    assert!(
+        job.contains(&format!("value: \"{completions}\"")),
+        "SHARDS = completions"
+    );
+    assert!(job.contains("completionMode: Indexed"));
+    let sbatch = std::fs::read_to_string(examples.join("slurm/poster.sbatch")).expect("sbatch");
+    assert!(sbatch.contains("#SBATCH --array=0-"), "a 0-based array");
+}
