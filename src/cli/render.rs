@@ -15,7 +15,7 @@ use crate::engine::kernel::default_kernel;
 use crate::engine::palette::{Gradient, Palette};
 use crate::engine::parameters::parse_settings;
 use crate::engine::poster::{
-    PosterError, PosterJob, PosterOutput, render_poster, shard_rows, supersample_from,
+    PosterError, PosterFormat, PosterJob, PosterOutput, render_poster, shard_rows, supersample_from,
 };
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
@@ -81,6 +81,20 @@ pub(crate) struct RenderArgs {
         allow_hyphen_values = true
     )]
     band_memory: i64,
+    /// A zoom film: N frames (2 to 100000) from the view to the one given by --zoom-to,
+    /// written to the folder -o as frame-00000.png, frame-00001.png... (each a document).
+    /// With --shard I/N, only every N-th frame from frame I.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "zoom_to",
+        allow_hyphen_values = true
+    )]
+    frames: Option<i64>,
+    /// The film's last view: centre X,Y and span. The span changes geometrically from
+    /// frame to frame, and the centre moves with it, so the zoom looks steady.
+    #[arg(long, value_name = "X,Y,SPAN", value_parser = parse_target, allow_hyphen_values = true, requires = "frames")]
+    zoom_to: Option<(f64, f64, f64)>,
     /// Memory limit of each Lua state (one per thread), in MiB.
     #[arg(
         long,
@@ -92,7 +106,9 @@ pub(crate) struct RenderArgs {
     /// Stop the render with an error after this many seconds.
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     timeout: Option<f64>,
-    /// The PNG file to write (replaced atomically if it exists).
+    /// The file to write (replaced atomically if it exists): a PNG, or, ending in .npy,
+    /// the kernel's raw values as a NumPy float32 array (NaN inside). With --frames, a
+    /// folder for the frames.
     #[arg(short = 'o', long = "output", value_name = "OUT.png")]
     output: PathBuf,
 }
@@ -108,6 +124,40 @@ fn parse_size(text: &str) -> Result<(i64, i64), String> {
             .map_err(|_| format!("expected WIDTHxHEIGHT with whole numbers, got {text:?}"))
     };
     Ok((number(width)?, number(height)?))
+}
+
+/// "X,Y,SPAN" into three numbers.
+fn parse_target(text: &str) -> Result<(f64, f64, f64), String> {
+    match super::parse_list::<f64>(text)?.as_slice() {
+        [x, y, span] => Ok((*x, *y, *span)),
+        _ => Err(format!(
+            "expected X,Y,SPAN, like -0.75,0.1,0.001, got {text:?}"
+        )),
+    }
+}
+
+/// The most frames a film may have.
+const MAX_FRAMES: i64 = 100_000;
+
+/// The view of frame `index` of `count` of a zoom from `start` to `end`: the span changes
+/// geometrically, and the centre's distance from the end's centre shrinks with the span,
+/// so the end point drifts steadily to the middle of the picture.
+pub(crate) fn film_view(start: View, end: View, index: u32, count: u32) -> View {
+    if count <= 1 || index + 1 >= count {
+        return if index == 0 { start } else { end };
+    }
+    let progress = f64::from(index) / f64::from(count - 1);
+    let span = start.span * (end.span / start.span).powf(progress);
+    let toward_end = if (start.span - end.span).abs() > f64::EPSILON * start.span {
+        (span - end.span) / (start.span - end.span)
+    } else {
+        1.0 - progress
+    };
+    View::new(
+        end.center_x + (start.center_x - end.center_x) * toward_end,
+        end.center_y + (start.center_y - end.center_y) * toward_end,
+        span,
+    )
 }
 
 /// "I/N" into a shard index and count (I below N).
@@ -308,6 +358,39 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     .validate()?;
 
+    if let (Some(frames), Some(target)) = (args.frames, args.zoom_to) {
+        let frames = u32::try_from(frames)
+            .ok()
+            .filter(|frames| (2..=MAX_FRAMES).contains(&i64::from(*frames)))
+            .ok_or_else(|| {
+                CliError::Input(format!("--frames {frames} must be 2 to {MAX_FRAMES}"))
+            })?;
+        let end = View::new(target.0, target.1, target.2);
+        end.validate().map_err(for_flag("--zoom-to"))?;
+        let start = match request.view {
+            Some(view) => view,
+            None => engine
+                .inspect_within(&request.source, &cancel, timeout)?
+                .home_or_default(),
+        };
+        let film = Film {
+            start,
+            end,
+            frames,
+            shard: args.shard,
+            samples,
+            band_bytes,
+        };
+        return render_film(
+            &engine,
+            &kernel.name,
+            &film,
+            request,
+            palette,
+            &args.output,
+            &cancel,
+        );
+    }
     let rows = match args.shard {
         None => None,
         Some((index, count)) => match shard_rows(&request, samples, index, count) {
@@ -323,12 +406,22 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
             }
         },
     };
+    let format = if args
+        .output
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("npy"))
+    {
+        PosterFormat::Npy
+    } else {
+        PosterFormat::Png
+    };
     let job = PosterJob {
         request,
         palette,
         supersample: samples,
         rows,
         band_bytes,
+        format,
     };
     let started = Instant::now();
     let progress = LateProgressBar::new();
@@ -338,6 +431,69 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     progress.finish();
     let written = written.map_err(poster_error)?;
     eprintln!("{}", summary(&kernel.name, &job, &written, &args.output));
+    Ok(())
+}
+
+/// A zoom film to render.
+struct Film {
+    start: View,
+    end: View,
+    frames: u32,
+    shard: Option<(u32, u32)>,
+    samples: u32,
+    band_bytes: usize,
+}
+
+/// Renders the film's frames (this shard's, with --shard) into `folder`.
+fn render_film(
+    engine: &crate::engine::Engine,
+    kernel_name: &str,
+    film: &Film,
+    request: RenderRequest,
+    palette: Palette,
+    folder: &Path,
+    cancel: &CancelToken,
+) -> Result<(), CliError> {
+    std::fs::create_dir_all(folder).map_err(|error| {
+        CliError::Input(format!(
+            "cannot make the folder {}: {error}",
+            folder.display()
+        ))
+    })?;
+    let mine: Vec<u32> = (0..film.frames)
+        .filter(|frame| {
+            film.shard
+                .is_none_or(|(index, count)| frame % count == index)
+        })
+        .collect();
+    let started = Instant::now();
+    let progress = LateProgressBar::new();
+    for (done, &frame) in mine.iter().enumerate() {
+        let job = PosterJob {
+            request: RenderRequest {
+                view: Some(film_view(film.start, film.end, frame, film.frames)),
+                ..request.clone()
+            },
+            palette,
+            supersample: film.samples,
+            rows: None,
+            band_bytes: film.band_bytes,
+            format: PosterFormat::Png,
+        };
+        let path = folder.join(format!("frame-{frame:05}.png"));
+        render_poster(engine, &job, &path, cancel, &mut |_, _| {}).map_err(poster_error)?;
+        progress.update(started, done + 1, mine.len());
+    }
+    progress.finish();
+    eprintln!(
+        "rendered {} frames of {} ({kernel_name}, {}x{}) in {:.3} s; wrote {}",
+        mine.len(),
+        film.frames,
+        request.width_px,
+        request.height_px,
+        started.elapsed().as_secs_f64(),
+        folder.display()
+    );
     Ok(())
 }
 

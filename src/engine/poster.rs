@@ -45,6 +45,9 @@ pub enum PosterError {
     /// The band files do not make one poster.
     #[error("cannot stitch: {0}")]
     Stitch(String),
+    /// A combination of settings that means nothing.
+    #[error("{0}")]
+    Unsupported(String),
     /// Writing the temporary file failed (reported as `Write` with the path by the
     /// functions here).
     #[error(transparent)]
@@ -94,6 +97,71 @@ pub struct PosterJob {
     pub rows: Option<RowRange>,
     /// The memory one band's buffers may take.
     pub band_bytes: usize,
+    /// What to write: coloured pixels (PNG) or the kernel's raw values (NumPy).
+    pub format: PosterFormat,
+}
+
+/// What a poster file holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PosterFormat {
+    /// A PNG of the coloured image, carrying the document.
+    #[default]
+    Png,
+    /// A NumPy `.npy` array of the values `pixel` returned, float32, shape (height, width)
+    /// (or (height, width, 3) for direct colour), NaN where the pixel is inside. Holds no
+    /// document and takes no supersampling (an average of escape values means nothing).
+    Npy,
+}
+
+/// The `.npy` header (format 1.0) for a little-endian float32 array of `shape`, padded
+/// so the data starts on a 64-byte boundary.
+fn npy_header(shape: &[u32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    let shape = match dims.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    let unpadded = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    dict.push('\n');
+    let mut header = b"\x93NUMPY\x01\x00".to_vec();
+    header.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header
+}
+
+/// A band's values as little-endian float32 bytes, inside pixels (negative, NaN or
+/// infinite escape values) as NaN.
+fn npy_values(image: &super::render::ValueImage) -> Vec<u8> {
+    let escape = image.output == super::kernel::OutputMode::Escape;
+    image
+        .values
+        .iter()
+        .flat_map(|value| {
+            let value = if escape && (!value.is_finite() || *value < 0.0) {
+                f32::NAN
+            } else {
+                *value
+            };
+            value.to_le_bytes()
+        })
+        .collect()
+}
+
+/// Where a poster's bands go: the PNG encoder's stream, or the `.npy` file.
+enum Sink<'a, W: Write> {
+    Png(png::StreamWriter<'a, W>),
+    Npy(W),
+}
+
+impl<W: Write> Sink<'_, W> {
+    fn write_band(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Png(stream) => stream.write_all(bytes),
+            Self::Npy(file) => file.write_all(bytes),
+        }
+    }
 }
 
 /// What was written.
@@ -191,15 +259,27 @@ pub fn render_poster(
     };
     let mut bands = 0;
     let mut written = None;
-    // A band: rendered, coloured and brought down to one sample per pixel.
+    if job.format == PosterFormat::Npy && samples > 1 {
+        return Err(PosterError::Unsupported(
+            "raw values (.npy) are not supersampled: an average of escape values means nothing"
+                .to_owned(),
+        ));
+    }
+    // A band: rendered, then coloured and brought down to one sample per pixel (PNG), or
+    // its values as they are (NumPy).
     let render_band = |first: u32, count: u32| -> Result<_, PosterError> {
         let output = engine.render(&band_request(first, count), cancel)?;
         if cancel.is_cancelled() {
             return Err(RenderError::Cancelled.into());
         }
-        let sampled = job.palette.colourize(&output.image);
-        let colours = downsample(sampled.as_raw(), sampled_width, samples);
-        Ok((output, colours))
+        let bytes = match job.format {
+            PosterFormat::Png => {
+                let sampled = job.palette.colourize(&output.image);
+                downsample(sampled.as_raw(), sampled_width, samples)
+            }
+            PosterFormat::Npy => npy_values(&output.image),
+        };
+        Ok((output, bytes))
     };
     write_atomically_with(path, |file| -> Result<(), PosterError> {
         let first_count = band_rows.min(rows.count);
@@ -210,22 +290,39 @@ pub fn render_poster(
         metadata.size_px = Some((width, height));
         metadata.supersample = samples;
         metadata.band = (rows != whole).then_some(rows);
-        let mut encoder = png::Encoder::new(&mut *file, width, rows.count);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        for (keyword, text) in metadata.text_chunks() {
-            encoder
-                .add_itxt_chunk(keyword.to_owned(), text)
-                .map_err(|error| png_error(path, error))?;
-        }
+        let mut writer;
+        let mut sink = match job.format {
+            PosterFormat::Png => {
+                let mut encoder = png::Encoder::new(&mut *file, width, rows.count);
+                encoder.set_color(png::ColorType::Rgb);
+                encoder.set_depth(png::BitDepth::Eight);
+                for (keyword, text) in metadata.text_chunks() {
+                    encoder
+                        .add_itxt_chunk(keyword.to_owned(), text)
+                        .map_err(|error| png_error(path, error))?;
+                }
+                writer = encoder
+                    .write_header()
+                    .map_err(|error| png_error(path, error))?;
+                Sink::Png(
+                    writer
+                        .stream_writer()
+                        .map_err(|error| png_error(path, error))?,
+                )
+            }
+            PosterFormat::Npy => {
+                let channels = output.image.output.channels() as u32;
+                let shape = if channels == 1 {
+                    vec![rows.count, width]
+                } else {
+                    vec![rows.count, width, channels]
+                };
+                file.write_all(&npy_header(&shape))?;
+                Sink::Npy(&mut *file)
+            }
+        };
         written = Some(metadata);
-        let mut writer = encoder
-            .write_header()
-            .map_err(|error| png_error(path, error))?;
-        let mut stream = writer
-            .stream_writer()
-            .map_err(|error| png_error(path, error))?;
-        stream.write_all(&colours)?;
+        sink.write_band(&colours)?;
         drop((output, colours));
         bands += 1;
         let mut first = rows.first + first_count;
@@ -233,12 +330,14 @@ pub fn render_poster(
         while first < rows.end() {
             let count = band_rows.min(rows.end() - first);
             let (_, colours) = render_band(first, count)?;
-            stream.write_all(&colours)?;
+            sink.write_band(&colours)?;
             bands += 1;
             first += count;
             on_rows(first - rows.first, rows.count);
         }
-        stream.finish().map_err(|error| png_error(path, error))?;
+        if let Sink::Png(stream) = sink {
+            stream.finish().map_err(|error| png_error(path, error))?;
+        }
         Ok(())
     })
     .map_err(|error| error.at(path))?;
@@ -249,7 +348,7 @@ pub fn render_poster(
         metadata,
         rows,
         bands,
-        band_rows,
+        band_rows: band_rows.min(rows.count),
         render_secs: started.elapsed().as_secs_f64(),
     })
 }

@@ -297,3 +297,131 @@ fn the_cluster_examples_shards_stitch_into_the_document_rendered_again() {
     let sbatch = std::fs::read_to_string(examples.join("slurm/poster.sbatch")).expect("sbatch");
     assert!(sbatch.contains("#SBATCH --array=0-"), "a 0-based array");
 }
+
+#[test]
+fn a_zoom_film_goes_geometrically_from_the_view_to_the_target_in_documents() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let film = dir.path().join("film");
+    let args = [
+        "render",
+        "--kernel",
+        "mandelbrot",
+        "--size",
+        "48x32",
+        "--center",
+        "-0.5,0",
+        "--span",
+        "2",
+        "--frames",
+        "5",
+        "--zoom-to",
+        "-0.7453,0.1127,0.02",
+        "-o",
+        path_text(&film),
+    ];
+    let output = moonbrot(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let view_of = |frame: u32| {
+        moonbrot::engine::export::read_png_metadata(&film.join(format!("frame-{frame:05}.png")))
+            .expect("a frame document")
+            .view
+    };
+    assert_eq!(view_of(0), moonbrot::engine::View::new(-0.5, 0.0, 2.0));
+    assert_eq!(
+        view_of(4),
+        moonbrot::engine::View::new(-0.7453, 0.1127, 0.02)
+    );
+    // Geometric: the middle frame's span is the geometric mean.
+    assert!((view_of(2).span - (2.0_f64 * 0.02).sqrt()).abs() < 1e-12);
+    for frame in 0..4 {
+        assert!(view_of(frame + 1).span < view_of(frame).span);
+    }
+
+    // A shard renders every N-th frame only.
+    let shard = dir.path().join("shard");
+    let mut sharded = args.to_vec();
+    sharded.truncate(sharded.len() - 1);
+    sharded.extend([path_text(&shard), "--shard", "1/2"]);
+    let output = moonbrot(&sharded);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&shard)
+        .expect("frames")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["frame-00001.png", "frame-00003.png"]);
+}
+
+#[test]
+fn raw_values_are_written_as_a_numpy_array_with_nan_inside() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("values.npy");
+    let output = moonbrot(&[
+        "render",
+        "--kernel",
+        "julia",
+        "--size",
+        "64x48",
+        "--threads",
+        "2",
+        "-o",
+        path_text(&out),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let bytes = std::fs::read(&out).expect("npy");
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let header_len = usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).expect("text");
+    assert!(
+        header.contains("'descr': '<f4'") && header.contains("'shape': (48, 64)"),
+        "{header}"
+    );
+    assert_eq!((10 + header_len) % 64, 0, "data aligned");
+    let values: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+        .collect();
+    assert_eq!(values.len(), 64 * 48);
+    // The same render through the engine: NaN exactly where it is inside.
+    let source = moonbrot::engine::kernel::shipped_kernel("julia")
+        .expect("julia")
+        .source;
+    let rendered = moonbrot::engine::Engine::default()
+        .render(
+            &moonbrot::engine::RenderRequest {
+                threads: 2,
+                ..moonbrot::engine::RenderRequest::new(source, 64, 48)
+            },
+            &moonbrot::engine::CancelToken::new(),
+        )
+        .expect("renders");
+    for (raw, value) in values.iter().zip(&rendered.image.values) {
+        if *value < 0.0 {
+            assert!(raw.is_nan());
+        } else {
+            assert_eq!(raw, value);
+        }
+    }
+    assert!(
+        values.iter().any(|value| value.is_nan()),
+        "some pixels are inside"
+    );
+
+    let refused = moonbrot(&[
+        "render",
+        "--kernel",
+        "julia",
+        "--supersample",
+        "2",
+        "-o",
+        path_text(&dir.path().join("x.npy")),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("not supersampled"));
+}
