@@ -60,7 +60,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Subcommands {
     /// Render a kernel to a PNG file.
-    Render(render::RenderArgs),
+    Render(Box<render::RenderArgs>),
     /// Time the Lua engine (and the native reference) over sizes and thread counts, as the
     /// seed article's table does.
     Bench(bench::BenchArgs),
@@ -77,7 +77,7 @@ pub enum Invocation {
     /// No command: open the explorer window.
     Window(WindowOptions),
     /// A headless command, for `run`.
-    Command(Box<HeadlessCommand>),
+    Command(HeadlessCommand),
 }
 
 /// How to open the window.
@@ -174,7 +174,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
         return Err(exit_code(Err(error)));
     }
     Ok(match cli.command {
-        Some(command) => Invocation::Command(Box::new(HeadlessCommand(command))),
+        Some(command) => Invocation::Command(HeadlessCommand(command)),
         None => Invocation::Window(WindowOptions {
             screenshot: cli.screenshot,
             safe_mode: cli.safe_mode,
@@ -184,7 +184,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
 }
 
 /// Runs a headless command and returns the process's exit code.
-pub fn run(command: Box<HeadlessCommand>) -> ExitCode {
+pub fn run(command: HeadlessCommand) -> ExitCode {
     let result = match command.0 {
         Subcommands::Render(args) => render::run(&args),
         Subcommands::Bench(args) => bench::run(&args),

@@ -151,7 +151,7 @@ fn npy_values(image: &super::render::ValueImage) -> Vec<u8> {
 
 /// Where a poster's bands go: the PNG encoder's stream, or the `.npy` file.
 enum Sink<'a, W: Write> {
-    Png(png::StreamWriter<'a, W>),
+    Png(Box<png::StreamWriter<'a, W>>),
     Npy(W),
 }
 
@@ -304,11 +304,11 @@ pub fn render_poster(
                 writer = encoder
                     .write_header()
                     .map_err(|error| png_error(path, error))?;
-                Sink::Png(
+                Sink::Png(Box::new(
                     writer
                         .stream_writer()
                         .map_err(|error| png_error(path, error))?,
-                )
+                ))
             }
             PosterFormat::Npy => {
                 let channels = output.image.output.channels() as u32;
