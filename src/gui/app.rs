@@ -31,6 +31,7 @@ use crate::engine::palette::Palette;
 use crate::engine::parameters::{
     ParameterSpec, ParameterValue, ParameterValues, resolve_leniently,
 };
+use crate::engine::poster::MAX_SUPERSAMPLE;
 use crate::engine::render::ParameterPolicy;
 use crate::engine::sync::lock;
 use crate::engine::view::DEFAULT_HOME;
@@ -469,6 +470,9 @@ impl MoonbrotApp {
             }
             Command::HideExport => self.export.open = false,
             Command::SetExportScale(scale) => self.settings.export_scale = scale,
+            Command::SetExportSupersample(samples) => {
+                self.settings.export_supersample = samples.clamp(1, MAX_SUPERSAMPLE);
+            }
             Command::ChooseExportFile => {
                 let name = self.settings.document.name();
                 let name = format!("{}.png", name.trim_end_matches(".lua"));
@@ -663,6 +667,7 @@ impl MoonbrotApp {
             request,
             palette: self.settings.palette,
             path,
+            supersample: self.settings.export_supersample,
         });
     }
 

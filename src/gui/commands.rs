@@ -51,6 +51,8 @@ pub enum Command {
     HideExport,
     /// Choose the export's resolution.
     SetExportScale(ExportScale),
+    /// Choose the export's samples per pixel along each side (1 to 8).
+    SetExportSupersample(u32),
     /// Ask where to export, then export.
     ChooseExportFile,
     /// Export to this path.

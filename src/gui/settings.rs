@@ -128,6 +128,8 @@ pub struct Settings {
     pub recent_files: Vec<PathBuf>,
     /// Solid guessing: fill flat regions from their outline (escape kernels).
     pub guessing: bool,
+    /// Exports' samples per pixel along each side (1: none).
+    pub export_supersample: u32,
 }
 
 /// Files kept in the recent list.
@@ -157,6 +159,7 @@ impl Default for Settings {
             parameters: ParameterValues::new(),
             recent_files: Vec::new(),
             guessing: true,
+            export_supersample: 1,
         }
     }
 }

@@ -11,9 +11,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
-use crate::engine::export::{ExportMetadata, read_png_metadata, write_png};
+use crate::engine::export::{ExportMetadata, read_png_metadata};
 use crate::engine::palette::Palette;
 use crate::engine::parameters::resolve;
+use crate::engine::poster::{
+    DEFAULT_BAND_BYTES, PosterError, PosterFormat, PosterJob, render_poster,
+};
 use crate::engine::{
     CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
     PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest,
@@ -275,6 +278,8 @@ pub struct ExportJob {
     pub palette: Palette,
     /// Where to write it.
     pub path: PathBuf,
+    /// Samples per pixel along each side (1: none).
+    pub supersample: u32,
 }
 
 /// Why an export did not write its file.
@@ -286,6 +291,19 @@ pub enum ExportFailure {
     /// The PNG could not be written.
     #[error(transparent)]
     Write(#[from] ExportError),
+    /// The poster pipeline refused or failed.
+    #[error(transparent)]
+    Poster(PosterError),
+}
+
+impl From<PosterError> for ExportFailure {
+    fn from(error: PosterError) -> Self {
+        match error {
+            PosterError::Render(error) => Self::Render(error),
+            PosterError::Write(error) => Self::Write(error),
+            other => Self::Poster(other),
+        }
+    }
 }
 
 /// What the background thread reports.
@@ -454,17 +472,20 @@ fn run_export(
     cancel: &CancelToken,
     events: &EventSender<BackgroundEvent>,
 ) -> Result<PathBuf, ExportFailure> {
-    let output = engine.render_with_progress(&job.request, cancel, &mut |unit| {
+    // Band by band, like the CLI: any size fits in bounded memory.
+    let poster = PosterJob {
+        request: job.request.clone(),
+        palette: job.palette,
+        supersample: job.supersample,
+        rows: None,
+        band_bytes: DEFAULT_BAND_BYTES,
+        format: PosterFormat::Png,
+    };
+    render_poster(engine, &poster, &job.path, cancel, &mut |done, total| {
         events.send(BackgroundEvent::Progress {
-            done: unit.units_done,
-            total: unit.units_total,
+            done: done as usize,
+            total: total as usize,
         });
     })?;
-    if cancel.is_cancelled() {
-        return Err(RenderError::Cancelled.into());
-    }
-    let image = job.palette.colourize(&output.image);
-    let metadata = ExportMetadata::of_render(&job.request.source, &output, job.palette);
-    write_png(&job.path, &image, &metadata)?;
     Ok(job.path.clone())
 }

@@ -942,3 +942,36 @@ fn turning_solid_guessing_off_renders_every_pixel_again() {
     assert!(!harness.state().settings().guessing);
     assert_eq!(harness.state().runs().len(), runs + 1, "one new render");
 }
+
+#[test]
+fn an_export_with_supersampling_records_it_and_keeps_the_size() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("smooth.png");
+    let dialogs = Arc::new(FakeDialogs::default());
+    *dialogs.answer.lock().unwrap() = Some(path.clone());
+    let mut harness = harness_with(test_settings(), Arc::clone(&dialogs));
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::ShowExport);
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::SetExportSupersample(2));
+    harness.run_steps(3);
+    harness.get_by_label_contains("4× the work");
+    harness.get_by_label("Choose file and export…").click();
+    settle(&mut harness);
+    assert!(
+        matches!(harness.state().export_outcome(), Some(Ok(_))),
+        "{:?}",
+        harness.state().export_outcome()
+    );
+    let metadata = moonbrot::engine::export::read_png_metadata(&path).expect("metadata");
+    assert_eq!(metadata.supersample, 2);
+    let size = harness.state().image_size_px();
+    assert_eq!(
+        image::open(&path).expect("PNG").to_rgb8().dimensions(),
+        (size.0 * 2, size.1 * 2),
+        "the 2× export, each pixel from 2×2 samples"
+    );
+}

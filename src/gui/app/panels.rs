@@ -414,6 +414,46 @@ impl MoonbrotApp {
         if scale != self.settings.export_scale {
             self.commands.push(Command::SetExportScale(scale));
         }
+        ui.horizontal(|ui| {
+            let label = ui.label("Supersampling");
+            let mut samples = self.settings.export_supersample;
+            egui::ComboBox::from_id_salt("export-supersample")
+                .selected_text(if samples == 1 {
+                    "off".to_owned()
+                } else {
+                    format!("{samples}×{samples}")
+                })
+                .show_ui(ui, |ui| {
+                    for choice in 1..=4 {
+                        let text = if choice == 1 {
+                            "off".to_owned()
+                        } else {
+                            format!("{choice}×{choice} samples")
+                        };
+                        ui.selectable_value(&mut samples, choice, text);
+                    }
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text("Smooth edges: each pixel averages N×N samples in linear light");
+            if samples != self.settings.export_supersample {
+                self.commands.push(Command::SetExportSupersample(samples));
+            }
+        });
+        let samples = u64::from(self.settings.export_supersample).pow(2);
+        if samples > 1 {
+            let work = u64::from(width) * u64::from(height) * samples;
+            let estimate = self.timings.runs.last().map(|run| {
+                let pixels = u64::from(run.size_px.0) * u64::from(run.size_px.1);
+                run.timings.wall_secs * work as f64 / pixels.max(1) as f64
+            });
+            ui.weak(match estimate {
+                Some(secs) => {
+                    format!("{samples}× the work: about {secs:.0} s at the last run's speed")
+                }
+                None => format!("{samples}× the work"),
+            });
+        }
     }
 
     fn replace_confirmation(&mut self, ctx: &egui::Context) {
