@@ -139,27 +139,6 @@ fn parse_target(text: &str) -> Result<(f64, f64, f64), String> {
 /// The most frames a film may have.
 const MAX_FRAMES: i64 = 100_000;
 
-/// The view of frame `index` of `count` of a zoom from `start` to `end`: the span changes
-/// geometrically, and the centre's distance from the end's centre shrinks with the span,
-/// so the end point drifts steadily to the middle of the picture.
-pub(crate) fn film_view(start: View, end: View, index: u32, count: u32) -> View {
-    if count <= 1 || index + 1 >= count {
-        return if index == 0 { start } else { end };
-    }
-    let progress = f64::from(index) / f64::from(count - 1);
-    let span = start.span * (end.span / start.span).powf(progress);
-    let toward_end = if (start.span - end.span).abs() > f64::EPSILON * start.span {
-        (span - end.span) / (start.span - end.span)
-    } else {
-        1.0 - progress
-    };
-    View::new(
-        end.center_x + (start.center_x - end.center_x) * toward_end,
-        end.center_y + (start.center_y - end.center_y) * toward_end,
-        span,
-    )
-}
-
 /// "I/N" into a shard index and count (I below N).
 fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     let parsed = text.split_once('/').and_then(|(index, count)| {
@@ -471,7 +450,7 @@ fn render_film(
     for (done, &frame) in mine.iter().enumerate() {
         let job = PosterJob {
             request: RenderRequest {
-                view: Some(film_view(film.start, film.end, frame, film.frames)),
+                view: Some(View::film_frame(film.start, film.end, frame, film.frames)),
                 ..request.clone()
             },
             palette,

@@ -97,6 +97,27 @@ impl View {
         }
     }
 
+    /// The view of frame `index` of `count` of a zoom film from `start` to `end`: the span
+    /// changes geometrically, and the centre's distance from the end's centre shrinks with
+    /// the span, so the end point drifts steadily to the middle of the picture.
+    pub fn film_frame(start: View, end: View, index: u32, count: u32) -> View {
+        if count <= 1 || index + 1 >= count {
+            return if index == 0 { start } else { end };
+        }
+        let progress = f64::from(index) / f64::from(count - 1);
+        let span = start.span * (end.span / start.span).powf(progress);
+        let toward_end = if (start.span - end.span).abs() > f64::EPSILON * start.span {
+            (span - end.span) / (start.span - end.span)
+        } else {
+            1.0 - progress
+        };
+        View::new(
+            end.center_x + (start.center_x - end.center_x) * toward_end,
+            end.center_y + (start.center_y - end.center_y) * toward_end,
+            span,
+        )
+    }
+
     /// The complex point at a position in the image, in pixels from its top-left corner
     /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre).
     pub fn complex_from_pos_in_image(

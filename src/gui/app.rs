@@ -18,11 +18,11 @@ use super::dialogs::{DialogPurpose, Dialogs, FileDialogs, NativeFileDialogs};
 use super::document::{KernelDocument, Origin};
 use super::recovery::{self, Autosave};
 use super::scheduler::{Change, Decision, Passes, RenderScheduler};
-use super::settings::Settings;
+use super::settings::{MAX_FILM_FRAMES, Settings};
 use super::timings::{BenchState, Timings, kernel_hash};
 use super::workers::{
-    BackgroundEvent, BackgroundThread, DocumentThread, ExportFailure, ExportJob, OpenFailure,
-    OpenedDocument, Pass, RenderEvent, RenderThread, Waker,
+    BackgroundEvent, BackgroundThread, DocumentThread, ExportFailure, ExportJob, FilmJob,
+    OpenFailure, OpenedDocument, Pass, RenderEvent, RenderThread, Waker,
 };
 use crate::engine::bench::BenchPlan;
 use crate::engine::export::looks_like_png;
@@ -473,6 +473,16 @@ impl MoonbrotApp {
             Command::SetExportSupersample(samples) => {
                 self.settings.export_supersample = samples.clamp(1, MAX_SUPERSAMPLE);
             }
+            Command::MarkFilmEnd => self.settings.film_end = Some(self.view()),
+            Command::SetFilmFrames(frames) => {
+                self.settings.film_frames = frames.clamp(2, MAX_FILM_FRAMES);
+            }
+            Command::ChooseFilmFolder => {
+                if self.settings.film_end.is_some() {
+                    self.dialogs.show(ctx, DialogPurpose::FilmFolder, None);
+                }
+            }
+            Command::RecordFilmTo(folder) => self.start_film(folder),
             Command::ChooseExportFile => {
                 let name = self.settings.document.name();
                 let name = format!("{}.png", name.trim_end_matches(".lua"));
@@ -671,6 +681,34 @@ impl MoonbrotApp {
         });
     }
 
+    /// Records the zoom film from the current view to the marked one, at the export size.
+    fn start_film(&mut self, folder: PathBuf) {
+        let Some(end) = self.settings.film_end else {
+            return;
+        };
+        let chosen = self.settings.size.size_px(self.view_area_px);
+        let size_px = self.settings.export_scale.size_px(chosen);
+        let request = RenderRequest {
+            max_iter: self.settings.max_iter,
+            threads: self.settings.threads,
+            parameters: self.settings.parameters.clone(),
+            parameter_policy: ParameterPolicy::Lenient,
+            guessing: self.settings.guessing,
+            ..RenderRequest::new(self.settings.document.text(), size_px.0, size_px.1)
+        };
+        self.export.progress = Some((0, self.settings.film_frames as usize));
+        self.export.outcome = None;
+        self.background.film(FilmJob {
+            request,
+            palette: self.settings.palette,
+            supersample: self.settings.export_supersample,
+            start: self.view(),
+            end,
+            frames: self.settings.film_frames,
+            folder,
+        });
+    }
+
     /// Takes in what the threads and dialogs reported since the last frame.
     fn poll(&mut self, ctx: &egui::Context) {
         for event in self.render.poll() {
@@ -724,6 +762,7 @@ impl MoonbrotApp {
                 DialogPurpose::OpenKernel => Command::OpenKernelFile(path),
                 DialogPurpose::SaveKernel => Command::SaveKernelTo(path),
                 DialogPurpose::ExportPng => Command::ExportTo(path),
+                DialogPurpose::FilmFolder => Command::RecordFilmTo(path),
             });
         }
     }

@@ -53,6 +53,14 @@ pub enum Command {
     SetExportScale(ExportScale),
     /// Choose the export's samples per pixel along each side (1 to 8).
     SetExportSupersample(u32),
+    /// Mark the current view as the end of a zoom film.
+    MarkFilmEnd,
+    /// Choose how many frames a zoom film has.
+    SetFilmFrames(u32),
+    /// Ask for a folder, then record the film from the current view to the marked one.
+    ChooseFilmFolder,
+    /// Record the film into this folder.
+    RecordFilmTo(PathBuf),
     /// Ask where to export, then export.
     ChooseExportFile,
     /// Export to this path.

@@ -15,6 +15,8 @@ pub enum DialogPurpose {
     SaveKernel,
     /// Choose where to export a PNG.
     ExportPng,
+    /// Choose the folder a zoom film's frames go to.
+    FilmFolder,
 }
 
 /// Picks files. The real one shows rfd dialogs; tests supply their own.
@@ -23,6 +25,10 @@ pub trait FileDialogs: Send + Sync {
     fn pick_file_to_open(&self, purpose: DialogPurpose) -> Option<PathBuf>;
     /// Asks where to save, suggesting `file_name`; None if the user cancels.
     fn pick_file_to_save(&self, purpose: DialogPurpose, file_name: &str) -> Option<PathBuf>;
+    /// Asks for a folder; None if the user cancels. By default, as for a file to open.
+    fn pick_folder(&self, purpose: DialogPurpose) -> Option<PathBuf> {
+        self.pick_file_to_open(purpose)
+    }
 }
 
 /// rfd's native dialogs (xdg portal, or zenity, on Linux).
@@ -36,6 +42,10 @@ impl FileDialogs for NativeFileDialogs {
     fn pick_file_to_save(&self, purpose: DialogPurpose, file_name: &str) -> Option<PathBuf> {
         dialog_for(purpose).set_file_name(file_name).save_file()
     }
+
+    fn pick_folder(&self, purpose: DialogPurpose) -> Option<PathBuf> {
+        dialog_for(purpose).pick_folder()
+    }
 }
 
 fn dialog_for(purpose: DialogPurpose) -> rfd::FileDialog {
@@ -47,6 +57,9 @@ fn dialog_for(purpose: DialogPurpose) -> rfd::FileDialog {
             .add_filter("Lua kernel", &["lua"])
             .add_filter("All files", &["*"]),
         DialogPurpose::ExportPng => rfd::FileDialog::new().add_filter("PNG image", &["png"]),
+        DialogPurpose::FilmFolder => {
+            rfd::FileDialog::new().set_title("Folder for the film's frames")
+        }
     }
 }
 
@@ -95,9 +108,10 @@ impl Dialogs {
         let spawned = std::thread::Builder::new()
             .name("moonbrot-file-dialog".to_owned())
             .spawn(move || {
-                let path = match save_name {
-                    Some(name) => pickers.pick_file_to_save(purpose, &name),
-                    None => pickers.pick_file_to_open(purpose),
+                let path = match (purpose, save_name) {
+                    (DialogPurpose::FilmFolder, _) => pickers.pick_folder(purpose),
+                    (_, Some(name)) => pickers.pick_file_to_save(purpose, &name),
+                    (_, None) => pickers.pick_file_to_open(purpose),
                 };
                 let _ = sender.send(DialogAnswer { purpose, path });
                 ctx.request_repaint();

@@ -130,7 +130,14 @@ pub struct Settings {
     pub guessing: bool,
     /// Exports' samples per pixel along each side (1: none).
     pub export_supersample: u32,
+    /// The view a zoom film ends on, once marked.
+    pub film_end: Option<View>,
+    /// Frames in a zoom film.
+    pub film_frames: u32,
 }
+
+/// Frames a zoom film may have in the window.
+pub const MAX_FILM_FRAMES: u32 = 10_000;
 
 /// Files kept in the recent list.
 pub const MAX_RECENT_FILES: usize = 8;
@@ -160,6 +167,8 @@ impl Default for Settings {
             recent_files: Vec::new(),
             guessing: true,
             export_supersample: 1,
+            film_end: None,
+            film_frames: 120,
         }
     }
 }

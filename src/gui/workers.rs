@@ -19,7 +19,7 @@ use crate::engine::poster::{
 };
 use crate::engine::{
     CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
-    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest,
+    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest, View,
 };
 
 /// Which pass of an exploring render.
@@ -318,7 +318,26 @@ pub enum BackgroundEvent {
 
 enum BackgroundJob {
     Export(ExportJob),
+    Film(FilmJob),
     Benchmark(BenchPlan),
+}
+
+/// A zoom film to record in the background: `frames` documents from `start` to `end`.
+pub struct FilmJob {
+    /// Everything but the view (size, kernel, parameters, threads...).
+    pub request: RenderRequest,
+    /// How to colour it.
+    pub palette: Palette,
+    /// Samples per pixel along each side.
+    pub supersample: u32,
+    /// The first frame's view.
+    pub start: View,
+    /// The last frame's view.
+    pub end: View,
+    /// How many frames.
+    pub frames: u32,
+    /// Where the frames go (frame-00000.png...).
+    pub folder: PathBuf,
 }
 
 /// The thread for long jobs the user starts and may cancel: exports and the benchmark,
@@ -341,6 +360,9 @@ impl BackgroundThread {
                             BackgroundJob::Export(export) => BackgroundEvent::Exported(run_export(
                                 &engine, &export, cancel, &events,
                             )),
+                            BackgroundJob::Film(film) => {
+                                BackgroundEvent::Exported(run_film(&engine, &film, cancel, &events))
+                            }
                             BackgroundJob::Benchmark(plan) => BackgroundEvent::Benchmarked(
                                 run_bench(&engine, &plan, cancel, &mut |done, total| {
                                     events.send(BackgroundEvent::Progress { done, total });
@@ -362,6 +384,11 @@ impl BackgroundThread {
     /// Starts an export.
     pub fn export(&mut self, job: ExportJob) {
         self.thread.submit(BackgroundJob::Export(job));
+    }
+
+    /// Starts recording a zoom film.
+    pub fn film(&mut self, job: FilmJob) {
+        self.thread.submit(BackgroundJob::Film(job));
     }
 
     /// Starts the benchmark.
@@ -464,6 +491,39 @@ fn check_document(
         Ok(_) => Ok(OpenedDocument { path, stored }),
         Err(error) => Err(OpenFailure::Kernel { path, error }),
     }
+}
+
+/// Renders the film's frames one after the other; progress counts frames.
+fn run_film(
+    engine: &Engine,
+    film: &FilmJob,
+    cancel: &CancelToken,
+    events: &EventSender<BackgroundEvent>,
+) -> Result<PathBuf, ExportFailure> {
+    std::fs::create_dir_all(&film.folder).map_err(|source| ExportError::Io {
+        path: film.folder.clone(),
+        source,
+    })?;
+    for frame in 0..film.frames {
+        let poster = PosterJob {
+            request: RenderRequest {
+                view: Some(View::film_frame(film.start, film.end, frame, film.frames)),
+                ..film.request.clone()
+            },
+            palette: film.palette,
+            supersample: film.supersample,
+            rows: None,
+            band_bytes: DEFAULT_BAND_BYTES,
+            format: PosterFormat::Png,
+        };
+        let path = film.folder.join(format!("frame-{frame:05}.png"));
+        render_poster(engine, &poster, &path, cancel, &mut |_, _| {})?;
+        events.send(BackgroundEvent::Progress {
+            done: frame as usize + 1,
+            total: film.frames as usize,
+        });
+    }
+    Ok(film.folder.clone())
 }
 
 fn run_export(

@@ -975,3 +975,60 @@ fn an_export_with_supersampling_records_it_and_keeps_the_size() {
         "the 2× export, each pixel from 2×2 samples"
     );
 }
+
+#[test]
+fn a_zoom_film_is_recorded_from_the_current_view_to_the_marked_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("film");
+    let dialogs = Arc::new(FakeDialogs::default());
+    *dialogs.answer.lock().unwrap() = Some(folder.clone());
+    let settings = Settings {
+        export_scale: moonbrot::gui::ExportScale::CustomWidth(64),
+        ..test_settings()
+    };
+    let mut harness = harness_with(settings, Arc::clone(&dialogs));
+    let ctx = harness.ctx.clone();
+    let home = harness.state().view();
+    let end = home.zoomed_about((-0.75, 0.1), 8.0);
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::Navigate(moonbrot::gui::ViewChange {
+            view: end,
+            gesture: moonbrot::gui::Gesture::Discrete,
+        }),
+    );
+    settle(&mut harness);
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::ShowExport);
+    harness.run_steps(2);
+    harness.get_by_label("Mark this view as the end").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().film_end, Some(end));
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::SetFilmFrames(3));
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::Home);
+    settle(&mut harness);
+    harness.get_by_label("Choose folder and record…").click();
+    settle(&mut harness);
+    assert!(
+        matches!(harness.state().export_outcome(), Some(Ok(_))),
+        "{:?}",
+        harness.state().export_outcome()
+    );
+    assert_eq!(
+        *dialogs.asked.lock().unwrap(),
+        vec![DialogPurpose::FilmFolder]
+    );
+    let view_of = |frame: u32| {
+        moonbrot::engine::export::read_png_metadata(&folder.join(format!("frame-{frame:05}.png")))
+            .expect("a frame")
+            .view
+    };
+    assert_eq!(view_of(0), home);
+    assert_eq!(view_of(2), end);
+    assert!(view_of(1).span < home.span && view_of(1).span > end.span);
+}

@@ -18,7 +18,7 @@ use crate::engine::parameters::ParameterValue;
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::editor_ui;
-use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH};
+use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH, MAX_FILM_FRAMES};
 
 impl MoonbrotApp {
     /// Lays out the window: status bar, editor, settings, and the view area between them.
@@ -440,6 +440,7 @@ impl MoonbrotApp {
                 self.commands.push(Command::SetExportSupersample(samples));
             }
         });
+        self.film_ui(ui);
         let samples = u64::from(self.settings.export_supersample).pow(2);
         if samples > 1 {
             let work = u64::from(width) * u64::from(height) * samples;
@@ -453,6 +454,48 @@ impl MoonbrotApp {
                 }
                 None => format!("{samples}× the work"),
             });
+        }
+    }
+
+    /// A zoom film from the current view to a marked one, at the export's size.
+    fn film_ui(&mut self, ui: &mut Ui) {
+        ui.separator();
+        ui.label("Zoom film (frames at the size above)");
+        ui.horizontal(|ui| {
+            if ui
+                .button("Mark this view as the end")
+                .on_hover_text("Then move to where the film starts and record")
+                .clicked()
+            {
+                self.commands.push(Command::MarkFilmEnd);
+            }
+            let label = ui.label("Frames");
+            let mut frames = self.settings.film_frames;
+            ui.add(egui::DragValue::new(&mut frames).range(2..=MAX_FILM_FRAMES))
+                .labelled_by(label.id);
+            if frames != self.settings.film_frames {
+                self.commands.push(Command::SetFilmFrames(frames));
+            }
+        });
+        match self.settings.film_end {
+            Some(end) => {
+                ui.weak(format!(
+                    "end: centre {:+.6}, {:+.6}, span {:.3e}",
+                    end.center_x, end.center_y, end.span
+                ));
+            }
+            None => {
+                ui.weak("Mark the end view first.");
+            }
+        }
+        let enabled = self.settings.film_end.is_some()
+            && !self.background.is_busy()
+            && self.dialogs.open_dialog().is_none();
+        if ui
+            .add_enabled(enabled, egui::Button::new("Choose folder and record…"))
+            .clicked()
+        {
+            self.commands.push(Command::ChooseFilmFolder);
         }
     }
 
