@@ -113,6 +113,8 @@ struct VirtualDisplay {
 
 impl VirtualDisplay {
     fn start() -> Option<Self> {
+        // -noreset: by default the server resets when its last client leaves (the killed
+        // window, each xdotool call), and a connection made during the reset fails.
         let mut server = Command::new("Xvfb")
             .args([
                 "-displayfd",
@@ -122,6 +124,7 @@ impl VirtualDisplay {
                 "1600x1000x24",
                 "-nolisten",
                 "tcp",
+                "-noreset",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
