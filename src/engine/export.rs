@@ -171,6 +171,27 @@ impl ExportMetadata {
     }
 }
 
+/// Refuses an output path whose folder does not exist or that names something other than
+/// a file, before anything is rendered or written.
+pub(crate) fn check_output_path(path: &Path) -> Result<(), ExportError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(ExportError::MissingDirectory {
+            path: path.to_owned(),
+            dir,
+        });
+    }
+    if std::fs::metadata(path).is_ok_and(|existing| !existing.is_file()) {
+        return Err(ExportError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes `image` as a PNG at `path`, with `metadata`, atomically.
 pub fn write_png(
     path: &Path,
@@ -188,21 +209,7 @@ pub fn write_png(
             message: other.to_string(),
         },
     };
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(ExportError::MissingDirectory {
-            path: path.to_owned(),
-            dir,
-        });
-    }
-    if std::fs::metadata(path).is_ok_and(|existing| !existing.is_file()) {
-        return Err(ExportError::NotAFile {
-            path: path.to_owned(),
-        });
-    }
+    check_output_path(path)?;
     // Encoded in memory first (a PNG is far smaller than the render's buffers), then
     // written in one piece.
     let mut encoded = Vec::new();

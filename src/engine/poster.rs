@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::atomic_file::write_atomically_with;
 use super::error::{DocumentError, ExportError, RenderError, RequestError};
-use super::export::{ExportMetadata, read_png_metadata};
+use super::export::{ExportMetadata, check_output_path, read_png_metadata};
 use super::palette::Palette;
 use super::render::{
     CancelToken, Engine, RenderRequest, RowRange, band_alignment_rows, image_size_from,
@@ -245,7 +245,7 @@ pub fn render_poster(
     let bytes_per_row =
         sampled_width as usize * samples as usize * BYTES_PER_SAMPLE + width as usize * 3;
     let band_rows = ((job.band_bytes / bytes_per_row.max(1)) as u32 / align * align).max(align);
-    prepare_output_path(path)?;
+    check_output_path(path)?;
 
     let started = std::time::Instant::now();
     let band_request = |first: u32, count: u32| RenderRequest {
@@ -351,26 +351,6 @@ pub fn render_poster(
         band_rows: band_rows.min(rows.count),
         render_secs: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The folder must exist and the target must not be a folder (as for exports).
-fn prepare_output_path(path: &Path) -> Result<(), ExportError> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(ExportError::MissingDirectory {
-            path: path.to_owned(),
-            dir,
-        });
-    }
-    if std::fs::metadata(path).is_ok_and(|existing| !existing.is_file()) {
-        return Err(ExportError::NotAFile {
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
 }
 
 fn png_error(path: &Path, error: png::EncodingError) -> ExportError {
@@ -490,7 +470,7 @@ pub fn stitch(bands: &[PathBuf], path: &Path) -> Result<ExportMetadata, PosterEr
             "rows {next_row} to {height} are missing"
         )));
     }
-    prepare_output_path(path)?;
+    check_output_path(path)?;
     write_atomically_with(path, |file| -> Result<(), PosterError> {
         let mut encoder = png::Encoder::new(&mut *file, width, height);
         encoder.set_color(png::ColorType::Rgb);

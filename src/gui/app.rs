@@ -501,34 +501,28 @@ impl MoonbrotApp {
                 }
             }
             Command::SetSize(size) => {
-                if size != self.settings.size {
-                    self.settings.size = size;
-                    self.scheduler.changed(Change::RenderSettings, now);
-                }
+                let changed = replace_if_new(&mut self.settings.size, size);
+                self.scheduler
+                    .changed_if(changed, Change::RenderSettings, now);
             }
             Command::SetThreads(threads) => {
-                if threads != self.settings.threads {
-                    self.settings.threads = threads;
-                    self.scheduler.changed(Change::RenderSettings, now);
-                }
+                let changed = replace_if_new(&mut self.settings.threads, threads);
+                self.scheduler
+                    .changed_if(changed, Change::RenderSettings, now);
             }
             Command::SetMaxIter(max_iter) => {
-                if max_iter != self.settings.max_iter {
-                    self.settings.max_iter = max_iter;
-                    self.scheduler.changed(Change::RenderSettings, now);
-                }
+                let changed = replace_if_new(&mut self.settings.max_iter, max_iter);
+                self.scheduler
+                    .changed_if(changed, Change::RenderSettings, now);
             }
             Command::SetGuessing(guessing) => {
-                if guessing != self.settings.guessing {
-                    self.settings.guessing = guessing;
-                    self.scheduler.changed(Change::RenderSettings, now);
-                }
+                let changed = replace_if_new(&mut self.settings.guessing, guessing);
+                self.scheduler
+                    .changed_if(changed, Change::RenderSettings, now);
             }
             Command::SetPalette(palette) => {
-                if palette != self.settings.palette {
-                    self.settings.palette = palette;
-                    self.scheduler.changed(Change::Palette, now);
-                }
+                let changed = replace_if_new(&mut self.settings.palette, palette);
+                self.scheduler.changed_if(changed, Change::Palette, now);
             }
             Command::SetAutoRun(auto_run) => self.settings.auto_run = auto_run,
             Command::SetParameter(name, value) => {
@@ -941,6 +935,13 @@ pub fn restore_settings(storage: Option<&dyn eframe::Storage>) -> Settings {
 /// Saves the settings where `restore_settings` finds them.
 pub fn store_settings(storage: &mut dyn eframe::Storage, settings: &Settings) {
     eframe::set_value(storage, eframe::APP_KEY, settings);
+}
+
+/// Sets `field` to `value`; true if that changed it.
+fn replace_if_new<T: PartialEq>(field: &mut T, value: T) -> bool {
+    let changed = *field != value;
+    *field = value;
+    changed
 }
 
 /// `size_px` scaled down, keeping its aspect ratio, so neither side exceeds `max_side`.

@@ -120,6 +120,14 @@ impl RenderScheduler {
         }
     }
 
+    /// Records `change` at `now` if `changed` (a setting that was set to its own value
+    /// changes nothing).
+    pub fn changed_if(&mut self, changed: bool, change: Change, now: Instant) {
+        if changed {
+            self.changed(change, now);
+        }
+    }
+
     /// Pauses automatic rendering (the safe start) until `render_started`.
     pub fn pause(&mut self, reason: String) {
         self.paused = Some(reason);

@@ -4,36 +4,12 @@
 //! and nothing written).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn moonbrot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_moonbrot"))
-        .args(args)
-        .output()
-        .expect("run moonbrot")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path_text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
+use crate::support::{moonbrot, path_text, pixels, render_file, text};
 
 /// Renders with `args` into `dir/name`, asserting success.
 fn render(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let mut full = vec!["render"];
-    full.extend_from_slice(args);
-    full.extend(["-o", path_text(&out)]);
-    let output = moonbrot(&full);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    out
-}
-
-fn pixels(path: &Path) -> image::RgbImage {
-    image::open(path).expect("a PNG").to_rgb8()
+    render_file(dir, name, args).0
 }
 
 #[test]

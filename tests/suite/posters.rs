@@ -3,36 +3,9 @@
 //! joins into the very image a single process writes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn moonbrot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_moonbrot"))
-        .args(args)
-        .output()
-        .expect("run moonbrot")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path_text(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-fn render(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, String) {
-    let out = dir.join(name);
-    let mut full = vec!["render"];
-    full.extend_from_slice(args);
-    full.extend(["-o", path_text(&out)]);
-    let output = moonbrot(&full);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    (out, text(&output.stderr))
-}
-
-fn pixels(path: &Path) -> image::RgbImage {
-    image::open(path).expect("a PNG").to_rgb8()
-}
+use crate::support::{moonbrot, path_text, pixels, render_file as render, text};
+use std::process::Command;
 
 #[test]
 fn shards_rendered_by_separate_processes_stitch_into_the_single_render() {

@@ -23,6 +23,45 @@ pub fn cannot_run_gui_test(why: &str) {
     );
 }
 
+/// Runs the moonbrot binary with `args`.
+pub fn moonbrot(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_moonbrot"))
+        .args(args)
+        .output()
+        .expect("run moonbrot")
+}
+
+/// Bytes a process wrote, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A path as the text a command line takes.
+pub fn path_text(path: &std::path::Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Runs `moonbrot render ARGS -o dir/name`, asserting success; returns the file and what
+/// the command printed on stderr.
+pub fn render_file(
+    dir: &std::path::Path,
+    name: &str,
+    args: &[&str],
+) -> (std::path::PathBuf, String) {
+    let out = dir.join(name);
+    let mut full = vec!["render"];
+    full.extend_from_slice(args);
+    full.extend(["-o", path_text(&out)]);
+    let output = moonbrot(&full);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (out, text(&output.stderr))
+}
+
+/// The pixels of a PNG file.
+pub fn pixels(path: &std::path::Path) -> image::RgbImage {
+    image::open(path).expect("a PNG").to_rgb8()
+}
+
 /// The source of a shipped kernel.
 pub fn shipped(name: &str) -> Arc<str> {
     Arc::from(shipped_kernel(name).expect("shipped kernel").source)
