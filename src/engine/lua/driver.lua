@@ -99,9 +99,22 @@ local function guess_loop(pixel, out_address, value_count,
       push(left, upper, right, lower)
     end
   end
+  -- Every pixel of a rectangle not computed yet, in a straight loop like escape_loop's.
   local function compute_all(left, upper, right, lower)
     for row = upper, lower do
-      for column = left, right do value_at(column, row) end
+      local y = y_first + row * y_step
+      local index = row * width + left
+      for column = left, right do
+        if known[index] == 0 then
+          local value = pixel(x_first + column * x_step, y)
+          if type(value) ~= "number" then
+            if value == nil or value == false then value = INSIDE else wrong_return("a " .. type(value)) end
+          end
+          out[index] = value
+          known[index] = 1
+        end
+        index = index + 1
+      end
     end
   end
   while top > 0 do
