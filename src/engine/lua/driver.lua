@@ -31,6 +31,13 @@ local function wrong_rgb_return(what)
   error("pixel returned " .. what .. "; with output = \"rgb\" it must return three numbers", 0)
 end
 
+-- What a pixel's result stores: the number, INSIDE for nil or false, else an error.
+local function escape_value(value)
+  if type(value) == "number" then return value end
+  if value == nil or value == false then return INSIDE end
+  wrong_return("a " .. type(value))
+end
+
 -- Fills `value_count` floats at `out_address`, one per pixel, row by row: rows
 -- `row_count` of `width` pixels, pixel (column, row) at x_first + column * x_step,
 -- y_first + row * y_step. nil or false become INSIDE.
@@ -42,11 +49,7 @@ local function escape_loop(pixel, out_address, value_count,
   for row = 0, row_count - 1 do
     local y = y_first + row * y_step
     for column = 0, width - 1 do
-      local value = pixel(x_first + column * x_step, y)
-      if type(value) ~= "number" then
-        if value == nil or value == false then value = INSIDE else wrong_return("a " .. type(value)) end
-      end
-      out[index] = value
+      out[index] = escape_value(pixel(x_first + column * x_step, y))
       index = index + 1
     end
   end
@@ -76,11 +79,7 @@ local function guess_loop(pixel, out_address, value_count,
   local function value_at(column, row)
     local index = row * width + column
     if known[index] == 0 then
-      local value = pixel(x_first + column * x_step, y_first + row * y_step)
-      if type(value) ~= "number" then
-        if value == nil or value == false then value = INSIDE else wrong_return("a " .. type(value)) end
-      end
-      out[index] = value
+      out[index] = escape_value(pixel(x_first + column * x_step, y_first + row * y_step))
       known[index] = 1
     end
     return out[index]
@@ -106,11 +105,7 @@ local function guess_loop(pixel, out_address, value_count,
       local index = row * width + left
       for column = left, right do
         if known[index] == 0 then
-          local value = pixel(x_first + column * x_step, y)
-          if type(value) ~= "number" then
-            if value == nil or value == false then value = INSIDE else wrong_return("a " .. type(value)) end
-          end
-          out[index] = value
+          out[index] = escape_value(pixel(x_first + column * x_step, y))
           known[index] = 1
         end
         index = index + 1
