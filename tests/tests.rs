@@ -30,6 +30,8 @@ mod fuzz;
 mod guessing;
 #[path = "suite/gui.rs"]
 mod gui;
+#[path = "suite/panning.rs"]
+mod panning;
 #[path = "suite/parameters.rs"]
 mod parameters;
 #[path = "suite/posters.rs"]

@@ -15,7 +15,7 @@ use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::CancelToken;
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
-    bench_runs_from, compare_guessing, find_cell, guessing_views, run_bench,
+    bench_runs_from, compare_guessing, compare_panning, find_cell, guessing_views, run_bench,
 };
 use crate::engine::kernel::shipped_kernel;
 use crate::engine::render::{image_size_from, thread_count_from};
@@ -45,8 +45,65 @@ pub(crate) struct BenchArgs {
     /// Measure solid guessing instead: four views (the Mandelbrot home, seahorse valley,
     /// filaments, a Julia set) at 1024x768 on the machine's cores, with and without
     /// guessing alternately, with the share of pixels that differ.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pan")]
     guessing: bool,
+    /// Measure panning instead: the same four views at 1280x720 moved 100 pixels to the
+    /// side, rendered in full and keeping the pixels still in view, alternately.
+    #[arg(long)]
+    pan: bool,
+}
+
+/// The size and the move the pan comparison measures.
+const PAN_SIZE_PX: (u32, u32) = (1280, 720);
+const PAN_PX: (f64, f64) = (-100.0, 0.0);
+
+/// `moonbrot bench --pan`: the comparison table (or JSON).
+fn run_pan(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
+    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
+    let progress = LateProgressBar::new();
+    let started = Instant::now();
+    let threads = crate::engine::render::default_thread_count();
+    let rows = compare_panning(
+        &engine,
+        &guessing_views(),
+        PAN_SIZE_PX,
+        PAN_PX,
+        (threads, runs),
+        &CancelToken::new(),
+        &mut |done, total| progress.update(started, done, total),
+    );
+    progress.finish();
+    let rows = rows?;
+    let text = if args.json {
+        serde_json::to_string(&serde_json::json!({ "pan": rows }))
+            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
+            + "\n"
+    } else {
+        let mut out = format!(
+            "a pan of {} pixels at {}x{} px, {threads} threads, guessing on, best of {runs} runs \
+             each, alternating\n\n\
+             | view | full render (s) | keeping pixels (s) | share of the full time | pixels kept | pixels that differ |\n\
+             |---|---:|---:|---:|---:|---:|\n",
+            PAN_PX.0.abs(),
+            PAN_SIZE_PX.0,
+            PAN_SIZE_PX.1
+        );
+        for row in &rows {
+            let _ = writeln!(
+                out,
+                "| {} | {:.4} | {:.4} | {:.1}% | {:.1}% | {} |",
+                row.view,
+                row.full_secs,
+                row.kept_secs,
+                row.kept_secs * 100.0 / row.full_secs.max(1e-9),
+                row.kept_pixels as f64 * 100.0 / row.pixels.max(1) as f64,
+                row.differing_pixels
+            );
+        }
+        out
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
 }
 
 /// The size the guessing comparison renders at.
@@ -129,6 +186,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let runs = bench_runs_from(args.runs).map_err(for_flag("--runs"))?;
     if args.guessing {
         return run_guessing(args, runs);
+    }
+    if args.pan {
+        return run_pan(args, runs);
     }
     let plan = BenchPlan {
         source: kernel.source.clone(),

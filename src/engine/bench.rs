@@ -351,6 +351,93 @@ pub fn compare_guessing(
     Ok(rows)
 }
 
+/// One view's times for a pan: a full render of the panned view against a render that
+/// keeps the pixels of the view before the pan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PanRow {
+    /// The view's name.
+    pub view: String,
+    /// Best wall time of a full render of the panned view, in seconds.
+    pub full_secs: f64,
+    /// Best wall time of the render that keeps pixels, in seconds.
+    pub kept_secs: f64,
+    /// Pixels kept from the render before the pan.
+    pub kept_pixels: u64,
+    /// Pixels that differ between the two renders (0: panning is exact).
+    pub differing_pixels: u64,
+    /// Pixels in the image.
+    pub pixels: u64,
+}
+
+/// Renders each of `views` at `size_px`, then its view panned by `pan_px` (whole pixels)
+/// `runs` times in full and `runs` times keeping the first render's pixels, alternating,
+/// after one warm-up of each; guessing as a user gets it (on).
+pub fn compare_panning(
+    engine: &Engine,
+    views: &[GuessingView],
+    size_px: (u32, u32),
+    pan_px: (f64, f64),
+    (threads, runs): (usize, u32),
+    cancel: &CancelToken,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<PanRow>, RenderError> {
+    let total = views.len() * (3 + 2 * runs as usize);
+    let mut done = 0;
+    let mut step = || {
+        done += 1;
+        on_step(done, total);
+    };
+    let mut rows = Vec::new();
+    for view in views {
+        let source = super::kernel::shipped_kernel(view.kernel)
+            .map(|kernel| Arc::from(kernel.source))
+            .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        let request = |view: Option<View>| RenderRequest {
+            view,
+            threads,
+            ..RenderRequest::new(Arc::clone(&source), size_px.0, size_px.1)
+        };
+        let before = Arc::new(engine.render(&request(view.view), cancel)?);
+        step();
+        let panned = before.view.panned_by_pixels(pan_px, size_px.1);
+        let kept_request = RenderRequest {
+            previous: Some(Arc::clone(&before)),
+            ..request(Some(panned))
+        };
+        let mut best = [f64::INFINITY; 2];
+        let mut images = [None, None];
+        for round in 0..=runs {
+            for (slot, request) in [(0, request(Some(panned))), (1, kept_request.clone())] {
+                let output = engine.render(&request, cancel)?;
+                step();
+                if round > 0 {
+                    best[slot] = best[slot].min(output.timings.wall_secs);
+                }
+                images[slot] = Some(output);
+            }
+        }
+        let [Some(full), Some(kept)] = images else {
+            return Err(RenderError::Internal("a pan render is missing".to_owned()));
+        };
+        let differing_pixels = full
+            .image
+            .values
+            .iter()
+            .zip(&kept.image.values)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count() as u64;
+        rows.push(PanRow {
+            view: view.name.to_owned(),
+            full_secs: best[0],
+            kept_secs: best[1],
+            kept_pixels: kept.timings.kept_pixels,
+            differing_pixels,
+            pixels: u64::from(size_px.0) * u64::from(size_px.1),
+        });
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

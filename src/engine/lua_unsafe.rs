@@ -38,36 +38,44 @@ pub(crate) fn new_lua_state() -> Lua {
     unsafe { Lua::unsafe_new_with(libraries, LuaOptions::new()) }
 }
 
-/// Calls a driver unit function (`render_escape_unit` or `render_rgb_unit` in driver.lua)
+/// Calls a driver unit function (`render_escape_unit`, `render_guessed_unit` or
+/// `render_rgb_unit` in driver.lua)
 /// that stores f32 results through the FFI into `out` (f32 bit patterns in atomics, so the
 /// image can be shared between threads in safe Rust). Returns the driver's (ok, message).
 ///
 /// SAFETY (of the Lua side; no Rust `unsafe` is needed to pass a pointer): AtomicU32 has
 /// the size and alignment of f32 and allows writes through a pointer derived from a shared
 /// reference (it is an UnsafeCell); the driver writes only indices below `out.len()`, which
-/// it receives as `value_count` and checks against the unit's size before writing; `out`
-/// stays borrowed, so alive, for the whole call, and no other thread touches this range
-/// meanwhile (a unit is taken by one worker, and read only after it is listed finished);
-/// the pointer lives only in the driver's locals, which kernel code cannot reach.
+/// it receives as `value_count` and checks against the unit's size before writing, and
+/// only the unit's own pixels (`rect.width` floats per channel in each row, rows `stride`
+/// floats apart); `out` stays borrowed, so alive, for the whole call, and no other thread
+/// touches those pixels meanwhile (units do not overlap, a unit is taken by one worker, and
+/// read only after it is listed finished; the range may span other units' pixels, which
+/// the driver never touches); the pointer lives only in the driver's locals, which kernel
+/// code cannot reach.
 pub(crate) fn call_unit_driver(
     driver_function: &Function,
     pixel: &Function,
     out: &[AtomicU32],
-    width_px: u32,
-    row_count: u32,
+    stride: usize,
+    rect: &super::sandbox::UnitRect,
     grid: &super::view::PixelGrid,
 ) -> mlua::Result<(bool, Option<String>)> {
     let out_address = LightUserData(out.as_ptr().cast_mut().cast::<c_void>());
+    let (column_index, row_index) = rect.lattice_indices(grid);
     driver_function.call::<(bool, Option<String>)>((
         pixel,
         out_address,
         out.len(),
-        width_px,
-        row_count,
-        grid.x_first,
+        stride,
+        rect.width,
+        rect.height,
+        grid.x_origin,
         grid.x_step,
-        grid.y_first,
+        column_index,
+        grid.y_origin,
         grid.y_step,
+        row_index,
     ))
 }
 

@@ -13,6 +13,7 @@ mod lua_unsafe;
 pub mod native;
 pub mod palette;
 pub mod parameters;
+mod plan;
 pub mod poster;
 pub mod render;
 mod sandbox;

@@ -3,10 +3,10 @@
 //! per pixel, averaged in linear light), coloured and streamed into the PNG writer, which
 //! writes through a temporary file renamed into place only when complete.
 //!
-//! Bands start on rows that are multiples of `band_alignment_rows`, so work units fall on
-//! the same rows as in one whole render and every pixel is computed the same way: a poster
-//! rendered in bands, or in shards by several processes and stitched (`stitch`), is
-//! identical pixel for pixel to a single render.
+//! Any band of rows the engine renders holds exactly the pixels of a whole render, so a
+//! poster rendered in bands, or in shards by several processes and stitched (`stitch`), is
+//! identical pixel for pixel to a single render. Bands end where solid guessing's blocks
+//! of the view's pixel lattice start, so that no block is computed twice.
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -21,6 +21,7 @@ use super::palette::Palette;
 use super::render::{
     CancelToken, Engine, RenderRequest, RowRange, band_alignment_rows, image_size_from,
 };
+use super::view::View;
 
 /// The most samples per pixel along each side.
 pub const MAX_SUPERSAMPLE: u32 = 8;
@@ -205,14 +206,34 @@ pub fn shard_rows(
     })
 }
 
-/// Rows of the final image a band must start on (a band of N×N samples starts on sample
-/// row N × its first row, which must be aligned for the sampled image).
-fn final_row_alignment(request: &RenderRequest, supersample: u32) -> u32 {
-    band_alignment_rows(
-        request.width_px.saturating_mul(supersample),
-        request.height_px.saturating_mul(supersample),
-        request.guessing,
-    )
+/// The row step shards are cut on: guessing's block height, so that a shard computes few
+/// rows beyond its own.
+fn final_row_alignment(request: &RenderRequest, _supersample: u32) -> u32 {
+    band_alignment_rows(request.guessing)
+}
+
+/// Where bands should end: on final rows whose first sample row starts a guessing block of
+/// the sampled image's lattice (no block is then computed by two bands).
+struct BandEdges {
+    /// The lattice index of the sampled image's first row.
+    first_row_index: i64,
+    samples: u32,
+    block: u32,
+}
+
+impl BandEdges {
+    /// The first row at or after `row` (and before `limit`) on a block edge, or `row`
+    /// when there is none near (with some supersampling factors, no row is).
+    fn at_or_after(&self, row: u32, limit: u32) -> u32 {
+        let block = i64::from(self.block);
+        (row..row.saturating_add(self.block).min(limit))
+            .find(|&candidate| {
+                (self.first_row_index + i64::from(candidate) * i64::from(self.samples))
+                    .rem_euclid(block)
+                    == 0
+            })
+            .unwrap_or(row)
+    }
 }
 
 /// Renders `job` band by band and writes it to `path` (atomically). `on_rows` is called
@@ -244,11 +265,28 @@ pub fn render_poster(
     let align = final_row_alignment(&job.request, samples);
     let bytes_per_row =
         sampled_width as usize * samples as usize * BYTES_PER_SAMPLE + width as usize * 3;
-    let band_rows = ((job.band_bytes / bytes_per_row.max(1)) as u32 / align * align).max(align);
+    // Bands end up to `align` rows after their nominal end (on a block edge): leave room.
+    let band_rows = ((job.band_bytes / bytes_per_row.max(1)) as u32)
+        .saturating_sub(align)
+        .max(align);
     check_output_path(path)?;
+    // Where bands end: on block edges of the view's lattice, once the view is known (a
+    // kernel's home view is known after the first band).
+    let edges_of = |view: &View| BandEdges {
+        first_row_index: view
+            .pixel_grid(sampled_width, sampled_height)
+            .first_row_index,
+        samples,
+        block: align,
+    };
+    let band_end = |first: u32, edges: Option<&BandEdges>| {
+        let nominal = first.saturating_add(band_rows).min(rows.end());
+        edges.map_or(nominal, |edges| edges.at_or_after(nominal, rows.end()))
+    };
 
     let started = std::time::Instant::now();
-    let band_request = |first: u32, count: u32| RenderRequest {
+    let band_request = |view: Option<View>, first: u32, count: u32| RenderRequest {
+        view,
         width_px: sampled_width,
         height_px: sampled_height,
         rows: Some(RowRange {
@@ -267,8 +305,8 @@ pub fn render_poster(
     }
     // A band: rendered, then coloured and brought down to one sample per pixel (PNG), or
     // its values as they are (NumPy).
-    let render_band = |first: u32, count: u32| -> Result<_, PosterError> {
-        let output = engine.render(&band_request(first, count), cancel)?;
+    let render_band = |view: Option<View>, first: u32, count: u32| -> Result<_, PosterError> {
+        let output = engine.render(&band_request(view, first, count), cancel)?;
         if cancel.is_cancelled() {
             return Err(RenderError::Cancelled.into());
         }
@@ -282,8 +320,11 @@ pub fn render_poster(
         Ok((output, bytes))
     };
     write_atomically_with(path, |file| -> Result<(), PosterError> {
-        let first_count = band_rows.min(rows.count);
-        let (output, colours) = render_band(rows.first, first_count)?;
+        let mut edges = job.request.view.as_ref().map(edges_of);
+        let first_count = band_end(rows.first, edges.as_ref()) - rows.first;
+        let (output, colours) = render_band(job.request.view, rows.first, first_count)?;
+        let view = output.view;
+        edges = Some(edges_of(&view));
         // The document is known once the kernel has run (its home view, its parameters);
         // the PNG's metadata comes before its pixels.
         let mut metadata = ExportMetadata::of_render(&job.request.source, &output, job.palette);
@@ -328,8 +369,8 @@ pub fn render_poster(
         let mut first = rows.first + first_count;
         on_rows(first - rows.first, rows.count);
         while first < rows.end() {
-            let count = band_rows.min(rows.end() - first);
-            let (_, colours) = render_band(first, count)?;
+            let count = band_end(first, edges.as_ref()) - first;
+            let (_, colours) = render_band(Some(view), first, count)?;
             sink.write_band(&colours)?;
             bands += 1;
             first += count;

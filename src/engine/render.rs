@@ -9,6 +9,7 @@
 //! be stopped from any thread through a `CancelToken`, or by its timeout, within
 //! milliseconds even while a kernel is stuck in an endless loop.
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -20,7 +21,8 @@ use super::error::{KernelError, RenderError, RequestError};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode};
 use super::lua_unsafe::StopSwitch;
 use super::parameters::{ParameterValue, ParameterValues, resolve, resolve_leniently};
-use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRows};
+use super::plan::{GUESS_BLOCK, KeptPixels, rows_to_compute, units_of};
+use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRect};
 use super::sync::lock;
 use super::view::{PixelGrid, View};
 
@@ -37,11 +39,6 @@ const COLOUR_BYTES_PER_PIXEL: u64 = 4;
 /// How often the rendering thread reports finished units to its observer. Workers never
 /// wake it per unit: on these machines a cross-thread wake-up per unit cost 5% of a render.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(5);
-/// Work units hold at least this many pixels (whole rows), so per-unit overhead stays
-/// small while there are still hundreds of units to balance across threads.
-const MIN_PIXELS_PER_UNIT: u32 = 2048;
-/// Rows per work unit when guessing: the height of driver.lua's blocks (GUESS_BLOCK).
-const GUESS_ROWS: u32 = 32;
 /// How long a stopped render waits for its workers before abandoning the ones that have
 /// not stopped (a kernel inside a long call that cannot be interrupted).
 pub const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -105,9 +102,13 @@ pub struct RenderRequest {
     /// Solid guessing: fill flat regions from their outline instead of computing every
     /// pixel (escape kernels only; a few pixels in a million may differ). On by default.
     pub guessing: bool,
-    /// Render only these rows of the image (a band of a poster); None for all. A band
-    /// should start on a multiple of `band_alignment_rows` to match a whole render exactly.
+    /// Render only these rows of the image (a band of a poster); None for all. Any band
+    /// holds exactly the pixels of a whole render.
     pub rows: Option<RowRange>,
+    /// An earlier render whose pixels this one may keep: when it is a whole render of the
+    /// same kernel, size and settings, on the same pixel lattice (a pan by whole pixels),
+    /// only the pixels it lacks are computed, and the result is the same as a full render.
+    pub previous: Option<Arc<RenderOutput>>,
 }
 
 /// What a render does with a parameter value the kernel does not take (an unknown name,
@@ -137,6 +138,7 @@ impl RenderRequest {
             parameter_policy: ParameterPolicy::Strict,
             guessing: true,
             rows: None,
+            previous: None,
         }
     }
 
@@ -308,6 +310,8 @@ pub struct RenderTimings {
     pub compile_secs: f64,
     /// One entry per worker thread used.
     pub threads: Vec<ThreadTiming>,
+    /// Pixels kept from the request's `previous` render instead of computed (0 for none).
+    pub kept_pixels: u64,
 }
 
 impl RenderTimings {
@@ -334,20 +338,74 @@ pub struct RenderOutput {
     pub guessed: bool,
     /// The rows of the image it holds (all of them unless the request asked for a band).
     pub rows: RowRange,
+    /// The kernel source rendered.
+    pub source: Arc<str>,
     /// How long it took.
     pub timings: RenderTimings,
 }
 
-/// A unit of rows that has just been rendered, as passed to a render's observer.
+impl RenderOutput {
+    /// True when a render of `request` will probably keep pixels of this one (same
+    /// kernel, size and guessing, and a view on the same lattice, moved less than the
+    /// image): a cheap check before the kernel is compiled. The render itself also checks
+    /// the iteration limit and the parameters, and keeps nothing when they differ.
+    pub fn may_keep_pixels_for(&self, request: &RenderRequest) -> bool {
+        let Some(view) = request.view else {
+            return false;
+        };
+        let size_px = (request.width_px, request.height_px);
+        let guess = self.guessed;
+        self.rows.count == self.image.height_px
+            && (self.image.width_px, self.image.height_px) == size_px
+            && (request.guessing && self.image.output == OutputMode::Escape) == guess
+            && request.rows.is_none()
+            && self.source == request.source
+            && KeptPixels::between(
+                &self.view.pixel_grid(size_px.0, size_px.1),
+                &view.pixel_grid(size_px.0, size_px.1),
+                size_px,
+                guess,
+            )
+            .is_some()
+    }
+
+    /// True when this whole render's pixels can stand in a render of `request`, given
+    /// that its kernel produces `output` and runs with `max_iter` and `parameters`: same
+    /// kernel, size and settings (the view may differ; the caller compares lattices).
+    fn keeps_pixels_for(
+        &self,
+        request: &RenderRequest,
+        output: OutputMode,
+        max_iter: u32,
+        parameters: &[(String, ParameterValue)],
+    ) -> bool {
+        let guess = request.guessing && output == OutputMode::Escape;
+        self.rows.first == 0
+            && self.rows.count == self.image.height_px
+            && (self.image.width_px, self.image.height_px) == (request.width_px, request.height_px)
+            && self.image.output == output
+            && self.max_iter == max_iter
+            && self.guessed == guess
+            && self.parameters == parameters
+            && (Arc::ptr_eq(&self.source, &request.source) || self.source == request.source)
+    }
+}
+
+/// A unit (a rectangle of pixels) that has just been rendered, as passed to a render's
+/// observer. Whole rows, unless the render keeps an earlier one's pixels.
 #[derive(Debug)]
 pub struct UnitProgress<'a> {
     /// What the values are (one float per pixel, or three for direct colour).
     pub output: OutputMode,
-    /// Its first row.
+    /// Its first row (counted from the first row asked for).
     pub first_row: u32,
     /// How many rows it covers.
     pub row_count: u32,
-    /// Its values (`channels` floats per pixel, row by row).
+    /// Its first column.
+    pub first_column: u32,
+    /// How many columns it covers.
+    pub column_count: u32,
+    /// Its values (`channels` floats per pixel, `column_count` pixels per row).
     pub values: &'a [f32],
     /// Units finished so far, this one included.
     pub units_done: usize,
@@ -414,10 +472,11 @@ enum StopReason {
 /// How the image is cut into units.
 struct UnitPlan {
     width_px: u32,
-    /// The rows of the image this job renders (all of them unless a band was asked for).
+    /// The rows of the image asked for (all of them unless a band was asked for).
     rows: RowRange,
-    rows_per_unit: u32,
-    units_total: usize,
+    /// The rows the job's buffer holds: `rows`, widened to whole guessing blocks.
+    buffer_rows: Range<u32>,
+    units: Vec<UnitRect>,
     grid: PixelGrid,
     max_iter: Option<u32>,
     /// Every declared parameter's value (checked), set in each worker's state.
@@ -426,71 +485,146 @@ struct UnitPlan {
     guess: bool,
     output: OutputMode,
     channels: usize,
+    /// Pixels of an earlier render this one keeps (a pan), copied in before units start.
+    kept: Option<(KeptPixels, Arc<RenderOutput>)>,
 }
 
 impl UnitPlan {
     /// The plan for `request`'s `rows`, at `view`, once the kernel is known to produce
-    /// `output` and take `parameters`.
+    /// `output` and take `parameters`, run with `max_iter` iterations.
     fn new(
         request: &RenderRequest,
         rows: RowRange,
         view: &View,
         parameters: Vec<(String, ParameterValue)>,
-        output: OutputMode,
+        (output, max_iter): (OutputMode, u32),
     ) -> Self {
         let (width_px, height_px) = (request.width_px, request.height_px);
-        let (max_iter, guessing) = (request.max_iter, request.guessing);
-        let guess = guessing && output == OutputMode::Escape;
-        let rows_per_unit = rows_per_unit(width_px, height_px, guess);
+        let guess = request.guessing && output == OutputMode::Escape;
+        let grid = view.pixel_grid(width_px, height_px);
+        let buffer_rows = rows_to_compute(rows.first..rows.end(), height_px, &grid, guess);
+        let kept = request
+            .previous
+            .as_ref()
+            .filter(|previous| {
+                rows.count == height_px
+                    && previous.keeps_pixels_for(request, output, max_iter, &parameters)
+            })
+            .and_then(|previous| {
+                let earlier = previous.view.pixel_grid(width_px, height_px);
+                KeptPixels::between(&earlier, &grid, (width_px, height_px), guess)
+                    .map(|kept| (kept, Arc::clone(previous)))
+            });
+        let rects = match &kept {
+            Some((kept, _)) => kept.rects_to_compute((width_px, height_px), guess),
+            None => vec![UnitRect {
+                left: 0,
+                top: buffer_rows.start,
+                width: width_px,
+                height: buffer_rows.len() as u32,
+            }],
+        };
+        let mut units = Vec::new();
+        for rect in rects {
+            units_of(rect, &grid, guess, &mut units);
+        }
         Self {
             width_px,
             rows,
-            rows_per_unit,
-            units_total: rows.count.div_ceil(rows_per_unit) as usize,
-            grid: view.pixel_grid(width_px, height_px),
-            max_iter,
+            buffer_rows,
+            units,
+            grid,
+            max_iter: request.max_iter,
             parameters,
             guess,
             output,
             channels: output.channels(),
+            kept,
         }
     }
 
-    /// The indices of `unit`'s values in the rendered rows.
-    fn unit_value_range(&self, unit: usize) -> std::ops::Range<usize> {
-        let rows = self.unit_rows(unit);
-        let row_values = self.width_px as usize * self.channels;
-        let start = (rows.first_row - self.rows.first) as usize * row_values;
-        start..start + rows.row_count as usize * row_values
+    /// Values per row of the buffer.
+    fn stride(&self) -> usize {
+        self.width_px as usize * self.channels
     }
 
-    /// `unit`'s rows, numbered in the whole image (so a band's pixels are the very points
-    /// of the whole image's, computed the same way).
-    fn unit_rows(&self, unit: usize) -> UnitRows {
-        let first_row = self.rows.first + unit as u32 * self.rows_per_unit;
-        UnitRows {
-            width_px: self.width_px,
-            first_row,
-            row_count: self.rows_per_unit.min(self.rows.end() - first_row),
+    /// How many values the job's buffer holds.
+    fn buffer_len(&self) -> usize {
+        self.buffer_rows.len() * self.stride()
+    }
+
+    /// The index in the buffer of pixel (column, row) of the image.
+    fn buffer_index(&self, column: u32, row: u32) -> usize {
+        (row - self.buffer_rows.start) as usize * self.stride() + column as usize * self.channels
+    }
+
+    /// The range of the buffer from `rect`'s first pixel to its last.
+    fn rect_value_range(&self, rect: &UnitRect) -> Range<usize> {
+        let start = self.buffer_index(rect.left, rect.top);
+        let last_row_start = self.buffer_index(rect.left, rect.top + rect.height - 1);
+        start..last_row_start + rect.width as usize * self.channels
+    }
+
+    /// The buffer as it starts: the kept pixels of an earlier render, zeros elsewhere.
+    fn initial_buffer(&self) -> Vec<u32> {
+        let mut buffer = vec![0_u32; self.buffer_len()];
+        if let Some((kept, previous)) = &self.kept {
+            let previous_values = &previous.image.values;
+            let run = kept.columns.len() * self.channels;
+            for row in kept.rows.clone() {
+                let earlier_row = (i64::from(row) + kept.shift.1) as usize;
+                let earlier_column = (i64::from(kept.columns.start) + kept.shift.0) as usize;
+                let from = (earlier_row * self.width_px as usize + earlier_column) * self.channels;
+                let to = self.buffer_index(kept.columns.start, row);
+                if let (Some(source), Some(target)) = (
+                    previous_values.get(from..from + run),
+                    buffer.get_mut(to..to + run),
+                ) {
+                    for (target, value) in target.iter_mut().zip(source) {
+                        *target = value.to_bits();
+                    }
+                }
+            }
+        }
+        buffer
+    }
+
+    /// Where the rows asked for lie in the finished buffer.
+    fn rows_asked_for(&self) -> BufferSlice {
+        let skip = (self.rows.first - self.buffer_rows.start) as usize * self.stride();
+        BufferSlice {
+            skip,
+            len: self.rows.count as usize * self.stride(),
         }
     }
+
+    /// How many pixels were kept from an earlier render.
+    fn kept_pixel_count(&self) -> u64 {
+        self.kept.as_ref().map_or(0, |(kept, _)| kept.pixel_count())
+    }
 }
 
-/// Rows per work unit for an image `width_px` wide and `height_px` high: whole rows of at
-/// least MIN_PIXELS_PER_UNIT pixels, and with guessing at least GUESS_ROWS (its blocks).
-fn rows_per_unit(width_px: u32, height_px: u32, guess: bool) -> u32 {
-    let min_rows = if guess { GUESS_ROWS } else { 1 };
-    MIN_PIXELS_PER_UNIT
-        .div_ceil(width_px.max(1))
-        .max(min_rows)
-        .clamp(1, height_px.max(1))
+/// A run of values in a job's buffer.
+struct BufferSlice {
+    skip: usize,
+    len: usize,
 }
 
-/// The row step bands of an image must start on so that rendering the image band by band
-/// (in one process or many) computes every pixel exactly as one whole render does: work
-/// units then start on the same rows.
-pub fn band_alignment_rows(width_px: u32, height_px: u32, guessing: bool) -> u32 {
-    rows_per_unit(width_px, height_px, guessing)
+impl BufferSlice {
+    /// Those values of `buffer`, in place.
+    fn of(&self, mut buffer: Vec<f32>) -> Vec<f32> {
+        buffer.truncate(self.skip + self.len);
+        buffer.drain(..self.skip.min(buffer.len()));
+        buffer
+    }
+}
+
+/// The row step bands of an image should start on so that rendering it band by band
+/// computes no more rows than one whole render: any band gives exactly the pixels of a
+/// whole render, but with guessing a band starting elsewhere computes the rest of its
+/// first and last blocks again.
+pub fn band_alignment_rows(guessing: bool) -> u32 {
+    if guessing { GUESS_BLOCK } else { 1 }
 }
 
 /// A band of rows of an image: `count` rows from row `first` (0 is the top).
@@ -625,14 +759,16 @@ impl WorkerShared {
                 "preparing the kernel (running its top level or sample calls of pixel)".to_owned()
             }
             unit => match job.work.plan() {
-                Some(plan) => {
-                    let rows = plan.unit_rows((unit - 2) as usize);
-                    format!(
-                        "rendering rows {}-{}",
-                        rows.first_row,
-                        rows.first_row + rows.row_count - 1
-                    )
-                }
+                Some(plan) => match plan.units.get((unit - 2) as usize) {
+                    Some(rect) => format!(
+                        "rendering rows {}-{}, columns {}-{}",
+                        rect.top,
+                        rect.top + rect.height - 1,
+                        rect.left,
+                        rect.left + rect.width - 1
+                    ),
+                    None => "rendering".to_owned(),
+                },
                 None => "rendering".to_owned(),
             },
         }
@@ -770,13 +906,12 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
     }
     while !job.is_stopped() {
         let unit = job.next_unit.fetch_add(1, Ordering::SeqCst);
-        if unit >= plan.units_total {
+        let Some(rect) = plan.units.get(unit) else {
             break;
-        }
-        let rows = plan.unit_rows(unit);
+        };
         shared.set_unit(unit);
-        let out = &job.image[plan.unit_value_range(unit)];
-        match kernel.render_unit(rows, &plan.grid, out, plan.guess, &stop) {
+        let out = &job.image[plan.rect_value_range(rect)];
+        match kernel.render_unit(*rect, &plan.grid, (out, plan.stride()), plan.guess, &stop) {
             Ok(()) => {
                 report.timing.units += 1;
                 lock(&job.finished_units).push(unit);
@@ -929,8 +1064,17 @@ impl Engine {
             ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
-        let plan = UnitPlan::new(request, rows, &view, parameters.clone(), info.output);
-        let units_total = plan.units_total;
+        let max_iter = info.effective_max_iter(request.max_iter);
+        let plan = UnitPlan::new(
+            request,
+            rows,
+            &view,
+            parameters.clone(),
+            (info.output, max_iter),
+        );
+        let units_total = plan.units.len();
+        let kept_pixels = plan.kept_pixel_count();
+        let rows_asked_for = plan.rows_asked_for();
         let job = self.start_job(
             &mut workers,
             &request.source,
@@ -947,7 +1091,7 @@ impl Engine {
                 results.units_done
             )));
         }
-        let values = results.image;
+        let values = rows_asked_for.of(results.image);
         let compile_secs = first_compile_secs
             + threads
                 .iter()
@@ -961,15 +1105,17 @@ impl Engine {
                 values,
             },
             view,
-            max_iter: info.effective_max_iter(request.max_iter),
+            max_iter,
             guessed: request.guessing && info.output == OutputMode::Escape,
             rows,
+            source: Arc::clone(&request.source),
             kernel: info,
             parameters,
             timings: RenderTimings {
                 wall_secs: started.elapsed().as_secs_f64(),
                 compile_secs,
                 threads,
+                kept_pixels,
             },
         })
     }
@@ -1029,9 +1175,7 @@ impl Engine {
         limits: JobLimits<'_>,
     ) -> StartedJob {
         let (events, receiver) = mpsc::channel();
-        let value_count = work.plan().map_or(0, |plan| {
-            plan.width_px as usize * plan.rows.count as usize * plan.channels
-        });
+        let initial_buffer = work.plan().map_or_else(Vec::new, UnitPlan::initial_buffer);
         let mut started = StartedJob {
             job: None,
             receiver,
@@ -1044,10 +1188,7 @@ impl Engine {
             return started;
         }
         // Zeroed u32s become atomics in place (same layout): no second pass over the image.
-        let image: Box<[AtomicU32]> = vec![0_u32; value_count]
-            .into_iter()
-            .map(AtomicU32::new)
-            .collect();
+        let image: Box<[AtomicU32]> = initial_buffer.into_iter().map(AtomicU32::new).collect();
         let job = Arc::new(Job {
             id: self.next_job_id.fetch_add(1, Ordering::Relaxed),
             source: Arc::clone(source),
@@ -1245,20 +1386,34 @@ fn report_finished_units(
         let Some(on_unit) = on_unit.as_deref_mut().filter(|_| !job.is_stopped()) else {
             continue;
         };
-        let rows = plan.unit_rows(unit);
+        let Some(rect) = plan.units.get(unit) else {
+            continue;
+        };
+        // Only the rows asked for (a widened band computes a few more).
+        let top = rect.top.max(plan.rows.first);
+        let bottom = (rect.top + rect.height).min(plan.rows.end());
+        if top >= bottom {
+            continue;
+        }
         unit_values.clear();
-        unit_values.extend(
-            job.image[plan.unit_value_range(unit)]
-                .iter()
-                .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
-        );
+        for row in top..bottom {
+            let start = plan.buffer_index(rect.left, row);
+            let run = rect.width as usize * plan.channels;
+            unit_values.extend(
+                job.image[start..start + run]
+                    .iter()
+                    .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
+            );
+        }
         on_unit(&UnitProgress {
             output: plan.output,
-            first_row: rows.first_row - plan.rows.first,
-            row_count: rows.row_count,
+            first_row: top - plan.rows.first,
+            row_count: bottom - top,
+            first_column: rect.left,
+            column_count: rect.width,
             values: unit_values,
             units_done: *units_done,
-            units_total: plan.units_total,
+            units_total: plan.units.len(),
         });
     }
 }

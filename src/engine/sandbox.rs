@@ -146,12 +146,25 @@ fn first_line_of(error: &mlua::Error) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-/// The rows of the image one work unit covers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UnitRows {
-    pub width_px: u32,
-    pub first_row: u32,
-    pub row_count: u32,
+/// The pixels of the image one work unit covers: `width` columns from `left`, `height`
+/// rows from `top` (in the whole image's numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnitRect {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl UnitRect {
+    /// The lattice indices of the rect's first column and row in `grid`, as the driver
+    /// takes them (exact integers in f64: the grid keeps its indices far below 2^53).
+    pub fn lattice_indices(&self, grid: &PixelGrid) -> (f64, f64) {
+        (
+            (grid.first_column_index + i64::from(self.left)) as f64,
+            (grid.first_row_index + i64::from(self.top)) as f64,
+        )
+    }
 }
 
 /// Who may stop a call: the worker's switch, the job's id and its stop flag.
@@ -405,18 +418,15 @@ impl LuaKernel {
 
     /// Renders one unit into `out` (channels floats per pixel, row by row), by solid
     /// guessing when `guess` is set and the kernel returns escape values.
+    /// `out` starts at the rect's first pixel; its rows are `stride` floats apart.
     pub(crate) fn render_unit(
         &self,
-        rows: UnitRows,
+        rect: UnitRect,
         grid: &PixelGrid,
-        out: &[AtomicU32],
+        (out, stride): (&[AtomicU32], usize),
         guess: bool,
         stop: &StopContext<'_>,
     ) -> Result<(), RunFailure> {
-        let unit_grid = PixelGrid {
-            y_first: grid.complex_from_pixel(0, rows.first_row).1,
-            ..*grid
-        };
         let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
             return Err(RunFailure::Stopped);
         };
@@ -425,14 +435,7 @@ impl LuaKernel {
             (Some(guessing), true) => guessing,
             _ => &self.render_unit,
         };
-        let fast_message = match call_unit_driver(
-            driver,
-            &self.pixel,
-            out,
-            rows.width_px,
-            rows.row_count,
-            &unit_grid,
-        ) {
+        let fast_message = match call_unit_driver(driver, &self.pixel, out, stride, &rect, grid) {
             Ok((true, _)) => return Ok(()),
             _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
             Ok((false, message)) => message.unwrap_or_default(),
@@ -444,17 +447,20 @@ impl LuaKernel {
         }
         // The fast loop failed somewhere in the unit: find the pixel, one protected call at
         // a time, so the user gets its position.
+        let (column_index, row_index) = rect.lattice_indices(grid);
         let located = self
             .locate_error
             .call::<(Option<u32>, Option<String>, Option<String>, Option<u32>)>((
                 &self.pixel,
                 self.info.output == OutputMode::Rgb,
-                rows.width_px,
-                rows.row_count,
-                unit_grid.x_first,
-                unit_grid.x_step,
-                unit_grid.y_first,
-                unit_grid.y_step,
+                rect.width,
+                rect.height,
+                grid.x_origin,
+                grid.x_step,
+                column_index,
+                grid.y_origin,
+                grid.y_step,
+                row_index,
             ));
         if (stop.is_stopped)() {
             return Err(RunFailure::Stopped);
@@ -464,8 +470,8 @@ impl LuaKernel {
                 if is_out_of_memory_message(&message, stack_line) {
                     return Err(memory_limit());
                 }
-                let column = index % rows.width_px.max(1);
-                let row = rows.first_row + index / rows.width_px.max(1);
+                let column = rect.left + index % rect.width.max(1);
+                let row = rect.top + index / rect.width.max(1);
                 let (x, y) = grid.complex_from_pixel(column, row);
                 let pixel = Some(PixelLocation { column, row, x, y });
                 let (position_line, message) = split_kernel_position(&message);
@@ -612,18 +618,25 @@ fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) ->
         .collect();
     for (_, (x, y)) in work_by_point.iter().take(TRACE_SHAPING_ATTEMPTS) {
         let same_point = PixelGrid {
-            x_first: *x,
+            x_origin: *x,
             x_step: 0.0,
-            y_first: *y,
+            first_column_index: 0,
+            y_origin: *y,
             y_step: 0.0,
+            first_row_index: 0,
         };
         jit.watch.get::<Function>("begin")?.call::<()>(())?;
         let warm_up = call_unit_driver(
             &kernel.render_unit,
             &kernel.pixel,
             &scratch,
-            TRACE_SHAPING_CALLS,
-            1,
+            scratch.len(),
+            &UnitRect {
+                left: 0,
+                top: 0,
+                width: TRACE_SHAPING_CALLS,
+                height: 1,
+            },
             &same_point,
         );
         let loops = jit.watch.get::<Function>("finish")?.call::<bool>(())?;

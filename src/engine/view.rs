@@ -27,30 +27,105 @@ pub const DEFAULT_HOME: View = View {
     span: 3.0,
 };
 
-/// Where each pixel's centre lies in the complex plane, for one image size:
-/// pixel (column, row) is at `x_first + column * x_step`, `y_first + row * y_step`.
+/// Where each pixel's centre lies in the complex plane, for one image size.
+///
+/// Pixel centres lie on a lattice of the pixel step: column `c` is at
+/// `x_origin + (first_column_index + c + 0.5) * x_step`, row `r` at
+/// `y_origin + (first_row_index + r + 0.5) * y_step`, with the origins 0 whenever the
+/// indices fit exactly in an f64 (any view short of f64's precision limit). So a view
+/// moved by whole pixels has the very same points at its kept pixels (which lets a pan
+/// keep them: the lattice index is all that changes), and a point and its mirror image
+/// across the real axis are exact negations of each other. The image is the view rounded
+/// to the nearest whole pixel of that lattice: at most half a pixel from its exact centre.
 ///
 /// The Lua driver and the native reference evaluate exactly this expression, so the two
 /// see bit-identical coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PixelGrid {
-    /// Real part of column 0's centre.
-    pub x_first: f64,
+    /// Real part of the lattice's origin (0 unless the view is too deep for a lattice
+    /// index to be exact).
+    pub x_origin: f64,
     /// Real distance between neighbouring columns.
     pub x_step: f64,
-    /// Imaginary part of row 0's centre.
-    pub y_first: f64,
+    /// The lattice index of column 0's left edge.
+    pub first_column_index: i64,
+    /// Imaginary part of the lattice's origin.
+    pub y_origin: f64,
     /// Imaginary distance between neighbouring rows (negative: rows go down).
     pub y_step: f64,
+    /// The lattice index of row 0's top edge.
+    pub first_row_index: i64,
+}
+
+/// Lattice indices beyond this (in size) are not used: every index plus an image's size
+/// must stay an exact integer in an f64, with room to spare.
+const MAX_LATTICE_INDEX: f64 = (1_u64 << 50) as f64;
+
+/// The lattice index of an image's first edge and the origin, for an axis whose centre is
+/// `centre` and whose pixels are `step` apart (`pixels` of them): the nearest lattice
+/// position to the exact one, or, when that index would be too large to be exact, a
+/// lattice whose origin is the centre itself.
+fn lattice_axis(centre: f64, step: f64, pixels: u32) -> (f64, i64) {
+    let half_image = f64::from(pixels) / 2.0;
+    let index = (centre / step - half_image).round();
+    if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
+        // In range, so the conversion is exact.
+        (0.0, index as i64)
+    } else {
+        (centre, -(half_image.round() as i64))
+    }
 }
 
 impl PixelGrid {
     /// The complex point at the centre of pixel (column, row).
     pub fn complex_from_pixel(&self, column: u32, row: u32) -> (f64, f64) {
         (
-            self.x_first + f64::from(column) * self.x_step,
-            self.y_first + f64::from(row) * self.y_step,
+            self.x_origin + self.column_centre(i64::from(column)) * self.x_step,
+            self.y_origin + self.row_centre(i64::from(row)) * self.y_step,
         )
+    }
+
+    /// The lattice coordinate of column `column`'s centre (exact: a half-integer).
+    pub fn column_centre(&self, column: i64) -> f64 {
+        (self.first_column_index + column) as f64 + 0.5
+    }
+
+    /// The lattice coordinate of row `row`'s centre (exact: a half-integer).
+    pub fn row_centre(&self, row: i64) -> f64 {
+        (self.first_row_index + row) as f64 + 0.5
+    }
+
+    /// The complex point at a position in the image, in pixels from its top-left corner
+    /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre).
+    pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (f64, f64) {
+        (
+            self.x_origin + (self.first_column_index as f64 + pos_in_image.0) * self.x_step,
+            self.y_origin + (self.first_row_index as f64 + pos_in_image.1) * self.y_step,
+        )
+    }
+
+    /// The position in the image (pixels from the top-left corner) of a complex point.
+    pub fn pos_in_image_from_complex(&self, point: (f64, f64)) -> (f64, f64) {
+        (
+            (point.0 - self.x_origin) / self.x_step - self.first_column_index as f64,
+            (point.1 - self.y_origin) / self.y_step - self.first_row_index as f64,
+        )
+    }
+
+    /// How many pixels `self`'s content is shifted from `earlier`'s, as (columns, rows):
+    /// pixel (c, r) here shows the point of pixel (c + columns, r + rows) there. None when
+    /// the two are not the same lattice (another step or origin), so no pixel is shared.
+    pub fn shift_from(&self, earlier: &PixelGrid) -> Option<(i64, i64)> {
+        let same_lattice = self.x_origin.to_bits() == earlier.x_origin.to_bits()
+            && self.y_origin.to_bits() == earlier.y_origin.to_bits()
+            && self.x_step.to_bits() == earlier.x_step.to_bits()
+            && self.y_step.to_bits() == earlier.y_step.to_bits();
+        same_lattice.then(|| {
+            (
+                self.first_column_index - earlier.first_column_index,
+                self.first_row_index - earlier.first_row_index,
+            )
+        })
     }
 }
 
@@ -89,11 +164,16 @@ impl View {
     /// The pixel-centre grid for an image of this size.
     pub fn pixel_grid(&self, width_px: u32, height_px: u32) -> PixelGrid {
         let scale = self.scale_per_pixel(height_px);
+        let (x_origin, first_column_index) = lattice_axis(self.center_x, scale, width_px);
+        // Rows go down, so the imaginary axis is the lattice's negative direction.
+        let (negated_y_origin, first_row_index) = lattice_axis(-self.center_y, scale, height_px);
         PixelGrid {
-            x_first: self.center_x + (0.5 - f64::from(width_px) / 2.0) * scale,
+            x_origin,
             x_step: scale,
-            y_first: self.center_y - (0.5 - f64::from(height_px) / 2.0) * scale,
+            first_column_index,
+            y_origin: 0.0 - negated_y_origin, // +0.0, not -0.0, on the lattice
             y_step: -scale,
+            first_row_index,
         }
     }
 
@@ -119,26 +199,22 @@ impl View {
     }
 
     /// The complex point at a position in the image, in pixels from its top-left corner
-    /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre).
+    /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre), as rendered
+    /// (on the view's pixel lattice).
     pub fn complex_from_pos_in_image(
         &self,
         pos_in_image: (f64, f64),
         size_px: (u32, u32),
     ) -> (f64, f64) {
-        let scale = self.scale_per_pixel(size_px.1);
-        (
-            self.center_x + (pos_in_image.0 - f64::from(size_px.0) / 2.0) * scale,
-            self.center_y - (pos_in_image.1 - f64::from(size_px.1) / 2.0) * scale,
-        )
+        self.pixel_grid(size_px.0, size_px.1)
+            .complex_from_pos_in_image(pos_in_image)
     }
 
-    /// The position in the image (pixels from the top-left corner) of a complex point.
+    /// The position in the image (pixels from the top-left corner) of a complex point, as
+    /// rendered.
     pub fn pos_in_image_from_complex(&self, point: (f64, f64), size_px: (u32, u32)) -> (f64, f64) {
-        let scale = self.scale_per_pixel(size_px.1);
-        (
-            (point.0 - self.center_x) / scale + f64::from(size_px.0) / 2.0,
-            (self.center_y - point.1) / scale + f64::from(size_px.1) / 2.0,
-        )
+        self.pixel_grid(size_px.0, size_px.1)
+            .pos_in_image_from_complex(point)
     }
 
     /// This view moved so that the image content shifts by (dx, dy) pixels (a drag to the
@@ -178,6 +254,7 @@ impl View {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -201,10 +278,72 @@ mod tests {
         let view = View::new(0.0, 0.0, 2.0);
         for height in [10, 720, 4096] {
             let grid = view.pixel_grid(height * 2, height);
-            let top = grid.y_first - grid.y_step / 2.0;
-            let bottom = grid.y_first + grid.y_step * (f64::from(height) - 0.5);
+            let top = grid.complex_from_pos_in_image((0.0, 0.0)).1;
+            let bottom = grid.complex_from_pos_in_image((0.0, f64::from(height))).1;
             assert!((top - 1.0).abs() < 1e-12 && (bottom + 1.0).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_pan_by_whole_pixels_keeps_the_very_same_points_at_the_kept_pixels() {
+        let view = View::new(-0.743_643_887, 0.131_825_904, 0.000_12);
+        let size = (1280, 720);
+        let grid = view.pixel_grid(size.0, size.1);
+        for (dx, dy) in [(100.0, 0.0), (-37.0, 12.0), (0.0, -250.0)] {
+            let panned = view.panned_by_pixels((dx, dy), size.1);
+            let panned_grid = panned.pixel_grid(size.0, size.1);
+            let (columns, rows) = panned_grid.shift_from(&grid).expect("same lattice");
+            assert_eq!((columns, rows), (-(dx as i64), -(dy as i64)));
+            for (column, row) in [(500_u32, 300_u32), (700, 400)] {
+                let earlier = grid.complex_from_pixel(
+                    (i64::from(column) + columns) as u32,
+                    (i64::from(row) + rows) as u32,
+                );
+                assert_eq!(panned_grid.complex_from_pixel(column, row), earlier);
+            }
+        }
+        let zoomed = view
+            .zoomed_about((-0.7436, 0.1318), 1.5)
+            .pixel_grid(size.0, size.1);
+        assert_eq!(zoomed.shift_from(&grid), None, "a zoom shares no lattice");
+    }
+
+    #[test]
+    fn pixel_centres_mirror_exactly_across_the_real_axis() {
+        for (center_y, height) in [(0.0, 720), (0.0, 721), (0.3, 500), (-0.05, 101)] {
+            let grid = View::new(-0.5, center_y, 2.0).pixel_grid(640, height);
+            let ys: Vec<f64> = (0..height)
+                .map(|row| grid.complex_from_pixel(0, row).1)
+                .collect();
+            let mirrored = ys.iter().filter(|y| ys.contains(&-**y)).count();
+            assert!(mirrored > 0, "{center_y} {height}: some rows mirror");
+            for y in &ys {
+                if let Some(mirror) = ys.iter().find(|other| (**other + *y).abs() < 1e-9) {
+                    assert_eq!(mirror.to_bits(), (-*y).to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_image_is_the_view_to_within_half_a_pixel() {
+        let view = View::new(0.123_456_789, -0.987_654_321, 0.01);
+        let size = (333, 250);
+        let grid = view.pixel_grid(size.0, size.1);
+        let centre = grid.complex_from_pos_in_image((166.5, 125.0));
+        let pixel = view.scale_per_pixel(size.1);
+        assert!((centre.0 - view.center_x).abs() <= 0.5 * pixel + 1e-15);
+        assert!((centre.1 - view.center_y).abs() <= 0.5 * pixel + 1e-15);
+    }
+
+    #[test]
+    fn views_too_deep_for_a_lattice_are_still_centred_on_their_view() {
+        let view = View::new(1.0e10, -3.0, 1.0e-9);
+        let grid = view.pixel_grid(100, 100);
+        let centre = grid.complex_from_pos_in_image((50.0, 50.0));
+        assert_eq!(grid.x_origin, 1.0e10);
+        assert!((centre.0 - view.center_x).abs() < 1e-5);
+        assert!((centre.1 - view.center_y).abs() < 1e-15);
     }
 
     #[test]
@@ -228,7 +367,10 @@ mod tests {
         let point = view.complex_from_pos_in_image(cursor, size);
         let zoomed = view.zoomed_about(point, 1.25);
         let after = zoomed.pos_in_image_from_complex(point, size);
-        assert!((after.0 - cursor.0).abs() < 1e-9 && (after.1 - cursor.1).abs() < 1e-9);
+        // The zoomed image lies on its own lattice: within half a pixel.
+        assert!(
+            (after.0 - cursor.0).abs() <= 0.5 + 1e-9 && (after.1 - cursor.1).abs() <= 0.5 + 1e-9
+        );
         assert!((zoomed.zoom_relative_to(&view) - 1.25).abs() < 1e-12);
     }
 

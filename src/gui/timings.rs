@@ -213,6 +213,16 @@ fn last_run_ui(ui: &mut Ui, run: &RunRecord) {
         ui.label("Pixels per second");
         ui.label(format!("{:.2} M", run.pixels_per_sec() / 1e6));
         ui.end_row();
+        if timings.kept_pixels > 0 {
+            let pixels = u64::from(run.size_px.0) * u64::from(run.size_px.1);
+            // Short: a long label would widen the side panel, and the image with it.
+            ui.label("Kept (a pan)");
+            ui.label(format!(
+                "{:.1}% of pixels",
+                timings.kept_pixels as f64 * 100.0 / pixels.max(1) as f64
+            ));
+            ui.end_row();
+        }
         ui.label("Threads used");
         ui.label(run.threads.to_string());
         ui.end_row();

@@ -214,8 +214,17 @@ impl RenderThread {
                     })),
                     ..EngineOptions::default()
                 });
+                // The last full render, whose pixels a pan keeps.
+                let mut last_full = None;
                 move |generation, passes: Vec<(Pass, RenderRequest)>, cancel: &CancelToken| {
-                    run_explore_job(&engine, generation, &passes, cancel, &events);
+                    run_explore_job(
+                        &engine,
+                        generation,
+                        &passes,
+                        cancel,
+                        &events,
+                        &mut last_full,
+                    );
                 }
             },
         )?;
@@ -234,33 +243,58 @@ impl RenderThread {
     }
 }
 
+/// Renders the passes of one request in order. The full pass keeps what it can of
+/// `last_full` (a pan computes only the uncovered strips), and then there is no preview:
+/// keeping pixels is faster than a preview.
 fn run_explore_job(
     engine: &Engine,
     generation: u64,
     passes: &[(Pass, RenderRequest)],
     cancel: &CancelToken,
     events: &EventSender<RenderEvent>,
+    last_full: &mut Option<Arc<RenderOutput>>,
 ) {
+    let keeps_pixels = passes.iter().any(|(pass, request)| {
+        *pass == Pass::Full
+            && last_full
+                .as_ref()
+                .is_some_and(|last| last.may_keep_pixels_for(request))
+    });
     for (pass, request) in passes {
+        if *pass == Pass::Preview && keeps_pixels {
+            continue;
+        }
         let result = if *pass == Pass::Full {
-            engine.render_with_progress(request, cancel, &mut |unit| {
-                events.send(RenderEvent::Rows {
-                    generation,
-                    first_row: unit.first_row,
-                    row_count: unit.row_count,
-                    output: unit.output,
-                    values: unit.values.to_vec(),
-                });
+            let request = RenderRequest {
+                previous: last_full.clone(),
+                ..request.clone()
+            };
+            engine.render_with_progress(&request, cancel, &mut |unit| {
+                // Whole rows only: the strips of a pan arrive with the finished image.
+                if unit.first_column == 0 && unit.column_count == request.width_px {
+                    events.send(RenderEvent::Rows {
+                        generation,
+                        first_row: unit.first_row,
+                        row_count: unit.row_count,
+                        output: unit.output,
+                        values: unit.values.to_vec(),
+                    });
+                }
             })
         } else {
             engine.render(request, cancel)
         };
         match result {
-            Ok(output) => events.send(RenderEvent::PassDone {
-                generation,
-                pass: *pass,
-                output: Box::new(output),
-            }),
+            Ok(output) => {
+                if *pass == Pass::Full {
+                    *last_full = Some(Arc::new(output.clone()));
+                }
+                events.send(RenderEvent::PassDone {
+                    generation,
+                    pass: *pass,
+                    output: Box::new(output),
+                });
+            }
             Err(RenderError::Cancelled) => return,
             Err(error) => {
                 events.send(RenderEvent::Failed { generation, error });

@@ -103,6 +103,49 @@ fn the_window_opens_on_the_mandelbrot_kernel_with_an_image() {
 }
 
 #[test]
+fn a_pan_computes_only_the_new_strips_and_shows_what_a_full_render_gives() {
+    let mut harness = harness();
+    let start = canvas_centre(&harness);
+    harness.drag_at(start);
+    harness.step();
+    harness.hover_at(start + Vec2::new(-70.0, 25.0));
+    harness.step();
+    harness.drop_at(start + Vec2::new(-70.0, 25.0));
+    settle(&mut harness);
+    let app = harness.state();
+    let last = app.runs().last().expect("a run");
+    let pixels = u64::from(last.size_px.0) * u64::from(last.size_px.1);
+    assert!(
+        last.timings.kept_pixels > pixels / 2,
+        "the pan kept {} of {pixels} pixels",
+        last.timings.kept_pixels
+    );
+    let (view, shown) = app.shown_image().expect("an image");
+    let full = moonbrot::engine::Engine::default()
+        .render(
+            &moonbrot::engine::RenderRequest {
+                view: Some(*view),
+                threads: 2,
+                ..moonbrot::engine::RenderRequest::new(
+                    app.settings().document.text(),
+                    shown.width_px,
+                    shown.height_px,
+                )
+            },
+            &moonbrot::engine::CancelToken::new(),
+        )
+        .expect("renders");
+    let differing = full
+        .image
+        .values
+        .iter()
+        .zip(&shown.values)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
+    assert_eq!(differing, 0, "the window shows exactly a full render");
+}
+
+#[test]
 fn a_drag_pans_the_view() {
     let mut harness = harness();
     let before = harness.state().view();

@@ -38,26 +38,40 @@ local function escape_value(value)
   wrong_return("a " .. type(value))
 end
 
--- Fills `value_count` floats at `out_address`, one per pixel, row by row: rows
--- `row_count` of `width` pixels, pixel (column, row) at x_first + column * x_step,
--- y_first + row * y_step. nil or false become INSIDE.
-local function escape_loop(pixel, out_address, value_count,
-                           width, row_count, x_first, x_step, y_first, y_step)
-  if width * row_count > value_count then error("driver: unit larger than its buffer", 0) end
+-- Every unit loop takes the same arguments: the kernel's pixel function; where to store
+-- (`value_count` floats at `out_address`, rows `stride` floats apart); the unit's size
+-- (`width` pixels by `row_count` rows); and its place on the view's pixel lattice: pixel
+-- (column, row) of the unit is at x_origin + (column_index + column + 0.5) * x_step,
+-- y_origin + (row_index + row + 0.5) * y_step, the engine's PixelGrid expression, so a
+-- pixel's point does not depend on the unit it falls in.
+local function check_unit(value_count, stride, width, row_count, channels)
+  if width * channels > stride or (row_count - 1) * stride + width * channels > value_count then
+    error("driver: unit larger than its buffer", 0)
+  end
+end
+
+-- Stores one value per pixel; nil or false become INSIDE.
+local function escape_loop(pixel, out_address, value_count, stride, width, row_count,
+                           x_origin, x_step, column_index, y_origin, y_step, row_index)
+  check_unit(value_count, stride, width, row_count, 1)
   local out = cast(float_pointer, out_address)
-  local index = 0
+  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
   for row = 0, row_count - 1 do
-    local y = y_first + row * y_step
+    local y = y_origin + (y_centre + row) * y_step
+    local index = row * stride
     for column = 0, width - 1 do
-      out[index] = escape_value(pixel(x_first + column * x_step, y))
+      out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step, y))
       index = index + 1
     end
   end
 end
 
 -- Solid guessing (Mariani-Silver subdivision), as escape_loop fills the same floats. The
--- unit is cut into blocks of at most GUESS_BLOCK x GUESS_BLOCK pixels that share their edges;
--- a block's whole border is computed, and when every border pixel has the same value its
+-- unit is cut into blocks on the pixel lattice: columns GUESS_BLOCK + 1 wide that share
+-- their edge columns, rows GUESS_BLOCK high (the engine's units start and end on these
+-- rows). Fixing blocks to the lattice, not to the image, makes a pixel's value depend only
+-- on its block, so a band, a shard or the kept part of a pan equals a whole render. A
+-- block's whole border is computed, and when every border pixel has the same value its
 -- inside is filled with that value without calling `pixel`; otherwise the block is cut in
 -- four (again sharing edges) down to GUESS_MIN_SIDE, below which every pixel is computed.
 -- Why the whole border and not corners or samples: measured in LuaJIT on 1024x768 views,
@@ -70,17 +84,20 @@ local GUESS_BLOCK = 32
 local GUESS_MIN_SIDE = 4
 local new_flags = ffi.typeof("uint8_t[?]")
 
-local function guess_loop(pixel, out_address, value_count,
-                          width, row_count, x_first, x_step, y_first, y_step)
-  if width * row_count > value_count then error("driver: unit larger than its buffer", 0) end
+local function guess_loop(pixel, out_address, value_count, stride, width, row_count,
+                          x_origin, x_step, column_index, y_origin, y_step, row_index)
+  check_unit(value_count, stride, width, row_count, 1)
   local out = cast(float_pointer, out_address)
   local known = new_flags(width * row_count)
+  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
   -- The stored value of pixel (column, row), computed on first use.
   local function value_at(column, row)
-    local index = row * width + column
-    if known[index] == 0 then
-      out[index] = escape_value(pixel(x_first + column * x_step, y_first + row * y_step))
-      known[index] = 1
+    local flag = row * width + column
+    local index = row * stride + column
+    if known[flag] == 0 then
+      out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step,
+                                      y_origin + (y_centre + row) * y_step))
+      known[flag] = 1
     end
     return out[index]
   end
@@ -89,26 +106,36 @@ local function guess_loop(pixel, out_address, value_count,
     stack[top + 1], stack[top + 2], stack[top + 3], stack[top + 4] = left, upper, right, lower
     top = top + 4
   end
-  for upper = 0, row_count - 1, GUESS_BLOCK do
-    local lower = upper + GUESS_BLOCK
+  -- The first lattice multiple of GUESS_BLOCK in the unit, across and down (Lua's % is
+  -- never negative, so this holds for negative indices too).
+  local first_column_cut = (-column_index) % GUESS_BLOCK
+  local first_row_cut = (-row_index) % GUESS_BLOCK
+  local upper = 0
+  while upper < row_count do
+    local lower = upper + GUESS_BLOCK - 1
+    if upper == 0 and first_row_cut > 0 then lower = first_row_cut - 1 end
     if lower > row_count - 1 then lower = row_count - 1 end
-    for left = 0, width - 1, GUESS_BLOCK do
+    local left = 0
+    repeat
       local right = left + GUESS_BLOCK
+      if left == 0 and first_column_cut > 0 then right = first_column_cut end
       if right > width - 1 then right = width - 1 end
       push(left, upper, right, lower)
-    end
+      left = right
+    until left >= width - 1
+    upper = lower + 1
   end
   -- Every pixel of a rectangle not computed yet, in a straight loop like escape_loop's.
   local function compute_all(left, upper, right, lower)
     for row = upper, lower do
-      local y = y_first + row * y_step
-      local index = row * width + left
+      local y = y_origin + (y_centre + row) * y_step
+      local flag, index = row * width + left, row * stride + left
       for column = left, right do
-        if known[index] == 0 then
-          out[index] = escape_value(pixel(x_first + column * x_step, y))
-          known[index] = 1
+        if known[flag] == 0 then
+          out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step, y))
+          known[flag] = 1
         end
-        index = index + 1
+        flag, index = flag + 1, index + 1
       end
     end
   end
@@ -134,11 +161,11 @@ local function guess_loop(pixel, out_address, value_count,
       for row = lower - 1, upper + 1, -1 do visit(value_at(left, row)) end
       if flat then
         for row = upper + 1, lower - 1 do
-          local index = row * width
+          local flags, index = row * width, row * stride
           for column = left + 1, right - 1 do
-            if known[index + column] == 0 then
+            if known[flags + column] == 0 then
               out[index + column] = first
-              known[index + column] = 1
+              known[flags + column] = 1
             end
           end
         end
@@ -157,15 +184,16 @@ local function guess_loop(pixel, out_address, value_count,
 end
 
 -- As escape_loop, for kernels with output = "rgb": three floats per pixel.
-local function rgb_loop(pixel, out_address, value_count,
-                        width, row_count, x_first, x_step, y_first, y_step)
-  if width * row_count * 3 > value_count then error("driver: unit larger than its buffer", 0) end
+local function rgb_loop(pixel, out_address, value_count, stride, width, row_count,
+                        x_origin, x_step, column_index, y_origin, y_step, row_index)
+  check_unit(value_count, stride, width, row_count, 3)
   local out = cast(float_pointer, out_address)
-  local index = 0
+  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
   for row = 0, row_count - 1 do
-    local y = y_first + row * y_step
+    local y = y_origin + (y_centre + row) * y_step
+    local index = row * stride
     for column = 0, width - 1 do
-      local r, g, b = pixel(x_first + column * x_step, y)
+      local r, g, b = pixel(x_origin + (x_centre + column) * x_step, y)
       if type(r) ~= "number" or type(g) ~= "number" or type(b) ~= "number" then
         wrong_rgb_return(type(r) .. ", " .. type(g) .. ", " .. type(b))
       end
@@ -262,13 +290,15 @@ end
 --- call at a time (slow, only used after the fast loop failed). Returns
 --- index, kind ("runtime" or "return"), message, line for that pixel, or nil when no pixel
 --- fails on this second pass (a kernel whose results depend on earlier calls).
-function driver.locate_error(pixel, rgb, width, row_count, x_first, x_step, y_first, y_step)
+function driver.locate_error(pixel, rgb, width, row_count,
+                             x_origin, x_step, column_index, y_origin, y_step, row_index)
   local defined_at = getinfo(pixel, "S").linedefined
+  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
   local index = 0
   for row = 0, row_count - 1 do
-    local y = y_first + row * y_step
+    local y = y_origin + (y_centre + row) * y_step
     for column = 0, width - 1 do
-      local x = x_first + column * x_step
+      local x = x_origin + (x_centre + column) * x_step
       local ok, r, g, b = xpcall(pixel, describe_error, x, y)
       if not ok then
         local message, line = failure(r)

@@ -1,0 +1,300 @@
+//! How a render is cut into work units, and which pixels of an earlier render a panned
+//! view keeps.
+//!
+//! Every pixel's point comes from the view's pixel lattice (`PixelGrid`), never from the
+//! unit it falls in, so units can be any rectangles. Solid guessing is the one thing that
+//! depends on more than the pixel: a guessed value depends on its block, and driver.lua
+//! fixes blocks to the lattice (columns `GUESS_BLOCK + 1` wide sharing edge columns, rows
+//! `GUESS_BLOCK` high). So with guessing, units start and end on block rows, a band is
+//! widened to whole block rows (the extra rows are computed and dropped), and a pan keeps
+//! only pixels whose block is cut by the image edges exactly as before. The result is the
+//! same, bit for bit, as one whole render of the same view, whatever the band, shard or
+//! pan (tests/suite/guessing.rs and tests/suite/panning.rs check this).
+
+use std::ops::Range;
+
+use super::sandbox::UnitRect;
+use super::view::PixelGrid;
+
+/// Lattice rows and columns per guessing block (driver.lua's GUESS_BLOCK).
+pub(crate) const GUESS_BLOCK: u32 = 32;
+/// Work units hold at least this many pixels, so per-unit overhead stays small while
+/// there are still hundreds of units to balance across threads.
+const MIN_PIXELS_PER_UNIT: u32 = 2048;
+
+/// The rows of `rows` (an image `height_px` high on `grid`) that a render must compute to
+/// give those rows exactly as a whole render does: with guessing, widened to whole block
+/// rows of the lattice.
+pub(crate) fn rows_to_compute(
+    rows: Range<u32>,
+    height_px: u32,
+    grid: &PixelGrid,
+    guess: bool,
+) -> Range<u32> {
+    if !guess {
+        return rows;
+    }
+    let first = block_edge_at_or_before(rows.start, grid.first_row_index);
+    let end = block_edge_at_or_after(rows.end, grid.first_row_index).min(height_px);
+    first..end
+}
+
+/// The last row (or column) at or before `position` that starts a guessing block on the
+/// lattice, or 0.
+fn block_edge_at_or_before(position: u32, first_index: i64) -> u32 {
+    let offset = (first_index + i64::from(position)).rem_euclid(i64::from(GUESS_BLOCK));
+    u32::try_from(i64::from(position) - offset).unwrap_or(0)
+}
+
+/// The first row (or column) at or after `position` that starts a guessing block.
+fn block_edge_at_or_after(position: u32, first_index: i64) -> u32 {
+    let offset = (-(first_index + i64::from(position))).rem_euclid(i64::from(GUESS_BLOCK));
+    position.saturating_add(u32::try_from(offset).unwrap_or(0))
+}
+
+/// The pixels of an earlier render of the same kernel and settings that a new view on the
+/// same lattice keeps: pixel (column, row) of the new image, for columns in `columns` and
+/// rows in `rows`, is pixel (column + shift.0, row + shift.1) of the earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeptPixels {
+    pub columns: Range<u32>,
+    pub rows: Range<u32>,
+    pub shift: (i64, i64),
+}
+
+impl KeptPixels {
+    /// What an image of `size_px` on `grid` keeps of one of the same size on `earlier`,
+    /// or None when too little is shared to be worth it, nothing is, or the two are the
+    /// same view.
+    pub fn between(
+        earlier: &PixelGrid,
+        grid: &PixelGrid,
+        size_px: (u32, u32),
+        guess: bool,
+    ) -> Option<Self> {
+        // The same view again is a deliberate re-run (Run, a benchmark): render it in full.
+        let shift = grid.shift_from(earlier).filter(|shift| *shift != (0, 0))?;
+        let columns = kept_along(size_px.0, shift.0, grid.first_column_index, guess, true)?;
+        let rows = kept_along(size_px.1, shift.1, grid.first_row_index, guess, false)?;
+        // Side strips include the kept range's edge columns when guessing; two columns at
+        // least keep them apart.
+        (columns.len() >= 2 && !rows.is_empty()).then_some(Self {
+            columns,
+            rows,
+            shift,
+        })
+    }
+
+    /// How many pixels are kept.
+    pub fn pixel_count(&self) -> u64 {
+        self.columns.len() as u64 * self.rows.len() as u64
+    }
+
+    /// The rectangles of a `size_px` image left to compute (they do not overlap).
+    pub fn rects_to_compute(&self, size_px: (u32, u32), guess: bool) -> Vec<UnitRect> {
+        let (width, height) = size_px;
+        // With guessing, a side strip also computes the kept range's edge column: it is
+        // the shared edge of the strip's last block, which must be whole.
+        let shared_edge = u32::from(guess);
+        let mut rects = Vec::new();
+        let mut push = |left: u32, right: u32, top: u32, bottom: u32| {
+            if right > left && bottom > top {
+                rects.push(UnitRect {
+                    left,
+                    top,
+                    width: right - left,
+                    height: bottom - top,
+                });
+            }
+        };
+        push(0, width, 0, self.rows.start);
+        push(0, width, self.rows.end, height);
+        if self.columns.start > 0 {
+            push(
+                0,
+                self.columns.start + shared_edge,
+                self.rows.start,
+                self.rows.end,
+            );
+        }
+        if self.columns.end < width {
+            push(
+                self.columns.end - shared_edge,
+                width,
+                self.rows.start,
+                self.rows.end,
+            );
+        }
+        rects
+    }
+}
+
+/// The positions along one axis (`length` pixels, lattice index `first_index` at 0) whose
+/// pixel, and with guessing whose block, is the same as `shift` pixels further in the
+/// earlier image. `shared_edges`: blocks share their edge (columns) or not (rows).
+fn kept_along(
+    length: u32,
+    shift: i64,
+    first_index: i64,
+    guess: bool,
+    shared_edges: bool,
+) -> Option<Range<u32>> {
+    let length_i = i64::from(length);
+    if shift.abs() >= length_i {
+        return None;
+    }
+    // New position p shows earlier position p + shift, which exists for 0 <= p + shift < length.
+    let start = u32::try_from((-shift).max(0)).ok()?;
+    let end = u32::try_from((length_i - shift).min(length_i)).ok()?;
+    if !guess || shift == 0 {
+        return Some(start..end);
+    }
+    // The blocks at both ends were cut differently by the earlier image's edges (or are
+    // partly new): keep only whole blocks inside the overlap.
+    let kept_start = block_edge_at_or_after(start, first_index);
+    let kept_end = if shared_edges {
+        // Keep up to and including the last edge column: it is computed, never guessed.
+        block_edge_at_or_before(end.checked_sub(1)?, first_index) + 1
+    } else {
+        block_edge_at_or_before(end, first_index)
+    };
+    (kept_start < kept_end).then_some(kept_start..kept_end)
+}
+
+/// Cuts `rect` into work units of whole rows, at least MIN_PIXELS_PER_UNIT pixels each,
+/// starting on the lattice's multiples of the unit height (whole guessing blocks).
+pub(crate) fn units_of(rect: UnitRect, grid: &PixelGrid, guess: bool, units: &mut Vec<UnitRect>) {
+    let mut rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(rect.width.max(1)).max(1);
+    if guess {
+        rows_per_unit = rows_per_unit.next_multiple_of(GUESS_BLOCK);
+    }
+    let end = rect.top + rect.height;
+    let mut top = rect.top;
+    while top < end {
+        let offset = (grid.first_row_index + i64::from(top)).rem_euclid(i64::from(rows_per_unit));
+        let step = rows_per_unit - u32::try_from(offset).unwrap_or(0);
+        let bottom = top.saturating_add(step).min(end);
+        units.push(UnitRect {
+            top,
+            height: bottom - top,
+            ..rect
+        });
+        top = bottom;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::engine::view::View;
+
+    fn grid(size_px: (u32, u32)) -> PixelGrid {
+        View::new(-0.7436, 0.1318, 0.01).pixel_grid(size_px.0, size_px.1)
+    }
+
+    #[test]
+    fn without_guessing_a_pan_keeps_every_shared_pixel() {
+        let size = (1280, 720);
+        let before = grid(size);
+        let after = View::new(-0.7436, 0.1318, 0.01)
+            .panned_by_pixels((-100.0, 0.0), size.1)
+            .pixel_grid(size.0, size.1);
+        let kept = KeptPixels::between(&before, &after, size, false).expect("kept");
+        assert_eq!(kept.shift, (100, 0));
+        assert_eq!((kept.columns, kept.rows), (0..1180, 0..720));
+    }
+
+    #[test]
+    fn with_guessing_a_pan_keeps_whole_blocks_only() {
+        let size = (1280, 720);
+        let before = grid(size);
+        let after = View::new(-0.7436, 0.1318, 0.01)
+            .panned_by_pixels((-100.0, 40.0), size.1)
+            .pixel_grid(size.0, size.1);
+        let kept = KeptPixels::between(&before, &after, size, true).expect("kept");
+        let block = i64::from(GUESS_BLOCK);
+        let column_index = |column: u32| after.first_column_index + i64::from(column);
+        let row_index = |row: u32| after.first_row_index + i64::from(row);
+        assert_eq!(column_index(kept.columns.start).rem_euclid(block), 0);
+        assert_eq!(column_index(kept.columns.end - 1).rem_euclid(block), 0);
+        assert_eq!(row_index(kept.rows.start).rem_euclid(block), 0);
+        assert_eq!(row_index(kept.rows.end).rem_euclid(block), 0);
+        assert!(kept.columns.len() > 1280 - 100 - 2 * 32);
+        assert!(kept.rows.len() > 720 - 40 - 2 * 32);
+    }
+
+    #[test]
+    fn the_rects_left_to_compute_cover_exactly_what_is_not_kept() {
+        let size = (300_u32, 200_u32);
+        let before = grid(size);
+        for (dx, dy) in [(37.0, 0.0), (-5.0, 61.0), (0.0, -3.0), (120.0, -90.0)] {
+            let after = View::new(-0.7436, 0.1318, 0.01)
+                .panned_by_pixels((dx, dy), size.1)
+                .pixel_grid(size.0, size.1);
+            for guess in [false, true] {
+                let Some(kept) = KeptPixels::between(&before, &after, size, guess) else {
+                    continue;
+                };
+                let mut covered = vec![0_u8; (size.0 * size.1) as usize];
+                for rect in kept.rects_to_compute(size, guess) {
+                    for row in rect.top..rect.top + rect.height {
+                        for column in rect.left..rect.left + rect.width {
+                            covered[(row * size.0 + column) as usize] += 1;
+                        }
+                    }
+                }
+                for row in 0..size.1 {
+                    for column in 0..size.0 {
+                        let is_kept = kept.columns.contains(&column) && kept.rows.contains(&row);
+                        let count = covered[(row * size.0 + column) as usize];
+                        assert!(count <= 1, "{dx},{dy}: ({column}, {row}) computed twice");
+                        if !is_kept {
+                            assert_eq!(count, 1, "{dx},{dy}: ({column}, {row}) not computed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_zoom_or_a_pan_past_the_image_keeps_nothing() {
+        let size = (640, 480);
+        let view = View::new(0.1, 0.2, 0.5);
+        let before = view.pixel_grid(size.0, size.1);
+        let zoomed = view
+            .zoomed_about((0.1, 0.2), 2.0)
+            .pixel_grid(size.0, size.1);
+        assert_eq!(KeptPixels::between(&before, &zoomed, size, false), None);
+        let far = view
+            .panned_by_pixels((700.0, 0.0), size.1)
+            .pixel_grid(size.0, size.1);
+        assert_eq!(KeptPixels::between(&before, &far, size, false), None);
+    }
+
+    #[test]
+    fn guessed_units_start_on_block_rows_of_the_lattice() {
+        let size = (1000, 700);
+        let grid = grid(size);
+        let mut units = Vec::new();
+        let whole = UnitRect {
+            left: 0,
+            top: 0,
+            width: size.0,
+            height: size.1,
+        };
+        units_of(whole, &grid, true, &mut units);
+        assert_eq!(units.iter().map(|unit| unit.height).sum::<u32>(), size.1);
+        for unit in &units[1..] {
+            let index = grid.first_row_index + i64::from(unit.top);
+            assert_eq!(index.rem_euclid(i64::from(GUESS_BLOCK)), 0);
+        }
+        let band = rows_to_compute(100..300, size.1, &grid, true);
+        assert!(band.start <= 100 && band.end >= 300);
+        assert_eq!(
+            (grid.first_row_index + i64::from(band.start)).rem_euclid(32),
+            0
+        );
+    }
+}
