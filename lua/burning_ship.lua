@@ -10,12 +10,20 @@ local inverse_log2 = 1 / log(2)
 function pixel(x, y)
   local c_im = -y
   local zr, zi, zr2, zi2 = 0.0, 0.0, 0.0, 0.0
+  -- Periodicity (Brent): an orbit that comes back exactly to a saved z repeats forever and
+  -- never escapes; the saved z moves at doubling intervals, so any cycle is caught.
+  local saved_r, saved_i, steps, interval = 0.0, 0.0, 0, 8
   for n = 1, max_iter do
     zi = 2 * abs(zr * zi) + c_im
     zr = zr2 - zi2 + x
     zr2, zi2 = zr * zr, zi * zi
     if zr2 + zi2 > 256 then
       return n + 1 - log(log(zr2 + zi2) * 0.5) * inverse_log2
+    end
+    if zr == saved_r and zi == saved_i then return nil end -- a cycle: never escapes
+    steps = steps + 1
+    if steps == interval then
+      saved_r, saved_i, steps, interval = zr, zi, 0, interval * 2
     end
   end
   return nil

@@ -15,12 +15,20 @@ function pixel(x, y)
   local c_re, c_im = c.re, c.im
   local zr, zi = x, y
   local zr2, zi2 = zr * zr, zi * zi
+  -- Periodicity (Brent): an orbit that comes back exactly to a saved z repeats forever and
+  -- never escapes; the saved z moves at doubling intervals, so any cycle is caught.
+  local saved_r, saved_i, steps, interval = zr, zi, 0, 8 -- z0 is on the orbit
   for n = 1, max_iter do
     zi = 2 * zr * zi + c_im
     zr = zr2 - zi2 + c_re
     zr2, zi2 = zr * zr, zi * zi
     if zr2 + zi2 > 256 then
       return n + 1 - log(log(zr2 + zi2) * 0.5) * inverse_log2
+    end
+    if zr == saved_r and zi == saved_i then return nil end -- a cycle: never escapes
+    steps = steps + 1
+    if steps == interval then
+      saved_r, saved_i, steps, interval = zr, zi, 0, interval * 2
     end
   end
   return nil

@@ -12,6 +12,9 @@ function pixel(x, y)
   local power = param.power
   local inverse_log_power = 1 / log(power)
   local zr, zi = 0.0, 0.0
+  -- Periodicity (Brent): an orbit that comes back exactly to a saved z repeats forever and
+  -- never escapes; the saved z moves at doubling intervals, so any cycle is caught.
+  local saved_r, saved_i, steps, interval = 0.0, 0.0, 0, 8
   for n = 1, max_iter do
     local log_radius = 0.5 * log(zr * zr + zi * zi)
     local radius, angle = exp(power * log_radius), power * atan2(zi, zr)
@@ -19,6 +22,11 @@ function pixel(x, y)
     local modulus2 = zr * zr + zi * zi
     if modulus2 > 256 then
       return n + 1 - log(log(modulus2) * 0.5) * inverse_log_power
+    end
+    if zr == saved_r and zi == saved_i then return nil end -- a cycle: never escapes
+    steps = steps + 1
+    if steps == interval then
+      saved_r, saved_i, steps, interval = zr, zi, 0, interval * 2
     end
   end
   return nil

@@ -30,6 +30,8 @@ mod fuzz;
 mod guessing;
 #[path = "suite/gui.rs"]
 mod gui;
+#[path = "suite/maths.rs"]
+mod maths;
 #[path = "suite/panning.rs"]
 mod panning;
 #[path = "suite/parameters.rs"]

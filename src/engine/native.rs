@@ -53,7 +53,15 @@ impl NativeKernel {
 #[inline]
 fn mandelbrot(x: f64, y: f64, max_iter: u32) -> f32 {
     let inverse_log2 = 1.0 / 2.0_f64.ln();
+    // The main cardioid and the period-2 bulb, as mandelbrot.lua tests them.
+    let (x_quarter, y2) = (x - 0.25, y * y);
+    let q = x_quarter * x_quarter + y2;
+    if q * (q + x_quarter) <= 0.25 * y2 || (x + 1.0) * (x + 1.0) + y2 <= 0.0625 {
+        return INSIDE;
+    }
     let (mut zr, mut zi, mut zr2, mut zi2) = (0.0_f64, 0.0_f64, 0.0_f64, 0.0_f64);
+    // Brent's periodicity check, as mandelbrot.lua does it.
+    let (mut saved_r, mut saved_i, mut steps, mut interval) = (0.0_f64, 0.0_f64, 0_u32, 8_u32);
     for n in 1..=max_iter {
         zi = 2.0 * zr * zi + y;
         zr = zr2 - zi2 + x;
@@ -61,6 +69,14 @@ fn mandelbrot(x: f64, y: f64, max_iter: u32) -> f32 {
         zi2 = zi * zi;
         if zr2 + zi2 > 256.0 {
             return (f64::from(n) + 1.0 - ((zr2 + zi2).ln() * 0.5).ln() * inverse_log2) as f32;
+        }
+        #[allow(clippy::float_cmp)] // an exact repeat is the point: the orbit cycles
+        if zr == saved_r && zi == saved_i {
+            return INSIDE;
+        }
+        steps += 1;
+        if steps == interval {
+            (saved_r, saved_i, steps, interval) = (zr, zi, 0, interval.saturating_mul(2));
         }
     }
     INSIDE

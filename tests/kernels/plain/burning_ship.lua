@@ -1,0 +1,22 @@
+-- The Burning Ship: z -> (|Re z| + i|Im z|)^2 + c from z = 0. Taking absolute values before
+-- squaring folds the plane and grows a ship with masts and flames. The imaginary axis is
+-- flipped (c = x - iy) so the ship sails upright.
+max_iter = 500
+home = { x = -0.45, y = 0.5, span = 2.6 }
+
+local abs, log = math.abs, math.log
+local inverse_log2 = 1 / log(2)
+
+function pixel(x, y)
+  local c_im = -y
+  local zr, zi, zr2, zi2 = 0.0, 0.0, 0.0, 0.0
+  for n = 1, max_iter do
+    zi = 2 * abs(zr * zi) + c_im
+    zr = zr2 - zi2 + x
+    zr2, zi2 = zr * zr, zi * zi
+    if zr2 + zi2 > 256 then
+      return n + 1 - log(log(zr2 + zi2) * 0.5) * inverse_log2
+    end
+  end
+  return nil
+end

@@ -1,0 +1,21 @@
+-- The Tricorn (Mandelbar): z -> conj(z)^2 + c from z = 0. Conjugating before squaring
+-- turns the Mandelbrot set's cardioid into a three-cornered shape; conj(z)^2 has
+-- imaginary part -2 Re(z) Im(z).
+max_iter = 500
+home = { x = -0.3, y = 0, span = 3.6 }
+
+local log = math.log
+local inverse_log2 = 1 / log(2)
+
+function pixel(x, y)
+  local zr, zi, zr2, zi2 = 0.0, 0.0, 0.0, 0.0
+  for n = 1, max_iter do
+    zi = -2 * zr * zi + y
+    zr = zr2 - zi2 + x
+    zr2, zi2 = zr * zr, zi * zi
+    if zr2 + zi2 > 256 then
+      return n + 1 - log(log(zr2 + zi2) * 0.5) * inverse_log2
+    end
+  end
+  return nil
+end
