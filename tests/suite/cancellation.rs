@@ -112,10 +112,16 @@ fn after_a_stop_the_next_render_equals_a_fresh_engines() {
 #[test]
 fn cancelling_a_long_good_render_stops_it_and_keeps_its_kernel_usable() {
     let engine = Engine::default();
+    // The plain loop: the shipped kernel finds most inside points at once (cardioid test,
+    // periodicity), so it would finish before the cancel.
+    let plain = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernels/plain/mandelbrot.lua"),
+    )
+    .expect("the plain kernel");
     let long = RenderRequest {
         max_iter: Some(5_000_000),
         timeout: None,
-        ..request(&shipped("mandelbrot"), 200, 200)
+        ..request(&plain, 200, 200)
     };
     let (result, latency) = cancel_after(&engine, long, Duration::from_millis(100));
     assert_eq!(result, Err(RenderError::Cancelled));
