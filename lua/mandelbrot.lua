@@ -3,6 +3,9 @@
 -- value, n + 1 - log2(ln|z|), so colour bands blend instead of stepping.
 max_iter = 500
 home = { x = -0.6, y = 0, span = 2.6 }
+-- Symmetric about the real axis: conj(c) has the conjugate orbit of c, so the engine
+-- computes one side of the axis and mirrors the other (exactly: negation is exact).
+symmetry = "real_axis"
 
 local log = math.log
 local inverse_log2 = 1 / log(2)

@@ -3,6 +3,9 @@
 -- symmetry. The smooth escape value uses log base `power` instead of 2.
 max_iter = 300
 home = { x = 0, y = 0, span = 3 }
+-- Symmetric about the real axis: conj(c) has the conjugate orbit of c (in polar form the
+-- angle's sign flips), so the engine computes one side and mirrors the other.
+symmetry = "real_axis"
 
 parameter { name = "power", kind = "real", min = 1.5, max = 8, default = 3 }
 

@@ -3,6 +3,9 @@
 -- imaginary part -2 Re(z) Im(z).
 max_iter = 500
 home = { x = -0.3, y = 0, span = 3.6 }
+-- Symmetric about the real axis: conj(c) has the conjugate orbit of c (conj(z)^2 + c
+-- commutes with conjugation), so the engine computes one side and mirrors the other.
+symmetry = "real_axis"
 
 local log = math.log
 local inverse_log2 = 1 / log(2)

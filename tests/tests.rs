@@ -42,5 +42,7 @@ mod posters;
 mod sandbox;
 #[path = "suite/stress.rs"]
 mod stress;
+#[path = "suite/symmetry.rs"]
+mod symmetry;
 #[path = "suite/window.rs"]
 mod window;

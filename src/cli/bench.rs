@@ -15,7 +15,8 @@ use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::CancelToken;
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
-    bench_runs_from, compare_guessing, compare_panning, find_cell, guessing_views, run_bench,
+    SHORTCUT_SETTINGS, bench_runs_from, compare_guessing, compare_panning, compare_views,
+    find_cell, guessing_views, run_bench, standard_views,
 };
 use crate::engine::kernel::shipped_kernel;
 use crate::engine::render::{image_size_from, thread_count_from};
@@ -28,9 +29,10 @@ pub(crate) struct BenchArgs {
     /// Image sizes N (each image is N×N), comma-separated.
     #[arg(long, value_name = "N,N,..", default_value = "320,640,1280", value_parser = parse_list::<i64>)]
     sizes: std::vec::Vec<i64>,
-    /// Thread counts, comma-separated.
-    #[arg(long, value_name = "T,T,..", default_value = "1,2,4,8,16", value_parser = parse_list::<i64>)]
-    threads: std::vec::Vec<i64>,
+    /// Thread counts, comma-separated. Default: 1,2,4,8,16; with --views, 1 and the
+    /// machine's cores.
+    #[arg(long, value_name = "T,T,..", value_parser = parse_list::<i64>)]
+    threads: Option<std::vec::Vec<i64>>,
     /// Timed runs per cell; the table shows the best and the median.
     #[arg(
         long,
@@ -45,12 +47,79 @@ pub(crate) struct BenchArgs {
     /// Measure solid guessing instead: four views (the Mandelbrot home, seahorse valley,
     /// filaments, a Julia set) at 1024x768 on the machine's cores, with and without
     /// guessing alternately, with the share of pixels that differ.
-    #[arg(long, conflicts_with = "pan")]
+    #[arg(long, conflicts_with_all = ["pan", "views"])]
     guessing: bool,
     /// Measure panning instead: the same four views at 1280x720 moved 100 pixels to the
     /// side, rendered in full and keeping the pixels still in view, alternately.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "views")]
     pan: bool,
+    /// Measure the standard views instead: V1 home (-0.6,0 span 2.6, max_iter 500), V2
+    /// filaments (-0.743643887,0.131825904 span 0.00012, max_iter 2000), V3 mostly inside
+    /// (-0.1,0 span 0.5, max_iter 2000) and V4 a Julia set, at 1280x720, each with both
+    /// shortcuts (guessing, symmetry: the defaults), each alone and none, alternately.
+    #[arg(long)]
+    views: bool,
+}
+
+/// The size the standard views are rendered at.
+const VIEWS_SIZE_PX: (u32, u32) = (1280, 720);
+
+/// `moonbrot bench --views`: per view and thread count, the time with each setting of the
+/// shortcuts (or JSON).
+fn run_views(args: &BenchArgs, thread_counts: &[usize], runs: u32) -> Result<(), CliError> {
+    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
+    let progress = LateProgressBar::new();
+    let started = Instant::now();
+    let rows = compare_views(
+        &engine,
+        &standard_views(),
+        VIEWS_SIZE_PX,
+        (thread_counts, runs),
+        &CancelToken::new(),
+        &mut |done, total| progress.update(started, done, total),
+    );
+    progress.finish();
+    let rows = rows?;
+    let text = if args.json {
+        serde_json::to_string(&serde_json::json!({ "views": rows }))
+            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
+            + "\n"
+    } else {
+        let mut out = format!(
+            "standard views, {}x{} px, seconds, best of {runs} runs (Mpx/s), the four settings \
+             alternating\n\n\
+             | view | threads | defaults: guessing + symmetry | guessing only | symmetry only | \
+             neither | rows mirrored | pixels that differ from neither |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|\n",
+            VIEWS_SIZE_PX.0, VIEWS_SIZE_PX.1
+        );
+        for group in rows.chunks(SHORTCUT_SETTINGS.len()) {
+            let Some(first) = group.first() else {
+                continue;
+            };
+            let cells: Vec<String> = group
+                .iter()
+                .map(|row| format!("{:.4} ({:.1})", row.best_secs, row.megapixels_per_sec))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1}% | {} |",
+                first.view,
+                first.threads,
+                cells.join(" | "),
+                first.mirrored_pixels as f64 * 100.0 / first.pixels.max(1) as f64,
+                first.inexact_pixels
+            );
+        }
+        out.push_str(
+            "\nEach view at the iteration limit named; \"differ\": not bit-identical to the \
+             render with both shortcuts off (symmetry is exact, guessing may change a few \
+             pixels in a million).\n",
+        );
+        out
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
 }
 
 /// The size and the move the pan comparison measures.
@@ -177,13 +246,27 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
         .map(|&size| image_size_from(size, size).map(|(side, _)| side))
         .collect::<Result<Vec<u32>, _>>()
         .map_err(for_flag("--sizes"))?;
+    let default_threads = if args.views {
+        let cores = crate::engine::render::default_thread_count() as i64;
+        if cores > 1 { vec![1, cores] } else { vec![1] }
+    } else {
+        ARTICLE_THREADS
+            .iter()
+            .map(|&threads| threads as i64)
+            .collect()
+    };
     let thread_counts = args
         .threads
+        .as_ref()
+        .unwrap_or(&default_threads)
         .iter()
         .map(|&threads| thread_count_from(threads))
         .collect::<Result<Vec<usize>, _>>()
         .map_err(for_flag("--threads"))?;
     let runs = bench_runs_from(args.runs).map_err(for_flag("--runs"))?;
+    if args.views {
+        return run_views(args, &thread_counts, runs);
+    }
     if args.guessing {
         return run_guessing(args, runs);
     }

@@ -64,6 +64,11 @@ pub(crate) struct RenderArgs {
     /// on, or what the --from image used.
     #[arg(long, value_name = "on|off")]
     guessing: Option<Switch>,
+    /// Use the symmetry the kernel declares (`symmetry = "real_axis"`): rows that mirror
+    /// rows across the axis are copied, not computed. The image is the same either way,
+    /// bit for bit; off is for measuring what it saves.
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    symmetry: Switch,
     /// N×N samples per pixel (1 to 8), averaged in linear light: smooth edges and
     /// filaments, N² times the work. Default: 1, or the --from image's.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
@@ -179,6 +184,7 @@ struct RenderJob {
     timeout: Option<Duration>,
     memory_limit_bytes: usize,
     guessing: bool,
+    symmetry: bool,
     samples: u32,
     band_bytes: usize,
 }
@@ -258,6 +264,7 @@ impl RenderJob {
                         args.band_memory
                     ))
                 })?,
+            symmetry: args.symmetry == Switch::On,
             guessing: match (args.guessing, &stored) {
                 (Some(switch), _) => switch == Switch::On,
                 (None, Some(doc)) => doc.guessing,
@@ -293,6 +300,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         timeout,
         memory_limit_bytes,
         guessing,
+        symmetry,
         samples,
         band_bytes,
     } = RenderJob::from_args(args)?;
@@ -328,6 +336,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         timeout,
         parameters,
         guessing,
+        symmetry,
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };
     // Each band is checked as it is rendered; the whole image need not fit in memory.

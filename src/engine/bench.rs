@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::error::{RenderError, RequestError};
 use super::native::{NativeKernel, NativeRenderer};
-use super::render::{CancelToken, Engine, RenderRequest};
+use super::render::{CancelToken, Engine, RenderOutput, RenderRequest};
 use super::view::View;
 
 /// The article's table: image sizes N (N×N images).
@@ -115,14 +115,8 @@ impl BenchCell {
         threads: usize,
         mut secs: Vec<f64>,
     ) -> Self {
-        secs.sort_by(f64::total_cmp);
         let count = secs.len();
-        let best_secs = secs.first().copied().unwrap_or(f64::NAN);
-        let median_secs = match count {
-            0 => f64::NAN,
-            n if n % 2 == 1 => secs[n / 2],
-            n => (secs[n / 2 - 1] + secs[n / 2]) / 2.0,
-        };
+        let (best_secs, median_secs) = best_and_median(&mut secs);
         Self {
             engine,
             kernel: kernel.to_owned(),
@@ -134,6 +128,58 @@ impl BenchCell {
             pixels_per_sec: f64::from(size) * f64::from(size) / best_secs,
         }
     }
+}
+
+/// The fastest and the median of `secs` (NaN for none); sorts them.
+fn best_and_median(secs: &mut [f64]) -> (f64, f64) {
+    secs.sort_by(f64::total_cmp);
+    let best = secs.first().copied().unwrap_or(f64::NAN);
+    let median = match secs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => secs[n / 2],
+        n => (secs[n / 2 - 1] + secs[n / 2]) / 2.0,
+    };
+    (best, median)
+}
+
+/// Renders each of `requests` once untimed (compiling and warming the kernel's states),
+/// then `runs` rounds of all of them in turn, so that every request sees the same machine
+/// load. Returns each request's wall times and its last output; `step` is called after
+/// every render.
+fn alternate_runs(
+    engine: &Engine,
+    requests: &[RenderRequest],
+    runs: u32,
+    cancel: &CancelToken,
+    step: &mut dyn FnMut(),
+) -> Result<Vec<(Vec<f64>, RenderOutput)>, RenderError> {
+    let mut measured: Vec<(Vec<f64>, Option<RenderOutput>)> =
+        requests.iter().map(|_| (Vec::new(), None)).collect();
+    for round in 0..=runs {
+        for (request, (secs, last)) in requests.iter().zip(&mut measured) {
+            let output = engine.render(request, cancel)?;
+            step();
+            if round > 0 {
+                secs.push(output.timings.wall_secs);
+            }
+            *last = Some(output);
+        }
+    }
+    measured
+        .into_iter()
+        .map(|(secs, last)| {
+            last.map(|output| (secs, output))
+                .ok_or_else(|| RenderError::Internal("a benchmark render is missing".to_owned()))
+        })
+        .collect()
+}
+
+/// Pixels whose values are not bit-identical in `a` and `b`.
+fn inexact_pixel_count(a: &[f32], b: &[f32]) -> u64 {
+    a.iter()
+        .zip(b)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count() as u64
 }
 
 /// The cell for `engine`, `size` and `threads`, if measured.
@@ -168,11 +214,12 @@ pub fn run_bench(
 ) -> Result<Vec<BenchCell>, RenderError> {
     let twin = NativeKernel::twin_of(&plan.source);
     let max_threads = plan.threads.iter().copied().max().unwrap_or(1);
-    // Every pixel computed, as the article and the native twins do: solid guessing has
-    // its own comparison (`compare_guessing`).
+    // Every pixel computed, as the article and the native twins do: the shortcuts
+    // (guessing, symmetry) have their own comparisons (`compare_guessing`, `compare_views`).
     let warm_up = RenderRequest {
         threads: max_threads,
         guessing: false,
+        symmetry: false,
         ..RenderRequest::new(plan.source.clone(), 64, 64)
     };
     let warmed = engine.render(&warm_up, cancel)?;
@@ -188,6 +235,7 @@ pub fn run_bench(
                 view: Some(view),
                 threads,
                 guessing: false,
+                symmetry: false,
                 ..RenderRequest::new(plan.source.clone(), size, size)
             };
             let mut lua_secs = Vec::new();
@@ -295,7 +343,8 @@ pub struct GuessingRow {
 }
 
 /// Renders each of `views` at `size_px`, `runs` times with and `runs` times without
-/// guessing, alternating (so both see the same machine load), after one warm-up of each.
+/// guessing (symmetry off), alternating (so both see the same machine load), after one
+/// warm-up of each.
 pub fn compare_guessing(
     engine: &Engine,
     views: &[GuessingView],
@@ -312,37 +361,38 @@ pub fn compare_guessing(
         let source = super::kernel::shipped_kernel(view.kernel)
             .map(|kernel| Arc::from(kernel.source))
             .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        // Symmetry off in both, so the table shows what guessing alone is worth
+        // (`compare_views` shows the two together).
         let request = |guessing: bool| RenderRequest {
             view: view.view,
             threads,
             guessing,
+            symmetry: false,
             ..RenderRequest::new(Arc::clone(&source), size_px.0, size_px.1)
         };
-        let mut best = [f64::INFINITY; 2];
-        let mut images = [None, None];
-        for round in 0..=runs {
-            for (slot, guessing) in [(0, false), (1, true)] {
-                let output = engine.render(&request(guessing), cancel)?;
+        let measured = alternate_runs(
+            engine,
+            &[request(false), request(true)],
+            runs,
+            cancel,
+            &mut || {
                 done += 1;
                 on_step(done, total);
-                if round > 0 {
-                    best[slot] = best[slot].min(output.timings.wall_secs);
-                }
-                images[slot] = Some(output.image);
-            }
-        }
-        let [Some(full), Some(guessed)] = images else {
-            return Err(RenderError::Internal(
-                "a comparison render is missing".to_owned(),
-            ));
-        };
-        let pairs = || full.values.iter().zip(&guessed.values);
-        let differing_pixels = pairs().filter(|(a, b)| visibly_different(**a, **b)).count() as u64;
-        let inexact_pixels = pairs().filter(|(a, b)| a.to_bits() != b.to_bits()).count() as u64;
+            },
+        )?;
+        let [(mut full_secs, full), (mut guessed_secs, guessed)] = <[_; 2]>::try_from(measured)
+            .map_err(|_| RenderError::Internal("a comparison render is missing".to_owned()))?;
+        let (full, guessed) = (&full.image.values, &guessed.image.values);
+        let differing_pixels = full
+            .iter()
+            .zip(guessed)
+            .filter(|(a, b)| visibly_different(**a, **b))
+            .count() as u64;
+        let inexact_pixels = inexact_pixel_count(full, guessed);
         rows.push(GuessingRow {
             view: view.name.to_owned(),
-            full_secs: best[0],
-            guessed_secs: best[1],
+            full_secs: best_and_median(&mut full_secs).0,
+            guessed_secs: best_and_median(&mut guessed_secs).0,
             differing_pixels,
             inexact_pixels,
             pixels: u64::from(size_px.0) * u64::from(size_px.1),
@@ -404,36 +454,161 @@ pub fn compare_panning(
             previous: Some(Arc::clone(&before)),
             ..request(Some(panned))
         };
-        let mut best = [f64::INFINITY; 2];
-        let mut images = [None, None];
-        for round in 0..=runs {
-            for (slot, request) in [(0, request(Some(panned))), (1, kept_request.clone())] {
-                let output = engine.render(&request, cancel)?;
-                step();
-                if round > 0 {
-                    best[slot] = best[slot].min(output.timings.wall_secs);
-                }
-                images[slot] = Some(output);
-            }
-        }
-        let [Some(full), Some(kept)] = images else {
-            return Err(RenderError::Internal("a pan render is missing".to_owned()));
-        };
-        let differing_pixels = full
-            .image
-            .values
-            .iter()
-            .zip(&kept.image.values)
-            .filter(|(a, b)| a.to_bits() != b.to_bits())
-            .count() as u64;
+        let measured = alternate_runs(
+            engine,
+            &[request(Some(panned)), kept_request],
+            runs,
+            cancel,
+            &mut step,
+        )?;
+        let [(mut full_secs, full), (mut kept_secs, kept)] = <[_; 2]>::try_from(measured)
+            .map_err(|_| RenderError::Internal("a pan render is missing".to_owned()))?;
+        let differing_pixels = inexact_pixel_count(&full.image.values, &kept.image.values);
         rows.push(PanRow {
             view: view.name.to_owned(),
-            full_secs: best[0],
-            kept_secs: best[1],
+            full_secs: best_and_median(&mut full_secs).0,
+            kept_secs: best_and_median(&mut kept_secs).0,
             kept_pixels: kept.timings.kept_pixels,
             differing_pixels,
             pixels: u64::from(size_px.0) * u64::from(size_px.1),
         });
+    }
+    Ok(rows)
+}
+
+/// A view of the standard-views benchmark: the views a peer explorer was measured on
+/// (MandelbRust: its home, a filament close-up, a view mostly inside the set) and a
+/// Julia set.
+#[derive(Debug, Clone)]
+pub struct StandardView {
+    /// Its name in the table.
+    pub name: &'static str,
+    /// The shipped kernel it renders (with its default parameters).
+    pub kernel: &'static str,
+    /// The view.
+    pub view: View,
+    /// The iteration limit.
+    pub max_iter: u32,
+}
+
+/// The views `moonbrot bench --views` measures, V1 to V3 and a Julia set.
+pub fn standard_views() -> Vec<StandardView> {
+    vec![
+        StandardView {
+            name: "V1 home",
+            kernel: "mandelbrot",
+            view: View::new(-0.6, 0.0, 2.6),
+            max_iter: 500,
+        },
+        StandardView {
+            name: "V2 filaments",
+            kernel: "mandelbrot",
+            view: View::new(-0.743_643_887, 0.131_825_904, 0.000_12),
+            max_iter: 2000,
+        },
+        StandardView {
+            name: "V3 mostly inside",
+            kernel: "mandelbrot",
+            view: View::new(-0.1, 0.0, 0.5),
+            max_iter: 2000,
+        },
+        StandardView {
+            name: "V4 julia",
+            kernel: "julia",
+            view: View::new(0.0, 0.0, 3.0),
+            max_iter: 500,
+        },
+    ]
+}
+
+/// The shortcut settings each standard view is rendered with: both on (what a user gets),
+/// each one alone, and none (every pixel computed).
+pub const SHORTCUT_SETTINGS: [(bool, bool); 4] =
+    [(true, true), (true, false), (false, true), (false, false)];
+
+/// One view at one thread count with one setting of the shortcuts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViewsRow {
+    /// The view's name.
+    pub view: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Solid guessing on.
+    pub guessing: bool,
+    /// Mirroring across the real axis on (where the kernel declares it).
+    pub symmetry: bool,
+    /// The fastest render, in seconds.
+    pub best_secs: f64,
+    /// The median render, in seconds.
+    pub median_secs: f64,
+    /// Millions of pixels per second of the fastest render.
+    pub megapixels_per_sec: f64,
+    /// Pixels copied from their mirrors.
+    pub mirrored_pixels: u64,
+    /// Pixels not bit-identical to the render with both shortcuts off (symmetry is exact;
+    /// guessing may differ in a few pixels in a million).
+    pub inexact_pixels: u64,
+    /// Pixels in the image.
+    pub pixels: u64,
+}
+
+/// Renders each of `views` at `size_px` on each of `thread_counts`, with every setting of
+/// `SHORTCUT_SETTINGS` in turn, `runs` rounds after one warm-up round.
+pub fn compare_views(
+    engine: &Engine,
+    views: &[StandardView],
+    size_px: (u32, u32),
+    (thread_counts, runs): (&[usize], u32),
+    cancel: &CancelToken,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<ViewsRow>, RenderError> {
+    let settings = SHORTCUT_SETTINGS.len();
+    let total = views.len() * thread_counts.len() * settings * (1 + runs as usize);
+    let mut done = 0;
+    let mut rows = Vec::new();
+    for view in views {
+        let source: Arc<str> = super::kernel::shipped_kernel(view.kernel)
+            .map(|kernel| Arc::from(kernel.source))
+            .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        for &threads in thread_counts {
+            let requests: Vec<RenderRequest> = SHORTCUT_SETTINGS
+                .iter()
+                .map(|&(guessing, symmetry)| RenderRequest {
+                    view: Some(view.view),
+                    max_iter: Some(view.max_iter),
+                    threads,
+                    guessing,
+                    symmetry,
+                    ..RenderRequest::new(Arc::clone(&source), size_px.0, size_px.1)
+                })
+                .collect();
+            let measured = alternate_runs(engine, &requests, runs, cancel, &mut || {
+                done += 1;
+                on_step(done, total);
+            })?;
+            let plain = measured
+                .last()
+                .map(|(_, output)| output.image.values.clone())
+                .unwrap_or_default();
+            for ((guessing, symmetry), (mut secs, output)) in
+                SHORTCUT_SETTINGS.into_iter().zip(measured)
+            {
+                let (best_secs, median_secs) = best_and_median(&mut secs);
+                let pixels = u64::from(size_px.0) * u64::from(size_px.1);
+                rows.push(ViewsRow {
+                    view: view.name.to_owned(),
+                    threads,
+                    guessing,
+                    symmetry,
+                    best_secs,
+                    median_secs,
+                    megapixels_per_sec: pixels as f64 / best_secs.max(1e-9) / 1e6,
+                    mirrored_pixels: output.timings.mirrored_pixels,
+                    inexact_pixels: inexact_pixel_count(&output.image.values, &plain),
+                    pixels,
+                });
+            }
+        }
     }
     Ok(rows)
 }

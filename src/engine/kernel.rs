@@ -3,7 +3,7 @@
 //!
 //! The contract itself (README.md, "The kernel contract"): a kernel is Lua 5.1 source that
 //! defines a global `pixel(x, y)` returning an escape value, or three colour components
-//! when it sets `output = "rgb"`; it may set `max_iter` and `home`.
+//! when it sets `output = "rgb"`; it may set `max_iter`, `home` and `symmetry`.
 
 use std::path::{Path, PathBuf};
 
@@ -31,11 +31,25 @@ impl OutputMode {
     }
 }
 
+/// A symmetry a kernel declares (`symmetry = "real_axis"`), which the engine uses to
+/// compute one side of the image and mirror the other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Symmetry {
+    /// None declared: every pixel is computed.
+    #[default]
+    None,
+    /// `pixel(x, -y)` returns exactly what `pixel(x, y)` returns, for every point and
+    /// every parameter value (the Mandelbrot set and its conjugate-symmetric kin).
+    RealAxis,
+}
+
 /// What a compiled kernel declares at its top level.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KernelInfo {
     /// Escape values or direct colour.
     pub output: OutputMode,
+    /// The symmetry it declares.
+    pub symmetry: Symmetry,
     /// The kernel's own `max_iter`, if it sets one.
     pub default_max_iter: Option<u32>,
     /// The kernel's `home` view, if it sets one.

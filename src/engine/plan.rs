@@ -161,6 +161,85 @@ fn kept_along(
     (kept_start < kept_end).then_some(kept_start..kept_end)
 }
 
+/// Rows of an image that mirror others across the real axis, for a kernel that declares
+/// `symmetry = "real_axis"`: row `target.start + k` shows exactly what row
+/// `mirror_of(target.start + k)` shows, so it is copied, not computed.
+///
+/// Exact because of the lattice: row r's centre is `(first_row_index + r + 0.5) * y_step`,
+/// so the row whose index is `-(first_row_index + r) - 1` has the exact negation as its
+/// centre, and the axis always lies between two rows. With guessing, the copied rows are
+/// whole blocks whose mirrors are whole blocks (row blocks mirror onto row blocks, and
+/// driver.lua treats a block's rows symmetrically), so guessed pixels mirror exactly too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MirroredRows {
+    /// The rows copied from their mirrors.
+    pub target: Range<u32>,
+    /// Twice the axis's position, in rows from the image's top: the first row below the
+    /// axis is `axis_twice / 2`, and row r mirrors row `axis_twice - 1 - r`.
+    axis_twice: u32,
+}
+
+impl MirroredRows {
+    /// The rows of `rows` (of an image on `grid`) to copy from their mirrors, which are
+    /// also in `rows`; None when the axis does not cross `rows` or nothing can be copied.
+    pub fn within(rows: Range<u32>, grid: &PixelGrid, guess: bool) -> Option<Self> {
+        // The centred grid of very deep views does not put centres on exact negations.
+        if grid.y_origin != 0.0 {
+            return None;
+        }
+        // The first row whose lattice index is 0 or more: the axis lies just before it.
+        let axis = u32::try_from(-grid.first_row_index).ok()?;
+        if axis <= rows.start || axis >= rows.end {
+            return None;
+        }
+        let axis_twice = axis.checked_mul(2)?;
+        let first_row_index = grid.first_row_index;
+        // Either side can be the copied one: the rows above the axis that have a mirror in
+        // `rows`, or those below it; with guessing, only whole blocks.
+        let mut above_start = rows.start.max(axis_twice.saturating_sub(rows.end));
+        let mut below_end = rows.end.min(axis_twice - rows.start);
+        if guess {
+            above_start = block_edge_at_or_after(above_start, first_row_index);
+            below_end = block_edge_at_or_before(below_end, first_row_index);
+        }
+        let above = above_start.min(axis)..axis;
+        let below = axis..below_end.max(axis);
+        let target = if above.len() >= below.len() {
+            above
+        } else {
+            below
+        };
+        (!target.is_empty()).then_some(Self { target, axis_twice })
+    }
+
+    /// The row that row `row` mirrors.
+    pub fn mirror_of(&self, row: u32) -> u32 {
+        self.axis_twice - 1 - row
+    }
+
+    /// The rows the copied ones are copied from.
+    pub fn source(&self) -> Range<u32> {
+        self.mirror_of(self.target.end - 1)..self.mirror_of(self.target.start) + 1
+    }
+
+    /// `rect` without the copied rows: up to two rectangles.
+    pub fn rects_to_compute(&self, rect: UnitRect) -> impl Iterator<Item = UnitRect> {
+        let bottom = rect.top + rect.height;
+        let parts = [
+            (rect.top, bottom.min(self.target.start)),
+            (rect.top.max(self.target.end), bottom),
+        ];
+        parts
+            .into_iter()
+            .filter(|(top, end)| end > top)
+            .map(move |(top, end)| UnitRect {
+                top,
+                height: end - top,
+                ..rect
+            })
+    }
+}
+
 /// Cuts `rect` into work units of whole rows, at least MIN_PIXELS_PER_UNIT pixels each,
 /// starting on the lattice's multiples of the unit height (whole guessing blocks).
 pub(crate) fn units_of(rect: UnitRect, grid: &PixelGrid, guess: bool, units: &mut Vec<UnitRect>) {
@@ -296,5 +375,41 @@ mod tests {
             (grid.first_row_index + i64::from(band.start)).rem_euclid(32),
             0
         );
+    }
+
+    #[test]
+    fn mirrored_rows_have_exactly_negated_centres_inside_the_rows_and_whole_blocks_when_guessing() {
+        let mut checked = 0;
+        for (center_y, height) in [(0.0, 200), (0.013, 201), (-0.3, 333), (0.24, 97)] {
+            let grid = View::new(-0.6, center_y, 1.0).pixel_grid(300, height);
+            for guess in [false, true] {
+                for rows in [0..height, 13..height - 20] {
+                    let Some(mirrored) = MirroredRows::within(rows.clone(), &grid, guess) else {
+                        continue;
+                    };
+                    checked += 1;
+                    let source = mirrored.source();
+                    assert!(rows.start <= source.start && source.end <= rows.end);
+                    assert!(
+                        source.start >= mirrored.target.end || source.end <= mirrored.target.start
+                    );
+                    for row in mirrored.target.clone() {
+                        let (_, y) = grid.complex_from_pixel(0, row);
+                        let (_, mirror_y) = grid.complex_from_pixel(0, mirrored.mirror_of(row));
+                        assert_eq!(y.to_bits(), (-mirror_y).to_bits());
+                    }
+                    if guess {
+                        for edge in [mirrored.target.start, mirrored.target.end] {
+                            let index = grid.first_row_index + i64::from(edge);
+                            assert_eq!(index.rem_euclid(i64::from(GUESS_BLOCK)), 0);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 12, "{checked} cases mirror rows");
+        // No axis in view: nothing to mirror.
+        let away = View::new(-0.6, 2.0, 1.0).pixel_grid(300, 200);
+        assert_eq!(MirroredRows::within(0..200, &away, false), None);
     }
 }

@@ -18,10 +18,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::error::{KernelError, RenderError, RequestError};
-use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode};
+use super::kernel::{KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode, Symmetry};
 use super::lua_unsafe::StopSwitch;
 use super::parameters::{ParameterValue, ParameterValues, resolve, resolve_leniently};
-use super::plan::{GUESS_BLOCK, KeptPixels, rows_to_compute, units_of};
+use super::plan::{GUESS_BLOCK, KeptPixels, MirroredRows, rows_to_compute, units_of};
 use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRect};
 use super::sync::lock;
 use super::view::{PixelGrid, View};
@@ -102,6 +102,10 @@ pub struct RenderRequest {
     /// Solid guessing: fill flat regions from their outline instead of computing every
     /// pixel (escape kernels only; a few pixels in a million may differ). On by default.
     pub guessing: bool,
+    /// Use the symmetry the kernel declares (`symmetry = "real_axis"`): rows that mirror
+    /// rows across the axis are copied instead of computed. Exact: the image is the same,
+    /// bit for bit, either way. On by default.
+    pub symmetry: bool,
     /// Render only these rows of the image (a band of a poster); None for all. Any band
     /// holds exactly the pixels of a whole render.
     pub rows: Option<RowRange>,
@@ -137,6 +141,7 @@ impl RenderRequest {
             parameters: ParameterValues::new(),
             parameter_policy: ParameterPolicy::Strict,
             guessing: true,
+            symmetry: true,
             rows: None,
             previous: None,
         }
@@ -312,6 +317,9 @@ pub struct RenderTimings {
     pub threads: Vec<ThreadTiming>,
     /// Pixels kept from the request's `previous` render instead of computed (0 for none).
     pub kept_pixels: u64,
+    /// Pixels copied from their mirrors across the real axis instead of computed (0 when
+    /// the kernel declares no symmetry or the axis is not in view).
+    pub mirrored_pixels: u64,
 }
 
 impl RenderTimings {
@@ -487,6 +495,8 @@ struct UnitPlan {
     channels: usize,
     /// Pixels of an earlier render this one keeps (a pan), copied in before units start.
     kept: Option<(KeptPixels, Arc<RenderOutput>)>,
+    /// Rows copied from their mirrors across the real axis as their mirrors finish.
+    mirrored: Option<MirroredRows>,
 }
 
 impl UnitPlan {
@@ -497,7 +507,7 @@ impl UnitPlan {
         rows: RowRange,
         view: &View,
         parameters: Vec<(String, ParameterValue)>,
-        (output, max_iter): (OutputMode, u32),
+        (output, max_iter, symmetry): (OutputMode, u32, Symmetry),
     ) -> Self {
         let (width_px, height_px) = (request.width_px, request.height_px);
         let guess = request.guessing && output == OutputMode::Escape;
@@ -524,9 +534,19 @@ impl UnitPlan {
                 height: buffer_rows.len() as u32,
             }],
         };
+        let mirrored = (request.symmetry && symmetry == Symmetry::RealAxis)
+            .then(|| MirroredRows::within(buffer_rows.clone(), &grid, guess))
+            .flatten();
         let mut units = Vec::new();
         for rect in rects {
-            units_of(rect, &grid, guess, &mut units);
+            match &mirrored {
+                Some(mirrored) => {
+                    for part in mirrored.rects_to_compute(rect) {
+                        units_of(part, &grid, guess, &mut units);
+                    }
+                }
+                None => units_of(rect, &grid, guess, &mut units),
+            }
         }
         Self {
             width_px,
@@ -540,6 +560,7 @@ impl UnitPlan {
             output,
             channels: output.channels(),
             kept,
+            mirrored,
         }
     }
 
@@ -585,8 +606,46 @@ impl UnitPlan {
                     }
                 }
             }
+            // Copied rows are in no unit: their kept part comes from their kept mirrors.
+            if let Some(mirrored) = &self.mirrored {
+                for row in mirrored.target.clone() {
+                    let source_row = mirrored.mirror_of(row);
+                    if kept.rows.contains(&source_row) {
+                        let from = self.buffer_index(kept.columns.start, source_row);
+                        let to = self.buffer_index(kept.columns.start, row);
+                        buffer.copy_within(from..from + run, to);
+                    }
+                }
+            }
         }
         buffer
+    }
+
+    /// Copies the part of `rect` (a finished unit) that copied rows mirror into those
+    /// rows of `image`, and returns the rectangle it filled.
+    fn mirror_unit(&self, rect: &UnitRect, image: &[AtomicU32]) -> Option<UnitRect> {
+        let mirrored = self.mirrored.as_ref()?;
+        let source = mirrored.source();
+        let top = rect.top.max(source.start);
+        let bottom = (rect.top + rect.height).min(source.end);
+        if top >= bottom {
+            return None;
+        }
+        let run = rect.width as usize * self.channels;
+        for row in top..bottom {
+            let from = self.buffer_index(rect.left, row);
+            let to = self.buffer_index(rect.left, mirrored.mirror_of(row));
+            // The copied rows are in no unit, so no worker writes them.
+            for (target, value) in image[to..to + run].iter().zip(&image[from..from + run]) {
+                target.store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        let mirror_top = mirrored.mirror_of(bottom - 1);
+        Some(UnitRect {
+            top: mirror_top,
+            height: bottom - top,
+            ..*rect
+        })
     }
 
     /// Where the rows asked for lie in the finished buffer.
@@ -601,6 +660,15 @@ impl UnitPlan {
     /// How many pixels were kept from an earlier render.
     fn kept_pixel_count(&self) -> u64 {
         self.kept.as_ref().map_or(0, |(kept, _)| kept.pixel_count())
+    }
+
+    /// How many pixels of the rows asked for are copied from their mirrors.
+    fn mirrored_pixel_count(&self) -> u64 {
+        self.mirrored.as_ref().map_or(0, |mirrored| {
+            let top = mirrored.target.start.max(self.rows.first);
+            let bottom = mirrored.target.end.min(self.rows.end());
+            u64::from(bottom.saturating_sub(top)) * u64::from(self.width_px)
+        })
     }
 }
 
@@ -1070,10 +1138,11 @@ impl Engine {
             rows,
             &view,
             parameters.clone(),
-            (info.output, max_iter),
+            (info.output, max_iter, info.symmetry),
         );
         let units_total = plan.units.len();
         let kept_pixels = plan.kept_pixel_count();
+        let mirrored_pixels = plan.mirrored_pixel_count();
         let rows_asked_for = plan.rows_asked_for();
         let job = self.start_job(
             &mut workers,
@@ -1116,6 +1185,7 @@ impl Engine {
                 compile_secs,
                 threads,
                 kept_pixels,
+                mirrored_pixels,
             },
         })
     }
@@ -1383,38 +1453,41 @@ fn report_finished_units(
     };
     for unit in finished {
         *units_done += 1;
-        let Some(on_unit) = on_unit.as_deref_mut().filter(|_| !job.is_stopped()) else {
-            continue;
-        };
         let Some(rect) = plan.units.get(unit) else {
             continue;
         };
-        // Only the rows asked for (a widened band computes a few more).
-        let top = rect.top.max(plan.rows.first);
-        let bottom = (rect.top + rect.height).min(plan.rows.end());
-        if top >= bottom {
+        let mirrored = plan.mirror_unit(rect, &job.image);
+        let Some(on_unit) = on_unit.as_deref_mut().filter(|_| !job.is_stopped()) else {
             continue;
+        };
+        for rect in std::iter::once(rect).chain(mirrored.as_ref()) {
+            // Only the rows asked for (a widened band computes a few more).
+            let top = rect.top.max(plan.rows.first);
+            let bottom = (rect.top + rect.height).min(plan.rows.end());
+            if top >= bottom {
+                continue;
+            }
+            unit_values.clear();
+            for row in top..bottom {
+                let start = plan.buffer_index(rect.left, row);
+                let run = rect.width as usize * plan.channels;
+                unit_values.extend(
+                    job.image[start..start + run]
+                        .iter()
+                        .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
+                );
+            }
+            on_unit(&UnitProgress {
+                output: plan.output,
+                first_row: top - plan.rows.first,
+                row_count: bottom - top,
+                first_column: rect.left,
+                column_count: rect.width,
+                values: unit_values,
+                units_done: *units_done,
+                units_total: plan.units.len(),
+            });
         }
-        unit_values.clear();
-        for row in top..bottom {
-            let start = plan.buffer_index(rect.left, row);
-            let run = rect.width as usize * plan.channels;
-            unit_values.extend(
-                job.image[start..start + run]
-                    .iter()
-                    .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
-            );
-        }
-        on_unit(&UnitProgress {
-            output: plan.output,
-            first_row: top - plan.rows.first,
-            row_count: bottom - top,
-            first_column: rect.left,
-            column_count: rect.width,
-            values: unit_values,
-            units_done: *units_done,
-            units_total: plan.units.len(),
-        });
     }
 }
 

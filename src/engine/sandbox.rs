@@ -12,7 +12,7 @@ use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, LuaString, Table, Value};
 
 use super::error::{KernelError, MAX_MESSAGE_CHARS, PixelLocation, bounded_message, format_number};
-use super::kernel::{KernelInfo, MAX_MAX_ITER, OutputMode, split_kernel_position};
+use super::kernel::{KernelInfo, MAX_MAX_ITER, OutputMode, Symmetry, split_kernel_position};
 use super::lua_unsafe::{StopSwitch, call_unit_driver, new_lua_state};
 use super::parameters::{ParameterKind, ParameterSpec, ParameterValue};
 use super::view::{PixelGrid, View};
@@ -365,7 +365,11 @@ impl LuaKernel {
             let Some(_armed) = stop.switch.arm(&kernel.lua, stop.job_id, stop.is_stopped) else {
                 return Err(RunFailure::Stopped);
             };
-            shape_traces(&state.jit, &kernel, stop).context("warming up the JIT")?;
+            if let Some(broken) =
+                shape_traces(&state.jit, &kernel, stop).context("warming up the JIT")?
+            {
+                return Err(broken.into());
+            }
         }
         if (stop.is_stopped)() {
             return Err(RunFailure::Stopped);
@@ -570,7 +574,15 @@ const TRACE_SHAPING_ATTEMPTS: usize = 4;
 /// LuaJIT's hook bookkeeping (the HOOK_ACTIVE bit) is not safe against that while a hook
 /// runs: a stop was lost that way. Errors are left to the render to report. The caller has
 /// the stop switch armed.
-fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) -> mlua::Result<()> {
+///
+/// A kernel that declares a symmetry is also called at each sample's mirror point: a
+/// declaration that does not hold there comes back as the kernel's error (the engine would
+/// otherwise mirror wrong pixels without a word).
+fn shape_traces(
+    jit: &JitControl,
+    kernel: &LuaKernel,
+    stop: &StopContext<'_>,
+) -> mlua::Result<Option<KernelError>> {
     let home = kernel.info.home_or_default();
     let grid = home.pixel_grid(TRACE_SHAPING_GRID, TRACE_SHAPING_GRID);
     let default_max_iter = kernel.environment.raw_get::<Value>("max_iter")?;
@@ -582,6 +594,7 @@ fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) ->
     jit.off.call::<()>(())?;
     kernel.environment.raw_set("max_iter", sample_max_iter)?;
     let mut work_by_point = Vec::new();
+    let mut broken_symmetry = None;
     let sampling_started = std::time::Instant::now();
     'sampling: for row in 0..TRACE_SHAPING_GRID {
         for column in 0..TRACE_SHAPING_GRID {
@@ -600,12 +613,40 @@ fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) ->
                 OutputMode::Rgb => call_started.elapsed().as_secs_f64(),
             };
             work_by_point.push((work, point));
+            if kernel.info.symmetry == Symmetry::RealAxis && point.1 != 0.0 {
+                let Ok((true, mirrored)) =
+                    kernel
+                        .sample_pixel
+                        .call::<(bool, Value)>((&kernel.pixel, point.0, -point.1))
+                else {
+                    break 'sampling;
+                };
+                if !same_returned_value(&returned, &mirrored) {
+                    broken_symmetry = Some(KernelError::BadSetting {
+                        name: "symmetry",
+                        message: format!(
+                            "\"real_axis\" promises pixel(x, -y) = pixel(x, y), but pixel({x}, {y}) \
+                             returned {} and pixel({x}, {minus_y}) returned {}",
+                            describe_value(&returned),
+                            describe_value(&mirrored),
+                            x = format_number(point.0),
+                            y = format_number(point.1),
+                            minus_y = format_number(-point.1),
+                        ),
+                    });
+                    break 'sampling;
+                }
+            }
             if (stop.is_stopped)() || sampling_started.elapsed() > TRACE_SHAPING_SAMPLE_BUDGET {
                 break 'sampling;
             }
         }
     }
     jit.on.call::<()>(())?;
+    if broken_symmetry.is_some() {
+        kernel.environment.raw_set("max_iter", default_max_iter)?;
+        return Ok(broken_symmetry);
+    }
     // Busiest first; the stable sort keeps grid order among equals, so this is repeatable.
     work_by_point.sort_by(|a, b| b.0.total_cmp(&a.0));
 
@@ -649,7 +690,20 @@ fn shape_traces(jit: &JitControl, kernel: &LuaKernel, stop: &StopContext<'_>) ->
         jit.watch.get::<Function>("flush")?.call::<()>(())?;
     }
     kernel.environment.raw_set("max_iter", default_max_iter)?;
-    Ok(())
+    Ok(None)
+}
+
+/// True when two values `pixel` returned are the same: numbers with the same bits (any
+/// NaN equals any other), or the same non-number (nil, false...).
+fn same_returned_value(a: &Value, b: &Value) -> bool {
+    match (as_number(a), as_number(b)) {
+        (Some(a), Some(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+        (None, None) => match (a, b) {
+            (Value::Boolean(a), Value::Boolean(b)) => a == b,
+            _ => a.type_name() == b.type_name(),
+        },
+        _ => false,
+    }
 }
 
 /// How much work a sampled escape value stands for: its iteration count, or everything for
@@ -686,7 +740,7 @@ fn load_jit_control(lua: &Lua, jit: &Table, debug: &Table) -> mlua::Result<JitCo
     })
 }
 
-/// Reads and checks `output`, `max_iter` and `home` from the kernel's globals (raw reads:
+/// Reads and checks `output`, `symmetry`, `max_iter` and `home` from the kernel's globals (raw reads:
 /// a kernel may give its environment a metatable).
 fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
     let read = |table: &Table, name: &str| -> Result<Value, RunFailure> {
@@ -725,8 +779,23 @@ fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
             .into());
         }
     };
+    let symmetry = match read(environment, "symmetry")? {
+        Value::Nil => Symmetry::None,
+        Value::String(text) if text.as_bytes() == b"real_axis" => Symmetry::RealAxis,
+        other => {
+            return Err(KernelError::BadSetting {
+                name: "symmetry",
+                message: format!(
+                    "expected \"real_axis\" (or nothing, for no symmetry), got {}",
+                    describe_value(&other)
+                ),
+            }
+            .into());
+        }
+    };
     Ok(KernelInfo {
         output,
+        symmetry,
         default_max_iter,
         home,
         parameters: Vec::new(),

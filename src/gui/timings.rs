@@ -213,14 +213,22 @@ fn last_run_ui(ui: &mut Ui, run: &RunRecord) {
         ui.label("Pixels per second");
         ui.label(format!("{:.2} M", run.pixels_per_sec() / 1e6));
         ui.end_row();
-        if timings.kept_pixels > 0 {
-            let pixels = u64::from(run.size_px.0) * u64::from(run.size_px.1);
-            // Short: a long label would widen the side panel, and the image with it.
-            ui.label("Kept (a pan)");
-            ui.label(format!(
+        let pixels = u64::from(run.size_px.0) * u64::from(run.size_px.1);
+        let share = |count: u64| {
+            format!(
                 "{:.1}% of pixels",
-                timings.kept_pixels as f64 * 100.0 / pixels.max(1) as f64
-            ));
+                count as f64 * 100.0 / pixels.max(1) as f64
+            )
+        };
+        // Short labels: a long one would widen the side panel, and the image with it.
+        if timings.kept_pixels > 0 {
+            ui.label("Kept (a pan)");
+            ui.label(share(timings.kept_pixels));
+            ui.end_row();
+        }
+        if timings.mirrored_pixels > 0 {
+            ui.label("Mirrored");
+            ui.label(share(timings.mirrored_pixels));
             ui.end_row();
         }
         ui.label("Threads used");

@@ -284,6 +284,40 @@ fn without_a_command_and_without_a_display_the_window_fails_cleanly() {
 }
 
 #[test]
+fn bench_views_times_the_four_standard_views_with_each_shortcut_setting() {
+    let output = moonbrot(&[
+        "bench",
+        "--views",
+        "--threads",
+        "2",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let rows = report["views"].as_array().expect("views");
+    assert_eq!(rows.len(), 4 * 4, "four views, four settings each");
+    for row in rows {
+        let view = row["view"].as_str().expect("a name");
+        assert_eq!(row["threads"], 2);
+        assert!(row["best_secs"].as_f64().expect("seconds") > 0.0);
+        assert!(row["megapixels_per_sec"].as_f64().expect("rate") > 0.0);
+        assert_eq!(row["pixels"], 1280 * 720);
+        let mirrored = row["mirrored_pixels"].as_u64().expect("mirrored");
+        // V1 and V3 straddle the real axis; V2 lies off it, and the Julia set does not
+        // declare the symmetry.
+        let straddles = view.starts_with("V1") || view.starts_with("V3");
+        assert_eq!(mirrored > 0, straddles && row["symmetry"] == true, "{row}");
+        if row["guessing"] == false {
+            assert_eq!(row["inexact_pixels"], 0, "symmetry is exact: {row}");
+        }
+    }
+    assert_fails(&moonbrot(&["bench", "--views", "--pan"]), 2, "--pan");
+}
+
+#[test]
 fn bench_prints_one_json_object_with_lua_and_native_cells() {
     let output = moonbrot(&[
         "bench",

@@ -100,6 +100,8 @@ fn the_window_opens_on_the_mandelbrot_kernel_with_an_image() {
     assert_eq!(*view, moonbrot::engine::View::new(-0.6, 0.0, 2.6));
     assert_eq!(app.runs().len(), 1);
     harness.get_by_label(SOURCE_LABEL);
+    // The home view straddles the real axis, and mandelbrot declares its symmetry.
+    harness.get_by_label("Mirrored");
 }
 
 #[test]

@@ -73,7 +73,10 @@ end
 -- on its block, so a band, a shard or the kept part of a pan equals a whole render. A
 -- block's whole border is computed, and when every border pixel has the same value its
 -- inside is filled with that value without calling `pixel`; otherwise the block is cut in
--- four (again sharing edges) down to GUESS_MIN_SIDE, below which every pixel is computed.
+-- four (columns again sharing their edge, rows not) down to GUESS_MIN_SIDE, below which
+-- every pixel is computed. A whole block's rows are treated symmetrically (halves of equal
+-- height, the border's repeats counted around the closed loop), so a block mirrored across
+-- the real axis is guessed as the mirror image: the engine's symmetry relies on it.
 -- Why the whole border and not corners or samples: measured in LuaJIT on 1024x768 views,
 -- whole borders got 0-4 wrong pixels in 786k, corners 72-173 and were slower (a thin
 -- filament crossing a block always crosses its border). Escape values are compared as the
@@ -159,6 +162,7 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
       for row = upper + 1, lower do visit(value_at(right, row)) end
       for column = right - 1, left, -1 do visit(value_at(column, lower)) end
       for row = lower - 1, upper + 1, -1 do visit(value_at(left, row)) end
+      if previous == first then repeats = repeats + 1 end -- closes the loop
       if flat then
         for row = upper + 1, lower - 1 do
           local flags, index = row * width, row * stride
@@ -173,11 +177,11 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
         compute_all(left + 1, upper + 1, right - 1, lower - 1)
       else
         local middle_column = left + floor((right - left) / 2)
-        local middle_row = upper + floor((lower - upper) / 2)
+        local middle_row = upper + floor((lower - upper - 1) / 2) -- last row of the top half
         push(left, upper, middle_column, middle_row)
         push(middle_column, upper, right, middle_row)
-        push(left, middle_row, middle_column, lower)
-        push(middle_column, middle_row, right, lower)
+        push(left, middle_row + 1, middle_column, lower)
+        push(middle_column, middle_row + 1, right, lower)
       end
     end
   end
