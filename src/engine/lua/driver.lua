@@ -93,17 +93,6 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
   local out = cast(float_pointer, out_address)
   local known = new_flags(width * row_count)
   local x_centre, y_centre = column_index + 0.5, row_index + 0.5
-  -- The stored value of pixel (column, row), computed on first use.
-  local function value_at(column, row)
-    local flag = row * width + column
-    local index = row * stride + column
-    if known[flag] == 0 then
-      out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step,
-                                      y_origin + (y_centre + row) * y_step))
-      known[flag] = 1
-    end
-    return out[index]
-  end
   local stack, top = {}, 0
   local function push(left, upper, right, lower)
     stack[top + 1], stack[top + 2], stack[top + 3], stack[top + 4] = left, upper, right, lower
@@ -142,39 +131,58 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
       end
     end
   end
+  -- Continues a walk around a block's border over `count` stored values from `index`,
+  -- `step` apart (defined once per unit: a closure made per block would stop LuaJIT from
+  -- compiling this loop).
+  local function walk(index, step, count, first, previous, flat, repeats)
+    for _ = 1, count do
+      local value = out[index]
+      if value ~= first then flat = false end
+      if value == previous then repeats = repeats + 1 end
+      previous, index = value, index + step
+    end
+    return previous, flat, repeats
+  end
   while top > 0 do
     local left, upper, right, lower = stack[top - 3], stack[top - 2], stack[top - 1], stack[top]
     top = top - 4
     if right - left < GUESS_MIN_SIDE or lower - upper < GUESS_MIN_SIDE then
       compute_all(left, upper, right, lower)
     else
-      -- The border, clockwise from the top-left corner; `repeats` counts border pixels equal
-      -- to the one before: with none, nothing inside can be flat, and the block is computed
-      -- straight through instead of being cut up (cutting up costs where nothing is flat).
-      local first = value_at(left, upper)
+      -- The border, then a walk around it clockwise from the top-left corner; `repeats`
+      -- counts border pixels equal to the one before: with none, nothing inside can be flat,
+      -- and the block is computed straight through instead of being cut up (cutting up
+      -- costs where nothing is flat).
+      compute_all(left, upper, right, upper)
+      compute_all(left, lower, right, lower)
+      compute_all(left, upper + 1, left, lower - 1)
+      compute_all(right, upper + 1, right, lower - 1)
+      local first = out[upper * stride + left]
       local previous, flat, repeats = first, true, 0
-      local function visit(value)
-        if value ~= first then flat = false end
-        if value == previous then repeats = repeats + 1 end
-        previous = value
-      end
-      for column = left + 1, right do visit(value_at(column, upper)) end
-      for row = upper + 1, lower do visit(value_at(right, row)) end
-      for column = right - 1, left, -1 do visit(value_at(column, lower)) end
-      for row = lower - 1, upper + 1, -1 do visit(value_at(left, row)) end
+      local across, down = right - left, lower - upper
+      previous, flat, repeats = walk(upper * stride + left + 1, 1, across, first, previous, flat, repeats)
+      previous, flat, repeats = walk((upper + 1) * stride + right, stride, down, first, previous, flat, repeats)
+      previous, flat, repeats = walk(lower * stride + right - 1, -1, across, first, previous, flat, repeats)
+      previous, flat, repeats = walk((lower - 1) * stride + left, -stride, down - 1, first, previous, flat, repeats)
       if previous == first then repeats = repeats + 1 end -- closes the loop
+      -- A block's inside is no other block's border, so nothing in it is known yet and it
+      -- needs no flags.
       if flat then
         for row = upper + 1, lower - 1 do
-          local flags, index = row * width, row * stride
+          local index = row * stride
           for column = left + 1, right - 1 do
-            if known[flags + column] == 0 then
-              out[index + column] = first
-              known[flags + column] = 1
-            end
+            out[index + column] = first
           end
         end
       elseif repeats == 0 then
-        compute_all(left + 1, upper + 1, right - 1, lower - 1)
+        for row = upper + 1, lower - 1 do
+          local y = y_origin + (y_centre + row) * y_step
+          local index = row * stride + left + 1
+          for column = left + 1, right - 1 do
+            out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step, y))
+            index = index + 1
+          end
+        end
       else
         local middle_column = left + floor((right - left) / 2)
         local middle_row = upper + floor((lower - upper - 1) / 2) -- last row of the top half
