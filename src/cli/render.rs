@@ -381,7 +381,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     let rows = match args.shard {
         None => None,
-        Some((index, count)) => match shard_rows(&request, samples, index, count) {
+        Some((index, count)) => match shard_rows(&request, index, count) {
             Some(rows) => Some(rows),
             None => {
                 // More tasks than bands: this one has nothing to do, which is no failure

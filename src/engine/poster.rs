@@ -184,14 +184,9 @@ pub struct PosterOutput {
 /// as evenly as they go, each shard's band starting on an aligned row (so the stitched
 /// poster equals a single render). None when there are more shards than blocks (that
 /// shard has nothing to do).
-pub fn shard_rows(
-    request: &RenderRequest,
-    supersample: u32,
-    index: u32,
-    count: u32,
-) -> Option<RowRange> {
+pub fn shard_rows(request: &RenderRequest, index: u32, count: u32) -> Option<RowRange> {
     let height = request.height_px;
-    let align = final_row_alignment(request, supersample);
+    let align = final_row_alignment(request);
     let blocks = u64::from(height.div_ceil(align));
     let (index, count) = (u64::from(index), u64::from(count.max(1)));
     let first_block = index * blocks / count;
@@ -208,7 +203,7 @@ pub fn shard_rows(
 
 /// The row step shards are cut on: guessing's block height, so that a shard computes few
 /// rows beyond its own.
-fn final_row_alignment(request: &RenderRequest, _supersample: u32) -> u32 {
+fn final_row_alignment(request: &RenderRequest) -> u32 {
     band_alignment_rows(request.guessing)
 }
 
@@ -262,7 +257,7 @@ pub fn render_poster(
         ..job.request.clone()
     }
     .row_range()?;
-    let align = final_row_alignment(&job.request, samples);
+    let align = final_row_alignment(&job.request);
     let bytes_per_row =
         sampled_width as usize * samples as usize * BYTES_PER_SAMPLE + width as usize * 3;
     // Bands end up to `align` rows after their nominal end (on a block edge): leave room.
@@ -335,6 +330,9 @@ pub fn render_poster(
         let mut sink = match job.format {
             PosterFormat::Png => {
                 let mut encoder = png::Encoder::new(&mut *file, width, rows.count);
+                // fdeflate: 3-4x faster than zlib's default level (0.05 s instead of 0.18 s
+                // for 1280x720), files 20-50% larger; a poster or a film is mostly encoding.
+                encoder.set_compression(png::Compression::Fast);
                 encoder.set_color(png::ColorType::Rgb);
                 encoder.set_depth(png::BitDepth::Eight);
                 for (keyword, text) in metadata.text_chunks() {
@@ -514,6 +512,7 @@ pub fn stitch(bands: &[PathBuf], path: &Path) -> Result<ExportMetadata, PosterEr
     check_output_path(path)?;
     write_atomically_with(path, |file| -> Result<(), PosterError> {
         let mut encoder = png::Encoder::new(&mut *file, width, height);
+        encoder.set_compression(png::Compression::Fast); // as `render_poster` writes
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         for (keyword, text) in document.text_chunks() {
@@ -597,16 +596,16 @@ mod tests {
         let request = RenderRequest::new("", 1000, 1000);
         let mut covered = 0;
         for index in 0..3 {
-            let rows = shard_rows(&request, 1, index, 3).expect("a band");
+            let rows = shard_rows(&request, index, 3).expect("a band");
             assert_eq!(rows.first, covered);
             assert_eq!(rows.first % 32, 0, "aligned to guessing's units");
             covered = rows.end();
         }
         assert_eq!(covered, 1000);
         // 1000 rows are 32 blocks of 32: of 40 shards, 8 have none.
-        assert!((0..32).all(|index| shard_rows(&request, 1, index, 32).is_some()));
+        assert!((0..32).all(|index| shard_rows(&request, index, 32).is_some()));
         let empty = (0..40)
-            .filter(|&index| shard_rows(&request, 1, index, 40).is_none())
+            .filter(|&index| shard_rows(&request, index, 40).is_none())
             .count();
         assert_eq!(empty, 8);
     }
