@@ -89,7 +89,7 @@ fn run_views(args: &BenchArgs, thread_counts: &[usize], runs: u32) -> Result<(),
             "standard views, {}x{} px, seconds, best of {runs} runs (Mpx/s), the four settings \
              alternating\n\n\
              | view | threads | defaults: guessing + symmetry | guessing only | symmetry only | \
-             neither | rows mirrored | pixels that differ from neither |\n\
+             neither | share mirrored | pixels that differ from neither |\n\
              |---|---:|---:|---:|---:|---:|---:|---:|\n",
             VIEWS_SIZE_PX.0, VIEWS_SIZE_PX.1
         );
