@@ -21,6 +21,7 @@ const SANDBOX_LUA: &str = include_str!("lua/sandbox.lua");
 const DRIVER_LUA: &str = include_str!("lua/driver.lua");
 const TRACE_WATCH_LUA: &str = include_str!("lua/trace_watch.lua");
 const BOUNDED_LIBRARY_LUA: &str = include_str!("lua/bounded_library.lua");
+const DOUBLE_DOUBLE_LUA: &str = include_str!("lua/double_double.lua");
 
 /// LuaJIT's own message when an allocation fails (the memory limit was hit).
 const OUT_OF_MEMORY_MESSAGE: &str = "not enough memory";
@@ -223,10 +224,15 @@ impl SandboxedState {
             })
             .context("creating print")?;
         let bounded = load_bounded_library(&lua).context("loading bounded_library.lua")?;
+        let double_double: Table = lua
+            .load(DOUBLE_DOUBLE_LUA)
+            .set_name("=dd")
+            .call(())
+            .context("loading double_double.lua")?;
         let (environment, declared_parameters): (Table, Table) = lua
             .load(SANDBOX_LUA)
             .set_name("=sandbox")
-            .call((print_to_log, bounded))
+            .call((print_to_log, bounded, double_double))
             .context("running sandbox.lua")?;
         let parameter_values: Table = environment
             .raw_get("param")
@@ -723,12 +729,21 @@ struct JitControl {
     watch: Table,
 }
 
+/// LuaJIT's limit on unrolling a loop met while recording a trace (default 15).
+const LOOP_UNROLL_OPTION: &str = "loopunroll=60";
+
 fn load_jit_control(lua: &Lua, jit: &Table, debug: &Table) -> mlua::Result<JitControl> {
     // jit.util is preloaded by luaopen_jit but only reachable through `require`, which
     // moonbrot does not open: take its loader from the registry's _PRELOAD table.
     let registry: Table = debug.get::<Function>("getregistry")?.call(())?;
     let preload: Table = registry.get("_PRELOAD")?;
     let util: Table = preload.get::<Function>("jit.util")?.call("jit.util")?;
+    // Kernels on the dd library call small helpers through metamethods; with LuaJIT's
+    // default unroll limit (15) their traces aborted over and over until everything ran
+    // in the interpreter (a Mandelbrot loop: 1400 ns per iteration instead of 34).
+    jit.get::<Table>("opt")?
+        .get::<Function>("start")?
+        .call::<()>(LOOP_UNROLL_OPTION)?;
     let watch: Table = lua
         .load(TRACE_WATCH_LUA)
         .set_name("=trace_watch")
@@ -1119,5 +1134,132 @@ mod tests {
             "##
         ));
         assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+
+    /// `x` exactly, as an integer times 2^-1200 (every finite double is a whole multiple
+    /// of 2^-1074).
+    fn exact(x: f64) -> num_bigint::BigInt {
+        use num_bigint::BigInt;
+        if x == 0.0 {
+            return BigInt::from(0);
+        }
+        let bits = x.to_bits();
+        let exponent_bits = ((bits >> 52) & 0x7ff) as i64;
+        let fraction = bits & ((1_u64 << 52) - 1);
+        let (mantissa, exponent) = if exponent_bits == 0 {
+            (fraction, -1074)
+        } else {
+            (fraction | (1_u64 << 52), exponent_bits - 1075)
+        };
+        let magnitude = BigInt::from(mantissa) << usize::try_from(exponent + 1200).expect("small");
+        if x < 0.0 { -magnitude } else { magnitude }
+    }
+
+    /// True when `got` (hi, lo) is within 2^-102 of `exact_scaled` (scaled by 2^-`scale`)
+    /// relative to it.
+    fn close(got: (f64, f64), exact_scaled: &num_bigint::BigInt, scale: usize) -> bool {
+        let got_scaled = (exact(got.0) + exact(got.1)) << (scale - 1200);
+        let error = (got_scaled - exact_scaled).magnitude().clone();
+        (error << 102_usize) <= *exact_scaled.magnitude()
+    }
+
+    #[test]
+    fn the_dd_library_adds_and_multiplies_to_within_2_to_the_minus_102() {
+        let lua = new_lua_state();
+        let dd: Table = lua
+            .load(DOUBLE_DOUBLE_LUA)
+            .call(())
+            .expect("the library loads");
+        let new: Function = dd.get("new").expect("new");
+        let call = |name: &str, a: (f64, f64), b: (f64, f64)| -> (f64, f64) {
+            let a: Table = new.call(a).expect("a");
+            let b: Table = new.call(b).expect("b");
+            let result: Table = dd
+                .get::<Function>(name)
+                .expect("the operation")
+                .call((a, b))
+                .expect("it runs");
+            (result.get("hi").expect("hi"), result.get("lo").expect("lo"))
+        };
+        // A fixed pseudo-random sequence: values of all signs and magnitudes 2^-40..2^3,
+        // each with a low part.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1_u64 << 53) as f64 - 0.5
+        };
+        let mut checked = 0;
+        for _ in 0..2000 {
+            let mut value = || {
+                let hi = next() * 16.0 * 2_f64.powi((next() * 80.0) as i32 - 40);
+                (hi, hi * next() * 2_f64.powi(-53))
+            };
+            let (a, b) = (value(), value());
+            let (ea, eb) = (exact(a.0) + exact(a.1), exact(b.0) + exact(b.1));
+            let sum = &ea + &eb;
+            if sum.magnitude().bits() > 0 {
+                assert!(close(call("add", a, b), &sum, 1200), "add {a:?} {b:?}");
+            }
+            let difference = &ea - &eb;
+            if difference.magnitude().bits() > 0 {
+                assert!(
+                    close(call("sub", a, b), &difference, 1200),
+                    "sub {a:?} {b:?}"
+                );
+            }
+            assert!(
+                close(call("mul", a, b), &(&ea * &eb), 2400),
+                "mul {a:?} {b:?}"
+            );
+            assert!(close(call("sqr", a, a), &(&ea * &ea), 2400), "sqr {a:?}");
+            // A plain number as the second operand.
+            let number: Table = new.call(a).expect("a");
+            let by_number: Table = dd
+                .get::<Function>("mul")
+                .expect("mul")
+                .call((number, b.0))
+                .expect("runs");
+            let got = (
+                by_number.get("hi").expect("hi"),
+                by_number.get("lo").expect("lo"),
+            );
+            assert!(close(got, &(&ea * exact(b.0)), 2400), "mul by {}", b.0);
+            checked += 1;
+        }
+        assert_eq!(checked, 2000);
+    }
+
+    #[test]
+    fn dd_values_have_operators_comparisons_and_clear_errors() {
+        let lua = new_lua_state();
+        let dd: Table = lua
+            .load(DOUBLE_DOUBLE_LUA)
+            .call(())
+            .expect("the library loads");
+        lua.globals().set("dd", dd).expect("set");
+        let results: (bool, bool, bool, f64, f64, String, String) = lua
+            .load(
+                r#"
+                local third = dd.new(1) * dd.new(1 / 3)            -- not exactly 1/3 * 1
+                local a, b = dd.new(1, 1e-20), dd.new(1)
+                local z = (a - b) * 1e20                            -- the low part survives
+                local ok, message = pcall(dd.add, a, "x")
+                return a > b, b < a, -a == dd.new(-1, -1e-20), z:tonumber(),
+                       dd.compare(a, 1), tostring(b), message
+                "#,
+            )
+            .call(())
+            .expect("runs");
+        assert!(results.0 && results.1 && results.2);
+        assert!((results.3 - 1.0).abs() < 1e-12, "{}", results.3);
+        assert_eq!(results.4, 1.0);
+        assert_eq!(results.5, "dd(1, 0)");
+        assert!(
+            results.6.contains("expects numbers or dd values"),
+            "{}",
+            results.6
+        );
     }
 }

@@ -134,3 +134,45 @@ fn print_goes_to_the_log_rate_limited() {
     assert_eq!(lines.len(), 6, "5 lines, then one notice: {lines:?}");
     assert!(lines[5].contains("limited to 5 lines"));
 }
+
+#[test]
+fn the_dd_library_keeps_digits_that_doubles_lose() {
+    // With doubles, (x + 1e-20) - x is 0 for every x here; in double-double it is 1e-20.
+    let source = r#"
+        function pixel(x, y)
+          local z = dd.new(x) + 1e-20
+          return ((z - x) * 1e20):tonumber()
+        end
+    "#;
+    let output = render(source).expect("renders");
+    assert!(
+        output
+            .image
+            .values
+            .iter()
+            .all(|value| (value - 1.0).abs() < 1e-6),
+        "{:?}",
+        &output.image.values[..4]
+    );
+}
+
+#[test]
+fn a_kernel_looping_forever_in_dd_arithmetic_is_stopped_by_its_timeout() {
+    let source = r#"
+        function pixel(x, y)
+          local z = dd.new(x, 0)
+          while true do z = dd.sqr(z) * 0.5 + dd.new(0.25, 1e-30) end
+        end
+    "#;
+    let result = Engine::default().render(
+        &moonbrot::engine::RenderRequest {
+            timeout: Some(std::time::Duration::from_millis(300)),
+            ..request(source, 8, 8)
+        },
+        &CancelToken::new(),
+    );
+    assert!(
+        matches!(result, Err(moonbrot::engine::RenderError::TimedOut { .. })),
+        "{result:?}"
+    );
+}

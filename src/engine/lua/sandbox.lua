@@ -6,16 +6,17 @@ string, table and bit libraries. Nothing that reaches the file system, other cod
 the JIT or the debug library is put in it. A new state is made for every kernel source, so
 nothing a kernel does to this table (or to the copies inside it) survives into the next one.
 
-Arguments: print_to_log, the rate-limited `print` supplied by the engine, and the bounded
+Arguments: print_to_log, the rate-limited `print` supplied by the engine, the bounded
 library (bounded_library.lua): Lua versions of the string and table functions whose C
-versions a stop cannot interrupt. They replace those functions in the kernel's copies.
+versions a stop cannot interrupt, which replace those functions in the kernel's copies, and
+the double-double library (double_double.lua), given to kernels as `dd`.
 
 It also gives kernels `parameter { ... }`, which declares a control (checked here, so a bad
 declaration fails at its own line), and the table `param` holding each parameter's current
 value. It returns the environment and the list of declarations (private to this file: the
 kernel cannot change what the engine reads).
 ]]
-local print_to_log, bounded = ...
+local print_to_log, bounded, double_double = ...
 
 local pairs, ipairs, select, tostring, concat = pairs, ipairs, select, tostring, table.concat
 
@@ -45,6 +46,7 @@ environment.table = shallow_copy(table)
 environment.table.sort = bounded.sort
 environment.table.insert = bounded.insert
 environment.bit = shallow_copy(bit)
+environment.dd = shallow_copy(double_double)
 
 -- string.dump would hand out bytecode; bytecode cannot be loaded here, but there is no
 -- reason for a kernel to hold it.
