@@ -83,7 +83,12 @@ end
 
 local function sqr(a)
   local a_hi, a_lo = parts(a, "sqr")
-  local p, e = two_prod(a_hi, a_hi)
+  -- two_prod(a_hi, a_hi), splitting a_hi once.
+  local p = a_hi * a_hi
+  local t = SPLITTER * a_hi
+  local h = t - (t - a_hi)
+  local l = a_hi - h
+  local e = ((h * h - p) + 2 * h * l) + l * l
   e = e + 2 * a_hi * a_lo
   return make(quick_two_sum(p, e))
 end
