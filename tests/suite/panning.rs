@@ -8,7 +8,7 @@ use std::sync::Arc;
 use moonbrot::engine::render::RowRange;
 use moonbrot::engine::{CancelToken, Engine, RenderOutput, RenderRequest, View};
 
-use crate::support::shipped;
+use crate::support::{differing_pixels, shipped};
 
 const SIZE: (u32, u32) = (320, 200);
 
@@ -29,15 +29,6 @@ fn render(engine: &Engine, request: &RenderRequest) -> RenderOutput {
     engine
         .render(request, &CancelToken::new())
         .expect("renders")
-}
-
-fn differing_pixels(a: &RenderOutput, b: &RenderOutput) -> usize {
-    a.image
-        .values
-        .iter()
-        .zip(&b.image.values)
-        .filter(|(a, b)| a.to_bits() != b.to_bits())
-        .count()
 }
 
 #[test]

@@ -102,3 +102,14 @@ pub fn engine_with_log(max_lines_per_run: u32) -> (Engine, Arc<Mutex<Vec<String>
     });
     (engine, lines)
 }
+
+/// Pixels whose values are not bit-identical in two renders of the same size.
+pub fn differing_pixels(a: &RenderOutput, b: &RenderOutput) -> usize {
+    assert_eq!(a.image.values.len(), b.image.values.len());
+    a.image
+        .values
+        .iter()
+        .zip(&b.image.values)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count()
+}

@@ -11,7 +11,7 @@ use moonbrot::engine::parameters::ParameterValue;
 use moonbrot::engine::render::RowRange;
 use moonbrot::engine::{CancelToken, Engine, KernelError, RenderOutput, RenderRequest, View};
 
-use crate::support::{kernel_error, moonbrot, shipped, text};
+use crate::support::{differing_pixels, kernel_error, moonbrot, shipped, text};
 
 fn request(kernel: &str, view: View, size: (u32, u32), guessing: bool) -> RenderRequest {
     RenderRequest {
@@ -33,16 +33,6 @@ fn without_symmetry(request: &RenderRequest) -> RenderRequest {
         symmetry: false,
         ..request.clone()
     }
-}
-
-fn differing_pixels(a: &RenderOutput, b: &RenderOutput) -> usize {
-    assert_eq!(a.image.values.len(), b.image.values.len());
-    a.image
-        .values
-        .iter()
-        .zip(&b.image.values)
-        .filter(|(a, b)| a.to_bits() != b.to_bits())
-        .count()
 }
 
 #[test]
