@@ -174,6 +174,13 @@ fn alternate_runs(
         .collect()
 }
 
+/// The source of the shipped kernel a benchmark view renders.
+fn shipped_source(name: &str) -> Result<Arc<str>, RenderError> {
+    super::kernel::shipped_kernel(name)
+        .map(|kernel| Arc::from(kernel.source))
+        .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {name}")))
+}
+
 /// Pixels whose values are not bit-identical in `a` and `b`.
 fn inexact_pixel_count(a: &[f32], b: &[f32]) -> u64 {
     a.iter()
@@ -358,9 +365,7 @@ pub fn compare_guessing(
     let mut done = 0;
     let mut rows = Vec::new();
     for view in views {
-        let source = super::kernel::shipped_kernel(view.kernel)
-            .map(|kernel| Arc::from(kernel.source))
-            .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        let source = shipped_source(view.kernel)?;
         // Symmetry off in both, so the table shows what guessing alone is worth
         // (`compare_views` shows the two together).
         let request = |guessing: bool| RenderRequest {
@@ -439,9 +444,7 @@ pub fn compare_panning(
     };
     let mut rows = Vec::new();
     for view in views {
-        let source = super::kernel::shipped_kernel(view.kernel)
-            .map(|kernel| Arc::from(kernel.source))
-            .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        let source = shipped_source(view.kernel)?;
         let request = |view: Option<View>| RenderRequest {
             view,
             threads,
@@ -567,9 +570,7 @@ pub fn compare_views(
     let mut done = 0;
     let mut rows = Vec::new();
     for view in views {
-        let source: Arc<str> = super::kernel::shipped_kernel(view.kernel)
-            .map(|kernel| Arc::from(kernel.source))
-            .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {}", view.kernel)))?;
+        let source = shipped_source(view.kernel)?;
         for &threads in thread_counts {
             let requests: Vec<RenderRequest> = SHORTCUT_SETTINGS
                 .iter()
