@@ -21,7 +21,7 @@ use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
     timeout_from_secs,
 };
-use crate::engine::{CancelToken, RenderRequest, View};
+use crate::engine::{CancelToken, Dd, PrecisionChoice, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
 const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
@@ -39,9 +39,11 @@ pub(crate) struct RenderArgs {
     /// Image size in pixels, WIDTHxHEIGHT. Default: 1280x720, or the --from image's.
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     size: Option<(i64, i64)>,
-    /// Centre of the view in the complex plane, X,Y. Default: the kernel's home.
+    /// Centre of the view in the complex plane, X,Y, as decimals with up to 31 significant
+    /// digits kept (a location copied from the window pastes here). Default: the kernel's
+    /// home.
     #[arg(long, value_name = "X,Y", value_parser = parse_point, allow_hyphen_values = true)]
-    center: Option<(f64, f64)>,
+    center: Option<(Dd, Dd)>,
     /// Height of the view in the complex plane. Default: the kernel's home span.
     #[arg(long, value_name = "H", allow_hyphen_values = true)]
     span: Option<f64>,
@@ -69,6 +71,11 @@ pub(crate) struct RenderArgs {
     /// bit for bit; off is for measuring what it saves.
     #[arg(long, value_name = "on|off", default_value = "on")]
     symmetry: Switch,
+    /// Arithmetic of the pixels' coordinates: auto switches to double-double (the kernel's
+    /// `pixel_deep`) where f64 runs out of digits, about a span of 1e-10 per 1000 pixels;
+    /// f64 and double-double force one (double-double needs `pixel_deep`).
+    #[arg(long, value_name = "auto|f64|double-double", default_value = "auto")]
+    precision: PrecisionArg,
     /// N×N samples per pixel (1 to 8), averaged in linear light: smooth edges and
     /// filaments, N² times the work. Default: 1, or the --from image's.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
@@ -99,7 +106,7 @@ pub(crate) struct RenderArgs {
     /// The film's last view: centre X,Y and span. The span changes geometrically from
     /// frame to frame, and the centre moves with it, so the zoom looks steady.
     #[arg(long, value_name = "X,Y,SPAN", value_parser = parse_target, allow_hyphen_values = true, requires = "frames")]
-    zoom_to: Option<(f64, f64, f64)>,
+    zoom_to: Option<(Dd, Dd, f64)>,
     /// Memory limit of each Lua state (one per thread), in MiB.
     #[arg(
         long,
@@ -132,9 +139,9 @@ fn parse_size(text: &str) -> Result<(i64, i64), String> {
 }
 
 /// "X,Y,SPAN" into three numbers.
-fn parse_target(text: &str) -> Result<(f64, f64, f64), String> {
-    match super::parse_list::<f64>(text)?.as_slice() {
-        [x, y, span] => Ok((*x, *y, *span)),
+fn parse_target(text: &str) -> Result<(Dd, Dd, f64), String> {
+    match super::parse_list::<Dd>(text)?.as_slice() {
+        [x, y, span] => Ok((*x, *y, span.to_f64())),
         _ => Err(format!(
             "expected X,Y,SPAN, like -0.75,0.1,0.001, got {text:?}"
         )),
@@ -160,9 +167,9 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// "X,Y" into a pair of numbers.
-fn parse_point(text: &str) -> Result<(f64, f64), String> {
-    match super::parse_list::<f64>(text)?.as_slice() {
+/// "X,Y" into a pair of numbers, read as exact decimals (every digit counts at depth).
+fn parse_point(text: &str) -> Result<(Dd, Dd), String> {
+    match super::parse_list::<Dd>(text)?.as_slice() {
         [x, y] => Ok((*x, *y)),
         _ => Err(format!("expected X,Y, like -0.75,0.1, got {text:?}")),
     }
@@ -187,6 +194,27 @@ struct RenderJob {
     symmetry: bool,
     samples: u32,
     band_bytes: usize,
+}
+
+/// `--precision`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PrecisionArg {
+    /// f64, or double-double where f64 runs out of digits (kernels with `pixel_deep`).
+    Auto,
+    /// Always f64.
+    F64,
+    /// Always double-double.
+    DoubleDouble,
+}
+
+impl From<PrecisionArg> for PrecisionChoice {
+    fn from(argument: PrecisionArg) -> Self {
+        match argument {
+            PrecisionArg::Auto => PrecisionChoice::Auto,
+            PrecisionArg::F64 => PrecisionChoice::Double,
+            PrecisionArg::DoubleDouble => PrecisionChoice::DoubleDouble,
+        }
+    }
 }
 
 /// A setting that is on or off.
@@ -320,7 +348,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     };
     let view = base_view.map(|base| {
         let (center_x, center_y) = args.center.unwrap_or((base.center_x, base.center_y));
-        View::new(center_x, center_y, args.span.unwrap_or(base.span))
+        View::at(center_x, center_y, args.span.unwrap_or(base.span))
     });
     let mut parameters = stored
         .as_ref()
@@ -337,6 +365,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         parameters,
         guessing,
         symmetry,
+        precision: args.precision.into(),
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };
     // Each band is checked as it is rendered; the whole image need not fit in memory.
@@ -353,7 +382,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
             .ok_or_else(|| {
                 CliError::Input(format!("--frames {frames} must be 2 to {MAX_FRAMES}"))
             })?;
-        let end = View::new(target.0, target.1, target.2);
+        let end = View::at(target.0, target.1, target.2);
         end.validate().map_err(for_flag("--zoom-to"))?;
         let start = match request.view {
             Some(view) => view,

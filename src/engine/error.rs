@@ -222,6 +222,12 @@ pub enum RequestError {
     /// The view's centre or span is not usable.
     #[error("invalid view: {0}")]
     View(String),
+    /// Double-double precision was asked for, but the kernel has no deep entry point.
+    #[error(
+        "double-double precision needs a kernel with pixel_deep(x, y); this kernel has only \
+         pixel(x, y) (use --precision auto or f64)"
+    )]
+    NoDeepEntry,
     /// The kernel source is larger than the engine accepts.
     #[error("the kernel source is {} KiB, more than the limit of {} KiB", bytes / 1024, max / 1024)]
     SourceTooLarge {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::atomic_file::write_atomically;
+use super::double_double::Dd;
 use super::error::{DocumentError, ExportError};
 use super::kernel::MAX_SOURCE_BYTES;
 use super::palette::Palette;
@@ -68,8 +69,9 @@ const MAX_METADATA_BYTES: usize = 4 * 1024 * 1024;
 /// The longest text one compressed chunk may inflate to.
 const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
 
-/// The view as exact decimal text (each number's shortest text that reads back to the same
-/// f64), so deeper zooms can later store more digits without a new format.
+/// The view as exact decimal text: the centre's shortest text that reads back to the same
+/// double-double (up to 36 digits; an f64 centre written by an older moonbrot reads as
+/// the decimal it wrote), the span's shortest f64 text.
 #[derive(Serialize, Deserialize)]
 struct StoredView {
     center_x: StoredNumber,
@@ -86,15 +88,11 @@ enum StoredNumber {
 }
 
 impl StoredNumber {
-    fn value(&self) -> Result<f64, String> {
+    /// The number, exactly as written (decimal text to the nearest double-double).
+    fn value(&self) -> Result<Dd, String> {
         match self {
-            Self::Number(value) => Ok(*value),
-            Self::Text(text) => text.trim().parse().map_err(|_| {
-                format!(
-                    "{:?} is not a decimal number",
-                    text.chars().take(40).collect::<String>()
-                )
-            }),
+            Self::Number(value) => Ok(Dd::from_f64(*value)),
+            Self::Text(text) => Dd::parse_decimal(text).map_err(|error| error.to_string()),
         }
     }
 }
@@ -136,11 +134,10 @@ impl ExportMetadata {
     pub(crate) fn text_chunks(&self) -> Vec<(&'static str, String)> {
         // Serialising these plain structs cannot fail.
         let json = |value: Result<String, serde_json::Error>| value.unwrap_or_default();
-        let exact = |value: f64| StoredNumber::Text(format!("{value:?}"));
         let view = StoredView {
-            center_x: exact(self.view.center_x),
-            center_y: exact(self.view.center_y),
-            span: exact(self.view.span),
+            center_x: StoredNumber::Text(self.view.center_x.to_decimal()),
+            center_y: StoredNumber::Text(self.view.center_y.to_decimal()),
+            span: StoredNumber::Text(format!("{:?}", self.view.span)),
         };
         let mut chunks = vec![
             (KEY_FORMAT, DOCUMENT_FORMAT.to_string()),
@@ -320,10 +317,10 @@ pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
             .value()
             .map_err(|message| malformed(KEY_VIEW, message))
     };
-    let view = View::new(
+    let view = View::at(
         number(&stored_view.center_x)?,
         number(&stored_view.center_y)?,
-        number(&stored_view.span)?,
+        number(&stored_view.span)?.to_f64(),
     );
     view.validate()
         .map_err(|error| malformed(KEY_VIEW, error.to_string()))?;

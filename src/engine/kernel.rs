@@ -56,6 +56,9 @@ pub struct KernelInfo {
     pub home: Option<View>,
     /// The parameters it declares, in order.
     pub parameters: Vec<super::parameters::ParameterSpec>,
+    /// True when it has a deep entry point, `pixel_deep(x, y)` on double-double
+    /// coordinates, which the engine uses where f64 runs out of digits.
+    pub deep: bool,
 }
 
 /// The iteration limit used when neither the kernel nor the user sets one.

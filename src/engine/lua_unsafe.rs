@@ -47,7 +47,7 @@ pub(crate) fn new_lua_state() -> Lua {
 /// the size and alignment of f32 and allows writes through a pointer derived from a shared
 /// reference (it is an UnsafeCell); the driver writes only indices below `out.len()`, which
 /// it receives as `value_count` and checks against the unit's size before writing, and
-/// only the unit's own pixels (`rect.width` floats per channel in each row, rows `stride`
+/// only the unit's own pixels (`width` floats per channel in each row, rows `stride`
 /// floats apart); `out` stays borrowed, so alive, for the whole call, and no other thread
 /// touches those pixels meanwhile (units do not overlap, a unit is taken by one worker, and
 /// read only after it is listed finished; the range may span other units' pixels, which
@@ -58,24 +58,18 @@ pub(crate) fn call_unit_driver(
     pixel: &Function,
     out: &[AtomicU32],
     stride: usize,
-    rect: &super::sandbox::UnitRect,
-    grid: &super::view::PixelGrid,
+    (width, height): (u32, u32),
+    lattice: super::sandbox::UnitLattice,
 ) -> mlua::Result<(bool, Option<String>)> {
     let out_address = LightUserData(out.as_ptr().cast_mut().cast::<c_void>());
-    let (column_index, row_index) = rect.lattice_indices(grid);
     driver_function.call::<(bool, Option<String>)>((
         pixel,
         out_address,
         out.len(),
         stride,
-        rect.width,
-        rect.height,
-        grid.x_origin,
-        grid.x_step,
-        column_index,
-        grid.y_origin,
-        grid.y_step,
-        row_index,
+        width,
+        height,
+        lattice,
     ))
 }
 

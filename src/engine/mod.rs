@@ -6,6 +6,7 @@
 
 pub mod atomic_file;
 pub mod bench;
+pub mod double_double;
 pub mod error;
 pub mod export;
 pub mod kernel;
@@ -20,13 +21,14 @@ mod sandbox;
 pub mod sync;
 pub mod view;
 
+pub use double_double::Dd;
 pub use error::{
     DocumentError, ExportError, KernelError, PixelLocation, RenderError, RequestError,
 };
 pub use kernel::{KernelInfo, OutputMode, SHIPPED_KERNELS, ShippedKernel};
 pub use render::{
-    CancelToken, Engine, EngineOptions, RenderOutput, RenderRequest, RenderTimings, ThreadTiming,
-    UnitProgress, ValueImage,
+    CancelToken, Engine, EngineOptions, PrecisionChoice, RenderOutput, RenderRequest,
+    RenderTimings, ThreadTiming, UnitProgress, ValueImage,
 };
 pub use sandbox::{KernelLog, PRINT_LINES_PER_RUN};
-pub use view::{PixelGrid, View};
+pub use view::{PixelGrid, Precision, View};

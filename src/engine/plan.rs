@@ -13,6 +13,7 @@
 
 use std::ops::Range;
 
+use super::double_double::Dd;
 use super::sandbox::UnitRect;
 use super::view::PixelGrid;
 
@@ -184,7 +185,7 @@ impl MirroredRows {
     /// also in `rows`; None when the axis does not cross `rows` or nothing can be copied.
     pub fn within(rows: Range<u32>, grid: &PixelGrid, guess: bool) -> Option<Self> {
         // The centred grid of very deep views does not put centres on exact negations.
-        if grid.y_origin != 0.0 {
+        if grid.y_origin != Dd::ZERO {
             return None;
         }
         // The first row whose lattice index is 0 or more: the axis lies just before it.

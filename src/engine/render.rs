@@ -24,7 +24,7 @@ use super::parameters::{ParameterValue, ParameterValues, resolve, resolve_lenien
 use super::plan::{GUESS_BLOCK, KeptPixels, MirroredRows, rows_to_compute, units_of};
 use super::sandbox::{KernelLog, LuaKernel, RunFailure, StopContext, UnitRect};
 use super::sync::lock;
-use super::view::{PixelGrid, View};
+use super::view::{PixelGrid, Precision, View};
 
 /// The largest image side, in pixels.
 pub const MAX_SIDE_PX: u32 = 65_535;
@@ -113,6 +113,41 @@ pub struct RenderRequest {
     /// same kernel, size and settings, on the same pixel lattice (a pan by whole pixels),
     /// only the pixels it lacks are computed, and the result is the same as a full render.
     pub previous: Option<Arc<RenderOutput>>,
+    /// The arithmetic of the pixels' coordinates; Auto (the default) switches to
+    /// double-double where f64 runs out of digits, for kernels with `pixel_deep`.
+    pub precision: PrecisionChoice,
+}
+
+/// Which precision a render asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrecisionChoice {
+    /// f64, unless the view is so deep that neighbouring pixels' f64 coordinates barely
+    /// differ (`View::near_precision_limit`) and the kernel has `pixel_deep`.
+    #[default]
+    Auto,
+    /// Always f64 (`pixel`).
+    Double,
+    /// Always double-double (`pixel_deep`; refused for kernels without it).
+    DoubleDouble,
+}
+
+impl PrecisionChoice {
+    /// The precision a kernel renders `view` in at this image height.
+    pub fn resolve(
+        self,
+        kernel_is_deep: bool,
+        view: &View,
+        height_px: u32,
+    ) -> Result<Precision, RequestError> {
+        match self {
+            PrecisionChoice::Auto if kernel_is_deep && view.near_precision_limit(height_px) => {
+                Ok(Precision::DoubleDouble)
+            }
+            PrecisionChoice::Auto | PrecisionChoice::Double => Ok(Precision::Double),
+            PrecisionChoice::DoubleDouble if kernel_is_deep => Ok(Precision::DoubleDouble),
+            PrecisionChoice::DoubleDouble => Err(RequestError::NoDeepEntry),
+        }
+    }
 }
 
 /// What a render does with a parameter value the kernel does not take (an unknown name,
@@ -144,6 +179,7 @@ impl RenderRequest {
             symmetry: true,
             rows: None,
             previous: None,
+            precision: PrecisionChoice::Auto,
         }
     }
 
@@ -344,6 +380,8 @@ pub struct RenderOutput {
     pub parameters: Vec<(String, ParameterValue)>,
     /// True when solid guessing filled flat regions (asked for, and an escape kernel).
     pub guessed: bool,
+    /// The arithmetic the pixels' coordinates were given in.
+    pub precision: Precision,
     /// The rows of the image it holds (all of them unless the request asked for a band).
     pub rows: RowRange,
     /// The kernel source rendered.
@@ -384,11 +422,12 @@ impl RenderOutput {
         &self,
         request: &RenderRequest,
         output: OutputMode,
-        max_iter: u32,
+        (max_iter, precision): (u32, Precision),
         parameters: &[(String, ParameterValue)],
     ) -> bool {
         let guess = request.guessing && output == OutputMode::Escape;
-        self.rows.first == 0
+        self.precision == precision
+            && self.rows.first == 0
             && self.rows.count == self.image.height_px
             && (self.image.width_px, self.image.height_px) == (request.width_px, request.height_px)
             && self.image.output == output
@@ -491,6 +530,8 @@ struct UnitPlan {
     parameters: Vec<(String, ParameterValue)>,
     /// Render units by solid guessing.
     guess: bool,
+    /// The arithmetic of the pixels' coordinates.
+    precision: Precision,
     output: OutputMode,
     channels: usize,
     /// Pixels of an earlier render this one keeps (a pan), copied in before units start.
@@ -508,6 +549,7 @@ impl UnitPlan {
         view: &View,
         parameters: Vec<(String, ParameterValue)>,
         (output, max_iter, symmetry): (OutputMode, u32, Symmetry),
+        precision: Precision,
     ) -> Self {
         let (width_px, height_px) = (request.width_px, request.height_px);
         let guess = request.guessing && output == OutputMode::Escape;
@@ -518,7 +560,12 @@ impl UnitPlan {
             .as_ref()
             .filter(|previous| {
                 rows.count == height_px
-                    && previous.keeps_pixels_for(request, output, max_iter, &parameters)
+                    && previous.keeps_pixels_for(
+                        request,
+                        output,
+                        (max_iter, precision),
+                        &parameters,
+                    )
             })
             .and_then(|previous| {
                 let earlier = previous.view.pixel_grid(width_px, height_px);
@@ -557,6 +604,7 @@ impl UnitPlan {
             max_iter: request.max_iter,
             parameters,
             guess,
+            precision,
             output,
             channels: output.channels(),
             kept,
@@ -716,7 +764,7 @@ enum JobWork {
     /// Compile the kernel (and keep its state) to learn what it declares.
     CompileOnly,
     /// Compile if needed, then render the plan's units.
-    Render(UnitPlan),
+    Render(Box<UnitPlan>),
 }
 
 impl JobWork {
@@ -979,7 +1027,8 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
         };
         shared.set_unit(unit);
         let out = &job.image[plan.rect_value_range(rect)];
-        match kernel.render_unit(*rect, &plan.grid, (out, plan.stride()), plan.guess, &stop) {
+        let settings = (plan.guess, plan.precision);
+        match kernel.render_unit(*rect, &plan.grid, (out, plan.stride()), settings, &stop) {
             Ok(()) => {
                 report.timing.units += 1;
                 lock(&job.finished_units).push(unit);
@@ -1133,12 +1182,16 @@ impl Engine {
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
         let max_iter = info.effective_max_iter(request.max_iter);
+        let precision = request
+            .precision
+            .resolve(info.deep, &view, request.height_px)?;
         let plan = UnitPlan::new(
             request,
             rows,
             &view,
             parameters.clone(),
             (info.output, max_iter, info.symmetry),
+            precision,
         );
         let units_total = plan.units.len();
         let kept_pixels = plan.kept_pixel_count();
@@ -1147,7 +1200,7 @@ impl Engine {
         let job = self.start_job(
             &mut workers,
             &request.source,
-            JobWork::Render(plan),
+            JobWork::Render(Box::new(plan)),
             request.threads,
             limits,
         );
@@ -1176,6 +1229,7 @@ impl Engine {
             view,
             max_iter,
             guessed: request.guessing && info.output == OutputMode::Escape,
+            precision,
             rows,
             source: Arc::clone(&request.source),
             kernel: info,

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use mlua::chunk::ChunkMode;
-use mlua::{Function, Lua, LuaString, Table, Value};
+use mlua::{Function, IntoLuaMulti, Lua, LuaString, MultiValue, Table, Value};
 
 use super::error::{KernelError, MAX_MESSAGE_CHARS, PixelLocation, bounded_message, format_number};
 use super::kernel::{KernelInfo, MAX_MAX_ITER, OutputMode, Symmetry, split_kernel_position};
 use super::lua_unsafe::{StopSwitch, call_unit_driver, new_lua_state};
 use super::parameters::{ParameterKind, ParameterSpec, ParameterValue};
-use super::view::{PixelGrid, View};
+use super::view::{PixelGrid, Precision, View};
 
 const SANDBOX_LUA: &str = include_str!("lua/sandbox.lua");
 const DRIVER_LUA: &str = include_str!("lua/driver.lua");
@@ -168,6 +168,65 @@ impl UnitRect {
     }
 }
 
+/// A unit's place on the pixel lattice as driver.lua's loops and `locate_error` take it
+/// (their last six arguments): pixel (c, r) of the unit is at
+/// `x_origin + (column_index + c + 0.5) * x_step`, rows alike. In double-double precision
+/// the origins given are 0 and the deep pixel function adds the grid's origin itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitLattice {
+    x_origin: f64,
+    x_step: f64,
+    column_index: f64,
+    y_origin: f64,
+    y_step: f64,
+    row_index: f64,
+}
+
+impl UnitLattice {
+    /// The lattice of `rect` in `grid`, for coordinates in `precision`.
+    pub(crate) fn of(rect: &UnitRect, grid: &PixelGrid, precision: Precision) -> Self {
+        let (column_index, row_index) = rect.lattice_indices(grid);
+        let (x_origin, y_origin) = match precision {
+            Precision::Double => (grid.x_origin.hi(), grid.y_origin.hi()),
+            Precision::DoubleDouble => (0.0, 0.0),
+        };
+        Self {
+            x_origin,
+            x_step: grid.x_step,
+            column_index,
+            y_origin,
+            y_step: grid.y_step,
+            row_index,
+        }
+    }
+
+    /// Every pixel of a unit at one point (for warming a kernel's trace up).
+    fn at_one_point((x, y): (f64, f64)) -> Self {
+        Self {
+            x_origin: x,
+            x_step: 0.0,
+            column_index: 0.0,
+            y_origin: y,
+            y_step: 0.0,
+            row_index: 0.0,
+        }
+    }
+}
+
+impl IntoLuaMulti for UnitLattice {
+    fn into_lua_multi(self, lua: &Lua) -> mlua::Result<MultiValue> {
+        (
+            self.x_origin,
+            self.x_step,
+            self.column_index,
+            self.y_origin,
+            self.y_step,
+            self.row_index,
+        )
+            .into_lua_multi(lua)
+    }
+}
+
 /// Who may stop a call: the worker's switch, the job's id and its stop flag.
 pub(crate) struct StopContext<'a> {
     pub switch: &'a StopSwitch,
@@ -180,6 +239,10 @@ pub(crate) struct LuaKernel {
     lua: Lua,
     environment: Table,
     pixel: Function,
+    /// The kernel's optional deep entry point, `pixel_deep(x, y)` on double-doubles.
+    pixel_deep: Option<Function>,
+    /// driver.lua's `deep_pixel`, which wraps `pixel_deep` for one unit's origin.
+    deep_pixel: Function,
     render_unit: Function,
     /// driver.lua's solid-guessing loop (escape kernels only).
     render_guessed_unit: Option<Function>,
@@ -232,7 +295,7 @@ impl SandboxedState {
         let (environment, declared_parameters): (Table, Table) = lua
             .load(SANDBOX_LUA)
             .set_name("=sandbox")
-            .call((print_to_log, bounded, double_double))
+            .call((print_to_log, bounded, double_double.clone()))
             .context("running sandbox.lua")?;
         let parameter_values: Table = environment
             .raw_get("param")
@@ -247,7 +310,7 @@ impl SandboxedState {
         let driver: Table = lua
             .load(DRIVER_LUA)
             .set_name("=driver")
-            .call((ffi, getinfo))
+            .call((ffi, getinfo, double_double.clone()))
             .context("running driver.lua")?;
         let jit_table: Table = globals.get("jit").context("finding jit")?;
         let jit = load_jit_control(&lua, &jit_table, &debug).context("loading trace_watch.lua")?;
@@ -346,6 +409,23 @@ impl LuaKernel {
             }
             Err(error) => return Err(internal("reading pixel", &error)),
         };
+        let pixel_deep = match state.environment.raw_get::<Value>("pixel_deep") {
+            Ok(Value::Function(pixel_deep)) => Some(pixel_deep),
+            Ok(Value::Nil) => None,
+            Ok(other) => {
+                return Err(KernelError::BadSetting {
+                    name: "pixel_deep",
+                    message: format!(
+                        "expected a function pixel_deep(x, y) taking double-double \
+                         coordinates, got {}",
+                        describe_value(&other)
+                    ),
+                }
+                .into());
+            }
+            Err(error) => return Err(internal("reading pixel_deep", &error)),
+        };
+        info.deep = pixel_deep.is_some();
         let render_guessed_unit = match info.output {
             OutputMode::Escape => Some(state.driver_function("render_guessed_unit")?),
             OutputMode::Rgb => None,
@@ -356,11 +436,13 @@ impl LuaKernel {
         })?;
         let kernel = Self {
             locate_error: state.driver_function("locate_error")?,
+            deep_pixel: state.driver_function("deep_pixel")?,
             sample_pixel: state.driver_function("sample_pixel")?,
             lua: state.lua,
             environment: state.environment,
             parameter_values: state.parameter_values,
             pixel,
+            pixel_deep,
             render_unit,
             render_guessed_unit,
             info,
@@ -427,14 +509,16 @@ impl LuaKernel {
     }
 
     /// Renders one unit into `out` (channels floats per pixel, row by row), by solid
-    /// guessing when `guess` is set and the kernel returns escape values.
-    /// `out` starts at the rect's first pixel; its rows are `stride` floats apart.
+    /// guessing when `guess` is set and the kernel returns escape values, through
+    /// `pixel_deep` when `precision` is double-double (the engine asks for it only when the
+    /// kernel has one). `out` starts at the rect's first pixel; its rows are `stride`
+    /// floats apart.
     pub(crate) fn render_unit(
         &self,
         rect: UnitRect,
         grid: &PixelGrid,
         (out, stride): (&[AtomicU32], usize),
-        guess: bool,
+        (guess, precision): (bool, Precision),
         stop: &StopContext<'_>,
     ) -> Result<(), RunFailure> {
         let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
@@ -445,7 +529,28 @@ impl LuaKernel {
             (Some(guessing), true) => guessing,
             _ => &self.render_unit,
         };
-        let fast_message = match call_unit_driver(driver, &self.pixel, out, stride, &rect, grid) {
+        let pixel = match (&self.pixel_deep, precision) {
+            (Some(pixel_deep), Precision::DoubleDouble) => self
+                .deep_pixel
+                .call::<Function>((
+                    pixel_deep,
+                    grid.x_origin.hi(),
+                    grid.x_origin.lo(),
+                    grid.y_origin.hi(),
+                    grid.y_origin.lo(),
+                ))
+                .context("making the deep pixel function")?,
+            _ => self.pixel.clone(),
+        };
+        let lattice = UnitLattice::of(&rect, grid, precision);
+        let fast_message = match call_unit_driver(
+            driver,
+            &pixel,
+            out,
+            stride,
+            (rect.width, rect.height),
+            lattice,
+        ) {
             Ok((true, _)) => return Ok(()),
             _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
             Ok((false, message)) => message.unwrap_or_default(),
@@ -457,20 +562,14 @@ impl LuaKernel {
         }
         // The fast loop failed somewhere in the unit: find the pixel, one protected call at
         // a time, so the user gets its position.
-        let (column_index, row_index) = rect.lattice_indices(grid);
         let located = self
             .locate_error
             .call::<(Option<u32>, Option<String>, Option<String>, Option<u32>)>((
-                &self.pixel,
+                &pixel,
                 self.info.output == OutputMode::Rgb,
                 rect.width,
                 rect.height,
-                grid.x_origin,
-                grid.x_step,
-                column_index,
-                grid.y_origin,
-                grid.y_step,
-                row_index,
+                lattice,
             ));
         if (stop.is_stopped)() {
             return Err(RunFailure::Stopped);
@@ -664,27 +763,14 @@ fn shape_traces(
         .map(|_| AtomicU32::new(0))
         .collect();
     for (_, (x, y)) in work_by_point.iter().take(TRACE_SHAPING_ATTEMPTS) {
-        let same_point = PixelGrid {
-            x_origin: *x,
-            x_step: 0.0,
-            first_column_index: 0,
-            y_origin: *y,
-            y_step: 0.0,
-            first_row_index: 0,
-        };
         jit.watch.get::<Function>("begin")?.call::<()>(())?;
         let warm_up = call_unit_driver(
             &kernel.render_unit,
             &kernel.pixel,
             &scratch,
             scratch.len(),
-            &UnitRect {
-                left: 0,
-                top: 0,
-                width: TRACE_SHAPING_CALLS,
-                height: 1,
-            },
-            &same_point,
+            (TRACE_SHAPING_CALLS, 1),
+            UnitLattice::at_one_point((*x, *y)),
         );
         let loops = jit.watch.get::<Function>("finish")?.call::<bool>(())?;
         let warmed_up = matches!(warm_up, Ok((true, _)));
@@ -814,6 +900,7 @@ fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFailure> {
         default_max_iter,
         home,
         parameters: Vec::new(),
+        deep: false,
     })
 }
 

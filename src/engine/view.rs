@@ -4,26 +4,52 @@
 //! A view is a centre and a `span`, the height of the image in the complex plane, so one
 //! view renders the same region at any image size: the width in the plane follows from the
 //! aspect ratio. Pixel (0, 0) is the top-left pixel; the imaginary axis points up.
+//!
+//! The centre is a double-double (`Dd`, about 31 digits) and every move computes in it, so
+//! a view can go down to a span of 1e-24 and back without drifting; the span itself is an
+//! f64 (its relative precision is all that matters). A location's text form
+//! (`--center=X,Y --span S`, the CLI's own arguments) carries every digit.
 
 use serde::{Deserialize, Serialize};
 
+use super::double_double::Dd;
 use super::error::RequestError;
 
 /// A region of the complex plane: centre and height (`span`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct View {
     /// Real part of the image's centre.
-    pub center_x: f64,
+    pub center_x: Dd,
     /// Imaginary part of the image's centre.
-    pub center_y: f64,
+    pub center_y: Dd,
     /// Height of the image in the complex plane (> 0).
     pub span: f64,
 }
 
+/// The arithmetic a kernel's coordinates are given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Precision {
+    /// f64: `pixel(x, y)` on numbers (spans down to about 1e-10 per 1000 pixels).
+    #[default]
+    Double,
+    /// Double-double: `pixel_deep(x, y)` on `dd` values (spans down to about 1e-24).
+    DoubleDouble,
+}
+
+impl Precision {
+    /// The name the status bar, the CLI and `--precision` use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Precision::Double => "f64",
+            Precision::DoubleDouble => "double-double",
+        }
+    }
+}
+
 /// The view used when a kernel sets no `home`.
 pub const DEFAULT_HOME: View = View {
-    center_x: -0.5,
-    center_y: 0.0,
+    center_x: Dd::from_f64(-0.5),
+    center_y: Dd::ZERO,
     span: 3.0,
 };
 
@@ -31,57 +57,84 @@ pub const DEFAULT_HOME: View = View {
 ///
 /// Pixel centres lie on a lattice of the pixel step: column `c` is at
 /// `x_origin + (first_column_index + c + 0.5) * x_step`, row `r` at
-/// `y_origin + (first_row_index + r + 0.5) * y_step`, with the origins 0 whenever the
-/// indices fit exactly in an f64 (any view short of f64's precision limit). So a view
-/// moved by whole pixels has the very same points at its kept pixels (which lets a pan
-/// keep them: the lattice index is all that changes), and a point and its mirror image
-/// across the real axis are exact negations of each other. The image is the view rounded
-/// to the nearest whole pixel of that lattice: at most half a pixel from its exact centre.
+/// `y_origin + (first_row_index + r + 0.5) * y_step`, with the origins 0 for ordinary
+/// views (indices up to 2^40). So a view moved by whole pixels has the very same points
+/// at its kept pixels (which lets a pan keep them: the lattice index is all that
+/// changes), and a point and its mirror image across the real axis are exact negations of
+/// each other. The image is the view rounded to the nearest whole pixel of that lattice:
+/// at most half a pixel from its exact centre.
+///
+/// Deeper, the origins are the centre rounded to a power of two about 2^20 pixels wide
+/// (so pans still keep the origin), held in double-double: in f64 a pixel's point is
+/// `x_origin.hi() + offset`; in double-double precision `x_origin + offset`, exact to a
+/// billionth of a pixel however deep the view.
 ///
 /// The Lua driver and the native reference evaluate exactly this expression, so the two
 /// see bit-identical coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PixelGrid {
-    /// Real part of the lattice's origin (0 unless the view is too deep for a lattice
-    /// index to be exact).
-    pub x_origin: f64,
+    /// Real part of the lattice's origin (0 unless the view is deep).
+    pub x_origin: Dd,
     /// Real distance between neighbouring columns.
     pub x_step: f64,
     /// The lattice index of column 0's left edge.
     pub first_column_index: i64,
     /// Imaginary part of the lattice's origin.
-    pub y_origin: f64,
+    pub y_origin: Dd,
     /// Imaginary distance between neighbouring rows (negative: rows go down).
     pub y_step: f64,
     /// The lattice index of row 0's top edge.
     pub first_row_index: i64,
 }
 
-/// Lattice indices beyond this (in size) are not used: every index plus an image's size
-/// must stay an exact integer in an f64, with room to spare.
-const MAX_LATTICE_INDEX: f64 = (1_u64 << 50) as f64;
+/// Lattice indices beyond this (in size) are not used with origin 0: a pixel's offset
+/// `index * step` is then rounded by at most 2^-13 of a pixel.
+const MAX_LATTICE_INDEX: f64 = (1_u64 << 40) as f64;
+/// Deep lattices put their origin on a multiple of a power of two this many times the
+/// pixel step (rounded up): pans move the origin only when they cross such a cell, and
+/// every index stays below 2^21 (offsets exact to 2^-31 of a pixel).
+const DEEP_CELL_PIXELS_LOG2: i32 = 20;
 
 /// The lattice index of an image's first edge and the origin, for an axis whose centre is
 /// `centre` and whose pixels are `step` apart (`pixels` of them): the nearest lattice
-/// position to the exact one, or, when that index would be too large to be exact, a
-/// lattice whose origin is the centre itself.
-fn lattice_axis(centre: f64, step: f64, pixels: u32) -> (f64, i64) {
+/// position to the exact one, with origin 0; or, when that index would be too large, the
+/// same with the origin at the centre rounded to a deep cell.
+fn lattice_axis(centre: Dd, step: f64, pixels: u32) -> (Dd, i64) {
     let half_image = f64::from(pixels) / 2.0;
-    let index = (centre / step - half_image).round();
+    let index = (centre.hi() / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         // In range, so the conversion is exact.
-        (0.0, index as i64)
+        return (Dd::ZERO, index as i64);
+    }
+    let cell_exponent = step.log2().ceil() as i32 + DEEP_CELL_PIXELS_LOG2;
+    let origin = centre.snapped_to_power_of_two(cell_exponent);
+    let index = ((centre - origin).to_f64() / step - half_image).round();
+    if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
+        (origin, index as i64)
     } else {
+        // Only for steps so small that the centre itself is below the grid (not a view).
         (centre, -(half_image.round() as i64))
     }
 }
 
 impl PixelGrid {
-    /// The complex point at the centre of pixel (column, row).
+    /// The complex point at the centre of pixel (column, row), in f64 (as a kernel's
+    /// `pixel(x, y)` receives it).
     pub fn complex_from_pixel(&self, column: u32, row: u32) -> (f64, f64) {
         (
-            self.x_origin + self.column_centre(i64::from(column)) * self.x_step,
-            self.y_origin + self.row_centre(i64::from(row)) * self.y_step,
+            self.x_origin.hi() + self.column_centre(i64::from(column)) * self.x_step,
+            self.y_origin.hi() + self.row_centre(i64::from(row)) * self.y_step,
+        )
+    }
+
+    /// The complex point at the centre of pixel (column, row), in double-double (as a
+    /// kernel's `pixel_deep(x, y)` receives it).
+    pub fn deep_complex_from_pixel(&self, column: u32, row: u32) -> (Dd, Dd) {
+        (
+            self.x_origin
+                .add_f64(self.column_centre(i64::from(column)) * self.x_step),
+            self.y_origin
+                .add_f64(self.row_centre(i64::from(row)) * self.y_step),
         )
     }
 
@@ -97,18 +150,20 @@ impl PixelGrid {
 
     /// The complex point at a position in the image, in pixels from its top-left corner
     /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre).
-    pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (f64, f64) {
+    pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (Dd, Dd) {
         (
-            self.x_origin + (self.first_column_index as f64 + pos_in_image.0) * self.x_step,
-            self.y_origin + (self.first_row_index as f64 + pos_in_image.1) * self.y_step,
+            self.x_origin
+                .add_f64((self.first_column_index as f64 + pos_in_image.0) * self.x_step),
+            self.y_origin
+                .add_f64((self.first_row_index as f64 + pos_in_image.1) * self.y_step),
         )
     }
 
     /// The position in the image (pixels from the top-left corner) of a complex point.
-    pub fn pos_in_image_from_complex(&self, point: (f64, f64)) -> (f64, f64) {
+    pub fn pos_in_image_from_complex(&self, point: (Dd, Dd)) -> (f64, f64) {
         (
-            (point.0 - self.x_origin) / self.x_step - self.first_column_index as f64,
-            (point.1 - self.y_origin) / self.y_step - self.first_row_index as f64,
+            (point.0 - self.x_origin).to_f64() / self.x_step - self.first_column_index as f64,
+            (point.1 - self.y_origin).to_f64() / self.y_step - self.first_row_index as f64,
         )
     }
 
@@ -116,8 +171,11 @@ impl PixelGrid {
     /// pixel (c, r) here shows the point of pixel (c + columns, r + rows) there. None when
     /// the two are not the same lattice (another step or origin), so no pixel is shared.
     pub fn shift_from(&self, earlier: &PixelGrid) -> Option<(i64, i64)> {
-        let same_lattice = self.x_origin.to_bits() == earlier.x_origin.to_bits()
-            && self.y_origin.to_bits() == earlier.y_origin.to_bits()
+        let same_bits = |a: Dd, b: Dd| {
+            a.hi().to_bits() == b.hi().to_bits() && a.lo().to_bits() == b.lo().to_bits()
+        };
+        let same_lattice = same_bits(self.x_origin, earlier.x_origin)
+            && same_bits(self.y_origin, earlier.y_origin)
             && self.x_step.to_bits() == earlier.x_step.to_bits()
             && self.y_step.to_bits() == earlier.y_step.to_bits();
         same_lattice.then(|| {
@@ -132,6 +190,11 @@ impl PixelGrid {
 impl View {
     /// A view centred on (x, y) with the given span.
     pub fn new(center_x: f64, center_y: f64, span: f64) -> Self {
+        Self::at(Dd::from_f64(center_x), Dd::from_f64(center_y), span)
+    }
+
+    /// A view centred on a double-double point with the given span.
+    pub fn at(center_x: Dd, center_y: Dd, span: f64) -> Self {
         Self {
             center_x,
             center_y,
@@ -171,7 +234,7 @@ impl View {
             x_origin,
             x_step: scale,
             first_column_index,
-            y_origin: 0.0 - negated_y_origin, // +0.0, not -0.0, on the lattice
+            y_origin: Dd::ZERO - negated_y_origin, // +0.0, not -0.0, on the lattice
             y_step: -scale,
             first_row_index,
         }
@@ -191,9 +254,9 @@ impl View {
         } else {
             1.0 - progress
         };
-        View::new(
-            end.center_x + (start.center_x - end.center_x) * toward_end,
-            end.center_y + (start.center_y - end.center_y) * toward_end,
+        View::at(
+            end.center_x + (start.center_x - end.center_x).mul_f64(toward_end),
+            end.center_y + (start.center_y - end.center_y).mul_f64(toward_end),
             span,
         )
     }
@@ -205,14 +268,14 @@ impl View {
         &self,
         pos_in_image: (f64, f64),
         size_px: (u32, u32),
-    ) -> (f64, f64) {
+    ) -> (Dd, Dd) {
         self.pixel_grid(size_px.0, size_px.1)
             .complex_from_pos_in_image(pos_in_image)
     }
 
     /// The position in the image (pixels from the top-left corner) of a complex point, as
     /// rendered.
-    pub fn pos_in_image_from_complex(&self, point: (f64, f64), size_px: (u32, u32)) -> (f64, f64) {
+    pub fn pos_in_image_from_complex(&self, point: (Dd, Dd), size_px: (u32, u32)) -> (f64, f64) {
         self.pixel_grid(size_px.0, size_px.1)
             .pos_in_image_from_complex(point)
     }
@@ -222,18 +285,19 @@ impl View {
     pub fn panned_by_pixels(&self, delta_px: (f64, f64), height_px: u32) -> Self {
         let scale = self.scale_per_pixel(height_px);
         Self {
-            center_x: self.center_x - delta_px.0 * scale,
-            center_y: self.center_y + delta_px.1 * scale,
+            center_x: self.center_x.add_f64(-delta_px.0 * scale),
+            center_y: self.center_y.add_f64(delta_px.1 * scale),
             span: self.span,
         }
     }
 
     /// This view zoomed by `factor` (> 1 zooms in) about a complex point that stays at the
     /// same place in the image.
-    pub fn zoomed_about(&self, fixed_point: (f64, f64), factor: f64) -> Self {
+    pub fn zoomed_about(&self, fixed_point: (impl Into<Dd>, impl Into<Dd>), factor: f64) -> Self {
+        let (fixed_x, fixed_y) = (fixed_point.0.into(), fixed_point.1.into());
         Self {
-            center_x: fixed_point.0 + (self.center_x - fixed_point.0) / factor,
-            center_y: fixed_point.1 + (self.center_y - fixed_point.1) / factor,
+            center_x: fixed_x + (self.center_x - fixed_x).div_f64(factor),
+            center_y: fixed_y + (self.center_y - fixed_y).div_f64(factor),
             span: self.span / factor,
         }
     }
@@ -248,8 +312,66 @@ impl View {
     /// zooms turn blocky.
     pub fn near_precision_limit(&self, height_px: u32) -> bool {
         let scale = self.scale_per_pixel(height_px);
-        let magnitude = self.center_x.abs().max(self.center_y.abs()).max(self.span);
+        let magnitude = self
+            .center_x
+            .hi()
+            .abs()
+            .max(self.center_y.hi().abs())
+            .max(self.span);
         scale < magnitude * f64::EPSILON * 1000.0
+    }
+
+    /// True when even double-double coordinates barely tell neighbouring pixels apart
+    /// (fewer than about 1000 distinct values between them, as `near_precision_limit`
+    /// for f64): deeper, images turn blocky again.
+    pub fn near_double_double_limit(&self, height_px: u32) -> bool {
+        let scale = self.scale_per_pixel(height_px);
+        let magnitude = self
+            .center_x
+            .hi()
+            .abs()
+            .max(self.center_y.hi().abs())
+            .max(self.span);
+        scale < magnitude * f64::EPSILON * f64::EPSILON * 1000.0
+    }
+
+    /// The location as text a user can copy: the CLI's own arguments, with every digit of
+    /// the centre (`--center=-0.74364388703715870475219150611477,0.1318... --span 1e-20`).
+    pub fn location_text(&self) -> String {
+        format!(
+            "--center={},{} --span {:e}",
+            self.center_x, self.center_y, self.span
+        )
+    }
+
+    /// Reads a location from text: `location_text`'s form (`--center=X,Y --span S`, with
+    /// `=` or a space after either flag), or three numbers `X Y SPAN` separated by commas
+    /// or spaces. The numbers are read as exact decimals.
+    pub fn parse_location(text: &str) -> Result<View, RequestError> {
+        let bad = |why: String| RequestError::View(format!("not a location: {why}"));
+        let words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '=')
+            .filter(|word| !word.is_empty())
+            .collect();
+        let numbers: Vec<&str> = match words.as_slice() {
+            ["--center", x, y, "--span", span] | ["--span", span, "--center", x, y] => {
+                vec![x, y, span]
+            }
+            [x, y, span] => vec![x, y, span],
+            _ => {
+                return Err(bad(
+                    "expected --center=X,Y --span S (or X, Y and the span)".to_owned()
+                ));
+            }
+        };
+        let number = |word: &str| Dd::parse_decimal(word).map_err(|error| bad(error.to_string()));
+        let view = View::at(
+            number(numbers[0])?,
+            number(numbers[1])?,
+            number(numbers[2])?.to_f64(),
+        );
+        view.validate()?;
+        Ok(view)
     }
 }
 
@@ -265,8 +387,8 @@ mod tests {
         let first = grid.complex_from_pixel(0, 0);
         let last = grid.complex_from_pixel(3, 1);
         assert_eq!(first, (-0.5, -1.5));
-        assert!((first.0 + last.0 - 2.0 * view.center_x).abs() < 1e-12);
-        assert!((first.1 + last.1 - 2.0 * view.center_y).abs() < 1e-12);
+        assert!((first.0 + last.0 - 2.0 * view.center_x.to_f64()).abs() < 1e-12);
+        assert!((first.1 + last.1 - 2.0 * view.center_y.to_f64()).abs() < 1e-12);
         assert!(
             grid.y_step < 0.0,
             "row 0 is the top: imaginary parts fall down the image"
@@ -278,8 +400,11 @@ mod tests {
         let view = View::new(0.0, 0.0, 2.0);
         for height in [10, 720, 4096] {
             let grid = view.pixel_grid(height * 2, height);
-            let top = grid.complex_from_pos_in_image((0.0, 0.0)).1;
-            let bottom = grid.complex_from_pos_in_image((0.0, f64::from(height))).1;
+            let top = grid.complex_from_pos_in_image((0.0, 0.0)).1.to_f64();
+            let bottom = grid
+                .complex_from_pos_in_image((0.0, f64::from(height)))
+                .1
+                .to_f64();
             assert!((top - 1.0).abs() < 1e-12 && (bottom + 1.0).abs() < 1e-12);
         }
     }
@@ -332,8 +457,8 @@ mod tests {
         let grid = view.pixel_grid(size.0, size.1);
         let centre = grid.complex_from_pos_in_image((166.5, 125.0));
         let pixel = view.scale_per_pixel(size.1);
-        assert!((centre.0 - view.center_x).abs() <= 0.5 * pixel + 1e-15);
-        assert!((centre.1 - view.center_y).abs() <= 0.5 * pixel + 1e-15);
+        assert!((centre.0 - view.center_x).to_f64().abs() <= 0.5 * pixel + 1e-15);
+        assert!((centre.1 - view.center_y).to_f64().abs() <= 0.5 * pixel + 1e-15);
     }
 
     #[test]
@@ -341,9 +466,9 @@ mod tests {
         let view = View::new(1.0e10, -3.0, 1.0e-9);
         let grid = view.pixel_grid(100, 100);
         let centre = grid.complex_from_pos_in_image((50.0, 50.0));
-        assert_eq!(grid.x_origin, 1.0e10);
-        assert!((centre.0 - view.center_x).abs() < 1e-5);
-        assert!((centre.1 - view.center_y).abs() < 1e-15);
+        assert_eq!(grid.x_origin, Dd::from_f64(1.0e10));
+        assert!((centre.0 - view.center_x).to_f64().abs() < 1e-5);
+        assert!((centre.1 - view.center_y).to_f64().abs() < 1e-15);
     }
 
     #[test]
@@ -356,7 +481,10 @@ mod tests {
         let grid = view.pixel_grid(size.0, size.1);
         let centre = view.complex_from_pos_in_image((10.5, 20.5), size);
         let grid_point = grid.complex_from_pixel(10, 20);
-        assert!((centre.0 - grid_point.0).abs() < 1e-15 && (centre.1 - grid_point.1).abs() < 1e-15);
+        assert!(
+            (centre.0.to_f64() - grid_point.0).abs() < 1e-15
+                && (centre.1.to_f64() - grid_point.1).abs() < 1e-15
+        );
     }
 
     #[test]
@@ -398,9 +526,112 @@ mod tests {
         assert!(DEFAULT_HOME.validate().is_ok());
     }
 
+    fn seahorse_point() -> (Dd, Dd) {
+        (
+            Dd::parse_decimal("-0.743643887037158704752191506114774").expect("x"),
+            Dd::parse_decimal("0.131825904205311970493132056385139").expect("y"),
+        )
+    }
+
+    #[test]
+    fn zooming_to_1e_minus_24_about_a_point_keeps_it_under_the_cursor() {
+        let size = (800, 600);
+        let cursor = (613.25, 97.5);
+        let mut view = View::new(-0.5, 0.0, 3.0);
+        let point = view.complex_from_pos_in_image(cursor, size);
+        let mut steps = 0;
+        while view.span > 1e-24 {
+            steps += 1;
+            view = view.zoomed_about(point, 1.25);
+            let after = view.pos_in_image_from_complex(point, size);
+            assert!(
+                (after.0 - cursor.0).abs() <= 0.5 + 1e-6
+                    && (after.1 - cursor.1).abs() <= 0.5 + 1e-6,
+                "span {:e}: the point moved to {after:?}",
+                view.span
+            );
+        }
+        for _ in 0..steps {
+            view = view.zoomed_about(point, 1.0 / 1.25);
+        }
+        // Back out, the centre is where it started to far below a pixel (dd rounding at
+        // 1e-24 grows with the zoom out, to about 1e-8 of the span).
+        let pixel = view.scale_per_pixel(size.1);
+        assert!(
+            (view.center_x.to_f64() + 0.5).abs() < 1e-3 * pixel,
+            "{}",
+            view.center_x
+        );
+        assert!(
+            view.center_y.to_f64().abs() < 1e-3 * pixel,
+            "{}",
+            view.center_y
+        );
+    }
+
+    #[test]
+    fn deep_views_keep_every_digit_of_their_centre_and_pan_on_their_lattice() {
+        let (x, y) = seahorse_point();
+        let view = View::at(x, y, 1e-20);
+        let size = (640, 360);
+        let grid = view.pixel_grid(size.0, size.1);
+        assert_ne!(
+            grid.x_origin,
+            Dd::ZERO,
+            "deep views have a double-double origin"
+        );
+        let centre = grid.deep_complex_from_pixel(320, 180);
+        let pixel = view.scale_per_pixel(size.1);
+        assert!(
+            (centre.0 - x).to_f64().abs() <= pixel,
+            "within a pixel of the centre"
+        );
+        let neighbour = grid.deep_complex_from_pixel(321, 180);
+        let step = (neighbour.0 - centre.0).to_f64();
+        assert!(
+            (step - pixel).abs() < pixel * 1e-6,
+            "neighbours one step apart: {step:e}"
+        );
+        let panned = view.panned_by_pixels((-37.0, 12.0), size.1);
+        let panned_grid = panned.pixel_grid(size.0, size.1);
+        assert_eq!(panned_grid.shift_from(&grid), Some((37, -12)));
+        assert_eq!(
+            panned_grid.deep_complex_from_pixel(100, 100),
+            grid.deep_complex_from_pixel(137, 88)
+        );
+    }
+
+    #[test]
+    fn a_location_copied_as_text_reads_back_as_the_same_view() {
+        let (x, y) = seahorse_point();
+        let view = View::at(x, y, 1.5e-22).panned_by_pixels((0.25, -0.5), 700);
+        let text = view.location_text();
+        assert!(
+            text.starts_with("--center=-0.743643887037158704752191"),
+            "{text}"
+        );
+        assert_eq!(View::parse_location(&text), Ok(view));
+        let loose = View::parse_location("-0.75, 0.1, 0.001").expect("three numbers");
+        let decimal = |text| Dd::parse_decimal(text).expect("decimal");
+        assert_eq!(loose, View::at(decimal("-0.75"), decimal("0.1"), 0.001));
+        for bad in [
+            "",
+            "--center=1,2",
+            "1 2",
+            "a b c",
+            "0 0 0",
+            "0 0 -1",
+            "--center=x,0 --span 1",
+        ] {
+            assert!(View::parse_location(bad).is_err(), "{bad:?} read");
+        }
+    }
+
     #[test]
     fn precision_warning_starts_at_deep_zoom() {
         assert!(!View::new(-0.75, 0.1, 1e-9).near_precision_limit(1000));
         assert!(View::new(-0.75, 0.1, 1e-14).near_precision_limit(1000));
+        assert!(!View::new(-0.75, 0.1, 1e-24).near_double_double_limit(1000));
+        assert!(View::new(-0.75, 0.1, 1e-28).near_double_double_limit(1000));
     }
 }

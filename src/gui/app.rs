@@ -165,6 +165,8 @@ pub struct MoonbrotApp {
     preview_compile_secs: f64,
     /// The home view of the last kernel that rendered.
     kernel_home: View,
+    /// True when the kernel last run has `pixel_deep` (deep views render in double-double).
+    kernel_is_deep: bool,
     /// What the last Open or Save did.
     file_outcome: Option<FileOutcome>,
     log: Vec<String>,
@@ -271,6 +273,7 @@ impl MoonbrotApp {
             generation: 0,
             preview_compile_secs: 0.0,
             kernel_home: DEFAULT_HOME,
+            kernel_is_deep: false,
             file_outcome: None,
             log: Vec::new(),
             pending_replace: None,
@@ -787,6 +790,7 @@ impl MoonbrotApp {
                 output,
             } if generation == self.generation => {
                 self.kernel_home = output.kernel.home_or_default();
+                self.kernel_is_deep = output.kernel.deep;
                 self.kernel_parameters.clone_from(&output.kernel.parameters);
                 // Keep only values the kernel still takes, as rendered.
                 let rendered = &output.parameters;

@@ -6,7 +6,7 @@
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui};
 
 use crate::engine::palette::Palette;
-use crate::engine::{OutputMode, ValueImage, View};
+use crate::engine::{Dd, OutputMode, ValueImage, View};
 
 /// Zoom factor of one mouse-wheel step (one line).
 const WHEEL_STEP_FACTOR: f64 = 1.25;
@@ -68,9 +68,9 @@ pub struct Canvas {
     pub progress: Option<ProgressLayer>,
     zoom_box_from: Option<Pos2>,
     /// The complex point under the pointer.
-    pub hover_point: Option<(f64, f64)>,
+    pub hover_point: Option<(Dd, Dd)>,
     /// The complex point clicked this frame (a single click), if any.
-    pub clicked_point: Option<(f64, f64)>,
+    pub clicked_point: Option<(Dd, Dd)>,
     /// The view area on screen, in points.
     pub area: Rect,
 }
@@ -292,7 +292,7 @@ impl Placement {
 }
 
 /// The complex point under a screen position, for the view shown at `size_px` in `area`.
-pub fn complex_at(area: Rect, view: &View, size_px: (u32, u32), screen: Pos2) -> (f64, f64) {
+pub fn complex_at(area: Rect, view: &View, size_px: (u32, u32), screen: Pos2) -> (Dd, Dd) {
     let placement = Placement::fit(area, size_px);
     view.complex_from_pos_in_image(placement.pos_in_image(screen), size_px)
 }
@@ -499,5 +499,5 @@ fn zoom_to_box(view: &View, placement: &Placement, rect: Rect) -> View {
     let aspect = f64::from(size_px.0) / f64::from(size_px.1.max(1));
     let box_height = f64::from(rect.height()) * scale;
     let box_width = f64::from(rect.width()) * scale;
-    View::new(centre.0, centre.1, box_height.max(box_width / aspect))
+    View::at(centre.0, centre.1, box_height.max(box_width / aspect))
 }

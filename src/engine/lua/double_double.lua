@@ -57,9 +57,8 @@ local function parts(value, operation)
   error("dd." .. operation .. " expects numbers or dd values, got " .. type(value), 3)
 end
 
-local function add(a, b)
-  local a_hi, a_lo = parts(a, "add")
-  local b_hi, b_lo = parts(b, "add")
+-- (a_hi + a_lo) + (b_hi + b_lo), accurate (QD's "ieee" sum: no loss when they cancel).
+local function sum_of_parts(a_hi, a_lo, b_hi, b_lo)
   local s, e = two_sum(a_hi, b_hi)
   local t, f = two_sum(a_lo, b_lo)
   e = e + t
@@ -68,12 +67,48 @@ local function add(a, b)
   return make(quick_two_sum(s, e))
 end
 
+-- (a_hi + a_lo) + b for a number b: one two-sum fewer.
+local function sum_with_number(a_hi, a_lo, b)
+  local s, e = two_sum(a_hi, b)
+  e = e + a_lo
+  return make(quick_two_sum(s, e))
+end
+
+local function add(a, b)
+  if type(b) == "number" then
+    local a_hi, a_lo = parts(a, "add")
+    return sum_with_number(a_hi, a_lo, b)
+  end
+  if type(a) == "number" then
+    local b_hi, b_lo = parts(b, "add")
+    return sum_with_number(b_hi, b_lo, a)
+  end
+  local a_hi, a_lo = parts(a, "add")
+  local b_hi, b_lo = parts(b, "add")
+  return sum_of_parts(a_hi, a_lo, b_hi, b_lo)
+end
+
 local function sub(a, b)
+  if type(b) == "number" then
+    local a_hi, a_lo = parts(a, "sub")
+    return sum_with_number(a_hi, a_lo, -b)
+  end
+  local a_hi, a_lo = parts(a, "sub")
   local b_hi, b_lo = parts(b, "sub")
-  return add(a, make(-b_hi, -b_lo))
+  return sum_of_parts(a_hi, a_lo, -b_hi, -b_lo)
 end
 
 local function mul(a, b)
+  if type(b) == "number" then
+    local a_hi, a_lo = parts(a, "mul")
+    local p, e = two_prod(a_hi, b)
+    return make(quick_two_sum(p, e + a_lo * b))
+  end
+  if type(a) == "number" then
+    local b_hi, b_lo = parts(b, "mul")
+    local p, e = two_prod(b_hi, a)
+    return make(quick_two_sum(p, e + b_lo * a))
+  end
   local a_hi, a_lo = parts(a, "mul")
   local b_hi, b_lo = parts(b, "mul")
   local p, e = two_prod(a_hi, b_hi)

@@ -8,9 +8,10 @@ buffer pointer live only in this file's locals: the kernel's environment (sandbo
 never sees them. Every index written is below the `value_count` the engine passes, whatever
 the kernel returns.
 
-Arguments: ffi, debug.getinfo. Returns the table of driver functions.
+Arguments: ffi, debug.getinfo, the dd library (double_double.lua's own table, which the
+kernel cannot change). Returns the table of driver functions.
 ]]
-local ffi, getinfo = ...
+local ffi, getinfo, dd = ...
 
 local cast, float_pointer = ffi.cast, ffi.typeof("float *")
 local type, pcall, xpcall, error, tostring = type, pcall, xpcall, error, tostring
@@ -242,6 +243,18 @@ driver.render_escape_unit = protected(escape_loop)
 driver.render_rgb_unit = protected(rgb_loop)
 --- Renders one unit of escape values by solid guessing (see guess_loop).
 driver.render_guessed_unit = protected(guess_loop)
+
+--- A kernel's deep entry point as the unit loops call it: those loops compute each pixel's
+--- offset from the lattice origin in f64 (they get origin 0), and this adds the origin
+--- (hi + lo) in double-double, so `pixel_deep` gets the point to about 106 bits. Made once
+--- per unit; the loops, guessing and error location need nothing else to run deep.
+function driver.deep_pixel(pixel_deep, x_hi, x_lo, y_hi, y_lo)
+  local x_origin, y_origin = dd.new(x_hi, x_lo), dd.new(y_hi, y_lo)
+  local add = dd.add
+  return function(x_offset, y_offset)
+    return pixel_deep(add(x_origin, x_offset), add(y_origin, y_offset))
+  end
+end
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and
 --- the first result, or false. Like the unit functions, it never lets a kernel's error

@@ -12,9 +12,9 @@ use super::{
 const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
 /// How wide the settings panel may be dragged, in points.
 const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
-use crate::engine::RenderError;
 use crate::engine::kernel::SHIPPED_KERNELS;
 use crate::engine::parameters::ParameterValue;
+use crate::engine::{Precision, PrecisionChoice, RenderError};
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::editor_ui;
@@ -51,7 +51,10 @@ impl MoonbrotApp {
                 (Some(name), Some((re, im))) => {
                     self.commands.push(Command::SetParameter(
                         name.clone(),
-                        ParameterValue::Complex { re, im },
+                        ParameterValue::Complex {
+                            re: re.to_f64(),
+                            im: im.to_f64(),
+                        },
                     ));
                     self.commands.push(Command::PickPoint(None));
                 }
@@ -286,23 +289,42 @@ impl MoonbrotApp {
         let view = self.view();
         let (width, height) = self.image_size_px();
         let mut parts = Vec::new();
-        if view.near_precision_limit(height) {
-            parts.push(
-                "WARNING: near the limit of f64 precision, neighbouring pixels are barely distinct"
+        let precision = PrecisionChoice::Auto
+            .resolve(self.kernel_is_deep, &view, height)
+            .unwrap_or_default();
+        let limited = match precision {
+            Precision::Double => view.near_precision_limit(height),
+            Precision::DoubleDouble => view.near_double_double_limit(height),
+        };
+        if limited {
+            parts.push(match precision {
+                Precision::Double if self.kernel_is_deep => {
+                    "WARNING: near the limit of f64 precision".to_owned()
+                }
+                Precision::Double => "WARNING: near the limit of f64 precision, neighbouring \
+                    pixels are barely distinct (a kernel with pixel_deep goes deeper)"
                     .to_owned(),
-            );
+                Precision::DoubleDouble => "WARNING: near the limit of double-double precision, \
+                    neighbouring pixels are barely distinct"
+                    .to_owned(),
+            });
         }
+        // Enough decimals to tell neighbouring pixels apart, and two more.
+        let places =
+            (-(view.scale_per_pixel(height).log10()).floor() as i64 + 2).clamp(3, 40) as usize;
         match self.canvas.hover_point {
-            Some((x, y)) => {
-                let digits =
-                    (-(view.scale_per_pixel(height).log10()).floor() as usize + 2).clamp(3, 17);
-                parts.push(format!("x = {x:+.digits$}  y = {y:+.digits$}"));
-            }
+            Some((x, y)) => parts.push(format!(
+                "x = {}  y = {}",
+                x.to_fixed(places),
+                y.to_fixed(places)
+            )),
             None => parts.push(format!(
-                "centre {:+.6}, {:+.6}",
-                view.center_x, view.center_y
+                "centre {}, {}",
+                view.center_x.to_fixed(places),
+                view.center_y.to_fixed(places)
             )),
         }
+        parts.push(format!("precision: {}", precision.label()));
         parts.push(format!(
             "zoom {:.3e}×",
             view.zoom_relative_to(&self.kernel_home)
@@ -317,7 +339,7 @@ impl MoonbrotApp {
         parts
             .push("drag: pan, wheel: zoom, Shift+drag: zoom box, double-click: zoom in".to_owned());
         let text = egui::RichText::new(parts.join("   |   ")).monospace();
-        let text = if view.near_precision_limit(height) {
+        let text = if limited {
             text.color(ui.visuals().warn_fg_color)
         } else {
             text
