@@ -34,3 +34,50 @@ function pixel(x, y)
   end
   return nil
 end
+
+-- Deep zoom, in double-double (the `dd` library, about 31 digits), which the engine calls
+-- instead of `pixel` where f64 runs out of digits (spans below about 1e-10): x and y are dd
+-- values. A whole power is taken by repeated complex multiplication, all in dd; a
+-- fractional power needs logarithms and angles that dd does not have, so it is taken in
+-- polar form on the high parts (and those images blur below a span of about 1e-13, as in
+-- f64). The escape test and the smoothing need only the high parts.
+local floor = math.floor
+
+function pixel_deep(x, y)
+  local power = param.power
+  local inverse_log_power = 1 / log(power)
+  local whole = power == floor(power)
+  local zero = dd.new(0)
+  local zr, zi = zero, zero
+  -- Periodicity as in pixel, comparing both parts of z.
+  local saved_rh, saved_rl, saved_ih, saved_il, steps, interval = 0, 0, 0, 0, 0, 8
+  for n = 1, max_iter do
+    local pr, pi
+    if whole then
+      pr, pi = zr, zi
+      for _ = 2, power do
+        pr, pi = pr * zr - pi * zi, pr * zi + pi * zr
+      end
+    else
+      local zr_hi, zi_hi = zr.hi, zi.hi
+      local log_radius = 0.5 * log(zr_hi * zr_hi + zi_hi * zi_hi)
+      local radius, angle = exp(power * log_radius), power * atan2(zi_hi, zr_hi)
+      pr, pi = dd.new(radius * cos(angle)), dd.new(radius * sin(angle))
+    end
+    zr, zi = pr + x, pi + y
+    local zr_hi, zi_hi = zr.hi, zi.hi
+    local modulus2 = zr_hi * zr_hi + zi_hi * zi_hi
+    if modulus2 > 256 then
+      return n + 1 - log(log(modulus2) * 0.5) * inverse_log_power
+    end
+    local rh, rl, ih, il = zr_hi, zr.lo, zi_hi, zi.lo
+    if rh == saved_rh and ih == saved_ih and rl == saved_rl and il == saved_il then
+      return nil
+    end
+    steps = steps + 1
+    if steps == interval then
+      saved_rh, saved_rl, saved_ih, saved_il, steps, interval = rh, rl, ih, il, 0, interval * 2
+    end
+  end
+  return nil
+end

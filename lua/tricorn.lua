@@ -30,3 +30,34 @@ function pixel(x, y)
   end
   return nil
 end
+
+-- Deep zoom: the same iteration in double-double (the `dd` library, about 31 digits), which
+-- the engine calls instead of `pixel` where f64 runs out of digits (spans below about
+-- 1e-10): x and y are dd values. The escape test and the smoothing need only the high
+-- parts.
+local sqr = dd.sqr
+
+function pixel_deep(x, y)
+  local zero = dd.new(0)
+  local zr, zi, zr2, zi2 = zero, zero, zero, zero
+  -- Periodicity as in pixel, comparing both parts of z.
+  local saved_rh, saved_rl, saved_ih, saved_il, steps, interval = 0, 0, 0, 0, 0, 8
+  for n = 1, max_iter do
+    zi = zr * zi * -2 + y
+    zr = zr2 - zi2 + x
+    zr2, zi2 = sqr(zr), sqr(zi)
+    local radius2 = zr2.hi + zi2.hi
+    if radius2 > 256 then
+      return n + 1 - log(log(radius2) * 0.5) * inverse_log2
+    end
+    local rh, rl, ih, il = zr.hi, zr.lo, zi.hi, zi.lo
+    if rh == saved_rh and ih == saved_ih and rl == saved_rl and il == saved_il then
+      return nil
+    end
+    steps = steps + 1
+    if steps == interval then
+      saved_rh, saved_rl, saved_ih, saved_il, steps, interval = rh, rl, ih, il, 0, interval * 2
+    end
+  end
+  return nil
+end

@@ -16,6 +16,8 @@ mod cancellation;
 mod cli;
 #[path = "suite/corpus.rs"]
 mod corpus;
+#[path = "suite/deep.rs"]
+mod deep;
 #[path = "suite/documents.rs"]
 mod documents;
 #[path = "suite/engine.rs"]

@@ -65,11 +65,9 @@ fn in_target(target: &Path, error: CliError) -> CliError {
     }
 }
 
+/// The view as the arguments that render it again (every digit of the centre).
 fn describe_view(view: &View) -> String {
-    format!(
-        "centre {:?}, {:?}, span {:?}",
-        view.center_x, view.center_y, view.span
-    )
+    view.location_text()
 }
 
 fn describe_document(text: &mut String, path: &Path, stored: &ExportMetadata) {

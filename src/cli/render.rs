@@ -21,7 +21,7 @@ use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
     timeout_from_secs,
 };
-use crate::engine::{CancelToken, Dd, PrecisionChoice, RenderRequest, View};
+use crate::engine::{CancelToken, Dd, Precision, PrecisionChoice, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
 const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
@@ -538,6 +538,9 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
             band.end(),
             job.request.height_px
         ));
+    }
+    if written.precision == Precision::DoubleDouble {
+        extras.push("double-double precision".to_owned());
     }
     extras.push(format!(
         "{} band{} of up to {} rows",

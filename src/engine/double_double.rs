@@ -144,6 +144,14 @@ impl Dd {
         Self::from_parts(s, e + self.lo)
     }
 
+    /// `self + other` exactly as the `dd` library in Lua adds a number (no rounding to the
+    /// grid): the coordinates a kernel's `pixel_deep` receives.
+    pub fn add_f64_as_lua(self, other: f64) -> Dd {
+        let (s, e) = two_sum(self.hi, other);
+        let (hi, lo) = quick_two_sum(s, e + self.lo);
+        Dd { hi, lo }
+    }
+
     /// `self * factor` for an f64 `factor`.
     pub fn mul_f64(self, factor: f64) -> Dd {
         let (p, e) = two_prod(self.hi, factor);

@@ -21,7 +21,7 @@ use super::palette::Palette;
 use super::render::{
     CancelToken, Engine, RenderRequest, RowRange, band_alignment_rows, image_size_from,
 };
-use super::view::View;
+use super::view::{Precision, View};
 
 /// The most samples per pixel along each side.
 pub const MAX_SUPERSAMPLE: u32 = 8;
@@ -178,6 +178,8 @@ pub struct PosterOutput {
     pub band_rows: u32,
     /// Wall time of the renders, in seconds.
     pub render_secs: f64,
+    /// The arithmetic of the pixels' coordinates (the same for every band).
+    pub precision: Precision,
 }
 
 /// The rows shard `index` of `count` writes: the image's aligned blocks of rows shared out
@@ -360,7 +362,7 @@ pub fn render_poster(
                 Sink::Npy(&mut *file)
             }
         };
-        written = Some(metadata);
+        written = Some((metadata, output.precision));
         sink.write_band(&colours)?;
         drop((output, colours));
         bands += 1;
@@ -380,7 +382,7 @@ pub fn render_poster(
         Ok(())
     })
     .map_err(|error| error.at(path))?;
-    let metadata = written.ok_or_else(|| {
+    let (metadata, precision) = written.ok_or_else(|| {
         PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
     })?;
     Ok(PosterOutput {
@@ -389,6 +391,7 @@ pub fn render_poster(
         bands,
         band_rows: band_rows.min(rows.count),
         render_secs: started.elapsed().as_secs_f64(),
+        precision,
     })
 }
 

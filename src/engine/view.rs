@@ -127,14 +127,14 @@ impl PixelGrid {
         )
     }
 
-    /// The complex point at the centre of pixel (column, row), in double-double (as a
-    /// kernel's `pixel_deep(x, y)` receives it).
+    /// The complex point at the centre of pixel (column, row), in double-double, bit for
+    /// bit as a kernel's `pixel_deep(x, y)` receives it.
     pub fn deep_complex_from_pixel(&self, column: u32, row: u32) -> (Dd, Dd) {
         (
             self.x_origin
-                .add_f64(self.column_centre(i64::from(column)) * self.x_step),
+                .add_f64_as_lua(self.column_centre(i64::from(column)) * self.x_step),
             self.y_origin
-                .add_f64(self.row_centre(i64::from(row)) * self.y_step),
+                .add_f64_as_lua(self.row_centre(i64::from(row)) * self.y_step),
         )
     }
 
@@ -339,7 +339,7 @@ impl View {
     /// the centre (`--center=-0.74364388703715870475219150611477,0.1318... --span 1e-20`).
     pub fn location_text(&self) -> String {
         format!(
-            "--center={},{} --span {:e}",
+            "--center={},{} --span {:?}",
             self.center_x, self.center_y, self.span
         )
     }

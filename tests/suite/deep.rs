@@ -1,0 +1,390 @@
+//! Deep zoom: views far below f64's limit render correctly through the kernels' deep entry
+//! point (`pixel_deep`, on double-double coordinates), checked against a 256-bit fixed-point
+//! reference computed here; the precision switches by itself where f64 runs out (and only
+//! for kernels that can go deeper); the deep versions of the shipped kernels agree with
+//! their f64 versions where both are exact; and a deep view survives documents, the CLI,
+//! guessing, symmetry and pans.
+
+use moonbrot::engine::{
+    CancelToken, Dd, Engine, Precision, PrecisionChoice, RenderError, RenderOutput, RenderRequest,
+    RequestError, View,
+};
+use num_bigint::BigInt;
+
+use crate::support::{differing_pixels, moonbrot, path_text, render_file, shipped, text};
+
+/// The seahorse-valley point the deep references are computed at (33 digits).
+const SEAHORSE: (&str, &str) = (
+    "-0.743643887037158704752191506114774",
+    "0.131825904205311970493132056385139",
+);
+
+fn seahorse(span: f64) -> View {
+    View::at(
+        Dd::parse_decimal(SEAHORSE.0).expect("x"),
+        Dd::parse_decimal(SEAHORSE.1).expect("y"),
+        span,
+    )
+}
+
+fn render(engine: &Engine, request: &RenderRequest) -> RenderOutput {
+    engine
+        .render(request, &CancelToken::new())
+        .expect("renders")
+}
+
+fn request(kernel: &str, view: View, size: (u32, u32), max_iter: u32) -> RenderRequest {
+    RenderRequest {
+        view: Some(view),
+        max_iter: Some(max_iter),
+        threads: 2,
+        ..RenderRequest::new(shipped(kernel), size.0, size.1)
+    }
+}
+
+/// Bits after the binary point of the reference's fixed-point numbers.
+const FRACTION_BITS: usize = 256;
+
+/// An f64 as a fixed-point big integer (exact: the f64's bits all lie above 2^-256 here).
+fn fixed_from_f64(value: f64) -> BigInt {
+    if value == 0.0 {
+        return BigInt::from(0);
+    }
+    let bits = value.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1075;
+    let mantissa = BigInt::from((bits & ((1_u64 << 52) - 1)) | (1_u64 << 52));
+    let shift = exponent + FRACTION_BITS as i64;
+    assert!(shift >= 0, "{value:e} is below the reference's precision");
+    let magnitude = mantissa << shift as usize;
+    if value < 0.0 { -magnitude } else { magnitude }
+}
+
+fn fixed_from_dd(value: Dd) -> BigInt {
+    fixed_from_f64(value.hi()) + fixed_from_f64(value.lo())
+}
+
+fn f64_from_fixed(value: &BigInt) -> f64 {
+    let (sign, digits) = value.to_u64_digits();
+    let magnitude = digits
+        .iter()
+        .rev()
+        .fold(0.0, |total, digit| total * 2f64.powi(64) + *digit as f64)
+        / 2f64.powi(FRACTION_BITS as i32);
+    if sign == num_bigint::Sign::Minus {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// The Mandelbrot kernel's value at c in 256-bit fixed point: its smooth escape value
+/// (bailout radius 16), or None inside (no escape within max_iter).
+fn reference_escape_value(c: (Dd, Dd), max_iter: u32) -> Option<f64> {
+    let (x, y) = (fixed_from_dd(c.0), fixed_from_dd(c.1));
+    let bailout = BigInt::from(256) << FRACTION_BITS;
+    let (mut zr, mut zi) = (BigInt::from(0), BigInt::from(0));
+    let (mut zr2, mut zi2) = (BigInt::from(0), BigInt::from(0));
+    for n in 1..=max_iter {
+        zi = ((&zr * &zi) >> (FRACTION_BITS - 1)) + &y;
+        zr = &zr2 - &zi2 + &x;
+        zr2 = (&zr * &zr) >> FRACTION_BITS;
+        zi2 = (&zi * &zi) >> FRACTION_BITS;
+        let radius2 = &zr2 + &zi2;
+        if radius2 > bailout {
+            let radius2 = f64_from_fixed(&radius2);
+            return Some(f64::from(n) + 1.0 - (radius2.ln() * 0.5).log2());
+        }
+    }
+    None
+}
+
+#[test]
+fn deep_renders_match_a_256_bit_reference_at_spans_1e_16_1e_20_and_1e_24() {
+    let engine = Engine::default();
+    let size = (48, 27);
+    // (span, max_iter, how far a value may be from the reference, the share that must be
+    // that close). Double-double carries about 31 digits: at 1e-24 an orbit of 16,000
+    // iterations that passes close to a minibrot loses the last of them, and a few
+    // pixels (one in ten of this sample at most) are off by up to a few units.
+    for (span, max_iter, tolerance, share) in [
+        (1e-16, 10_000, 0.005, 1.0),
+        (1e-20, 20_000, 0.005, 1.0),
+        (1e-24, 20_000, 0.005, 0.8),
+    ] {
+        let view = seahorse(span);
+        let output = render(&engine, &request("mandelbrot", view, size, max_iter));
+        assert_eq!(output.precision, Precision::DoubleDouble, "span {span:e}");
+        let grid = view.pixel_grid(size.0, size.1);
+        let mut errors = Vec::new();
+        for index in 0..20_u32 {
+            let (column, row) = ((index * 17) % size.0, (index * 7) % size.1);
+            let got = output.image.values[(row * size.0 + column) as usize];
+            // The very point the kernel received (the lattice's double-double sum).
+            let point = grid.deep_complex_from_pixel(column, row);
+            match reference_escape_value(point, max_iter) {
+                Some(expected) => errors.push((f64::from(got) - expected).abs()),
+                None => assert!(
+                    got < 0.0,
+                    "span {span:e} ({column}, {row}) is inside: {got}"
+                ),
+            }
+        }
+        assert!(
+            errors.len() >= 15,
+            "span {span:e}: the sample has escaping pixels"
+        );
+        let close = errors.iter().filter(|error| **error < tolerance).count();
+        assert!(
+            close as f64 >= share * errors.len() as f64,
+            "span {span:e}: {close} of {} within {tolerance} of the reference: {errors:?}",
+            errors.len()
+        );
+        assert!(
+            errors.iter().all(|error| *error < 5.0),
+            "span {span:e}: {errors:?}"
+        );
+        // Detail all the way: a blocky image (f64 at this depth) has a few distinct values.
+        let distinct: std::collections::HashSet<u32> = output
+            .image
+            .values
+            .iter()
+            .map(|value| value.to_bits())
+            .collect();
+        assert!(
+            distinct.len() > 1000,
+            "span {span:e}: {} values",
+            distinct.len()
+        );
+    }
+}
+
+#[test]
+fn in_f64_the_same_deep_view_is_blocks_which_is_why_the_precision_switches() {
+    let engine = Engine::default();
+    let deep = request("mandelbrot", seahorse(1e-20), (48, 27), 20_000);
+    let forced = RenderRequest {
+        precision: PrecisionChoice::Double,
+        ..deep.clone()
+    };
+    let blocky = render(&engine, &forced);
+    assert_eq!(blocky.precision, Precision::Double);
+    let distinct: std::collections::HashSet<u32> = blocky
+        .image
+        .values
+        .iter()
+        .map(|value| value.to_bits())
+        .collect();
+    assert!(distinct.len() < 10, "{} values", distinct.len());
+}
+
+#[test]
+fn precision_switches_to_double_double_only_past_the_f64_limit_and_only_for_deep_kernels() {
+    let engine = Engine::default();
+    let size = (64, 36);
+    for (span, expected) in [
+        (1e-6, Precision::Double),
+        (1e-9, Precision::Double),
+        (1e-12, Precision::DoubleDouble),
+        (1e-18, Precision::DoubleDouble),
+    ] {
+        let output = render(&engine, &request("mandelbrot", seahorse(span), size, 500));
+        assert_eq!(output.precision, expected, "span {span:e}");
+        assert_eq!(
+            seahorse(span).near_precision_limit(size.1),
+            expected == Precision::DoubleDouble
+        );
+    }
+    // A kernel with only pixel(x, y) stays in f64 (and keeps the warning)...
+    let seed = render(&engine, &request("seed", seahorse(1e-18), size, 100));
+    assert_eq!(seed.precision, Precision::Double);
+    // ...and asking it for double-double is refused with the reason.
+    let forced = RenderRequest {
+        precision: PrecisionChoice::DoubleDouble,
+        ..request("seed", seahorse(1e-3), size, 100)
+    };
+    let error = engine
+        .render(&forced, &CancelToken::new())
+        .expect_err("no pixel_deep");
+    assert_eq!(error, RenderError::Request(RequestError::NoDeepEntry));
+    assert!(error.to_string().contains("pixel_deep"), "{error}");
+}
+
+#[test]
+fn deep_versions_of_the_shipped_kernels_agree_with_their_f64_versions_at_home() {
+    let engine = Engine::default();
+    let size = (160, 90);
+    for kernel in [
+        "mandelbrot",
+        "julia",
+        "burning_ship",
+        "tricorn",
+        "multibrot",
+    ] {
+        let home = RenderRequest {
+            threads: 2,
+            ..RenderRequest::new(shipped(kernel), size.0, size.1)
+        };
+        let in_f64 = render(&engine, &home);
+        let deep = render(
+            &engine,
+            &RenderRequest {
+                precision: PrecisionChoice::DoubleDouble,
+                ..home.clone()
+            },
+        );
+        assert_eq!(deep.precision, Precision::DoubleDouble);
+        let (mut compared, mut inside_differs) = (0, 0);
+        for (a, b) in in_f64.image.values.iter().zip(&deep.image.values) {
+            if *a < 0.0 || *b < 0.0 {
+                inside_differs += usize::from((*a < 0.0) != (*b < 0.0));
+                continue;
+            }
+            // Orbits that stay long near the set's edge are chaotic: there the last bits
+            // decide, and f64 and double-double part ways (both within their precision).
+            if *a < 40.0 && *b < 40.0 {
+                compared += 1;
+                assert!(
+                    (a - b).abs() < 1e-3,
+                    "{kernel}: {a} in f64, {b} in double-double"
+                );
+            }
+        }
+        assert!(compared > 1000, "{kernel}: {compared} pixels compared");
+        // Inside in one and escaping late (after 150 iterations and more) in the other:
+        // chaotic pixels on the set's edge, where guessing may then fill a block either way.
+        assert!(
+            inside_differs * 100 <= in_f64.image.values.len(),
+            "{kernel}: {inside_differs} pixels"
+        );
+    }
+}
+
+#[test]
+fn a_multibrot_of_a_whole_power_stays_sharp_deep_and_a_fractional_one_renders() {
+    let engine = Engine::default();
+    let view = View::at(
+        Dd::parse_decimal("-0.5506164058").expect("x"),
+        Dd::parse_decimal("0.6253327229").expect("y"),
+        1e-15,
+    );
+    let whole = render(&engine, &request("multibrot", view, (48, 27), 3000));
+    assert_eq!(whole.precision, Precision::DoubleDouble);
+    let fractional = render(
+        &engine,
+        &RenderRequest {
+            parameters: [(
+                "power".to_owned(),
+                moonbrot::engine::parameters::ParameterValue::Real(2.5),
+            )]
+            .into_iter()
+            .collect(),
+            ..request("multibrot", view, (48, 27), 3000)
+        },
+    );
+    assert_eq!(fractional.image.values.len(), 48 * 27);
+}
+
+#[test]
+fn guessing_symmetry_and_pans_stay_exact_deep() {
+    let engine = Engine::default();
+    let size = (160, 96);
+    // Guessing: a few pixels in a thousand may differ from computing every pixel.
+    let view = seahorse(1e-14);
+    let guessed = render(&engine, &request("mandelbrot", view, size, 3000));
+    let computed = render(
+        &engine,
+        &RenderRequest {
+            guessing: false,
+            ..request("mandelbrot", view, size, 3000)
+        },
+    );
+    assert_eq!(guessed.precision, Precision::DoubleDouble);
+    assert!(differing_pixels(&guessed, &computed) <= 15);
+    // Symmetry deep on the real axis (the needle): mirrored, and the same bits.
+    let needle = View::at(
+        Dd::parse_decimal("-1.7499903558109382").expect("x"),
+        Dd::ZERO,
+        1e-13,
+    );
+    let mirrored = render(&engine, &request("mandelbrot", needle, size, 3000));
+    let plain = render(
+        &engine,
+        &RenderRequest {
+            symmetry: false,
+            ..request("mandelbrot", needle, size, 3000)
+        },
+    );
+    assert_eq!(mirrored.precision, Precision::DoubleDouble);
+    assert!(mirrored.timings.mirrored_pixels > 0);
+    assert_eq!(differing_pixels(&mirrored, &plain), 0);
+    // A pan keeps the pixels it can and equals a full render.
+    let before = std::sync::Arc::new(guessed);
+    let panned_view = view.panned_by_pixels((-40.0, 17.0), size.1);
+    let panned = render(
+        &engine,
+        &RenderRequest {
+            previous: Some(std::sync::Arc::clone(&before)),
+            ..request("mandelbrot", panned_view, size, 3000)
+        },
+    );
+    assert!(panned.timings.kept_pixels > 0, "the pan kept pixels");
+    let full = render(&engine, &request("mandelbrot", panned_view, size, 3000));
+    assert_eq!(differing_pixels(&panned, &full), 0);
+}
+
+#[test]
+fn the_cli_renders_a_pasted_deep_location_and_its_document_round_trips_bit_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let location = seahorse(1e-20).location_text();
+    let mut args: Vec<&str> = location.split(' ').collect();
+    args.extend([
+        "--kernel",
+        "mandelbrot",
+        "--size",
+        "64x36",
+        "--max-iter",
+        "20000",
+    ]);
+    let (deep, said) = render_file(dir.path(), "deep.png", &args);
+    assert!(said.contains("double-double precision"), "{said}");
+    let stored = moonbrot::engine::export::read_png_metadata(&deep).expect("metadata");
+    assert_eq!(
+        stored.view,
+        seahorse(1e-20),
+        "every digit of the centre is stored"
+    );
+    let described = text(&moonbrot(&["info", path_text(&deep)]).stdout);
+    assert!(described.contains(&location), "{described}");
+    let (again, _) = render_file(dir.path(), "again.png", &["--from", path_text(&deep)]);
+    let reread = moonbrot::engine::export::read_png_metadata(&again).expect("metadata");
+    assert_eq!(reread.view, stored.view);
+    assert_eq!(
+        crate::support::pixels(&again),
+        crate::support::pixels(&deep),
+        "bit-exact"
+    );
+}
+
+#[test]
+fn a_film_zooms_into_a_deep_target_frame_by_frame() {
+    let start = View::new(-0.75, 0.1, 3.0);
+    let end = seahorse(1e-20);
+    let frames = 60;
+    let mut previous_span = f64::INFINITY;
+    for index in 0..frames {
+        let frame = View::film_frame(start, end, index, frames);
+        assert!(frame.span < previous_span);
+        previous_span = frame.span;
+        // The target stays in the picture, closer to its middle as the film goes on.
+        let size = (160, 90);
+        let target = (end.center_x, end.center_y);
+        let (column, row) = frame.pos_in_image_from_complex(target, size);
+        assert!(
+            (0.0..=160.0).contains(&column) && (0.0..=90.0).contains(&row),
+            "{index}"
+        );
+    }
+    assert_eq!(View::film_frame(start, end, frames - 1, frames), end);
+    let near_end = View::film_frame(start, end, frames - 2, frames);
+    assert!((near_end.center_x - end.center_x).to_f64().abs() < near_end.span);
+}
