@@ -15,8 +15,8 @@ use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::CancelToken;
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
-    SHORTCUT_SETTINGS, bench_runs_from, compare_guessing, compare_panning, compare_views,
-    find_cell, guessing_views, run_bench, standard_views,
+    DEEP_CASE_MAX_ITER, SHORTCUT_SETTINGS, bench_runs_from, compare_guessing, compare_panning,
+    compare_precisions, compare_views, find_cell, guessing_views, run_bench, standard_views,
 };
 use crate::engine::kernel::shipped_kernel;
 use crate::engine::render::{image_size_from, thread_count_from};
@@ -47,18 +47,75 @@ pub(crate) struct BenchArgs {
     /// Measure solid guessing instead: four views (the Mandelbrot home, seahorse valley,
     /// filaments, a Julia set) at 1024x768 on the machine's cores, with and without
     /// guessing alternately, with the share of pixels that differ.
-    #[arg(long, conflicts_with_all = ["pan", "views"])]
+    #[arg(long, conflicts_with_all = ["pan", "views", "deep"])]
     guessing: bool,
     /// Measure panning instead: the same four views at 1280x720 moved 100 pixels to the
     /// side, rendered in full and keeping the pixels still in view, alternately.
-    #[arg(long, conflicts_with = "views")]
+    #[arg(long, conflicts_with_all = ["views", "deep"])]
     pan: bool,
     /// Measure the standard views instead: V1 home (-0.6,0 span 2.6, max_iter 500), V2
     /// filaments (-0.743643887,0.131825904 span 0.00012, max_iter 2000), V3 mostly inside
     /// (-0.1,0 span 0.5, max_iter 2000) and V4 a Julia set, at 1280x720, each with both
     /// shortcuts (guessing, symmetry: the defaults), each alone and none, alternately.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "deep")]
     views: bool,
+    /// Measure deep zoom's arithmetic instead: the Mandelbrot kernel in f64 (`pixel`) and in
+    /// double-double (`pixel_deep`) at the same view (-0.7436438870371587,0.13182590420531197
+    /// span 1e-9, where f64 is still exact), 640x360, every pixel computed, alternately: the
+    /// nanoseconds one thread spends per iteration in each, and their ratio.
+    #[arg(long)]
+    deep: bool,
+}
+
+/// The size the deep case renders at.
+const DEEP_SIZE_PX: (u32, u32) = (640, 360);
+
+/// `moonbrot bench --deep`: nanoseconds per iteration in f64 and double-double (or JSON).
+fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
+    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
+    let progress = LateProgressBar::new();
+    let started = Instant::now();
+    let threads = crate::engine::render::default_thread_count();
+    let rows = compare_precisions(
+        &engine,
+        DEEP_SIZE_PX,
+        (threads, runs),
+        &CancelToken::new(),
+        &mut |done, total| progress.update(started, done, total),
+    );
+    progress.finish();
+    let rows = rows?;
+    let text = if args.json {
+        serde_json::to_string(&serde_json::json!({ "deep": rows }))
+            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
+            + "\n"
+    } else {
+        let f64_ns = rows.first().map_or(1.0, |row| row.ns_per_iteration);
+        let mut out = format!(
+            "deep zoom arithmetic: mandelbrot at -0.7436438870371587,0.13182590420531197 span \
+             1e-9, {}x{} px, max_iter {DEEP_CASE_MAX_ITER}, {threads} threads, every pixel \
+             computed, best of {runs} runs each, alternating\n\n\
+             | precision | best (s) | median (s) | iterations | ns per iteration (one thread) | vs f64 | pixels that differ from f64 |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n",
+            DEEP_SIZE_PX.0, DEEP_SIZE_PX.1
+        );
+        for row in &rows {
+            let _ = writeln!(
+                out,
+                "| {} | {:.4} | {:.4} | {} | {:.2} | {:.2}x | {} |",
+                row.precision,
+                row.best_secs,
+                row.median_secs,
+                row.iterations,
+                row.ns_per_iteration,
+                row.ns_per_iteration / f64_ns.max(1e-12),
+                row.differing_pixels
+            );
+        }
+        out
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
 }
 
 /// The size the standard views are rendered at.
@@ -272,6 +329,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     }
     if args.pan {
         return run_pan(args, runs);
+    }
+    if args.deep {
+        return run_deep(args, runs);
     }
     let plan = BenchPlan {
         source: kernel.source.clone(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::error::{RenderError, RequestError};
 use super::native::{NativeKernel, NativeRenderer};
-use super::render::{CancelToken, Engine, RenderOutput, RenderRequest};
+use super::render::{CancelToken, Engine, PrecisionChoice, RenderOutput, RenderRequest};
 use super::view::View;
 
 /// The article's table: image sizes N (N×N images).
@@ -612,6 +612,104 @@ pub fn compare_views(
         }
     }
     Ok(rows)
+}
+
+/// The deep case's view: the seahorse valley at a span where f64 is still exact, so both
+/// precisions compute the same orbits (every pixel escapes, after 1,000 to 2,400
+/// iterations: no shortcut or periodicity check skews the count).
+pub const DEEP_CASE_VIEW: (f64, f64, f64) =
+    (-0.743_643_887_037_158_7, 0.131_825_904_205_311_97, 1e-9);
+/// The deep case's iteration limit (above every pixel's count).
+pub const DEEP_CASE_MAX_ITER: u32 = 5000;
+
+/// One precision's time in the deep case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeepRow {
+    /// "f64" or "double-double".
+    pub precision: &'static str,
+    /// Worker threads.
+    pub threads: usize,
+    /// Fastest run, in seconds.
+    pub best_secs: f64,
+    /// Median run, in seconds.
+    pub median_secs: f64,
+    /// Iterations computed (from the escape values: each pixel escaped after about its
+    /// value plus one).
+    pub iterations: u64,
+    /// Nanoseconds of one thread per iteration (best run): the cost of one z^2 + c.
+    pub ns_per_iteration: f64,
+    /// Pixels whose value differs from the f64 render's by more than 0.01.
+    pub differing_pixels: u64,
+}
+
+/// The shipped Mandelbrot kernel at `DEEP_CASE_VIEW`, in f64 (`pixel`) and in
+/// double-double (`pixel_deep`), alternating, `runs` rounds after a warm-up, without
+/// guessing or symmetry (every pixel computed): the cost of a double-double iteration
+/// against an f64 one on the same kernel, measured in one run.
+pub fn compare_precisions(
+    engine: &Engine,
+    size_px: (u32, u32),
+    (threads, runs): (usize, u32),
+    cancel: &CancelToken,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<DeepRow>, RenderError> {
+    let source = shipped_source("mandelbrot")?;
+    let (x, y, span) = DEEP_CASE_VIEW;
+    let choices = [PrecisionChoice::Double, PrecisionChoice::DoubleDouble];
+    let requests: Vec<RenderRequest> = choices
+        .iter()
+        .map(|&precision| RenderRequest {
+            view: Some(View::new(x, y, span)),
+            max_iter: Some(DEEP_CASE_MAX_ITER),
+            threads,
+            guessing: false,
+            symmetry: false,
+            precision,
+            ..RenderRequest::new(Arc::clone(&source), size_px.0, size_px.1)
+        })
+        .collect();
+    let total = choices.len() * (1 + runs as usize);
+    let mut done = 0;
+    let measured = alternate_runs(engine, &requests, runs, cancel, &mut || {
+        done += 1;
+        on_step(done, total);
+    })?;
+    let f64_values = measured
+        .first()
+        .map(|(_, output)| output.image.values.clone())
+        .unwrap_or_default();
+    let iterations: u64 = f64_values
+        .iter()
+        .map(|value| {
+            if *value < 0.0 {
+                u64::from(DEEP_CASE_MAX_ITER)
+            } else {
+                value.floor() as u64 + 1
+            }
+        })
+        .sum();
+    Ok(measured
+        .into_iter()
+        .map(|(mut secs, output)| {
+            let (best_secs, median_secs) = best_and_median(&mut secs);
+            let differing_pixels = output
+                .image
+                .values
+                .iter()
+                .zip(&f64_values)
+                .filter(|(a, b)| (**a - **b).abs() > 0.01)
+                .count() as u64;
+            DeepRow {
+                precision: output.precision.label(),
+                threads,
+                best_secs,
+                median_secs,
+                iterations,
+                ns_per_iteration: best_secs * threads as f64 * 1e9 / iterations.max(1) as f64,
+                differing_pixels,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -273,6 +273,19 @@ impl View {
             .complex_from_pos_in_image(pos_in_image)
     }
 
+    /// The complex point at a position in the image of the view itself (not rounded to the
+    /// pixel lattice): what zooming about the cursor keeps fixed, so a point stays under
+    /// the cursor through any number of zoom steps (a rounding per step would add up).
+    pub fn complex_at_exact_pos(&self, pos_in_image: (f64, f64), size_px: (u32, u32)) -> (Dd, Dd) {
+        let scale = self.scale_per_pixel(size_px.1);
+        (
+            self.center_x
+                .add_f64((pos_in_image.0 - f64::from(size_px.0) / 2.0) * scale),
+            self.center_y
+                .add_f64(-(pos_in_image.1 - f64::from(size_px.1) / 2.0) * scale),
+        )
+    }
+
     /// The position in the image (pixels from the top-left corner) of a complex point, as
     /// rendered.
     pub fn pos_in_image_from_complex(&self, point: (Dd, Dd), size_px: (u32, u32)) -> (f64, f64) {

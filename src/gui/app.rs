@@ -35,7 +35,7 @@ use crate::engine::poster::MAX_SUPERSAMPLE;
 use crate::engine::render::ParameterPolicy;
 use crate::engine::sync::lock;
 use crate::engine::view::DEFAULT_HOME;
-use crate::engine::{RenderError, RenderRequest, View};
+use crate::engine::{Precision, RenderError, RenderRequest, View};
 
 /// Every GPU takes textures this large; the real limit is read from egui each frame.
 const MIN_TEXTURE_SIDE: u32 = 2048;
@@ -167,6 +167,10 @@ pub struct MoonbrotApp {
     kernel_home: View,
     /// True when the kernel last run has `pixel_deep` (deep views render in double-double).
     kernel_is_deep: bool,
+    /// The precision of the image on screen.
+    shown_precision: Option<Precision>,
+    /// What the last copy or paste of a location did.
+    location_notice: Option<String>,
     /// What the last Open or Save did.
     file_outcome: Option<FileOutcome>,
     log: Vec<String>,
@@ -274,6 +278,8 @@ impl MoonbrotApp {
             preview_compile_secs: 0.0,
             kernel_home: DEFAULT_HOME,
             kernel_is_deep: false,
+            shown_precision: None,
+            location_notice: None,
             file_outcome: None,
             log: Vec::new(),
             pending_replace: None,
@@ -350,6 +356,16 @@ impl MoonbrotApp {
         self.canvas.area
     }
 
+    /// The arithmetic the last finished render's coordinates were in.
+    pub fn shown_precision(&self) -> Option<Precision> {
+        self.shown_precision
+    }
+
+    /// What the last copy or paste of a location said, if it is still shown.
+    pub fn location_notice(&self) -> Option<&str> {
+        self.location_notice.as_deref()
+    }
+
     /// The image on screen (the last complete render), if any.
     pub fn shown_image(&self) -> Option<(&View, &crate::engine::ValueImage)> {
         self.canvas
@@ -417,6 +433,20 @@ impl MoonbrotApp {
             }
             Command::Navigate(change) => self.navigate(change, now),
             Command::Home => self.go_to(self.kernel_home, now),
+            Command::CopyLocation => {
+                ctx.copy_text(self.view().location_text());
+                self.location_notice = Some(
+                    "Location copied: paste it over the image, or after `moonbrot render`"
+                        .to_owned(),
+                );
+            }
+            Command::PasteLocation(text) => match View::parse_location(&text) {
+                Ok(view) => {
+                    self.location_notice = None;
+                    self.go_to(view, now);
+                }
+                Err(error) => self.location_notice = Some(error.to_string()),
+            },
             Command::Back => {
                 if let Some(view) = self.settings.history.back(self.view()) {
                     self.settings.view = Some(view);
@@ -791,6 +821,7 @@ impl MoonbrotApp {
             } if generation == self.generation => {
                 self.kernel_home = output.kernel.home_or_default();
                 self.kernel_is_deep = output.kernel.deep;
+                self.shown_precision = Some(output.precision);
                 self.kernel_parameters.clone_from(&output.kernel.parameters);
                 // Keep only values the kernel still takes, as rendered.
                 let rendered = &output.parameters;
@@ -987,6 +1018,8 @@ impl eframe::App for MoonbrotApp {
         self.commands
             .push_pressed_shortcuts(&ctx, self.editor_has_focus);
         self.commands.push_dropped_files(&ctx);
+        let typing = self.editor_has_focus || ctx.memory(|memory| memory.focused().is_some());
+        self.commands.push_pasted_locations(&ctx, typing);
         self.panels_ui(&ctx, ui);
         for command in self.commands.take() {
             self.apply(&ctx, command);

@@ -294,7 +294,7 @@ impl Placement {
 /// The complex point under a screen position, for the view shown at `size_px` in `area`.
 pub fn complex_at(area: Rect, view: &View, size_px: (u32, u32), screen: Pos2) -> (Dd, Dd) {
     let placement = Placement::fit(area, size_px);
-    view.complex_from_pos_in_image(placement.pos_in_image(screen), size_px)
+    view.complex_at_exact_pos(placement.pos_in_image(screen), size_px)
 }
 
 impl Canvas {
@@ -313,16 +313,14 @@ impl Canvas {
         let placement = Placement::fit(area, size_px);
         let painter = ui.painter_at(area);
         self.draw_layers(&painter, &placement, view);
-        self.hover_point = response.hover_pos().map(|pointer| {
-            view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
-        });
+        self.hover_point = response
+            .hover_pos()
+            .map(|pointer| view.complex_at_exact_pos(placement.pos_in_image(pointer), size_px));
         self.clicked_point = response
             .clicked()
             .then(|| response.interact_pointer_pos())
             .flatten()
-            .map(|pointer| {
-                view.complex_from_pos_in_image(placement.pos_in_image(pointer), size_px)
-            });
+            .map(|pointer| view.complex_at_exact_pos(placement.pos_in_image(pointer), size_px));
 
         let shift = ui.input(|input| input.modifiers.shift);
         let mut change = self.drag_gesture(&response, &painter, &placement, view, shift);
@@ -416,7 +414,7 @@ fn double_click_zoom(
         .double_clicked()
         .then(|| response.interact_pointer_pos())
         .flatten()?;
-    let point = view.complex_from_pos_in_image(placement.pos_in_image(pointer), placement.size_px);
+    let point = view.complex_at_exact_pos(placement.pos_in_image(pointer), placement.size_px);
     Some(ViewChange {
         view: view.zoomed_about(point, CLICK_ZOOM_FACTOR),
         gesture: Gesture::Discrete,
@@ -435,7 +433,7 @@ fn wheel_zoom(
     if steps == 0.0 {
         return None;
     }
-    let point = view.complex_from_pos_in_image(placement.pos_in_image(pointer), placement.size_px);
+    let point = view.complex_at_exact_pos(placement.pos_in_image(pointer), placement.size_px);
     Some(ViewChange {
         view: view.zoomed_about(point, WHEEL_STEP_FACTOR.powf(steps)),
         gesture: Gesture::Wheel,
@@ -494,7 +492,7 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
 /// The view that shows the screen rectangle `rect` (at the image's aspect ratio).
 fn zoom_to_box(view: &View, placement: &Placement, rect: Rect) -> View {
     let size_px = placement.size_px;
-    let centre = view.complex_from_pos_in_image(placement.pos_in_image(rect.center()), size_px);
+    let centre = view.complex_at_exact_pos(placement.pos_in_image(rect.center()), size_px);
     let scale = placement.pixels_per_point() * view.scale_per_pixel(size_px.1);
     let aspect = f64::from(size_px.0) / f64::from(size_px.1.max(1));
     let box_height = f64::from(rect.height()) * scale;

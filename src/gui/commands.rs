@@ -28,6 +28,10 @@ pub enum Command {
     Back,
     /// Go forward in the view history.
     Forward,
+    /// Copy the view's location as text (the CLI's `--center=X,Y --span S`, every digit).
+    CopyLocation,
+    /// Go to a location pasted as text (over the image, not into a text field).
+    PasteLocation(String),
     /// Replace the editor's text with a shipped kernel (asks first if there are unsaved edits).
     LoadShipped(&'static str),
     /// Choose a .lua file or a moonbrot PNG to open (through a dialog).
@@ -104,7 +108,7 @@ pub struct Shortcut {
 
 /// Every shortcut, once. The order matters where one shortcut contains another: egui's
 /// `consume_shortcut` ignores extra Shift, so Ctrl+Shift+S must be taken before Ctrl+S.
-pub fn shortcuts() -> [Shortcut; 8] {
+pub fn shortcuts() -> [Shortcut; 9] {
     let shortcut = |modifiers: Modifiers, key: Key, command: Command| Shortcut {
         keys: KeyboardShortcut::new(modifiers, key),
         command,
@@ -122,6 +126,14 @@ pub fn shortcuts() -> [Shortcut; 8] {
         shortcut(Modifiers::COMMAND, Key::E, Command::ShowExport),
         shortcut(Modifiers::ALT, Key::ArrowLeft, Command::Back),
         shortcut(Modifiers::ALT, Key::ArrowRight, Command::Forward),
+        Shortcut {
+            while_typing: false,
+            ..shortcut(
+                Modifiers::COMMAND | Modifiers::SHIFT,
+                Key::C,
+                Command::CopyLocation,
+            )
+        },
         Shortcut {
             while_typing: false,
             ..shortcut(Modifiers::NONE, Key::Home, Command::Home)
@@ -173,6 +185,27 @@ impl CommandQueue {
                 continue;
             }
             self.push(shortcut.command);
+        }
+    }
+
+    /// Queues a paste of a location for each text pasted while no text field has the
+    /// keyboard (pasting into the editor stays the editor's).
+    pub fn push_pasted_locations(&mut self, ctx: &egui::Context, typing: bool) {
+        if typing {
+            return;
+        }
+        let pasted: Vec<String> = ctx.input(|input| {
+            input
+                .events
+                .iter()
+                .filter_map(|event| match event {
+                    egui::Event::Paste(text) => Some(text.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        for text in pasted {
+            self.push(Command::PasteLocation(text));
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, Pos2, TouchPhase, Vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use moonbrot::engine::{KernelError, RenderError};
+use moonbrot::engine::{KernelError, Precision, RenderError, View};
 use moonbrot::gui::{
     AppOptions, DialogPurpose, FileDialogs, MoonbrotApp, SOURCE_LABEL, Settings, SizeChoice,
     complex_at,
@@ -208,6 +208,102 @@ fn one_wheel_step_zooms_about_the_cursor() {
         "the point under the cursor moved {moved}, a pixel is {pixel}"
     );
     settle(&mut harness);
+}
+
+/// The seahorse-valley point, with 33 digits.
+const SEAHORSE_LOCATION: &str = "--center=-0.743643887037158704752191506114774,\
+                                 0.131825904205311970493132056385139 --span 1e-9";
+
+#[test]
+fn a_pasted_location_goes_there_and_copy_location_gives_every_digit_back() {
+    let mut harness = harness();
+    harness.event(Event::Paste(SEAHORSE_LOCATION.to_owned()));
+    harness.step();
+    let expected = View::parse_location(SEAHORSE_LOCATION).expect("location");
+    assert_eq!(harness.state().view(), expected);
+    settle(&mut harness);
+    // The key-down event alone (one frame), so this frame's output holds the copy.
+    harness.event(Event::Key {
+        key: egui::Key::C,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: Modifiers::COMMAND | Modifiers::SHIFT,
+    });
+    harness.step();
+    let copied: Vec<String> = harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|command| match command {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copied.len(), 1, "one copy: {copied:?}");
+    assert_eq!(View::parse_location(&copied[0]), Ok(expected));
+    // Text that is no location changes nothing and says why.
+    harness.event(Event::Paste("hello".to_owned()));
+    harness.step();
+    assert_eq!(harness.state().view(), expected);
+    let notice = harness.state().location_notice().unwrap_or_default();
+    assert!(notice.contains("not a location"), "{notice}");
+}
+
+#[test]
+fn wheeling_past_1e_minus_13_switches_to_double_double_and_keeps_the_point_under_the_cursor() {
+    // Deep in the seahorse valley pixels escape after thousands of iterations.
+    let mut harness = harness_with(
+        Settings {
+            max_iter: Some(4000),
+            ..test_settings()
+        },
+        Arc::default(),
+    );
+    harness.event(Event::Paste(SEAHORSE_LOCATION.to_owned()));
+    settle(&mut harness);
+    assert_eq!(harness.state().shown_precision(), Some(Precision::Double));
+    let area = harness.state().canvas_rect();
+    let cursor = area.center() + Vec2::new(37.0, -23.0);
+    let size_px = harness.state().image_size_px();
+    let start = complex_at(area, &harness.state().view(), size_px, cursor);
+    harness.hover_at(cursor);
+    harness.step();
+    // Ten lines a notch, 1.25 per line: from 1e-9 to below 1e-16 in eight notches.
+    while harness.state().view().span > 1e-16 {
+        harness.event(Event::MouseWheel {
+            unit: MouseWheelUnit::Line,
+            delta: Vec2::new(0.0, 10.0),
+            phase: TouchPhase::Move,
+            source: MouseWheelSource::Unknown,
+            modifiers: Modifiers::NONE,
+        });
+        harness.step();
+    }
+    settle(&mut harness);
+    let view = harness.state().view();
+    let end = complex_at(area, &view, size_px, cursor);
+    let pixel = view.scale_per_pixel(size_px.1);
+    let moved = ((end.0 - start.0).to_f64().powi(2) + (end.1 - start.1).to_f64().powi(2)).sqrt();
+    assert!(
+        moved < pixel,
+        "the point under the cursor moved {moved:e}, a pixel is {pixel:e}"
+    );
+    assert_eq!(
+        harness.state().shown_precision(),
+        Some(Precision::DoubleDouble)
+    );
+    harness.get_by_label_contains("precision: double-double");
+    let (shown_view, image) = harness.state().shown_image().expect("image");
+    assert_eq!(*shown_view, view);
+    let distinct: std::collections::HashSet<u32> =
+        image.values.iter().map(|value| value.to_bits()).collect();
+    assert!(
+        distinct.len() > 100,
+        "detail, not blocks: {} values",
+        distinct.len()
+    );
 }
 
 #[test]

@@ -251,6 +251,13 @@ impl MoonbrotApp {
                         ("Back", history.can_go_back(), Command::Back, ""),
                         ("Forward", history.can_go_forward(), Command::Forward, ""),
                         ("Home", true, Command::Home, "the kernel's home view"),
+                        (
+                            "Copy location",
+                            true,
+                            Command::CopyLocation,
+                            "the view as text, every digit (paste a location over the \
+                             image to go there)",
+                        ),
                     ] {
                         if ui
                             .add_enabled(enabled, egui::Button::new(text))
@@ -261,6 +268,9 @@ impl MoonbrotApp {
                         }
                     }
                 });
+                if let Some(notice) = &self.location_notice {
+                    ui.label(egui::RichText::new(notice).small());
+                }
                 if ui
                     .button("Export PNG…")
                     .on_hover_text(hint(ctx, &Command::ShowExport, ""))
