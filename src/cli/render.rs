@@ -140,7 +140,7 @@ fn parse_size(text: &str) -> Result<(i64, i64), String> {
 
 /// "X,Y,SPAN" into three numbers.
 fn parse_target(text: &str) -> Result<(Dd, Dd, f64), String> {
-    match super::parse_list::<Dd>(text)?.as_slice() {
+    match parse_coordinates(text)?.as_slice() {
         [x, y, span] => Ok((*x, *y, span.to_f64())),
         _ => Err(format!(
             "expected X,Y,SPAN, like -0.75,0.1,0.001, got {text:?}"
@@ -167,9 +167,23 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// Comma-separated decimals, every digit kept; `nan` and `inf` read as such, so that the
+/// view's own check refuses them with its message (exit code 1, not a usage error).
+fn parse_coordinates(text: &str) -> Result<Vec<Dd>, String> {
+    text.split(',')
+        .map(|item| {
+            let item = item.trim();
+            Dd::parse_decimal(item).or_else(|error| match item.parse::<f64>() {
+                Ok(special) if !special.is_finite() => Ok(Dd::from_f64(special)),
+                _ => Err(error.to_string()),
+            })
+        })
+        .collect()
+}
+
 /// "X,Y" into a pair of numbers, read as exact decimals (every digit counts at depth).
 fn parse_point(text: &str) -> Result<(Dd, Dd), String> {
-    match super::parse_list::<Dd>(text)?.as_slice() {
+    match parse_coordinates(text)?.as_slice() {
         [x, y] => Ok((*x, *y)),
         _ => Err(format!("expected X,Y, like -0.75,0.1, got {text:?}")),
     }

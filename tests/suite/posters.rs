@@ -295,9 +295,10 @@ fn a_zoom_film_goes_geometrically_from_the_view_to_the_target_in_documents() {
             .view
     };
     assert_eq!(view_of(0), moonbrot::engine::View::new(-0.5, 0.0, 2.0));
+    // The target as typed: exact decimals.
     assert_eq!(
         view_of(4),
-        moonbrot::engine::View::new(-0.7453, 0.1127, 0.02)
+        moonbrot::engine::View::parse_location("-0.7453 0.1127 0.02").expect("location")
     );
     // Geometric: the middle frame's span is the geometric mean.
     assert!((view_of(2).span - (2.0_f64 * 0.02).sqrt()).abs() < 1e-12);
