@@ -349,7 +349,7 @@ impl View {
     }
 
     /// The location as text a user can copy: the CLI's own arguments, with every digit of
-    /// the centre (`--center=-0.74364388703715870475219150611477,0.1318... --span 1e-20`).
+    /// the centre (`--center=-0.74364388703715870475219150611478,0.1318... --span 1e-20`).
     pub fn location_text(&self) -> String {
         format!(
             "--center={},{} --span {:?}",
