@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::render::LateProgressBar;
 use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
-use crate::engine::CancelToken;
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
     DEEP_CASE_MAX_ITER, SHORTCUT_SETTINGS, bench_runs_from, compare_guessing, compare_panning,
@@ -20,6 +19,7 @@ use crate::engine::bench::{
 };
 use crate::engine::kernel::shipped_kernel;
 use crate::engine::render::{image_size_from, thread_count_from};
+use crate::engine::{CancelToken, Engine, RenderError};
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
@@ -72,24 +72,11 @@ const DEEP_SIZE_PX: (u32, u32) = (640, 360);
 
 /// `moonbrot bench --deep`: nanoseconds per iteration in f64 and double-double (or JSON).
 fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
-    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
-    let progress = LateProgressBar::new();
-    let started = Instant::now();
     let threads = crate::engine::render::default_thread_count();
-    let rows = compare_precisions(
-        &engine,
-        DEEP_SIZE_PX,
-        (threads, runs),
-        &CancelToken::new(),
-        &mut |done, total| progress.update(started, done, total),
-    );
-    progress.finish();
-    let rows = rows?;
-    let text = if args.json {
-        serde_json::to_string(&serde_json::json!({ "deep": rows }))
-            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
-            + "\n"
-    } else {
+    let rows = with_progress(|engine, cancel, step| {
+        compare_precisions(engine, DEEP_SIZE_PX, (threads, runs), cancel, step)
+    })?;
+    print_results(args.json, "deep", &rows, || {
         let f64_ns = rows.first().map_or(1.0, |row| row.ns_per_iteration);
         let mut out = format!(
             "deep zoom arithmetic: mandelbrot at -0.7436438870371587,0.13182590420531197 span \
@@ -113,9 +100,7 @@ fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
             );
         }
         out
-    };
-    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
-        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
+    })
 }
 
 /// The size the standard views are rendered at.
@@ -124,24 +109,17 @@ const VIEWS_SIZE_PX: (u32, u32) = (1280, 720);
 /// `moonbrot bench --views`: per view and thread count, the time with each setting of the
 /// shortcuts (or JSON).
 fn run_views(args: &BenchArgs, thread_counts: &[usize], runs: u32) -> Result<(), CliError> {
-    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
-    let progress = LateProgressBar::new();
-    let started = Instant::now();
-    let rows = compare_views(
-        &engine,
-        &standard_views(),
-        VIEWS_SIZE_PX,
-        (thread_counts, runs),
-        &CancelToken::new(),
-        &mut |done, total| progress.update(started, done, total),
-    );
-    progress.finish();
-    let rows = rows?;
-    let text = if args.json {
-        serde_json::to_string(&serde_json::json!({ "views": rows }))
-            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
-            + "\n"
-    } else {
+    let rows = with_progress(|engine, cancel, step| {
+        compare_views(
+            engine,
+            &standard_views(),
+            VIEWS_SIZE_PX,
+            (thread_counts, runs),
+            cancel,
+            step,
+        )
+    })?;
+    print_results(args.json, "views", &rows, || {
         let mut out = format!(
             "standard views, {}x{} px, seconds, best of {runs} runs (Mpx/s), the four settings \
              alternating\n\n\
@@ -174,9 +152,7 @@ fn run_views(args: &BenchArgs, thread_counts: &[usize], runs: u32) -> Result<(),
              pixels in a million).\n",
         );
         out
-    };
-    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
-        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
+    })
 }
 
 /// The size and the move the pan comparison measures.
@@ -185,26 +161,19 @@ const PAN_PX: (f64, f64) = (-100.0, 0.0);
 
 /// `moonbrot bench --pan`: the comparison table (or JSON).
 fn run_pan(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
-    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
-    let progress = LateProgressBar::new();
-    let started = Instant::now();
     let threads = crate::engine::render::default_thread_count();
-    let rows = compare_panning(
-        &engine,
-        &guessing_views(),
-        PAN_SIZE_PX,
-        PAN_PX,
-        (threads, runs),
-        &CancelToken::new(),
-        &mut |done, total| progress.update(started, done, total),
-    );
-    progress.finish();
-    let rows = rows?;
-    let text = if args.json {
-        serde_json::to_string(&serde_json::json!({ "pan": rows }))
-            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
-            + "\n"
-    } else {
+    let rows = with_progress(|engine, cancel, step| {
+        compare_panning(
+            engine,
+            &guessing_views(),
+            PAN_SIZE_PX,
+            PAN_PX,
+            (threads, runs),
+            cancel,
+            step,
+        )
+    })?;
+    print_results(args.json, "pan", &rows, || {
         let mut out = format!(
             "a pan of {} pixels at {}x{} px, {threads} threads, guessing on, best of {runs} runs \
              each, alternating\n\n\
@@ -227,9 +196,7 @@ fn run_pan(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
             );
         }
         out
-    };
-    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
-        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
+    })
 }
 
 /// The size the guessing comparison renders at.
@@ -237,26 +204,19 @@ const GUESSING_SIZE_PX: (u32, u32) = (1024, 768);
 
 /// `moonbrot bench --guessing`: the comparison table (or JSON).
 fn run_guessing(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
-    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
-    let progress = LateProgressBar::new();
-    let started = Instant::now();
     let threads = crate::engine::render::default_thread_count();
-    let rows = compare_guessing(
-        &engine,
-        &guessing_views(),
-        GUESSING_SIZE_PX,
-        threads,
-        runs,
-        &CancelToken::new(),
-        &mut |done, total| progress.update(started, done, total),
-    );
-    progress.finish();
-    let rows = rows?;
-    let text = if args.json {
-        serde_json::to_string(&serde_json::json!({ "guessing": rows }))
-            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
-            + "\n"
-    } else {
+    let rows = with_progress(|engine, cancel, step| {
+        compare_guessing(
+            engine,
+            &guessing_views(),
+            GUESSING_SIZE_PX,
+            threads,
+            runs,
+            cancel,
+            step,
+        )
+    })?;
+    print_results(args.json, "guessing", &rows, || {
         let mut out = format!(
             "solid guessing, {}x{} px, {threads} threads, best of {runs} runs each, alternating\n\n\
              | view | every pixel (s) | guessing (s) | speedup | pixels that differ | not bit-identical |\n\
@@ -283,14 +243,46 @@ fn run_guessing(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
              the same arithmetic in another compiled trace.\n",
         );
         out
+    })
+}
+
+/// Runs a measurement on an engine of its own, with the progress bar that shows when it
+/// takes a while.
+fn with_progress<T>(
+    work: impl FnOnce(&Engine, &CancelToken, &mut dyn FnMut(usize, usize)) -> Result<T, RenderError>,
+) -> Result<T, CliError> {
+    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
+    let progress = LateProgressBar::new();
+    let started = Instant::now();
+    let result = work(&engine, &CancelToken::new(), &mut |done, total| {
+        progress.update(started, done, total);
+    });
+    progress.finish();
+    Ok(result?)
+}
+
+/// Prints a measurement's results: with --json one object `{ key: rows }`, else the table.
+fn print_results(
+    json: bool,
+    key: &str,
+    rows: &impl Serialize,
+    table: impl FnOnce() -> String,
+) -> Result<(), CliError> {
+    let text = if json {
+        let encoding_failed = |error: serde_json::Error| {
+            CliError::Internal(format!("cannot encode the results: {error}"))
+        };
+        let mut object = serde_json::Map::new();
+        object.insert(
+            key.to_owned(),
+            serde_json::to_value(rows).map_err(encoding_failed)?,
+        );
+        serde_json::to_string(&object).map_err(encoding_failed)? + "\n"
+    } else {
+        table()
     };
     std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
         .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))
-}
-
-#[derive(Serialize)]
-struct BenchReport<'a> {
-    runs: &'a [BenchCell],
 }
 
 pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
@@ -340,26 +332,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
         threads: thread_counts.clone(),
         runs,
     };
-    let engine = stderr_engine(crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES);
-    let progress = LateProgressBar::new();
-    let started = Instant::now();
-    let cells = run_bench(&engine, &plan, &CancelToken::new(), &mut |done, total| {
-        progress.update(started, done, total);
-    });
-    progress.finish();
-    let cells = cells?;
-
-    let mut stdout = std::io::stdout().lock();
-    let text = if args.json {
-        serde_json::to_string(&BenchReport { runs: &cells })
-            .map_err(|error| CliError::Internal(format!("cannot encode the results: {error}")))?
-            + "\n"
-    } else {
+    let cells = with_progress(|engine, cancel, step| run_bench(engine, &plan, cancel, step))?;
+    print_results(args.json, "runs", &cells, || {
         table(&kernel.name, &sizes, &thread_counts, runs, &cells)
-    };
-    std::io::Write::write_all(&mut stdout, text.as_bytes())
-        .map_err(|error| CliError::Input(format!("cannot write the results: {error}")))?;
-    Ok(())
+    })
 }
 
 /// The markdown table: per size, the Lua row, the native row, their ratio and the Lua
