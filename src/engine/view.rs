@@ -324,28 +324,26 @@ impl View {
     /// coordinates apart (fewer than about 1000 distinct values between them), so deeper
     /// zooms turn blocky.
     pub fn near_precision_limit(&self, height_px: u32) -> bool {
-        let scale = self.scale_per_pixel(height_px);
-        let magnitude = self
-            .center_x
-            .hi()
-            .abs()
-            .max(self.center_y.hi().abs())
-            .max(self.span);
-        scale < magnitude * f64::EPSILON * 1000.0
+        self.pixels_closer_than(f64::EPSILON, height_px)
     }
 
     /// True when even double-double coordinates barely tell neighbouring pixels apart
     /// (fewer than about 1000 distinct values between them, as `near_precision_limit`
     /// for f64): deeper, images turn blocky again.
     pub fn near_double_double_limit(&self, height_px: u32) -> bool {
-        let scale = self.scale_per_pixel(height_px);
+        self.pixels_closer_than(f64::EPSILON * f64::EPSILON, height_px)
+    }
+
+    /// True when the pixel step is below 1000 units of relative precision `epsilon` at the
+    /// view's magnitude (its centre's or its span's, whichever is larger).
+    fn pixels_closer_than(&self, epsilon: f64, height_px: u32) -> bool {
         let magnitude = self
             .center_x
             .hi()
             .abs()
             .max(self.center_y.hi().abs())
             .max(self.span);
-        scale < magnitude * f64::EPSILON * f64::EPSILON * 1000.0
+        self.scale_per_pixel(height_px) < magnitude * epsilon * 1000.0
     }
 
     /// The location as text a user can copy: the CLI's own arguments, with every digit of
