@@ -388,3 +388,43 @@ fn a_film_zooms_into_a_deep_target_frame_by_frame() {
     let near_end = View::film_frame(start, end, frames - 2, frames);
     assert!((near_end.center_x - end.center_x).to_f64().abs() < near_end.span);
 }
+
+#[test]
+fn a_bad_or_failing_pixel_deep_is_reported_like_pixel() {
+    let not_a_function =
+        crate::support::kernel_error("function pixel(x, y) return 1 end\npixel_deep = 3\n");
+    assert!(
+        matches!(
+            not_a_function,
+            moonbrot::engine::KernelError::BadSetting {
+                name: "pixel_deep",
+                ..
+            }
+        ),
+        "{not_a_function:?}"
+    );
+    assert!(
+        not_a_function.to_string().contains("pixel_deep"),
+        "{not_a_function}"
+    );
+    // A runtime error deep names its line and the pixel, as in f64.
+    let source = "function pixel(x, y) return 1 end\n\
+                  function pixel_deep(x, y)\n  return x.nothing.hi\nend\n";
+    let error = Engine::default()
+        .render(
+            &RenderRequest {
+                view: Some(seahorse(1e-18)),
+                threads: 1,
+                ..RenderRequest::new(source, 16, 9)
+            },
+            &CancelToken::new(),
+        )
+        .expect_err("pixel_deep fails");
+    match error {
+        RenderError::Kernel(moonbrot::engine::KernelError::Runtime { line, pixel, .. }) => {
+            assert_eq!(line, Some(3));
+            assert!(pixel.is_some(), "the failing pixel is named");
+        }
+        other => panic!("expected a runtime error, got {other:?}"),
+    }
+}
