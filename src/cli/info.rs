@@ -12,9 +12,9 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, choose_kernel, stderr_engine};
-use crate::engine::export::{ExportMetadata, looks_like_png, read_png_metadata};
 use crate::engine::kernel::{FALLBACK_MAX_ITER, default_kernel};
-use crate::engine::parameters::{ParameterValue, resolve};
+use crate::engine::kernel::{ParameterValue, resolve};
+use crate::engine::output::{Document, looks_like_png, read_document};
 use crate::engine::render::DEFAULT_MEMORY_LIMIT_BYTES;
 use crate::engine::{CancelToken, KernelInfo, OutputMode, View};
 
@@ -34,7 +34,7 @@ pub(crate) fn run(args: &InfoArgs) -> Result<(), CliError> {
     let mut text = String::new();
     let (source, stored) = if looks_like_png(&args.target) {
         let stored =
-            read_png_metadata(&args.target).map_err(|error| CliError::Input(error.to_string()))?;
+            read_document(&args.target).map_err(|error| CliError::Input(error.to_string()))?;
         describe_document(&mut text, &args.target, &stored);
         (Arc::from(stored.kernel_source.as_str()), Some(stored))
     } else {
@@ -70,7 +70,7 @@ fn describe_view(view: &View) -> String {
     view.location_text()
 }
 
-fn describe_document(text: &mut String, path: &Path, stored: &ExportMetadata) {
+fn describe_document(text: &mut String, path: &Path, stored: &Document) {
     let _ = writeln!(
         text,
         "document: {} (written by moonbrot {})",
@@ -104,7 +104,7 @@ fn describe_document(text: &mut String, path: &Path, stored: &ExportMetadata) {
     );
 }
 
-fn describe_kernel(text: &mut String, info: &KernelInfo, stored: Option<&ExportMetadata>) {
+fn describe_kernel(text: &mut String, info: &KernelInfo, stored: Option<&Document>) {
     let _ = writeln!(
         text,
         "output: {}",

@@ -10,11 +10,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CliError, choose_kernel, for_flag, stderr_engine};
-use crate::engine::export::{ExportMetadata, read_png_metadata};
 use crate::engine::kernel::default_kernel;
-use crate::engine::palette::{Gradient, Palette};
-use crate::engine::parameters::parse_settings;
-use crate::engine::poster::{
+use crate::engine::kernel::parse_settings;
+use crate::engine::output::{Document, read_document};
+use crate::engine::output::{Gradient, Palette};
+use crate::engine::output::{
     PosterError, PosterFormat, PosterJob, PosterOutput, render_poster, shard_rows, supersample_from,
 };
 use crate::engine::render::{
@@ -197,7 +197,7 @@ const DEFAULT_SIZE_PX: (u32, u32) = (1280, 720);
 struct RenderJob {
     kernel: super::KernelChoice,
     /// The document of --from, if given.
-    stored: Option<ExportMetadata>,
+    stored: Option<Document>,
     palette: Palette,
     size_px: (u32, u32),
     threads: usize,
@@ -245,7 +245,7 @@ impl RenderJob {
         let stored = args
             .from
             .as_deref()
-            .map(read_png_metadata)
+            .map(read_document)
             .transpose()
             .map_err(|error| CliError::Input(error.to_string()))?;
         let base_palette = stored
@@ -366,7 +366,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     });
     let mut parameters = stored
         .as_ref()
-        .map(ExportMetadata::parameter_values)
+        .map(Document::parameter_values)
         .unwrap_or_default();
     if let Some(info) = &info {
         parameters.extend(parse_settings(&info.parameters, &args.set).map_err(for_flag("--set"))?);

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::CliError;
 use super::render::poster_error;
-use crate::engine::poster::stitch;
+use crate::engine::output::stitch;
 
 #[derive(Args, Debug)]
 pub(crate) struct StitchArgs {

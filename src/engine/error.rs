@@ -2,8 +2,6 @@
 //! an export, each carrying what the user needs to fix it (the kernel line, the pixel and
 //! its complex coordinate, the path). Front ends print them once, as they are.
 
-use std::path::PathBuf;
-
 /// A pixel where a kernel failed: its column and row in the image (0-based, row 0 at the
 /// top) and the complex-plane point the kernel was called with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -294,55 +292,6 @@ pub enum RequestError {
     },
 }
 
-/// Why a PNG could not be opened as a moonbrot document.
-#[derive(Debug, thiserror::Error)]
-pub enum DocumentError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not a PNG, or a damaged one.
-    #[error("{} is not a readable PNG: {message}", path.display())]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What the PNG decoder said.
-        message: String,
-    },
-    /// A PNG without moonbrot's metadata.
-    #[error("{} holds no moonbrot document (it was not exported by moonbrot)", path.display())]
-    NotADocument {
-        /// The file.
-        path: PathBuf,
-    },
-    /// Written by a newer moonbrot, in a format this one does not know.
-    #[error(
-        "{} was written by a newer moonbrot (document format {format}; this one reads up to {}): update moonbrot to open it",
-        path.display(),
-        super::export::DOCUMENT_FORMAT
-    )]
-    Newer {
-        /// The file.
-        path: PathBuf,
-        /// Its format number.
-        format: u32,
-    },
-    /// A moonbrot field that cannot be used.
-    #[error("{}: bad {field}: {message}", path.display())]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// The iTXt keyword.
-        field: &'static str,
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
 /// Why a render did not produce an image.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
@@ -391,39 +340,4 @@ pub enum RenderError {
     /// usable; the message is for a bug report.
     #[error("internal error in the render engine (please report it): {0}")]
     Internal(String),
-}
-
-/// Why a PNG could not be written or read.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// The target directory does not exist or is not a directory.
-    #[error("cannot write {}: the folder {} does not exist", path.display(), dir.display())]
-    MissingDirectory {
-        /// The requested output path.
-        path: PathBuf,
-        /// Its parent directory.
-        dir: PathBuf,
-    },
-    /// The path names something that is not a regular file (a folder, a device).
-    #[error("cannot write {}: it exists and is not a regular file", path.display())]
-    NotAFile {
-        /// The requested output path.
-        path: PathBuf,
-    },
-    /// An I/O error while writing or renaming; nothing was left at the path.
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        /// The requested output path.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The PNG encoder or decoder failed.
-    #[error("PNG error for {}: {message}", path.display())]
-    Png {
-        /// The file concerned.
-        path: PathBuf,
-        /// The encoder's or decoder's message.
-        message: String,
-    },
 }

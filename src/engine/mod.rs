@@ -1,34 +1,32 @@
 //! The rendering engine: everything below the user interface. It compiles Lua kernels in a
-//! sandbox, renders them in parallel Lua states, colours the results and writes PNGs.
+//! sandbox, renders them in parallel Lua states, colours the results and writes files.
+//!
+//! Layers, each using only those below it (ARCHITECTURE.md has the table):
+//! `geometry` (numbers, views, the pixel lattice) at the bottom; `kernel` (the contract,
+//! the sandboxed Lua state, the engine's own Lua) above it; `render` (the worker pool,
+//! requests, planning, cancelling) above that; `output` (palettes, documents, PNG, posters,
+//! films) on top; `bench` (benchmarks and native twins) outside, as a user of the rest.
+//! `error` (the errors a render can end with), `atomic_file` and `sync` serve them all.
 //!
 //! The engine never depends on the GUI toolkit (a CI check enforces it): the GUI and the CLI
 //! are thin adapters over this module's public API.
 
 pub mod atomic_file;
 pub mod bench;
-pub mod double_double;
 pub mod error;
-pub mod export;
+pub mod geometry;
 pub mod kernel;
-mod lua_unsafe;
-pub mod native;
-pub mod palette;
-pub mod parameters;
-mod plan;
-pub mod poster;
+pub mod output;
 pub mod render;
-mod sandbox;
 pub mod sync;
-pub mod view;
 
-pub use double_double::Dd;
-pub use error::{
-    DocumentError, ExportError, KernelError, PixelLocation, RenderError, RequestError,
+pub use error::{KernelError, PixelLocation, RenderError, RequestError};
+pub use geometry::{Dd, PixelGrid, Precision, View};
+pub use kernel::{
+    KernelInfo, KernelLog, OutputMode, PRINT_LINES_PER_RUN, SHIPPED_KERNELS, ShippedKernel,
 };
-pub use kernel::{KernelInfo, OutputMode, SHIPPED_KERNELS, ShippedKernel};
+pub use output::{DocumentError, ExportError};
 pub use render::{
     CancelToken, Engine, EngineOptions, PrecisionChoice, RenderOutput, RenderRequest,
     RenderTimings, ThreadTiming, UnitProgress, ValueImage,
 };
-pub use sandbox::{KernelLog, PRINT_LINES_PER_RUN};
-pub use view::{PixelGrid, Precision, View};

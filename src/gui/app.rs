@@ -25,16 +25,14 @@ use super::workers::{
     OpenFailure, OpenedDocument, Pass, RenderEvent, RenderThread, Waker,
 };
 use crate::engine::bench::BenchPlan;
-use crate::engine::export::looks_like_png;
+use crate::engine::geometry::DEFAULT_HOME;
 use crate::engine::kernel::{KernelFileError, read_kernel_file, shipped_kernel, write_kernel_file};
-use crate::engine::palette::Palette;
-use crate::engine::parameters::{
-    ParameterSpec, ParameterValue, ParameterValues, resolve_leniently,
-};
-use crate::engine::poster::MAX_SUPERSAMPLE;
+use crate::engine::kernel::{ParameterSpec, ParameterValue, ParameterValues, resolve_leniently};
+use crate::engine::output::MAX_SUPERSAMPLE;
+use crate::engine::output::Palette;
+use crate::engine::output::looks_like_png;
 use crate::engine::render::ParameterPolicy;
 use crate::engine::sync::lock;
-use crate::engine::view::DEFAULT_HOME;
 use crate::engine::{Precision, RenderError, RenderRequest, View};
 
 /// Every GPU takes textures this large; the real limit is read from egui each frame.
@@ -375,7 +373,7 @@ impl MoonbrotApp {
     }
 
     /// The palette the image on screen is coloured with, if an image is shown.
-    pub fn shown_palette(&self) -> Option<crate::engine::palette::Palette> {
+    pub fn shown_palette(&self) -> Option<crate::engine::output::Palette> {
         self.canvas.base.as_ref().map(|layer| layer.palette)
     }
 

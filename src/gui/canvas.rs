@@ -5,7 +5,7 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui};
 
-use crate::engine::palette::Palette;
+use crate::engine::output::Palette;
 use crate::engine::{Dd, OutputMode, ValueImage, View};
 
 /// Zoom factor of one mouse-wheel step (one line).

@@ -10,8 +10,8 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 
 use super::canvas::ViewChange;
 use super::settings::{ExportScale, SizeChoice};
-use crate::engine::palette::Palette;
-use crate::engine::parameters::ParameterValue;
+use crate::engine::kernel::ParameterValue;
+use crate::engine::output::Palette;
 
 /// Everything a user can ask for.
 #[derive(Debug, Clone, PartialEq)]

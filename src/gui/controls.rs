@@ -8,8 +8,8 @@ use egui::Ui;
 use super::commands::Command;
 use super::settings::{MAX_CHOSEN_SIDE_PX, SIZE_PRESETS, Settings, SizeChoice};
 use crate::engine::kernel::MAX_MAX_ITER;
-use crate::engine::palette::{Gradient, Palette};
-use crate::engine::parameters::{ParameterKind, ParameterSpec, ParameterValue};
+use crate::engine::kernel::{ParameterKind, ParameterSpec, ParameterValue};
+use crate::engine::output::{Gradient, Palette};
 use crate::engine::render::{MAX_THREADS, default_thread_count};
 
 /// The iteration limit offered when the user unticks "kernel's".

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::geometry::DEFAULT_HOME;
 use crate::engine::kernel::{default_kernel, shipped_kernel};
-use crate::engine::view::DEFAULT_HOME;
 use crate::engine::{KernelInfo, RenderError, View};
 
 /// Where the document's text came from.

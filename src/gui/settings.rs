@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use super::document::KernelDocument;
 use crate::engine::View;
-use crate::engine::palette::Palette;
-use crate::engine::parameters::ParameterValues;
+use crate::engine::kernel::ParameterValues;
+use crate::engine::output::Palette;
 use crate::engine::render::default_thread_count;
 
 /// Image size presets (widths; the height follows the window's aspect ratio).

@@ -11,12 +11,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
-use crate::engine::export::{ExportMetadata, read_png_metadata};
-use crate::engine::palette::Palette;
-use crate::engine::parameters::resolve;
-use crate::engine::poster::{
+use crate::engine::kernel::resolve;
+use crate::engine::output::Palette;
+use crate::engine::output::{
     DEFAULT_BAND_BYTES, PosterError, PosterFormat, PosterJob, render_poster,
 };
+use crate::engine::output::{Document, read_document};
 use crate::engine::{
     CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
     PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest, View,
@@ -448,7 +448,7 @@ pub struct OpenedDocument {
     /// The file.
     pub path: PathBuf,
     /// What it stores.
-    pub stored: ExportMetadata,
+    pub stored: Document,
 }
 
 /// Why a file could not be opened as a document; the editor keeps its text.
@@ -514,7 +514,7 @@ fn check_document(
     path: PathBuf,
     cancel: &CancelToken,
 ) -> Result<OpenedDocument, OpenFailure> {
-    let stored = read_png_metadata(&path)?;
+    let stored = read_document(&path)?;
     let source: Arc<str> = Arc::from(stored.kernel_source.as_str());
     let checked = engine
         .inspect_within(&source, cancel, Some(OPEN_CHECK_TIMEOUT))

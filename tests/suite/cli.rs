@@ -57,11 +57,11 @@ fn render_writes_a_png_and_reports_its_timings() {
         text.contains("rendered julia 160x90") && text.contains("on 2 threads"),
         "{text}"
     );
-    let metadata = moonbrot::engine::export::read_png_metadata(&out).expect("metadata");
+    let metadata = moonbrot::engine::output::read_document(&out).expect("metadata");
     assert!(metadata.kernel_source.contains("Julia set"));
     assert_eq!(
         metadata.palette.gradient,
-        moonbrot::engine::palette::Gradient::Ocean
+        moonbrot::engine::output::Gradient::Ocean
     );
 }
 
@@ -86,7 +86,7 @@ fn render_takes_a_kernel_file_view_and_iteration_limit() {
         out.to_str().expect("utf-8"),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let metadata = moonbrot::engine::export::read_png_metadata(&out).expect("metadata");
+    let metadata = moonbrot::engine::output::read_document(&out).expect("metadata");
     assert_eq!(metadata.max_iter, 33);
     assert_eq!(metadata.view, moonbrot::engine::View::new(-1.5, 0.25, 0.5));
 }

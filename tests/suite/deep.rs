@@ -274,7 +274,7 @@ fn a_multibrot_of_a_whole_power_stays_sharp_deep_and_a_fractional_one_renders() 
         &RenderRequest {
             parameters: [(
                 "power".to_owned(),
-                moonbrot::engine::parameters::ParameterValue::Real(2.5),
+                moonbrot::engine::kernel::ParameterValue::Real(2.5),
             )]
             .into_iter()
             .collect(),
@@ -347,7 +347,7 @@ fn the_cli_renders_a_pasted_deep_location_and_its_document_round_trips_bit_exact
     ]);
     let (deep, said) = render_file(dir.path(), "deep.png", &args);
     assert!(said.contains("double-double precision"), "{said}");
-    let stored = moonbrot::engine::export::read_png_metadata(&deep).expect("metadata");
+    let stored = moonbrot::engine::output::read_document(&deep).expect("metadata");
     assert_eq!(
         stored.view,
         seahorse(1e-20),
@@ -356,7 +356,7 @@ fn the_cli_renders_a_pasted_deep_location_and_its_document_round_trips_bit_exact
     let described = text(&moonbrot(&["info", path_text(&deep)]).stdout);
     assert!(described.contains(&location), "{described}");
     let (again, _) = render_file(dir.path(), "again.png", &["--from", path_text(&deep)]);
-    let reread = moonbrot::engine::export::read_png_metadata(&again).expect("metadata");
+    let reread = moonbrot::engine::output::read_document(&again).expect("metadata");
     assert_eq!(reread.view, stored.view);
     assert_eq!(
         crate::support::pixels(&again),

@@ -21,12 +21,12 @@ fn a_set_parameter_changes_the_image_and_is_stored_in_the_png() {
     moved_args.extend(["--set", "c=0.285,0.01"]);
     let moved = render(dir.path(), "moved.png", &moved_args);
     assert_ne!(pixels(&default), pixels(&moved));
-    let metadata = moonbrot::engine::export::read_png_metadata(&moved).expect("metadata");
+    let metadata = moonbrot::engine::output::read_document(&moved).expect("metadata");
     assert_eq!(
         metadata.parameters,
         vec![(
             "c".to_owned(),
-            moonbrot::engine::parameters::ParameterValue::Complex {
+            moonbrot::engine::kernel::ParameterValue::Complex {
                 re: 0.285,
                 im: 0.01
             }
@@ -143,8 +143,8 @@ fn render_from_a_png_reproduces_its_pixels_exactly_and_flags_override_it() {
         &["--from", path_text(&original), "--threads", "1"],
     );
     assert_eq!(pixels(&again), pixels(&original), "bit-exact");
-    let stored = moonbrot::engine::export::read_png_metadata(&original).expect("metadata");
-    let reread = moonbrot::engine::export::read_png_metadata(&again).expect("metadata");
+    let stored = moonbrot::engine::output::read_document(&original).expect("metadata");
+    let reread = moonbrot::engine::output::read_document(&again).expect("metadata");
     assert_eq!(reread, stored);
 
     // A larger size for a print: the stored view, twice the pixels.
@@ -154,7 +154,7 @@ fn render_from_a_png_reproduces_its_pixels_exactly_and_flags_override_it() {
         &["--from", path_text(&original), "--size", "192x128"],
     );
     assert_eq!(pixels(&bigger).dimensions(), (192, 128));
-    let bigger_metadata = moonbrot::engine::export::read_png_metadata(&bigger).expect("metadata");
+    let bigger_metadata = moonbrot::engine::output::read_document(&bigger).expect("metadata");
     assert_eq!(bigger_metadata.view, stored.view);
     assert_eq!(bigger_metadata.parameters, stored.parameters);
 
@@ -164,7 +164,7 @@ fn render_from_a_png_reproduces_its_pixels_exactly_and_flags_override_it() {
         "exact.png",
         &["--from", path_text(&original), "--guessing", "off"],
     );
-    let exact_metadata = moonbrot::engine::export::read_png_metadata(&exact).expect("metadata");
+    let exact_metadata = moonbrot::engine::output::read_document(&exact).expect("metadata");
     assert!(stored.guessing && !exact_metadata.guessing);
     let exact_again = render(dir.path(), "exact2.png", &["--from", path_text(&exact)]);
     assert_eq!(pixels(&exact_again), pixels(&exact));

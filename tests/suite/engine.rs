@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use moonbrot::engine::native::{NativeKernel, NativeRenderer};
+use moonbrot::engine::bench::{NativeKernel, NativeRenderer};
 use moonbrot::engine::{
     CancelToken, Engine, OutputMode, RenderError, RenderRequest, RequestError, SHIPPED_KERNELS,
     View,
@@ -211,7 +211,7 @@ fn a_request_without_a_view_renders_the_kernels_home() {
             &CancelToken::new(),
         )
         .expect("render");
-    assert_eq!(no_home.view, moonbrot::engine::view::DEFAULT_HOME);
+    assert_eq!(no_home.view, moonbrot::engine::geometry::DEFAULT_HOME);
     assert_eq!(
         no_home.max_iter,
         moonbrot::engine::kernel::FALLBACK_MAX_ITER

@@ -1,27 +1,34 @@
-//! PNG export: what is written, the metadata that comes back, and that a failed export
+//! PNG export as users take it (the window's Export and `moonbrot render -o` both write a
+//! poster): what is written, the document that comes back, and that a failed export
 //! leaves nothing behind and destroys nothing.
 
 use std::path::Path;
 
-use moonbrot::engine::export::{ExportMetadata, read_png_metadata, write_png};
-use moonbrot::engine::palette::{Gradient, Palette};
-use moonbrot::engine::{CancelToken, Engine, ExportError, View};
+use moonbrot::engine::output::{Document, Gradient, Palette, PosterError, read_document};
+use moonbrot::engine::{CancelToken, Engine, ExportError, RenderRequest, View};
 
-use crate::support::{request, shipped};
+use crate::support::{export_png, request, shipped};
 
-fn sample_image() -> (image::RgbImage, ExportMetadata) {
-    let source = shipped("mandelbrot");
-    let output = Engine::default()
-        .render(&request(&source, 64, 48), &CancelToken::new())
-        .expect("render");
-    let palette = Palette {
+fn sample_palette() -> Palette {
+    Palette {
         gradient: Gradient::Fire,
         density: 2.5,
         offset: 0.25,
         inside: [10, 20, 30],
-    };
-    let image = palette.colourize(&output.image);
-    (image, ExportMetadata::of_render(&source, &output, palette))
+    }
+}
+
+fn sample_request() -> RenderRequest {
+    request(&shipped("mandelbrot"), 64, 48)
+}
+
+/// Exports the sample to `path`; the failure, if any, as the export error it carries.
+fn export_sample(path: &Path) -> Result<Document, ExportError> {
+    match export_png(&sample_request(), sample_palette(), path) {
+        Ok(written) => Ok(written.metadata),
+        Err(PosterError::Write(error)) => Err(error),
+        Err(other) => panic!("not an export error: {other}"),
+    }
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -43,12 +50,16 @@ fn files_in(dir: &Path) -> Vec<String> {
 fn an_export_is_a_png_that_carries_its_kernel_view_and_palette() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("mandelbrot.png");
-    let (image, metadata) = sample_image();
-    write_png(&path, &image, &metadata).expect("export");
+    let metadata = export_sample(&path).expect("export");
+    let output = Engine::default()
+        .render(&sample_request(), &CancelToken::new())
+        .expect("render");
     let decoded = image::open(&path).expect("a valid PNG").to_rgb8();
-    assert_eq!(decoded, image);
-    let read_back = read_png_metadata(&path).expect("metadata");
+    assert_eq!(decoded, sample_palette().colourize(&output.image));
+    let read_back = read_document(&path).expect("metadata");
     assert_eq!(read_back, metadata);
+    assert_eq!(read_back.kernel_source, shipped("mandelbrot").as_ref());
+    assert_eq!(read_back.palette, sample_palette());
     assert_eq!(read_back.view, View::new(-0.6, 0.0, 2.6));
     assert_eq!(read_back.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(
@@ -63,8 +74,7 @@ fn an_export_replaces_an_existing_file_whole() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("out.png");
     std::fs::write(&path, b"old contents").expect("write");
-    let (image, metadata) = sample_image();
-    write_png(&path, &image, &metadata).expect("export");
+    export_sample(&path).expect("export");
     assert!(image::open(&path).is_ok());
     assert_eq!(files_in(dir.path()), vec!["out.png"]);
 }
@@ -73,8 +83,7 @@ fn an_export_replaces_an_existing_file_whole() {
 fn an_export_into_a_missing_folder_fails_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("no/such/folder/out.png");
-    let (image, metadata) = sample_image();
-    let error = write_png(&path, &image, &metadata).expect_err("must fail");
+    let error = export_sample(&path).expect_err("must fail");
     assert!(
         matches!(error, ExportError::MissingDirectory { .. }),
         "{error}"
@@ -89,8 +98,7 @@ fn an_export_onto_a_folder_or_device_is_refused_and_destroys_nothing() {
     let folder = dir.path().join("folder.png");
     std::fs::create_dir(&folder).expect("mkdir");
     std::fs::write(folder.join("keep.txt"), b"keep").expect("write");
-    let (image, metadata) = sample_image();
-    let error = write_png(&folder, &image, &metadata).expect_err("must fail");
+    let error = export_sample(&folder).expect_err("must fail");
     assert!(matches!(error, ExportError::NotAFile { .. }), "{error}");
     assert_eq!(files_in(&folder), vec!["keep.txt"]);
     assert_eq!(
@@ -100,7 +108,7 @@ fn an_export_onto_a_folder_or_device_is_refused_and_destroys_nothing() {
     );
     if Path::new("/dev/full").exists() {
         assert!(matches!(
-            write_png(Path::new("/dev/full"), &image, &metadata),
+            export_sample(Path::new("/dev/full")),
             Err(ExportError::NotAFile { .. })
         ));
         assert!(

@@ -401,7 +401,7 @@ fn export_writes_a_png_to_the_chosen_path() {
         (size.0 * 2, size.1 * 2),
         "2× is the default export size"
     );
-    let metadata = moonbrot::engine::export::read_png_metadata(&path).expect("metadata");
+    let metadata = moonbrot::engine::output::read_document(&path).expect("metadata");
     assert_eq!(metadata.kernel_source, harness.state().document().text());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert_eq!(leftovers.len(), 1, "only the PNG is left");
@@ -431,7 +431,7 @@ fn a_palette_change_recolours_without_rendering() {
     let runs = harness.state().runs().len();
     let before = harness.state().settings().palette;
     assert_eq!(harness.state().shown_palette(), Some(before));
-    let after = moonbrot::engine::palette::Palette {
+    let after = moonbrot::engine::output::Palette {
         offset: 0.5,
         ..before
     };
@@ -895,8 +895,8 @@ fn a_lua_file_dropped_on_the_window_opens_and_names_the_document() {
 
 /// A moonbrot PNG of the julia kernel at a zoomed view, c = 0.285 + 0.01i, max_iter 300,
 /// the fire palette.
-fn julia_document(dir: &std::path::Path) -> (PathBuf, moonbrot::engine::export::ExportMetadata) {
-    use moonbrot::engine::parameters::ParameterValue;
+fn julia_document(dir: &std::path::Path) -> (PathBuf, moonbrot::engine::output::Document) {
+    use moonbrot::engine::kernel::ParameterValue;
     let source = moonbrot::engine::kernel::shipped_kernel("julia")
         .expect("julia")
         .source;
@@ -915,25 +915,20 @@ fn julia_document(dir: &std::path::Path) -> (PathBuf, moonbrot::engine::export::
         .collect(),
         ..moonbrot::engine::RenderRequest::new(source, 48, 32)
     };
-    let output = moonbrot::engine::Engine::default()
-        .render(&request, &moonbrot::engine::CancelToken::new())
-        .expect("renders");
-    let palette = moonbrot::engine::palette::Palette {
-        gradient: moonbrot::engine::palette::Gradient::Fire,
-        ..moonbrot::engine::palette::Palette::default()
+    let palette = moonbrot::engine::output::Palette {
+        gradient: moonbrot::engine::output::Gradient::Fire,
+        ..moonbrot::engine::output::Palette::default()
     };
-    let metadata = moonbrot::engine::export::ExportMetadata::of_render(source, &output, palette);
     let path = dir.join("julia.png");
-    moonbrot::engine::export::write_png(&path, &palette.colourize(&output.image), &metadata)
-        .expect("write");
-    (path, metadata)
+    let written = crate::support::export_png(&request, palette, &path).expect("write");
+    (path, written.metadata)
 }
 
 /// Asserts the app shows the document `metadata` from `path`.
 fn assert_shows_document(
     harness: &Harness<'_, MoonbrotApp>,
     path: &std::path::Path,
-    metadata: &moonbrot::engine::export::ExportMetadata,
+    metadata: &moonbrot::engine::output::Document,
 ) {
     let app = harness.state();
     assert!(app.error().is_none(), "{:?}", app.error());
@@ -1028,7 +1023,7 @@ fn moving_a_parameter_slider_renders_the_new_value() {
     assert_eq!(harness.state().runs().len(), runs + 1, "one new render");
     assert_eq!(
         harness.state().parameters()[0].1,
-        moonbrot::engine::parameters::ParameterValue::Real(5.0)
+        moonbrot::engine::kernel::ParameterValue::Real(5.0)
     );
     assert_ne!(harness.state().shown_image().expect("image").1, &before);
 }
@@ -1066,7 +1061,7 @@ fn pick_on_image_sets_a_complex_parameter_to_the_point_clicked() {
         "the click did not move the view"
     );
     match &harness.state().parameters()[0].1 {
-        moonbrot::engine::parameters::ParameterValue::Complex { re, im } => {
+        moonbrot::engine::kernel::ParameterValue::Complex { re, im } => {
             assert!(
                 (re - expected.0.to_f64()).abs() < 1e-9 && (im - expected.1.to_f64()).abs() < 1e-9
             );
@@ -1109,7 +1104,7 @@ fn an_export_with_supersampling_records_it_and_keeps_the_size() {
         "{:?}",
         harness.state().export_outcome()
     );
-    let metadata = moonbrot::engine::export::read_png_metadata(&path).expect("metadata");
+    let metadata = moonbrot::engine::output::read_document(&path).expect("metadata");
     assert_eq!(metadata.supersample, 2);
     let size = harness.state().image_size_px();
     assert_eq!(
@@ -1167,7 +1162,7 @@ fn a_zoom_film_is_recorded_from_the_current_view_to_the_marked_one() {
         vec![DialogPurpose::FilmFolder]
     );
     let view_of = |frame: u32| {
-        moonbrot::engine::export::read_png_metadata(&folder.join(format!("frame-{frame:05}.png")))
+        moonbrot::engine::output::read_document(&folder.join(format!("frame-{frame:05}.png")))
             .expect("a frame")
             .view
     };

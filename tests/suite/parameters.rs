@@ -2,7 +2,7 @@
 //! read from `param` in `pixel`, set per render without recompiling; bad declarations fail
 //! at their own line.
 
-use moonbrot::engine::parameters::{ParameterKind, ParameterValue, ParameterValues};
+use moonbrot::engine::kernel::{ParameterKind, ParameterValue, ParameterValues};
 use moonbrot::engine::{CancelToken, Engine, KernelError, RenderError, RequestError};
 
 use crate::support::{kernel_error, request, shipped};

@@ -38,7 +38,7 @@ fn shards_rendered_by_separate_processes_stitch_into_the_single_render() {
     let output = moonbrot(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(pixels(&poster), pixels(&single), "pixel for pixel");
-    let read = moonbrot::engine::export::read_png_metadata;
+    let read = moonbrot::engine::output::read_document;
     assert_eq!(
         read(&poster).expect("poster"),
         read(&single).expect("single")
@@ -120,7 +120,7 @@ fn supersampling_averages_an_edge_in_linear_light() {
     let inside = sharp.get_pixel(3, 0).0;
     assert_ne!(outside, inside);
     let block = [outside, inside, outside, inside].concat();
-    let expected = moonbrot::engine::poster::downsample(&block, 2, 2);
+    let expected = moonbrot::engine::output::downsample(&block, 2, 2);
     assert_eq!(smooth.get_pixel(1, 0).0.to_vec(), expected);
     assert_eq!(
         smooth.get_pixel(0, 0).0,
@@ -128,8 +128,8 @@ fn supersampling_averages_an_edge_in_linear_light() {
         "whole pixels keep their colour"
     );
     assert_eq!(smooth.get_pixel(3, 1).0, inside);
-    let metadata = moonbrot::engine::export::read_png_metadata(&dir.path().join("smooth.png"))
-        .expect("metadata");
+    let metadata =
+        moonbrot::engine::output::read_document(&dir.path().join("smooth.png")).expect("metadata");
     assert_eq!(metadata.supersample, 2);
 }
 
@@ -290,7 +290,7 @@ fn a_zoom_film_goes_geometrically_from_the_view_to_the_target_in_documents() {
     let output = moonbrot(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let view_of = |frame: u32| {
-        moonbrot::engine::export::read_png_metadata(&film.join(format!("frame-{frame:05}.png")))
+        moonbrot::engine::output::read_document(&film.join(format!("frame-{frame:05}.png")))
             .expect("a frame document")
             .view
     };

@@ -113,3 +113,22 @@ pub fn differing_pixels(a: &RenderOutput, b: &RenderOutput) -> usize {
         .filter(|(a, b)| a.to_bits() != b.to_bits())
         .count()
 }
+
+/// Writes `request` coloured with `palette` to `path` as moonbrot's exports do (the window's
+/// Export, `moonbrot render -o`): a poster at one sample per pixel.
+pub fn export_png(
+    request: &RenderRequest,
+    palette: moonbrot::engine::output::Palette,
+    path: &std::path::Path,
+) -> Result<moonbrot::engine::output::PosterOutput, moonbrot::engine::output::PosterError> {
+    use moonbrot::engine::output::{DEFAULT_BAND_BYTES, PosterFormat, PosterJob, render_poster};
+    let job = PosterJob {
+        request: request.clone(),
+        palette,
+        supersample: 1,
+        rows: None,
+        band_bytes: DEFAULT_BAND_BYTES,
+        format: PosterFormat::Png,
+    };
+    render_poster(&Engine::default(), &job, path, &CancelToken::new(), &mut |_, _| {})
+}

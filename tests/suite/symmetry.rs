@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use moonbrot::engine::parameters::ParameterValue;
+use moonbrot::engine::kernel::ParameterValue;
 use moonbrot::engine::render::RowRange;
 use moonbrot::engine::{CancelToken, Engine, KernelError, RenderOutput, RenderRequest, View};
 

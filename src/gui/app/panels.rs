@@ -12,8 +12,8 @@ use super::{
 const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
 /// How wide the settings panel may be dragged, in points.
 const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
+use crate::engine::kernel::ParameterValue;
 use crate::engine::kernel::SHIPPED_KERNELS;
-use crate::engine::parameters::ParameterValue;
 use crate::engine::{Precision, PrecisionChoice, RenderError};
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};

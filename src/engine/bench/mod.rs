@@ -1,16 +1,22 @@
 //! The seed article's benchmark, shared by `moonbrot bench` and the window's Benchmark
 //! action: render N×N images of a kernel at its home view for each size and thread count,
 //! several runs each, with the native twin beside it when the kernel has one, and keep the
-//! best and median time per cell. Also holds the article's published figures.
+//! best and median time per cell. Also holds the article's published figures, and the
+//! comparisons `bench` runs (guessing, panning, the standard views, the two precisions).
+//!
+//! Benchmarks use the engine; they are not part of it: nothing in the engine uses them.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::error::{RenderError, RequestError};
-use super::native::{NativeKernel, NativeRenderer};
-use super::render::{CancelToken, Engine, PrecisionChoice, RenderOutput, RenderRequest};
-use super::view::View;
+use crate::engine::error::{RenderError, RequestError};
+use crate::engine::geometry::View;
+use crate::engine::render::{CancelToken, Engine, PrecisionChoice, RenderOutput, RenderRequest};
+
+pub use native::{NativeKernel, NativeRenderer};
+
+mod native;
 
 /// The article's table: image sizes N (N×N images).
 pub const ARTICLE_SIZES: [u32; 3] = [320, 640, 1280];
@@ -176,7 +182,7 @@ fn alternate_runs(
 
 /// The source of the shipped kernel a benchmark view renders.
 fn shipped_source(name: &str) -> Result<Arc<str>, RenderError> {
-    super::kernel::shipped_kernel(name)
+    crate::engine::kernel::shipped_kernel(name)
         .map(|kernel| Arc::from(kernel.source))
         .ok_or_else(|| RenderError::Internal(format!("no shipped kernel {name}")))
 }

@@ -8,25 +8,28 @@
 //! identical pixel for pixel to a single render. Bands end where solid guessing's blocks
 //! of the view's pixel lattice start, so that no block is computed twice.
 
-use std::fs::File;
-use std::io::{BufReader, Write};
-use std::path::{Path, PathBuf};
-
-use rayon::prelude::*;
-
-use super::atomic_file::write_atomically_with;
-use super::error::{DocumentError, ExportError, RenderError, RequestError};
-use super::export::{ExportMetadata, check_output_path, read_png_metadata};
+use super::document::{Document, DocumentError};
+use super::npy::{npy_header, npy_values};
 use super::palette::Palette;
-use super::render::{
+use super::png::{
+    ExportError, check_output_path, document_png_writer, finish_png_stream, png_stream,
+};
+use crate::engine::atomic_file::write_atomically_with;
+use crate::engine::error::{RenderError, RequestError};
+use crate::engine::geometry::{Precision, View};
+use crate::engine::render::{
     CancelToken, Engine, RenderRequest, RowRange, band_alignment_rows, image_size_from,
 };
-use super::view::{Precision, View};
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::Path;
 
 /// The most samples per pixel along each side.
 pub const MAX_SUPERSAMPLE: u32 = 8;
+
 /// The memory one band's buffers may take by default.
 pub const DEFAULT_BAND_BYTES: usize = 256 * 1024 * 1024;
+
 /// Bytes per sample in a band's buffers at most: three floats (a direct-colour kernel)
 /// and three bytes of colour.
 const BYTES_PER_SAMPLE: usize = 3 * 4 + 3;
@@ -57,7 +60,7 @@ pub enum PosterError {
 
 impl PosterError {
     /// An I/O failure on the way to `path`, named by it.
-    fn at(self, path: &Path) -> Self {
+    pub(super) fn at(self, path: &Path) -> Self {
         match self {
             Self::Io(source) => Self::Write(ExportError::Io {
                 path: path.to_owned(),
@@ -114,42 +117,6 @@ pub enum PosterFormat {
     Npy,
 }
 
-/// The `.npy` header (format 1.0) for a little-endian float32 array of `shape`, padded
-/// so the data starts on a 64-byte boundary.
-fn npy_header(shape: &[u32]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
-    let shape = match dims.as_slice() {
-        [one] => format!("({one},)"),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    let unpadded = 10 + dict.len() + 1;
-    dict.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    dict.push('\n');
-    let mut header = b"\x93NUMPY\x01\x00".to_vec();
-    header.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    header.extend_from_slice(dict.as_bytes());
-    header
-}
-
-/// A band's values as little-endian float32 bytes, inside pixels (negative, NaN or
-/// infinite escape values) as NaN.
-fn npy_values(image: &super::render::ValueImage) -> Vec<u8> {
-    let escape = image.output == super::kernel::OutputMode::Escape;
-    image
-        .values
-        .iter()
-        .flat_map(|value| {
-            let value = if escape && (!value.is_finite() || *value < 0.0) {
-                f32::NAN
-            } else {
-                *value
-            };
-            value.to_le_bytes()
-        })
-        .collect()
-}
-
 /// Where a poster's bands go: the PNG encoder's stream, or the `.npy` file.
 enum Sink<'a, W: Write> {
     Png(Box<png::StreamWriter<'a, W>>),
@@ -169,7 +136,7 @@ impl<W: Write> Sink<'_, W> {
 #[derive(Debug, Clone)]
 pub struct PosterOutput {
     /// The document stored in the file.
-    pub metadata: ExportMetadata,
+    pub metadata: Document,
     /// The rows of the image it holds.
     pub rows: RowRange,
     /// Bands rendered.
@@ -324,32 +291,15 @@ pub fn render_poster(
         edges = Some(edges_of(&view));
         // The document is known once the kernel has run (its home view, its parameters);
         // the PNG's metadata comes before its pixels.
-        let mut metadata = ExportMetadata::of_render(&job.request.source, &output, job.palette);
+        let mut metadata = Document::of_render(&job.request.source, &output, job.palette);
         metadata.size_px = Some((width, height));
         metadata.supersample = samples;
         metadata.band = (rows != whole).then_some(rows);
         let mut writer;
         let mut sink = match job.format {
             PosterFormat::Png => {
-                let mut encoder = png::Encoder::new(&mut *file, width, rows.count);
-                // fdeflate: 3-4x faster than zlib's default level (0.05 s instead of 0.18 s
-                // for 1280x720), files 20-50% larger; a poster or a film is mostly encoding.
-                encoder.set_compression(png::Compression::Fast);
-                encoder.set_color(png::ColorType::Rgb);
-                encoder.set_depth(png::BitDepth::Eight);
-                for (keyword, text) in metadata.text_chunks() {
-                    encoder
-                        .add_itxt_chunk(keyword.to_owned(), text)
-                        .map_err(|error| png_error(path, error))?;
-                }
-                writer = encoder
-                    .write_header()
-                    .map_err(|error| png_error(path, error))?;
-                Sink::Png(Box::new(
-                    writer
-                        .stream_writer()
-                        .map_err(|error| png_error(path, error))?,
-                ))
+                writer = document_png_writer(&mut *file, (width, rows.count), &metadata, path)?;
+                Sink::Png(Box::new(png_stream(&mut writer, path)?))
             }
             PosterFormat::Npy => {
                 let channels = output.image.output.channels() as u32;
@@ -377,7 +327,7 @@ pub fn render_poster(
             on_rows(first - rows.first, rows.count);
         }
         if let Sink::Png(stream) = sink {
-            stream.finish().map_err(|error| png_error(path, error))?;
+            finish_png_stream(*stream, path)?;
         }
         Ok(())
     })
@@ -393,19 +343,6 @@ pub fn render_poster(
         render_secs: started.elapsed().as_secs_f64(),
         precision,
     })
-}
-
-fn png_error(path: &Path, error: png::EncodingError) -> ExportError {
-    match error {
-        png::EncodingError::IoError(source) => ExportError::Io {
-            path: path.to_owned(),
-            source,
-        },
-        other => ExportError::Png {
-            path: path.to_owned(),
-            message: other.to_string(),
-        },
-    }
 }
 
 /// sRGB byte to linear light.
@@ -461,119 +398,6 @@ pub fn downsample(rgb: &[u8], sampled_width: u32, samples: u32) -> Vec<u8> {
             }
         });
     out
-}
-
-/// Assembles a poster's bands (written by shards) into one PNG at `path`, row by row: the
-/// result is the poster a single process would have written. The bands must hold the same
-/// document and cover its rows exactly once.
-pub fn stitch(bands: &[PathBuf], path: &Path) -> Result<ExportMetadata, PosterError> {
-    let mut parts = Vec::new();
-    for band in bands {
-        let metadata = read_png_metadata(band)?;
-        let rows = metadata.band.ok_or_else(|| {
-            PosterError::Stitch(format!(
-                "{} is a whole image, not a band written with --shard",
-                band.display()
-            ))
-        })?;
-        parts.push((rows, band.clone(), metadata));
-    }
-    parts.sort_by_key(|(rows, _, _)| rows.first);
-    let Some((_, first_path, first)) = parts.first() else {
-        return Err(PosterError::Stitch("no band files given".to_owned()));
-    };
-    let mut document = first.clone();
-    document.band = None;
-    let (width, height) = document
-        .size_px
-        .ok_or_else(|| PosterError::Stitch(format!("{} stores no size", first_path.display())))?;
-    let mut next_row = 0;
-    for (rows, band, metadata) in &parts {
-        let mut same = metadata.clone();
-        same.band = None;
-        if same != document {
-            return Err(PosterError::Stitch(format!(
-                "{} holds another document than {}",
-                band.display(),
-                first_path.display()
-            )));
-        }
-        if rows.first != next_row {
-            return Err(PosterError::Stitch(format!(
-                "rows {next_row} to {} are missing or given twice (at {})",
-                rows.first,
-                band.display()
-            )));
-        }
-        next_row = rows.end();
-    }
-    if next_row != height {
-        return Err(PosterError::Stitch(format!(
-            "rows {next_row} to {height} are missing"
-        )));
-    }
-    check_output_path(path)?;
-    write_atomically_with(path, |file| -> Result<(), PosterError> {
-        let mut encoder = png::Encoder::new(&mut *file, width, height);
-        encoder.set_compression(png::Compression::Fast); // as `render_poster` writes
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        for (keyword, text) in document.text_chunks() {
-            encoder
-                .add_itxt_chunk(keyword.to_owned(), text)
-                .map_err(|error| png_error(path, error))?;
-        }
-        let mut writer = encoder
-            .write_header()
-            .map_err(|error| png_error(path, error))?;
-        let mut stream = writer
-            .stream_writer()
-            .map_err(|error| png_error(path, error))?;
-        for (rows, band, _) in &parts {
-            copy_rows(band, width, rows.count, &mut stream)?;
-        }
-        stream.finish().map_err(|error| png_error(path, error))?;
-        Ok(())
-    })
-    .map_err(|error| error.at(path))?;
-    Ok(document)
-}
-
-/// Streams the pixel rows of the band PNG at `band` (`width` × `rows`, RGB) into `out`.
-fn copy_rows(band: &Path, width: u32, rows: u32, out: &mut impl Write) -> Result<(), PosterError> {
-    let corrupt = |message: String| DocumentError::Corrupt {
-        path: band.to_owned(),
-        message,
-    };
-    let file = File::open(band).map_err(|source| DocumentError::Io {
-        path: band.to_owned(),
-        source,
-    })?;
-    let mut reader = png::Decoder::new(BufReader::new(file))
-        .read_info()
-        .map_err(|error| corrupt(error.to_string()))?;
-    let info = reader.info();
-    if (info.width, info.height) != (width, rows)
-        || info.color_type != png::ColorType::Rgb
-        || info.bit_depth != png::BitDepth::Eight
-    {
-        return Err(corrupt(format!(
-            "its pixels are {}x{} {:?}, its metadata says {width}x{rows} RGB",
-            info.width, info.height, info.color_type
-        ))
-        .into());
-    }
-    while let Some(row) = reader
-        .next_row()
-        .map_err(|error| corrupt(error.to_string()))?
-    {
-        out.write_all(row.data())
-            .map_err(|source| ExportError::Io {
-                path: band.to_owned(),
-                source,
-            })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! How a render is cut into work units, and which pixels of an earlier render a panned
-//! view keeps.
+//! How a render is cut into work units and laid out in its buffer (`UnitPlan`), which
+//! pixels of an earlier render a panned view keeps (`KeptPixels`), and which rows mirror
+//! others across the real axis (`MirroredRows`).
 //!
 //! Every pixel's point comes from the view's pixel lattice (`PixelGrid`), never from the
 //! unit it falls in, so units can be any rectangles. Solid guessing is the one thing that
@@ -12,10 +13,13 @@
 //! pan (tests/suite/guessing.rs and tests/suite/panning.rs check this).
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::double_double::Dd;
-use super::sandbox::UnitRect;
-use super::view::PixelGrid;
+use super::rendered::RenderOutput;
+use super::request::{RenderRequest, RowRange};
+use crate::engine::geometry::{Dd, PixelGrid, Precision, UnitRect, View};
+use crate::engine::kernel::{OutputMode, ParameterValue, Symmetry};
 
 /// Lattice rows and columns per guessing block (driver.lua's GUESS_BLOCK).
 pub(crate) const GUESS_BLOCK: u32 = 32;
@@ -263,11 +267,230 @@ pub(crate) fn units_of(rect: UnitRect, grid: &PixelGrid, guess: bool, units: &mu
     }
 }
 
+/// How the image is cut into units.
+pub(super) struct UnitPlan {
+    width_px: u32,
+    /// The rows of the image asked for (all of them unless a band was asked for).
+    pub(super) rows: RowRange,
+    /// The rows the job's buffer holds: `rows`, widened to whole guessing blocks.
+    buffer_rows: Range<u32>,
+    pub(super) units: Vec<UnitRect>,
+    pub(super) grid: PixelGrid,
+    pub(super) max_iter: Option<u32>,
+    /// Every declared parameter's value (checked), set in each worker's state.
+    pub(super) parameters: Vec<(String, ParameterValue)>,
+    /// Render units by solid guessing.
+    pub(super) guess: bool,
+    /// The arithmetic of the pixels' coordinates.
+    pub(super) precision: Precision,
+    pub(super) output: OutputMode,
+    pub(super) channels: usize,
+    /// Pixels of an earlier render this one keeps (a pan), copied in before units start.
+    kept: Option<(KeptPixels, Arc<RenderOutput>)>,
+    /// Rows copied from their mirrors across the real axis as their mirrors finish.
+    mirrored: Option<MirroredRows>,
+}
+
+impl UnitPlan {
+    /// The plan for `request`'s `rows`, at `view`, once the kernel is known to produce
+    /// `output` and take `parameters`, run with `max_iter` iterations.
+    pub(super) fn new(
+        request: &RenderRequest,
+        rows: RowRange,
+        view: &View,
+        parameters: Vec<(String, ParameterValue)>,
+        (output, max_iter, symmetry): (OutputMode, u32, Symmetry),
+        precision: Precision,
+    ) -> Self {
+        let (width_px, height_px) = (request.width_px, request.height_px);
+        let guess = request.guessing && output == OutputMode::Escape;
+        let grid = view.pixel_grid(width_px, height_px);
+        let buffer_rows = rows_to_compute(rows.first..rows.end(), height_px, &grid, guess);
+        let kept = request
+            .previous
+            .as_ref()
+            .filter(|previous| {
+                rows.count == height_px
+                    && previous.keeps_pixels_for(
+                        request,
+                        output,
+                        (max_iter, precision),
+                        &parameters,
+                    )
+            })
+            .and_then(|previous| {
+                let earlier = previous.view.pixel_grid(width_px, height_px);
+                KeptPixels::between(&earlier, &grid, (width_px, height_px), guess)
+                    .map(|kept| (kept, Arc::clone(previous)))
+            });
+        let rects = match &kept {
+            Some((kept, _)) => kept.rects_to_compute((width_px, height_px), guess),
+            None => vec![UnitRect {
+                left: 0,
+                top: buffer_rows.start,
+                width: width_px,
+                height: buffer_rows.len() as u32,
+            }],
+        };
+        let mirrored = (request.symmetry && symmetry == Symmetry::RealAxis)
+            .then(|| MirroredRows::within(buffer_rows.clone(), &grid, guess))
+            .flatten();
+        let mut units = Vec::new();
+        for rect in rects {
+            match &mirrored {
+                Some(mirrored) => {
+                    for part in mirrored.rects_to_compute(rect) {
+                        units_of(part, &grid, guess, &mut units);
+                    }
+                }
+                None => units_of(rect, &grid, guess, &mut units),
+            }
+        }
+        Self {
+            width_px,
+            rows,
+            buffer_rows,
+            units,
+            grid,
+            max_iter: request.max_iter,
+            parameters,
+            guess,
+            precision,
+            output,
+            channels: output.channels(),
+            kept,
+            mirrored,
+        }
+    }
+
+    /// Values per row of the buffer.
+    pub(super) fn stride(&self) -> usize {
+        self.width_px as usize * self.channels
+    }
+
+    /// How many values the job's buffer holds.
+    fn buffer_len(&self) -> usize {
+        self.buffer_rows.len() * self.stride()
+    }
+
+    /// The index in the buffer of pixel (column, row) of the image.
+    pub(super) fn buffer_index(&self, column: u32, row: u32) -> usize {
+        (row - self.buffer_rows.start) as usize * self.stride() + column as usize * self.channels
+    }
+
+    /// The range of the buffer from `rect`'s first pixel to its last.
+    pub(super) fn rect_value_range(&self, rect: &UnitRect) -> Range<usize> {
+        let start = self.buffer_index(rect.left, rect.top);
+        let last_row_start = self.buffer_index(rect.left, rect.top + rect.height - 1);
+        start..last_row_start + rect.width as usize * self.channels
+    }
+
+    /// The buffer as it starts: the kept pixels of an earlier render, zeros elsewhere.
+    pub(super) fn initial_buffer(&self) -> Vec<u32> {
+        let mut buffer = vec![0_u32; self.buffer_len()];
+        if let Some((kept, previous)) = &self.kept {
+            let previous_values = &previous.image.values;
+            let run = kept.columns.len() * self.channels;
+            for row in kept.rows.clone() {
+                let earlier_row = (i64::from(row) + kept.shift.1) as usize;
+                let earlier_column = (i64::from(kept.columns.start) + kept.shift.0) as usize;
+                let from = (earlier_row * self.width_px as usize + earlier_column) * self.channels;
+                let to = self.buffer_index(kept.columns.start, row);
+                if let (Some(source), Some(target)) = (
+                    previous_values.get(from..from + run),
+                    buffer.get_mut(to..to + run),
+                ) {
+                    for (target, value) in target.iter_mut().zip(source) {
+                        *target = value.to_bits();
+                    }
+                }
+            }
+            // Copied rows are in no unit: their kept part comes from their kept mirrors.
+            if let Some(mirrored) = &self.mirrored {
+                for row in mirrored.target.clone() {
+                    let source_row = mirrored.mirror_of(row);
+                    if kept.rows.contains(&source_row) {
+                        let from = self.buffer_index(kept.columns.start, source_row);
+                        let to = self.buffer_index(kept.columns.start, row);
+                        buffer.copy_within(from..from + run, to);
+                    }
+                }
+            }
+        }
+        buffer
+    }
+
+    /// Copies the part of `rect` (a finished unit) that copied rows mirror into those
+    /// rows of `image`, and returns the rectangle it filled.
+    pub(super) fn mirror_unit(&self, rect: &UnitRect, image: &[AtomicU32]) -> Option<UnitRect> {
+        let mirrored = self.mirrored.as_ref()?;
+        let source = mirrored.source();
+        let top = rect.top.max(source.start);
+        let bottom = (rect.top + rect.height).min(source.end);
+        if top >= bottom {
+            return None;
+        }
+        let run = rect.width as usize * self.channels;
+        for row in top..bottom {
+            let from = self.buffer_index(rect.left, row);
+            let to = self.buffer_index(rect.left, mirrored.mirror_of(row));
+            // The copied rows are in no unit, so no worker writes them.
+            for (target, value) in image[to..to + run].iter().zip(&image[from..from + run]) {
+                target.store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        let mirror_top = mirrored.mirror_of(bottom - 1);
+        Some(UnitRect {
+            top: mirror_top,
+            height: bottom - top,
+            ..*rect
+        })
+    }
+
+    /// Where the rows asked for lie in the finished buffer.
+    pub(super) fn rows_asked_for(&self) -> BufferSlice {
+        let skip = (self.rows.first - self.buffer_rows.start) as usize * self.stride();
+        BufferSlice {
+            skip,
+            len: self.rows.count as usize * self.stride(),
+        }
+    }
+
+    /// How many pixels were kept from an earlier render.
+    pub(super) fn kept_pixel_count(&self) -> u64 {
+        self.kept.as_ref().map_or(0, |(kept, _)| kept.pixel_count())
+    }
+
+    /// How many pixels of the rows asked for are copied from their mirrors.
+    pub(super) fn mirrored_pixel_count(&self) -> u64 {
+        self.mirrored.as_ref().map_or(0, |mirrored| {
+            let top = mirrored.target.start.max(self.rows.first);
+            let bottom = mirrored.target.end.min(self.rows.end());
+            u64::from(bottom.saturating_sub(top)) * u64::from(self.width_px)
+        })
+    }
+}
+
+/// A run of values in a job's buffer.
+pub(super) struct BufferSlice {
+    skip: usize,
+    len: usize,
+}
+
+impl BufferSlice {
+    /// Those values of `buffer`, in place.
+    pub(super) fn of(&self, mut buffer: Vec<f32>) -> Vec<f32> {
+        buffer.truncate(self.skip + self.len);
+        buffer.drain(..self.skip.min(buffer.len()));
+        buffer
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::engine::view::View;
+    use crate::engine::geometry::View;
 
     fn grid(size_px: (u32, u32)) -> PixelGrid {
         View::new(-0.7436, 0.1318, 0.01).pixel_grid(size_px.0, size_px.1)

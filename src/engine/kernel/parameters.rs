@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::RequestError;
+use crate::engine::error::RequestError;
 
 /// What a parameter is, with its range or options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

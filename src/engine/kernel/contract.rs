@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{MAX_MESSAGE_CHARS, bounded_message};
-use super::view::View;
+use crate::engine::error::{MAX_MESSAGE_CHARS, bounded_message};
+use crate::engine::geometry::View;
 
 /// What `pixel` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +70,7 @@ pub const MAX_MAX_ITER: u32 = 100_000_000;
 impl KernelInfo {
     /// The kernel's home view, or the engine's default when it sets none.
     pub fn home_or_default(&self) -> View {
-        self.home.unwrap_or(super::view::DEFAULT_HOME)
+        self.home.unwrap_or(crate::engine::geometry::DEFAULT_HOME)
     }
 
     /// The iteration limit to run with: the user's, else the kernel's, else the fallback.
@@ -94,31 +94,31 @@ pub struct ShippedKernel {
 pub const SHIPPED_KERNELS: &[ShippedKernel] = &[
     ShippedKernel {
         name: "mandelbrot",
-        source: include_str!("../../lua/mandelbrot.lua"),
+        source: include_str!("../../../lua/mandelbrot.lua"),
     },
     ShippedKernel {
         name: "julia",
-        source: include_str!("../../lua/julia.lua"),
+        source: include_str!("../../../lua/julia.lua"),
     },
     ShippedKernel {
         name: "burning_ship",
-        source: include_str!("../../lua/burning_ship.lua"),
+        source: include_str!("../../../lua/burning_ship.lua"),
     },
     ShippedKernel {
         name: "tricorn",
-        source: include_str!("../../lua/tricorn.lua"),
+        source: include_str!("../../../lua/tricorn.lua"),
     },
     ShippedKernel {
         name: "multibrot",
-        source: include_str!("../../lua/multibrot.lua"),
+        source: include_str!("../../../lua/multibrot.lua"),
     },
     ShippedKernel {
         name: "newton",
-        source: include_str!("../../lua/newton.lua"),
+        source: include_str!("../../../lua/newton.lua"),
     },
     ShippedKernel {
         name: "seed",
-        source: include_str!("../../lua/seed.lua"),
+        source: include_str!("../../../lua/seed.lua"),
     },
 ];
 
@@ -204,7 +204,7 @@ pub fn read_kernel_file(path: &Path) -> Result<String, KernelFileError> {
 /// synced, then renamed over the target, so a failed save never leaves a half-written
 /// file and never destroys the previous version.
 pub fn write_kernel_file(path: &Path, source: &str) -> Result<(), KernelFileError> {
-    super::atomic_file::write_atomically(path, source.as_bytes()).map_err(|source| {
+    crate::engine::atomic_file::write_atomically(path, source.as_bytes()).map_err(|source| {
         KernelFileError::Write {
             path: path.to_owned(),
             source,

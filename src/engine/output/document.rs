@@ -1,8 +1,8 @@
-//! PNG export and moonbrot documents: writes a coloured image with the metadata that
-//! reproduces it (kernel source, view as exact decimal text, max_iter, palette, parameter
-//! values, size, format and moonbrot version) in iTXt chunks, atomically (`atomic_file`):
-//! a failed export never leaves a partial file and never destroys an existing one. Reads
-//! that metadata back, defensively: a file from anywhere gets a clear `DocumentError`.
+//! moonbrot documents: what reproduces an image (kernel source, view as exact decimal
+//! text, max_iter, palette, parameter values, size, guessing, supersampling, band, format
+//! and moonbrot version), stored as iTXt chunks in the PNGs moonbrot writes (`Document`),
+//! and read back defensively: a file from anywhere gets a clear `DocumentError`, and
+//! reading is bounded in memory and inflation. `DOCUMENT_FORMAT` is the format's number.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -10,19 +10,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic_file::write_atomically;
-use super::double_double::Dd;
-use super::error::{DocumentError, ExportError};
-use super::kernel::MAX_SOURCE_BYTES;
 use super::palette::Palette;
-use super::parameters::{MAX_PARAMETERS, ParameterValue, ParameterValues};
 use super::poster::supersample_from;
-use super::render::{RowRange, image_size_from, max_iter_from};
-use super::view::View;
+use crate::engine::geometry::{Dd, View};
+use crate::engine::kernel::{MAX_PARAMETERS, MAX_SOURCE_BYTES, ParameterValue, ParameterValues};
+use crate::engine::render::{RenderOutput, RowRange, image_size_from, max_iter_from};
 
 /// Everything needed to render an exported image again: a moonbrot document.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExportMetadata {
+pub struct Document {
     /// The kernel's Lua source.
     pub kernel_source: String,
     /// The view rendered.
@@ -97,7 +93,7 @@ impl StoredNumber {
     }
 }
 
-impl ExportMetadata {
+impl Document {
     /// Metadata stamped with this build's version.
     pub fn new(kernel_source: &str, view: View, max_iter: u32, palette: Palette) -> Self {
         Self {
@@ -116,7 +112,7 @@ impl ExportMetadata {
 
     /// The metadata of a render: its kernel, view, iteration limit, parameters, size and
     /// whether it guessed.
-    pub fn of_render(kernel_source: &str, output: &super::RenderOutput, palette: Palette) -> Self {
+    pub fn of_render(kernel_source: &str, output: &RenderOutput, palette: Palette) -> Self {
         Self {
             parameters: output.parameters.clone(),
             size_px: Some((output.image.width_px, output.image.height_px)),
@@ -168,68 +164,10 @@ impl ExportMetadata {
     }
 }
 
-/// Refuses an output path whose folder does not exist or that names something other than
-/// a file, before anything is rendered or written.
-pub(crate) fn check_output_path(path: &Path) -> Result<(), ExportError> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(ExportError::MissingDirectory {
-            path: path.to_owned(),
-            dir,
-        });
-    }
-    if std::fs::metadata(path).is_ok_and(|existing| !existing.is_file()) {
-        return Err(ExportError::NotAFile {
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
-}
-
-/// Writes `image` as a PNG at `path`, with `metadata`, atomically.
-pub fn write_png(
-    path: &Path,
-    image: &image::RgbImage,
-    metadata: &ExportMetadata,
-) -> Result<(), ExportError> {
-    let io_error = |source| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let png_error = |error: png::EncodingError| match error {
-        png::EncodingError::IoError(source) => io_error(source),
-        other => ExportError::Png {
-            path: path.to_owned(),
-            message: other.to_string(),
-        },
-    };
-    check_output_path(path)?;
-    // Encoded in memory first (a PNG is far smaller than the render's buffers), then
-    // written in one piece.
-    let mut encoded = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut encoded, image.width(), image.height());
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        for (keyword, text) in metadata.text_chunks() {
-            encoder
-                .add_itxt_chunk(keyword.to_owned(), text)
-                .map_err(png_error)?;
-        }
-        let mut writer = encoder.write_header().map_err(png_error)?;
-        writer.write_image_data(image.as_raw()).map_err(png_error)?;
-        writer.finish().map_err(png_error)?;
-    }
-    write_atomically(path, &encoded).map_err(io_error)
-}
-
-/// Reads the moonbrot document back from a PNG written by `write_png` (any format up to
+/// Reads the moonbrot document back from a PNG written by moonbrot (any format up to
 /// this build's). Reading is bounded: at most 4 MiB of metadata, the kernel at most the
 /// engine's source limit, compressed text inflated at most 2 MiB per chunk.
-pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
+pub fn read_document(path: &Path) -> Result<Document, DocumentError> {
     let file = File::open(path).map_err(|source| DocumentError::Io {
         path: path.to_owned(),
         source,
@@ -424,7 +362,7 @@ pub fn read_png_metadata(path: &Path) -> Result<ExportMetadata, DocumentError> {
             })?)
         }
     };
-    Ok(ExportMetadata {
+    Ok(Document {
         guessing,
         supersample,
         band,
@@ -457,4 +395,53 @@ pub fn looks_like_png(path: &Path) -> bool {
 /// At most 40 characters of a file's text, for messages.
 fn short(text: &str) -> String {
     text.chars().take(40).collect()
+}
+
+/// Why a PNG could not be opened as a moonbrot document.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a PNG, or a damaged one.
+    #[error("{} is not a readable PNG: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the PNG decoder said.
+        message: String,
+    },
+    /// A PNG without moonbrot's metadata.
+    #[error("{} holds no moonbrot document (it was not exported by moonbrot)", path.display())]
+    NotADocument {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Written by a newer moonbrot, in a format this one does not know.
+    #[error(
+        "{} was written by a newer moonbrot (document format {format}; this one reads up to {}): update moonbrot to open it",
+        path.display(),
+        DOCUMENT_FORMAT
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its format number.
+        format: u32,
+    },
+    /// A moonbrot field that cannot be used.
+    #[error("{}: bad {field}: {message}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The iTXt keyword.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 }

@@ -6,8 +6,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::kernel::OutputMode;
-use super::render::ValueImage;
+use crate::engine::kernel::OutputMode;
+use crate::engine::render::ValueImage;
 
 /// A built-in gradient: colour stops, evenly spaced around a loop (the last blends back
 /// into the first, so the cyclic mapping has no seams).

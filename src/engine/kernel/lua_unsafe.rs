@@ -15,6 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, ffi};
 
+use crate::engine::geometry::UnitLattice;
+
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
 /// failure was a stop, never from this text (a kernel can raise the same string).
 const STOP_MESSAGE: &std::ffi::CStr = c"moonbrot: render stopped";
@@ -59,7 +61,7 @@ pub(crate) fn call_unit_driver(
     out: &[AtomicU32],
     stride: usize,
     (width, height): (u32, u32),
-    lattice: super::sandbox::UnitLattice,
+    lattice: UnitLattice,
 ) -> mlua::Result<(bool, Option<String>)> {
     let out_address = LightUserData(out.as_ptr().cast_mut().cast::<c_void>());
     driver_function.call::<(bool, Option<String>)>((
@@ -128,7 +130,7 @@ pub(crate) struct ArmedStop<'a> {
 
 impl StopSwitch {
     fn lock(&self) -> MutexGuard<'_, Option<Armed>> {
-        super::sync::lock(&self.armed)
+        crate::engine::sync::lock(&self.armed)
     }
 
     /// Arms the switch for `job_id` while `lua` runs on this thread. Returns None, unarmed,

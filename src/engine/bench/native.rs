@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::error::RenderError;
-use super::kernel::{OutputMode, shipped_kernel};
-use super::render::ValueImage;
-use super::view::{PixelGrid, View};
+use crate::engine::error::RenderError;
+use crate::engine::geometry::{PixelGrid, View};
+use crate::engine::kernel::{OutputMode, shipped_kernel};
+use crate::engine::render::ValueImage;
 
 /// A kernel with a native twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

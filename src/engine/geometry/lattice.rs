@@ -1,0 +1,223 @@
+//! The pixel lattice: where each pixel's centre lies in the complex plane for one image
+//! size (`PixelGrid`), and the rectangles of pixels that renders are cut into (`UnitRect`)
+//! with their place on the lattice as the Lua driver takes it (`UnitLattice`).
+//!
+//! One expression places every pixel, whoever computes it (the Lua driver, the native
+//! twins, the window's canvas), so a pixel's point never depends on which unit, band or
+//! pan computed it.
+
+use super::double_double::Dd;
+use super::view::Precision;
+
+/// Where each pixel's centre lies in the complex plane, for one image size.
+///
+/// Pixel centres lie on a lattice of the pixel step: column `c` is at
+/// `x_origin + (first_column_index + c + 0.5) * x_step`, row `r` at
+/// `y_origin + (first_row_index + r + 0.5) * y_step`, with the origins 0 for ordinary
+/// views (indices up to 2^40). So a view moved by whole pixels has the very same points
+/// at its kept pixels (which lets a pan keep them: the lattice index is all that
+/// changes), and a point and its mirror image across the real axis are exact negations of
+/// each other. The image is the view rounded to the nearest whole pixel of that lattice:
+/// at most half a pixel from its exact centre.
+///
+/// Deeper, the origins are the centre rounded to a power of two about 2^20 pixels wide
+/// (so pans still keep the origin), held in double-double: in f64 a pixel's point is
+/// `x_origin.hi() + offset`; in double-double precision `x_origin + offset`, exact to a
+/// billionth of a pixel however deep the view.
+///
+/// The Lua driver and the native reference evaluate exactly this expression, so the two
+/// see bit-identical coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelGrid {
+    /// Real part of the lattice's origin (0 unless the view is deep).
+    pub x_origin: Dd,
+    /// Real distance between neighbouring columns.
+    pub x_step: f64,
+    /// The lattice index of column 0's left edge.
+    pub first_column_index: i64,
+    /// Imaginary part of the lattice's origin.
+    pub y_origin: Dd,
+    /// Imaginary distance between neighbouring rows (negative: rows go down).
+    pub y_step: f64,
+    /// The lattice index of row 0's top edge.
+    pub first_row_index: i64,
+}
+
+/// Lattice indices beyond this (in size) are not used with origin 0: a pixel's offset
+/// `index * step` is then rounded by at most 2^-13 of a pixel.
+const MAX_LATTICE_INDEX: f64 = (1_u64 << 40) as f64;
+/// Deep lattices put their origin on a multiple of a power of two this many times the
+/// pixel step (rounded up): pans move the origin only when they cross such a cell, and
+/// every index stays below 2^21 (offsets exact to 2^-31 of a pixel).
+const DEEP_CELL_PIXELS_LOG2: i32 = 20;
+
+/// The lattice index of an image's first edge and the origin, for an axis whose centre is
+/// `centre` and whose pixels are `step` apart (`pixels` of them): the nearest lattice
+/// position to the exact one, with origin 0; or, when that index would be too large, the
+/// same with the origin at the centre rounded to a deep cell.
+pub(super) fn lattice_axis(centre: Dd, step: f64, pixels: u32) -> (Dd, i64) {
+    let half_image = f64::from(pixels) / 2.0;
+    let index = (centre.hi() / step - half_image).round();
+    if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
+        // In range, so the conversion is exact.
+        return (Dd::ZERO, index as i64);
+    }
+    let cell_exponent = step.log2().ceil() as i32 + DEEP_CELL_PIXELS_LOG2;
+    let origin = centre.snapped_to_power_of_two(cell_exponent);
+    let index = ((centre - origin).to_f64() / step - half_image).round();
+    if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
+        (origin, index as i64)
+    } else {
+        // Only for steps so small that the centre itself is below the grid (not a view).
+        (centre, -(half_image.round() as i64))
+    }
+}
+
+impl PixelGrid {
+    /// The complex point at the centre of pixel (column, row), in f64 (as a kernel's
+    /// `pixel(x, y)` receives it).
+    pub fn complex_from_pixel(&self, column: u32, row: u32) -> (f64, f64) {
+        (
+            self.x_origin.hi() + self.column_centre(i64::from(column)) * self.x_step,
+            self.y_origin.hi() + self.row_centre(i64::from(row)) * self.y_step,
+        )
+    }
+
+    /// The complex point at the centre of pixel (column, row), in double-double, bit for
+    /// bit as a kernel's `pixel_deep(x, y)` receives it.
+    pub fn deep_complex_from_pixel(&self, column: u32, row: u32) -> (Dd, Dd) {
+        (
+            self.x_origin
+                .add_f64_as_lua(self.column_centre(i64::from(column)) * self.x_step),
+            self.y_origin
+                .add_f64_as_lua(self.row_centre(i64::from(row)) * self.y_step),
+        )
+    }
+
+    /// The lattice coordinate of column `column`'s centre (exact: a half-integer).
+    pub fn column_centre(&self, column: i64) -> f64 {
+        (self.first_column_index + column) as f64 + 0.5
+    }
+
+    /// The lattice coordinate of row `row`'s centre (exact: a half-integer).
+    pub fn row_centre(&self, row: i64) -> f64 {
+        (self.first_row_index + row) as f64 + 0.5
+    }
+
+    /// The complex point at a position in the image, in pixels from its top-left corner
+    /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre).
+    pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (Dd, Dd) {
+        (
+            self.x_origin
+                .add_f64((self.first_column_index as f64 + pos_in_image.0) * self.x_step),
+            self.y_origin
+                .add_f64((self.first_row_index as f64 + pos_in_image.1) * self.y_step),
+        )
+    }
+
+    /// The position in the image (pixels from the top-left corner) of a complex point.
+    pub fn pos_in_image_from_complex(&self, point: (Dd, Dd)) -> (f64, f64) {
+        (
+            (point.0 - self.x_origin).to_f64() / self.x_step - self.first_column_index as f64,
+            (point.1 - self.y_origin).to_f64() / self.y_step - self.first_row_index as f64,
+        )
+    }
+
+    /// How many pixels `self`'s content is shifted from `earlier`'s, as (columns, rows):
+    /// pixel (c, r) here shows the point of pixel (c + columns, r + rows) there. None when
+    /// the two are not the same lattice (another step or origin), so no pixel is shared.
+    pub fn shift_from(&self, earlier: &PixelGrid) -> Option<(i64, i64)> {
+        let same_bits = |a: Dd, b: Dd| {
+            a.hi().to_bits() == b.hi().to_bits() && a.lo().to_bits() == b.lo().to_bits()
+        };
+        let same_lattice = same_bits(self.x_origin, earlier.x_origin)
+            && same_bits(self.y_origin, earlier.y_origin)
+            && self.x_step.to_bits() == earlier.x_step.to_bits()
+            && self.y_step.to_bits() == earlier.y_step.to_bits();
+        same_lattice.then(|| {
+            (
+                self.first_column_index - earlier.first_column_index,
+                self.first_row_index - earlier.first_row_index,
+            )
+        })
+    }
+}
+
+/// The pixels of the image one work unit covers: `width` columns from `left`, `height`
+/// rows from `top` (in the whole image's numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnitRect {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl UnitRect {
+    /// The lattice indices of the rect's first column and row in `grid`, as the driver
+    /// takes them (exact integers in f64: the grid keeps its indices far below 2^53).
+    pub fn lattice_indices(&self, grid: &PixelGrid) -> (f64, f64) {
+        (
+            (grid.first_column_index + i64::from(self.left)) as f64,
+            (grid.first_row_index + i64::from(self.top)) as f64,
+        )
+    }
+}
+
+/// A unit's place on the pixel lattice as driver.lua's loops and `locate_error` take it
+/// (their last six arguments): pixel (c, r) of the unit is at
+/// `x_origin + (column_index + c + 0.5) * x_step`, rows alike. In double-double precision
+/// the origins given are 0 and the deep pixel function adds the grid's origin itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnitLattice {
+    x_origin: f64,
+    x_step: f64,
+    column_index: f64,
+    y_origin: f64,
+    y_step: f64,
+    row_index: f64,
+}
+
+impl UnitLattice {
+    /// The lattice of `rect` in `grid`, for coordinates in `precision`.
+    pub(crate) fn of(rect: &UnitRect, grid: &PixelGrid, precision: Precision) -> Self {
+        let (column_index, row_index) = rect.lattice_indices(grid);
+        let (x_origin, y_origin) = match precision {
+            Precision::Double => (grid.x_origin.hi(), grid.y_origin.hi()),
+            Precision::DoubleDouble => (0.0, 0.0),
+        };
+        Self {
+            x_origin,
+            x_step: grid.x_step,
+            column_index,
+            y_origin,
+            y_step: grid.y_step,
+            row_index,
+        }
+    }
+
+    /// Every pixel of a unit at one point (for warming a kernel's trace up).
+    pub(crate) fn at_one_point((x, y): (f64, f64)) -> Self {
+        Self {
+            x_origin: x,
+            x_step: 0.0,
+            column_index: 0.0,
+            y_origin: y,
+            y_step: 0.0,
+            row_index: 0.0,
+        }
+    }
+
+    /// The six numbers driver.lua's loops take after the unit's size, in order:
+    /// `x_origin, x_step, column_index, y_origin, y_step, row_index`.
+    pub(crate) fn driver_arguments(&self) -> [f64; 6] {
+        [
+            self.x_origin,
+            self.x_step,
+            self.column_index,
+            self.y_origin,
+            self.y_step,
+            self.row_index,
+        ]
+    }
+}

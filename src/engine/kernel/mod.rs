@@ -1,0 +1,33 @@
+//! Kernels: the kernel contract (`KernelInfo`, output, symmetry, limits), the shipped
+//! kernels and kernel files, parameters, and running a kernel's Lua safely: the sandboxed
+//! state, compiling and reading its declarations, trace shaping, running work units
+//! through the engine's own Lua (runtime/: the sandbox's environment, the driver's loops,
+//! the stoppable library, `dd`), and the stop switch (`lua_unsafe`, the one module with
+//! `unsafe`).
+//!
+//! It uses geometry (views, the lattice) and nothing above it: rendering drives it.
+
+mod contract;
+mod declarations;
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod library_tests;
+mod lua_unsafe;
+mod parameters;
+mod sandbox;
+mod state;
+mod trace_shaping;
+
+pub use contract::{
+    FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode,
+    SHIPPED_KERNELS, ShippedKernel, Symmetry, default_kernel, read_kernel_file, shipped_kernel,
+    write_kernel_file,
+};
+pub(crate) use lua_unsafe::StopSwitch;
+pub use parameters::{
+    MAX_PARAMETERS, ParameterKind, ParameterSpec, ParameterValue, ParameterValues, parse_settings,
+    resolve, resolve_leniently,
+};
+pub(crate) use sandbox::{LuaKernel, StopContext};
+pub(crate) use state::RunFailure;
+pub use state::{KernelLog, PRINT_LINES_PER_RUN};

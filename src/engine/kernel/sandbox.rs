@@ -1,0 +1,304 @@
+//! One kernel compiled into its own sandboxed Lua state (`LuaKernel`): compiling it (the
+//! state, the kernel's top level, its declarations, trace shaping), configuring a run
+//! (max_iter, parameter values) and rendering units through the driver, with a failing
+//! unit's pixel, point and line found again one pixel at a time. A worker thread keeps one
+//! `LuaKernel` while the source stays the same.
+
+use super::contract::{KernelInfo, OutputMode, split_kernel_position};
+use super::declarations::{describe_value, read_kernel_info, read_parameters};
+use super::lua_unsafe::{StopSwitch, call_unit_driver};
+use super::parameters::ParameterValue;
+use super::state::{
+    InternalContext, KernelLog, RunFailure, SandboxedState, first_line_of, internal,
+    is_out_of_memory_message, memory_limit_failure,
+};
+use super::trace_shaping::shape_traces;
+use crate::engine::error::{KernelError, PixelLocation};
+use crate::engine::geometry::{PixelGrid, Precision, UnitLattice, UnitRect};
+use mlua::chunk::ChunkMode;
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+/// A unit's lattice goes to the driver as its six numbers.
+impl IntoLuaMulti for UnitLattice {
+    fn into_lua_multi(self, lua: &Lua) -> mlua::Result<MultiValue> {
+        let [x_origin, x_step, column_index, y_origin, y_step, row_index] = self.driver_arguments();
+        (x_origin, x_step, column_index, y_origin, y_step, row_index).into_lua_multi(lua)
+    }
+}
+
+/// Who may stop a call: the worker's switch, the job's id and its stop flag.
+pub(crate) struct StopContext<'a> {
+    pub switch: &'a StopSwitch,
+    pub job_id: u64,
+    pub is_stopped: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// A kernel compiled in its own Lua state, ready to render units.
+pub(crate) struct LuaKernel {
+    lua: Lua,
+    pub(super) environment: Table,
+    pub(super) pixel: Function,
+    /// The kernel's optional deep entry point, `pixel_deep(x, y)` on double-doubles.
+    pixel_deep: Option<Function>,
+    /// driver.lua's `deep_pixel`, which wraps `pixel_deep` for one unit's origin.
+    deep_pixel: Function,
+    pub(super) render_unit: Function,
+    /// driver.lua's solid-guessing loop (escape kernels only).
+    render_guessed_unit: Option<Function>,
+    locate_error: Function,
+    pub(super) sample_pixel: Function,
+    pub(super) info: KernelInfo,
+    /// The `param` table the kernel reads parameter values from.
+    parameter_values: Table,
+    source: Arc<str>,
+    memory_limit_bytes: usize,
+}
+
+impl LuaKernel {
+    /// Compiles `source` in a new state and runs its top level (stoppable through `stop`).
+    pub(crate) fn compile(
+        source: Arc<str>,
+        memory_limit_bytes: usize,
+        log: &Arc<KernelLog>,
+        stop: &StopContext<'_>,
+    ) -> Result<Self, RunFailure> {
+        let state = SandboxedState::new(memory_limit_bytes, log)?;
+        let lua = &state.lua;
+        let chunk = match lua
+            .load(&*source)
+            .set_name("=kernel")
+            .set_mode(ChunkMode::Text)
+            .set_environment(state.environment.clone())
+            .into_function()
+        {
+            Ok(chunk) => chunk,
+            Err(mlua::Error::MemoryError(_)) => {
+                return Err(memory_limit_failure(memory_limit_bytes));
+            }
+            Err(error) => {
+                let (line, message) = split_kernel_position(&first_line_of(&error));
+                return Err(KernelError::Syntax { line, message }.into());
+            }
+        };
+        state.run_top_level(chunk, memory_limit_bytes, stop)?;
+
+        let mut info = read_kernel_info(&state.environment)?;
+        info.parameters = read_parameters(&state.declared_parameters)?;
+        let pixel = match state.environment.raw_get::<Value>("pixel") {
+            Ok(Value::Function(pixel)) => pixel,
+            Ok(Value::Nil) => return Err(KernelError::MissingPixel.into()),
+            Ok(other) => {
+                return Err(KernelError::PixelNotAFunction {
+                    found: other.type_name().to_owned(),
+                }
+                .into());
+            }
+            Err(error) => return Err(internal("reading pixel", &error)),
+        };
+        let pixel_deep = match state.environment.raw_get::<Value>("pixel_deep") {
+            Ok(Value::Function(pixel_deep)) => Some(pixel_deep),
+            Ok(Value::Nil) => None,
+            Ok(other) => {
+                return Err(KernelError::BadSetting {
+                    name: "pixel_deep",
+                    message: format!(
+                        "expected a function pixel_deep(x, y) taking double-double \
+                         coordinates, got {}",
+                        describe_value(&other)
+                    ),
+                }
+                .into());
+            }
+            Err(error) => return Err(internal("reading pixel_deep", &error)),
+        };
+        info.deep = pixel_deep.is_some();
+        let render_guessed_unit = match info.output {
+            OutputMode::Escape => Some(state.driver_function("render_guessed_unit")?),
+            OutputMode::Rgb => None,
+        };
+        let render_unit = state.driver_function(match info.output {
+            OutputMode::Escape => "render_escape_unit",
+            OutputMode::Rgb => "render_rgb_unit",
+        })?;
+        let kernel = Self {
+            locate_error: state.driver_function("locate_error")?,
+            deep_pixel: state.driver_function("deep_pixel")?,
+            sample_pixel: state.driver_function("sample_pixel")?,
+            lua: state.lua,
+            environment: state.environment,
+            parameter_values: state.parameter_values,
+            pixel,
+            pixel_deep,
+            render_unit,
+            render_guessed_unit,
+            info,
+            source,
+            memory_limit_bytes,
+        };
+        {
+            let Some(_armed) = stop.switch.arm(&kernel.lua, stop.job_id, stop.is_stopped) else {
+                return Err(RunFailure::Stopped);
+            };
+            if let Some(broken) =
+                shape_traces(&state.jit, &kernel, stop).context("warming up the JIT")?
+            {
+                return Err(broken.into());
+            }
+        }
+        if (stop.is_stopped)() {
+            return Err(RunFailure::Stopped);
+        }
+        Ok(kernel)
+    }
+
+    pub(crate) fn info(&self) -> &KernelInfo {
+        &self.info
+    }
+
+    /// True when this state was compiled from `source` with this memory limit.
+    pub(crate) fn is_compiled_from(&self, source: &str, memory_limit_bytes: usize) -> bool {
+        &*self.source == source && self.memory_limit_bytes == memory_limit_bytes
+    }
+
+    /// Sets the global `max_iter` and the `param` values the kernel reads (values already
+    /// checked against its declarations).
+    pub(crate) fn configure(
+        &self,
+        max_iter: u32,
+        parameters: &[(String, ParameterValue)],
+    ) -> Result<(), RunFailure> {
+        self.environment
+            .raw_set("max_iter", max_iter)
+            .context("setting max_iter")?;
+        for (name, value) in parameters {
+            let value = match value {
+                ParameterValue::Real(number) => Value::Number(*number),
+                ParameterValue::Integer(number) => Value::Number(*number as f64),
+                ParameterValue::Boolean(on) => Value::Boolean(*on),
+                ParameterValue::Choice(option) => Value::String(
+                    self.lua
+                        .create_string(option)
+                        .context("setting a parameter")?,
+                ),
+                ParameterValue::Complex { re, im } => {
+                    let point = self.lua.create_table().context("setting a parameter")?;
+                    point.raw_set("re", *re).context("setting a parameter")?;
+                    point.raw_set("im", *im).context("setting a parameter")?;
+                    Value::Table(point)
+                }
+            };
+            self.parameter_values
+                .raw_set(name.as_str(), value)
+                .context("setting a parameter")?;
+        }
+        Ok(())
+    }
+
+    /// Renders one unit into `out` (channels floats per pixel, row by row), by solid
+    /// guessing when `guess` is set and the kernel returns escape values, through
+    /// `pixel_deep` when `precision` is double-double (the engine asks for it only when the
+    /// kernel has one). `out` starts at the rect's first pixel; its rows are `stride`
+    /// floats apart.
+    pub(crate) fn render_unit(
+        &self,
+        rect: UnitRect,
+        grid: &PixelGrid,
+        (out, stride): (&[AtomicU32], usize),
+        (guess, precision): (bool, Precision),
+        stop: &StopContext<'_>,
+    ) -> Result<(), RunFailure> {
+        let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
+            return Err(RunFailure::Stopped);
+        };
+        let memory_limit = || memory_limit_failure(self.memory_limit_bytes);
+        let driver = match (&self.render_guessed_unit, guess) {
+            (Some(guessing), true) => guessing,
+            _ => &self.render_unit,
+        };
+        let pixel = match (&self.pixel_deep, precision) {
+            (Some(pixel_deep), Precision::DoubleDouble) => self
+                .deep_pixel
+                .call::<Function>((
+                    pixel_deep,
+                    grid.x_origin.hi(),
+                    grid.x_origin.lo(),
+                    grid.y_origin.hi(),
+                    grid.y_origin.lo(),
+                ))
+                .context("making the deep pixel function")?,
+            _ => self.pixel.clone(),
+        };
+        let lattice = UnitLattice::of(&rect, grid, precision);
+        let fast_message = match call_unit_driver(
+            driver,
+            &pixel,
+            out,
+            stride,
+            (rect.width, rect.height),
+            lattice,
+        ) {
+            Ok((true, _)) => return Ok(()),
+            _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
+            Ok((false, message)) => message.unwrap_or_default(),
+            Err(mlua::Error::MemoryError(_)) => return Err(memory_limit()),
+            Err(error) => first_line_of(&error),
+        };
+        if is_out_of_memory_message(&fast_message, None) {
+            return Err(memory_limit());
+        }
+        // The fast loop failed somewhere in the unit: find the pixel, one protected call at
+        // a time, so the user gets its position.
+        let located = self
+            .locate_error
+            .call::<(Option<u32>, Option<String>, Option<String>, Option<u32>)>((
+                &pixel,
+                self.info.output == OutputMode::Rgb,
+                rect.width,
+                rect.height,
+                lattice,
+            ));
+        if (stop.is_stopped)() {
+            return Err(RunFailure::Stopped);
+        }
+        match located {
+            Ok((Some(index), Some(kind), Some(message), stack_line)) => {
+                if is_out_of_memory_message(&message, stack_line) {
+                    return Err(memory_limit());
+                }
+                let column = rect.left + index % rect.width.max(1);
+                let row = rect.top + index / rect.width.max(1);
+                let (x, y) = grid.complex_from_pixel(column, row);
+                let pixel = Some(PixelLocation { column, row, x, y });
+                let (position_line, message) = split_kernel_position(&message);
+                let line = position_line.or(stack_line);
+                Err(if kind == "return" {
+                    KernelError::WrongReturn {
+                        line,
+                        message,
+                        pixel,
+                    }
+                } else {
+                    KernelError::Runtime {
+                        line,
+                        message,
+                        pixel,
+                    }
+                }
+                .into())
+            }
+            Ok(_) => {
+                let (line, message) = split_kernel_position(&fast_message);
+                Err(KernelError::Runtime {
+                    line,
+                    message,
+                    pixel: None,
+                }
+                .into())
+            }
+            Err(mlua::Error::MemoryError(_)) => Err(memory_limit()),
+            Err(locate_failure) => Err(internal("locating a kernel error", &locate_failure)),
+        }
+    }
+}

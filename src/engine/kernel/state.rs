@@ -1,0 +1,327 @@
+//! The sandboxed Lua state a kernel runs in: a fresh state with a memory limit, the
+//! kernel's environment built from a whitelist (runtime/sandbox.lua), the trusted driver
+//! (runtime/driver.lua) holding `ffi` and `debug.getinfo` in its locals, the stoppable
+//! library (runtime/bounded_library.lua) and `dd` (runtime/double_double.lua), and `ffi`,
+//! `debug` and `jit` hidden from kernels. Also where a kernel's `print` goes (`KernelLog`)
+//! and how a failed call is reported (`RunFailure`).
+//!
+//! A fresh state per source means nothing one kernel does survives into the next.
+
+use super::contract::split_kernel_position;
+use super::lua_unsafe::new_lua_state;
+use super::sandbox::StopContext;
+use crate::engine::error::{KernelError, MAX_MESSAGE_CHARS, bounded_message};
+use mlua::{Function, Lua, LuaString, Table, Value};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const SANDBOX_LUA: &str = include_str!("runtime/sandbox.lua");
+
+const DRIVER_LUA: &str = include_str!("runtime/driver.lua");
+
+const TRACE_WATCH_LUA: &str = include_str!("runtime/trace_watch.lua");
+
+const BOUNDED_LIBRARY_LUA: &str = include_str!("runtime/bounded_library.lua");
+
+pub(super) const DOUBLE_DOUBLE_LUA: &str = include_str!("runtime/double_double.lua");
+
+/// LuaJIT's own message when an allocation fails (the memory limit was hit).
+const OUT_OF_MEMORY_MESSAGE: &str = "not enough memory";
+
+/// Where a kernel's `print` output goes, shared by all workers; rate-limited per run.
+pub struct KernelLog {
+    sink: Box<dyn Fn(&str) + Send + Sync>,
+    lines_this_run: AtomicU32,
+    max_lines_per_run: u32,
+}
+
+/// Lines of kernel `print` output the front ends pass on per render; more would flood a
+/// terminal or the log panel (a `print` in `pixel` runs once per pixel).
+pub const PRINT_LINES_PER_RUN: u32 = 200;
+
+/// Longest printed line kept, in bytes; longer lines are cut.
+const MAX_PRINT_LINE_BYTES: usize = 1000;
+
+impl KernelLog {
+    /// A log that passes at most `max_lines_per_run` lines per render to `sink`.
+    pub fn new(max_lines_per_run: u32, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self {
+            sink: Box::new(sink),
+            lines_this_run: AtomicU32::new(0),
+            max_lines_per_run,
+        }
+    }
+
+    /// A log that drops everything.
+    pub fn discard() -> Self {
+        Self::new(0, |_| {})
+    }
+
+    pub(crate) fn start_run(&self) {
+        self.lines_this_run.store(0, Ordering::Relaxed);
+    }
+
+    /// Logs `line` (the start of a printed line of `total_bytes` bytes).
+    fn print(&self, line: &str, total_bytes: usize) {
+        let printed_before = self.lines_this_run.fetch_add(1, Ordering::Relaxed);
+        if printed_before < self.max_lines_per_run {
+            let mut end = line.len().min(MAX_PRINT_LINE_BYTES);
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            if total_bytes > end {
+                (self.sink)(&format!(
+                    "{}… ({} more bytes)",
+                    &line[..end],
+                    total_bytes - end
+                ));
+            } else {
+                (self.sink)(&line[..end]);
+            }
+        } else if printed_before == self.max_lines_per_run && self.max_lines_per_run > 0 {
+            (self.sink)(&format!(
+                "(print output is limited to {} lines per run; further lines are dropped)",
+                self.max_lines_per_run
+            ));
+        }
+    }
+}
+
+/// Why a call into a kernel did not complete.
+#[derive(Debug)]
+pub(crate) enum RunFailure {
+    /// The kernel failed; the user must change it.
+    Kernel(KernelError),
+    /// The job was stopped (cancel, timeout, or another worker's failure).
+    Stopped,
+    /// A bug in moonbrot's own Lua code or its use of mlua.
+    Internal(String),
+}
+
+impl From<KernelError> for RunFailure {
+    fn from(error: KernelError) -> Self {
+        Self::Kernel(error)
+    }
+}
+
+pub(super) fn internal(context: &str, error: &mlua::Error) -> RunFailure {
+    RunFailure::Internal(bounded_message(
+        &format!("{context}: {error}"),
+        MAX_MESSAGE_CHARS,
+    ))
+}
+
+/// `.context("doing what")` on mlua results: a failure there is a bug in moonbrot's own Lua
+/// code or its use of mlua, never the kernel's fault.
+pub(super) trait InternalContext<T> {
+    fn context(self, doing: &str) -> Result<T, RunFailure>;
+}
+
+impl<T> InternalContext<T> for mlua::Result<T> {
+    fn context(self, doing: &str) -> Result<T, RunFailure> {
+        self.map_err(|error| internal(doing, &error))
+    }
+}
+
+/// The kernel hit its memory limit.
+pub(super) fn memory_limit_failure(limit_bytes: usize) -> RunFailure {
+    RunFailure::Kernel(KernelError::MemoryLimit { limit_bytes })
+}
+
+/// True when a message caught inside Lua (by the driver's pcall) is LuaJIT's allocation
+/// failure: its own message, with no kernel line (a kernel's `error("not enough memory")`
+/// has one).
+pub(super) fn is_out_of_memory_message(message: &str, line: Option<u32>) -> bool {
+    line.is_none() && message == OUT_OF_MEMORY_MESSAGE
+}
+
+/// The first line of a Lua error's message, without mlua's traceback.
+pub(super) fn first_line_of(error: &mlua::Error) -> String {
+    let mut root = error;
+    while let mlua::Error::CallbackError { cause, .. } = root {
+        root = cause;
+    }
+    let text = match root {
+        mlua::Error::RuntimeError(message) | mlua::Error::MemoryError(message) => message.clone(),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A fresh Lua state with the sandbox, the driver and the JIT control loaded, and the
+/// trusted libraries (ffi, debug, jit) hidden from kernels: everything but the kernel.
+pub(super) struct SandboxedState {
+    pub(super) lua: Lua,
+    /// The kernel's globals.
+    pub(super) environment: Table,
+    /// The parameters the kernel declared (sandbox.lua's private list).
+    pub(super) declared_parameters: Table,
+    /// The `param` table, taken before the kernel could replace the global.
+    pub(super) parameter_values: Table,
+    /// driver.lua's functions.
+    driver: Table,
+    /// trace_watch.lua's control of the JIT.
+    pub(super) jit: JitControl,
+}
+
+impl SandboxedState {
+    pub(super) fn new(memory_limit_bytes: usize, log: &Arc<KernelLog>) -> Result<Self, RunFailure> {
+        let lua = new_lua_state();
+        lua.set_memory_limit(memory_limit_bytes)
+            .context("setting the memory limit")?;
+        let log = Arc::clone(log);
+        let print_to_log = lua
+            .create_function(move |_, line: LuaString| {
+                // Only the start of a huge line is converted (it is cut anyway).
+                let bytes = line.as_bytes();
+                let start = &bytes[..bytes.len().min(MAX_PRINT_LINE_BYTES + 4)];
+                log.print(&String::from_utf8_lossy(start), bytes.len());
+                Ok(())
+            })
+            .context("creating print")?;
+        let bounded = load_bounded_library(&lua).context("loading bounded_library.lua")?;
+        let double_double: Table = lua
+            .load(DOUBLE_DOUBLE_LUA)
+            .set_name("=dd")
+            .call(())
+            .context("loading double_double.lua")?;
+        let (environment, declared_parameters): (Table, Table) = lua
+            .load(SANDBOX_LUA)
+            .set_name("=sandbox")
+            .call((print_to_log, bounded, double_double.clone()))
+            .context("running sandbox.lua")?;
+        let parameter_values: Table = environment
+            .raw_get("param")
+            .context("finding the param table")?;
+        #[cfg(feature = "testing")]
+        add_test_stall(&lua, &environment).context("adding the test stall")?;
+
+        let globals = lua.globals();
+        let ffi: Table = globals.get("ffi").context("finding ffi")?;
+        let debug: Table = globals.get("debug").context("finding debug")?;
+        let getinfo: Function = debug.get("getinfo").context("finding getinfo")?;
+        let driver: Table = lua
+            .load(DRIVER_LUA)
+            .set_name("=driver")
+            .call((ffi, getinfo, double_double.clone()))
+            .context("running driver.lua")?;
+        let jit_table: Table = globals.get("jit").context("finding jit")?;
+        let jit = load_jit_control(&lua, &jit_table, &debug).context("loading trace_watch.lua")?;
+        for name in ["ffi", "debug", "jit"] {
+            globals
+                .raw_set(name, Value::Nil)
+                .context("hiding trusted libraries")?;
+        }
+        Ok(Self {
+            lua,
+            environment,
+            declared_parameters,
+            parameter_values,
+            driver,
+            jit,
+        })
+    }
+
+    pub(super) fn driver_function(&self, name: &str) -> Result<Function, RunFailure> {
+        self.driver.get(name).context("finding a driver function")
+    }
+
+    /// Runs the kernel's top level (its settings, locals and `pixel`), stoppable.
+    pub(super) fn run_top_level(
+        &self,
+        chunk: Function,
+        memory_limit_bytes: usize,
+        stop: &StopContext<'_>,
+    ) -> Result<(), RunFailure> {
+        let load_kernel = self.driver_function("load_kernel")?;
+        let load_result = {
+            let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
+                return Err(RunFailure::Stopped);
+            };
+            load_kernel.call::<(Option<LuaString>, Option<u32>)>(chunk)
+        };
+        match load_result {
+            Ok((None, _)) => Ok(()),
+            _ if (stop.is_stopped)() => Err(RunFailure::Stopped),
+            Ok((Some(message), line)) => {
+                let message = message.to_string_lossy();
+                if is_out_of_memory_message(&message, line) {
+                    return Err(memory_limit_failure(memory_limit_bytes));
+                }
+                let (position_line, message) = split_kernel_position(&message);
+                Err(KernelError::Load {
+                    line: position_line.or(line),
+                    message,
+                }
+                .into())
+            }
+            Err(mlua::Error::MemoryError(_)) => Err(memory_limit_failure(memory_limit_bytes)),
+            Err(error) => Err(internal("loading the kernel", &error)),
+        }
+    }
+}
+
+/// Runs bounded_library.lua in `lua` (whose globals still hold the full string, table and
+/// debug libraries) and returns its table of replacement functions.
+pub(super) fn load_bounded_library(lua: &Lua) -> mlua::Result<Table> {
+    let globals = lua.globals();
+    let debug: Table = globals.get("debug")?;
+    lua.load(BOUNDED_LIBRARY_LUA)
+        .set_name(BOUNDED_LIBRARY_CHUNK)
+        .call((
+            globals.get::<Table>("string")?,
+            globals.get::<Table>("table")?,
+            debug.get::<Function>("getinfo")?,
+        ))
+}
+
+/// The chunk name of bounded_library.lua (it finds its own frames by it).
+const BOUNDED_LIBRARY_CHUNK: &str = "=library";
+
+/// Test builds only: `moonbrot_test_stall(seconds)` sleeps in Rust, where no stop can
+/// reach it, like a long library call the audit missed.
+#[cfg(feature = "testing")]
+fn add_test_stall(lua: &Lua, environment: &Table) -> mlua::Result<()> {
+    let stall = lua.create_function(|_, seconds: f64| {
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            seconds.clamp(0.0, 3600.0),
+        ));
+        Ok(())
+    })?;
+    environment.raw_set("moonbrot_test_stall", stall)
+}
+
+/// The parts of LuaJIT's `jit` library the engine keeps after `jit` is hidden from kernels.
+pub(super) struct JitControl {
+    pub(super) on: Function,
+    pub(super) off: Function,
+    /// The table returned by trace_watch.lua.
+    pub(super) watch: Table,
+}
+
+/// LuaJIT's limit on unrolling a loop met while recording a trace (default 15).
+const LOOP_UNROLL_OPTION: &str = "loopunroll=60";
+
+fn load_jit_control(lua: &Lua, jit: &Table, debug: &Table) -> mlua::Result<JitControl> {
+    // jit.util is preloaded by luaopen_jit but only reachable through `require`, which
+    // moonbrot does not open: take its loader from the registry's _PRELOAD table.
+    let registry: Table = debug.get::<Function>("getregistry")?.call(())?;
+    let preload: Table = registry.get("_PRELOAD")?;
+    let util: Table = preload.get::<Function>("jit.util")?.call("jit.util")?;
+    // Kernels on the dd library call small helpers through metamethods; with LuaJIT's
+    // default unroll limit (15) their traces aborted over and over until everything ran
+    // in the interpreter (a Mandelbrot loop: 1400 ns per iteration instead of 34).
+    jit.get::<Table>("opt")?
+        .get::<Function>("start")?
+        .call::<()>(LOOP_UNROLL_OPTION)?;
+    let watch: Table = lua
+        .load(TRACE_WATCH_LUA)
+        .set_name("=trace_watch")
+        .call((jit, util))?;
+    Ok(JitControl {
+        on: jit.get("on")?,
+        off: jit.get("off")?,
+        watch,
+    })
+}

@@ -1,0 +1,22 @@
+//! Output: everything made from a render's values. Palettes (values to colours), the
+//! moonbrot document stored in every written PNG (`Document`, read back defensively), the
+//! one PNG encoder set-up, posters rendered band by band at any size (supersampled, PNG or
+//! `.npy`), shards stitched into one image, and films (one poster per frame).
+
+mod document;
+mod film;
+mod npy;
+mod palette;
+mod png;
+mod poster;
+mod stitch;
+
+pub use document::{DOCUMENT_FORMAT, Document, DocumentError, looks_like_png, read_document};
+pub use film::{Film, FilmFrame, render_film};
+pub use palette::{Gradient, Palette};
+pub use png::ExportError;
+pub use poster::{
+    DEFAULT_BAND_BYTES, MAX_SUPERSAMPLE, PosterError, PosterFormat, PosterJob, PosterOutput,
+    downsample, render_poster, shard_rows, supersample_from,
+};
+pub use stitch::stitch;

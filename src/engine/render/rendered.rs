@@ -1,0 +1,152 @@
+//! What a render gives back: the values (`ValueImage`), the view and precision they were
+//! computed at, the timings (wall, compile, per thread), and the finished units passed to
+//! an observer while it runs (`UnitProgress`).
+
+use super::plan::KeptPixels;
+use super::request::{RenderRequest, RowRange};
+use crate::engine::geometry::{Precision, View};
+use crate::engine::kernel::{KernelInfo, OutputMode, ParameterValue};
+use std::sync::Arc;
+
+/// A rendered image before colouring: `output.channels()` floats per pixel, row by row
+/// from the top. Escape values below 0, NaN or infinite mean "inside".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueImage {
+    /// Width in pixels.
+    pub width_px: u32,
+    /// Height in pixels.
+    pub height_px: u32,
+    /// What the values are.
+    pub output: OutputMode,
+    /// The values.
+    pub values: Vec<f32>,
+}
+
+/// One worker thread's share of a render.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThreadTiming {
+    /// Time the thread spent on this render (compiling and rendering units), in seconds.
+    pub busy_secs: f64,
+    /// Time it spent compiling the kernel (0 when its state was reused), in seconds.
+    pub compile_secs: f64,
+    /// Work units it rendered.
+    pub units: usize,
+}
+
+/// How long a render took.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RenderTimings {
+    /// From the call to the returned image, in seconds.
+    pub wall_secs: f64,
+    /// Time spent compiling before units could start (0 when every state was reused).
+    pub compile_secs: f64,
+    /// One entry per worker thread used.
+    pub threads: Vec<ThreadTiming>,
+    /// Pixels kept from the request's `previous` render instead of computed (0 for none).
+    pub kept_pixels: u64,
+    /// Pixels copied from their mirrors across the real axis instead of computed (0 when
+    /// the kernel declares no symmetry or the axis is not in view).
+    pub mirrored_pixels: u64,
+}
+
+impl RenderTimings {
+    /// Pixels rendered per second of wall time.
+    pub fn pixels_per_sec(&self, pixel_count: u64) -> f64 {
+        pixel_count as f64 / self.wall_secs.max(1e-9)
+    }
+}
+
+/// A finished render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderOutput {
+    /// The values.
+    pub image: ValueImage,
+    /// The view rendered (the kernel's home when the request had none).
+    pub view: View,
+    /// The iteration limit the kernel ran with.
+    pub max_iter: u32,
+    /// What the kernel declared.
+    pub kernel: KernelInfo,
+    /// The value of every parameter the kernel declares, as rendered, in its order.
+    pub parameters: Vec<(String, ParameterValue)>,
+    /// True when solid guessing filled flat regions (asked for, and an escape kernel).
+    pub guessed: bool,
+    /// The arithmetic the pixels' coordinates were given in.
+    pub precision: Precision,
+    /// The rows of the image it holds (all of them unless the request asked for a band).
+    pub rows: RowRange,
+    /// The kernel source rendered.
+    pub source: Arc<str>,
+    /// How long it took.
+    pub timings: RenderTimings,
+}
+
+impl RenderOutput {
+    /// True when a render of `request` will probably keep pixels of this one (same
+    /// kernel, size and guessing, and a view on the same lattice, moved less than the
+    /// image): a cheap check before the kernel is compiled. The render itself also checks
+    /// the iteration limit and the parameters, and keeps nothing when they differ.
+    pub fn may_keep_pixels_for(&self, request: &RenderRequest) -> bool {
+        let Some(view) = request.view else {
+            return false;
+        };
+        let size_px = (request.width_px, request.height_px);
+        let guess = self.guessed;
+        self.rows.count == self.image.height_px
+            && (self.image.width_px, self.image.height_px) == size_px
+            && (request.guessing && self.image.output == OutputMode::Escape) == guess
+            && request.rows.is_none()
+            && self.source == request.source
+            && KeptPixels::between(
+                &self.view.pixel_grid(size_px.0, size_px.1),
+                &view.pixel_grid(size_px.0, size_px.1),
+                size_px,
+                guess,
+            )
+            .is_some()
+    }
+
+    /// True when this whole render's pixels can stand in a render of `request`, given
+    /// that its kernel produces `output` and runs with `max_iter` and `parameters`: same
+    /// kernel, size and settings (the view may differ; the caller compares lattices).
+    pub(super) fn keeps_pixels_for(
+        &self,
+        request: &RenderRequest,
+        output: OutputMode,
+        (max_iter, precision): (u32, Precision),
+        parameters: &[(String, ParameterValue)],
+    ) -> bool {
+        let guess = request.guessing && output == OutputMode::Escape;
+        self.precision == precision
+            && self.rows.first == 0
+            && self.rows.count == self.image.height_px
+            && (self.image.width_px, self.image.height_px) == (request.width_px, request.height_px)
+            && self.image.output == output
+            && self.max_iter == max_iter
+            && self.guessed == guess
+            && self.parameters == parameters
+            && (Arc::ptr_eq(&self.source, &request.source) || self.source == request.source)
+    }
+}
+
+/// A unit (a rectangle of pixels) that has just been rendered, as passed to a render's
+/// observer. Whole rows, unless the render keeps an earlier one's pixels.
+#[derive(Debug)]
+pub struct UnitProgress<'a> {
+    /// What the values are (one float per pixel, or three for direct colour).
+    pub output: OutputMode,
+    /// Its first row (counted from the first row asked for).
+    pub first_row: u32,
+    /// How many rows it covers.
+    pub row_count: u32,
+    /// Its first column.
+    pub first_column: u32,
+    /// How many columns it covers.
+    pub column_count: u32,
+    /// Its values (`channels` floats per pixel, `column_count` pixels per row).
+    pub values: &'a [f32],
+    /// Units finished so far, this one included.
+    pub units_done: usize,
+    /// Units in the whole render.
+    pub units_total: usize,
+}
