@@ -10,12 +10,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CliError, choose_kernel, for_flag, stderr_engine};
-use crate::engine::kernel::default_kernel;
-use crate::engine::kernel::parse_settings;
-use crate::engine::output::{Document, read_document};
-use crate::engine::output::{Gradient, Palette};
+use crate::engine::kernel::{default_kernel, parse_settings};
 use crate::engine::output::{
-    PosterError, PosterFormat, PosterJob, PosterOutput, render_poster, shard_rows, supersample_from,
+    Document, Film, Gradient, Palette, PosterError, PosterFormat, PosterJob, PosterOutput,
+    read_document, render_film, render_poster, shard_rows, supersample_from,
 };
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
@@ -405,22 +403,20 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
                 .home_or_default(),
         };
         let film = Film {
+            poster: PosterJob {
+                request,
+                palette,
+                supersample: samples,
+                rows: None,
+                band_bytes,
+                format: PosterFormat::Png,
+            },
             start,
             end,
             frames,
             shard: args.shard,
-            samples,
-            band_bytes,
         };
-        return render_film(
-            &engine,
-            &kernel.name,
-            &film,
-            request,
-            palette,
-            &args.output,
-            &cancel,
-        );
+        return record_film(&engine, &kernel.name, &film, &args.output, &cancel);
     }
     let rows = match args.shard {
         None => None,
@@ -465,60 +461,25 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A zoom film to render.
-struct Film {
-    start: View,
-    end: View,
-    frames: u32,
-    shard: Option<(u32, u32)>,
-    samples: u32,
-    band_bytes: usize,
-}
-
-/// Renders the film's frames (this shard's, with --shard) into `folder`.
-fn render_film(
+/// Renders the film's frames (this shard's, with --shard) into `folder`, with a progress
+/// bar and a summary.
+fn record_film(
     engine: &crate::engine::Engine,
     kernel_name: &str,
     film: &Film,
-    request: RenderRequest,
-    palette: Palette,
     folder: &Path,
     cancel: &CancelToken,
 ) -> Result<(), CliError> {
-    std::fs::create_dir_all(folder).map_err(|error| {
-        CliError::Input(format!(
-            "cannot make the folder {}: {error}",
-            folder.display()
-        ))
-    })?;
-    let mine: Vec<u32> = (0..film.frames)
-        .filter(|frame| {
-            film.shard
-                .is_none_or(|(index, count)| frame % count == index)
-        })
-        .collect();
     let started = Instant::now();
     let progress = LateProgressBar::new();
-    for (done, &frame) in mine.iter().enumerate() {
-        let job = PosterJob {
-            request: RenderRequest {
-                view: Some(View::film_frame(film.start, film.end, frame, film.frames)),
-                ..request.clone()
-            },
-            palette,
-            supersample: film.samples,
-            rows: None,
-            band_bytes: film.band_bytes,
-            format: PosterFormat::Png,
-        };
-        let path = folder.join(format!("frame-{frame:05}.png"));
-        render_poster(engine, &job, &path, cancel, &mut |_, _| {}).map_err(poster_error)?;
-        progress.update(started, done + 1, mine.len());
-    }
+    let written = render_film(engine, film, folder, cancel, &mut |frame| {
+        progress.update(started, frame.done as usize, frame.total as usize);
+    })
+    .map_err(poster_error)?;
     progress.finish();
+    let request = &film.poster.request;
     eprintln!(
-        "rendered {} frames of {} ({kernel_name}, {}x{}) in {:.3} s; wrote {}",
-        mine.len(),
+        "rendered {written} frames of {} ({kernel_name}, {}x{}) in {:.3} s; wrote {}",
         film.frames,
         request.width_px,
         request.height_px,

@@ -1,37 +1,38 @@
 //! `MoonbrotApp`, the explorer window's state. Each frame it takes in what the background
 //! threads and dialogs reported, lets the panels (`panels`) draw and queue the user's
 //! commands, applies the queue in one place (`apply`), and asks the render scheduler what
-//! to render. The kernel being edited is a `KernelDocument` inside the persisted settings.
+//! to render. The kernel being edited is a `EditedKernel` inside the persisted settings.
 
 mod panels;
+mod parts;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self};
 use std::time::{Duration, Instant};
 
 use egui::Ui;
 
+pub use parts::FileOutcome;
+use parts::{ExportState, Gestures, Layout, Notices, Opening, Rendering, Screenshot, Threads};
+
 use super::canvas::{Canvas, Gesture, Layer, ProgressLayer, ViewChange};
-use super::commands::{Command, CommandQueue};
+use super::commands::{Command, CommandQueue, RenderSetting};
 use super::dialogs::{DialogPurpose, Dialogs, FileDialogs, NativeFileDialogs};
-use super::document::{KernelDocument, Origin};
+use super::edited_kernel::{EditedKernel, Origin};
 use super::recovery::{self, Autosave};
 use super::scheduler::{Change, Decision, Passes, RenderScheduler};
 use super::settings::{MAX_FILM_FRAMES, Settings};
 use super::timings::{BenchState, Timings, kernel_hash};
 use super::workers::{
-    BackgroundEvent, BackgroundThread, DocumentThread, ExportFailure, ExportJob, FilmJob,
-    OpenFailure, OpenedDocument, Pass, RenderEvent, RenderThread, Waker,
+    BackgroundEvent, BackgroundThread, ExportFailure, ExportJob, FilmJob, OpenedDocument,
+    OpeningThread, Pass, RenderEvent, RenderThread, Waker,
 };
 use crate::engine::bench::BenchPlan;
-use crate::engine::geometry::DEFAULT_HOME;
-use crate::engine::kernel::{KernelFileError, read_kernel_file, shipped_kernel, write_kernel_file};
-use crate::engine::kernel::{ParameterSpec, ParameterValue, ParameterValues, resolve_leniently};
+use crate::engine::kernel::{ParameterSpec, ParameterValue, resolve_leniently};
+use crate::engine::kernel::{read_kernel_file, shipped_kernel, write_kernel_file};
 use crate::engine::output::MAX_SUPERSAMPLE;
-use crate::engine::output::Palette;
 use crate::engine::output::looks_like_png;
-use crate::engine::render::ParameterPolicy;
 use crate::engine::sync::lock;
 use crate::engine::{Precision, RenderError, RenderRequest, View};
 
@@ -90,113 +91,34 @@ impl Default for AppOptions {
     }
 }
 
-/// What the last Open or Save did, shown under the editor's buttons.
-#[derive(Debug)]
-pub enum FileOutcome {
-    /// A PNG is being read and its kernel checked.
-    Reading(PathBuf),
-    /// The kernel was read from this file.
-    Opened(PathBuf),
-    /// The kernel was written to this file.
-    Saved(PathBuf),
-    /// Reading or writing a .lua file failed.
-    Failed(KernelFileError),
-    /// A PNG could not be opened as a document (the editor kept its text).
-    OpenFailed(OpenFailure),
-}
-
-/// A kernel and what goes with it, waiting to replace the editor's (after the user
-/// confirms, when there are unsaved changes).
-#[derive(Debug)]
-struct Opening {
-    document: KernelDocument,
-    /// The view to show; None for the kernel's home.
-    view: Option<View>,
-    /// The iteration limit, palette, parameter values and guessing a PNG stores.
-    stored: Option<(u32, Palette, ParameterValues, bool)>,
-}
-
-impl Opening {
-    /// A kernel at its home view, its parameters at their defaults.
-    fn kernel(text: String, origin: Origin) -> Self {
-        Self {
-            document: KernelDocument::new(text, origin),
-            view: None,
-            stored: None,
-        }
-    }
-}
-
-/// The export window's state.
-#[derive(Default)]
-struct ExportState {
-    open: bool,
-    progress: Option<(usize, usize)>,
-    outcome: Option<Result<PathBuf, ExportFailure>>,
-}
-
-/// Screenshot mode's progress.
-struct Screenshot {
-    path: PathBuf,
-    started: Instant,
-    full_renders_seen: usize,
-    frames_since_render: usize,
-    requested: bool,
-    images: Option<Receiver<Arc<egui::ColorImage>>>,
-    /// The outcome, for the process's exit code.
-    outcome: ScreenshotOutcome,
-}
-
 /// The explorer window.
 pub struct MoonbrotApp {
+    /// Everything persisted: the edited kernel, the view, every setting.
     settings: Settings,
+    /// What the user asked for this frame, applied in `apply`.
     commands: CommandQueue,
+    /// Whether, when and how much to render.
     scheduler: RenderScheduler,
-    render: RenderThread,
-    background: BackgroundThread,
-    dialogs: Dialogs,
+    /// The threads work is handed to, and the dialogs.
+    threads: Threads,
+    /// The image on screen and the render in progress over it.
     canvas: Canvas,
+    /// The timings panel's runs, frame times and benchmark.
     timings: Timings,
-    /// The generation of the render whose results are wanted.
-    generation: u64,
-    /// The compile time of the current request's preview pass, added to its full pass.
-    preview_compile_secs: f64,
-    /// The home view of the last kernel that rendered.
-    kernel_home: View,
-    /// True when the kernel last run has `pixel_deep` (deep views render in double-double).
-    kernel_is_deep: bool,
-    /// The precision of the image on screen.
-    shown_precision: Option<Precision>,
-    /// What the last copy or paste of a location did.
-    location_notice: Option<String>,
-    /// What the last Open or Save did.
-    file_outcome: Option<FileOutcome>,
-    log: Vec<String>,
+    /// The render wanted now, and what the last one said about its kernel.
+    rendering: Rendering,
+    /// Gestures in progress over the image.
+    gestures: Gestures,
+    /// What the window tells the user besides the image.
+    notices: Notices,
+    /// The layout measured each frame.
+    layout: Layout,
     /// A kernel waiting to replace the editor's unsaved text, once the user confirms.
     pending_replace: Option<Opening>,
-    /// Reads and checks PNG documents.
-    documents: DocumentThread,
-    /// The parameters the last kernel that rendered declares.
-    kernel_parameters: Vec<ParameterSpec>,
-    /// The complex parameter the next click on the image sets, if picking.
-    picking: Option<String>,
+    /// The export and film window.
     export: ExportState,
+    /// Screenshot mode, when on.
     screenshot: Option<Screenshot>,
-    dragging_from: Option<View>,
-    wheel_from: Option<View>,
-    editor_has_focus: bool,
-    /// The view area's size in physical pixels, measured each frame.
-    view_area_px: (f32, f32),
-    /// The GPU's largest texture side, in pixels.
-    max_texture_side: u32,
-    /// Writes the editor text and settings to the state folder (None: not kept).
-    autosave: Option<Autosave>,
-    /// What could not be restored at start, shown until dismissed.
-    restore_problems: Vec<String>,
-    /// The window title last set.
-    shown_title: String,
-    /// Scroll the editor back to its top-left corner in the next frame.
-    editor_scroll_to_start: bool,
 }
 
 impl MoonbrotApp {
@@ -218,7 +140,7 @@ impl MoonbrotApp {
             options.file_dialogs,
             options.screenshot,
         )?;
-        app.restore_problems = restored.problems;
+        app.notices.restore_problems = restored.problems;
         if restored.interrupted_render {
             app.scheduler.pause(
                 "moonbrot was closed or stopped while this kernel was rendering, so it does \
@@ -233,7 +155,7 @@ impl MoonbrotApp {
             let autosave = Autosave::spawn(dir.clone()).map_err(|error| {
                 format!("cannot use the state folder {}: {error}", dir.display())
             })?;
-            app.autosave = Some(autosave);
+            app.threads.autosave = Some(autosave);
         }
         if let Some(path) = options.open_file {
             app.commands.push(Command::OpenKernelFile(path));
@@ -252,8 +174,8 @@ impl MoonbrotApp {
             .map_err(|error| format!("cannot start the render thread: {error}"))?;
         let background = BackgroundThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the background thread: {error}"))?;
-        let documents = DocumentThread::spawn(waker)
-            .map_err(|error| format!("cannot start the document thread: {error}"))?;
+        let opening = OpeningThread::spawn(waker)
+            .map_err(|error| format!("cannot start the opening thread: {error}"))?;
         let screenshot = screenshot.map(|request| Screenshot {
             path: request.path,
             started: Instant::now(),
@@ -267,34 +189,22 @@ impl MoonbrotApp {
             settings,
             commands: CommandQueue::default(),
             scheduler: RenderScheduler::new(),
-            render,
-            background,
-            dialogs: Dialogs::new(file_dialogs),
+            threads: Threads {
+                render,
+                background,
+                opening,
+                dialogs: Dialogs::new(file_dialogs),
+                autosave: None,
+            },
             canvas: Canvas::default(),
             timings: Timings::default(),
-            generation: 0,
-            preview_compile_secs: 0.0,
-            kernel_home: DEFAULT_HOME,
-            kernel_is_deep: false,
-            shown_precision: None,
-            location_notice: None,
-            file_outcome: None,
-            log: Vec::new(),
+            rendering: Rendering::default(),
+            gestures: Gestures::default(),
+            notices: Notices::default(),
+            layout: Layout::default(),
             pending_replace: None,
-            documents,
-            kernel_parameters: Vec::new(),
-            picking: None,
             export: ExportState::default(),
             screenshot,
-            dragging_from: None,
-            wheel_from: None,
-            editor_has_focus: false,
-            view_area_px: (0.0, 0.0),
-            max_texture_side: MIN_TEXTURE_SIDE,
-            autosave: None,
-            restore_problems: Vec::new(),
-            shown_title: String::new(),
-            editor_scroll_to_start: true,
         })
     }
 
@@ -309,33 +219,33 @@ impl MoonbrotApp {
     }
 
     /// The kernel being edited.
-    pub fn document(&self) -> &KernelDocument {
-        &self.settings.document
+    pub fn kernel(&self) -> &EditedKernel {
+        &self.settings.kernel
     }
 
     /// Replaces the editor's text as if the user had typed it (for tests).
     pub fn type_kernel(&mut self, text: &str) {
-        self.settings.document.set_text(text.to_owned());
+        self.settings.kernel.set_text(text.to_owned());
         self.commands.push(Command::KernelEdited);
     }
 
     /// The view being shown: the user's, or the kernel's home.
     pub fn view(&self) -> View {
-        self.settings.view.unwrap_or(self.kernel_home)
+        self.settings.view.unwrap_or(self.rendering.kernel_home)
     }
 
     /// The image size for the current view area: the chosen size, scaled down (keeping its
     /// aspect ratio) to the largest texture the GPU takes. Exports are not limited.
     pub fn image_size_px(&self) -> (u32, u32) {
         fit_texture(
-            self.settings.size.size_px(self.view_area_px),
-            self.max_texture_side,
+            self.settings.size.size_px(self.layout.view_area_px),
+            self.layout.max_texture_side,
         )
     }
 
     /// The last run's error, if it failed.
     pub fn error(&self) -> Option<&RenderError> {
-        self.settings.document.last_error()
+        self.settings.kernel.last_error()
     }
 
     /// The time the latest UI frame took to build and the worst of the recent ones, in
@@ -356,12 +266,12 @@ impl MoonbrotApp {
 
     /// The arithmetic the last finished render's coordinates were in.
     pub fn shown_precision(&self) -> Option<Precision> {
-        self.shown_precision
+        self.rendering.shown_precision
     }
 
     /// What the last copy or paste of a location said, if it is still shown.
     pub fn location_notice(&self) -> Option<&str> {
-        self.location_notice.as_deref()
+        self.notices.location.as_deref()
     }
 
     /// The image on screen (the last complete render), if any.
@@ -383,34 +293,39 @@ impl MoonbrotApp {
             "render due in {:?}, rendering {}, background {}, dialog {:?}, size {:?}",
             self.scheduler.due_in(Instant::now()),
             self.canvas.progress.is_some(),
-            self.background.is_busy(),
-            self.dialogs.open_dialog(),
+            self.threads.background.is_busy(),
+            self.threads.dialogs.open_dialog(),
             self.image_size_px(),
         )
+    }
+
+    /// True while a render of the edited kernel is in flight.
+    pub fn is_rendering(&self) -> bool {
+        self.canvas.progress.is_some()
     }
 
     /// True while a render is due or in flight, or a background job or dialog runs.
     pub fn is_busy(&self) -> bool {
         self.scheduler.is_due()
             || self.canvas.progress.is_some()
-            || self.background.is_busy()
-            || self.documents.is_busy()
-            || self.dialogs.open_dialog().is_some()
+            || self.threads.background.is_busy()
+            || self.threads.opening.is_busy()
+            || self.threads.dialogs.open_dialog().is_some()
     }
 
     /// The parameters of the last kernel that rendered, and their values as the window will
     /// render them.
     pub fn parameters(&self) -> Vec<(ParameterSpec, ParameterValue)> {
-        resolve_leniently(&self.kernel_parameters, &self.settings.parameters)
+        resolve_leniently(&self.rendering.kernel_parameters, &self.settings.parameters)
             .into_iter()
-            .zip(&self.kernel_parameters)
+            .zip(&self.rendering.kernel_parameters)
             .map(|((_, value), spec)| (spec.clone(), value))
             .collect()
     }
 
     /// The complex parameter the next click on the image sets, if picking.
     pub fn picking(&self) -> Option<&str> {
-        self.picking.as_deref()
+        self.gestures.picking.as_deref()
     }
 
     /// The last export's outcome: the path written, or why not.
@@ -422,28 +337,42 @@ impl MoonbrotApp {
     pub fn apply(&mut self, ctx: &egui::Context, command: Command) {
         let now = Instant::now();
         match command {
-            Command::Run => {
-                self.start_render(ctx, RenderScheduler::passes_for(self.image_size_px()))
-            }
+            Command::Run => self.scheduler.changed(Change::RunAsked, now),
             Command::KernelEdited => {
                 let auto_run = self.settings.auto_run;
                 self.scheduler.changed(Change::Typed { auto_run }, now);
             }
             Command::Navigate(change) => self.navigate(change, now),
-            Command::Home => self.go_to(self.kernel_home, now),
+            Command::ImageClicked { point, change } => match self.gestures.picking.take() {
+                // Picking: the click sets the parameter instead of moving the view.
+                Some(name) => {
+                    let value = ParameterValue::Complex {
+                        re: point.0.to_f64(),
+                        im: point.1.to_f64(),
+                    };
+                    self.apply(ctx, Command::SetParameter(name, value));
+                }
+                None => {
+                    if let Some(change) = change {
+                        self.navigate(change, now);
+                    }
+                }
+            },
+            Command::WheelRested => self.gestures.wheel_from = None,
+            Command::Home => self.go_to(self.rendering.kernel_home, now),
             Command::CopyLocation => {
                 ctx.copy_text(self.view().location_text());
-                self.location_notice = Some(
+                self.notices.location = Some(
                     "Location copied: paste it over the image, or after `moonbrot render`"
                         .to_owned(),
                 );
             }
             Command::PasteLocation(text) => match View::parse_location(&text) {
                 Ok(view) => {
-                    self.location_notice = None;
+                    self.notices.location = None;
                     self.go_to(view, now);
                 }
-                Err(error) => self.location_notice = Some(error.to_string()),
+                Err(error) => self.notices.location = Some(error.to_string()),
             },
             Command::Back => {
                 if let Some(view) = self.settings.history.back(self.view()) {
@@ -463,18 +392,21 @@ impl MoonbrotApp {
                     self.offer(Opening::kernel(kernel.source.to_owned(), origin), now);
                 }
             }
-            Command::OpenKernel => self.dialogs.show(ctx, DialogPurpose::OpenKernel, None),
+            Command::OpenKernel => self
+                .threads
+                .dialogs
+                .show(ctx, DialogPurpose::OpenKernel, None),
             Command::OpenKernelFile(path) if looks_like_png(&path) => {
-                self.file_outcome = Some(FileOutcome::Reading(path.clone()));
-                self.documents.open(path);
+                self.notices.file_outcome = Some(FileOutcome::Reading(path.clone()));
+                self.threads.opening.open(path);
             }
             Command::OpenKernelFile(path) => match read_kernel_file(&path) {
                 Ok(text) => {
-                    self.file_outcome = Some(FileOutcome::Opened(path.clone()));
+                    self.notices.file_outcome = Some(FileOutcome::Opened(path.clone()));
                     self.settings.remember_file(&path);
                     self.offer(Opening::kernel(text, Origin::File(path)), now);
                 }
-                Err(error) => self.file_outcome = Some(FileOutcome::Failed(error)),
+                Err(error) => self.notices.file_outcome = Some(FileOutcome::Failed(error)),
             },
             Command::ConfirmReplace => {
                 if let Some(opening) = self.pending_replace.take() {
@@ -482,16 +414,15 @@ impl MoonbrotApp {
                 }
             }
             Command::KeepText => self.pending_replace = None,
-            Command::SaveKernel => {
-                match self.settings.document.file_path().map(Path::to_path_buf) {
-                    Some(path) => self.save_kernel_to(&path),
-                    None => self.apply(ctx, Command::SaveKernelAs),
-                }
-            }
+            Command::SaveKernel => match self.settings.kernel.file_path().map(Path::to_path_buf) {
+                Some(path) => self.save_kernel_to(&path),
+                None => self.apply(ctx, Command::SaveKernelAs),
+            },
             Command::SaveKernelAs => {
-                let name = self.settings.document.name();
+                let name = self.settings.kernel.name();
                 let name = format!("{}.lua", name.trim_end_matches(".lua"));
-                self.dialogs
+                self.threads
+                    .dialogs
                     .show(ctx, DialogPurpose::SaveKernel, Some(name));
             }
             Command::SaveKernelTo(path) => self.save_kernel_to(&path),
@@ -510,17 +441,21 @@ impl MoonbrotApp {
             }
             Command::ChooseFilmFolder => {
                 if self.settings.film_end.is_some() {
-                    self.dialogs.show(ctx, DialogPurpose::FilmFolder, None);
+                    self.threads
+                        .dialogs
+                        .show(ctx, DialogPurpose::FilmFolder, None);
                 }
             }
             Command::RecordFilmTo(folder) => self.start_film(folder),
             Command::ChooseExportFile => {
-                let name = self.settings.document.name();
+                let name = self.settings.kernel.name();
                 let name = format!("{}.png", name.trim_end_matches(".lua"));
-                self.dialogs.show(ctx, DialogPurpose::ExportPng, Some(name));
+                self.threads
+                    .dialogs
+                    .show(ctx, DialogPurpose::ExportPng, Some(name));
             }
             Command::ExportTo(path) => self.start_export(path),
-            Command::CancelBackground => self.background.cancel(),
+            Command::CancelBackground => self.threads.background.cancel(),
             Command::RunBenchmark => {
                 if let Some(seed) = shipped_kernel("seed") {
                     let plan = BenchPlan::article(Arc::from(seed.source), seed.name, 3);
@@ -528,32 +463,16 @@ impl MoonbrotApp {
                         done: 0,
                         total: plan.step_count(),
                     };
-                    self.background.benchmark(plan);
+                    self.threads.background.benchmark(plan);
                 }
             }
-            Command::SetSize(size) => {
-                let changed = replace_if_new(&mut self.settings.size, size);
-                self.scheduler
-                    .changed_if(changed, Change::RenderSettings, now);
-            }
-            Command::SetThreads(threads) => {
-                let changed = replace_if_new(&mut self.settings.threads, threads);
-                self.scheduler
-                    .changed_if(changed, Change::RenderSettings, now);
-            }
-            Command::SetMaxIter(max_iter) => {
-                let changed = replace_if_new(&mut self.settings.max_iter, max_iter);
-                self.scheduler
-                    .changed_if(changed, Change::RenderSettings, now);
-            }
-            Command::SetGuessing(guessing) => {
-                let changed = replace_if_new(&mut self.settings.guessing, guessing);
-                self.scheduler
-                    .changed_if(changed, Change::RenderSettings, now);
-            }
-            Command::SetPalette(palette) => {
-                let changed = replace_if_new(&mut self.settings.palette, palette);
-                self.scheduler.changed_if(changed, Change::Palette, now);
+            Command::Set(setting) => {
+                let change = match setting {
+                    RenderSetting::Palette(_) => Change::Palette,
+                    _ => Change::RenderSettings,
+                };
+                let changed = self.settings.set(setting);
+                self.scheduler.changed_if(changed, change, now);
             }
             Command::SetAutoRun(auto_run) => self.settings.auto_run = auto_run,
             Command::SetParameter(name, value) => {
@@ -568,8 +487,35 @@ impl MoonbrotApp {
                     self.scheduler.changed(Change::RenderSettings, now);
                 }
             }
-            Command::PickPoint(name) => self.picking = name,
-            Command::DismissRestoreProblems => self.restore_problems.clear(),
+            Command::PickPoint(name) => self.gestures.picking = name,
+            Command::DismissRestoreProblems => self.notices.restore_problems.clear(),
+            Command::DocumentRead(opened) => {
+                let OpenedDocument { path, stored } = *opened;
+                self.notices.file_outcome = Some(FileOutcome::Opened(path.clone()));
+                self.settings.remember_file(&path);
+                let opening = Opening {
+                    kernel: EditedKernel::new(stored.kernel_source, Origin::Png(path)),
+                    view: Some(stored.view),
+                    stored: Some((
+                        stored.max_iter,
+                        stored.palette,
+                        stored.parameters.into_iter().collect(),
+                        stored.guessing,
+                    )),
+                };
+                self.offer(opening, now);
+            }
+            Command::ParametersRendered(rendered) => {
+                // Keep only values the kernel still takes, as rendered.
+                self.settings
+                    .parameters
+                    .retain(|name, _| rendered.iter().any(|(declared, _)| declared == name));
+                for (name, value) in rendered {
+                    if let Some(given) = self.settings.parameters.get_mut(&name) {
+                        *given = value;
+                    }
+                }
+            }
         }
     }
 
@@ -585,19 +531,19 @@ impl MoonbrotApp {
     fn navigate(&mut self, change: ViewChange, now: Instant) {
         match change.gesture {
             Gesture::Dragging => {
-                self.dragging_from.get_or_insert(self.view());
+                self.gestures.dragging_from.get_or_insert(self.view());
                 self.settings.view = Some(change.view);
                 self.scheduler.changed(Change::Dragging, now);
             }
             Gesture::DragEnded => {
-                let from = self.dragging_from.take().unwrap_or(self.view());
+                let from = self.gestures.dragging_from.take().unwrap_or(self.view());
                 self.settings.history.record(from);
                 self.settings.view = Some(change.view);
                 self.scheduler.changed(Change::ViewMoved, now);
             }
             Gesture::Wheel => {
-                if self.wheel_from.is_none() {
-                    self.wheel_from = Some(self.view());
+                if self.gestures.wheel_from.is_none() {
+                    self.gestures.wheel_from = Some(self.view());
                     self.settings.history.record(self.view());
                 }
                 self.settings.view = Some(change.view);
@@ -609,8 +555,8 @@ impl MoonbrotApp {
 
     /// Replaces the editor's document with `opening`, or, over unsaved changes, asks first.
     fn offer(&mut self, opening: Opening, now: Instant) {
-        let current = &self.settings.document;
-        if current.is_dirty() && opening.document.text() != current.text() {
+        let current = &self.settings.kernel;
+        if current.is_dirty() && opening.kernel.text() != current.text() {
             self.pending_replace = Some(opening);
         } else {
             self.use_opening(opening, now);
@@ -618,14 +564,14 @@ impl MoonbrotApp {
     }
 
     fn use_opening(&mut self, opening: Opening, now: Instant) {
-        self.settings.document = opening.document;
+        self.settings.kernel = opening.kernel;
         if self.settings.view.is_some() || opening.view.is_some() {
             self.settings.history.record(self.view());
         }
         // A different kernel starts at its own home view, a document at its stored one.
         self.settings.view = opening.view;
-        self.picking = None;
-        self.editor_scroll_to_start = true;
+        self.gestures.picking = None;
+        self.layout.editor_scroll_to_start = true;
         match opening.stored {
             Some((max_iter, palette, parameters, guessing)) => {
                 self.settings.max_iter = Some(max_iter);
@@ -639,35 +585,28 @@ impl MoonbrotApp {
     }
 
     fn save_kernel_to(&mut self, path: &Path) {
-        self.file_outcome = Some(
-            match write_kernel_file(path, self.settings.document.text()) {
+        self.notices.file_outcome =
+            Some(match write_kernel_file(path, self.settings.kernel.text()) {
                 Ok(()) => {
-                    self.settings.document.saved_to(path);
+                    self.settings.kernel.saved_to(path);
                     self.settings.remember_file(path);
                     FileOutcome::Saved(path.to_owned())
                 }
                 Err(error) => FileOutcome::Failed(error),
-            },
-        );
+            });
     }
 
     fn start_render(&mut self, ctx: &egui::Context, passes: Passes) {
-        let source = self.settings.document.text();
-        if let Some(autosave) = &mut self.autosave {
+        let source = self.settings.kernel.text();
+        if let Some(autosave) = &mut self.threads.autosave {
             autosave.offer_kernel(source);
             autosave.set_rendering(true);
         }
         let (width_px, height_px) = self.image_size_px();
         self.scheduler.render_started((width_px, height_px));
-        let full = RenderRequest {
-            view: self.settings.view,
-            max_iter: self.settings.max_iter,
-            threads: self.settings.threads,
-            parameters: self.settings.parameters.clone(),
-            parameter_policy: ParameterPolicy::Lenient,
-            guessing: self.settings.guessing,
-            ..RenderRequest::new(source, width_px, height_px)
-        };
+        let full = self
+            .settings
+            .render_request((width_px, height_px), self.settings.view);
         let mut requests = Vec::new();
         if passes.preview {
             requests.push((
@@ -680,25 +619,17 @@ impl MoonbrotApp {
             ));
         }
         requests.push((Pass::Full, full));
-        self.generation = self.render.submit(requests);
+        self.rendering.generation = self.threads.render.submit(requests);
         self.canvas.progress = Some(ProgressLayer::new(ctx, self.view(), (width_px, height_px)));
     }
 
     fn start_export(&mut self, path: PathBuf) {
-        let chosen = self.settings.size.size_px(self.view_area_px);
+        let chosen = self.settings.size.size_px(self.layout.view_area_px);
         let size_px = self.settings.export_scale.size_px(chosen);
-        let request = RenderRequest {
-            view: Some(self.view()),
-            max_iter: self.settings.max_iter,
-            threads: self.settings.threads,
-            parameters: self.settings.parameters.clone(),
-            parameter_policy: ParameterPolicy::Lenient,
-            guessing: self.settings.guessing,
-            ..RenderRequest::new(self.settings.document.text(), size_px.0, size_px.1)
-        };
+        let request = self.settings.render_request(size_px, Some(self.view()));
         self.export.progress = Some((0, 1));
         self.export.outcome = None;
-        self.background.export(ExportJob {
+        self.threads.background.export(ExportJob {
             request,
             palette: self.settings.palette,
             path,
@@ -711,19 +642,13 @@ impl MoonbrotApp {
         let Some(end) = self.settings.film_end else {
             return;
         };
-        let chosen = self.settings.size.size_px(self.view_area_px);
+        let chosen = self.settings.size.size_px(self.layout.view_area_px);
         let size_px = self.settings.export_scale.size_px(chosen);
-        let request = RenderRequest {
-            max_iter: self.settings.max_iter,
-            threads: self.settings.threads,
-            parameters: self.settings.parameters.clone(),
-            parameter_policy: ParameterPolicy::Lenient,
-            guessing: self.settings.guessing,
-            ..RenderRequest::new(self.settings.document.text(), size_px.0, size_px.1)
-        };
+        // Each frame's view is set by the film.
+        let request = self.settings.render_request(size_px, None);
         self.export.progress = Some((0, self.settings.film_frames as usize));
         self.export.outcome = None;
-        self.background.film(FilmJob {
+        self.threads.background.film(FilmJob {
             request,
             palette: self.settings.palette,
             supersample: self.settings.export_supersample,
@@ -736,10 +661,10 @@ impl MoonbrotApp {
 
     /// Takes in what the threads and dialogs reported since the last frame.
     fn poll(&mut self, ctx: &egui::Context) {
-        for event in self.render.poll() {
+        for event in self.threads.render.poll() {
             self.on_render_event(ctx, event);
         }
-        for event in self.background.poll() {
+        for event in self.threads.background.poll() {
             match event {
                 BackgroundEvent::Progress { done, total } => {
                     if let BenchState::Running { .. } = self.timings.bench {
@@ -760,27 +685,22 @@ impl MoonbrotApp {
                 }
             }
         }
-        for opened in self.documents.poll() {
+        for opened in self.threads.opening.poll() {
             match opened {
-                Ok(OpenedDocument { path, stored }) => {
-                    self.file_outcome = Some(FileOutcome::Opened(path.clone()));
-                    self.settings.remember_file(&path);
-                    let opening = Opening {
-                        document: KernelDocument::new(stored.kernel_source, Origin::Png(path)),
-                        view: Some(stored.view),
-                        stored: Some((
-                            stored.max_iter,
-                            stored.palette,
-                            stored.parameters.into_iter().collect(),
-                            stored.guessing,
-                        )),
-                    };
-                    self.offer(opening, Instant::now());
-                }
-                Err(failure) => self.file_outcome = Some(FileOutcome::OpenFailed(failure)),
+                Ok(opened) => self.commands.push(Command::DocumentRead(Box::new(opened))),
+                Err(failure) => self.notices.file_outcome = Some(FileOutcome::OpenFailed(failure)),
             }
         }
-        if let Some(answer) = self.dialogs.poll()
+        // A wheel gesture ends when the wheel rests; its render is then due.
+        if self.gestures.wheel_from.is_some()
+            && self
+                .scheduler
+                .due_in(Instant::now())
+                .is_none_or(|due| due.is_zero())
+        {
+            self.commands.push(Command::WheelRested);
+        }
+        if let Some(answer) = self.threads.dialogs.poll()
             && let Some(path) = answer.path
         {
             self.commands.push(match answer.purpose {
@@ -795,9 +715,9 @@ impl MoonbrotApp {
     fn on_render_event(&mut self, ctx: &egui::Context, event: RenderEvent) {
         match event {
             RenderEvent::Log(line) => {
-                self.log.push(line);
-                if self.log.len() > MAX_LOG_LINES {
-                    self.log.remove(0);
+                self.notices.log.push(line);
+                if self.notices.log.len() > MAX_LOG_LINES {
+                    self.notices.log.remove(0);
                 }
             }
             RenderEvent::Rows {
@@ -806,7 +726,7 @@ impl MoonbrotApp {
                 row_count,
                 output,
                 values,
-            } if generation == self.generation => {
+            } if generation == self.rendering.generation => {
                 let palette = self.settings.palette;
                 if let Some(progress) = &mut self.canvas.progress {
                     progress.add_rows(&palette, output, first_row, row_count, &values);
@@ -816,45 +736,39 @@ impl MoonbrotApp {
                 generation,
                 pass,
                 output,
-            } if generation == self.generation => {
-                self.kernel_home = output.kernel.home_or_default();
-                self.kernel_is_deep = output.kernel.deep;
-                self.shown_precision = Some(output.precision);
-                self.kernel_parameters.clone_from(&output.kernel.parameters);
-                // Keep only values the kernel still takes, as rendered.
-                let rendered = &output.parameters;
-                self.settings
-                    .parameters
-                    .retain(|name, _| rendered.iter().any(|(declared, _)| declared == name));
-                for (name, value) in rendered {
-                    if let Some(given) = self.settings.parameters.get_mut(name) {
-                        given.clone_from(value);
-                    }
-                }
+            } if generation == self.rendering.generation => {
+                self.rendering.kernel_home = output.kernel.home_or_default();
+                self.rendering.kernel_is_deep = output.kernel.deep;
+                self.rendering.shown_precision = Some(output.precision);
+                self.rendering
+                    .kernel_parameters
+                    .clone_from(&output.kernel.parameters);
+                self.commands
+                    .push(Command::ParametersRendered(output.parameters.clone()));
                 if let Some(progress) = &mut self.canvas.progress {
                     progress.view = output.view;
                 }
                 let mut output = *output;
                 match pass {
                     Pass::Preview => {
-                        self.preview_compile_secs = output.timings.compile_secs;
+                        self.rendering.preview_compile_secs = output.timings.compile_secs;
                         let layer =
                             Layer::new(ctx, output.image, output.view, &self.settings.palette);
                         self.canvas.base = Some(layer);
                     }
                     Pass::Full => {
-                        self.settings.document.record_run(Ok(output.kernel));
-                        if let Some(autosave) = &mut self.autosave {
+                        self.settings.kernel.record_run(Ok(output.kernel));
+                        if let Some(autosave) = &mut self.threads.autosave {
                             autosave.set_rendering(false);
                         }
                         // The run's compile time includes its preview's, which compiled the
                         // kernel's states first.
                         output.timings.compile_secs +=
-                            std::mem::take(&mut self.preview_compile_secs);
+                            std::mem::take(&mut self.rendering.preview_compile_secs);
                         let size_px = (output.image.width_px, output.image.height_px);
                         self.timings.record(
-                            kernel_hash(self.settings.document.text()),
-                            &self.settings.document.name(),
+                            kernel_hash(self.settings.kernel.text()),
+                            &self.settings.kernel.name(),
                             size_px,
                             output.timings,
                         );
@@ -873,8 +787,10 @@ impl MoonbrotApp {
                     }
                 }
             }
-            RenderEvent::Failed { generation, error } if generation == self.generation => {
-                if let Some(autosave) = &mut self.autosave {
+            RenderEvent::Failed { generation, error }
+                if generation == self.rendering.generation =>
+            {
+                if let Some(autosave) = &mut self.threads.autosave {
                     autosave.set_rendering(false);
                 }
                 self.canvas.progress = None;
@@ -882,7 +798,7 @@ impl MoonbrotApp {
                     *lock(&screenshot.outcome) = Some(Err(format!("the render failed: {error}")));
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                 }
-                self.settings.document.record_run(Err(error));
+                self.settings.kernel.record_run(Err(error));
             }
             _ => {} // a superseded request
         }
@@ -890,12 +806,7 @@ impl MoonbrotApp {
 
     /// Does what the scheduler says is due. Called once per kept frame.
     fn follow_schedule(&mut self, ctx: &egui::Context) {
-        let now = Instant::now();
-        // A wheel gesture ends when the wheel rests; its render is then due.
-        if self.wheel_from.is_some() && self.scheduler.due_in(now).is_none_or(|due| due.is_zero()) {
-            self.wheel_from = None;
-        }
-        match self.scheduler.decide(now, self.image_size_px()) {
+        match self.scheduler.decide(Instant::now(), self.image_size_px()) {
             Decision::Idle => {}
             Decision::Recolour => {
                 let palette = self.settings.palette;
@@ -949,10 +860,10 @@ impl MoonbrotApp {
 
     /// Shows the document's name and unsaved state in the title bar.
     fn update_title(&mut self, ctx: &egui::Context) {
-        let title = self.settings.document.title();
-        if title != self.shown_title {
+        let title = self.settings.kernel.title();
+        if title != self.layout.shown_title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
-            self.shown_title = title;
+            self.layout.shown_title = title;
         }
     }
 }
@@ -968,13 +879,6 @@ pub fn restore_settings(storage: Option<&dyn eframe::Storage>) -> Settings {
 /// Saves the settings where `restore_settings` finds them.
 pub fn store_settings(storage: &mut dyn eframe::Storage, settings: &Settings) {
     eframe::set_value(storage, eframe::APP_KEY, settings);
-}
-
-/// Sets `field` to `value`; true if that changed it.
-fn replace_if_new<T: PartialEq>(field: &mut T, value: T) -> bool {
-    let changed = *field != value;
-    *field = value;
-    changed
 }
 
 /// `size_px` scaled down, keeping its aspect ratio, so neither side exceeds `max_side`.
@@ -1010,13 +914,14 @@ impl eframe::App for MoonbrotApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let frame_started = Instant::now();
         let ctx = ui.ctx().clone();
-        self.max_texture_side =
+        self.layout.max_texture_side =
             (ctx.input(|input| input.max_texture_side) as u32).max(MIN_TEXTURE_SIDE);
         self.poll(&ctx);
         self.commands
-            .push_pressed_shortcuts(&ctx, self.editor_has_focus);
+            .push_pressed_shortcuts(&ctx, self.layout.editor_has_focus);
         self.commands.push_dropped_files(&ctx);
-        let typing = self.editor_has_focus || ctx.memory(|memory| memory.focused().is_some());
+        let typing =
+            self.layout.editor_has_focus || ctx.memory(|memory| memory.focused().is_some());
         self.commands.push_pasted_locations(&ctx, typing);
         self.panels_ui(&ctx, ui);
         for command in self.commands.take() {
@@ -1031,8 +936,8 @@ impl eframe::App for MoonbrotApp {
         }
         // Handed over every frame (a comparison when nothing changed): the autosave thread
         // writes it within about two seconds, whether or not another frame is drawn.
-        if let Some(autosave) = &mut self.autosave {
-            autosave.offer_kernel(self.settings.document.text());
+        if let Some(autosave) = &mut self.threads.autosave {
+            autosave.offer_kernel(self.settings.kernel.text());
         }
         self.update_title(&ctx);
         self.timings
@@ -1043,7 +948,7 @@ impl eframe::App for MoonbrotApp {
         // Screenshot mode shows the defaults and must not overwrite what the user had.
         if self.screenshot.is_none() {
             store_settings(storage, &self.settings);
-            if let Some(autosave) = &mut self.autosave {
+            if let Some(autosave) = &mut self.threads.autosave {
                 autosave.offer_settings(&self.settings);
             }
         }

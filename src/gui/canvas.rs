@@ -470,7 +470,7 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
         if input.modifiers.alt || input.modifiers.command {
             return None;
         }
-        let centre = (view.center_x, view.center_y);
+        let center = (view.center_x, view.center_y);
         if input.key_pressed(Key::ArrowLeft) {
             Some(view.panned_by_pixels((step(ARROW_PAN_FRACTION, width), 0.0), height))
         } else if input.key_pressed(Key::ArrowRight) {
@@ -480,9 +480,9 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
         } else if input.key_pressed(Key::ArrowDown) {
             Some(view.panned_by_pixels((0.0, -step(ARROW_PAN_FRACTION, height)), height))
         } else if input.key_pressed(Key::Plus) || input.key_pressed(Key::Equals) {
-            Some(view.zoomed_about(centre, CLICK_ZOOM_FACTOR))
+            Some(view.zoomed_about(center, CLICK_ZOOM_FACTOR))
         } else if input.key_pressed(Key::Minus) {
-            Some(view.zoomed_about(centre, 1.0 / CLICK_ZOOM_FACTOR))
+            Some(view.zoomed_about(center, 1.0 / CLICK_ZOOM_FACTOR))
         } else {
             None
         }
@@ -492,10 +492,10 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
 /// The view that shows the screen rectangle `rect` (at the image's aspect ratio).
 fn zoom_to_box(view: &View, placement: &Placement, rect: Rect) -> View {
     let size_px = placement.size_px;
-    let centre = view.complex_at_exact_pos(placement.pos_in_image(rect.center()), size_px);
+    let center = view.complex_at_exact_pos(placement.pos_in_image(rect.center()), size_px);
     let scale = placement.pixels_per_point() * view.scale_per_pixel(size_px.1);
     let aspect = f64::from(size_px.0) / f64::from(size_px.1.max(1));
     let box_height = f64::from(rect.height()) * scale;
     let box_width = f64::from(rect.width()) * scale;
-    View::at(centre.0, centre.1, box_height.max(box_width / aspect))
+    View::at(center.0, center.1, box_height.max(box_width / aspect))
 }

@@ -10,6 +10,8 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 
 use super::canvas::ViewChange;
 use super::settings::{ExportScale, SizeChoice};
+use super::workers::OpenedDocument;
+use crate::engine::Dd;
 use crate::engine::kernel::ParameterValue;
 use crate::engine::output::Palette;
 
@@ -22,6 +24,16 @@ pub enum Command {
     KernelEdited,
     /// Move to a view (from the canvas: drag, wheel, double-click, zoom box, keys).
     Navigate(ViewChange),
+    /// The image was clicked at this point, with the view change the canvas made of the
+    /// click, if any: while picking, the click sets the parameter; otherwise the view moves.
+    ImageClicked {
+        /// The complex point clicked.
+        point: (Dd, Dd),
+        /// What the canvas made of the click as a view change.
+        change: Option<ViewChange>,
+    },
+    /// The wheel has rested: the zoom gesture is over (its render is due).
+    WheelRested,
     /// Go to the kernel's home view.
     Home,
     /// Go back in the view history.
@@ -73,16 +85,8 @@ pub enum Command {
     CancelBackground,
     /// Run the seed article's benchmark.
     RunBenchmark,
-    /// Choose the image size.
-    SetSize(SizeChoice),
-    /// Choose the number of worker threads.
-    SetThreads(usize),
-    /// Choose the iteration limit (None: the kernel's own).
-    SetMaxIter(Option<u32>),
-    /// Turn solid guessing on or off.
-    SetGuessing(bool),
-    /// Choose the colouring (recolours without rendering).
-    SetPalette(Palette),
+    /// Change a setting that renders again (or, for the palette, recolours).
+    Set(RenderSetting),
     /// Give a kernel parameter a value.
     SetParameter(String, ParameterValue),
     /// Put every kernel parameter back to its default.
@@ -93,6 +97,26 @@ pub enum Command {
     SetAutoRun(bool),
     /// Hide the list of what could not be restored at start.
     DismissRestoreProblems,
+    /// The opening thread read and checked a moonbrot PNG: offer its kernel and settings.
+    DocumentRead(Box<OpenedDocument>),
+    /// A render finished with these parameter values (the kernel's declared ones, as it
+    /// rendered them): keep only those, as rendered.
+    ParametersRendered(Vec<(String, ParameterValue)>),
+}
+
+/// A setting that changes what is rendered (or how it is coloured).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RenderSetting {
+    /// The image size.
+    Size(SizeChoice),
+    /// The number of worker threads.
+    Threads(usize),
+    /// The iteration limit (None: the kernel's own).
+    MaxIter(Option<u32>),
+    /// Solid guessing on or off.
+    Guessing(bool),
+    /// The colouring (recolours without rendering).
+    Palette(Palette),
 }
 
 /// A keyboard shortcut and when it applies.

@@ -5,7 +5,7 @@
 
 use egui::Ui;
 
-use super::commands::Command;
+use super::commands::{Command, RenderSetting};
 use super::settings::{MAX_CHOSEN_SIDE_PX, SIZE_PRESETS, Settings, SizeChoice};
 use crate::engine::kernel::MAX_MAX_ITER;
 use crate::engine::kernel::{ParameterKind, ParameterSpec, ParameterValue};
@@ -29,7 +29,7 @@ pub fn controls_ui(ui: &mut Ui, settings: &Settings, size_px: (u32, u32)) -> Vec
             let mut size = settings.size;
             size_ui(ui, &mut size, size_px);
             if size != settings.size {
-                commands.push(Command::SetSize(size));
+                commands.push(Command::Set(RenderSetting::Size(size)));
             }
             let mut threads = settings.threads;
             let label = ui.label("Threads");
@@ -38,12 +38,12 @@ pub fn controls_ui(ui: &mut Ui, settings: &Settings, size_px: (u32, u32)) -> Vec
                 .on_hover_text("Worker threads, one Lua state each");
             ui.end_row();
             if threads != settings.threads {
-                commands.push(Command::SetThreads(threads));
+                commands.push(Command::Set(RenderSetting::Threads(threads)));
             }
             let mut max_iter = settings.max_iter;
             max_iter_ui(ui, &mut max_iter);
             if max_iter != settings.max_iter {
-                commands.push(Command::SetMaxIter(max_iter));
+                commands.push(Command::Set(RenderSetting::MaxIter(max_iter)));
             }
             let label = ui.label("Solid guessing");
             let mut guessing = settings.guessing;
@@ -55,7 +55,7 @@ pub fn controls_ui(ui: &mut Ui, settings: &Settings, size_px: (u32, u32)) -> Vec
                      direct-colour kernels are always computed in full.",
                 );
             if guessing != settings.guessing {
-                commands.push(Command::SetGuessing(guessing));
+                commands.push(Command::Set(RenderSetting::Guessing(guessing)));
             }
             ui.end_row();
         });
@@ -63,7 +63,7 @@ pub fn controls_ui(ui: &mut Ui, settings: &Settings, size_px: (u32, u32)) -> Vec
     let mut palette = settings.palette;
     palette_ui(ui, &mut palette);
     if palette != settings.palette {
-        commands.push(Command::SetPalette(palette));
+        commands.push(Command::Set(RenderSetting::Palette(palette)));
     }
     commands
 }

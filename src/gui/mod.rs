@@ -8,7 +8,7 @@ mod canvas;
 mod commands;
 mod controls;
 mod dialogs;
-mod document;
+mod edited_kernel;
 mod editor;
 pub mod recovery;
 mod scheduler;
@@ -24,9 +24,9 @@ pub use app::{
     store_settings,
 };
 pub use canvas::{Gesture, ViewChange, complex_at};
-pub use commands::{Command, shortcuts};
+pub use commands::{Command, RenderSetting, shortcuts};
 pub use dialogs::{DialogPurpose, FileDialogs};
-pub use document::{KernelDocument, Origin};
+pub use edited_kernel::{EditedKernel, Origin};
 pub use editor::SOURCE_LABEL;
 pub use settings::{ExportScale, Settings, SizeChoice};
 pub use workers::ExportFailure;

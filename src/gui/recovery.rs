@@ -63,8 +63,8 @@ pub fn restore(dir: &Path) -> Restored {
     restored.settings = match (settings, kernel) {
         (settings, Some(source)) => {
             let mut settings = settings.unwrap_or_default();
-            settings.document.set_text(source);
-            settings.document.mark_restored();
+            settings.kernel.set_text(source);
+            settings.kernel.mark_restored();
             Some(settings)
         }
         (settings, None) => settings,
@@ -295,7 +295,7 @@ mod tests {
     fn the_saved_kernel_wins_over_the_settings_text() {
         let dir = tempfile::tempdir().expect("dir");
         let settings = Settings {
-            document: crate::gui::document::KernelDocument::untitled("old"),
+            kernel: crate::gui::edited_kernel::EditedKernel::untitled("old"),
             ..Settings::default()
         };
         std::fs::write(
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(
             restored
                 .settings
-                .map(|settings| settings.document.text().to_owned()),
+                .map(|settings| settings.kernel.text().to_owned()),
             Some("typed last".to_owned())
         );
         assert!(!restored.interrupted_render);
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(
             restored
                 .settings
-                .map(|settings| settings.document.text().to_owned()),
+                .map(|settings| settings.kernel.text().to_owned()),
             Some("whole".to_owned())
         );
     }

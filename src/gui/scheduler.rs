@@ -43,6 +43,8 @@ pub enum Change {
     RenderSettings,
     /// The colouring changed.
     Palette,
+    /// The user asked to run the kernel (Run): render at once, even while paused.
+    RunAsked,
 }
 
 /// What the app should do this frame.
@@ -76,6 +78,8 @@ pub struct RenderScheduler {
     /// The size of the last render started.
     rendered_size_px: Option<(u32, u32)>,
     paused: Option<String>,
+    /// The user asked for a render (Run): the next decision starts it.
+    run_asked: bool,
 }
 
 impl Default for RenderScheduler {
@@ -94,6 +98,7 @@ impl RenderScheduler {
             size_px_since: None,
             rendered_size_px: None,
             paused: None,
+            run_asked: false,
         };
         scheduler.changed(Change::Started, Instant::now());
         scheduler
@@ -110,6 +115,10 @@ impl RenderScheduler {
             Change::Typed { auto_run: true } => Some(now + AUTO_RUN_DELAY),
             Change::Wheel => Some(now + WHEEL_SETTLE_DELAY),
             Change::Typed { auto_run: false } | Change::Dragging => None,
+            Change::RunAsked => {
+                self.run_asked = true;
+                Some(now)
+            }
             Change::Palette => {
                 self.recolour_due = true;
                 None
@@ -156,7 +165,7 @@ impl RenderScheduler {
 
     /// True while a render or a recolour is due (or the image size is settling).
     pub fn is_due(&self) -> bool {
-        self.render_due.is_some() || self.recolour_due
+        self.render_due.is_some() || self.recolour_due || self.run_asked
     }
 
     /// How long until the due render, if one is due.
@@ -169,6 +178,10 @@ impl RenderScheduler {
     pub fn decide(&mut self, now: Instant, size_px: (u32, u32)) -> Decision {
         if std::mem::take(&mut self.recolour_due) {
             return Decision::Recolour;
+        }
+        // Asked for: now, at this size, whatever the pause, a drag or a settling size.
+        if std::mem::take(&mut self.run_asked) {
+            return Decision::Render(Self::passes_for(size_px));
         }
         let stable_since = match self.size_px_since {
             Some((size, since)) if size == size_px => since,
@@ -221,6 +234,24 @@ mod tests {
         ));
         scheduler.render_started(SIZE);
         scheduler
+    }
+
+    #[test]
+    fn run_renders_at_once_even_while_paused_and_ends_the_pause() {
+        let now = Instant::now();
+        let mut scheduler = settled(now);
+        scheduler.pause("safe start".to_owned());
+        scheduler.changed(Change::ViewMoved, now);
+        assert_eq!(scheduler.decide(now, SIZE), Decision::Idle, "paused");
+        scheduler.changed(Change::RunAsked, now);
+        assert_eq!(
+            scheduler.decide(now, (640, 400)),
+            Decision::Render(RenderScheduler::passes_for((640, 400))),
+            "at once, even at a size that has not settled"
+        );
+        scheduler.render_started((640, 400));
+        assert_eq!(scheduler.paused_reason(), None);
+        assert_eq!(scheduler.decide(now, (640, 400)), Decision::Idle);
     }
 
     #[test]

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use std::path::PathBuf;
 
-use super::document::KernelDocument;
-use crate::engine::View;
+use super::commands::RenderSetting;
+use super::edited_kernel::EditedKernel;
 use crate::engine::kernel::ParameterValues;
 use crate::engine::output::Palette;
-use crate::engine::render::default_thread_count;
+use crate::engine::render::{ParameterPolicy, default_thread_count};
+use crate::engine::{RenderRequest, View};
 
 /// Image size presets (widths; the height follows the window's aspect ratio).
 pub const SIZE_PRESETS: [u32; 4] = [320, 640, 1280, 1920];
@@ -105,7 +106,7 @@ pub struct Settings {
     /// The kernel being edited (stored as the flat fields `source`, `shipped_name`,
     /// `file_path` and `saved_source`).
     #[serde(flatten)]
-    pub document: KernelDocument,
+    pub kernel: EditedKernel,
     /// The view; None for the kernel's home.
     pub view: Option<View>,
     /// Back and Forward.
@@ -143,6 +144,34 @@ pub const MAX_FILM_FRAMES: u32 = 10_000;
 pub const MAX_RECENT_FILES: usize = 8;
 
 impl Settings {
+    /// Sets one render setting; true if that changed it (a setting set to its own value
+    /// changes nothing, so nothing renders again).
+    pub fn set(&mut self, setting: RenderSetting) -> bool {
+        match setting {
+            RenderSetting::Size(size) => replace_if_new(&mut self.size, size),
+            RenderSetting::Threads(threads) => replace_if_new(&mut self.threads, threads),
+            RenderSetting::MaxIter(max_iter) => replace_if_new(&mut self.max_iter, max_iter),
+            RenderSetting::Guessing(guessing) => replace_if_new(&mut self.guessing, guessing),
+            RenderSetting::Palette(palette) => replace_if_new(&mut self.palette, palette),
+        }
+    }
+
+    /// The render request these settings make for the edited kernel at `size_px` and
+    /// `view` (None: the kernel's home): the one place the window builds a request, for
+    /// what it shows, exports and films alike. Parameters the kernel no longer declares
+    /// are ignored (the kernel may have changed since they were set).
+    pub fn render_request(&self, size_px: (u32, u32), view: Option<View>) -> RenderRequest {
+        RenderRequest {
+            view,
+            max_iter: self.max_iter,
+            threads: self.threads,
+            parameters: self.parameters.clone(),
+            parameter_policy: ParameterPolicy::Lenient,
+            guessing: self.guessing,
+            ..RenderRequest::new(self.kernel.text(), size_px.0, size_px.1)
+        }
+    }
+
     /// Puts `path` first in the recent files.
     pub fn remember_file(&mut self, path: &std::path::Path) {
         self.recent_files.retain(|recent| recent != path);
@@ -154,7 +183,7 @@ impl Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            document: KernelDocument::default(),
+            kernel: EditedKernel::default(),
             view: None,
             history: ViewHistory::default(),
             size: SizeChoice::FitWindow,
@@ -205,6 +234,13 @@ impl ExportScale {
     }
 }
 
+/// Sets `field` to `value`; true if that changed it.
+fn replace_if_new<T: PartialEq>(field: &mut T, value: T) -> bool {
+    let changed = *field != value;
+    *field = value;
+    changed
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {
@@ -233,7 +269,7 @@ mod tests {
         let partial: Settings =
             serde_json::from_str(r#"{"threads": 3, "source": "x = 1"}"#).expect("partial state");
         assert_eq!(partial.threads, 3);
-        assert_eq!(partial.document.text(), "x = 1");
+        assert_eq!(partial.kernel.text(), "x = 1");
         assert_eq!(partial.palette, Settings::default().palette);
         assert_eq!(partial.size, Settings::default().size);
     }

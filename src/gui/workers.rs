@@ -12,11 +12,10 @@ use std::thread::JoinHandle;
 
 use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
 use crate::engine::kernel::resolve;
-use crate::engine::output::Palette;
 use crate::engine::output::{
-    DEFAULT_BAND_BYTES, PosterError, PosterFormat, PosterJob, render_poster,
+    DEFAULT_BAND_BYTES, Document, Film, Palette, PosterError, PosterFormat, PosterJob,
+    read_document, render_film, render_poster,
 };
-use crate::engine::output::{Document, read_document};
 use crate::engine::{
     CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
     PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest, View,
@@ -443,7 +442,7 @@ impl BackgroundThread {
 
 /// A document read from a file and checked, ready to replace the editor's: the PNG's kernel
 /// compiled (in the sandbox, its top level limited in time) and its parameter values fit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OpenedDocument {
     /// The file.
     pub path: PathBuf,
@@ -473,11 +472,11 @@ const OPEN_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1
 /// The thread that reads and checks PNG documents before they are opened, on an engine of
 /// its own (reading and compiling never stall the UI, and never cancel a render or an
 /// export).
-pub struct DocumentThread {
+pub struct OpeningThread {
     thread: JobThread<PathBuf, Result<OpenedDocument, OpenFailure>>,
 }
 
-impl DocumentThread {
+impl OpeningThread {
     /// Starts the thread.
     pub fn spawn(waker: Waker) -> std::io::Result<Self> {
         let thread = JobThread::spawn(
@@ -530,34 +529,31 @@ fn check_document(
 /// Renders the film's frames one after the other; progress counts frames.
 fn run_film(
     engine: &Engine,
-    film: &FilmJob,
+    job: &FilmJob,
     cancel: &CancelToken,
     events: &EventSender<BackgroundEvent>,
 ) -> Result<PathBuf, ExportFailure> {
-    std::fs::create_dir_all(&film.folder).map_err(|source| ExportError::Io {
-        path: film.folder.clone(),
-        source,
-    })?;
-    for frame in 0..film.frames {
-        let poster = PosterJob {
-            request: RenderRequest {
-                view: Some(View::film_frame(film.start, film.end, frame, film.frames)),
-                ..film.request.clone()
-            },
-            palette: film.palette,
-            supersample: film.supersample,
+    let film = Film {
+        poster: PosterJob {
+            request: job.request.clone(),
+            palette: job.palette,
+            supersample: job.supersample,
             rows: None,
             band_bytes: DEFAULT_BAND_BYTES,
             format: PosterFormat::Png,
-        };
-        let path = film.folder.join(format!("frame-{frame:05}.png"));
-        render_poster(engine, &poster, &path, cancel, &mut |_, _| {})?;
+        },
+        start: job.start,
+        end: job.end,
+        frames: job.frames,
+        shard: None,
+    };
+    render_film(engine, &film, &job.folder, cancel, &mut |frame| {
         events.send(BackgroundEvent::Progress {
-            done: frame as usize + 1,
-            total: film.frames as usize,
+            done: frame.done as usize,
+            total: frame.total as usize,
         });
-    }
-    Ok(film.folder.clone())
+    })?;
+    Ok(job.folder.clone())
 }
 
 fn run_export(

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use moonbrot::engine::render::{STOP_GRACE, abandoned_worker_count};
+use moonbrot::engine::render::STOP_GRACE;
 use moonbrot::engine::{CancelToken, Engine, RenderError, RenderRequest};
 
 use crate::support::{request, shipped};
@@ -72,13 +72,21 @@ fn abandoned_workers_end_once_their_call_returns() {
         matches!(result, Err(RenderError::Abandoned { .. })),
         "{result:?}"
     );
-    // Other tests may abandon workers meanwhile; wait until this one's stall is over and
-    // check the count comes back down rather than for an exact value.
+    // This engine's own count: other tests abandon workers of their own meanwhile.
+    assert_eq!(
+        engine.abandoned_workers_running(),
+        1,
+        "abandoned while it stalls"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
-    while abandoned_worker_count() > 0 && Instant::now() < deadline {
+    while engine.abandoned_workers_running() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(abandoned_worker_count(), 0);
+    assert_eq!(
+        engine.abandoned_workers_running(),
+        0,
+        "the worker ended when its 2 s stall returned"
+    );
 }
 
 #[test]

@@ -243,7 +243,7 @@ fn the_users_max_iter_overrides_the_kernels() {
 }
 
 #[test]
-fn pixel_receives_the_centre_of_each_pixel() {
+fn pixel_receives_the_center_of_each_pixel() {
     let source = "function pixel(x, y) return x * 1000 + y end";
     let view = View::new(0.0, 0.0, 2.0);
     let output = Engine::default()

@@ -86,7 +86,7 @@ fn settle(harness: &mut Harness<'_, MoonbrotApp>) {
     }
 }
 
-fn canvas_centre(harness: &Harness<'_, MoonbrotApp>) -> Pos2 {
+fn canvas_center(harness: &Harness<'_, MoonbrotApp>) -> Pos2 {
     harness.state().canvas_rect().center()
 }
 
@@ -107,7 +107,7 @@ fn the_window_opens_on_the_mandelbrot_kernel_with_an_image() {
 #[test]
 fn a_pan_computes_only_the_new_strips_and_shows_what_a_full_render_gives() {
     let mut harness = harness();
-    let start = canvas_centre(&harness);
+    let start = canvas_center(&harness);
     harness.drag_at(start);
     harness.step();
     harness.hover_at(start + Vec2::new(-70.0, 25.0));
@@ -129,7 +129,7 @@ fn a_pan_computes_only_the_new_strips_and_shows_what_a_full_render_gives() {
                 view: Some(*view),
                 threads: 2,
                 ..moonbrot::engine::RenderRequest::new(
-                    app.settings().document.text(),
+                    app.settings().kernel.text(),
                     shown.width_px,
                     shown.height_px,
                 )
@@ -151,7 +151,7 @@ fn a_pan_computes_only_the_new_strips_and_shows_what_a_full_render_gives() {
 fn a_drag_pans_the_view() {
     let mut harness = harness();
     let before = harness.state().view();
-    let start = canvas_centre(&harness);
+    let start = canvas_center(&harness);
     harness.drag_at(start);
     harness.step();
     harness.hover_at(start + Vec2::new(60.0, 0.0));
@@ -313,7 +313,7 @@ fn typing_a_syntax_error_shows_it_at_its_line_and_keeps_the_image() {
         let (view, image) = harness.state().shown_image().expect("image");
         (*view, image.clone())
     };
-    let lines = harness.state().document().text().lines().count();
+    let lines = harness.state().kernel().text().lines().count();
     harness.get_by_label(SOURCE_LABEL).focus();
     harness.step();
     harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::End);
@@ -323,7 +323,7 @@ fn typing_a_syntax_error_shows_it_at_its_line_and_keeps_the_image() {
         .get_by_label(SOURCE_LABEL)
         .type_text("local broken = = 1\n");
     settle(&mut harness);
-    let source = harness.state().document().text().to_owned();
+    let source = harness.state().kernel().text().to_owned();
     assert!(
         source.ends_with("local broken = = 1\n"),
         "typed at the end: {source:?}"
@@ -402,7 +402,7 @@ fn export_writes_a_png_to_the_chosen_path() {
         "2× is the default export size"
     );
     let metadata = moonbrot::engine::output::read_document(&path).expect("metadata");
-    assert_eq!(metadata.kernel_source, harness.state().document().text());
+    assert_eq!(metadata.kernel_source, harness.state().kernel().text());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert_eq!(leftovers.len(), 1, "only the PNG is left");
 }
@@ -426,30 +426,45 @@ fn a_failed_export_says_why_and_leaves_nothing() {
 }
 
 #[test]
-fn a_palette_change_recolours_without_rendering() {
-    let mut harness = harness();
-    let runs = harness.state().runs().len();
+fn a_palette_change_recolours_the_image_on_screen_without_rendering() {
+    let Some(mut harness) = wgpu_harness() else {
+        return;
+    };
     let before = harness.state().settings().palette;
-    assert_eq!(harness.state().shown_palette(), Some(before));
     let after = moonbrot::engine::output::Palette {
+        gradient: moonbrot::engine::output::Gradient::Fire,
         offset: 0.5,
         ..before
     };
+    let runs = harness.state().runs().len();
     let ctx = harness.ctx.clone();
-    harness
-        .state_mut()
-        .apply(&ctx, moonbrot::gui::Command::SetPalette(after));
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::Set(moonbrot::gui::RenderSetting::Palette(after)),
+    );
     settle(&mut harness);
     assert_eq!(harness.state().runs().len(), runs, "no new render");
-    assert_eq!(
-        harness.state().shown_palette(),
-        Some(after),
-        "the image on screen is recoloured with the new palette"
+    let (_, image) = harness.state().shown_image().expect("an image");
+    let (expected_before, expected_after) = (
+        mean_colour_of(&before, image),
+        mean_colour_of(&after, image),
+    );
+    let on_screen = mean_colour_on_screen(&mut harness);
+    let apart = colour_distance(expected_before, expected_after);
+    assert!(
+        apart > 20.0,
+        "the two palettes look alike ({apart}): no test"
+    );
+    assert!(
+        colour_distance(on_screen, expected_after) < apart / 4.0,
+        "the pixels on screen ({on_screen:?}) are not the new palette's ({expected_after:?}; \
+         the old one's: {expected_before:?})"
     );
 }
 
-#[test]
-fn the_whole_window_matches_its_snapshot() {
+/// A harness that renders with wgpu (a GPU or Mesa's software renderer), settled; None
+/// (after saying why, or failing unless skipping is asked) when there is no renderer.
+fn wgpu_harness() -> Option<Harness<'static, MoonbrotApp>> {
     // The renderer must see every texture upload, so it starts with the harness; without a
     // GPU or software adapter that fails (and the test with it, unless skipping is asked).
     let built = std::panic::catch_unwind(|| {
@@ -471,8 +486,8 @@ fn the_whole_window_matches_its_snapshot() {
         settle(&mut harness);
         harness
     });
-    let mut harness = match built {
-        Ok(harness) => harness,
+    match built {
+        Ok(harness) => Some(harness),
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
@@ -482,8 +497,57 @@ fn the_whole_window_matches_its_snapshot() {
             crate::support::cannot_run_gui_test(&format!(
                 "no GPU or software renderer (mesa-vulkan-drivers) for snapshots: {message}"
             ));
-            return;
+            None
         }
+    }
+}
+
+/// The mean colour (r, g, b) of the image area as the window draws it.
+fn mean_colour_on_screen(harness: &mut Harness<'_, MoonbrotApp>) -> [f64; 3] {
+    let area = harness.state().canvas_rect();
+    let scale = f64::from(harness.ctx.pixels_per_point());
+    let shot = harness.render().expect("the window renders");
+    let mut sum = [0.0; 3];
+    let mut count = 0.0;
+    for (x, y, pixel) in shot.enumerate_pixels() {
+        let point = Pos2::new((f64::from(x) / scale) as f32, (f64::from(y) / scale) as f32);
+        if area.shrink(4.0).contains(point) {
+            for channel in 0..3 {
+                sum[channel] += f64::from(pixel[channel]);
+            }
+            count += 1.0;
+        }
+    }
+    sum.map(|total| total / count)
+}
+
+/// The mean colour of `image` coloured with `palette`.
+fn mean_colour_of(
+    palette: &moonbrot::engine::output::Palette,
+    image: &moonbrot::engine::ValueImage,
+) -> [f64; 3] {
+    let rgb = palette.colourize(image);
+    let mut sum = [0.0; 3];
+    for pixel in rgb.pixels() {
+        for channel in 0..3 {
+            sum[channel] += f64::from(pixel[channel]);
+        }
+    }
+    sum.map(|total| total / f64::from(rgb.width() * rgb.height()))
+}
+
+fn colour_distance(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[test]
+fn the_whole_window_matches_its_snapshot() {
+    let Some(mut harness) = wgpu_harness() else {
+        return;
     };
     // Figures that change from run to run (timings, frame time) are masked out.
     let side_panel = harness.get_by_label_contains("Timings").rect();
@@ -523,14 +587,14 @@ impl eframe::Storage for MemoryStorage {
 fn settings_survive_a_restart_and_a_corrupted_state_falls_back_to_defaults() {
     let mut storage = MemoryStorage::default();
     // A kernel from a file, with unsaved edits: every stored field of the document is set.
-    let mut document = moonbrot::gui::KernelDocument::new(
+    let mut document = moonbrot::gui::EditedKernel::new(
         "function pixel(x, y) return 1 end\n".to_owned(),
         moonbrot::gui::Origin::File(PathBuf::from("/kernels/mine.lua")),
     );
     document.set_text("-- my unsaved kernel\nfunction pixel(x, y) return 1 end\n".to_owned());
     assert!(document.is_dirty());
     let settings = Settings {
-        document,
+        kernel: document,
         view: Some(moonbrot::engine::View::new(-0.75, 0.1, 0.01)),
         threads: 3,
         ..test_settings()
@@ -561,8 +625,8 @@ fn save_writes_the_kernel_and_open_reads_it_back() {
     harness.get_by_label("Save as…").click();
     settle(&mut harness);
     let saved = std::fs::read_to_string(&path).expect("the kernel was saved");
-    assert_eq!(saved, harness.state().document().text());
-    assert_eq!(harness.state().document().file_path(), Some(path.as_path()));
+    assert_eq!(saved, harness.state().kernel().text());
+    assert_eq!(harness.state().kernel().file_path(), Some(path.as_path()));
 
     // Change the file on disk, then open it: the editor shows the file's text.
     std::fs::write(
@@ -575,7 +639,7 @@ fn save_writes_the_kernel_and_open_reads_it_back() {
     assert!(
         harness
             .state()
-            .document()
+            .kernel()
             .text()
             .starts_with("-- edited elsewhere")
     );
@@ -597,20 +661,20 @@ fn loading_a_kernel_over_unsaved_edits_asks_first() {
         .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
     harness.run_steps(2);
     assert_eq!(
-        harness.state().document().text(),
+        harness.state().kernel().text(),
         edited,
         "nothing is replaced before the user says so"
     );
     harness.get_by_label("Keep my text").click();
     settle(&mut harness);
-    assert_eq!(harness.state().document().text(), edited);
+    assert_eq!(harness.state().kernel().text(), edited);
     harness
         .state_mut()
         .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
     harness.run_steps(2);
     harness.get_by_label("Replace").click();
     settle(&mut harness);
-    assert!(harness.state().document().text().contains("Julia set"));
+    assert!(harness.state().kernel().text().contains("Julia set"));
 }
 
 /// A benchmark, not a check (timing assertions do not belong in tests on shared machines):
@@ -679,7 +743,7 @@ fn rapid_pans_and_zooms_while_rendering_end_on_the_right_image() {
         ..test_settings()
     };
     let mut harness = harness_with(settings, Arc::default());
-    let centre = canvas_centre(&harness);
+    let center = canvas_center(&harness);
     let wheel = |harness: &Harness<'_, MoonbrotApp>, steps: f32| {
         harness.event(Event::MouseWheel {
             unit: MouseWheelUnit::Line,
@@ -696,18 +760,18 @@ fn rapid_pans_and_zooms_while_rendering_end_on_the_right_image() {
         );
         match round % 4 {
             0 => {
-                harness.drag_at(centre);
+                harness.drag_at(center);
                 harness.step();
-                harness.hover_at(centre + offset);
+                harness.hover_at(center + offset);
                 harness.step();
-                harness.drop_at(centre + offset);
+                harness.drop_at(center + offset);
             }
             1 => {
-                harness.hover_at(centre + offset);
+                harness.hover_at(center + offset);
                 wheel(&harness, 1.0);
             }
             2 => {
-                harness.hover_at(centre - offset);
+                harness.hover_at(center - offset);
                 wheel(&harness, -1.0);
             }
             _ => harness.key_press(egui::Key::ArrowLeft),
@@ -782,7 +846,7 @@ fn typed_text_reaches_disk_while_the_window_is_idle_and_comes_back_at_the_next_s
     assert!(
         restarted
             .state()
-            .document()
+            .kernel()
             .text()
             .contains("typed just before the crash")
     );
@@ -797,7 +861,7 @@ fn a_start_after_an_interrupted_render_is_paused_until_the_user_runs_the_kernel(
     std::fs::write(dir.path().join("rendering"), "").expect("write");
     let mut harness = harness_on_state_dir(dir.path(), false);
     assert_eq!(
-        harness.state().document().text(),
+        harness.state().kernel().text(),
         stuck,
         "the kernel text is kept"
     );
@@ -807,6 +871,10 @@ fn a_start_after_an_interrupted_render_is_paused_until_the_user_runs_the_kernel(
     harness.get_by_label("Run this kernel").click();
     harness.step();
     assert!(harness.state().paused_reason().is_none());
+    assert!(
+        harness.state().is_rendering(),
+        "Run started the kernel's render"
+    );
 }
 
 #[test]
@@ -824,22 +892,41 @@ fn safe_mode_starts_paused_and_runs_on_request() {
 fn a_kernel_stuck_in_a_library_call_is_stopped_and_the_next_kernel_renders() {
     let dir = tempfile::tempdir().expect("dir");
     let mut harness = harness_on_state_dir(dir.path(), false);
-    let good = harness.state().document().text().to_owned();
+    let good = harness.state().kernel().text().to_owned();
+    let runs_before = harness.state().runs().len();
     harness.state_mut().type_kernel(
         "local s = string.rep(\"a\", 20000)\n\
         function pixel(x, y) return #(s:match(\"(.-)(.-)(.-)(.-)b\") or \"\") end\n",
     );
     harness.get_by_label("Run").click();
-    // The window keeps answering while the kernel is stuck.
-    for _ in 0..20 {
+    // The window keeps answering while the kernel is stuck (its match alone runs for
+    // minutes): frames go on while the render is in flight.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !harness.state().is_rendering() {
+        assert!(Instant::now() < deadline, "the stuck kernel never started");
         harness.step();
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(harness.state().is_busy());
-    // The user types a good kernel: it replaces the stuck render and renders.
+    harness.step();
+    assert!(
+        harness.state().is_rendering(),
+        "still stuck, and the window answers"
+    );
+    // The user types a good kernel: it stops the stuck render and renders, long before
+    // the stuck kernel could have finished.
+    let replaced_at = Instant::now();
     harness.state_mut().type_kernel(&good);
     harness.get_by_label("Run").click();
     settle(&mut harness);
+    assert!(
+        replaced_at.elapsed() < Duration::from_secs(30),
+        "the stuck render was not stopped"
+    );
+    assert_eq!(
+        harness.state().runs().len(),
+        runs_before + 1,
+        "the good kernel's render finished, the stuck one never did"
+    );
     assert!(
         harness.state().error().is_none(),
         "{:?}",
@@ -878,7 +965,7 @@ fn a_lua_file_dropped_on_the_window_opens_and_names_the_document() {
         .dropped_files
         .push(Arc::new(DroppedPath(path.clone())));
     settle(&mut harness);
-    let document = harness.state().document();
+    let document = harness.state().kernel();
     assert!(
         document.text().starts_with("-- dropped"),
         "{}",
@@ -932,8 +1019,8 @@ fn assert_shows_document(
 ) {
     let app = harness.state();
     assert!(app.error().is_none(), "{:?}", app.error());
-    assert_eq!(app.document().text(), metadata.kernel_source);
-    assert_eq!(app.document().title(), "julia.png — moonbrot");
+    assert_eq!(app.kernel().text(), metadata.kernel_source);
+    assert_eq!(app.kernel().title(), "julia.png — moonbrot");
     assert_eq!(app.view(), metadata.view);
     assert_eq!(app.settings().max_iter, Some(300));
     assert_eq!(app.settings().palette, metadata.palette);
@@ -994,12 +1081,7 @@ fn a_corrupt_png_leaves_the_editor_unchanged_and_says_why() {
             .dropped_files
             .push(Arc::new(DroppedPath(path.clone())));
         settle(&mut harness);
-        assert_eq!(
-            harness.state().document().text(),
-            typed,
-            "{}",
-            path.display()
-        );
+        assert_eq!(harness.state().kernel().text(), typed, "{}", path.display());
         harness.get_by_label_contains(expected);
         harness.get_by_label_contains("The editor kept its text");
     }
@@ -1040,7 +1122,7 @@ fn pick_on_image_sets_a_complex_parameter_to_the_point_clicked() {
     harness.step();
     assert_eq!(harness.state().picking(), Some("c"));
     let view = harness.state().view();
-    let target = canvas_centre(&harness) + Vec2::new(40.0, -30.0);
+    let target = canvas_center(&harness) + Vec2::new(40.0, -30.0);
     let expected = complex_at(
         harness.state().canvas_rect(),
         &view,
@@ -1072,13 +1154,42 @@ fn pick_on_image_sets_a_complex_parameter_to_the_point_clicked() {
 
 #[test]
 fn turning_solid_guessing_off_renders_every_pixel_again() {
+    // Lone dots, one pixel wide: guessing fills a block whose border is flat and so loses
+    // the dots inside it; computing every pixel finds them all.
+    let dots = "function pixel(x, y)\n\
+                  if math.floor(x / 0.01) % 40 == 20 and math.floor(y / 0.01) % 40 == 20 then\n\
+                    return 5\n\
+                  end\n\
+                  return 1\n\
+                end\n";
     let mut harness = harness();
     assert!(harness.state().settings().guessing, "on by default");
+    harness.state_mut().type_kernel(dots);
+    settle(&mut harness);
     let runs = harness.state().runs().len();
     harness.get_by_label("Solid guessing").click();
     settle(&mut harness);
     assert!(!harness.state().settings().guessing);
     assert_eq!(harness.state().runs().len(), runs + 1, "one new render");
+    let (view, shown) = harness.state().shown_image().expect("an image");
+    let render = |guessing| {
+        let request = moonbrot::engine::RenderRequest {
+            view: Some(*view),
+            guessing,
+            ..moonbrot::engine::RenderRequest::new(dots, shown.width_px, shown.height_px)
+        };
+        moonbrot::engine::Engine::default()
+            .render(&request, &moonbrot::engine::CancelToken::new())
+            .expect("renders")
+            .image
+            .values
+    };
+    let (guessed, every_pixel) = (render(true), render(false));
+    assert_ne!(
+        guessed, every_pixel,
+        "guessing loses dots here (else no test)"
+    );
+    assert_eq!(shown.values, every_pixel, "the window computed every pixel");
 }
 
 #[test]

@@ -130,5 +130,11 @@ pub fn export_png(
         band_bytes: DEFAULT_BAND_BYTES,
         format: PosterFormat::Png,
     };
-    render_poster(&Engine::default(), &job, path, &CancelToken::new(), &mut |_, _| {})
+    render_poster(
+        &Engine::default(),
+        &job,
+        path,
+        &CancelToken::new(),
+        &mut |_, _| {},
+    )
 }

@@ -71,7 +71,7 @@ fn mirrored_rows_equal_computed_ones_bit_for_bit_for_every_height_and_axis_posit
 }
 
 #[test]
-fn a_centred_view_computes_about_half_its_rows() {
+fn a_centerd_view_computes_about_half_its_rows() {
     let engine = Engine::default();
     let size = (320, 256);
     let pixels = u64::from(size.0 * size.1);

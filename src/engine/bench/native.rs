@@ -150,9 +150,9 @@ impl NativeRenderer {
 fn render_row(kernel: NativeKernel, grid: &PixelGrid, row: u32, max_iter: u32, out: &mut [f32]) {
     // driver.lua's expression, term for term: (first index + 0.5 + column) * step.
     let y = grid.y_origin.hi() + (grid.first_row_index as f64 + 0.5 + f64::from(row)) * grid.y_step;
-    let x_centre = grid.first_column_index as f64 + 0.5;
+    let x_center = grid.first_column_index as f64 + 0.5;
     for (column, value) in out.iter_mut().enumerate() {
-        let x = grid.x_origin.hi() + (x_centre + column as f64) * grid.x_step;
+        let x = grid.x_origin.hi() + (x_center + column as f64) * grid.x_step;
         *value = kernel.escape_value(x, y, max_iter);
     }
 }

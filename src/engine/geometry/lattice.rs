@@ -55,21 +55,21 @@ const DEEP_CELL_PIXELS_LOG2: i32 = 20;
 /// `centre` and whose pixels are `step` apart (`pixels` of them): the nearest lattice
 /// position to the exact one, with origin 0; or, when that index would be too large, the
 /// same with the origin at the centre rounded to a deep cell.
-pub(super) fn lattice_axis(centre: Dd, step: f64, pixels: u32) -> (Dd, i64) {
+pub(super) fn lattice_axis(center: Dd, step: f64, pixels: u32) -> (Dd, i64) {
     let half_image = f64::from(pixels) / 2.0;
-    let index = (centre.hi() / step - half_image).round();
+    let index = (center.hi() / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         // In range, so the conversion is exact.
         return (Dd::ZERO, index as i64);
     }
     let cell_exponent = step.log2().ceil() as i32 + DEEP_CELL_PIXELS_LOG2;
-    let origin = centre.snapped_to_power_of_two(cell_exponent);
-    let index = ((centre - origin).to_f64() / step - half_image).round();
+    let origin = center.snapped_to_power_of_two(cell_exponent);
+    let index = ((center - origin).to_f64() / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         (origin, index as i64)
     } else {
         // Only for steps so small that the centre itself is below the grid (not a view).
-        (centre, -(half_image.round() as i64))
+        (center, -(half_image.round() as i64))
     }
 }
 
@@ -78,8 +78,8 @@ impl PixelGrid {
     /// `pixel(x, y)` receives it).
     pub fn complex_from_pixel(&self, column: u32, row: u32) -> (f64, f64) {
         (
-            self.x_origin.hi() + self.column_centre(i64::from(column)) * self.x_step,
-            self.y_origin.hi() + self.row_centre(i64::from(row)) * self.y_step,
+            self.x_origin.hi() + self.column_center(i64::from(column)) * self.x_step,
+            self.y_origin.hi() + self.row_center(i64::from(row)) * self.y_step,
         )
     }
 
@@ -88,19 +88,19 @@ impl PixelGrid {
     pub fn deep_complex_from_pixel(&self, column: u32, row: u32) -> (Dd, Dd) {
         (
             self.x_origin
-                .add_f64_as_lua(self.column_centre(i64::from(column)) * self.x_step),
+                .add_f64_as_lua(self.column_center(i64::from(column)) * self.x_step),
             self.y_origin
-                .add_f64_as_lua(self.row_centre(i64::from(row)) * self.y_step),
+                .add_f64_as_lua(self.row_center(i64::from(row)) * self.y_step),
         )
     }
 
     /// The lattice coordinate of column `column`'s centre (exact: a half-integer).
-    pub fn column_centre(&self, column: i64) -> f64 {
+    pub fn column_center(&self, column: i64) -> f64 {
         (self.first_column_index + column) as f64 + 0.5
     }
 
     /// The lattice coordinate of row `row`'s centre (exact: a half-integer).
-    pub fn row_centre(&self, row: i64) -> f64 {
+    pub fn row_center(&self, row: i64) -> f64 {
         (self.first_row_index + row) as f64 + 0.5
     }
 

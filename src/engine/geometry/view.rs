@@ -260,7 +260,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pixel_centres_are_symmetric_about_the_view_centre() {
+    fn pixel_centers_are_symmetric_about_the_view_center() {
         let view = View::new(1.0, -2.0, 2.0);
         let grid = view.pixel_grid(4, 2);
         let first = grid.complex_from_pixel(0, 0);
@@ -313,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn pixel_centres_mirror_exactly_across_the_real_axis() {
+    fn pixel_centers_mirror_exactly_across_the_real_axis() {
         for (center_y, height) in [(0.0, 720), (0.0, 721), (0.3, 500), (-0.05, 101)] {
             let grid = View::new(-0.5, center_y, 2.0).pixel_grid(640, height);
             let ys: Vec<f64> = (0..height)
@@ -334,20 +334,20 @@ mod tests {
         let view = View::new(0.123_456_789, -0.987_654_321, 0.01);
         let size = (333, 250);
         let grid = view.pixel_grid(size.0, size.1);
-        let centre = grid.complex_from_pos_in_image((166.5, 125.0));
+        let center = grid.complex_from_pos_in_image((166.5, 125.0));
         let pixel = view.scale_per_pixel(size.1);
-        assert!((centre.0 - view.center_x).to_f64().abs() <= 0.5 * pixel + 1e-15);
-        assert!((centre.1 - view.center_y).to_f64().abs() <= 0.5 * pixel + 1e-15);
+        assert!((center.0 - view.center_x).to_f64().abs() <= 0.5 * pixel + 1e-15);
+        assert!((center.1 - view.center_y).to_f64().abs() <= 0.5 * pixel + 1e-15);
     }
 
     #[test]
-    fn views_too_deep_for_a_lattice_are_still_centred_on_their_view() {
+    fn views_too_deep_for_a_lattice_are_still_centerd_on_their_view() {
         let view = View::new(1.0e10, -3.0, 1.0e-9);
         let grid = view.pixel_grid(100, 100);
-        let centre = grid.complex_from_pos_in_image((50.0, 50.0));
+        let center = grid.complex_from_pos_in_image((50.0, 50.0));
         assert_eq!(grid.x_origin, Dd::from_f64(1.0e10));
-        assert!((centre.0 - view.center_x).to_f64().abs() < 1e-5);
-        assert!((centre.1 - view.center_y).to_f64().abs() < 1e-15);
+        assert!((center.0 - view.center_x).to_f64().abs() < 1e-5);
+        assert!((center.1 - view.center_y).to_f64().abs() < 1e-15);
     }
 
     #[test]
@@ -358,11 +358,11 @@ mod tests {
         let back = view.pos_in_image_from_complex(point, size);
         assert!((back.0 - 100.25).abs() < 1e-6 && (back.1 - 700.5).abs() < 1e-6);
         let grid = view.pixel_grid(size.0, size.1);
-        let centre = view.complex_from_pos_in_image((10.5, 20.5), size);
+        let center = view.complex_from_pos_in_image((10.5, 20.5), size);
         let grid_point = grid.complex_from_pixel(10, 20);
         assert!(
-            (centre.0.to_f64() - grid_point.0).abs() < 1e-15
-                && (centre.1.to_f64() - grid_point.1).abs() < 1e-15
+            (center.0.to_f64() - grid_point.0).abs() < 1e-15
+                && (center.1.to_f64() - grid_point.1).abs() < 1e-15
         );
     }
 
@@ -449,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn deep_views_keep_every_digit_of_their_centre_and_pan_on_their_lattice() {
+    fn deep_views_keep_every_digit_of_their_center_and_pan_on_their_lattice() {
         let (x, y) = seahorse_point();
         let view = View::at(x, y, 1e-20);
         let size = (640, 360);
@@ -459,14 +459,14 @@ mod tests {
             Dd::ZERO,
             "deep views have a double-double origin"
         );
-        let centre = grid.deep_complex_from_pixel(320, 180);
+        let center = grid.deep_complex_from_pixel(320, 180);
         let pixel = view.scale_per_pixel(size.1);
         assert!(
-            (centre.0 - x).to_f64().abs() <= pixel,
+            (center.0 - x).to_f64().abs() <= pixel,
             "within a pixel of the centre"
         );
         let neighbour = grid.deep_complex_from_pixel(321, 180);
-        let step = (neighbour.0 - centre.0).to_f64();
+        let step = (neighbour.0 - center.0).to_f64();
         assert!(
             (step - pixel).abs() < pixel * 1e-6,
             "neighbours one step apart: {step:e}"

@@ -59,6 +59,8 @@ pub struct Engine {
     options: EngineOptions,
     workers: Mutex<Vec<Worker>>,
     next_job_id: AtomicU64,
+    /// This engine's abandoned workers whose call has not ended yet.
+    abandoned_here: Arc<AtomicUsize>,
 }
 
 impl Default for Engine {
@@ -91,7 +93,14 @@ impl Engine {
             options,
             workers: Mutex::new(Vec::new()),
             next_job_id: AtomicU64::new(1),
+            abandoned_here: Arc::default(),
         }
+    }
+
+    /// How many of this engine's abandoned workers are still running (each ends, freeing
+    /// its Lua state, once its call returns). `abandoned_worker_count` counts the process's.
+    pub fn abandoned_workers_running(&self) -> usize {
+        self.abandoned_here.load(Ordering::SeqCst)
     }
 
     /// Compiles `source` (in a worker's state, which is kept for the next render) and
@@ -309,7 +318,7 @@ impl Engine {
             pending: 0,
             start_failure: None,
         };
-        if let Err(error) = ensure_workers(workers, threads) {
+        if let Err(error) = ensure_workers(workers, threads, &self.abandoned_here) {
             started.start_failure = Some(error.to_string());
             return started;
         }
@@ -335,7 +344,7 @@ impl Engine {
         for (index, worker) in workers[..threads].iter_mut().enumerate() {
             if worker.jobs.send(Arc::clone(&job)).is_err() {
                 // The thread is gone (it cannot panic out of its loop, but be safe): replace it.
-                match Worker::spawn(index) {
+                match Worker::spawn(index, &self.abandoned_here) {
                     Ok(fresh) => *worker = fresh,
                     Err(_) => continue,
                 }
@@ -455,7 +464,7 @@ fn abandon_unreported(
             continue;
         };
         abandoned.push(stuck.shared.describe_activity(job));
-        let Ok(fresh) = Worker::spawn(index) else {
+        let Ok(fresh) = Worker::spawn(index, &stuck.shared.abandoned_here) else {
             // No thread to put in its place: shorten the pool from here (the next render
             // starts the workers it needs again, or reports why it cannot). Only workers
             // that did not report are abandoned; the others are idle and end when their

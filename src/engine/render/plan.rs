@@ -602,7 +602,7 @@ mod tests {
     }
 
     #[test]
-    fn mirrored_rows_have_exactly_negated_centres_inside_the_rows_and_whole_blocks_when_guessing() {
+    fn mirrored_rows_have_exactly_negated_centers_inside_the_rows_and_whole_blocks_when_guessing() {
         let mut checked = 0;
         for (center_y, height) in [(0.0, 200), (0.013, 201), (-0.3, 333), (0.24, 97)] {
             let grid = View::new(-0.6, center_y, 1.0).pixel_grid(300, height);

@@ -36,6 +36,8 @@ pub(super) struct WorkerShared {
     activity: AtomicU64,
     /// Set when the engine gave up waiting for the worker: it ends after its current call.
     abandoned: AtomicBool,
+    /// The owning engine's count of its abandoned workers still running.
+    pub(super) abandoned_here: Arc<AtomicUsize>,
 }
 
 /// `WorkerShared::activity`: idle, loading the kernel, or rendering unit N (as N + 2).
@@ -78,9 +80,16 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub(super) fn spawn(index: usize) -> Result<Self, RenderError> {
+    /// A worker of the engine whose abandoned workers `abandoned_here` counts.
+    pub(super) fn spawn(
+        index: usize,
+        abandoned_here: &Arc<AtomicUsize>,
+    ) -> Result<Self, RenderError> {
         let (jobs, receiver) = mpsc::channel();
-        let shared = Arc::new(WorkerShared::default());
+        let shared = Arc::new(WorkerShared {
+            abandoned_here: Arc::clone(abandoned_here),
+            ..WorkerShared::default()
+        });
         let worker_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("moonbrot-render-{index}"))
@@ -100,6 +109,7 @@ impl Worker {
     pub(super) fn abandon(mut self) {
         self.shared.abandoned.store(true, Ordering::SeqCst);
         ABANDONED_WORKERS.fetch_add(1, Ordering::SeqCst);
+        self.shared.abandoned_here.fetch_add(1, Ordering::SeqCst);
         drop(self.thread.take());
     }
 }
@@ -134,6 +144,7 @@ fn worker_main(index: usize, jobs: &Receiver<Arc<Job>>, shared: &WorkerShared) {
         if shared.abandoned.load(Ordering::SeqCst) {
             // Nobody waits for this report; the engine has a fresh worker in this place.
             ABANDONED_WORKERS.fetch_sub(1, Ordering::SeqCst);
+            shared.abandoned_here.fetch_sub(1, Ordering::SeqCst);
             return;
         }
         // Let go of the job before reporting, so that once every worker has reported the
@@ -231,9 +242,13 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
     report
 }
 
-pub(super) fn ensure_workers(workers: &mut Vec<Worker>, threads: usize) -> Result<(), RenderError> {
+pub(super) fn ensure_workers(
+    workers: &mut Vec<Worker>,
+    threads: usize,
+    abandoned_here: &Arc<AtomicUsize>,
+) -> Result<(), RenderError> {
     while workers.len() < threads {
-        workers.push(Worker::spawn(workers.len())?);
+        workers.push(Worker::spawn(workers.len(), abandoned_here)?);
     }
     Ok(())
 }

@@ -12,7 +12,6 @@ use super::{
 const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
 /// How wide the settings panel may be dragged, in points.
 const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
-use crate::engine::kernel::ParameterValue;
 use crate::engine::kernel::SHIPPED_KERNELS;
 use crate::engine::{Precision, PrecisionChoice, RenderError};
 use crate::gui::commands::hint;
@@ -43,28 +42,19 @@ impl MoonbrotApp {
         egui::CentralPanel::no_frame().show(ui, |ui| {
             let view = self.view();
             let size_px = self.image_size_px();
-            let keyboard =
-                !self.editor_has_focus && ui.ctx().memory(|memory| memory.focused().is_none());
+            let keyboard = !self.layout.editor_has_focus
+                && ui.ctx().memory(|memory| memory.focused().is_none());
             let change = self.canvas.ui(ui, &view, size_px, keyboard);
-            match (&self.picking, self.canvas.clicked_point) {
-                // Picking: the click sets the parameter instead of moving the view.
-                (Some(name), Some((re, im))) => {
-                    self.commands.push(Command::SetParameter(
-                        name.clone(),
-                        ParameterValue::Complex {
-                            re: re.to_f64(),
-                            im: im.to_f64(),
-                        },
-                    ));
-                    self.commands.push(Command::PickPoint(None));
+            // Where a click goes (a picked parameter or a view change) is decided in
+            // `apply`, with the other commands.
+            match (self.canvas.clicked_point, change) {
+                (Some(point), change) => {
+                    self.commands.push(Command::ImageClicked { point, change });
                 }
-                _ => {
-                    if let Some(change) = change {
-                        self.commands.push(Command::Navigate(change));
-                    }
-                }
+                (None, Some(change)) => self.commands.push(Command::Navigate(change)),
+                (None, None) => {}
             }
-            if self.picking.is_some() && ui.rect_contains_pointer(self.canvas.area) {
+            if self.gestures.picking.is_some() && ui.rect_contains_pointer(self.canvas.area) {
                 ctx.set_cursor_icon(egui::CursorIcon::Crosshair);
             }
         });
@@ -80,7 +70,7 @@ impl MoonbrotApp {
             ),
         );
         let pixels_per_point = ctx.pixels_per_point();
-        self.view_area_px = (
+        self.layout.view_area_px = (
             (view_area.width() * pixels_per_point).round().max(1.0),
             (view_area.height() * pixels_per_point).round().max(1.0),
         );
@@ -104,9 +94,9 @@ impl MoonbrotApp {
                     }
                 });
         }
-        if !self.restore_problems.is_empty() {
+        if !self.notices.restore_problems.is_empty() {
             egui::Frame::group(ui.style()).show(ui, |ui| {
-                for problem in &self.restore_problems {
+                for problem in &self.notices.restore_problems {
                     ui.colored_label(ui.visuals().error_fg_color, problem);
                 }
                 if ui.button("Dismiss").clicked() {
@@ -120,7 +110,7 @@ impl MoonbrotApp {
     fn editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
         self.recovery_banner_ui(ctx, ui);
         self.kernel_buttons(ctx, ui);
-        if let Some(outcome) = &self.file_outcome {
+        if let Some(outcome) = &self.notices.file_outcome {
             match outcome {
                 FileOutcome::Reading(path) => ui.weak(format!("Reading {}…", path.display())),
                 FileOutcome::Opened(path) => ui.weak(format!("Opened {}", path.display())),
@@ -134,7 +124,7 @@ impl MoonbrotApp {
                 ),
             };
         }
-        let error = self.settings.document.last_error();
+        let error = self.settings.kernel.last_error();
         let error_text = error.map(ToString::to_string);
         if let Some(text) = &error_text {
             ui.colored_label(ui.visuals().error_fg_color, text);
@@ -144,29 +134,30 @@ impl MoonbrotApp {
             Some(RenderError::Kernel(error)) => error.line(),
             _ => None,
         };
-        if !self.log.is_empty() {
-            egui::CollapsingHeader::new(format!("Kernel output ({} lines)", self.log.len())).show(
-                ui,
-                |ui| {
-                    egui::ScrollArea::vertical()
-                        .max_height(120.0)
-                        .stick_to_bottom(true)
-                        .show(ui, |ui| {
-                            for line in &self.log {
-                                ui.monospace(line);
-                            }
-                        });
-                },
-            );
+        if !self.notices.log.is_empty() {
+            egui::CollapsingHeader::new(format!(
+                "Kernel output ({} lines)",
+                self.notices.log.len()
+            ))
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .max_height(120.0)
+                    .stick_to_bottom(true)
+                    .show(ui, |ui| {
+                        for line in &self.notices.log {
+                            ui.monospace(line);
+                        }
+                    });
+            });
         }
         let response = editor_ui(
             ui,
-            self.settings.document.text_mut(),
+            self.settings.kernel.text_mut(),
             error_line,
             error_text.as_deref(),
-            std::mem::take(&mut self.editor_scroll_to_start),
+            std::mem::take(&mut self.layout.editor_scroll_to_start),
         );
-        self.editor_has_focus = response.has_focus;
+        self.layout.editor_has_focus = response.has_focus;
         if response.changed {
             self.commands.push(Command::KernelEdited);
         }
@@ -176,7 +167,7 @@ impl MoonbrotApp {
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Kernel");
             egui::ComboBox::from_id_salt("kernel-picker")
-                .selected_text(self.settings.document.name())
+                .selected_text(self.settings.kernel.name())
                 .show_ui(ui, |ui| {
                     for kernel in SHIPPED_KERNELS {
                         if ui.selectable_label(false, kernel.name).clicked() {
@@ -225,7 +216,7 @@ impl MoonbrotApp {
             {
                 self.commands.push(Command::SetAutoRun(auto_run));
             }
-            if self.settings.document.is_dirty() {
+            if self.settings.kernel.is_dirty() {
                 ui.weak("(unsaved changes)");
             }
         });
@@ -242,7 +233,11 @@ impl MoonbrotApp {
                 if !parameters.is_empty() {
                     ui.separator();
                     ui.heading("Parameters");
-                    commands.extend(parameters_ui(ui, &parameters, self.picking.as_deref()));
+                    commands.extend(parameters_ui(
+                        ui,
+                        &parameters,
+                        self.gestures.picking.as_deref(),
+                    ));
                 }
                 ui.separator();
                 ui.horizontal(|ui| {
@@ -268,7 +263,7 @@ impl MoonbrotApp {
                         }
                     }
                 });
-                if let Some(notice) = &self.location_notice {
+                if let Some(notice) = &self.notices.location {
                     ui.label(egui::RichText::new(notice).small());
                 }
                 if ui
@@ -280,7 +275,7 @@ impl MoonbrotApp {
                 }
                 ui.separator();
                 ui.heading("Timings");
-                let response = self.timings.ui(ui, self.background.is_busy());
+                let response = self.timings.ui(ui, self.threads.background.is_busy());
                 if response.start_benchmark {
                     commands.push(Command::RunBenchmark);
                 }
@@ -300,7 +295,7 @@ impl MoonbrotApp {
         let (width, height) = self.image_size_px();
         let mut parts = Vec::new();
         let precision = PrecisionChoice::Auto
-            .resolve(self.kernel_is_deep, &view, height)
+            .resolve(self.rendering.kernel_is_deep, &view, height)
             .unwrap_or_default();
         let limited = match precision {
             Precision::Double => view.near_precision_limit(height),
@@ -308,7 +303,7 @@ impl MoonbrotApp {
         };
         if limited {
             parts.push(match precision {
-                Precision::Double if self.kernel_is_deep => {
+                Precision::Double if self.rendering.kernel_is_deep => {
                     "WARNING: near the limit of f64 precision".to_owned()
                 }
                 Precision::Double => "WARNING: near the limit of f64 precision, neighbouring \
@@ -337,7 +332,7 @@ impl MoonbrotApp {
         parts.push(format!("precision: {}", precision.label()));
         parts.push(format!(
             "zoom {:.3e}×",
-            view.zoom_relative_to(&self.kernel_home)
+            view.zoom_relative_to(&self.rendering.kernel_home)
         ));
         parts.push(format!("{width}×{height} px"));
         if let Some(progress) = &self.canvas.progress {
@@ -381,8 +376,8 @@ impl MoonbrotApp {
                         }
                     }
                     None => {
-                        let enabled =
-                            !self.background.is_busy() && self.dialogs.open_dialog().is_none();
+                        let enabled = !self.threads.background.is_busy()
+                            && self.threads.dialogs.open_dialog().is_none();
                         if ui
                             .add_enabled(enabled, egui::Button::new("Choose file and export…"))
                             .clicked()
@@ -521,8 +516,8 @@ impl MoonbrotApp {
             }
         }
         let enabled = self.settings.film_end.is_some()
-            && !self.background.is_busy()
-            && self.dialogs.open_dialog().is_none();
+            && !self.threads.background.is_busy()
+            && self.threads.dialogs.open_dialog().is_none();
         if ui
             .add_enabled(enabled, egui::Button::new("Choose folder and record…"))
             .clicked()
@@ -535,11 +530,11 @@ impl MoonbrotApp {
         let Some(pending) = &self.pending_replace else {
             return;
         };
-        let what = match pending.document.source_path() {
+        let what = match pending.kernel.source_path() {
             Some(path) => path.display().to_string(),
-            None => pending.document.name(),
+            None => pending.kernel.name(),
         };
-        let current = self.settings.document.name();
+        let current = self.settings.kernel.name();
         let mut decision = None;
         egui::Modal::new(egui::Id::unique("moonbrot-replace-kernel")).show(ctx, |ui| {
             ui.heading("Replace the editor's text?");

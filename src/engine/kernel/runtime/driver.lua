@@ -56,12 +56,12 @@ local function escape_loop(pixel, out_address, value_count, stride, width, row_c
                            x_origin, x_step, column_index, y_origin, y_step, row_index)
   check_unit(value_count, stride, width, row_count, 1)
   local out = cast(float_pointer, out_address)
-  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
+  local x_center, y_center = column_index + 0.5, row_index + 0.5
   for row = 0, row_count - 1 do
-    local y = y_origin + (y_centre + row) * y_step
+    local y = y_origin + (y_center + row) * y_step
     local index = row * stride
     for column = 0, width - 1 do
-      out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step, y))
+      out[index] = escape_value(pixel(x_origin + (x_center + column) * x_step, y))
       index = index + 1
     end
   end
@@ -93,7 +93,7 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
   check_unit(value_count, stride, width, row_count, 1)
   local out = cast(float_pointer, out_address)
   local known = new_flags(width * row_count)
-  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
+  local x_center, y_center = column_index + 0.5, row_index + 0.5
   local stack, top = {}, 0
   local function push(left, upper, right, lower)
     stack[top + 1], stack[top + 2], stack[top + 3], stack[top + 4] = left, upper, right, lower
@@ -121,11 +121,11 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
   -- Every pixel of a rectangle not computed yet, in a straight loop like escape_loop's.
   local function compute_all(left, upper, right, lower)
     for row = upper, lower do
-      local y = y_origin + (y_centre + row) * y_step
+      local y = y_origin + (y_center + row) * y_step
       local flag, index = row * width + left, row * stride + left
       for column = left, right do
         if known[flag] == 0 then
-          out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step, y))
+          out[index] = escape_value(pixel(x_origin + (x_center + column) * x_step, y))
           known[flag] = 1
         end
         flag, index = flag + 1, index + 1
@@ -177,10 +177,10 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
         end
       elseif repeats == 0 then
         for row = upper + 1, lower - 1 do
-          local y = y_origin + (y_centre + row) * y_step
+          local y = y_origin + (y_center + row) * y_step
           local index = row * stride + left + 1
           for column = left + 1, right - 1 do
-            out[index] = escape_value(pixel(x_origin + (x_centre + column) * x_step, y))
+            out[index] = escape_value(pixel(x_origin + (x_center + column) * x_step, y))
             index = index + 1
           end
         end
@@ -201,12 +201,12 @@ local function rgb_loop(pixel, out_address, value_count, stride, width, row_coun
                         x_origin, x_step, column_index, y_origin, y_step, row_index)
   check_unit(value_count, stride, width, row_count, 3)
   local out = cast(float_pointer, out_address)
-  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
+  local x_center, y_center = column_index + 0.5, row_index + 0.5
   for row = 0, row_count - 1 do
-    local y = y_origin + (y_centre + row) * y_step
+    local y = y_origin + (y_center + row) * y_step
     local index = row * stride
     for column = 0, width - 1 do
-      local r, g, b = pixel(x_origin + (x_centre + column) * x_step, y)
+      local r, g, b = pixel(x_origin + (x_center + column) * x_step, y)
       if type(r) ~= "number" or type(g) ~= "number" or type(b) ~= "number" then
         wrong_rgb_return(type(r) .. ", " .. type(g) .. ", " .. type(b))
       end
@@ -318,12 +318,12 @@ end
 function driver.locate_error(pixel, rgb, width, row_count,
                              x_origin, x_step, column_index, y_origin, y_step, row_index)
   local defined_at = getinfo(pixel, "S").linedefined
-  local x_centre, y_centre = column_index + 0.5, row_index + 0.5
+  local x_center, y_center = column_index + 0.5, row_index + 0.5
   local index = 0
   for row = 0, row_count - 1 do
-    local y = y_origin + (y_centre + row) * y_step
+    local y = y_origin + (y_center + row) * y_step
     for column = 0, width - 1 do
-      local x = x_origin + (x_centre + column) * x_step
+      local x = x_origin + (x_center + column) * x_step
       local ok, r, g, b = xpcall(pixel, describe_error, x, y)
       if not ok then
         local message, line = failure(r)

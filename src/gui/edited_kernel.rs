@@ -1,4 +1,4 @@
-//! The kernel being edited, as one document: its text, where it came from, whether it is
+//! The kernel being edited, as one kernel: its text, where it came from, whether it is
 //! saved, and what the last run of it said. The editor edits its text, the title bar and
 //! the kernel picker show its name, Open/Save and the autosave go through it, and the
 //! editor's error marker comes from its last run.
@@ -14,7 +14,7 @@ use crate::engine::geometry::DEFAULT_HOME;
 use crate::engine::kernel::{default_kernel, shipped_kernel};
 use crate::engine::{KernelInfo, RenderError, View};
 
-/// Where the document's text came from.
+/// Where the kernel's text came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// Typed from nothing (or its file and shipped name are unknown).
@@ -23,14 +23,14 @@ pub enum Origin {
     Shipped(String),
     /// A .lua file the user opened or saved to.
     File(PathBuf),
-    /// A PNG moonbrot exported, opened as a document (saving asks for a .lua file).
+    /// A PNG moonbrot exported, opened as a kernel (saving asks for a .lua file).
     Png(PathBuf),
 }
 
 /// The kernel being edited.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "StoredDocument", into = "StoredDocument")]
-pub struct KernelDocument {
+#[serde(from = "StoredKernel", into = "StoredKernel")]
+pub struct EditedKernel {
     text: String,
     origin: Origin,
     /// The text as last opened from or saved to its file (to tell unsaved edits).
@@ -42,7 +42,7 @@ pub struct KernelDocument {
     last_run: Option<Result<KernelInfo, RenderError>>,
 }
 
-impl Default for KernelDocument {
+impl Default for EditedKernel {
     fn default() -> Self {
         let kernel = default_kernel();
         Self::new(
@@ -52,8 +52,8 @@ impl Default for KernelDocument {
     }
 }
 
-impl KernelDocument {
-    /// A document holding `text`, from `origin`; a file's text counts as saved.
+impl EditedKernel {
+    /// A kernel holding `text`, from `origin`; a file's text counts as saved.
     pub fn new(text: String, origin: Origin) -> Self {
         let saved_text = matches!(origin, Origin::File(_) | Origin::Png(_)).then(|| text.clone());
         Self {
@@ -65,7 +65,7 @@ impl KernelDocument {
         }
     }
 
-    /// An untitled document holding `text`.
+    /// An untitled kernel holding `text`.
     pub fn untitled(text: &str) -> Self {
         Self::new(text.to_owned(), Origin::Untitled)
     }
@@ -137,7 +137,7 @@ impl KernelDocument {
     }
 
     /// True when the text differs from what it was opened or saved as (for a shipped
-    /// kernel: from the shipped text; an untitled document is dirty once it has text).
+    /// kernel: from the shipped text; an untitled kernel is dirty once it has text).
     pub fn is_dirty(&self) -> bool {
         let clean = match &self.origin {
             Origin::File(_) | Origin::Png(_) => self.saved_text.as_deref(),
@@ -186,15 +186,15 @@ impl KernelDocument {
 /// The persisted form: the fields older versions wrote, each optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-struct StoredDocument {
+struct StoredKernel {
     source: Option<String>,
     shipped_name: Option<String>,
     file_path: Option<PathBuf>,
     saved_source: Option<String>,
 }
 
-impl From<StoredDocument> for KernelDocument {
-    fn from(stored: StoredDocument) -> Self {
+impl From<StoredKernel> for EditedKernel {
+    fn from(stored: StoredKernel) -> Self {
         let Some(text) = stored.source else {
             return Self::default();
         };
@@ -214,20 +214,20 @@ impl From<StoredDocument> for KernelDocument {
     }
 }
 
-impl From<KernelDocument> for StoredDocument {
-    fn from(document: KernelDocument) -> Self {
+impl From<EditedKernel> for StoredKernel {
+    fn from(kernel: EditedKernel) -> Self {
         // A PNG's kernel is remembered as an untitled text with its saved state: the PNG
         // is not a file its text can be saved back to.
-        let (shipped_name, file_path) = match document.origin {
+        let (shipped_name, file_path) = match kernel.origin {
             Origin::Shipped(name) => (Some(name), None),
             Origin::File(path) => (None, Some(path)),
             Origin::Untitled | Origin::Png(_) => (None, None),
         };
         Self {
-            source: Some(document.text),
+            source: Some(kernel.text),
             shipped_name,
             file_path,
-            saved_source: document.saved_text,
+            saved_source: kernel.saved_text,
         }
     }
 }
@@ -239,40 +239,40 @@ mod tests {
 
     #[test]
     fn a_shipped_kernel_is_clean_until_edited_and_a_saved_file_is_clean_again() {
-        let mut document = KernelDocument::default();
-        assert!(!document.is_dirty());
-        assert_eq!(document.title(), "mandelbrot — moonbrot");
-        document.text_mut().push_str("\n-- mine");
-        document.edited();
-        assert!(document.is_dirty());
-        assert_eq!(document.title(), "mandelbrot • — moonbrot");
-        document.saved_to(Path::new("/tmp/mine.lua"));
-        assert!(!document.is_dirty());
-        assert_eq!(document.name(), "mine.lua");
-        assert_eq!(document.file_path(), Some(Path::new("/tmp/mine.lua")));
+        let mut kernel = EditedKernel::default();
+        assert!(!kernel.is_dirty());
+        assert_eq!(kernel.title(), "mandelbrot — moonbrot");
+        kernel.text_mut().push_str("\n-- mine");
+        kernel.edited();
+        assert!(kernel.is_dirty());
+        assert_eq!(kernel.title(), "mandelbrot • — moonbrot");
+        kernel.saved_to(Path::new("/tmp/mine.lua"));
+        assert!(!kernel.is_dirty());
+        assert_eq!(kernel.name(), "mine.lua");
+        assert_eq!(kernel.file_path(), Some(Path::new("/tmp/mine.lua")));
     }
 
     #[test]
     fn an_edit_forgets_the_last_run_and_its_home() {
-        let mut document = KernelDocument::default();
-        document.record_run(Err(RenderError::Cancelled));
-        assert!(document.last_error().is_some());
-        document.set_text("function pixel() end".to_owned());
-        assert!(document.last_run().is_none());
-        assert_eq!(document.home(), DEFAULT_HOME);
+        let mut kernel = EditedKernel::default();
+        kernel.record_run(Err(RenderError::Cancelled));
+        assert!(kernel.last_error().is_some());
+        kernel.set_text("function pixel() end".to_owned());
+        assert!(kernel.last_run().is_none());
+        assert_eq!(kernel.home(), DEFAULT_HOME);
     }
 
     #[test]
     fn the_stored_form_uses_the_field_names_of_older_versions() {
         let json = r#"{"source": "x = 1", "file_path": "/k.lua", "saved_source": "x = 0"}"#;
-        let document: KernelDocument = serde_json::from_str(json).expect("reads");
-        assert_eq!(document.text(), "x = 1");
-        assert_eq!(document.origin(), &Origin::File(PathBuf::from("/k.lua")));
-        assert!(document.is_dirty());
-        let written = serde_json::to_value(&document).expect("writes");
+        let kernel: EditedKernel = serde_json::from_str(json).expect("reads");
+        assert_eq!(kernel.text(), "x = 1");
+        assert_eq!(kernel.origin(), &Origin::File(PathBuf::from("/k.lua")));
+        assert!(kernel.is_dirty());
+        let written = serde_json::to_value(&kernel).expect("writes");
         assert_eq!(written["source"], "x = 1");
         assert_eq!(written["file_path"], "/k.lua");
-        let missing: KernelDocument = serde_json::from_str("{}").expect("reads");
-        assert_eq!(missing, KernelDocument::default());
+        let missing: EditedKernel = serde_json::from_str("{}").expect("reads");
+        assert_eq!(missing, EditedKernel::default());
     }
 }
