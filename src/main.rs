@@ -1,6 +1,6 @@
 //! The `moonbrot` binary: parses the command line, then opens the window (no command) or
-//! runs the headless CLI (`render`, `bench`). Without the `gui` cargo feature the binary
-//! has no window and says so when asked for one.
+//! runs the headless CLI (`render`, `bench`, `info`, `stitch`). Without the `gui` cargo
+//! feature the binary has no window and says so when asked for one.
 
 use std::process::ExitCode;
 

@@ -32,6 +32,8 @@ mod fuzz;
 mod guessing;
 #[path = "suite/gui.rs"]
 mod gui;
+#[path = "suite/layout.rs"]
+mod layout;
 #[path = "suite/maths.rs"]
 mod maths;
 #[path = "suite/panning.rs"]

@@ -1,8 +1,8 @@
 //! The command line: parses the arguments once (clap), and either hands back the window's
-//! options (the binary's `main` opens the window; this module never touches the GUI) or runs
-//! `moonbrot render` / `moonbrot bench`, thin adapters over the engine. Every failure is
-//! reported once on stderr, with an exit code of its kind: 2 usage, 1 input (a bad kernel,
-//! file or value), 70 internal (a bug).
+//! options (the binary's `main` opens the window; this module never touches the GUI) or
+//! runs `moonbrot render`, `bench`, `info` or `stitch`, thin adapters over the engine.
+//! Every failure is reported once on stderr, with an exit code of its kind: 2 usage,
+//! 1 input (a bad kernel, file or value), 70 internal (a bug).
 
 mod bench;
 mod info;

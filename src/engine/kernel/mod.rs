@@ -18,15 +18,16 @@ mod sandbox;
 mod state;
 mod trace_shaping;
 
+pub(crate) use contract::MAX_SOURCE_BYTES;
 pub use contract::{
-    FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, MAX_SOURCE_BYTES, OutputMode,
-    SHIPPED_KERNELS, ShippedKernel, Symmetry, default_kernel, read_kernel_file, shipped_kernel,
-    write_kernel_file,
+    FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS,
+    ShippedKernel, Symmetry, default_kernel, read_kernel_file, shipped_kernel, write_kernel_file,
 };
 pub(crate) use lua_unsafe::StopSwitch;
+pub(crate) use parameters::MAX_PARAMETERS;
 pub use parameters::{
-    MAX_PARAMETERS, ParameterKind, ParameterSpec, ParameterValue, ParameterValues, parse_settings,
-    resolve, resolve_leniently,
+    ParameterKind, ParameterSpec, ParameterValue, ParameterValues, parse_settings, resolve,
+    resolve_leniently,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
 pub(crate) use state::RunFailure;

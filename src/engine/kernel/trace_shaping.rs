@@ -37,10 +37,10 @@ const TRACE_SHAPING_ATTEMPTS: usize = 4;
 /// trace, while it is called from the driver's loop.
 ///
 /// Why: LuaJIT traces whichever loop gets hot first, and the shape of the trace tree then
-/// decides speed. Measured on the seed kernel (320x320, 1 thread, native 5.4 ms): when the
-/// driver's row loop got hot first (first rows full of pixels that escape at once), it
-/// unrolled the kernel's loop for the few iterations it saw and every other pixel left the
-/// trace: 15 ms. When the kernel's loop was traced first from inside the driver: 5.8 ms.
+/// decides speed. When the driver's row loop gets hot first (first rows full of pixels
+/// that escape at once), it unrolls the kernel's loop for the few iterations it saw and
+/// every other pixel leaves the trace; traced first from inside the driver, the kernel's
+/// loop stays one looping trace (the figures: ARCHITECTURE.md, "Measured figures").
 ///
 /// How: find the point of a coarse grid over the home view that does the most work, with
 /// the JIT off so sampling leaves no traces or hot counters behind; then render a one-row

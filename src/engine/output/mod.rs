@@ -11,7 +11,7 @@ mod png;
 mod poster;
 mod stitch;
 
-pub use document::{DOCUMENT_FORMAT, Document, DocumentError, looks_like_png, read_document};
+pub use document::{Document, DocumentError, looks_like_png, read_document};
 pub use film::{Film, FilmFrame, render_film};
 pub use palette::{Gradient, Palette};
 pub use png::ExportError;

@@ -29,7 +29,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How often the rendering thread reports finished units to its observer. Workers never
-/// wake it per unit: on these machines a cross-thread wake-up per unit cost 5% of a render.
+/// wake it per unit: that costs a measurable share of a render (ARCHITECTURE.md,
+/// "Measured figures").
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How long a stopped render waits for its workers before abandoning the ones that have

@@ -18,11 +18,10 @@ mod request;
 
 pub use cancel::CancelToken;
 pub use engine::{Engine, EngineOptions, STOP_GRACE};
-pub use pool::{MAX_ABANDONED_WORKERS, abandoned_worker_count};
 pub use rendered::{RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage};
+pub(crate) use request::band_alignment_rows;
 pub use request::{
-    DEFAULT_MEMORY_LIMIT_BYTES, MAX_BUFFER_BYTES, MAX_MEMORY_LIMIT_MIB, MAX_SIDE_PX, MAX_THREADS,
-    ParameterPolicy, PrecisionChoice, RenderRequest, RowRange, band_alignment_rows,
-    default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
-    timeout_from_secs,
+    DEFAULT_MEMORY_LIMIT_BYTES, MAX_THREADS, ParameterPolicy, PrecisionChoice, RenderRequest,
+    RowRange, default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib,
+    thread_count_from, timeout_from_secs,
 };
