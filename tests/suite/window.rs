@@ -196,40 +196,72 @@ fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
-/// Waits for the window and its autosaved kernel, clicks into the editor's text, moves to
-/// its end and types `line` on a new line, as a user would.
+/// Waits for the window to draw, then clicks into the editor's text, moves to its end and
+/// types `line` on a new line, as a user would, until the autosaved kernel holds it. A
+/// click that comes before the window has laid its editor out, or keys that arrive before
+/// the click's focus took effect, have no outside sign: such an attempt is seen by the
+/// line not reaching the saved kernel, and made again. Returns the window and when the
+/// line that reached the kernel was typed.
 fn type_at_end_of_kernel(
     display: &VirtualDisplay,
     app: &mut Child,
     kernel_file: &Path,
     line: &str,
-) -> String {
+) -> (String, Instant) {
     let mut window = String::new();
     let found = wait_until(Duration::from_secs(120), || {
         window = xdotool(display, &["search", "--name", "moonbrot$"]);
         !window.is_empty() && kernel_file.exists()
     });
     let home = kernel_file.ancestors().nth(3).unwrap_or(kernel_file);
+    let stderr = || std::fs::read_to_string(home.join("moonbrot.stderr")).unwrap_or_default();
     assert!(
         found,
         "the window did not open or did not autosave (windows found: {window:?}, kernel file \
          there: {}, exit: {:?}, stderr: {})",
         kernel_file.exists(),
         app.try_wait(),
-        std::fs::read_to_string(home.join("moonbrot.stderr")).unwrap_or_default()
+        stderr()
     );
     let window = window.lines().next().unwrap_or_default().to_owned();
-    // Let the first frames lay out the editor before clicking into it.
-    std::thread::sleep(Duration::from_secs(2));
-    // There is no window manager to give the window the keyboard focus on a click.
-    xdotool(display, &["windowfocus", "--sync", &window]);
-    // Inside the editor's text, below the banner a safe start may show.
-    xdotool(display, &["mousemove", "--window", &window, "150", "300"]);
-    xdotool(display, &["click", "1"]);
-    std::thread::sleep(Duration::from_millis(300));
-    xdotool(display, &["key", "ctrl+End"]);
-    xdotool(display, &["type", "--delay", "20", &format!("\n{line}")]);
-    window
+    // The window names its kernel in the title at the end of its first frame.
+    let mut title = String::new();
+    let drawn = wait_until(Duration::from_secs(60), || {
+        title = xdotool(display, &["getwindowname", &window]);
+        title.ends_with(" — moonbrot")
+    });
+    assert!(drawn, "the window never drew a frame (title {title:?})");
+    let saved = || {
+        std::fs::read_to_string(kernel_file)
+            .unwrap_or_default()
+            .contains(line)
+    };
+    for _ in 0..5 {
+        // There is no window manager to give the window the keyboard focus on a click.
+        xdotool(display, &["windowfocus", "--sync", &window]);
+        // Inside the editor's text, below the banner a safe start may show.
+        xdotool(display, &["mousemove", "--window", &window, "150", "300"]);
+        xdotool(display, &["click", "1"]);
+        xdotool(display, &["key", "ctrl+End"]);
+        xdotool(display, &["type", "--delay", "20", &format!("\n{line}")]);
+        let typed_at = Instant::now();
+        if wait_until(Duration::from_secs(5), saved) {
+            // Once, or an earlier attempt's keys did reach the editor and were saved only
+            // when this attempt's input drew frames: saving must not wait for frames.
+            let text = std::fs::read_to_string(kernel_file).unwrap_or_default();
+            assert_eq!(
+                text.matches(line).count(),
+                1,
+                "typed once, saved once, with nothing touched after:\n{text}"
+            );
+            return (window, typed_at);
+        }
+    }
+    panic!(
+        "five times typed, {line:?} never reached the saved kernel:\n{}\nstderr: {}",
+        std::fs::read_to_string(kernel_file).unwrap_or_default(),
+        stderr()
+    );
 }
 
 #[test]
@@ -249,8 +281,7 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
     // Type a line, then touch nothing: no frame needs to be drawn for it to be saved.
     let mut app = start_window(&display, home.path());
     let first_line = "-- typed before the first kill";
-    let window = type_at_end_of_kernel(&display, &mut app, &kernel_file, first_line);
-    let typed_at = Instant::now();
+    let (window, typed_at) = type_at_end_of_kernel(&display, &mut app, &kernel_file, first_line);
     // The title bar names the kernel and marks the unsaved change.
     let mut title = String::new();
     let marked = wait_until(Duration::from_secs(5), || {
