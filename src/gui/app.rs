@@ -1,14 +1,15 @@
 //! `MoonbrotApp`, the explorer window's state. Each frame it takes in what the background
 //! threads and dialogs reported, lets the panels (`panels`) draw and queue the user's
 //! commands, applies the queue in one place (`apply`), and asks the render scheduler what
-//! to render. The kernel being edited is a `EditedKernel` inside the persisted settings.
+//! to render. The kernel being edited is an `EditedKernel` inside the persisted settings;
+//! the rest of its state is grouped in `parts`.
 
 mod panels;
 mod parts;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use egui::Ui;
@@ -553,7 +554,7 @@ impl MoonbrotApp {
         }
     }
 
-    /// Replaces the editor's document with `opening`, or, over unsaved changes, asks first.
+    /// Replaces the edited kernel with `opening`, or, over unsaved changes, asks first.
     fn offer(&mut self, opening: Opening, now: Instant) {
         let current = &self.settings.kernel;
         if current.is_dirty() && opening.kernel.text() != current.text() {
@@ -858,7 +859,7 @@ impl MoonbrotApp {
         ctx.request_repaint_after(Duration::from_millis(50));
     }
 
-    /// Shows the document's name and unsaved state in the title bar.
+    /// Shows the edited kernel's name and unsaved state in the title bar.
     fn update_title(&mut self, ctx: &egui::Context) {
         let title = self.settings.kernel.title();
         if title != self.layout.shown_title {

@@ -1,8 +1,10 @@
 //! Everything a user can ask of the window, as `Command`s. Keys, buttons, menu items, mouse
-//! gestures and dropped files all push commands to a `CommandQueue`; the app applies the
-//! queue once per frame, in one function (`MoonbrotApp::apply`). Each command has at most
-//! one keyboard shortcut, declared once in `SHORTCUTS`; buttons and tooltips take their
-//! label from there (so it reads Cmd on macOS and Ctrl elsewhere).
+//! gestures and dropped files all push commands to a `CommandQueue`, and so do the threads'
+//! reports that change the settings or the edited kernel (a PNG read, a render's parameter
+//! values); the app applies the queue once per frame, in one function
+//! (`MoonbrotApp::apply`). Each command has at most one keyboard shortcut, declared once
+//! in `SHORTCUTS`; buttons and tooltips take their label from there (so it reads Cmd on
+//! macOS and Ctrl elsewhere).
 
 use std::path::PathBuf;
 
@@ -15,7 +17,8 @@ use crate::engine::Dd;
 use crate::engine::kernel::ParameterValue;
 use crate::engine::output::Palette;
 
-/// Everything a user can ask for.
+/// Everything a user can ask for, and what the threads report that changes the settings
+/// or the edited kernel (so that every change goes through `apply`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Render the editor's kernel at the current view (and end a safe start's pause).

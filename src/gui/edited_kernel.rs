@@ -1,4 +1,4 @@
-//! The kernel being edited, as one kernel: its text, where it came from, whether it is
+//! The kernel being edited (`EditedKernel`): its text, where it came from, whether it is
 //! saved, and what the last run of it said. The editor edits its text, the title bar and
 //! the kernel picker show its name, Open/Save and the autosave go through it, and the
 //! editor's error marker comes from its last run.
@@ -23,7 +23,7 @@ pub enum Origin {
     Shipped(String),
     /// A .lua file the user opened or saved to.
     File(PathBuf),
-    /// A PNG moonbrot exported, opened as a kernel (saving asks for a .lua file).
+    /// A moonbrot PNG whose document was opened (saving asks for a .lua file).
     Png(PathBuf),
 }
 

@@ -22,7 +22,7 @@ pub struct EditorResponse {
 }
 
 /// Shows the editor for `source`, marking `error_line` (1-based) if given. With
-/// `scroll_to_start`, the view goes back to the text's top-left corner (a new document, or
+/// `scroll_to_start`, the view goes back to the text's top-left corner (a new kernel, or
 /// the first frame: a scroll position from an earlier session means nothing now).
 pub fn editor_ui(
     ui: &mut Ui,

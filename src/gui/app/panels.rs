@@ -1,6 +1,6 @@
 //! The window's panels: they read the app's state and queue `Command`s for what the user
 //! does; none of them changes the state itself (the editor's text is the one exception: the
-//! text field edits the document in place and queues `KernelEdited`).
+//! text field edits the kernel's text in place and queues `KernelEdited`).
 
 use egui::Ui;
 
