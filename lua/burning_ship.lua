@@ -3,6 +3,9 @@
 -- flipped (c = x - iy) so the ship sails upright.
 max_iter = 500
 home = { x = -0.45, y = 0.5, span = 2.6 }
+-- The iteration, declared for the engine: the fold, the square, and c with its imaginary
+-- axis flipped (the conjugate).
+formula { step = function(z, c) return z:abs():sqr() + c:conj() end }
 
 local abs, log = math.abs, math.log
 local inverse_log2 = 1 / log(2)

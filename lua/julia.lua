@@ -6,6 +6,8 @@ max_iter = 500
 home = { x = 0, y = 0, span = 3 }
 
 parameter { name = "c", kind = "complex", default = { -0.8, 0.156 }, label = "constant c" }
+-- The iteration, declared for the engine: c is the parameter, z starts at the pixel.
+formula { step = function(z, c) return z:sqr() + c end, julia = "c" }
 
 local log = math.log
 local inverse_log2 = 1 / log(2)

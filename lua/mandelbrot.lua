@@ -6,6 +6,9 @@ home = { x = -0.6, y = 0, span = 2.6 }
 -- Symmetric about the real axis: conj(c) has the conjugate orbit of c, so the engine
 -- computes one side of the axis and mirrors the other (exactly: negation is exact).
 symmetry = "real_axis"
+-- The iteration, declared for the engine, which derives from it what deep zoom by
+-- perturbation needs (`pixel` below stays the kernel's f64 path).
+formula { step = function(z, c) return z:sqr() + c end }
 
 local log = math.log
 local inverse_log2 = 1 / log(2)

@@ -8,6 +8,9 @@ home = { x = 0, y = 0, span = 3 }
 symmetry = "real_axis"
 
 parameter { name = "power", kind = "real", min = 1.5, max = 8, default = 3 }
+-- The iteration, declared for the engine, for whole powers (a formula's powers are whole
+-- numbers; the polar form below takes any power).
+formula { step = function(z, c) return z ^ param.power + c end }
 
 local atan2, cos, sin, log, exp = math.atan2, math.cos, math.sin, math.log, math.exp
 

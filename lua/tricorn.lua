@@ -6,6 +6,8 @@ home = { x = -0.3, y = 0, span = 3.6 }
 -- Symmetric about the real axis: conj(c) has the conjugate orbit of c (conj(z)^2 + c
 -- commutes with conjugation), so the engine computes one side and mirrors the other.
 symmetry = "real_axis"
+-- The iteration, declared for the engine.
+formula { step = function(z, c) return z:conj():sqr() + c end }
 
 local log = math.log
 local inverse_log2 = 1 / log(2)

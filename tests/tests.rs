@@ -26,6 +26,8 @@ mod engine;
 mod errors;
 #[path = "suite/export.rs"]
 mod export;
+#[path = "suite/formula.rs"]
+mod formula;
 #[path = "suite/fuzz.rs"]
 mod fuzz;
 #[path = "suite/guessing.rs"]

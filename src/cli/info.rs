@@ -121,6 +121,9 @@ fn describe_kernel(text: &mut String, info: &KernelInfo, stored: Option<&Documen
         ),
     };
     let _ = writeln!(text, "home: {}", describe_view(&info.home_or_default()));
+    if let Some(formula) = &info.formula {
+        let _ = writeln!(text, "formula: {formula}");
+    }
     if info.parameters.is_empty() {
         let _ = writeln!(text, "parameters: none");
         return;

@@ -112,6 +112,14 @@ pub enum KernelError {
         /// The error message, without its position prefix.
         message: String,
     },
+    /// The declared formula's step does what a formula may not (or failed).
+    #[error("formula: {}{message}", line_prefix(line))]
+    Formula {
+        /// Kernel line of the refused operation, when known.
+        line: Option<u32>,
+        /// What was refused and what is allowed.
+        message: String,
+    },
     /// The kernel defines no global `pixel`.
     #[error("the kernel defines no function `pixel(x, y)`")]
     MissingPixel,
@@ -170,6 +178,7 @@ impl KernelError {
         match self {
             Self::Syntax { line, .. }
             | Self::Load { line, .. }
+            | Self::Formula { line, .. }
             | Self::Runtime { line, .. }
             | Self::WrongReturn { line, .. } => *line,
             Self::MissingPixel

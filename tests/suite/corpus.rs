@@ -68,6 +68,7 @@ fn outcome_of(result: &Result<(), RenderError>) -> Outcome {
             match error {
                 KernelError::Syntax { .. } => "syntax",
                 KernelError::Load { .. } => "load",
+                KernelError::Formula { .. } => "formula",
                 KernelError::Runtime { .. } => "runtime",
                 KernelError::WrongReturn { .. } => "wrong_return",
                 KernelError::MissingPixel => "missing_pixel",
@@ -196,6 +197,7 @@ fn every_corpus_kernel_ends_as_it_states_through_the_cli() {
         let clue = match expected.kind.as_str() {
             "syntax" => "syntax error",
             "load" => "error while loading",
+            "formula" => "formula: kernel line",
             "runtime" => "runtime error",
             "wrong_return" => "wrong return value",
             "missing_pixel" => "defines no function",

@@ -59,6 +59,8 @@ pub struct KernelInfo {
     /// True when it has a deep entry point, `pixel_deep(x, y)` on double-double
     /// coordinates, which the engine uses where f64 runs out of digits.
     pub deep: bool,
+    /// The iteration it declares with `formula { step = .. }`, recorded, if it declares one.
+    pub formula: Option<super::formula::Formula>,
 }
 
 /// The iteration limit used when neither the kernel nor the user sets one.

@@ -69,6 +69,7 @@ pub(super) fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFai
         home,
         parameters: Vec::new(),
         deep: false,
+        formula: None,
     })
 }
 

@@ -9,6 +9,10 @@
 
 mod contract;
 mod declarations;
+mod formula;
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod formula_tests;
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod library_tests;
@@ -23,6 +27,7 @@ pub use contract::{
     FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS,
     ShippedKernel, Symmetry, default_kernel, read_kernel_file, shipped_kernel, write_kernel_file,
 };
+pub use formula::{DEFAULT_BAILOUT, Formula, FormulaOp};
 pub(crate) use lua_unsafe::StopSwitch;
 pub(crate) use parameters::MAX_PARAMETERS;
 pub use parameters::{

@@ -86,6 +86,7 @@ impl LuaKernel {
 
         let mut info = read_kernel_info(&state.environment)?;
         info.parameters = read_parameters(&state.declared_parameters)?;
+        info.formula = state.read_formula(memory_limit_bytes, stop)?;
         let pixel = match state.environment.raw_get::<Value>("pixel") {
             Ok(Value::Function(pixel)) => pixel,
             Ok(Value::Nil) => return Err(KernelError::MissingPixel.into()),

@@ -8,6 +8,7 @@
 //! A fresh state per source means nothing one kernel does survives into the next.
 
 use super::contract::split_kernel_position;
+use super::formula::{DEFAULT_BAILOUT, Formula, complex_from, ops_from_tape};
 use super::lua_unsafe::new_lua_state;
 use super::sandbox::StopContext;
 use crate::engine::error::{KernelError, MAX_MESSAGE_CHARS, bounded_message};
@@ -23,6 +24,7 @@ const TRACE_WATCH_LUA: &str = include_str!("runtime/trace_watch.lua");
 
 const BOUNDED_LIBRARY_LUA: &str = include_str!("runtime/bounded_library.lua");
 
+pub(super) const FORMULA_LUA: &str = include_str!("runtime/formula.lua");
 pub(super) const DOUBLE_DOUBLE_LUA: &str = include_str!("runtime/double_double.lua");
 
 /// LuaJIT's own message when an allocation fails (the memory limit was hit).
@@ -157,6 +159,11 @@ pub(super) struct SandboxedState {
     pub(super) environment: Table,
     /// The parameters the kernel declared (sandbox.lua's private list).
     pub(super) declared_parameters: Table,
+    /// The formula the kernel declared, if any (sandbox.lua's private table: `step`,
+    /// `julia`, `start`, `bailout`).
+    pub(super) declared_formula: Table,
+    /// formula.lua's functions: recording a step and writing its Lua.
+    pub(super) formula: Table,
     /// The `param` table, taken before the kernel could replace the global.
     pub(super) parameter_values: Table,
     /// driver.lua's functions.
@@ -186,7 +193,7 @@ impl SandboxedState {
             .set_name("=dd")
             .call(())
             .context("loading double_double.lua")?;
-        let (environment, declared_parameters): (Table, Table) = lua
+        let (environment, declared_parameters, declared_formula): (Table, Table, Table) = lua
             .load(SANDBOX_LUA)
             .set_name("=sandbox")
             .call((print_to_log, bounded, double_double.clone()))
@@ -204,8 +211,13 @@ impl SandboxedState {
         let driver: Table = lua
             .load(DRIVER_LUA)
             .set_name("=driver")
-            .call((ffi, getinfo, double_double.clone()))
+            .call((ffi, getinfo.clone(), double_double.clone()))
             .context("running driver.lua")?;
+        let formula: Table = lua
+            .load(FORMULA_LUA)
+            .set_name("=formula")
+            .call(getinfo)
+            .context("loading formula.lua")?;
         let jit_table: Table = globals.get("jit").context("finding jit")?;
         let jit = load_jit_control(&lua, &jit_table, &debug).context("loading trace_watch.lua")?;
         for name in ["ffi", "debug", "jit"] {
@@ -217,6 +229,8 @@ impl SandboxedState {
             lua,
             environment,
             declared_parameters,
+            declared_formula,
+            formula,
             parameter_values,
             driver,
             jit,
@@ -225,6 +239,78 @@ impl SandboxedState {
 
     pub(super) fn driver_function(&self, name: &str) -> Result<Function, RunFailure> {
         self.driver.get(name).context("finding a driver function")
+    }
+
+    /// Records the step of the formula the kernel declared, if any (stoppable: the step is
+    /// the kernel's code), and reads it back with the declaration's other fields. A step
+    /// that does what a formula may not, or fails, is the kernel's error, at its line.
+    pub(super) fn read_formula(
+        &self,
+        memory_limit_bytes: usize,
+        stop: &StopContext<'_>,
+    ) -> Result<Option<Formula>, RunFailure> {
+        let step: Option<Function> = self
+            .declared_formula
+            .raw_get("step")
+            .context("reading the formula's step")?;
+        let Some(step) = step else {
+            return Ok(None);
+        };
+        let record: Function = self.formula.get("record").context("finding record")?;
+        let recorded = {
+            let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
+                return Err(RunFailure::Stopped);
+            };
+            record.call::<(Option<Table>, Value, Option<u32>)>(step)
+        };
+        let (tape, result) = match recorded {
+            Ok((Some(tape), result, _)) => (tape, result),
+            _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
+            Ok((None, problem, line)) => {
+                let message = match &problem {
+                    Value::Table(refusal) => refusal
+                        .raw_get::<String>("message")
+                        .unwrap_or_else(|_| "the step was refused".to_owned()),
+                    Value::String(text) => text.to_string_lossy(),
+                    other => format!("the step raised a {}", other.type_name()),
+                };
+                if is_out_of_memory_message(&message, line) {
+                    return Err(memory_limit_failure(memory_limit_bytes));
+                }
+                let (position_line, message) = split_kernel_position(&message);
+                return Err(KernelError::Formula {
+                    line: position_line.or(line),
+                    message: bounded_message(&message, MAX_MESSAGE_CHARS),
+                }
+                .into());
+            }
+            Err(mlua::Error::MemoryError(_)) => {
+                return Err(memory_limit_failure(memory_limit_bytes));
+            }
+            Err(error) => return Err(internal("recording the formula", &error)),
+        };
+        let ops = ops_from_tape(&tape, &result)?;
+        let julia: Option<String> = self
+            .declared_formula
+            .raw_get("julia")
+            .context("reading the formula's julia")?;
+        let start = complex_from(
+            &self
+                .declared_formula
+                .raw_get::<Value>("start")
+                .context("reading the formula's start")?,
+        )
+        .unwrap_or((0.0, 0.0));
+        let bailout: Option<f64> = self
+            .declared_formula
+            .raw_get("bailout")
+            .context("reading the formula's bailout")?;
+        Ok(Some(Formula {
+            ops,
+            julia,
+            start,
+            bailout: bailout.unwrap_or(DEFAULT_BAILOUT),
+        }))
     }
 
     /// Runs the kernel's top level (its settings, locals and `pixel`), stoppable.

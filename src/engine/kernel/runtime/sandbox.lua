@@ -182,4 +182,49 @@ environment.parameter = function(spec)
   values[name] = value
 end
 
-return environment, declared
+-- The iteration: `formula { step = function(z, c) return z:sqr() + c end }`, with optional
+-- `julia = "name"` (a complex parameter is c; z starts at the pixel), `start` (where z
+-- starts otherwise: a number or { re, im }; 0 by default) and `bailout` (the escape radius,
+-- 16 by default). Checked here; the step itself is recorded by the engine (formula.lua).
+local formula_declaration = {}
+local FORMULA_FIELDS = { step = true, julia = true, start = true, bailout = true }
+environment.formula = function(spec)
+  local function bad(message) error("formula: " .. message, 3) end
+  if type(spec) ~= "table" then
+    bad("expects a table like { step = function(z, c) return z:sqr() + c end }, got "
+      .. describe(spec))
+  end
+  if formula_declaration.step then bad("declared twice") end
+  for key in pairs(spec) do
+    if not FORMULA_FIELDS[key] then
+      bad("has no field " .. describe(key) .. " (it takes step, julia, start and bailout)")
+    end
+  end
+  local step, julia, start, bailout = rawget(spec, "step"), rawget(spec, "julia"),
+    rawget(spec, "start"), rawget(spec, "bailout")
+  if type(step) ~= "function" then bad("step must be a function(z, c), got " .. describe(step)) end
+  if julia ~= nil then
+    local entry
+    for _, declaration in ipairs(declared) do
+      if declaration.name == julia then entry = declaration end
+    end
+    if not entry or entry.kind ~= "complex" then
+      bad("julia must name a complex parameter declared before the formula, got "
+        .. describe(julia))
+    end
+  end
+  if start ~= nil then
+    local re = type(start) == "table" and (rawget(start, "re") or rawget(start, 1)) or start
+    local im = type(start) == "table" and (rawget(start, "im") or rawget(start, 2)) or 0
+    if not is_number(re) or not is_number(im) then
+      bad("start must be a number or { re, im }, got " .. describe(start))
+    end
+  end
+  if bailout ~= nil and (not is_number(bailout) or bailout <= 0) then
+    bad("bailout must be a number greater than 0, got " .. describe(bailout))
+  end
+  formula_declaration.step, formula_declaration.julia = step, julia
+  formula_declaration.start, formula_declaration.bailout = start, bailout
+end
+
+return environment, declared, formula_declaration

@@ -1,0 +1,333 @@
+--[[ formula.lua: a kernel's declared iteration, recorded and differentiated.
+
+Trusted code, loaded once in each fresh Lua state. A kernel may declare the iteration its
+`pixel` runs:
+
+  formula { step = function(z, c) return z * z + c end }
+
+The engine runs `step` once on recording values: every operation on them appends a node to
+a tape (a list of operations on earlier nodes). Inside `step` the values are complex, with
+`+ - *` (complex by complex, or by a real number), unary minus, whole powers `z^k` (a
+constant k from 2 to 64), and the methods `z:sqr()`, `z:conj()`, `z:abs()` (both parts
+folded to their absolute values, as the Burning Ship does), `z:abs_re()` and `z:abs_im()`.
+Constants are numbers (real) or tables `{ re = .., im = .. }` (such as a complex parameter's
+value). Anything else (division, `math.*`, a comparison, reading a part of a value to
+branch on) is refused, with the line and what is allowed.
+
+From the tape this file writes Lua source for two functions, which the caller compiles:
+
+- the direct step `(zr, zi, cr, ci) -> zr, zi`: the iteration in f64;
+- the perturbed step `(Zr, Zi, Cr, Ci, dzr, dzi, dcr, dci) -> dzr, dzi`: the change of
+  the step's result when z and c move from the reference (Z, C) by (dz, dc), derived node
+  by node by the standard rules, never as f(Z + d) - f(Z) (which loses every digit of a
+  small d): add da + db; mul A db + (B + db) da; square (2A + da) da; power k
+  da * sum (A + da)^i A^(k-1-i); conj and minus act on the delta; an abs fold by sign
+  cases ("diffabs"). The reference's own intermediate values are recomputed in f64 from
+  Z and C, so only the orbit Z is stored.
+
+Arguments: debug.getinfo (to find the kernel's line when a step is refused).
+]]
+local getinfo = ...
+
+local type, tostring, error, setmetatable, getmetatable = type, tostring, error, setmetatable, getmetatable
+local rawget, xpcall, ipairs, floor, huge = rawget, xpcall, ipairs, math.floor, math.huge
+local concat, format = table.concat, string.format
+
+-- The chunk name the engine gives kernel source.
+local KERNEL_SOURCE = "=kernel"
+
+local ALLOWED = "inside a formula's step only + - * (complex, or by a real number), unary minus, "
+  .. "whole powers z^k (k a constant from 2 to 64), z:sqr(), z:conj(), z:abs(), z:abs_re(), "
+  .. "z:abs_im() and constants (numbers, { re = .., im = .. }) are allowed"
+local MAX_POWER = 64
+local MAX_NODES = 10000
+
+-- A refusal: raised as a table so the caller can tell it from the kernel's own errors and
+-- still find the kernel's line in the traceback.
+local Refusal = {}
+Refusal.__index = Refusal
+Refusal.__tostring = function(refusal) return refusal.message end
+local function refuse(what)
+  error(setmetatable({ message = what .. ": " .. ALLOWED }, Refusal), 3)
+end
+
+--[[ The tape: node i is { op = "...", a = index, b = index, k = number, re = .., im = .. }.
+Ops: "z", "c" (the inputs), "const" (re, im), "add", "sub", "mul", "neg", "pow" (k),
+"sqr", "conj", "abs", "abs_re", "abs_im". ]]
+local Value = {}
+local tape
+-- The recording values handed out, and the node each stands for: kept here, so a value is
+-- an empty table whose every field read is refused (its metatable is hidden too).
+local index_of = setmetatable({}, { __mode = "k" })
+
+local function node(entry)
+  if #tape >= MAX_NODES then refuse("a step of more than " .. MAX_NODES .. " operations") end
+  tape[#tape + 1] = entry
+  local value = setmetatable({}, Value)
+  index_of[value] = #tape
+  return value
+end
+
+local function is_number(value)
+  return type(value) == "number" and value == value and value > -huge and value < huge
+end
+
+-- A recorded value, a real constant or a complex constant table, as a node.
+local function operand(value, role)
+  if index_of[value] then return value end
+  if is_number(value) then return node({ op = "const", re = value, im = 0 }) end
+  if type(value) == "table" and getmetatable(value) == nil then
+    local re, im = rawget(value, "re") or rawget(value, 1), rawget(value, "im") or rawget(value, 2)
+    if is_number(re) and is_number(im) then return node({ op = "const", re = re, im = im }) end
+  end
+  refuse(role .. " is " .. (type(value) == "number" and "not a finite number" or "a " .. type(value)))
+end
+
+local function binary(op)
+  return function(a, b)
+    local left, right = operand(a, "an operand"), operand(b, "an operand")
+    return node({ op = op, a = index_of[left], b = index_of[right] })
+  end
+end
+
+Value.__add = binary("add")
+Value.__sub = binary("sub")
+Value.__mul = binary("mul")
+Value.__unm = function(a) return node({ op = "neg", a = index_of[a] }) end
+Value.__pow = function(a, k)
+  if not index_of[a] then refuse("a power of a constant") end
+  if not is_number(k) or k ~= floor(k) or k < 2 or k > MAX_POWER then
+    refuse("the power " .. tostring(k) .. " (not a whole number from 2 to " .. MAX_POWER .. ")")
+  end
+  return node({ op = "pow", a = index_of[a], k = k })
+end
+Value.__div = function() refuse("division") end
+Value.__mod = function() refuse("the remainder operator %") end
+Value.__concat = function() refuse("joining text") end
+Value.__lt = function() refuse("a comparison") end
+Value.__le = function() refuse("a comparison") end
+Value.__eq = function() refuse("a comparison") end
+Value.__len = function() refuse("the length operator #") end
+Value.__call = function() refuse("calling a value") end
+Value.__newindex = function() refuse("changing a value") end
+Value.__tostring = function() refuse("turning a value into text") end
+
+local METHODS = {}
+for _, op in ipairs({ "sqr", "conj", "abs", "abs_re", "abs_im" }) do
+  METHODS[op] = function(self)
+    if not index_of[self] then refuse(op .. " on something that is not a value") end
+    return node({ op = op, a = index_of[self] })
+  end
+end
+Value.__index = function(_, key)
+  local method = METHODS[key]
+  if method then return method end
+  refuse("reading ." .. tostring(key) .. " of a value (a branch on it cannot be followed)")
+end
+Value.__metatable = false
+
+local M = {}
+
+-- The kernel's line in the stack of an error being raised, if any.
+local function kernel_line()
+  for level = 3, 200 do
+    local frame = getinfo(level, "Sl")
+    if not frame then return nil end
+    if frame.source == KERNEL_SOURCE and frame.currentline > 0 then return frame.currentline end
+  end
+  return nil
+end
+
+--- Records `step` (called as step(z, c)). Returns the tape and the index of the result's
+--- node; or nil, the refusal (a table with `.message`; the kernel's own error inside the
+--- step becomes one) and the kernel's line where it was raised, else where step begins.
+function M.record(step)
+  tape = {}
+  local line
+  local ok, result = xpcall(function()
+    local z = node({ op = "z" })
+    local c = node({ op = "c" })
+    return operand(step(z, c), "what step returns")
+  end, function(problem)
+    -- Where the step is (a tail call or a bad result leaves no kernel frame): where it
+    -- was defined.
+    line = kernel_line() or getinfo(step, "S").linedefined
+    if getmetatable(problem) == Refusal then return problem end
+    -- The kernel's own error inside the step (such as math.sin given a value): said with
+    -- what a step may do.
+    return setmetatable({ message = tostring(problem) .. "; " .. ALLOWED }, Refusal)
+  end)
+  local recorded = tape
+  tape = nil
+  if not ok then return nil, result, line end
+  return recorded, index_of[result]
+end
+
+--- True for a refusal raised by the recording (as opposed to the kernel's own error).
+function M.is_refusal(value)
+  return getmetatable(value) == Refusal
+end
+
+-- Code generation. Each node i gets locals ri, ii (its value) and, where it can change with
+-- z or c, dri, dii (its delta).
+
+local function number(value)
+  return format("%.17g", value)
+end
+
+--- Lua source of the direct step: `return function(zr, zi, cr, ci) ... return r, i end`.
+function M.direct_source(recorded, result)
+  local lines = { "return function(zr, zi, cr, ci)" }
+  local function emit(text) lines[#lines + 1] = "  " .. text end
+  for i, entry in ipairs(recorded) do
+    local op, a, b = entry.op, entry.a, entry.b
+    local r, m = "r" .. i, "i" .. i
+    if op == "z" then emit(format("local %s, %s = zr, zi", r, m))
+    elseif op == "c" then emit(format("local %s, %s = cr, ci", r, m))
+    elseif op == "const" then emit(format("local %s, %s = %s, %s", r, m, number(entry.re), number(entry.im)))
+    elseif op == "add" then emit(format("local %s, %s = r%d + r%d, i%d + i%d", r, m, a, b, a, b))
+    elseif op == "sub" then emit(format("local %s, %s = r%d - r%d, i%d - i%d", r, m, a, b, a, b))
+    elseif op == "neg" then emit(format("local %s, %s = -r%d, -i%d", r, m, a, a))
+    elseif op == "mul" then
+      emit(format("local %s, %s = r%d * r%d - i%d * i%d, r%d * i%d + i%d * r%d", r, m, a, b, a, b, a, b, a, b))
+    elseif op == "sqr" then
+      emit(format("local %s, %s = r%d * r%d - i%d * i%d, 2 * r%d * i%d", r, m, a, a, a, a, a, a))
+    elseif op == "pow" then
+      -- Repeated multiplication, as a kernel would write it.
+      emit(format("local %s, %s = r%d, i%d", r, m, a, a))
+      for _ = 2, entry.k do
+        emit(format("%s, %s = %s * r%d - %s * i%d, %s * i%d + %s * r%d", r, m, r, a, m, a, r, a, m, a))
+      end
+    elseif op == "conj" then emit(format("local %s, %s = r%d, -i%d", r, m, a, a))
+    elseif op == "abs" then emit(format("local %s, %s = abs(r%d), abs(i%d)", r, m, a, a))
+    elseif op == "abs_re" then emit(format("local %s, %s = abs(r%d), i%d", r, m, a, a))
+    elseif op == "abs_im" then emit(format("local %s, %s = r%d, abs(i%d)", r, m, a, a))
+    end
+  end
+  emit(format("return r%d, i%d", result, result))
+  lines[#lines + 1] = "end"
+  return "local abs = math.abs\n" .. concat(lines, "\n") .. "\n"
+end
+
+--- Lua source of the perturbed step: `return function(Zr, Zi, Cr, Ci, dzr, dzi, dcr, dci)
+--- ... return dr, di end`, the delta of the step's result. With `c_fixed` (a Julia set: c
+--- does not move with the pixel) the c input has no delta.
+function M.perturbed_source(recorded, result, c_fixed)
+  local lines = { "return function(zr, zi, cr, ci, dzr, dzi, dcr, dci)" }
+  local function emit(text) lines[#lines + 1] = "  " .. text end
+  local moves = {} -- moves[i]: node i's value depends on z (or c, when c moves)
+  for i, entry in ipairs(recorded) do
+    local op, a, b = entry.op, entry.a, entry.b
+    local r, m, dr, dm = "r" .. i, "i" .. i, "dr" .. i, "di" .. i
+    -- The reference value, as the direct step computes it.
+    if op == "z" then emit(format("local %s, %s = zr, zi", r, m))
+    elseif op == "c" then emit(format("local %s, %s = cr, ci", r, m))
+    elseif op == "const" then emit(format("local %s, %s = %s, %s", r, m, number(entry.re), number(entry.im)))
+    elseif op == "add" then emit(format("local %s, %s = r%d + r%d, i%d + i%d", r, m, a, b, a, b))
+    elseif op == "sub" then emit(format("local %s, %s = r%d - r%d, i%d - i%d", r, m, a, b, a, b))
+    elseif op == "neg" then emit(format("local %s, %s = -r%d, -i%d", r, m, a, a))
+    elseif op == "mul" then
+      emit(format("local %s, %s = r%d * r%d - i%d * i%d, r%d * i%d + i%d * r%d", r, m, a, b, a, b, a, b, a, b))
+    elseif op == "sqr" then
+      emit(format("local %s, %s = r%d * r%d - i%d * i%d, 2 * r%d * i%d", r, m, a, a, a, a, a, a))
+    elseif op == "pow" then
+      emit(format("local %s, %s = r%d, i%d", r, m, a, a))
+      for _ = 2, entry.k do
+        emit(format("%s, %s = %s * r%d - %s * i%d, %s * i%d + %s * r%d", r, m, r, a, m, a, r, a, m, a))
+      end
+    elseif op == "conj" then emit(format("local %s, %s = r%d, -i%d", r, m, a, a))
+    elseif op == "abs" then emit(format("local %s, %s = abs(r%d), abs(i%d)", r, m, a, a))
+    elseif op == "abs_re" then emit(format("local %s, %s = abs(r%d), i%d", r, m, a, a))
+    elseif op == "abs_im" then emit(format("local %s, %s = r%d, abs(i%d)", r, m, a, a))
+    end
+    -- The delta, by the rules, where the node moves.
+    if op == "z" then
+      moves[i] = true
+      emit(format("local %s, %s = dzr, dzi", dr, dm))
+    elseif op == "c" then
+      moves[i] = not c_fixed
+      if moves[i] then emit(format("local %s, %s = dcr, dci", dr, dm)) end
+    elseif op == "add" or op == "sub" then
+      moves[i] = moves[a] or moves[b]
+      if moves[i] then
+        local sign = op == "add" and "+" or "-"
+        local ar, ai = moves[a] and "dr" .. a or "0", moves[a] and "di" .. a or "0"
+        local br, bi = moves[b] and "dr" .. b or "0", moves[b] and "di" .. b or "0"
+        emit(format("local %s, %s = %s %s %s, %s %s %s", dr, dm, ar, sign, br, ai, sign, bi))
+      end
+    elseif op == "neg" or op == "conj" then
+      moves[i] = moves[a]
+      if moves[i] then
+        if op == "neg" then emit(format("local %s, %s = -dr%d, -di%d", dr, dm, a, a))
+        else emit(format("local %s, %s = dr%d, -di%d", dr, dm, a, a)) end
+      end
+    elseif op == "mul" then
+      moves[i] = moves[a] or moves[b]
+      if moves[a] and moves[b] then
+        -- A db + (B + db) da
+        emit(format("local br%d, bi%d = r%d + dr%d, i%d + di%d", i, i, b, b, b, b))
+        emit(format("local %s = r%d * dr%d - i%d * di%d + br%d * dr%d - bi%d * di%d",
+          dr, a, b, a, b, i, a, i, a))
+        emit(format("local %s = r%d * di%d + i%d * dr%d + br%d * di%d + bi%d * dr%d",
+          dm, a, b, a, b, i, a, i, a))
+      elseif moves[a] then -- B da
+        emit(format("local %s, %s = r%d * dr%d - i%d * di%d, r%d * di%d + i%d * dr%d",
+          dr, dm, b, a, b, a, b, a, b, a))
+      elseif moves[b] then -- A db
+        emit(format("local %s, %s = r%d * dr%d - i%d * di%d, r%d * di%d + i%d * dr%d",
+          dr, dm, a, b, a, b, a, b, a, b))
+      end
+    elseif op == "sqr" then
+      moves[i] = moves[a]
+      if moves[i] then
+        -- (2A + da) da
+        emit(format("local tr%d, ti%d = 2 * r%d + dr%d, 2 * i%d + di%d", i, i, a, a, a, a))
+        emit(format("local %s, %s = tr%d * dr%d - ti%d * di%d, tr%d * di%d + ti%d * dr%d",
+          dr, dm, i, a, i, a, i, a, i, a))
+      end
+    elseif op == "pow" then
+      moves[i] = moves[a]
+      if moves[i] then
+        -- da * S_k, S_1 = 1, S_{m+1} = (A + da) S_m + A^m
+        emit(format("local pr%d, pi%d = r%d + dr%d, i%d + di%d", i, i, a, a, a, a))
+        emit(format("local sr%d, si%d = 1, 0", i, i))
+        emit(format("local qr%d, qi%d = 1, 0", i, i)) -- A^m
+        for _ = 1, entry.k - 1 do
+          emit(format("qr%d, qi%d = qr%d * r%d - qi%d * i%d, qr%d * i%d + qi%d * r%d",
+            i, i, i, a, i, a, i, a, i, a))
+          emit(format("sr%d, si%d = pr%d * sr%d - pi%d * si%d + qr%d, pr%d * si%d + pi%d * sr%d + qi%d",
+            i, i, i, i, i, i, i, i, i, i, i, i))
+        end
+        emit(format("local %s, %s = dr%d * sr%d - di%d * si%d, dr%d * si%d + di%d * sr%d",
+          dr, dm, a, i, a, i, a, i, a, i))
+      end
+    elseif op == "abs" or op == "abs_re" or op == "abs_im" then
+      moves[i] = moves[a]
+      if moves[i] then
+        local re_part = (op == "abs_im") and format("dr%d", a) or format("diffabs(r%d, dr%d)", a, a)
+        local im_part = (op == "abs_re") and format("di%d", a) or format("diffabs(i%d, di%d)", a, a)
+        emit(format("local %s, %s = %s, %s", dr, dm, re_part, im_part))
+      end
+    end
+  end
+  if moves[result] then
+    emit(format("return dr%d, di%d", result, result))
+  else
+    emit("return 0, 0")
+  end
+  lines[#lines + 1] = "end"
+  -- |X + x| - |X| without cancellation: by the signs of X and X + x.
+  local prelude = [[
+local abs = math.abs
+local function diffabs(X, x)
+  if X >= 0 then
+    if X + x >= 0 then return x else return -(2 * X + x) end
+  else
+    if X + x > 0 then return 2 * X + x else return -x end
+  end
+end
+]]
+  return prelude .. concat(lines, "\n") .. "\n"
+end
+
+return M

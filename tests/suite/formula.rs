@@ -1,0 +1,186 @@
+//! Declared formulas (`formula { step = .. }`): the shipped fractals declare theirs, a
+//! formula iterated in f64 gives its kernel's own pixels, and a step the engine cannot
+//! follow (division, `math.*`, a comparison, reading a part) is refused at its line with
+//! what is allowed.
+
+use moonbrot::engine::kernel::ParameterValue;
+use moonbrot::engine::{CancelToken, Engine, KernelError};
+
+use crate::support::{kernel_error, request, shipped};
+
+const FORMULA_KERNELS: [&str; 5] = [
+    "mandelbrot",
+    "julia",
+    "burning_ship",
+    "tricorn",
+    "multibrot",
+];
+
+#[test]
+fn the_shipped_fractals_declare_their_iteration() {
+    let engine = Engine::default();
+    for name in FORMULA_KERNELS {
+        let info = engine
+            .inspect(&shipped(name), &CancelToken::new())
+            .expect("compiles");
+        let formula = info
+            .formula
+            .unwrap_or_else(|| panic!("{name} declares no formula"));
+        let expected_degree = if name == "multibrot" { 3 } else { 2 };
+        assert_eq!(formula.degree(), expected_degree, "{name}");
+        assert_eq!(
+            formula.julia.as_deref(),
+            (name == "julia").then_some("c"),
+            "{name}"
+        );
+    }
+    let seed = engine
+        .inspect(&shipped("seed"), &CancelToken::new())
+        .expect("compiles");
+    assert!(
+        seed.formula.is_none(),
+        "declaring one is the kernel's choice"
+    );
+}
+
+#[test]
+fn a_formula_iterated_in_f64_gives_its_kernels_own_pixels() {
+    let engine = Engine::default();
+    for name in FORMULA_KERNELS {
+        let source = shipped(name);
+        let output = engine
+            .render(
+                &moonbrot::engine::RenderRequest {
+                    guessing: false,
+                    max_iter: Some(500),
+                    ..request(&source, 160, 120)
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders");
+        let formula = output.kernel.formula.clone().expect("a formula");
+        let julia_c = formula.julia.as_ref().map(|name| {
+            match output
+                .parameters
+                .iter()
+                .find(|(declared, _)| declared == name)
+            {
+                Some((_, ParameterValue::Complex { re, im })) => (*re, *im),
+                other => panic!("{name}: {other:?}"),
+            }
+        });
+        let grid = output.view.pixel_grid(160, 120);
+        let mut differing = 0;
+        for row in 0..120 {
+            for column in 0..160 {
+                let value = output.image.values[(row * 160 + column) as usize];
+                let kernel = (value >= 0.0).then_some(f64::from(value));
+                let point = grid.complex_from_pixel(column, row);
+                let iterated = formula.iterate_f64(point, julia_c, 500);
+                let agree = match (kernel, iterated) {
+                    (None, None) => true,
+                    // The image holds f32: compare to its precision.
+                    (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                    _ => false,
+                };
+                differing += usize::from(!agree);
+            }
+        }
+        assert!(
+            differing * 1000 <= 160 * 120,
+            "{name}: {differing} of {} pixels differ",
+            160 * 120
+        );
+    }
+}
+
+/// The formula error `step` (a Lua expression of z and c) makes, with the step on line 2.
+fn refused(step: &str) -> (Option<u32>, String) {
+    let source = format!(
+        "function pixel(x, y) return 1 end\n\
+         formula {{ step = function(z, c) return {step} end }}\n"
+    );
+    match kernel_error(&source) {
+        KernelError::Formula { line, message } => (line, message),
+        other => panic!("{step}: expected a formula error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_step_the_engine_cannot_follow_is_refused_at_its_line() {
+    for (step, what) in [
+        ("z * z / c", "division"),
+        ("math.sin(z) + c", "sin"),
+        ("(z.re > 0) and z or c", "reading .re"),
+        ("z ^ 2.5 + c", "the power 2.5"),
+        ("z ^ 1 + c", "the power 1"),
+        ("z .. c", "joining text"),
+        ("tostring(z)", "text"),
+        ("\"z\"", "what step returns is a string"),
+    ] {
+        let (line, message) = refused(step);
+        assert_eq!(line, Some(2), "{step}: {message}");
+        assert!(message.contains(what), "{step}: {message}");
+        if !message.contains("string") {
+            assert!(message.contains("are allowed"), "{step}: {message}");
+        }
+    }
+    // A comparison is refused even when the kernel hides it in a helper.
+    let (_, message) = refused("(function(a) if a < c then return a end return c end)(z)");
+    assert!(message.contains("comparison"), "{message}");
+}
+
+#[test]
+fn a_formula_declaration_with_a_bad_field_is_refused_at_its_line() {
+    for (declaration, what) in [
+        ("formula { step = 3 }", "step must be a function"),
+        (
+            "formula { step = function(z, c) return z end, power = 2 }",
+            "no field \"power\"",
+        ),
+        (
+            "formula { step = function(z, c) return z end, julia = \"k\" }",
+            "complex parameter",
+        ),
+        (
+            "formula { step = function(z, c) return z end, bailout = -1 }",
+            "bailout",
+        ),
+        (
+            "formula { step = function(z, c) return z end, start = \"0\" }",
+            "start",
+        ),
+    ] {
+        let source = format!("function pixel(x, y) return 1 end\n{declaration}\n");
+        let error = kernel_error(&source);
+        assert_eq!(error.line(), Some(2), "{declaration}: {error}");
+        assert!(error.to_string().contains(what), "{declaration}: {error}");
+    }
+}
+
+#[test]
+fn a_users_own_formula_is_recorded_with_its_constants_and_parameters() {
+    let source = "parameter { name = \"k\", kind = \"complex\", default = { 0.5, -0.25 } }\n\
+                  formula { step = function(z, c) return z ^ 3 + c * z + param.k end }\n\
+                  function pixel(x, y) return 1 end\n";
+    let info = Engine::default()
+        .inspect(&std::sync::Arc::from(source), &CancelToken::new())
+        .expect("compiles");
+    let formula = info.formula.expect("a formula");
+    assert_eq!(formula.degree(), 3);
+    // z^3 + c z + k at z = 1 + i, c = 2: (1 + i)^3 = -2 + 2i; c z = 2 + 2i; k = 0.5 - 0.25i.
+    assert_eq!(formula.step((1.0, 1.0), (2.0, 0.0)), (0.5, 3.75));
+}
+
+#[test]
+fn moonbrot_info_prints_a_kernels_formula() {
+    let output = crate::support::moonbrot(&["info", "burning_ship"]);
+    let text = crate::support::text(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("formula: z -> sqr(abs(z)) + conj(c), c the pixel, z from 0"),
+        "{text}"
+    );
+    let output = crate::support::moonbrot(&["info", "seed"]);
+    assert!(!crate::support::text(&output.stdout).contains("formula"));
+}
