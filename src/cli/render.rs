@@ -69,10 +69,15 @@ pub(crate) struct RenderArgs {
     /// bit for bit; off is for measuring what it saves.
     #[arg(long, value_name = "on|off", default_value = "on")]
     symmetry: Switch,
-    /// Arithmetic of the pixels' coordinates: auto switches to double-double (the kernel's
-    /// `pixel_deep`) where f64 runs out of digits, about a span of 1e-10 per 1000 pixels;
-    /// f64 and double-double force one (double-double needs `pixel_deep`).
-    #[arg(long, value_name = "auto|f64|double-double", default_value = "auto")]
+    /// Arithmetic of the pixels' coordinates: auto switches where f64 runs out of digits
+    /// (about a span of 1e-10 per 1000 pixels) to perturbation for kernels that declare a
+    /// `formula`, else to double-double (the kernel's `pixel_deep`); f64, double-double and
+    /// perturbation force one (double-double needs `pixel_deep`, perturbation a formula).
+    #[arg(
+        long,
+        value_name = "auto|f64|double-double|perturbation",
+        default_value = "auto"
+    )]
     precision: PrecisionArg,
     /// N×N samples per pixel (1 to 8), averaged in linear light: smooth edges and
     /// filaments, N² times the work. Default: 1, or the --from image's.
@@ -211,12 +216,15 @@ struct RenderJob {
 /// `--precision`'s values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum PrecisionArg {
-    /// f64, or double-double where f64 runs out of digits (kernels with `pixel_deep`).
+    /// f64, or where f64 runs out of digits perturbation (kernels with a formula) or
+    /// double-double (kernels with `pixel_deep`).
     Auto,
     /// Always f64.
     F64,
     /// Always double-double.
     DoubleDouble,
+    /// Always perturbation.
+    Perturbation,
 }
 
 impl From<PrecisionArg> for PrecisionChoice {
@@ -225,6 +233,7 @@ impl From<PrecisionArg> for PrecisionChoice {
             PrecisionArg::Auto => PrecisionChoice::Auto,
             PrecisionArg::F64 => PrecisionChoice::Double,
             PrecisionArg::DoubleDouble => PrecisionChoice::DoubleDouble,
+            PrecisionArg::Perturbation => PrecisionChoice::Perturbation,
         }
     }
 }
@@ -514,8 +523,8 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
             job.request.height_px
         ));
     }
-    if written.precision == Precision::DoubleDouble {
-        extras.push("double-double precision".to_owned());
+    if written.precision != Precision::Double {
+        extras.push(format!("{} precision", written.precision.label()));
     }
     extras.push(format!(
         "{} band{} of up to {} rows",

@@ -235,6 +235,23 @@ pub enum RequestError {
          pixel(x, y) (use --precision auto or f64)"
     )]
     NoDeepEntry,
+    /// Perturbation was asked for a kernel that declares no formula it can follow.
+    #[error(
+        "perturbation needs a kernel that declares its iteration with formula {{ step = .. }} \
+         (reading no parameter inside the step, and returning escape values)"
+    )]
+    NoFormula,
+    /// The reference orbit of a render by perturbation would not fit the memory limit.
+    #[error(
+        "the reference orbit for max_iter {max_iter} needs more than the memory limit \
+         allows ({limit_mib} MiB): lower max_iter or raise --memory-limit"
+    )]
+    ReferenceTooLong {
+        /// The iteration limit asked for.
+        max_iter: u32,
+        /// The memory limit per Lua state, in MiB.
+        limit_mib: usize,
+    },
     /// The kernel source is larger than the engine accepts.
     #[error("the kernel source is {} KiB, more than the limit of {} KiB", bytes / 1024, max / 1024)]
     SourceTooLarge {

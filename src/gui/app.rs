@@ -740,6 +740,7 @@ impl MoonbrotApp {
             } if generation == self.rendering.generation => {
                 self.rendering.kernel_home = output.kernel.home_or_default();
                 self.rendering.kernel_is_deep = output.kernel.deep;
+                self.rendering.kernel_perturbs = output.kernel.perturbs();
                 self.rendering.shown_precision = Some(output.precision);
                 self.rendering
                     .kernel_parameters

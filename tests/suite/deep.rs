@@ -106,14 +106,73 @@ fn deep_renders_match_a_256_bit_reference_at_spans_1e_16_1e_20_and_1e_24() {
     // that close). Double-double carries about 31 digits: at 1e-24 an orbit of 16,000
     // iterations that passes close to a minibrot loses the last of them, and a few
     // pixels (one in ten of this sample at most) are off by up to a few units.
-    for (span, max_iter, tolerance, share) in [
-        (1e-16, 10_000, 0.005, 1.0),
-        (1e-20, 20_000, 0.005, 1.0),
-        (1e-24, 20_000, 0.005, 0.8),
+    // Both deep paths: the kernel's pixel_deep, and perturbation from its formula. At
+    // 1e-24 one sampled pixel grazes a minibrot for 17,800 iterations: its escape count
+    // depends on digits past the reference's own (a 300-bit iteration ends 6 iterations
+    // before this 256-bit one), so either path may be off by tens there (`worst`).
+    for (choice, span, max_iter, tolerance, share, worst) in [
+        (
+            PrecisionChoice::DoubleDouble,
+            1e-16,
+            10_000,
+            0.005,
+            1.0,
+            5.0,
+        ),
+        (
+            PrecisionChoice::DoubleDouble,
+            1e-20,
+            20_000,
+            0.005,
+            1.0,
+            5.0,
+        ),
+        (
+            PrecisionChoice::DoubleDouble,
+            1e-24,
+            20_000,
+            0.005,
+            0.8,
+            5.0,
+        ),
+        (
+            PrecisionChoice::Perturbation,
+            1e-16,
+            10_000,
+            0.005,
+            1.0,
+            5.0,
+        ),
+        (
+            PrecisionChoice::Perturbation,
+            1e-20,
+            20_000,
+            0.005,
+            1.0,
+            5.0,
+        ),
+        (
+            PrecisionChoice::Perturbation,
+            1e-24,
+            20_000,
+            0.005,
+            0.8,
+            50.0,
+        ),
     ] {
         let view = seahorse(span);
-        let output = render(&engine, &request("mandelbrot", view, size, max_iter));
-        assert_eq!(output.precision, Precision::DoubleDouble, "span {span:e}");
+        let output = render(
+            &engine,
+            &RenderRequest {
+                precision: choice,
+                ..request("mandelbrot", view, size, max_iter)
+            },
+        );
+        let expected = match choice {
+            PrecisionChoice::Perturbation => Precision::Perturbation,
+            _ => Precision::DoubleDouble,
+        };
+        assert_eq!(output.precision, expected, "span {span:e}");
         let grid = view.pixel_grid(size.0, size.1);
         let mut errors = Vec::new();
         for index in 0..20_u32 {
@@ -140,7 +199,7 @@ fn deep_renders_match_a_256_bit_reference_at_spans_1e_16_1e_20_and_1e_24() {
             errors.len()
         );
         assert!(
-            errors.iter().all(|error| *error < 5.0),
+            errors.iter().all(|error| *error < worst),
             "span {span:e}: {errors:?}"
         );
         // Detail all the way: a blocky image (f64 at this depth) has a few distinct values.
@@ -178,20 +237,35 @@ fn in_f64_the_same_deep_view_is_blocks_which_is_why_the_precision_switches() {
 }
 
 #[test]
-fn precision_switches_to_double_double_only_past_the_f64_limit_and_only_for_deep_kernels() {
+fn precision_switches_only_past_the_f64_limit_to_perturbation_or_double_double() {
     let engine = Engine::default();
     let size = (64, 36);
-    for (span, expected) in [
-        (1e-6, Precision::Double),
-        (1e-9, Precision::Double),
-        (1e-12, Precision::DoubleDouble),
-        (1e-18, Precision::DoubleDouble),
+    // The same kernel without its formula: only pixel_deep to go deep with.
+    let without_formula: String = shipped("mandelbrot")
+        .lines()
+        .filter(|line| !line.starts_with("formula"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for (span, expected, expected_without_formula) in [
+        (1e-6, Precision::Double, Precision::Double),
+        (1e-9, Precision::Double, Precision::Double),
+        (1e-12, Precision::Perturbation, Precision::DoubleDouble),
+        (1e-18, Precision::Perturbation, Precision::DoubleDouble),
     ] {
         let output = render(&engine, &request("mandelbrot", seahorse(span), size, 500));
         assert_eq!(output.precision, expected, "span {span:e}");
+        let plain = render(
+            &engine,
+            &RenderRequest {
+                source: std::sync::Arc::from(without_formula.as_str()),
+                ..request("mandelbrot", seahorse(span), size, 500)
+            },
+        );
+        assert!(plain.kernel.formula.is_none());
+        assert_eq!(plain.precision, expected_without_formula, "span {span:e}");
         assert_eq!(
             seahorse(span).near_precision_limit(size.1),
-            expected == Precision::DoubleDouble
+            expected != Precision::Double
         );
     }
     // A kernel with only pixel(x, y) stays in f64 (and keeps the warning)...
@@ -207,6 +281,16 @@ fn precision_switches_to_double_double_only_past_the_f64_limit_and_only_for_deep
         .expect_err("no pixel_deep");
     assert_eq!(error, RenderError::Request(RequestError::NoDeepEntry));
     assert!(error.to_string().contains("pixel_deep"), "{error}");
+    // ...as is perturbation for a kernel without a formula.
+    let forced = RenderRequest {
+        precision: PrecisionChoice::Perturbation,
+        ..request("seed", seahorse(1e-3), size, 100)
+    };
+    let error = engine
+        .render(&forced, &CancelToken::new())
+        .expect_err("no formula");
+    assert_eq!(error, RenderError::Request(RequestError::NoFormula));
+    assert!(error.to_string().contains("formula"), "{error}");
 }
 
 #[test]
@@ -288,6 +372,11 @@ fn a_multibrot_of_a_whole_power_stays_sharp_deep_and_a_fractional_one_renders() 
 fn guessing_symmetry_and_pans_stay_exact_deep() {
     let engine = Engine::default();
     let size = (160, 96);
+    // In double-double (pixel_deep); perturbation below.
+    let request = |kernel: &str, view: View, size: (u32, u32), max_iter: u32| RenderRequest {
+        precision: PrecisionChoice::DoubleDouble,
+        ..request(kernel, view, size, max_iter)
+    };
     // Guessing: a few pixels in a thousand may differ from computing every pixel.
     let view = seahorse(1e-14);
     let guessed = render(&engine, &request("mandelbrot", view, size, 3000));
@@ -330,6 +419,17 @@ fn guessing_symmetry_and_pans_stay_exact_deep() {
     assert!(panned.timings.kept_pixels > 0, "the pan kept pixels");
     let full = render(&engine, &request("mandelbrot", panned_view, size, 3000));
     assert_eq!(differing_pixels(&panned, &full), 0);
+    // By perturbation: the reference lies on the axis, so mirrored rows are the same bits.
+    let by_perturbation = |symmetry: bool| RenderRequest {
+        precision: PrecisionChoice::Perturbation,
+        symmetry,
+        ..request("mandelbrot", needle, size, 3000)
+    };
+    let mirrored = render(&engine, &by_perturbation(true));
+    let plain = render(&engine, &by_perturbation(false));
+    assert_eq!(mirrored.precision, Precision::Perturbation);
+    assert!(mirrored.timings.mirrored_pixels > 0);
+    assert_eq!(differing_pixels(&mirrored, &plain), 0);
 }
 
 #[test]
@@ -346,7 +446,7 @@ fn the_cli_renders_a_pasted_deep_location_and_its_document_round_trips_bit_exact
         "20000",
     ]);
     let (deep, said) = render_file(dir.path(), "deep.png", &args);
-    assert!(said.contains("double-double precision"), "{said}");
+    assert!(said.contains("perturbation precision"), "{said}");
     let stored = moonbrot::engine::output::read_document(&deep).expect("metadata");
     assert_eq!(
         stored.view,

@@ -184,3 +184,102 @@ fn moonbrot_info_prints_a_kernels_formula() {
     let output = crate::support::moonbrot(&["info", "seed"]);
     assert!(!crate::support::text(&output.stdout).contains("formula"));
 }
+
+/// The share of pixels of `a` and `b` whose values differ by more than a millionth (or
+/// that one has inside and the other not).
+fn share_differing(a: &[f32], b: &[f32]) -> f64 {
+    let differing = a
+        .iter()
+        .zip(b)
+        .filter(|(a, b)| match (**a >= 0.0, **b >= 0.0) {
+            (true, true) => (**a - **b).abs() > 1e-6 * a.abs().max(1.0),
+            (inside_a, inside_b) => inside_a != inside_b,
+        })
+        .count();
+    differing as f64 / a.len() as f64
+}
+
+#[test]
+fn perturbation_gives_each_formula_kernels_own_pixels_where_f64_is_exact() {
+    let engine = Engine::default();
+    // multibrot's step reads its power parameter: it renders deep by pixel_deep. The
+    // Burning Ship's folds make parts of its home view chaotic for any f64 arithmetic: at
+    // one pixel there f64 escapes after 132 iterations, perturbation after 106 and a
+    // 400-bit iteration after 92 (about 2% of the view is like that).
+    for (name, largest_share) in [
+        ("mandelbrot", 0.001),
+        ("julia", 0.001),
+        ("tricorn", 0.001),
+        ("burning_ship", 0.03),
+    ] {
+        let home = moonbrot::engine::RenderRequest {
+            max_iter: Some(500),
+            guessing: false,
+            ..request(&shipped(name), 160, 120)
+        };
+        let in_f64 = engine.render(&home, &CancelToken::new()).expect("renders");
+        let perturbed = engine
+            .render(
+                &moonbrot::engine::RenderRequest {
+                    precision: moonbrot::engine::PrecisionChoice::Perturbation,
+                    ..home.clone()
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders");
+        assert_eq!(
+            perturbed.precision,
+            moonbrot::engine::Precision::Perturbation
+        );
+        let share = share_differing(&in_f64.image.values, &perturbed.image.values);
+        assert!(
+            share <= largest_share,
+            "{name}: {:.3}% of pixels differ",
+            share * 100.0
+        );
+    }
+}
+
+#[test]
+fn a_long_reference_orbit_is_cancelled_and_one_too_large_for_memory_is_refused() {
+    let engine = std::sync::Arc::new(Engine::default());
+    // Inside the main cardioid: the reference runs to max_iter.
+    let long = moonbrot::engine::RenderRequest {
+        view: Some(moonbrot::engine::View::new(-0.1, 0.1, 1e-12)),
+        max_iter: Some(100_000_000),
+        precision: moonbrot::engine::PrecisionChoice::Perturbation,
+        timeout: None,
+        ..request(&shipped("mandelbrot"), 16, 12)
+    };
+    let cancel = CancelToken::new();
+    let canceller = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            cancel.cancel();
+        })
+    };
+    let started = std::time::Instant::now();
+    let result = engine.render(&long, &cancel);
+    canceller.join().expect("canceller");
+    assert_eq!(result.err(), Some(moonbrot::engine::RenderError::Cancelled));
+    // The whole orbit would take minutes; the cancel ends it at once.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let small = Engine::new(moonbrot::engine::EngineOptions {
+        memory_limit_bytes: 16 * 1024 * 1024,
+        ..moonbrot::engine::EngineOptions::default()
+    });
+    let error = small
+        .render(&long, &CancelToken::new())
+        .expect_err("too long for 16 MiB");
+    assert!(
+        matches!(
+            error,
+            moonbrot::engine::RenderError::Request(
+                moonbrot::engine::RequestError::ReferenceTooLong { .. }
+            )
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("max_iter"), "{error}");
+}

@@ -252,7 +252,7 @@ fn a_pasted_location_goes_there_and_copy_location_gives_every_digit_back() {
 }
 
 #[test]
-fn wheeling_past_1e_minus_13_switches_to_double_double_and_keeps_the_point_under_the_cursor() {
+fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_the_cursor() {
     // Deep in the seahorse valley pixels escape after thousands of iterations.
     let mut harness = harness_with(
         Settings {
@@ -290,11 +290,13 @@ fn wheeling_past_1e_minus_13_switches_to_double_double_and_keeps_the_point_under
         moved < pixel,
         "the point under the cursor moved {moved:e}, a pixel is {pixel:e}"
     );
+    // The default kernel (mandelbrot) declares its formula: deep, it renders by
+    // perturbation.
     assert_eq!(
         harness.state().shown_precision(),
-        Some(Precision::DoubleDouble)
+        Some(Precision::Perturbation)
     );
-    harness.get_by_label_contains("precision: double-double");
+    harness.get_by_label_contains("precision: perturbation");
     let (shown_view, image) = harness.state().shown_image().expect("image");
     assert_eq!(*shown_view, view);
     let distinct: std::collections::HashSet<u32> =

@@ -184,7 +184,7 @@ impl UnitLattice {
         let (column_index, row_index) = rect.lattice_indices(grid);
         let (x_origin, y_origin) = match precision {
             Precision::Double => (grid.x_origin.hi(), grid.y_origin.hi()),
-            Precision::DoubleDouble => (0.0, 0.0),
+            Precision::DoubleDouble | Precision::Perturbation => (0.0, 0.0),
         };
         Self {
             x_origin,

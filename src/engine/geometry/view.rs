@@ -36,6 +36,9 @@ pub enum Precision {
     Double,
     /// Double-double: `pixel_deep(x, y)` on `dd` values (spans down to about 1e-24).
     DoubleDouble,
+    /// Perturbation: the kernel's declared formula, each pixel iterated as its difference
+    /// from a reference orbit computed in arbitrary precision.
+    Perturbation,
 }
 
 impl Precision {
@@ -44,6 +47,7 @@ impl Precision {
         match self {
             Precision::Double => "f64",
             Precision::DoubleDouble => "double-double",
+            Precision::Perturbation => "perturbation",
         }
     }
 }

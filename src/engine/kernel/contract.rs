@@ -70,6 +70,16 @@ pub const FALLBACK_MAX_ITER: u32 = 256;
 pub const MAX_MAX_ITER: u32 = 100_000_000;
 
 impl KernelInfo {
+    /// True when the engine can render it by perturbation: it declares a formula whose
+    /// step reads no parameter value, and returns escape values.
+    pub fn perturbs(&self) -> bool {
+        self.output == OutputMode::Escape
+            && self
+                .formula
+                .as_ref()
+                .is_some_and(|formula| !formula.reads_parameters)
+    }
+
     /// The kernel's home view, or the engine's default when it sets none.
     pub fn home_or_default(&self) -> View {
         self.home.unwrap_or(crate::engine::geometry::DEFAULT_HOME)

@@ -57,6 +57,10 @@ pub struct Formula {
     pub start: (f64, f64),
     /// The escape radius: a pixel escapes once |z| exceeds it.
     pub bailout: f64,
+    /// True when the step read a parameter's value (recorded as a constant): such a
+    /// formula stands for the kernel only at the values it was recorded with (the
+    /// defaults), so the engine does not render from it.
+    pub reads_parameters: bool,
 }
 
 /// The default escape radius: large, so the smooth escape value is accurate.

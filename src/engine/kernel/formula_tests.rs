@@ -231,6 +231,7 @@ fn the_direct_step_in_lua_and_in_rust_agree_bit_for_bit() {
             julia: None,
             start: (0.0, 0.0),
             bailout: 16.0,
+            reads_parameters: false,
         };
         for _ in 0..100 {
             let z = (2.0 * numbers.next(), 2.0 * numbers.next());

@@ -75,6 +75,40 @@ pub(crate) fn call_unit_driver(
     ))
 }
 
+/// Makes one unit's perturbation pixel function: driver.lua's `perturbation_pixel` called
+/// with `factory` (written by formula.lua from the kernel's formula) and the reference
+/// orbits' addresses.
+///
+/// SAFETY (of the Lua side, as for `call_unit_driver`): the driver casts the addresses to
+/// `const double *` and the generated pixel function reads `orbit[2m]` and `orbit[2m + 1]`
+/// only for m below `length` (it rebases before passing the orbit's last point), so every
+/// read is inside the slices; they are only read. The pixel function lives in Lua after
+/// this call, but the caller calls it only within the same unit, while `orbit` and
+/// `critical` (held by the job) are alive; it is reachable from no kernel code.
+pub(crate) fn perturbation_pixel_function(
+    make_pixel: &Function,
+    factory: &Function,
+    orbit: &[f64],
+    critical: &[f64],
+    (cr, ci): (f64, f64),
+    (ox, oy): (f64, f64),
+    max_iter: u32,
+) -> mlua::Result<Function> {
+    let address = |points: &[f64]| LightUserData(points.as_ptr().cast_mut().cast::<c_void>());
+    make_pixel.call::<Function>((
+        factory,
+        address(orbit),
+        orbit.len() / 2,
+        address(critical),
+        critical.len() / 2,
+        cr,
+        ci,
+        ox,
+        oy,
+        max_iter,
+    ))
+}
+
 /// Lets another thread stop the Lua code a worker is running. A worker arms it around
 /// each call into Lua for a job; `trip` for that job then makes the running code raise an
 /// error at its next instruction, even inside a compiled trace, and keep raising (so a

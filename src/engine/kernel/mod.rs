@@ -18,6 +18,7 @@ mod formula_tests;
 mod library_tests;
 mod lua_unsafe;
 mod parameters;
+mod reference;
 mod sandbox;
 mod state;
 mod trace_shaping;
@@ -33,6 +34,9 @@ pub(crate) use parameters::MAX_PARAMETERS;
 pub use parameters::{
     ParameterKind, ParameterSpec, ParameterValue, ParameterValues, parse_settings, resolve,
     resolve_leniently,
+};
+pub use reference::{
+    OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
 pub(crate) use state::RunFailure;

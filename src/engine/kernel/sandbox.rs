@@ -6,8 +6,9 @@
 
 use super::contract::{KernelInfo, OutputMode, split_kernel_position};
 use super::declarations::{describe_value, read_kernel_info, read_parameters};
-use super::lua_unsafe::{StopSwitch, call_unit_driver};
+use super::lua_unsafe::{StopSwitch, call_unit_driver, perturbation_pixel_function};
 use super::parameters::ParameterValue;
+use super::reference::PerturbationReference;
 use super::state::{
     InternalContext, KernelLog, RunFailure, SandboxedState, first_line_of, internal,
     is_out_of_memory_message, memory_limit_failure,
@@ -44,6 +45,10 @@ pub(crate) struct LuaKernel {
     pixel_deep: Option<Function>,
     /// driver.lua's `deep_pixel`, which wraps `pixel_deep` for one unit's origin.
     deep_pixel: Function,
+    /// Makes a perturbation pixel function from the formula's factory (formula.lua's
+    /// `pixel_source`, compiled) and a unit's reference; the factory exists when the kernel
+    /// declares a formula it can render from.
+    perturbation: Option<(Function, Function)>,
     pub(super) render_unit: Function,
     /// driver.lua's solid-guessing loop (escape kernels only).
     render_guessed_unit: Option<Function>,
@@ -86,7 +91,10 @@ impl LuaKernel {
 
         let mut info = read_kernel_info(&state.environment)?;
         info.parameters = read_parameters(&state.declared_parameters)?;
-        info.formula = state.read_formula(memory_limit_bytes, stop)?;
+        let (formula, perturbation_factory) = state
+            .read_formula(memory_limit_bytes, stop)?
+            .map_or((None, None), |(formula, factory)| (Some(formula), factory));
+        info.formula = formula;
         let pixel = match state.environment.raw_get::<Value>("pixel") {
             Ok(Value::Function(pixel)) => pixel,
             Ok(Value::Nil) => return Err(KernelError::MissingPixel.into()),
@@ -126,6 +134,10 @@ impl LuaKernel {
         let kernel = Self {
             locate_error: state.driver_function("locate_error")?,
             deep_pixel: state.driver_function("deep_pixel")?,
+            perturbation: match perturbation_factory {
+                Some(factory) => Some((state.driver_function("perturbation_pixel")?, factory)),
+                None => None,
+            },
             sample_pixel: state.driver_function("sample_pixel")?,
             lua: state.lua,
             environment: state.environment,
@@ -208,6 +220,7 @@ impl LuaKernel {
         grid: &PixelGrid,
         (out, stride): (&[AtomicU32], usize),
         (guess, precision): (bool, Precision),
+        reference: Option<&PerturbationReference>,
         stop: &StopContext<'_>,
     ) -> Result<(), RunFailure> {
         let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
@@ -229,6 +242,32 @@ impl LuaKernel {
                     grid.y_origin.lo(),
                 ))
                 .context("making the deep pixel function")?,
+            (_, Precision::Perturbation) => {
+                let (Some((make_pixel, factory)), Some(reference)) =
+                    (&self.perturbation, reference)
+                else {
+                    return Err(RunFailure::Internal(
+                        "perturbation without a formula or a reference".to_owned(),
+                    ));
+                };
+                let critical = reference.critical.as_ref().unwrap_or(&reference.orbit);
+                // The lattice's origin from the reference point, in f64: the loops give
+                // each pixel's offset from the origin.
+                let offset = (
+                    (grid.x_origin - reference.point.0).to_f64(),
+                    (grid.y_origin - reference.point.1).to_f64(),
+                );
+                perturbation_pixel_function(
+                    make_pixel,
+                    factory,
+                    &reference.orbit.points,
+                    &critical.points,
+                    reference.c,
+                    offset,
+                    reference.max_iter,
+                )
+                .context("making the perturbation pixel function")?
+            }
             _ => self.pixel.clone(),
         };
         let lattice = UnitLattice::of(&rect, grid, precision);

@@ -248,7 +248,7 @@ impl SandboxedState {
         &self,
         memory_limit_bytes: usize,
         stop: &StopContext<'_>,
-    ) -> Result<Option<Formula>, RunFailure> {
+    ) -> Result<Option<(Formula, Option<Function>)>, RunFailure> {
         let step: Option<Function> = self
             .declared_formula
             .raw_get("step")
@@ -261,12 +261,18 @@ impl SandboxedState {
             let Some(_armed) = stop.switch.arm(&self.lua, stop.job_id, stop.is_stopped) else {
                 return Err(RunFailure::Stopped);
             };
-            record.call::<(Option<Table>, Value, Option<u32>)>(step)
+            record.call::<(Option<Table>, Value, Value)>((step, &self.environment))
         };
-        let (tape, result) = match recorded {
-            Ok((Some(tape), result, _)) => (tape, result),
+        let (tape, result, reads_parameters) = match recorded {
+            Ok((Some(tape), result, reads)) => {
+                (tape, result, matches!(reads, Value::Boolean(true)))
+            }
             _ if (stop.is_stopped)() => return Err(RunFailure::Stopped),
             Ok((None, problem, line)) => {
+                let line = match line {
+                    Value::Integer(line) => u32::try_from(line).ok(),
+                    _ => None,
+                };
                 let message = match &problem {
                     Value::Table(refusal) => refusal
                         .raw_get::<String>("message")
@@ -305,12 +311,39 @@ impl SandboxedState {
             .declared_formula
             .raw_get("bailout")
             .context("reading the formula's bailout")?;
-        Ok(Some(Formula {
+        let formula = Formula {
             ops,
             julia,
             start,
             bailout: bailout.unwrap_or(DEFAULT_BAILOUT),
-        }))
+            reads_parameters,
+        };
+        // The pixel function factory for rendering by perturbation, compiled here in the
+        // trusted globals (its code is the engine's, written from the tape).
+        let factory = if reads_parameters {
+            None
+        } else {
+            let source: String = self
+                .formula
+                .get::<Function>("pixel_source")
+                .context("finding pixel_source")?
+                .call((
+                    &tape,
+                    result,
+                    formula.julia.is_some(),
+                    formula.degree(),
+                    formula.bailout,
+                ))
+                .context("writing the perturbation pixel")?;
+            Some(
+                self.lua
+                    .load(source)
+                    .set_name("=perturbation")
+                    .eval::<Function>()
+                    .context("compiling the perturbation pixel")?,
+            )
+        };
+        Ok(Some((formula, factory)))
     }
 
     /// Runs the kernel's top level (its settings, locals and `pixel`), stoppable.

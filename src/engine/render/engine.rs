@@ -17,9 +17,11 @@ use super::rendered::{RenderOutput, RenderTimings, ThreadTiming, UnitProgress, V
 use super::request::{
     DEFAULT_MEMORY_LIMIT_BYTES, ParameterPolicy, RenderRequest, check_buffer_bytes,
 };
-use crate::engine::error::{KernelError, RenderError};
+use crate::engine::error::{KernelError, RenderError, RequestError};
+use crate::engine::geometry::{Dd, Precision, View};
 use crate::engine::kernel::{
-    KernelInfo, KernelLog, OutputMode, RunFailure, resolve, resolve_leniently,
+    KernelInfo, KernelLog, OrbitStop, OutputMode, ParameterValue, PerturbationReference,
+    RunFailure, bits_for_step, reference_orbit, resolve, resolve_leniently,
 };
 use crate::engine::sync::lock;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -194,10 +196,11 @@ impl Engine {
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
         let max_iter = info.effective_max_iter(request.max_iter);
-        let precision = request
-            .precision
-            .resolve(info.deep, &view, request.height_px)?;
-        let plan = UnitPlan::new(
+        let precision =
+            request
+                .precision
+                .resolve((info.perturbs(), info.deep), &view, request.height_px)?;
+        let mut plan = UnitPlan::new(
             request,
             rows,
             &view,
@@ -205,6 +208,22 @@ impl Engine {
             (info.output, max_iter, info.symmetry),
             precision,
         );
+        if precision == Precision::Perturbation {
+            let on_axis = plan.mirrors();
+            let reference = perturbation_reference(
+                &info,
+                (&view, request.height_px, on_axis),
+                &parameters,
+                max_iter,
+                self.options.memory_limit_bytes,
+                limits,
+            )
+            .map_err(|error| match error {
+                RenderError::TimedOut { .. } => timed_out(),
+                other => other,
+            })?;
+            plan.perturbation = Some(Arc::new(reference));
+        }
         let units_total = plan.units.len();
         let kept_pixels = plan.kept_pixel_count();
         let mirrored_pixels = plan.mirrored_pixel_count();
@@ -642,6 +661,69 @@ impl Drop for Engine {
             let _ = thread.join();
         }
     }
+}
+
+/// The reference orbit(s) of a render by perturbation: from the view's centre (on the real
+/// axis when the render mirrors rows across it), in the precision the pixel step needs,
+/// stopped by a cancel or the deadline, and within the memory limit.
+fn perturbation_reference(
+    info: &KernelInfo,
+    (view, height_px, on_axis): (&View, u32, bool),
+    parameters: &[(String, ParameterValue)],
+    max_iter: u32,
+    memory_limit_bytes: usize,
+    limits: JobLimits<'_>,
+) -> Result<PerturbationReference, RenderError> {
+    let Some(formula) = &info.formula else {
+        return Err(RequestError::NoFormula.into());
+    };
+    let point = (
+        view.center_x,
+        if on_axis { Dd::ZERO } else { view.center_y },
+    );
+    let julia_c = match &formula.julia {
+        None => None,
+        Some(name) => match parameters.iter().find(|(declared, _)| declared == name) {
+            Some((_, ParameterValue::Complex { re, im })) => Some((*re, *im)),
+            _ => return Err(RequestError::NoFormula.into()),
+        },
+    };
+    let start = (Dd::from_f64(formula.start.0), Dd::from_f64(formula.start.1));
+    let (z0, c) = match julia_c {
+        Some((re, im)) => (point, (Dd::from_f64(re), Dd::from_f64(im))),
+        None => (start, point),
+    };
+    let bits = bits_for_step(view.scale_per_pixel(height_px));
+    // Two f64s a point, within the memory a worker's Lua state may use.
+    let max_points = (memory_limit_bytes / 16).max(2);
+    let is_stopped =
+        || limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at);
+    let orbit_from = |z0| {
+        reference_orbit(formula, z0, c, max_iter, bits, max_points, &is_stopped).map_err(|stop| {
+            match stop {
+                OrbitStop::Stopped if limits.cancel.is_cancelled() => RenderError::Cancelled,
+                OrbitStop::Stopped => RenderError::TimedOut { timeout_secs: 0.0 },
+                OrbitStop::TooLong => RequestError::ReferenceTooLong {
+                    max_iter,
+                    limit_mib: memory_limit_bytes / (1024 * 1024),
+                }
+                .into(),
+            }
+        })
+    };
+    let orbit = orbit_from(z0)?;
+    // A Julia set's pixels rebase onto the orbit from the critical point.
+    let critical = match julia_c {
+        Some(_) => Some(orbit_from(start)?),
+        None => None,
+    };
+    Ok(PerturbationReference {
+        orbit,
+        critical,
+        point,
+        c: (c.0.to_f64(), c.1.to_f64()),
+        max_iter,
+    })
 }
 
 #[cfg(test)]

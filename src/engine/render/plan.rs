@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::rendered::RenderOutput;
 use super::request::{RenderRequest, RowRange};
 use crate::engine::geometry::{Dd, PixelGrid, Precision, UnitRect, View};
-use crate::engine::kernel::{OutputMode, ParameterValue, Symmetry};
+use crate::engine::kernel::{OutputMode, ParameterValue, PerturbationReference, Symmetry};
 
 /// Lattice rows and columns per guessing block (driver.lua's GUESS_BLOCK).
 pub(crate) const GUESS_BLOCK: u32 = 32;
@@ -289,6 +289,8 @@ pub(super) struct UnitPlan {
     kept: Option<(KeptPixels, Arc<RenderOutput>)>,
     /// Rows copied from their mirrors across the real axis as their mirrors finish.
     mirrored: Option<MirroredRows>,
+    /// The reference orbit, when the render is by perturbation.
+    pub(super) perturbation: Option<Arc<PerturbationReference>>,
 }
 
 impl UnitPlan {
@@ -360,7 +362,13 @@ impl UnitPlan {
             channels: output.channels(),
             kept,
             mirrored,
+            perturbation: None,
         }
+    }
+
+    /// True when rows are mirrored across the real axis.
+    pub(super) fn mirrors(&self) -> bool {
+        self.mirrored.is_some()
     }
 
     /// Values per row of the buffer.

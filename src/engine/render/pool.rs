@@ -219,7 +219,15 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
         shared.set_unit(unit);
         let out = &job.image[plan.rect_value_range(rect)];
         let settings = (plan.guess, plan.precision);
-        match kernel.render_unit(*rect, &plan.grid, (out, plan.stride()), settings, &stop) {
+        let reference = plan.perturbation.as_deref();
+        match kernel.render_unit(
+            *rect,
+            &plan.grid,
+            (out, plan.stride()),
+            settings,
+            reference,
+            &stop,
+        ) {
             Ok(()) => {
                 report.timing.units += 1;
                 lock(&job.finished_units).push(unit);

@@ -92,7 +92,8 @@ impl RenderOutput {
         };
         let size_px = (request.width_px, request.height_px);
         let guess = self.guessed;
-        self.rows.count == self.image.height_px
+        self.precision != Precision::Perturbation
+            && self.rows.count == self.image.height_px
             && (self.image.width_px, self.image.height_px) == size_px
             && (request.guessing && self.image.output == OutputMode::Escape) == guess
             && request.rows.is_none()
@@ -117,7 +118,10 @@ impl RenderOutput {
         parameters: &[(String, ParameterValue)],
     ) -> bool {
         let guess = request.guessing && output == OutputMode::Escape;
+        // By perturbation a pixel's value depends (in its last bits) on the reference,
+        // which moves with the view: nothing is kept.
         self.precision == precision
+            && precision != Precision::Perturbation
             && self.rows.first == 0
             && self.rows.count == self.image.height_px
             && (self.image.width_px, self.image.height_px) == (request.width_px, request.height_px)

@@ -83,23 +83,29 @@ pub enum PrecisionChoice {
     Double,
     /// Always double-double (`pixel_deep`; refused for kernels without it).
     DoubleDouble,
+    /// Always perturbation (the declared formula; refused for kernels without one).
+    Perturbation,
 }
 
 impl PrecisionChoice {
-    /// The precision a kernel renders `view` in at this image height.
+    /// The precision a kernel renders `view` in at this image height: where f64 runs out,
+    /// perturbation for a kernel with a formula (`perturbs`), else double-double for one
+    /// with `pixel_deep` (`deep`).
     pub fn resolve(
         self,
-        kernel_is_deep: bool,
+        (perturbs, deep): (bool, bool),
         view: &View,
         height_px: u32,
     ) -> Result<Precision, RequestError> {
+        let past_f64 = view.near_precision_limit(height_px);
         match self {
-            PrecisionChoice::Auto if kernel_is_deep && view.near_precision_limit(height_px) => {
-                Ok(Precision::DoubleDouble)
-            }
+            PrecisionChoice::Auto if perturbs && past_f64 => Ok(Precision::Perturbation),
+            PrecisionChoice::Auto if deep && past_f64 => Ok(Precision::DoubleDouble),
             PrecisionChoice::Auto | PrecisionChoice::Double => Ok(Precision::Double),
-            PrecisionChoice::DoubleDouble if kernel_is_deep => Ok(Precision::DoubleDouble),
+            PrecisionChoice::DoubleDouble if deep => Ok(Precision::DoubleDouble),
             PrecisionChoice::DoubleDouble => Err(RequestError::NoDeepEntry),
+            PrecisionChoice::Perturbation if perturbs => Ok(Precision::Perturbation),
+            PrecisionChoice::Perturbation => Err(RequestError::NoFormula),
         }
     }
 }

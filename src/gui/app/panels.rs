@@ -295,11 +295,21 @@ impl MoonbrotApp {
         let (width, height) = self.image_size_px();
         let mut parts = Vec::new();
         let precision = PrecisionChoice::Auto
-            .resolve(self.rendering.kernel_is_deep, &view, height)
+            .resolve(
+                (
+                    self.rendering.kernel_perturbs,
+                    self.rendering.kernel_is_deep,
+                ),
+                &view,
+                height,
+            )
             .unwrap_or_default();
         let limited = match precision {
             Precision::Double => view.near_precision_limit(height),
-            Precision::DoubleDouble => view.near_double_double_limit(height),
+            // Both take pixels' points from the view's double-double centre.
+            Precision::DoubleDouble | Precision::Perturbation => {
+                view.near_double_double_limit(height)
+            }
         };
         if limited {
             parts.push(match precision {
@@ -309,9 +319,11 @@ impl MoonbrotApp {
                 Precision::Double => "WARNING: near the limit of f64 precision, neighbouring \
                     pixels are barely distinct (a kernel with pixel_deep goes deeper)"
                     .to_owned(),
-                Precision::DoubleDouble => "WARNING: near the limit of double-double precision, \
-                    neighbouring pixels are barely distinct"
-                    .to_owned(),
+                Precision::DoubleDouble | Precision::Perturbation => {
+                    "WARNING: near the limit of the view's double-double coordinates, \
+                     neighbouring pixels are barely distinct"
+                        .to_owned()
+                }
             });
         }
         // Enough decimals to tell neighbouring pixels apart, and two more.

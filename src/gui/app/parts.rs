@@ -44,6 +44,8 @@ pub(super) struct Rendering {
     pub kernel_home: View,
     /// True when the kernel last run has `pixel_deep` (deep views render in double-double).
     pub kernel_is_deep: bool,
+    /// True when the kernel last run declares a formula (deep views render by perturbation).
+    pub kernel_perturbs: bool,
     /// The parameters the last kernel that rendered declares.
     pub kernel_parameters: Vec<ParameterSpec>,
     /// The precision of the image on screen.
@@ -57,6 +59,7 @@ impl Default for Rendering {
             preview_compile_secs: 0.0,
             kernel_home: DEFAULT_HOME,
             kernel_is_deep: false,
+            kernel_perturbs: false,
             kernel_parameters: Vec::new(),
             shown_precision: None,
         }

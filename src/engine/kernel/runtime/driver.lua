@@ -256,6 +256,17 @@ function driver.deep_pixel(pixel_deep, x_hi, x_lo, y_hi, y_lo)
   end
 end
 
+--- The pixel function of one unit rendered by perturbation: `factory` (written by
+--- formula.lua from the kernel's formula) given the reference orbits as read-only double
+--- pointers. The addresses are Rust buffers that outlive the unit's call; they stay in this
+--- function's closure, which only the driver's loops ever call.
+local const_double_pointer = ffi.typeof("const double *")
+function driver.perturbation_pixel(factory, orbit_address, length, critical_address,
+    critical_length, cr, ci, ox, oy, max_iter)
+  return factory(cast(const_double_pointer, orbit_address), length,
+    cast(const_double_pointer, critical_address), critical_length, cr, ci, ox, oy, max_iter)
+end
+
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and
 --- the first result, or false. Like the unit functions, it never lets a kernel's error
 --- object reach an outside error handler.

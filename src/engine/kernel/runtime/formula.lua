@@ -30,7 +30,7 @@ Arguments: debug.getinfo (to find the kernel's line when a step is refused).
 local getinfo = ...
 
 local type, tostring, error, setmetatable, getmetatable = type, tostring, error, setmetatable, getmetatable
-local rawget, xpcall, ipairs, floor, huge = rawget, xpcall, ipairs, math.floor, math.huge
+local rawget, rawset, xpcall, ipairs, floor, huge = rawget, rawset, xpcall, ipairs, math.floor, math.huge
 local concat, format = table.concat, string.format
 
 -- The chunk name the engine gives kernel source.
@@ -138,12 +138,26 @@ local function kernel_line()
   return nil
 end
 
---- Records `step` (called as step(z, c)). Returns the tape and the index of the result's
---- node; or nil, the refusal (a table with `.message`; the kernel's own error inside the
+--- Records `step` (called as step(z, c)), with the kernel's `environment` (whose `param`
+--- reads it watches). Returns the tape, the index of the result's node and whether the
+--- step read a parameter value; or nil, the refusal (a table with `.message`; the kernel's own error inside the
 --- step becomes one) and the kernel's line where it was raised, else where step begins.
-function M.record(step)
+function M.record(step, environment)
   tape = {}
   local line
+  -- Parameter values read inside the step become constants of the tape: note whether
+  -- any is read, through a stand-in for the kernel's `param` table.
+  local parameters = environment and rawget(environment, "param")
+  local reads_parameters = false
+  if parameters then
+    rawset(environment, "param", setmetatable({}, {
+      __index = function(_, name)
+        reads_parameters = true
+        return parameters[name]
+      end,
+      __newindex = function() refuse("changing a parameter") end,
+    }))
+  end
   local ok, result = xpcall(function()
     local z = node({ op = "z" })
     local c = node({ op = "c" })
@@ -159,8 +173,9 @@ function M.record(step)
   end)
   local recorded = tape
   tape = nil
+  if parameters then rawset(environment, "param", parameters) end
   if not ok then return nil, result, line end
-  return recorded, index_of[result]
+  return recorded, index_of[result], reads_parameters
 end
 
 --- True for a refusal raised by the recording (as opposed to the kernel's own error).
@@ -328,6 +343,57 @@ local function diffabs(X, x)
 end
 ]]
   return prelude .. concat(lines, "\n") .. "\n"
+end
+
+--- Lua source of a pixel function factory for rendering by perturbation:
+--- `return function(orbit, length, critical, critical_length, cr, ci, ox, oy, max_iter)`
+--- returning `function(x, y)`, the pixel at offset (x, y) from a point that is (ox, oy)
+--- from the reference. `orbit` holds the reference orbit's points (re, im pairs, read as
+--- orbit[2m], orbit[2m + 1]; `length` of them), which started at the reference point
+--- (c = (cr, ci) for a Mandelbrot-like formula, z0 for a Julia set); `critical` is the
+--- orbit from the critical point that rebasing continues on (the same one when the
+--- reference starts there). Rebasing (Zhuoran): when |Z + dz| < |dz|, or at the end of
+--- the reference, continue from z = Z + dz on `critical` at index 0. The value is the
+--- smooth escape value with logarithms to base `degree`, as `Formula::escape_value`.
+function M.pixel_source(recorded, result, julia, degree, bailout)
+  local step = M.perturbed_source(recorded, result, julia)
+  local lines = {
+    "local step = (function()",
+    step,
+    "end)()",
+    "local log = math.log",
+    format("local inverse_log_degree = 1 / log(%s)", number(degree)),
+    format("local BAILOUT2 = %s", number(bailout * bailout)),
+    "return function(orbit, length, critical, critical_length, cr, ci, ox, oy, max_iter)",
+    "  return function(x, y)",
+  }
+  if julia then
+    lines[#lines + 1] = "    local dzr, dzi, dcr, dci = ox + x, oy + y, 0, 0"
+  else
+    lines[#lines + 1] = "    local dzr, dzi, dcr, dci = 0, 0, ox + x, oy + y"
+  end
+  lines[#lines + 1] = [[
+    local Z, L, m = orbit, length, 0
+    local Zr, Zi = Z[0], Z[1]
+    for n = 1, max_iter do
+      dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)
+      m = m + 1
+      Zr, Zi = Z[2 * m], Z[2 * m + 1]
+      local fr, fi = Zr + dzr, Zi + dzi
+      local r2 = fr * fr + fi * fi
+      if r2 > BAILOUT2 then
+        return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+      end
+      if r2 < dzr * dzr + dzi * dzi or m == L - 1 then
+        Z, L, m = critical, critical_length, 0
+        Zr, Zi = Z[0], Z[1]
+        dzr, dzi = fr - Zr, fi - Zi
+      end
+    end
+    return nil
+  end
+end]]
+  return concat(lines, "\n") .. "\n"
 end
 
 return M
