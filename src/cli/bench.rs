@@ -59,10 +59,11 @@ pub(crate) struct BenchArgs {
     /// shortcuts (guessing, symmetry: the defaults), each alone and none, alternately.
     #[arg(long, conflicts_with = "deep")]
     views: bool,
-    /// Measure deep zoom's arithmetic instead: the Mandelbrot kernel in f64 (`pixel`) and in
-    /// double-double (`pixel_deep`) at the same view (-0.7436438870371587,0.13182590420531197
-    /// span 1e-9, where f64 is still exact), 640x360, every pixel computed, alternately: the
-    /// nanoseconds one thread spends per iteration in each, and their ratio.
+    /// Measure deep zoom's arithmetic instead: the Mandelbrot kernel in f64 (`pixel`), in
+    /// double-double (`pixel_deep`) and by perturbation (its formula, reference orbit
+    /// included) at the same view (-0.7436438870371587,0.13182590420531197 span 1e-9, where
+    /// f64 is still exact), 640x360, every pixel computed, alternately: the nanoseconds one
+    /// thread spends per iteration in each, and their ratio to f64.
     #[arg(long)]
     deep: bool,
 }
@@ -70,7 +71,8 @@ pub(crate) struct BenchArgs {
 /// The size the deep case renders at.
 const DEEP_SIZE_PX: (u32, u32) = (640, 360);
 
-/// `moonbrot bench --deep`: nanoseconds per iteration in f64 and double-double (or JSON).
+/// `moonbrot bench --deep`: nanoseconds per iteration in f64, double-double and by
+/// perturbation (or JSON).
 fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
     let threads = crate::engine::render::default_thread_count();
     let rows = with_progress(|engine, cancel, step| {

@@ -631,7 +631,7 @@ pub const DEEP_CASE_MAX_ITER: u32 = 5000;
 /// One precision's time in the deep case.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeepRow {
-    /// "f64" or "double-double".
+    /// "f64", "double-double" or "perturbation".
     pub precision: &'static str,
     /// Worker threads.
     pub threads: usize,
@@ -648,10 +648,11 @@ pub struct DeepRow {
     pub differing_pixels: u64,
 }
 
-/// The shipped Mandelbrot kernel at `DEEP_CASE_VIEW`, in f64 (`pixel`) and in
-/// double-double (`pixel_deep`), alternating, `runs` rounds after a warm-up, without
-/// guessing or symmetry (every pixel computed): the cost of a double-double iteration
-/// against an f64 one on the same kernel, measured in one run.
+/// The shipped Mandelbrot kernel at `DEEP_CASE_VIEW`, in f64 (`pixel`), in double-double
+/// (`pixel_deep`) and by perturbation (its formula; the time includes the reference
+/// orbit's), alternating, `runs` rounds after a warm-up, without guessing or symmetry
+/// (every pixel computed): the cost of a deep iteration against an f64 one on the same
+/// kernel, measured in one run.
 pub fn compare_precisions(
     engine: &Engine,
     size_px: (u32, u32),
@@ -661,7 +662,11 @@ pub fn compare_precisions(
 ) -> Result<Vec<DeepRow>, RenderError> {
     let source = shipped_source("mandelbrot")?;
     let (x, y, span) = DEEP_CASE_VIEW;
-    let choices = [PrecisionChoice::Double, PrecisionChoice::DoubleDouble];
+    let choices = [
+        PrecisionChoice::Double,
+        PrecisionChoice::DoubleDouble,
+        PrecisionChoice::Perturbation,
+    ];
     let requests: Vec<RenderRequest> = choices
         .iter()
         .map(|&precision| RenderRequest {

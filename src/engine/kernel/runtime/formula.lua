@@ -107,7 +107,6 @@ Value.__concat = function() refuse("joining text") end
 Value.__lt = function() refuse("a comparison") end
 Value.__le = function() refuse("a comparison") end
 Value.__eq = function() refuse("a comparison") end
-Value.__len = function() refuse("the length operator #") end
 Value.__call = function() refuse("calling a value") end
 Value.__newindex = function() refuse("changing a value") end
 Value.__tostring = function() refuse("turning a value into text") end
