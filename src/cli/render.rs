@@ -526,6 +526,9 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
     if written.precision != Precision::Double {
         extras.push(format!("{} precision", written.precision.label()));
     }
+    if let Some(reference) = written.reference {
+        extras.push(reference.to_string());
+    }
     extras.push(format!(
         "{} band{} of up to {} rows",
         written.bands,

@@ -742,6 +742,7 @@ impl MoonbrotApp {
                 self.rendering.kernel_is_deep = output.kernel.deep;
                 self.rendering.kernel_perturbs = output.kernel.perturbs();
                 self.rendering.shown_precision = Some(output.precision);
+                self.rendering.shown_reference = output.reference;
                 self.rendering
                     .kernel_parameters
                     .clone_from(&output.kernel.parameters);

@@ -283,3 +283,67 @@ fn a_long_reference_orbit_is_cancelled_and_one_too_large_for_memory_is_refused()
     );
     assert!(error.to_string().contains("max_iter"), "{error}");
 }
+
+#[test]
+fn a_reference_orbit_is_reused_by_the_next_render_nearby_and_recomputed_when_it_cannot_serve() {
+    use moonbrot::engine::{Dd, PrecisionChoice, RenderRequest, View};
+    let engine = Engine::default();
+    let seahorse = |span: f64| {
+        View::at(
+            Dd::parse_decimal("-0.743643887037158704752191506114774").expect("x"),
+            Dd::parse_decimal("0.131825904205311970493132056385139").expect("y"),
+            span,
+        )
+    };
+    let deep = |view: View, max_iter: u32| RenderRequest {
+        view: Some(view),
+        max_iter: Some(max_iter),
+        precision: PrecisionChoice::Auto,
+        ..request(&shipped("mandelbrot"), 64, 36)
+    };
+    let render = |request: &RenderRequest| {
+        engine
+            .render(request, &CancelToken::new())
+            .expect("renders")
+    };
+    let first = render(&deep(seahorse(1e-18), 5000));
+    let summary = first.reference.expect("by perturbation");
+    assert!(!summary.reused);
+    assert!(summary.bits >= 128);
+    // The same view again gives the same pixels from the same orbit.
+    let again = render(&deep(seahorse(1e-18), 5000));
+    assert!(again.reference.expect("a reference").reused);
+    assert_eq!(again.image.values, first.image.values);
+    // A pan of a few pixels and a lower limit still use it.
+    let panned = render(&deep(
+        seahorse(1e-18).panned_by_pixels((5.0, -3.0), 36),
+        3000,
+    ));
+    assert!(panned.reference.expect("a reference").reused);
+    // A limit past what it was computed to (it does not escape), or far deeper (more
+    // bits), computes a new one.
+    let longer = render(&deep(seahorse(1e-18), 8000));
+    assert!(!longer.reference.expect("a reference").reused);
+    let deeper = render(&deep(seahorse(1e-26), 8000));
+    let deeper = deeper.reference.expect("a reference");
+    assert!(!deeper.reused);
+    assert!(deeper.bits > summary.bits);
+    // The CLI names it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let location = seahorse(1e-18).location_text();
+    let mut args: Vec<&str> = location.split(' ').collect();
+    args.extend([
+        "--kernel",
+        "mandelbrot",
+        "--size",
+        "32x18",
+        "--max-iter",
+        "3000",
+    ]);
+    let (_, said) = crate::support::render_file(dir.path(), "deep.png", &args);
+    assert!(
+        said.contains("perturbation precision, reference "),
+        "{said}"
+    );
+    assert!(said.contains(" bits in "), "{said}");
+}

@@ -296,7 +296,7 @@ fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_
         harness.state().shown_precision(),
         Some(Precision::Perturbation)
     );
-    harness.get_by_label_contains("precision: perturbation");
+    harness.get_by_label_contains("precision: perturbation (");
     let (shown_view, image) = harness.state().shown_image().expect("image");
     assert_eq!(*shown_view, view);
     let distinct: std::collections::HashSet<u32> =

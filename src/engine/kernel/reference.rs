@@ -4,6 +4,8 @@
 //! as two f64s (the pixels' loop reads them through the driver); the orbit ends where it
 //! escapes or at the iteration limit.
 
+use std::sync::Arc;
+
 use dashu_float::FBig;
 use dashu_float::round::mode::HalfEven;
 
@@ -22,6 +24,12 @@ pub struct ReferenceOrbit {
 }
 
 impl ReferenceOrbit {
+    /// True when it ended by escaping before `max_iter` steps (so it is the whole orbit
+    /// for any iteration limit).
+    pub fn escaped_before(&self, max_iter: u32) -> bool {
+        self.len() <= max_iter as usize
+    }
+
     /// How many points it holds (at least 2).
     pub fn len(&self) -> usize {
         self.points.len() / 2
@@ -39,10 +47,10 @@ impl ReferenceOrbit {
 /// constant c the step is given with the reference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerturbationReference {
-    /// The reference orbit.
-    pub orbit: ReferenceOrbit,
+    /// The reference orbit (shared: a later render may reuse it).
+    pub orbit: Arc<ReferenceOrbit>,
     /// The orbit from the critical point, for Julia sets.
-    pub critical: Option<ReferenceOrbit>,
+    pub critical: Option<Arc<ReferenceOrbit>>,
     /// The reference point, to which pixels' offsets are taken.
     pub point: (Dd, Dd),
     /// The reference's c, rounded to f64 (the step's c input).

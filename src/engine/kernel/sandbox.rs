@@ -250,7 +250,7 @@ impl LuaKernel {
                         "perturbation without a formula or a reference".to_owned(),
                     ));
                 };
-                let critical = reference.critical.as_ref().unwrap_or(&reference.orbit);
+                let critical = reference.critical.as_deref().unwrap_or(&reference.orbit);
                 // The lattice's origin from the reference point, in f64: the loops give
                 // each pixel's offset from the origin.
                 let offset = (

@@ -18,7 +18,8 @@ use crate::engine::atomic_file::write_atomically_with;
 use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{Precision, View};
 use crate::engine::render::{
-    CancelToken, Engine, RenderRequest, RowRange, band_alignment_rows, image_size_from,
+    CancelToken, Engine, ReferenceSummary, RenderRequest, RowRange, band_alignment_rows,
+    image_size_from,
 };
 use rayon::prelude::*;
 use std::io::Write;
@@ -147,6 +148,8 @@ pub struct PosterOutput {
     pub render_secs: f64,
     /// The arithmetic of the pixels' coordinates (the same for every band).
     pub precision: Precision,
+    /// The reference orbit of its first band, when rendered by perturbation.
+    pub reference: Option<ReferenceSummary>,
 }
 
 /// The rows shard `index` of `count` writes: the image's aligned blocks of rows shared out
@@ -312,7 +315,7 @@ pub fn render_poster(
                 Sink::Npy(&mut *file)
             }
         };
-        written = Some((metadata, output.precision));
+        written = Some((metadata, output.precision, output.reference));
         sink.write_band(&colours)?;
         drop((output, colours));
         bands += 1;
@@ -332,7 +335,7 @@ pub fn render_poster(
         Ok(())
     })
     .map_err(|error| error.at(path))?;
-    let (metadata, precision) = written.ok_or_else(|| {
+    let (metadata, precision, reference) = written.ok_or_else(|| {
         PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
     })?;
     Ok(PosterOutput {
@@ -342,6 +345,7 @@ pub fn render_poster(
         band_rows: band_rows.min(rows.count),
         render_secs: started.elapsed().as_secs_f64(),
         precision,
+        reference,
     })
 }
 

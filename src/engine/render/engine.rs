@@ -13,15 +13,17 @@ use super::cancel::{CancelToken, StopReason};
 use super::job::{Job, JobWork, WorkerEvent, WorkerReport};
 use super::plan::UnitPlan;
 use super::pool::{MAX_ABANDONED_WORKERS, Worker, abandoned_worker_count, ensure_workers};
-use super::rendered::{RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage};
+use super::rendered::{
+    ReferenceSummary, RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage,
+};
 use super::request::{
     DEFAULT_MEMORY_LIMIT_BYTES, ParameterPolicy, RenderRequest, check_buffer_bytes,
 };
 use crate::engine::error::{KernelError, RenderError, RequestError};
 use crate::engine::geometry::{Dd, Precision, View};
 use crate::engine::kernel::{
-    KernelInfo, KernelLog, OrbitStop, OutputMode, ParameterValue, PerturbationReference,
-    RunFailure, bits_for_step, reference_orbit, resolve, resolve_leniently,
+    Formula, KernelInfo, KernelLog, OrbitStop, OutputMode, ParameterValue, PerturbationReference,
+    ReferenceOrbit, RunFailure, bits_for_step, reference_orbit, resolve, resolve_leniently,
 };
 use crate::engine::sync::lock;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -64,6 +66,17 @@ pub struct Engine {
     next_job_id: AtomicU64,
     /// This engine's abandoned workers whose call has not ended yet.
     abandoned_here: Arc<AtomicUsize>,
+    /// The last reference orbit computed, for the next render by perturbation nearby.
+    last_reference: Mutex<Option<CachedReference>>,
+}
+
+/// A reference orbit kept for reuse, with what it was computed for.
+struct CachedReference {
+    formula: Formula,
+    julia_c: Option<(f64, f64)>,
+    /// The iteration limit it was computed to.
+    max_iter: u32,
+    reference: PerturbationReference,
 }
 
 impl Default for Engine {
@@ -97,6 +110,7 @@ impl Engine {
             workers: Mutex::new(Vec::new()),
             next_job_id: AtomicU64::new(1),
             abandoned_here: Arc::default(),
+            last_reference: Mutex::new(None),
         }
     }
 
@@ -208,21 +222,23 @@ impl Engine {
             (info.output, max_iter, info.symmetry),
             precision,
         );
+        let mut reference_summary = None;
         if precision == Precision::Perturbation {
             let on_axis = plan.mirrors();
-            let reference = perturbation_reference(
-                &info,
-                (&view, request.height_px, on_axis),
-                &parameters,
-                max_iter,
-                self.options.memory_limit_bytes,
-                limits,
-            )
-            .map_err(|error| match error {
-                RenderError::TimedOut { .. } => timed_out(),
-                other => other,
-            })?;
+            let (reference, summary) = self
+                .perturbation_reference(
+                    &info,
+                    (&view, request.height_px, on_axis),
+                    &parameters,
+                    max_iter,
+                    limits,
+                )
+                .map_err(|error| match error {
+                    RenderError::TimedOut { .. } => timed_out(),
+                    other => other,
+                })?;
             plan.perturbation = Some(Arc::new(reference));
+            reference_summary = Some(summary);
         }
         let units_total = plan.units.len();
         let kept_pixels = plan.kept_pixel_count();
@@ -261,6 +277,7 @@ impl Engine {
             max_iter,
             guessed: request.guessing && info.output == OutputMode::Escape,
             precision,
+            reference: reference_summary,
             rows,
             source: Arc::clone(&request.source),
             kernel: info,
@@ -273,6 +290,120 @@ impl Engine {
                 mirrored_pixels,
             },
         })
+    }
+
+    /// The reference orbit(s) of a render by perturbation: the last render's when they
+    /// still serve (same formula and constant, enough bits, long enough, their point
+    /// within a span of the view's centre), else computed from the view's centre (on the
+    /// real axis when the render mirrors rows across it), in the precision the pixel step
+    /// needs, stopped by a cancel or the deadline, and within the memory limit.
+    fn perturbation_reference(
+        &self,
+        info: &KernelInfo,
+        (view, height_px, on_axis): (&View, u32, bool),
+        parameters: &[(String, ParameterValue)],
+        max_iter: u32,
+        limits: JobLimits<'_>,
+    ) -> Result<(PerturbationReference, ReferenceSummary), RenderError> {
+        let Some(formula) = &info.formula else {
+            return Err(RequestError::NoFormula.into());
+        };
+        let julia_c = match &formula.julia {
+            None => None,
+            Some(name) => match parameters.iter().find(|(declared, _)| declared == name) {
+                Some((_, ParameterValue::Complex { re, im })) => Some((*re, *im)),
+                _ => return Err(RequestError::NoFormula.into()),
+            },
+        };
+        let bits = bits_for_step(view.scale_per_pixel(height_px));
+        let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
+            computed_to >= max_iter || orbit.escaped_before(computed_to)
+        };
+        if let Some(cached) = &*lock(&self.last_reference) {
+            let reference = &cached.reference;
+            let near = |a: Dd, b: Dd| (a - b).to_f64().abs() <= view.span;
+            let serves = cached.formula == *formula
+                && cached.julia_c == julia_c
+                && reference.orbit.bits >= bits
+                && complete(&reference.orbit, cached.max_iter)
+                && reference
+                    .critical
+                    .as_ref()
+                    .is_none_or(|critical| complete(critical, cached.max_iter))
+                && near(reference.point.0, view.center_x)
+                && near(reference.point.1, view.center_y)
+                && (!on_axis || reference.point.1 == Dd::ZERO);
+            if serves {
+                let summary = ReferenceSummary {
+                    iterations: reference.orbit.len() - 1,
+                    bits: reference.orbit.bits,
+                    secs: 0.0,
+                    reused: true,
+                };
+                return Ok((
+                    PerturbationReference {
+                        max_iter,
+                        ..reference.clone()
+                    },
+                    summary,
+                ));
+            }
+        }
+        let started = Instant::now();
+        let point = (
+            view.center_x,
+            if on_axis { Dd::ZERO } else { view.center_y },
+        );
+        let start = (Dd::from_f64(formula.start.0), Dd::from_f64(formula.start.1));
+        let (z0, c) = match julia_c {
+            Some((re, im)) => (point, (Dd::from_f64(re), Dd::from_f64(im))),
+            None => (start, point),
+        };
+        let memory_limit_bytes = self.options.memory_limit_bytes;
+        // Two f64s a point, within the memory a worker's Lua state may use.
+        let max_points = (memory_limit_bytes / 16).max(2);
+        let is_stopped = || {
+            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
+        };
+        let orbit_from = |z0| {
+            reference_orbit(formula, z0, c, max_iter, bits, max_points, &is_stopped)
+                .map(Arc::new)
+                .map_err(|stop| match stop {
+                    OrbitStop::Stopped if limits.cancel.is_cancelled() => RenderError::Cancelled,
+                    OrbitStop::Stopped => RenderError::TimedOut { timeout_secs: 0.0 },
+                    OrbitStop::TooLong => RequestError::ReferenceTooLong {
+                        max_iter,
+                        limit_mib: memory_limit_bytes / (1024 * 1024),
+                    }
+                    .into(),
+                })
+        };
+        let orbit = orbit_from(z0)?;
+        // A Julia set's pixels rebase onto the orbit from the critical point.
+        let critical = match julia_c {
+            Some(_) => Some(orbit_from(start)?),
+            None => None,
+        };
+        let reference = PerturbationReference {
+            orbit,
+            critical,
+            point,
+            c: (c.0.to_f64(), c.1.to_f64()),
+            max_iter,
+        };
+        let summary = ReferenceSummary {
+            iterations: reference.orbit.len() - 1,
+            bits,
+            secs: started.elapsed().as_secs_f64(),
+            reused: false,
+        };
+        *lock(&self.last_reference) = Some(CachedReference {
+            formula: formula.clone(),
+            julia_c,
+            max_iter,
+            reference: reference.clone(),
+        });
+        Ok((reference, summary))
     }
 
     /// Takes the worker pool for one render, waiting for a render in progress on another
@@ -661,69 +792,6 @@ impl Drop for Engine {
             let _ = thread.join();
         }
     }
-}
-
-/// The reference orbit(s) of a render by perturbation: from the view's centre (on the real
-/// axis when the render mirrors rows across it), in the precision the pixel step needs,
-/// stopped by a cancel or the deadline, and within the memory limit.
-fn perturbation_reference(
-    info: &KernelInfo,
-    (view, height_px, on_axis): (&View, u32, bool),
-    parameters: &[(String, ParameterValue)],
-    max_iter: u32,
-    memory_limit_bytes: usize,
-    limits: JobLimits<'_>,
-) -> Result<PerturbationReference, RenderError> {
-    let Some(formula) = &info.formula else {
-        return Err(RequestError::NoFormula.into());
-    };
-    let point = (
-        view.center_x,
-        if on_axis { Dd::ZERO } else { view.center_y },
-    );
-    let julia_c = match &formula.julia {
-        None => None,
-        Some(name) => match parameters.iter().find(|(declared, _)| declared == name) {
-            Some((_, ParameterValue::Complex { re, im })) => Some((*re, *im)),
-            _ => return Err(RequestError::NoFormula.into()),
-        },
-    };
-    let start = (Dd::from_f64(formula.start.0), Dd::from_f64(formula.start.1));
-    let (z0, c) = match julia_c {
-        Some((re, im)) => (point, (Dd::from_f64(re), Dd::from_f64(im))),
-        None => (start, point),
-    };
-    let bits = bits_for_step(view.scale_per_pixel(height_px));
-    // Two f64s a point, within the memory a worker's Lua state may use.
-    let max_points = (memory_limit_bytes / 16).max(2);
-    let is_stopped =
-        || limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at);
-    let orbit_from = |z0| {
-        reference_orbit(formula, z0, c, max_iter, bits, max_points, &is_stopped).map_err(|stop| {
-            match stop {
-                OrbitStop::Stopped if limits.cancel.is_cancelled() => RenderError::Cancelled,
-                OrbitStop::Stopped => RenderError::TimedOut { timeout_secs: 0.0 },
-                OrbitStop::TooLong => RequestError::ReferenceTooLong {
-                    max_iter,
-                    limit_mib: memory_limit_bytes / (1024 * 1024),
-                }
-                .into(),
-            }
-        })
-    };
-    let orbit = orbit_from(z0)?;
-    // A Julia set's pixels rebase onto the orbit from the critical point.
-    let critical = match julia_c {
-        Some(_) => Some(orbit_from(start)?),
-        None => None,
-    };
-    Ok(PerturbationReference {
-        orbit,
-        critical,
-        point,
-        c: (c.0.to_f64(), c.1.to_f64()),
-        max_iter,
-    })
 }
 
 #[cfg(test)]

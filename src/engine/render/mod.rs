@@ -18,7 +18,9 @@ mod request;
 
 pub use cancel::CancelToken;
 pub use engine::{Engine, EngineOptions, STOP_GRACE};
-pub use rendered::{RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage};
+pub use rendered::{
+    ReferenceSummary, RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage,
+};
 pub(crate) use request::band_alignment_rows;
 pub use request::{
     DEFAULT_MEMORY_LIMIT_BYTES, MAX_THREADS, ParameterPolicy, PrecisionChoice, RenderRequest,

@@ -73,6 +73,8 @@ pub struct RenderOutput {
     pub guessed: bool,
     /// The arithmetic the pixels' coordinates were given in.
     pub precision: Precision,
+    /// The reference orbit a render by perturbation iterated against.
+    pub reference: Option<ReferenceSummary>,
     /// The rows of the image it holds (all of them unless the request asked for a band).
     pub rows: RowRange,
     /// The kernel source rendered.
@@ -130,6 +132,34 @@ impl RenderOutput {
             && self.guessed == guess
             && self.parameters == parameters
             && (Arc::ptr_eq(&self.source, &request.source) || self.source == request.source)
+    }
+}
+
+/// What a render by perturbation says about its reference orbit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReferenceSummary {
+    /// Iterations the orbit holds (it ends where it escapes, or at the iteration limit).
+    pub iterations: usize,
+    /// The precision it was computed in, in bits.
+    pub bits: usize,
+    /// The time it took, in seconds (0 when an earlier render's was reused).
+    pub secs: f64,
+    /// True when an earlier render's reference was used again.
+    pub reused: bool,
+}
+
+impl std::fmt::Display for ReferenceSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reference {} iterations at {} bits",
+            self.iterations, self.bits
+        )?;
+        if self.reused {
+            write!(f, ", reused")
+        } else {
+            write!(f, " in {:.3} s", self.secs)
+        }
     }
 }
 

@@ -341,7 +341,13 @@ impl MoonbrotApp {
                 view.center_y.to_fixed(places)
             )),
         }
-        parts.push(format!("precision: {}", precision.label()));
+        match (precision, self.rendering.shown_reference) {
+            (Precision::Perturbation, Some(reference)) => parts.push(format!(
+                "precision: perturbation ({} iterations, {} bits)",
+                reference.iterations, reference.bits
+            )),
+            _ => parts.push(format!("precision: {}", precision.label())),
+        }
         parts.push(format!(
             "zoom {:.3e}×",
             view.zoom_relative_to(&self.rendering.kernel_home)

@@ -18,6 +18,7 @@ use super::{MIN_TEXTURE_SIDE, ScreenshotOutcome};
 use crate::engine::geometry::DEFAULT_HOME;
 use crate::engine::kernel::{KernelFileError, ParameterSpec, ParameterValues};
 use crate::engine::output::Palette;
+use crate::engine::render::ReferenceSummary;
 use crate::engine::{Precision, View};
 
 /// The threads the window hands work to (none of them is ever waited for), and the dialogs.
@@ -50,6 +51,8 @@ pub(super) struct Rendering {
     pub kernel_parameters: Vec<ParameterSpec>,
     /// The precision of the image on screen.
     pub shown_precision: Option<Precision>,
+    /// The reference orbit of the image on screen, when it was rendered by perturbation.
+    pub shown_reference: Option<ReferenceSummary>,
 }
 
 impl Default for Rendering {
@@ -62,6 +65,7 @@ impl Default for Rendering {
             kernel_perturbs: false,
             kernel_parameters: Vec::new(),
             shown_precision: None,
+            shown_reference: None,
         }
     }
 }
