@@ -123,6 +123,19 @@ fn describe_kernel(text: &mut String, info: &KernelInfo, stored: Option<&Documen
     let _ = writeln!(text, "home: {}", describe_view(&info.home_or_default()));
     if let Some(formula) = &info.formula {
         let _ = writeln!(text, "formula: {formula}");
+        let _ = writeln!(
+            text,
+            "deep views: {}",
+            if info.perturbs() {
+                "by perturbation from the formula"
+            } else if info.deep {
+                "pixel_deep (the formula's step reads a parameter, so it is recorded at the defaults)"
+            } else {
+                "f64 (the formula's step reads a parameter, and there is no pixel_deep)"
+            }
+        );
+    } else if info.deep {
+        let _ = writeln!(text, "deep views: pixel_deep (double-double)");
     }
     if info.parameters.is_empty() {
         let _ = writeln!(text, "parameters: none");

@@ -181,6 +181,10 @@ fn moonbrot_info_prints_a_kernels_formula() {
         text.contains("formula: z -> sqr(abs(z)) + conj(c), c the pixel, z from 0"),
         "{text}"
     );
+    assert!(text.contains("deep views: by perturbation"), "{text}");
+    let multibrot = crate::support::text(&crate::support::moonbrot(&["info", "multibrot"]).stdout);
+    assert!(multibrot.contains("formula: z -> z^3 + c"), "{multibrot}");
+    assert!(multibrot.contains("deep views: pixel_deep"), "{multibrot}");
     let output = crate::support::moonbrot(&["info", "seed"]);
     assert!(!crate::support::text(&output.stdout).contains("formula"));
 }
