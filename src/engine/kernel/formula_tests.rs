@@ -79,6 +79,18 @@ impl Numbers {
     }
 }
 
+/// formula.lua loaded in `lua` (a state with every library).
+fn formula_module(lua: &Lua) -> Table {
+    let getinfo: Function = lua
+        .globals()
+        .get::<Table>("debug")
+        .and_then(|debug| debug.get("getinfo"))
+        .expect("getinfo");
+    lua.load(FORMULA_LUA)
+        .call(getinfo)
+        .expect("formula.lua loads")
+}
+
 struct Recorded {
     ops: Vec<FormulaOp>,
     perturbed: Function,
@@ -117,15 +129,7 @@ fn record(lua: &Lua, formula: &Table, step: &str, c_fixed: bool) -> Recorded {
 #[test]
 fn each_derivation_rule_matches_exact_arithmetic_from_1e_minus_5_to_1e_minus_250() {
     let lua = new_lua_state();
-    let getinfo: Function = lua
-        .globals()
-        .get::<Table>("debug")
-        .and_then(|debug| debug.get("getinfo"))
-        .expect("getinfo");
-    let formula: Table = lua
-        .load(FORMULA_LUA)
-        .call(getinfo)
-        .expect("formula.lua loads");
+    let formula = formula_module(&lua);
     let steps = [
         "z:sqr() + c",
         "z * z + c",
@@ -198,15 +202,7 @@ fn each_derivation_rule_matches_exact_arithmetic_from_1e_minus_5_to_1e_minus_250
 #[test]
 fn the_direct_step_in_lua_and_in_rust_agree_bit_for_bit() {
     let lua = new_lua_state();
-    let getinfo: Function = lua
-        .globals()
-        .get::<Table>("debug")
-        .and_then(|debug| debug.get("getinfo"))
-        .expect("getinfo");
-    let formula: Table = lua
-        .load(FORMULA_LUA)
-        .call(getinfo)
-        .expect("formula.lua loads");
+    let formula = formula_module(&lua);
     let mut numbers = Numbers(12345);
     for step in ["z:sqr() + c", "z ^ 4 - c * z", "z:abs():sqr() + c:conj()"] {
         let recorded = record(&lua, &formula, step, false);

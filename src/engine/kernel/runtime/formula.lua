@@ -189,35 +189,39 @@ local function number(value)
   return format("%.17g", value)
 end
 
+-- Emits the line(s) that compute node i's value (locals r<i>, i<i>) from earlier nodes,
+-- the same in the direct step and as the reference's values in the perturbed step.
+local function emit_value(emit, i, entry)
+  local op, a, b = entry.op, entry.a, entry.b
+  local r, m = "r" .. i, "i" .. i
+  if op == "z" then emit(format("local %s, %s = zr, zi", r, m))
+  elseif op == "c" then emit(format("local %s, %s = cr, ci", r, m))
+  elseif op == "const" then emit(format("local %s, %s = %s, %s", r, m, number(entry.re), number(entry.im)))
+  elseif op == "add" then emit(format("local %s, %s = r%d + r%d, i%d + i%d", r, m, a, b, a, b))
+  elseif op == "sub" then emit(format("local %s, %s = r%d - r%d, i%d - i%d", r, m, a, b, a, b))
+  elseif op == "neg" then emit(format("local %s, %s = -r%d, -i%d", r, m, a, a))
+  elseif op == "mul" then
+    emit(format("local %s, %s = r%d * r%d - i%d * i%d, r%d * i%d + i%d * r%d", r, m, a, b, a, b, a, b, a, b))
+  elseif op == "sqr" then
+    emit(format("local %s, %s = r%d * r%d - i%d * i%d, 2 * r%d * i%d", r, m, a, a, a, a, a, a))
+  elseif op == "pow" then
+    -- Repeated multiplication, as a kernel would write it.
+    emit(format("local %s, %s = r%d, i%d", r, m, a, a))
+    for _ = 2, entry.k do
+      emit(format("%s, %s = %s * r%d - %s * i%d, %s * i%d + %s * r%d", r, m, r, a, m, a, r, a, m, a))
+    end
+  elseif op == "conj" then emit(format("local %s, %s = r%d, -i%d", r, m, a, a))
+  elseif op == "abs" then emit(format("local %s, %s = abs(r%d), abs(i%d)", r, m, a, a))
+  elseif op == "abs_re" then emit(format("local %s, %s = abs(r%d), i%d", r, m, a, a))
+  elseif op == "abs_im" then emit(format("local %s, %s = r%d, abs(i%d)", r, m, a, a))
+  end
+end
+
 --- Lua source of the direct step: `return function(zr, zi, cr, ci) ... return r, i end`.
 function M.direct_source(recorded, result)
   local lines = { "return function(zr, zi, cr, ci)" }
   local function emit(text) lines[#lines + 1] = "  " .. text end
-  for i, entry in ipairs(recorded) do
-    local op, a, b = entry.op, entry.a, entry.b
-    local r, m = "r" .. i, "i" .. i
-    if op == "z" then emit(format("local %s, %s = zr, zi", r, m))
-    elseif op == "c" then emit(format("local %s, %s = cr, ci", r, m))
-    elseif op == "const" then emit(format("local %s, %s = %s, %s", r, m, number(entry.re), number(entry.im)))
-    elseif op == "add" then emit(format("local %s, %s = r%d + r%d, i%d + i%d", r, m, a, b, a, b))
-    elseif op == "sub" then emit(format("local %s, %s = r%d - r%d, i%d - i%d", r, m, a, b, a, b))
-    elseif op == "neg" then emit(format("local %s, %s = -r%d, -i%d", r, m, a, a))
-    elseif op == "mul" then
-      emit(format("local %s, %s = r%d * r%d - i%d * i%d, r%d * i%d + i%d * r%d", r, m, a, b, a, b, a, b, a, b))
-    elseif op == "sqr" then
-      emit(format("local %s, %s = r%d * r%d - i%d * i%d, 2 * r%d * i%d", r, m, a, a, a, a, a, a))
-    elseif op == "pow" then
-      -- Repeated multiplication, as a kernel would write it.
-      emit(format("local %s, %s = r%d, i%d", r, m, a, a))
-      for _ = 2, entry.k do
-        emit(format("%s, %s = %s * r%d - %s * i%d, %s * i%d + %s * r%d", r, m, r, a, m, a, r, a, m, a))
-      end
-    elseif op == "conj" then emit(format("local %s, %s = r%d, -i%d", r, m, a, a))
-    elseif op == "abs" then emit(format("local %s, %s = abs(r%d), abs(i%d)", r, m, a, a))
-    elseif op == "abs_re" then emit(format("local %s, %s = abs(r%d), i%d", r, m, a, a))
-    elseif op == "abs_im" then emit(format("local %s, %s = r%d, abs(i%d)", r, m, a, a))
-    end
-  end
+  for i, entry in ipairs(recorded) do emit_value(emit, i, entry) end
   emit(format("return r%d, i%d", result, result))
   lines[#lines + 1] = "end"
   return "local abs = math.abs\n" .. concat(lines, "\n") .. "\n"
@@ -232,28 +236,9 @@ function M.perturbed_source(recorded, result, c_fixed)
   local moves = {} -- moves[i]: node i's value depends on z (or c, when c moves)
   for i, entry in ipairs(recorded) do
     local op, a, b = entry.op, entry.a, entry.b
-    local r, m, dr, dm = "r" .. i, "i" .. i, "dr" .. i, "di" .. i
+    local dr, dm = "dr" .. i, "di" .. i
     -- The reference value, as the direct step computes it.
-    if op == "z" then emit(format("local %s, %s = zr, zi", r, m))
-    elseif op == "c" then emit(format("local %s, %s = cr, ci", r, m))
-    elseif op == "const" then emit(format("local %s, %s = %s, %s", r, m, number(entry.re), number(entry.im)))
-    elseif op == "add" then emit(format("local %s, %s = r%d + r%d, i%d + i%d", r, m, a, b, a, b))
-    elseif op == "sub" then emit(format("local %s, %s = r%d - r%d, i%d - i%d", r, m, a, b, a, b))
-    elseif op == "neg" then emit(format("local %s, %s = -r%d, -i%d", r, m, a, a))
-    elseif op == "mul" then
-      emit(format("local %s, %s = r%d * r%d - i%d * i%d, r%d * i%d + i%d * r%d", r, m, a, b, a, b, a, b, a, b))
-    elseif op == "sqr" then
-      emit(format("local %s, %s = r%d * r%d - i%d * i%d, 2 * r%d * i%d", r, m, a, a, a, a, a, a))
-    elseif op == "pow" then
-      emit(format("local %s, %s = r%d, i%d", r, m, a, a))
-      for _ = 2, entry.k do
-        emit(format("%s, %s = %s * r%d - %s * i%d, %s * i%d + %s * r%d", r, m, r, a, m, a, r, a, m, a))
-      end
-    elseif op == "conj" then emit(format("local %s, %s = r%d, -i%d", r, m, a, a))
-    elseif op == "abs" then emit(format("local %s, %s = abs(r%d), abs(i%d)", r, m, a, a))
-    elseif op == "abs_re" then emit(format("local %s, %s = abs(r%d), i%d", r, m, a, a))
-    elseif op == "abs_im" then emit(format("local %s, %s = r%d, abs(i%d)", r, m, a, a))
-    end
+    emit_value(emit, i, entry)
     -- The delta, by the rules, where the node moves.
     if op == "z" then
       moves[i] = true
