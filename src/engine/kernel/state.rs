@@ -277,7 +277,7 @@ impl SandboxedState {
                     Value::Table(refusal) => refusal
                         .raw_get::<String>("message")
                         .unwrap_or_else(|_| "the step was refused".to_owned()),
-                    Value::String(text) => text.to_string_lossy(),
+                    // formula.lua turns every error into a refusal.
                     other => format!("the step raised a {}", other.type_name()),
                 };
                 if is_out_of_memory_message(&message, line) {

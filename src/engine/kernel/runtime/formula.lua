@@ -189,6 +189,13 @@ local function number(value)
   return format("%.17g", value)
 end
 
+-- The Lua of `local out_r, out_i = (a_r + i a_i) (b_r + i b_i)`, each part a name; the
+-- one complex product every rule and value uses (same order as `Formula::step`).
+local function product(out_r, out_i, a_r, a_i, b_r, b_i)
+  return format("local %s, %s = %s * %s - %s * %s, %s * %s + %s * %s",
+    out_r, out_i, a_r, b_r, a_i, b_i, a_r, b_i, a_i, b_r)
+end
+
 -- Emits the line(s) that compute node i's value (locals r<i>, i<i>) from earlier nodes,
 -- the same in the direct step and as the reference's values in the perturbed step.
 local function emit_value(emit, i, entry)
@@ -201,7 +208,7 @@ local function emit_value(emit, i, entry)
   elseif op == "sub" then emit(format("local %s, %s = r%d - r%d, i%d - i%d", r, m, a, b, a, b))
   elseif op == "neg" then emit(format("local %s, %s = -r%d, -i%d", r, m, a, a))
   elseif op == "mul" then
-    emit(format("local %s, %s = r%d * r%d - i%d * i%d, r%d * i%d + i%d * r%d", r, m, a, b, a, b, a, b, a, b))
+    emit(product(r, m, "r" .. a, "i" .. a, "r" .. b, "i" .. b))
   elseif op == "sqr" then
     emit(format("local %s, %s = r%d * r%d - i%d * i%d, 2 * r%d * i%d", r, m, a, a, a, a, a, a))
   elseif op == "pow" then
@@ -270,19 +277,16 @@ function M.perturbed_source(recorded, result, c_fixed)
         emit(format("local %s = r%d * di%d + i%d * dr%d + br%d * di%d + bi%d * dr%d",
           dm, a, b, a, b, i, a, i, a))
       elseif moves[a] then -- B da
-        emit(format("local %s, %s = r%d * dr%d - i%d * di%d, r%d * di%d + i%d * dr%d",
-          dr, dm, b, a, b, a, b, a, b, a))
+        emit(product(dr, dm, "r" .. b, "i" .. b, "dr" .. a, "di" .. a))
       elseif moves[b] then -- A db
-        emit(format("local %s, %s = r%d * dr%d - i%d * di%d, r%d * di%d + i%d * dr%d",
-          dr, dm, a, b, a, b, a, b, a, b))
+        emit(product(dr, dm, "r" .. a, "i" .. a, "dr" .. b, "di" .. b))
       end
     elseif op == "sqr" then
       moves[i] = moves[a]
       if moves[i] then
         -- (2A + da) da
         emit(format("local tr%d, ti%d = 2 * r%d + dr%d, 2 * i%d + di%d", i, i, a, a, a, a))
-        emit(format("local %s, %s = tr%d * dr%d - ti%d * di%d, tr%d * di%d + ti%d * dr%d",
-          dr, dm, i, a, i, a, i, a, i, a))
+        emit(product(dr, dm, "tr" .. i, "ti" .. i, "dr" .. a, "di" .. a))
       end
     elseif op == "pow" then
       moves[i] = moves[a]
@@ -297,8 +301,7 @@ function M.perturbed_source(recorded, result, c_fixed)
           emit(format("sr%d, si%d = pr%d * sr%d - pi%d * si%d + qr%d, pr%d * si%d + pi%d * sr%d + qi%d",
             i, i, i, i, i, i, i, i, i, i, i, i))
         end
-        emit(format("local %s, %s = dr%d * sr%d - di%d * si%d, dr%d * si%d + di%d * sr%d",
-          dr, dm, a, i, a, i, a, i, a, i))
+        emit(product(dr, dm, "dr" .. a, "di" .. a, "sr" .. i, "si" .. i))
       end
     elseif op == "abs" or op == "abs_re" or op == "abs_im" then
       moves[i] = moves[a]
