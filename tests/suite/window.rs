@@ -242,7 +242,13 @@ fn type_at_end_of_kernel(
         // Inside the editor's text, below the banner a safe start may show.
         xdotool(display, &["mousemove", "--window", &window, "150", "300"]);
         xdotool(display, &["click", "1"]);
+        // egui's editor handles a frame's keys before its clicks, so keys drawn into the
+        // same frame as the focusing click go nowhere (a missed ctrl+End puts the line where
+        // the click left the caret). Under load a frame of software GL takes over half a
+        // second; the pause lets the click's frame end first.
+        std::thread::sleep(Duration::from_millis(2000));
         xdotool(display, &["key", "ctrl+End"]);
+        std::thread::sleep(Duration::from_millis(200));
         xdotool(display, &["type", "--delay", "20", &format!("\n{line}")]);
         let typed_at = Instant::now();
         if wait_until(Duration::from_secs(5), saved) {
@@ -253,6 +259,10 @@ fn type_at_end_of_kernel(
                 text.matches(line).count(),
                 1,
                 "typed once, saved once, with nothing touched after:\n{text}"
+            );
+            assert!(
+                text.trim_end().ends_with(line),
+                "the line was saved, but not at the end of the kernel (ctrl+End was missed):\n{text}"
             );
             return (window, typed_at);
         }
