@@ -19,7 +19,7 @@ use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
     timeout_from_secs,
 };
-use crate::engine::{CancelToken, Dd, Precision, PrecisionChoice, RenderRequest, View};
+use crate::engine::{CancelToken, Precision, PrecisionChoice, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
 const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
@@ -37,14 +37,14 @@ pub(crate) struct RenderArgs {
     /// Image size in pixels, WIDTHxHEIGHT. Default: 1280x720, or the --from image's.
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     size: Option<(i64, i64)>,
-    /// Centre of the view in the complex plane, X,Y, as decimals with up to 31 significant
-    /// digits kept (a location copied from the window pastes here). Default: the kernel's
-    /// home.
-    #[arg(long, value_name = "X,Y", value_parser = parse_point, allow_hyphen_values = true)]
-    center: Option<(Dd, Dd)>,
-    /// Height of the view in the complex plane. Default: the kernel's home span.
+    /// Centre of the view in the complex plane, X,Y, as decimals with every digit kept (a
+    /// location copied from the window pastes here). Default: the kernel's home.
+    #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
+    center: Option<String>,
+    /// Height of the view in the complex plane, a decimal (1e-300 and below read; spans
+    /// below 1e-308 are not rendered yet). Default: the kernel's home span.
     #[arg(long, value_name = "H", allow_hyphen_values = true)]
-    span: Option<f64>,
+    span: Option<String>,
     /// Iteration limit passed to the kernel as `max_iter`. Default: the kernel's own.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     max_iter: Option<i64>,
@@ -108,8 +108,13 @@ pub(crate) struct RenderArgs {
     frames: Option<i64>,
     /// The film's last view: centre X,Y and span. The span changes geometrically from
     /// frame to frame, and the centre moves with it, so the zoom looks steady.
-    #[arg(long, value_name = "X,Y,SPAN", value_parser = parse_target, allow_hyphen_values = true, requires = "frames")]
-    zoom_to: Option<(Dd, Dd, f64)>,
+    #[arg(
+        long,
+        value_name = "X,Y,SPAN",
+        allow_hyphen_values = true,
+        requires = "frames"
+    )]
+    zoom_to: Option<String>,
     /// Memory limit of each Lua state (one per thread), in MiB.
     #[arg(
         long,
@@ -141,16 +146,6 @@ fn parse_size(text: &str) -> Result<(i64, i64), String> {
     Ok((number(width)?, number(height)?))
 }
 
-/// "X,Y,SPAN" into three numbers.
-fn parse_target(text: &str) -> Result<(Dd, Dd, f64), String> {
-    match parse_coordinates(text)?.as_slice() {
-        [x, y, span] => Ok((*x, *y, span.to_f64())),
-        _ => Err(format!(
-            "expected X,Y,SPAN, like -0.75,0.1,0.001, got {text:?}"
-        )),
-    }
-}
-
 /// The most frames a film may have.
 const MAX_FRAMES: i64 = 100_000;
 
@@ -170,26 +165,41 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Comma-separated decimals, every digit kept; `nan` and `inf` read as such, so that the
-/// view's own check refuses them with its message (exit code 1, not a usage error).
-fn parse_coordinates(text: &str) -> Result<Vec<Dd>, String> {
-    text.split(',')
-        .map(|item| {
-            let item = item.trim();
-            Dd::parse_decimal(item).or_else(|error| match item.parse::<f64>() {
-                Ok(special) if !special.is_finite() => Ok(Dd::from_f64(special)),
-                _ => Err(error.to_string()),
-            })
-        })
-        .collect()
+/// "X,Y" (`what` is "the centre") or "X,Y,SPAN" as its decimal texts, `count` of them.
+fn split_numbers<'a>(text: &'a str, count: usize, what: &str) -> Result<Vec<&'a str>, String> {
+    let numbers: Vec<&str> = text.split(',').map(str::trim).collect();
+    if numbers.len() == count {
+        Ok(numbers)
+    } else if count == 2 {
+        Err(format!(
+            "{what}: expected X,Y, like -0.75,0.1, got {text:?}"
+        ))
+    } else {
+        Err(format!(
+            "{what}: expected X,Y,SPAN, like -0.75,0.1,0.001, got {text:?}"
+        ))
+    }
 }
 
-/// "X,Y" into a pair of numbers, read as exact decimals (every digit counts at depth).
-fn parse_point(text: &str) -> Result<(Dd, Dd), String> {
-    match parse_coordinates(text)?.as_slice() {
-        [x, y] => Ok((*x, *y)),
-        _ => Err(format!("expected X,Y, like -0.75,0.1, got {text:?}")),
-    }
+/// The span and centre the user gave (each replacing the base view's), read as exact
+/// decimals: every digit counts at depth.
+fn view_from_flags(base: View, center: Option<&str>, span: Option<&str>) -> Result<View, String> {
+    let span_text = span.map_or_else(|| base.span.to_decimal(), str::to_owned);
+    let (x, y) = match center {
+        Some(text) => {
+            let numbers = split_numbers(text, 2, "the centre")?;
+            (numbers[0].to_owned(), numbers[1].to_owned())
+        }
+        None => (base.center_x.to_decimal(), base.center_y.to_decimal()),
+    };
+    View::from_decimals(&x, &y, &span_text).map_err(|error| {
+        let what = if center.is_some() {
+            "the centre or span"
+        } else {
+            "the span"
+        };
+        format!("{what}: {error}")
+    })
 }
 
 /// The image size when neither --size nor --from gives one.
@@ -363,14 +373,16 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     // The view: the stored one, or the kernel's home when the user moves it, with whatever
     // the user gave replacing its parts.
     let base_view = match (&stored, &info) {
-        (Some(doc), _) => Some(doc.view),
+        (Some(doc), _) => Some(doc.view.clone()),
         (None, Some(info)) if moves_view => Some(info.home_or_default()),
         _ => None,
     };
-    let view = base_view.map(|base| {
-        let (center_x, center_y) = args.center.unwrap_or((base.center_x, base.center_y));
-        View::at(center_x, center_y, args.span.unwrap_or(base.span))
-    });
+    let view = base_view
+        .map(|base| {
+            view_from_flags(base, args.center.as_deref(), args.span.as_deref())
+                .map_err(CliError::Input)
+        })
+        .transpose()?;
     let mut parameters = stored
         .as_ref()
         .map(Document::parameter_values)
@@ -396,16 +408,21 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     }
     .validate()?;
 
-    if let (Some(frames), Some(target)) = (args.frames, args.zoom_to) {
+    if let (Some(frames), Some(target)) = (args.frames, &args.zoom_to) {
         let frames = u32::try_from(frames)
             .ok()
             .filter(|frames| (2..=MAX_FRAMES).contains(&i64::from(*frames)))
             .ok_or_else(|| {
                 CliError::Input(format!("--frames {frames} must be 2 to {MAX_FRAMES}"))
             })?;
-        let end = View::at(target.0, target.1, target.2);
-        end.validate().map_err(for_flag("--zoom-to"))?;
-        let start = match request.view {
+        let end = split_numbers(target, 3, "--zoom-to")
+            .and_then(|numbers| {
+                View::from_decimals(numbers[0], numbers[1], numbers[2])
+                    .map_err(|error| format!("--zoom-to: {error}"))
+            })
+            .map_err(CliError::Input)?;
+        end.check_renderable().map_err(for_flag("--zoom-to"))?;
+        let start = match request.view.clone() {
             Some(view) => view,
             None => engine
                 .inspect_within(&request.source, &cancel, timeout)?

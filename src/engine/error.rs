@@ -229,6 +229,15 @@ pub enum RequestError {
     /// The view's centre or span is not usable.
     #[error("invalid view: {0}")]
     View(String),
+    /// The span is below f64's range: such views are held and written, not rendered yet.
+    #[error(
+        "the span {span} is below 1e-308, deeper than this version renders (pixel offsets \
+         are f64s); the view is kept, and renders once you zoom out past 1e-308"
+    )]
+    SpanBelowRange {
+        /// The span, as decimal text.
+        span: String,
+    },
     /// Double-double precision was asked for, but the kernel has no deep entry point.
     #[error(
         "double-double precision needs a kernel with pixel_deep(x, y); this kernel has only \

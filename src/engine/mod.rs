@@ -21,7 +21,7 @@ pub mod render;
 pub mod sync;
 
 pub use error::{KernelError, PixelLocation, RenderError, RequestError};
-pub use geometry::{Dd, PixelGrid, Precision, View};
+pub use geometry::{BigFloat, Dd, PixelGrid, Precision, View};
 pub use kernel::{
     KernelInfo, KernelLog, OutputMode, PRINT_LINES_PER_RUN, SHIPPED_KERNELS, ShippedKernel,
 };

@@ -232,7 +232,10 @@ impl MoonbrotApp {
 
     /// The view being shown: the user's, or the kernel's home.
     pub fn view(&self) -> View {
-        self.settings.view.unwrap_or(self.rendering.kernel_home)
+        self.settings
+            .view
+            .clone()
+            .unwrap_or_else(|| self.rendering.kernel_home.clone())
     }
 
     /// The image size for the current view area: the chosen size, scaled down (keeping its
@@ -360,7 +363,7 @@ impl MoonbrotApp {
                 }
             },
             Command::WheelRested => self.gestures.wheel_from = None,
-            Command::Home => self.go_to(self.rendering.kernel_home, now),
+            Command::Home => self.go_to(self.rendering.kernel_home.clone(), now),
             Command::CopyLocation => {
                 ctx.copy_text(self.view().location_text());
                 self.notices.location = Some(
@@ -607,7 +610,7 @@ impl MoonbrotApp {
         self.scheduler.render_started((width_px, height_px));
         let full = self
             .settings
-            .render_request((width_px, height_px), self.settings.view);
+            .render_request((width_px, height_px), self.settings.view.clone());
         let mut requests = Vec::new();
         if passes.preview {
             requests.push((
@@ -640,7 +643,7 @@ impl MoonbrotApp {
 
     /// Records the zoom film from the current view to the marked one, at the export size.
     fn start_film(&mut self, folder: PathBuf) {
-        let Some(end) = self.settings.film_end else {
+        let Some(end) = self.settings.film_end.clone() else {
             return;
         };
         let chosen = self.settings.size.size_px(self.layout.view_area_px);
@@ -749,7 +752,7 @@ impl MoonbrotApp {
                 self.commands
                     .push(Command::ParametersRendered(output.parameters.clone()));
                 if let Some(progress) = &mut self.canvas.progress {
-                    progress.view = output.view;
+                    progress.view = output.view.clone();
                 }
                 let mut output = *output;
                 match pass {

@@ -6,7 +6,7 @@
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui};
 
 use crate::engine::output::Palette;
-use crate::engine::{Dd, OutputMode, ValueImage, View};
+use crate::engine::{BigFloat, OutputMode, ValueImage, View};
 
 /// Zoom factor of one mouse-wheel step (one line).
 const WHEEL_STEP_FACTOR: f64 = 1.25;
@@ -52,7 +52,7 @@ pub enum Gesture {
 }
 
 /// A new view the user asked for in the canvas.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ViewChange {
     /// The new view.
     pub view: View,
@@ -68,9 +68,9 @@ pub struct Canvas {
     pub progress: Option<ProgressLayer>,
     zoom_box_from: Option<Pos2>,
     /// The complex point under the pointer.
-    pub hover_point: Option<(Dd, Dd)>,
+    pub hover_point: Option<(BigFloat, BigFloat)>,
     /// The complex point clicked this frame (a single click), if any.
-    pub clicked_point: Option<(Dd, Dd)>,
+    pub clicked_point: Option<(BigFloat, BigFloat)>,
     /// The view area on screen, in points.
     pub area: Rect,
 }
@@ -285,14 +285,19 @@ impl Placement {
         ]
         .map(|corner| layer_view.complex_from_pos_in_image(corner, layer_size_px))
         .map(|point| {
-            self.screen_from_pos_in_image(view.pos_in_image_from_complex(point, self.size_px))
+            self.screen_from_pos_in_image(view.pos_in_image_from_complex(&point, self.size_px))
         });
         Rect::from_two_pos(corners[0], corners[1])
     }
 }
 
 /// The complex point under a screen position, for the view shown at `size_px` in `area`.
-pub fn complex_at(area: Rect, view: &View, size_px: (u32, u32), screen: Pos2) -> (Dd, Dd) {
+pub fn complex_at(
+    area: Rect,
+    view: &View,
+    size_px: (u32, u32),
+    screen: Pos2,
+) -> (BigFloat, BigFloat) {
     let placement = Placement::fit(area, size_px);
     view.complex_at_exact_pos(placement.pos_in_image(screen), size_px)
 }
@@ -470,7 +475,7 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
         if input.modifiers.alt || input.modifiers.command {
             return None;
         }
-        let center = (view.center_x, view.center_y);
+        let center = || (view.center_x.clone(), view.center_y.clone());
         if input.key_pressed(Key::ArrowLeft) {
             Some(view.panned_by_pixels((step(ARROW_PAN_FRACTION, width), 0.0), height))
         } else if input.key_pressed(Key::ArrowRight) {
@@ -480,9 +485,9 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
         } else if input.key_pressed(Key::ArrowDown) {
             Some(view.panned_by_pixels((0.0, -step(ARROW_PAN_FRACTION, height)), height))
         } else if input.key_pressed(Key::Plus) || input.key_pressed(Key::Equals) {
-            Some(view.zoomed_about(center, CLICK_ZOOM_FACTOR))
+            Some(view.zoomed_about(center(), CLICK_ZOOM_FACTOR))
         } else if input.key_pressed(Key::Minus) {
-            Some(view.zoomed_about(center, 1.0 / CLICK_ZOOM_FACTOR))
+            Some(view.zoomed_about(center(), 1.0 / CLICK_ZOOM_FACTOR))
         } else {
             None
         }
@@ -497,5 +502,9 @@ fn zoom_to_box(view: &View, placement: &Placement, rect: Rect) -> View {
     let aspect = f64::from(size_px.0) / f64::from(size_px.1.max(1));
     let box_height = f64::from(rect.height()) * scale;
     let box_width = f64::from(rect.width()) * scale;
-    View::at(center.0, center.1, box_height.max(box_width / aspect))
+    View::at(
+        center.0,
+        center.1,
+        BigFloat::from_f64(box_height.max(box_width / aspect)),
+    )
 }

@@ -13,7 +13,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 use super::canvas::ViewChange;
 use super::settings::{ExportScale, SizeChoice};
 use super::workers::OpenedDocument;
-use crate::engine::Dd;
+use crate::engine::BigFloat;
 use crate::engine::kernel::ParameterValue;
 use crate::engine::output::Palette;
 
@@ -31,7 +31,7 @@ pub enum Command {
     /// click, if any: while picking, the click sets the parameter; otherwise the view moves.
     ImageClicked {
         /// The complex point clicked.
-        point: (Dd, Dd),
+        point: (BigFloat, BigFloat),
         /// What the canvas made of the click as a view change.
         change: Option<ViewChange>,
     },

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::geometry::DEFAULT_HOME;
+use crate::engine::geometry::default_home;
 use crate::engine::kernel::{default_kernel, shipped_kernel};
 use crate::engine::{KernelInfo, RenderError, View};
 
@@ -178,7 +178,7 @@ impl EditedKernel {
     pub fn home(&self) -> View {
         match &self.last_run {
             Some(Ok(info)) => info.home_or_default(),
-            _ => DEFAULT_HOME,
+            _ => default_home(),
         }
     }
 }
@@ -259,7 +259,7 @@ mod tests {
         assert!(kernel.last_error().is_some());
         kernel.set_text("function pixel() end".to_owned());
         assert!(kernel.last_run().is_none());
-        assert_eq!(kernel.home(), DEFAULT_HOME);
+        assert_eq!(kernel.home(), default_home());
     }
 
     #[test]

@@ -254,12 +254,12 @@ mod tests {
             View::new(2.0, 0.0, 1.0),
         );
         let mut history = ViewHistory::default();
-        history.record(a);
-        history.record(b);
-        assert_eq!(history.back(c), Some(b));
-        assert_eq!(history.back(b), Some(a));
+        history.record(a.clone());
+        history.record(b.clone());
+        assert_eq!(history.back(c), Some(b.clone()));
+        assert_eq!(history.back(b.clone()), Some(a.clone()));
         assert!(!history.can_go_back());
-        assert_eq!(history.forward(a), Some(b));
+        assert_eq!(history.forward(a), Some(b.clone()));
         history.record(b);
         assert!(!history.can_go_forward(), "a new move clears Forward");
     }

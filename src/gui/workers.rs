@@ -351,7 +351,7 @@ pub enum BackgroundEvent {
 
 enum BackgroundJob {
     Export(ExportJob),
-    Film(FilmJob),
+    Film(Box<FilmJob>),
     Benchmark(BenchPlan),
 }
 
@@ -421,7 +421,7 @@ impl BackgroundThread {
 
     /// Starts recording a zoom film.
     pub fn film(&mut self, job: FilmJob) {
-        self.thread.submit(BackgroundJob::Film(job));
+        self.thread.submit(BackgroundJob::Film(Box::new(job)));
     }
 
     /// Starts the benchmark.
@@ -542,8 +542,8 @@ fn run_film(
             band_bytes: DEFAULT_BAND_BYTES,
             format: PosterFormat::Png,
         },
-        start: job.start,
-        end: job.end,
+        start: job.start.clone(),
+        end: job.end.clone(),
         frames: job.frames,
         shard: None,
     };

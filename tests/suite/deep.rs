@@ -20,11 +20,7 @@ const SEAHORSE: (&str, &str) = (
 );
 
 fn seahorse(span: f64) -> View {
-    View::at(
-        Dd::parse_decimal(SEAHORSE.0).expect("x"),
-        Dd::parse_decimal(SEAHORSE.1).expect("y"),
-        span,
-    )
+    View::from_decimals(SEAHORSE.0, SEAHORSE.1, &format!("{span:e}")).expect("a view")
 }
 
 fn render(engine: &Engine, request: &RenderRequest) -> RenderOutput {
@@ -165,7 +161,7 @@ fn deep_renders_match_a_256_bit_reference_at_spans_1e_16_1e_20_and_1e_24() {
             &engine,
             &RenderRequest {
                 precision: choice,
-                ..request("mandelbrot", view, size, max_iter)
+                ..request("mandelbrot", view.clone(), size, max_iter)
             },
         );
         let expected = match choice {
@@ -346,12 +342,8 @@ fn deep_versions_of_the_shipped_kernels_agree_with_their_f64_versions_at_home() 
 #[test]
 fn a_multibrot_of_a_whole_power_stays_sharp_deep_and_a_fractional_one_renders() {
     let engine = Engine::default();
-    let view = View::at(
-        Dd::parse_decimal("-0.5506164058").expect("x"),
-        Dd::parse_decimal("0.6253327229").expect("y"),
-        1e-15,
-    );
-    let whole = render(&engine, &request("multibrot", view, (48, 27), 3000));
+    let view = View::from_decimals("-0.5506164058", "0.6253327229", "1e-15").expect("a view");
+    let whole = render(&engine, &request("multibrot", view.clone(), (48, 27), 3000));
     assert_eq!(whole.precision, Precision::DoubleDouble);
     let fractional = render(
         &engine,
@@ -373,34 +365,30 @@ fn guessing_symmetry_and_pans_stay_exact_deep() {
     let engine = Engine::default();
     let size = (160, 96);
     // In double-double (pixel_deep); perturbation below.
-    let request = |kernel: &str, view: View, size: (u32, u32), max_iter: u32| RenderRequest {
+    let request = |kernel: &str, view: &View, size: (u32, u32), max_iter: u32| RenderRequest {
         precision: PrecisionChoice::DoubleDouble,
-        ..request(kernel, view, size, max_iter)
+        ..request(kernel, view.clone(), size, max_iter)
     };
     // Guessing: a few pixels in a thousand may differ from computing every pixel.
     let view = seahorse(1e-14);
-    let guessed = render(&engine, &request("mandelbrot", view, size, 3000));
+    let guessed = render(&engine, &request("mandelbrot", &view, size, 3000));
     let computed = render(
         &engine,
         &RenderRequest {
             guessing: false,
-            ..request("mandelbrot", view, size, 3000)
+            ..request("mandelbrot", &view, size, 3000)
         },
     );
     assert_eq!(guessed.precision, Precision::DoubleDouble);
     assert!(differing_pixels(&guessed, &computed) <= 15);
     // Symmetry deep on the real axis (the needle): mirrored, and the same bits.
-    let needle = View::at(
-        Dd::parse_decimal("-1.7499903558109382").expect("x"),
-        Dd::ZERO,
-        1e-13,
-    );
-    let mirrored = render(&engine, &request("mandelbrot", needle, size, 3000));
+    let needle = View::from_decimals("-1.7499903558109382", "0", "1e-13").expect("a view");
+    let mirrored = render(&engine, &request("mandelbrot", &needle, size, 3000));
     let plain = render(
         &engine,
         &RenderRequest {
             symmetry: false,
-            ..request("mandelbrot", needle, size, 3000)
+            ..request("mandelbrot", &needle, size, 3000)
         },
     );
     assert_eq!(mirrored.precision, Precision::DoubleDouble);
@@ -413,17 +401,17 @@ fn guessing_symmetry_and_pans_stay_exact_deep() {
         &engine,
         &RenderRequest {
             previous: Some(std::sync::Arc::clone(&before)),
-            ..request("mandelbrot", panned_view, size, 3000)
+            ..request("mandelbrot", &panned_view, size, 3000)
         },
     );
     assert!(panned.timings.kept_pixels > 0, "the pan kept pixels");
-    let full = render(&engine, &request("mandelbrot", panned_view, size, 3000));
+    let full = render(&engine, &request("mandelbrot", &panned_view, size, 3000));
     assert_eq!(differing_pixels(&panned, &full), 0);
     // By perturbation: the reference lies on the axis, so mirrored rows are the same bits.
     let by_perturbation = |symmetry: bool| RenderRequest {
         precision: PrecisionChoice::Perturbation,
         symmetry,
-        ..request("mandelbrot", needle, size, 3000)
+        ..request("mandelbrot", &needle, size, 3000)
     };
     let mirrored = render(&engine, &by_perturbation(true));
     let plain = render(&engine, &by_perturbation(false));
@@ -472,21 +460,21 @@ fn a_film_zooms_into_a_deep_target_frame_by_frame() {
     let frames = 60;
     let mut previous_span = f64::INFINITY;
     for index in 0..frames {
-        let frame = View::film_frame(start, end, index, frames);
-        assert!(frame.span < previous_span);
-        previous_span = frame.span;
+        let frame = View::film_frame(&start, &end, index, frames);
+        assert!(frame.span_f64() < previous_span);
+        previous_span = frame.span_f64();
         // The target stays in the picture, closer to its middle as the film goes on.
         let size = (160, 90);
-        let target = (end.center_x, end.center_y);
-        let (column, row) = frame.pos_in_image_from_complex(target, size);
+        let target = (end.center_x.clone(), end.center_y.clone());
+        let (column, row) = frame.pos_in_image_from_complex(&target, size);
         assert!(
             (0.0..=160.0).contains(&column) && (0.0..=90.0).contains(&row),
             "{index}"
         );
     }
-    assert_eq!(View::film_frame(start, end, frames - 1, frames), end);
-    let near_end = View::film_frame(start, end, frames - 2, frames);
-    assert!((near_end.center_x - end.center_x).to_f64().abs() < near_end.span);
+    assert_eq!(View::film_frame(&start, &end, frames - 1, frames), end);
+    let near_end = View::film_frame(&start, &end, frames - 2, frames);
+    assert!((&near_end.center_x - &end.center_x).abs() < near_end.span);
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn info_describes_a_kernel_and_a_png_with_its_stored_values() {
     for expected in [
         "kernel: multibrot",
         "kernel's max_iter: 300",
-        "home: --center=0,0 --span 3.0",
+        "home: --center=0,0 --span 3",
         "power: a number from 1.5 to 8 = 3",
     ] {
         assert!(described.contains(expected), "{expected:?} in {described}");

@@ -290,14 +290,15 @@ fn a_long_reference_orbit_is_cancelled_and_one_too_large_for_memory_is_refused()
 
 #[test]
 fn a_reference_orbit_is_reused_by_the_next_render_nearby_and_recomputed_when_it_cannot_serve() {
-    use moonbrot::engine::{Dd, PrecisionChoice, RenderRequest, View};
+    use moonbrot::engine::{PrecisionChoice, RenderRequest, View};
     let engine = Engine::default();
     let seahorse = |span: f64| {
-        View::at(
-            Dd::parse_decimal("-0.743643887037158704752191506114774").expect("x"),
-            Dd::parse_decimal("0.131825904205311970493132056385139").expect("y"),
-            span,
+        View::from_decimals(
+            "-0.743643887037158704752191506114774",
+            "0.131825904205311970493132056385139",
+            &format!("{span:e}"),
         )
+        .expect("a view")
     };
     let deep = |view: View, max_iter: u32| RenderRequest {
         view: Some(view),

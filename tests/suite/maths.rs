@@ -59,9 +59,9 @@ fn kernels_with_shortcuts_give_every_pixel_of_the_plain_loop() {
             plain_source.as_str(),
             "{name} has shortcuts"
         );
-        for (view_name, view) in views {
-            let fast = values(&engine, &shipped_source, view, 2000);
-            let slow = values(&engine, &plain_source, view, 2000);
+        for (view_name, view) in views.clone() {
+            let fast = values(&engine, &shipped_source, view.clone(), 2000);
+            let slow = values(&engine, &plain_source, view.clone(), 2000);
             let differing = fast
                 .iter()
                 .zip(&slow)

@@ -46,12 +46,12 @@ fn a_pan_by_whole_pixels_computes_only_the_new_strips_and_equals_a_full_render()
             (-150.0, 90.0),
         ] {
             let panned = seahorse().panned_by_pixels(pan_px, SIZE.1);
-            let full = render(&engine, &request(panned, guessing));
+            let full = render(&engine, &request(panned.clone(), guessing));
             let kept = render(
                 &engine,
                 &RenderRequest {
                     previous: Some(Arc::clone(&before)),
-                    ..request(panned, guessing)
+                    ..request(panned.clone(), guessing)
                 },
             );
             assert_eq!(full.timings.kept_pixels, 0);
@@ -93,33 +93,33 @@ fn zooms_and_other_kernels_or_settings_render_in_full() {
             "a zoom",
             request(seahorse().zoomed_about((-0.745, 0.112), 1.1), true),
         ),
-        ("guessing off", request(panned, false)),
+        ("guessing off", request(panned.clone(), false)),
         (
             "another iteration limit",
             RenderRequest {
                 max_iter: Some(300),
-                ..request(panned, true)
+                ..request(panned.clone(), true)
             },
         ),
         (
             "another kernel",
             RenderRequest {
                 source: shipped("tricorn"),
-                ..request(panned, true)
+                ..request(panned.clone(), true)
             },
         ),
         (
             "an edited kernel",
             RenderRequest {
                 source: format!("{}\n-- edited\n", shipped("mandelbrot")).into(),
-                ..request(panned, true)
+                ..request(panned.clone(), true)
             },
         ),
         (
             "another size",
             RenderRequest {
                 width_px: SIZE.0 + 1,
-                ..request(panned, true)
+                ..request(panned.clone(), true)
             },
         ),
     ];
@@ -132,8 +132,8 @@ fn zooms_and_other_kernels_or_settings_render_in_full() {
             "{what}: a full render"
         );
     }
-    assert!(before.may_keep_pixels_for(&request(panned, true)));
-    assert!(!before.may_keep_pixels_for(&request(panned, false)));
+    assert!(before.may_keep_pixels_for(&request(panned.clone(), true)));
+    assert!(!before.may_keep_pixels_for(&request(panned.clone(), false)));
 }
 
 #[test]

@@ -48,9 +48,9 @@ fn mirrored_rows_equal_computed_ones_bit_for_bit_for_every_height_and_axis_posit
     ];
     for kernel in ["mandelbrot", "tricorn", "multibrot"] {
         for size in [(320, 200), (257, 131), (200, 97)] {
-            for view in views {
+            for view in views.clone() {
                 for guessing in [true, false] {
-                    let request = request(kernel, view, size, guessing);
+                    let request = request(kernel, view.clone(), size, guessing);
                     let mirrored = render(&engine, &request);
                     let computed = render(&engine, &without_symmetry(&request));
                     let what = format!("{kernel} {size:?} {view:?} guessing {guessing}");
@@ -127,7 +127,7 @@ fn a_band_a_pan_and_another_parameter_value_mirror_exactly_too() {
     for guessing in [true, false] {
         let whole = render(
             &engine,
-            &without_symmetry(&request("mandelbrot", view, size, guessing)),
+            &without_symmetry(&request("mandelbrot", view.clone(), size, guessing)),
         );
         // A band straddling the axis, starting and ending off any block edge.
         let band = render(
@@ -137,7 +137,7 @@ fn a_band_a_pan_and_another_parameter_value_mirror_exactly_too() {
                     first: 37,
                     count: 150,
                 }),
-                ..request("mandelbrot", view, size, guessing)
+                ..request("mandelbrot", view.clone(), size, guessing)
             },
         );
         assert!(band.timings.mirrored_pixels > 0);
@@ -152,20 +152,20 @@ fn a_band_a_pan_and_another_parameter_value_mirror_exactly_too() {
         // A pan across the axis, keeping the earlier render's pixels.
         let before = Arc::new(render(
             &engine,
-            &request("mandelbrot", view, size, guessing),
+            &request("mandelbrot", view.clone(), size, guessing),
         ));
         let panned = view.panned_by_pixels((-40.0, 25.0), size.1);
         let kept = render(
             &engine,
             &RenderRequest {
                 previous: Some(Arc::clone(&before)),
-                ..request("mandelbrot", panned, size, guessing)
+                ..request("mandelbrot", panned.clone(), size, guessing)
             },
         );
         assert!(kept.timings.kept_pixels > 0 && kept.timings.mirrored_pixels > 0);
         let full = render(
             &engine,
-            &without_symmetry(&request("mandelbrot", panned, size, guessing)),
+            &without_symmetry(&request("mandelbrot", panned.clone(), size, guessing)),
         );
         assert_eq!(differing_pixels(&kept, &full), 0, "guessing {guessing}");
     }

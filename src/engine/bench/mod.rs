@@ -245,7 +245,7 @@ pub fn run_bench(
         let native = twin.map(|_| NativeRenderer::new(threads)).transpose()?;
         for &size in &plan.sizes {
             let request = RenderRequest {
-                view: Some(view),
+                view: Some(view.clone()),
                 threads,
                 guessing: false,
                 symmetry: false,
@@ -375,7 +375,7 @@ pub fn compare_guessing(
         // Symmetry off in both, so the table shows what guessing alone is worth
         // (`compare_views` shows the two together).
         let request = |guessing: bool| RenderRequest {
-            view: view.view,
+            view: view.view.clone(),
             threads,
             guessing,
             symmetry: false,
@@ -456,12 +456,12 @@ pub fn compare_panning(
             threads,
             ..RenderRequest::new(Arc::clone(&source), size_px.0, size_px.1)
         };
-        let before = Arc::new(engine.render(&request(view.view), cancel)?);
+        let before = Arc::new(engine.render(&request(view.view.clone()), cancel)?);
         step();
         let panned = before.view.panned_by_pixels(pan_px, size_px.1);
         let kept_request = RenderRequest {
             previous: Some(Arc::clone(&before)),
-            ..request(Some(panned))
+            ..request(Some(panned.clone()))
         };
         let measured = alternate_runs(
             engine,
@@ -581,7 +581,7 @@ pub fn compare_views(
             let requests: Vec<RenderRequest> = SHORTCUT_SETTINGS
                 .iter()
                 .map(|&(guessing, symmetry)| RenderRequest {
-                    view: Some(view.view),
+                    view: Some(view.view.clone()),
                     max_iter: Some(view.max_iter),
                     threads,
                     guessing,

@@ -6,6 +6,9 @@
 //! twins, the window's canvas), so a pixel's point never depends on which unit, band or
 //! pan computed it.
 
+use std::sync::Arc;
+
+use super::big_float::BigFloat;
 use super::double_double::Dd;
 use super::view::Precision;
 
@@ -21,15 +24,18 @@ use super::view::Precision;
 /// at most half a pixel from its exact centre.
 ///
 /// Deeper, the origins are the centre rounded to a power of two about 2^20 pixels wide
-/// (so pans still keep the origin), held in double-double: in f64 a pixel's point is
-/// `x_origin.hi() + offset`; in double-double precision `x_origin + offset`, exact to a
-/// billionth of a pixel however deep the view.
+/// (so pans still keep the origin), held exactly (`exact_origin`, a `BigFloat`) and in
+/// double-double: in f64 a pixel's point is `x_origin.hi() + offset`; in double-double
+/// precision `x_origin + offset`, exact to a billionth of a pixel down to double-double's
+/// depth; by perturbation, the offset from the reference point is
+/// `(exact_origin - reference) + offset`, at any depth.
 ///
 /// The Lua driver and the native reference evaluate exactly this expression, so the two
 /// see bit-identical coordinates.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PixelGrid {
-    /// Real part of the lattice's origin (0 unless the view is deep).
+    /// Real part of the lattice's origin (0 unless the view is deep), to the nearest
+    /// double-double.
     pub x_origin: Dd,
     /// Real distance between neighbouring columns.
     pub x_step: f64,
@@ -41,6 +47,8 @@ pub struct PixelGrid {
     pub y_step: f64,
     /// The lattice index of row 0's top edge.
     pub first_row_index: i64,
+    /// The origin (real, imaginary) exactly.
+    pub exact_origin: Arc<(BigFloat, BigFloat)>,
 }
 
 /// Lattice indices beyond this (in size) are not used with origin 0: a pixel's offset
@@ -49,27 +57,29 @@ const MAX_LATTICE_INDEX: f64 = (1_u64 << 40) as f64;
 /// Deep lattices put their origin on a multiple of a power of two this many times the
 /// pixel step (rounded up): pans move the origin only when they cross such a cell, and
 /// every index stays below 2^21 (offsets exact to 2^-31 of a pixel).
-const DEEP_CELL_PIXELS_LOG2: i32 = 20;
+const DEEP_CELL_PIXELS_LOG2: i64 = 20;
 
 /// The lattice index of an image's first edge and the origin, for an axis whose centre is
 /// `centre` and whose pixels are `step` apart (`pixels` of them): the nearest lattice
 /// position to the exact one, with origin 0; or, when that index would be too large, the
 /// same with the origin at the centre rounded to a deep cell.
-pub(super) fn lattice_axis(center: Dd, step: f64, pixels: u32) -> (Dd, i64) {
+pub(super) fn lattice_axis(center: &BigFloat, step: f64, pixels: u32) -> (BigFloat, i64) {
+    // Views below f64's range are not rendered; their grid is only kept finite.
+    let step = step.max(f64::MIN_POSITIVE);
     let half_image = f64::from(pixels) / 2.0;
-    let index = (center.hi() / step - half_image).round();
+    let index = (center.to_f64() / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         // In range, so the conversion is exact.
-        return (Dd::ZERO, index as i64);
+        return (BigFloat::zero(), index as i64);
     }
-    let cell_exponent = step.log2().ceil() as i32 + DEEP_CELL_PIXELS_LOG2;
+    let cell_exponent = step.log2().ceil() as i64 + DEEP_CELL_PIXELS_LOG2;
     let origin = center.snapped_to_power_of_two(cell_exponent);
-    let index = ((center - origin).to_f64() / step - half_image).round();
+    let index = ((center - &origin).to_f64() / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         (origin, index as i64)
     } else {
         // Only for steps so small that the centre itself is below the grid (not a view).
-        (center, -(half_image.round() as i64))
+        (center.clone(), -(half_image.round() as i64))
     }
 }
 
@@ -106,20 +116,20 @@ impl PixelGrid {
 
     /// The complex point at a position in the image, in pixels from its top-left corner
     /// (fractional positions allowed: (0.5, 0.5) is the first pixel's centre).
-    pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (Dd, Dd) {
+    pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (BigFloat, BigFloat) {
+        let (x_origin, y_origin) = &*self.exact_origin;
         (
-            self.x_origin
-                .add_f64((self.first_column_index as f64 + pos_in_image.0) * self.x_step),
-            self.y_origin
-                .add_f64((self.first_row_index as f64 + pos_in_image.1) * self.y_step),
+            x_origin.add_f64((self.first_column_index as f64 + pos_in_image.0) * self.x_step),
+            y_origin.add_f64((self.first_row_index as f64 + pos_in_image.1) * self.y_step),
         )
     }
 
     /// The position in the image (pixels from the top-left corner) of a complex point.
-    pub fn pos_in_image_from_complex(&self, point: (Dd, Dd)) -> (f64, f64) {
+    pub fn pos_in_image_from_complex(&self, point: &(BigFloat, BigFloat)) -> (f64, f64) {
+        let (x_origin, y_origin) = &*self.exact_origin;
         (
-            (point.0 - self.x_origin).to_f64() / self.x_step - self.first_column_index as f64,
-            (point.1 - self.y_origin).to_f64() / self.y_step - self.first_row_index as f64,
+            (&point.0 - x_origin).to_f64() / self.x_step - self.first_column_index as f64,
+            (&point.1 - y_origin).to_f64() / self.y_step - self.first_row_index as f64,
         )
     }
 
@@ -127,11 +137,7 @@ impl PixelGrid {
     /// pixel (c, r) here shows the point of pixel (c + columns, r + rows) there. None when
     /// the two are not the same lattice (another step or origin), so no pixel is shared.
     pub fn shift_from(&self, earlier: &PixelGrid) -> Option<(i64, i64)> {
-        let same_bits = |a: Dd, b: Dd| {
-            a.hi().to_bits() == b.hi().to_bits() && a.lo().to_bits() == b.lo().to_bits()
-        };
-        let same_lattice = same_bits(self.x_origin, earlier.x_origin)
-            && same_bits(self.y_origin, earlier.y_origin)
+        let same_lattice = self.exact_origin == earlier.exact_origin
             && self.x_step.to_bits() == earlier.x_step.to_bits()
             && self.y_step.to_bits() == earlier.y_step.to_bits();
         same_lattice.then(|| {

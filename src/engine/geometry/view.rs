@@ -5,27 +5,82 @@
 //! view renders the same region at any image size: the width in the plane follows from the
 //! aspect ratio. Pixel (0, 0) is the top-left pixel; the imaginary axis points up.
 //!
-//! The centre is a double-double (`Dd`, about 31 digits) and every move computes in it, so
-//! a view can go down to a span of 1e-24 and back without drifting; the span itself is an
-//! f64 (its relative precision is all that matters). A location's text form
-//! (`--center=X,Y --span S`, the CLI's own arguments) carries every digit.
+//! The centre and the span are `BigFloat`s: the centre carries the bits its depth needs
+//! (`center_bits`: the pixel size's and 128 more, rounded up to 64) and every move computes
+//! in them, so a view goes down to any span and back without drifting. Spans below f64's
+//! range (1e-308) are held and written, but not rendered (`check_renderable`). A
+//! location's text form (`--center=X,Y --span S`, the CLI's own arguments) carries every
+//! digit.
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::error::RequestError;
 
-use super::double_double::Dd;
+use super::big_float::BigFloat;
 use super::lattice::{PixelGrid, lattice_axis};
 
 /// A region of the complex plane: centre and height (`span`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredView", into = "StoredView")]
 pub struct View {
     /// Real part of the image's centre.
-    pub center_x: Dd,
+    pub center_x: BigFloat,
     /// Imaginary part of the image's centre.
-    pub center_y: Dd,
+    pub center_y: BigFloat,
     /// Height of the image in the complex plane (> 0).
-    pub span: f64,
+    pub span: BigFloat,
+}
+
+/// A view as it is stored: the three numbers as decimal text (or JSON numbers, as settings
+/// written when they were f64s), read with `from_decimals` so that the centre is read
+/// straight to the bits the span needs.
+#[derive(Serialize, Deserialize)]
+struct StoredView {
+    center_x: StoredNumber,
+    center_y: StoredNumber,
+    span: StoredNumber,
+}
+
+/// A number as decimal text (written) or a JSON number (read).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredNumber {
+    Text(String),
+    Number(f64),
+}
+
+impl StoredNumber {
+    fn text(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            // The shortest text that reads back to the same f64 (not finite: refused).
+            Self::Number(value) => format!("{value:e}"),
+        }
+    }
+}
+
+impl TryFrom<StoredView> for View {
+    type Error = RequestError;
+    fn try_from(stored: StoredView) -> Result<Self, Self::Error> {
+        let view = View::from_decimals(
+            &stored.center_x.text(),
+            &stored.center_y.text(),
+            &stored.span.text(),
+        )
+        .map_err(RequestError::View)?;
+        view.validate()?;
+        Ok(view)
+    }
+}
+
+impl From<View> for StoredView {
+    fn from(view: View) -> Self {
+        Self {
+            center_x: StoredNumber::Text(view.center_x.to_decimal()),
+            center_y: StoredNumber::Text(view.center_y.to_decimal()),
+            span: StoredNumber::Text(view.span.to_decimal()),
+        }
+    }
 }
 
 /// The arithmetic a kernel's coordinates are given in.
@@ -52,83 +107,143 @@ impl Precision {
     }
 }
 
-/// The view used when a kernel sets no `home`.
-pub const DEFAULT_HOME: View = View {
-    center_x: Dd::from_f64(-0.5),
-    center_y: Dd::ZERO,
-    span: 3.0,
-};
+/// The home of a kernel that declares none: centred on -0.5, 3 high.
+pub fn default_home() -> View {
+    View::new(-0.5, 0.0, 3.0)
+}
+
+/// The smallest span a view renders (f64's smallest normal number: pixel offsets are
+/// f64s).
+const SMALLEST_RENDERED_SPAN: f64 = f64::MIN_POSITIVE;
 
 impl View {
-    /// A view centred on (x, y) with the given span.
+    /// A view centred on (x, y) with the given span, each number the decimal the f64 prints
+    /// as (`-0.6`, not the f64 nearest it). For finite numbers: others read as 0, so use
+    /// `try_new` for numbers from outside.
     pub fn new(center_x: f64, center_y: f64, span: f64) -> Self {
-        Self::at(Dd::from_f64(center_x), Dd::from_f64(center_y), span)
-    }
-
-    /// A view centred on a double-double point with the given span.
-    pub fn at(center_x: Dd, center_y: Dd, span: f64) -> Self {
-        Self {
-            center_x,
-            center_y,
+        let span = BigFloat::from_f64_as_written(span, 64);
+        let bits = Self::center_bits(&span);
+        Self::at(
+            BigFloat::from_f64_as_written(center_x, bits),
+            BigFloat::from_f64_as_written(center_y, bits),
             span,
-        }
+        )
     }
 
-    /// Checks that the view can be rendered: a finite centre and a finite span > 0.
-    pub fn validate(&self) -> Result<(), RequestError> {
-        if !self.center_x.is_finite() || !self.center_y.is_finite() {
+    /// `new` for numbers from outside: refuses a centre or span that is not a finite
+    /// number, or a span that is not above 0.
+    pub fn try_new(center_x: f64, center_y: f64, span: f64) -> Result<Self, RequestError> {
+        if !center_x.is_finite() || !center_y.is_finite() {
             return Err(RequestError::View(format!(
-                "the centre ({}, {}) must be finite numbers",
-                self.center_x, self.center_y
+                "the centre ({center_x}, {center_y}) must be finite numbers"
             )));
         }
-        if !self.span.is_finite() || self.span <= 0.0 {
+        if !span.is_finite() || span <= 0.0 {
             return Err(RequestError::View(format!(
-                "the span {} must be a finite number greater than 0",
+                "the span {span} must be a finite number greater than 0"
+            )));
+        }
+        Ok(Self::new(center_x, center_y, span))
+    }
+
+    /// A view centred on (`center_x`, `center_y`) with the given span; the centre is
+    /// rounded to the bits the span needs.
+    pub fn at(center_x: BigFloat, center_y: BigFloat, span: BigFloat) -> Self {
+        let bits = Self::center_bits(&span);
+        Self {
+            center_x: center_x.with_bits(bits),
+            center_y: center_y.with_bits(bits),
+            span: span.with_bits(64),
+        }
+    }
+
+    /// The bits a centre keeps for a view `span` high: its digits down to the span, and
+    /// 128 more (a pixel of a 2^64-pixel image to 2^-64 of itself), rounded up to a
+    /// multiple of 64 so that small zooms keep the same precision.
+    pub fn center_bits(span: &BigFloat) -> usize {
+        let below_one = span.exponent_log2().map_or(0, |log2| (-log2).max(0)) as usize;
+        (below_one + 128).div_ceil(64) * 64
+    }
+
+    /// Checks that the view can be held: a span > 0 (a centre is always a number).
+    pub fn validate(&self) -> Result<(), RequestError> {
+        if self.span.is_zero() || self.span.is_negative() {
+            return Err(RequestError::View(format!(
+                "the span {} must be greater than 0",
                 self.span
             )));
         }
         Ok(())
     }
 
+    /// Checks that the view can be rendered: valid, and a span within f64's range (pixel
+    /// offsets are f64s; spans below 1e-308 are held and written, not rendered yet).
+    pub fn check_renderable(&self) -> Result<(), RequestError> {
+        self.validate()?;
+        if self.span_f64() < SMALLEST_RENDERED_SPAN {
+            return Err(RequestError::SpanBelowRange {
+                span: self.span.to_decimal(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The span as an f64 (0 below f64's range).
+    pub fn span_f64(&self) -> f64 {
+        self.span.to_f64()
+    }
+
     /// Size of one pixel in the complex plane, for an image `height_px` pixels high.
     pub fn scale_per_pixel(&self, height_px: u32) -> f64 {
-        self.span / f64::from(height_px.max(1))
+        self.span_f64() / f64::from(height_px.max(1))
     }
 
     /// The pixel-centre grid for an image of this size.
     pub fn pixel_grid(&self, width_px: u32, height_px: u32) -> PixelGrid {
         let scale = self.scale_per_pixel(height_px);
-        let (x_origin, first_column_index) = lattice_axis(self.center_x, scale, width_px);
+        let (x_origin, first_column_index) = lattice_axis(&self.center_x, scale, width_px);
         // Rows go down, so the imaginary axis is the lattice's negative direction.
-        let (negated_y_origin, first_row_index) = lattice_axis(-self.center_y, scale, height_px);
+        let (negated_y_origin, first_row_index) = lattice_axis(&-&self.center_y, scale, height_px);
+        // +0, not -0, on the lattice.
+        let y_origin = &BigFloat::zero() - &negated_y_origin;
         PixelGrid {
-            x_origin,
+            x_origin: x_origin.to_dd(),
             x_step: scale,
             first_column_index,
-            y_origin: Dd::ZERO - negated_y_origin, // +0.0, not -0.0, on the lattice
+            y_origin: y_origin.to_dd(),
             y_step: -scale,
             first_row_index,
+            exact_origin: std::sync::Arc::new((x_origin, y_origin)),
         }
     }
 
     /// The view of frame `index` of `count` of a zoom film from `start` to `end`: the span
     /// changes geometrically, and the centre's distance from the end's centre shrinks with
     /// the span, so the end point drifts steadily to the middle of the picture.
-    pub fn film_frame(start: View, end: View, index: u32, count: u32) -> View {
+    pub fn film_frame(start: &View, end: &View, index: u32, count: u32) -> View {
         if count <= 1 || index + 1 >= count {
-            return if index == 0 { start } else { end };
+            return if index == 0 {
+                start.clone()
+            } else {
+                end.clone()
+            };
         }
         let progress = f64::from(index) / f64::from(count - 1);
-        let span = start.span * (end.span / start.span).powf(progress);
-        let toward_end = if (start.span - end.span).abs() > f64::EPSILON * start.span {
-            (span - end.span) / (start.span - end.span)
+        let (start_log2, end_log2) = (start.span.log2(), end.span.log2());
+        // The start's span times a power of the spans' ratio: exactly the start's when the
+        // two are the same.
+        let span = &start.span * &BigFloat::from_log2((end_log2 - start_log2) * progress);
+        // toward_end = (span - end) / (start - end), from 1 at the start to 0 at the end.
+        let toward_end = if (start_log2 - end_log2).abs() > 1e-12 {
+            let ratio = |a: f64| (a - end_log2).exp2();
+            let span_log2 = span.log2();
+            (ratio(span_log2) - 1.0) / (ratio(start_log2) - 1.0)
         } else {
             1.0 - progress
         };
         View::at(
-            end.center_x + (start.center_x - end.center_x).mul_f64(toward_end),
-            end.center_y + (start.center_y - end.center_y).mul_f64(toward_end),
+            &end.center_x + &(&start.center_x - &end.center_x).mul_f64(toward_end),
+            &end.center_y + &(&start.center_y - &end.center_y).mul_f64(toward_end),
             span,
         )
     }
@@ -140,7 +255,7 @@ impl View {
         &self,
         pos_in_image: (f64, f64),
         size_px: (u32, u32),
-    ) -> (Dd, Dd) {
+    ) -> (BigFloat, BigFloat) {
         self.pixel_grid(size_px.0, size_px.1)
             .complex_from_pos_in_image(pos_in_image)
     }
@@ -148,7 +263,11 @@ impl View {
     /// The complex point at a position in the image of the view itself (not rounded to the
     /// pixel lattice): what zooming about the cursor keeps fixed, so a point stays under
     /// the cursor through any number of zoom steps (a rounding per step would add up).
-    pub fn complex_at_exact_pos(&self, pos_in_image: (f64, f64), size_px: (u32, u32)) -> (Dd, Dd) {
+    pub fn complex_at_exact_pos(
+        &self,
+        pos_in_image: (f64, f64),
+        size_px: (u32, u32),
+    ) -> (BigFloat, BigFloat) {
         let scale = self.scale_per_pixel(size_px.1);
         (
             self.center_x
@@ -160,7 +279,11 @@ impl View {
 
     /// The position in the image (pixels from the top-left corner) of a complex point, as
     /// rendered.
-    pub fn pos_in_image_from_complex(&self, point: (Dd, Dd), size_px: (u32, u32)) -> (f64, f64) {
+    pub fn pos_in_image_from_complex(
+        &self,
+        point: &(BigFloat, BigFloat),
+        size_px: (u32, u32),
+    ) -> (f64, f64) {
         self.pixel_grid(size_px.0, size_px.1)
             .pos_in_image_from_complex(point)
     }
@@ -172,24 +295,36 @@ impl View {
         Self {
             center_x: self.center_x.add_f64(-delta_px.0 * scale),
             center_y: self.center_y.add_f64(delta_px.1 * scale),
-            span: self.span,
+            span: self.span.clone(),
         }
     }
 
     /// This view zoomed by `factor` (> 1 zooms in) about a complex point that stays at the
     /// same place in the image.
-    pub fn zoomed_about(&self, fixed_point: (impl Into<Dd>, impl Into<Dd>), factor: f64) -> Self {
-        let (fixed_x, fixed_y) = (fixed_point.0.into(), fixed_point.1.into());
-        Self {
-            center_x: fixed_x + (self.center_x - fixed_x).div_f64(factor),
-            center_y: fixed_y + (self.center_y - fixed_y).div_f64(factor),
-            span: self.span / factor,
-        }
+    pub fn zoomed_about(
+        &self,
+        (fixed_x, fixed_y): (impl Into<BigFloat>, impl Into<BigFloat>),
+        factor: f64,
+    ) -> Self {
+        let span = self.span.div_f64(factor);
+        let bits = Self::center_bits(&span);
+        let (fixed_x, fixed_y) = (
+            fixed_x.into().with_bits(bits),
+            fixed_y.into().with_bits(bits),
+        );
+        let center_x = self.center_x.clone().with_bits(bits);
+        let center_y = self.center_y.clone().with_bits(bits);
+        Self::at(
+            &fixed_x + &(&center_x - &fixed_x).div_f64(factor),
+            &fixed_y + &(&center_y - &fixed_y).div_f64(factor),
+            span,
+        )
     }
 
-    /// How many times this view is magnified relative to `home` (by span).
+    /// How many times this view is magnified relative to `home` (by span; infinite past
+    /// f64's range).
     pub fn zoom_relative_to(&self, home: &View) -> f64 {
-        home.span / self.span
+        (home.span.log2() - self.span.log2()).exp2()
     }
 
     /// True when neighbouring pixels are so close that f64 can barely tell their
@@ -211,10 +346,10 @@ impl View {
     fn pixels_closer_than(&self, epsilon: f64, height_px: u32) -> bool {
         let magnitude = self
             .center_x
-            .hi()
+            .to_f64()
             .abs()
-            .max(self.center_y.hi().abs())
-            .max(self.span);
+            .max(self.center_y.to_f64().abs())
+            .max(self.span_f64());
         self.scale_per_pixel(height_px) < magnitude * epsilon * 1000.0
     }
 
@@ -222,7 +357,7 @@ impl View {
     /// the centre (`--center=-0.74364388703715870475219150611478,0.1318... --span 1e-20`).
     pub fn location_text(&self) -> String {
         format!(
-            "--center={},{} --span {:?}",
+            "--center={},{} --span {}",
             self.center_x, self.center_y, self.span
         )
     }
@@ -247,14 +382,21 @@ impl View {
                 ));
             }
         };
-        let number = |word: &str| Dd::parse_decimal(word).map_err(|error| bad(error.to_string()));
-        let view = View::at(
-            number(numbers[0])?,
-            number(numbers[1])?,
-            number(numbers[2])?.to_f64(),
-        );
+        let view = View::from_decimals(numbers[0], numbers[1], numbers[2]).map_err(bad)?;
         view.validate()?;
         Ok(view)
+    }
+
+    /// A view from the decimal text of its centre and span: the span first, so that the
+    /// centre is read straight to the bits it needs (one rounding, so a written view reads
+    /// back bit for bit).
+    pub fn from_decimals(x: &str, y: &str, span: &str) -> Result<View, String> {
+        let span = BigFloat::parse_decimal(span).map_err(|error| error.to_string())?;
+        let bits = Self::center_bits(&span);
+        let number = |text: &str| {
+            BigFloat::parse_decimal_with_bits(text, bits).map_err(|error| error.to_string())
+        };
+        Ok(View::at(number(x)?, number(y)?, span))
     }
 }
 
@@ -262,6 +404,15 @@ impl View {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::engine::geometry::Dd;
+
+    fn f64s(point: (BigFloat, BigFloat)) -> (f64, f64) {
+        (point.0.to_f64(), point.1.to_f64())
+    }
+
+    fn decimal(text: &str) -> BigFloat {
+        BigFloat::parse_decimal(text).expect("decimal")
+    }
 
     #[test]
     fn pixel_centers_are_symmetric_about_the_view_center() {
@@ -340,8 +491,8 @@ mod tests {
         let grid = view.pixel_grid(size.0, size.1);
         let center = grid.complex_from_pos_in_image((166.5, 125.0));
         let pixel = view.scale_per_pixel(size.1);
-        assert!((center.0 - view.center_x).to_f64().abs() <= 0.5 * pixel + 1e-15);
-        assert!((center.1 - view.center_y).to_f64().abs() <= 0.5 * pixel + 1e-15);
+        assert!((&center.0 - &view.center_x).to_f64().abs() <= 0.5 * pixel + 1e-15);
+        assert!((&center.1 - &view.center_y).to_f64().abs() <= 0.5 * pixel + 1e-15);
     }
 
     #[test]
@@ -350,8 +501,8 @@ mod tests {
         let grid = view.pixel_grid(100, 100);
         let center = grid.complex_from_pos_in_image((50.0, 50.0));
         assert_eq!(grid.x_origin, Dd::from_f64(1.0e10));
-        assert!((center.0 - view.center_x).to_f64().abs() < 1e-5);
-        assert!((center.1 - view.center_y).to_f64().abs() < 1e-15);
+        assert!((&center.0 - &view.center_x).to_f64().abs() < 1e-5);
+        assert!((&center.1 - &view.center_y).to_f64().abs() < 1e-15);
     }
 
     #[test]
@@ -359,15 +510,12 @@ mod tests {
         let view = View::new(-0.75, 0.1, 0.003);
         let size = (1280, 720);
         let point = view.complex_from_pos_in_image((100.25, 700.5), size);
-        let back = view.pos_in_image_from_complex(point, size);
+        let back = view.pos_in_image_from_complex(&point, size);
         assert!((back.0 - 100.25).abs() < 1e-6 && (back.1 - 700.5).abs() < 1e-6);
         let grid = view.pixel_grid(size.0, size.1);
-        let center = view.complex_from_pos_in_image((10.5, 20.5), size);
+        let center = f64s(view.complex_from_pos_in_image((10.5, 20.5), size));
         let grid_point = grid.complex_from_pixel(10, 20);
-        assert!(
-            (center.0.to_f64() - grid_point.0).abs() < 1e-15
-                && (center.1.to_f64() - grid_point.1).abs() < 1e-15
-        );
+        assert!((center.0 - grid_point.0).abs() < 1e-15 && (center.1 - grid_point.1).abs() < 1e-15);
     }
 
     #[test]
@@ -376,8 +524,8 @@ mod tests {
         let size = (800, 600);
         let cursor = (613.0, 97.0);
         let point = view.complex_from_pos_in_image(cursor, size);
-        let zoomed = view.zoomed_about(point, 1.25);
-        let after = zoomed.pos_in_image_from_complex(point, size);
+        let zoomed = view.zoomed_about(point.clone(), 1.25);
+        let after = zoomed.pos_in_image_from_complex(&point, size);
         // The zoomed image lies on its own lattice: within half a pixel.
         assert!(
             (after.0 - cursor.0).abs() <= 0.5 + 1e-9 && (after.1 - cursor.1).abs() <= 0.5 + 1e-9
@@ -391,112 +539,131 @@ mod tests {
         let size = (200, 100);
         let point = view.complex_from_pos_in_image((50.0, 50.0), size);
         let panned = view.panned_by_pixels((30.0, -10.0), size.1);
-        let after = panned.pos_in_image_from_complex(point, size);
+        let after = panned.pos_in_image_from_complex(&point, size);
         assert!((after.0 - 80.0).abs() < 1e-9 && (after.1 - 40.0).abs() < 1e-9);
     }
 
     #[test]
     fn invalid_views_are_refused() {
-        for view in [
-            View::new(f64::NAN, 0.0, 1.0),
-            View::new(0.0, f64::INFINITY, 1.0),
-            View::new(0.0, 0.0, 0.0),
-            View::new(0.0, 0.0, -1.0),
-            View::new(0.0, 0.0, f64::NAN),
+        for (x, y, span) in [
+            (f64::NAN, 0.0, 1.0),
+            (0.0, f64::INFINITY, 1.0),
+            (0.0, 0.0, 0.0),
+            (0.0, 0.0, -1.0),
+            (0.0, 0.0, f64::NAN),
         ] {
-            assert!(view.validate().is_err(), "{view:?} should be refused");
+            assert!(
+                View::try_new(x, y, span).is_err(),
+                "({x}, {y}, {span}) should be refused"
+            );
         }
-        assert!(DEFAULT_HOME.validate().is_ok());
+        assert!(View::new(0.0, 0.0, 0.0).validate().is_err());
+        assert!(default_home().validate().is_ok());
     }
 
-    fn seahorse_point() -> (Dd, Dd) {
+    fn seahorse_point() -> (BigFloat, BigFloat) {
         (
-            Dd::parse_decimal("-0.743643887037158704752191506114774").expect("x"),
-            Dd::parse_decimal("0.131825904205311970493132056385139").expect("y"),
+            decimal("-0.743643887037158704752191506114774"),
+            decimal("0.131825904205311970493132056385139"),
         )
     }
 
-    #[test]
-    fn zooming_to_1e_minus_24_about_a_point_keeps_it_under_the_cursor() {
-        let size = (800, 600);
-        let cursor = (613.25, 97.5);
+    /// Zooms by 1.25 about the point under `cursor` until the span is below `depth`,
+    /// checking the point stays under the cursor, then back out as many steps: the view
+    /// it ends on.
+    fn zoom_in_and_out(depth: f64, size: (u32, u32), cursor: (f64, f64)) -> View {
         let mut view = View::new(-0.5, 0.0, 3.0);
         let point = view.complex_from_pos_in_image(cursor, size);
         let mut steps = 0;
-        while view.span > 1e-24 {
+        while view.span_f64() > depth {
             steps += 1;
-            view = view.zoomed_about(point, 1.25);
-            let after = view.pos_in_image_from_complex(point, size);
+            view = view.zoomed_about(point.clone(), 1.25);
+            let after = view.pos_in_image_from_complex(&point, size);
             assert!(
                 (after.0 - cursor.0).abs() <= 0.5 + 1e-6
                     && (after.1 - cursor.1).abs() <= 0.5 + 1e-6,
-                "span {:e}: the point moved to {after:?}",
+                "span {}: the point moved to {after:?}",
                 view.span
             );
         }
         for _ in 0..steps {
-            view = view.zoomed_about(point, 1.0 / 1.25);
+            view = view.zoomed_about(point.clone(), 1.0 / 1.25);
         }
-        // Back out, the centre is where it started to far below a pixel (dd rounding at
-        // 1e-24 grows with the zoom out, to about 1e-8 of the span).
-        let pixel = view.scale_per_pixel(size.1);
-        assert!(
-            (view.center_x.to_f64() + 0.5).abs() < 1e-3 * pixel,
-            "{}",
-            view.center_x
-        );
-        assert!(
-            view.center_y.to_f64().abs() < 1e-3 * pixel,
-            "{}",
-            view.center_y
-        );
+        view
+    }
+
+    #[test]
+    fn zooming_to_1e_minus_300_about_a_point_keeps_it_under_the_cursor_and_back() {
+        let size = (800, 600);
+        for depth in [1e-24, 1e-300] {
+            let view = zoom_in_and_out(depth, size, (613.25, 97.5));
+            // Back out, the centre is where it started to far below a pixel.
+            let pixel = view.scale_per_pixel(size.1);
+            assert!(
+                (view.center_x.to_f64() + 0.5).abs() < 1e-3 * pixel,
+                "{}",
+                view.center_x
+            );
+            assert!(
+                view.center_y.to_f64().abs() < 1e-3 * pixel,
+                "{}",
+                view.center_y
+            );
+        }
     }
 
     #[test]
     fn deep_views_keep_every_digit_of_their_center_and_pan_on_their_lattice() {
         let (x, y) = seahorse_point();
-        let view = View::at(x, y, 1e-20);
-        let size = (640, 360);
-        let grid = view.pixel_grid(size.0, size.1);
-        assert_ne!(
-            grid.x_origin,
-            Dd::ZERO,
-            "deep views have a double-double origin"
-        );
-        let center = grid.deep_complex_from_pixel(320, 180);
-        let pixel = view.scale_per_pixel(size.1);
-        assert!(
-            (center.0 - x).to_f64().abs() <= pixel,
-            "within a pixel of the centre"
-        );
-        let neighbour = grid.deep_complex_from_pixel(321, 180);
-        let step = (neighbour.0 - center.0).to_f64();
-        assert!(
-            (step - pixel).abs() < pixel * 1e-6,
-            "neighbours one step apart: {step:e}"
-        );
-        let panned = view.panned_by_pixels((-37.0, 12.0), size.1);
-        let panned_grid = panned.pixel_grid(size.0, size.1);
-        assert_eq!(panned_grid.shift_from(&grid), Some((37, -12)));
-        assert_eq!(
-            panned_grid.deep_complex_from_pixel(100, 100),
-            grid.deep_complex_from_pixel(137, 88)
-        );
+        for span in [1e-20, 1e-120, 1e-300] {
+            let view = View::at(x.clone(), y.clone(), BigFloat::from_f64(span));
+            let size = (640, 360);
+            let grid = view.pixel_grid(size.0, size.1);
+            assert!(!grid.exact_origin.0.is_zero(), "deep views have an origin");
+            let pixel = view.scale_per_pixel(size.1);
+            let center = grid.complex_from_pos_in_image((320.5, 180.5));
+            assert!(
+                (&center.0 - &x).to_f64().abs() <= pixel,
+                "{span:e}: within a pixel of the centre"
+            );
+            let neighbour = grid.complex_from_pos_in_image((321.5, 180.5));
+            let step = (&neighbour.0 - &center.0).to_f64();
+            assert!(
+                (step - pixel).abs() < pixel * 1e-6,
+                "{span:e}: neighbours one step apart: {step:e}"
+            );
+            let panned = view.panned_by_pixels((-37.0, 12.0), size.1);
+            let panned_grid = panned.pixel_grid(size.0, size.1);
+            assert_eq!(panned_grid.shift_from(&grid), Some((37, -12)), "{span:e}");
+            assert_eq!(
+                panned_grid.complex_from_pos_in_image((100.5, 100.5)),
+                grid.complex_from_pos_in_image((137.5, 88.5))
+            );
+        }
+        let shallow = View::at(x, y, BigFloat::from_f64(1e-20)).pixel_grid(640, 360);
+        assert_ne!(shallow.x_origin, Dd::ZERO, "a double-double origin too");
     }
 
     #[test]
     fn a_location_copied_as_text_reads_back_as_the_same_view() {
         let (x, y) = seahorse_point();
-        let view = View::at(x, y, 1.5e-22).panned_by_pixels((0.25, -0.5), 700);
-        let text = view.location_text();
-        assert!(
-            text.starts_with("--center=-0.743643887037158704752191"),
-            "{text}"
-        );
-        assert_eq!(View::parse_location(&text), Ok(view));
+        for span in ["1.5e-22", "3e-300", "2.5e-400"] {
+            let view =
+                View::at(x.clone(), y.clone(), decimal(span)).panned_by_pixels((0.25, -0.5), 700);
+            let text = view.location_text();
+            assert!(
+                text.starts_with("--center=-0.743643887037158704752191"),
+                "{text}"
+            );
+            assert!(text.ends_with(&format!("--span {span}")), "{text}");
+            assert_eq!(View::parse_location(&text), Ok(view));
+        }
         let loose = View::parse_location("-0.75, 0.1, 0.001").expect("three numbers");
-        let decimal = |text| Dd::parse_decimal(text).expect("decimal");
-        assert_eq!(loose, View::at(decimal("-0.75"), decimal("0.1"), 0.001));
+        assert_eq!(
+            Ok(loose.clone()),
+            View::from_decimals("-0.75", "0.1", "0.001")
+        );
+        assert_eq!(loose.location_text(), "--center=-0.75,0.1 --span 0.001");
         for bad in [
             "",
             "--center=1,2",
@@ -508,6 +675,16 @@ mod tests {
         ] {
             assert!(View::parse_location(bad).is_err(), "{bad:?} read");
         }
+    }
+
+    #[test]
+    fn spans_below_f64s_range_are_held_but_not_rendered() {
+        let view = View::parse_location("-1.5 0 1e-400").expect("a tiny span reads");
+        assert_eq!(view.span.to_decimal(), "1e-400");
+        assert!(view.validate().is_ok());
+        let refused = view.check_renderable().expect_err("not rendered yet");
+        assert!(refused.to_string().contains("1e-400"), "{refused}");
+        assert!(View::new(-1.5, 0.0, 1e-300).check_renderable().is_ok());
     }
 
     #[test]

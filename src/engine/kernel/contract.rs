@@ -82,7 +82,9 @@ impl KernelInfo {
 
     /// The kernel's home view, or the engine's default when it sets none.
     pub fn home_or_default(&self) -> View {
-        self.home.unwrap_or(crate::engine::geometry::DEFAULT_HOME)
+        self.home
+            .clone()
+            .unwrap_or_else(crate::engine::geometry::default_home)
     }
 
     /// The iteration limit to run with: the user's, else the kernel's, else the fallback.

@@ -10,7 +10,7 @@ use dashu_float::FBig;
 use dashu_float::round::mode::HalfEven;
 
 use super::formula::{Formula, FormulaOp};
-use crate::engine::geometry::Dd;
+use crate::engine::geometry::BigFloat;
 
 type Big = FBig<HalfEven, 2>;
 
@@ -52,7 +52,10 @@ pub struct PerturbationReference {
     /// The orbit from the critical point, for Julia sets.
     pub critical: Option<Arc<ReferenceOrbit>>,
     /// The reference point, to which pixels' offsets are taken.
-    pub point: (Dd, Dd),
+    pub point: (BigFloat, BigFloat),
+    /// The offset of the pixel lattice's origin from `point`, in f64 (a render's own: the
+    /// loops add each pixel's offset from the origin).
+    pub origin_offset: (f64, f64),
     /// The reference's c, rounded to f64 (the step's c input).
     pub c: (f64, f64),
     /// How many steps a pixel iterates at most.
@@ -82,8 +85,8 @@ fn big(value: f64, bits: usize) -> Big {
         .value()
 }
 
-fn big_dd(value: Dd, bits: usize) -> Big {
-    big(value.hi(), bits) + big(value.lo(), bits)
+fn big_of(value: &BigFloat, bits: usize) -> Big {
+    value.as_binary().clone().with_precision(bits).value()
 }
 
 fn absolute(value: Big) -> Big {
@@ -95,15 +98,15 @@ fn absolute(value: Big) -> Big {
 /// `is_stopped` every 256 steps.
 pub fn reference_orbit(
     formula: &Formula,
-    z0: (Dd, Dd),
-    c: (Dd, Dd),
+    z0: (&BigFloat, &BigFloat),
+    c: (&BigFloat, &BigFloat),
     max_iter: u32,
     bits: usize,
     max_points: usize,
     is_stopped: &dyn Fn() -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
-    let c = (big_dd(c.0, bits), big_dd(c.1, bits));
-    let mut z = (big_dd(z0.0, bits), big_dd(z0.1, bits));
+    let c = (big_of(c.0, bits), big_of(c.1, bits));
+    let mut z = (big_of(z0.0, bits), big_of(z0.1, bits));
     let bailout2 = formula.bailout * formula.bailout;
     let mut points = vec![z.0.to_f64().value(), z.1.to_f64().value()];
     let mut values: Vec<(Big, Big)> = Vec::with_capacity(formula.ops.len());
@@ -189,10 +192,11 @@ mod tests {
     fn a_shallow_orbit_is_the_f64_orbit_and_ends_where_it_escapes() {
         let formula = mandelbrot();
         let c = (-0.75, 0.12);
+        let zero = BigFloat::zero();
         let orbit = reference_orbit(
             &formula,
-            (Dd::ZERO, Dd::ZERO),
-            (Dd::from_f64(c.0), Dd::from_f64(c.1)),
+            (&zero, &zero),
+            (&BigFloat::from_f64(c.0), &BigFloat::from_f64(c.1)),
             1000,
             128,
             usize::MAX,
@@ -217,10 +221,12 @@ mod tests {
     #[test]
     fn an_orbit_inside_runs_to_the_limit_and_can_be_stopped_or_capped() {
         let formula = mandelbrot();
-        let inside = (Dd::from_f64(-0.1), Dd::from_f64(0.1));
+        let (inside_x, inside_y) = (BigFloat::from_f64(-0.1), BigFloat::from_f64(0.1));
+        let inside = (&inside_x, &inside_y);
+        let zero = BigFloat::zero();
         let orbit = reference_orbit(
             &formula,
-            (Dd::ZERO, Dd::ZERO),
+            (&zero, &zero),
             inside,
             500,
             128,
@@ -231,7 +237,7 @@ mod tests {
         assert_eq!(orbit.len(), 501);
         let stopped = reference_orbit(
             &formula,
-            (Dd::ZERO, Dd::ZERO),
+            (&zero, &zero),
             inside,
             10_000,
             128,
@@ -239,15 +245,9 @@ mod tests {
             &|| true,
         );
         assert_eq!(stopped, Err(OrbitStop::Stopped));
-        let capped = reference_orbit(
-            &formula,
-            (Dd::ZERO, Dd::ZERO),
-            inside,
-            10_000,
-            128,
-            100,
-            &|| false,
-        );
+        let capped = reference_orbit(&formula, (&zero, &zero), inside, 10_000, 128, 100, &|| {
+            false
+        });
         assert_eq!(capped, Err(OrbitStop::TooLong));
     }
 

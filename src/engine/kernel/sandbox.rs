@@ -251,12 +251,9 @@ impl LuaKernel {
                     ));
                 };
                 let critical = reference.critical.as_deref().unwrap_or(&reference.orbit);
-                // The lattice's origin from the reference point, in f64: the loops give
-                // each pixel's offset from the origin.
-                let offset = (
-                    (grid.x_origin - reference.point.0).to_f64(),
-                    (grid.y_origin - reference.point.1).to_f64(),
-                );
+                // The lattice's origin from the reference point (exact, then f64): the
+                // loops give each pixel's offset from the origin.
+                let offset = reference.origin_offset;
                 perturbation_pixel_function(
                     make_pixel,
                     factory,

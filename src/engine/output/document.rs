@@ -8,11 +8,9 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::palette::Palette;
 use super::poster::supersample_from;
-use crate::engine::geometry::{Dd, View};
+use crate::engine::geometry::View;
 use crate::engine::kernel::{MAX_PARAMETERS, MAX_SOURCE_BYTES, ParameterValue, ParameterValues};
 use crate::engine::render::{RenderOutput, RowRange, image_size_from, max_iter_from};
 
@@ -57,41 +55,13 @@ const KEY_VERSION: &str = "moonbrot:version";
 
 /// The document format this build writes. Files without `moonbrot:format` are format 1
 /// (no parameters, no size, view as JSON numbers); a larger number is a newer moonbrot's.
-pub const DOCUMENT_FORMAT: u32 = 2;
+pub const DOCUMENT_FORMAT: u32 = 3;
 
 /// The most memory reading a PNG's metadata may take (text chunks included): the kernel is
 /// at most 1 MiB, the rest is small.
 const MAX_METADATA_BYTES: usize = 4 * 1024 * 1024;
 /// The longest text one compressed chunk may inflate to.
 const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
-
-/// The view as exact decimal text: the centre's shortest text that reads back to the same
-/// double-double (up to 36 digits; an f64 centre written by an older moonbrot reads as
-/// the decimal it wrote), the span's shortest f64 text.
-#[derive(Serialize, Deserialize)]
-struct StoredView {
-    center_x: StoredNumber,
-    center_y: StoredNumber,
-    span: StoredNumber,
-}
-
-/// A number as decimal text (written) or a JSON number (format 1, read).
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum StoredNumber {
-    Text(String),
-    Number(f64),
-}
-
-impl StoredNumber {
-    /// The number, exactly as written (decimal text to the nearest double-double).
-    fn value(&self) -> Result<Dd, String> {
-        match self {
-            Self::Number(value) => Ok(Dd::from_f64(*value)),
-            Self::Text(text) => Dd::parse_decimal(text).map_err(|error| error.to_string()),
-        }
-    }
-}
 
 impl Document {
     /// Metadata stamped with this build's version.
@@ -117,7 +87,7 @@ impl Document {
             parameters: output.parameters.clone(),
             size_px: Some((output.image.width_px, output.image.height_px)),
             guessing: output.guessed,
-            ..Self::new(kernel_source, output.view, output.max_iter, palette)
+            ..Self::new(kernel_source, output.view.clone(), output.max_iter, palette)
         }
     }
 
@@ -130,15 +100,10 @@ impl Document {
     pub(crate) fn text_chunks(&self) -> Vec<(&'static str, String)> {
         // Serialising these plain structs cannot fail.
         let json = |value: Result<String, serde_json::Error>| value.unwrap_or_default();
-        let view = StoredView {
-            center_x: StoredNumber::Text(self.view.center_x.to_decimal()),
-            center_y: StoredNumber::Text(self.view.center_y.to_decimal()),
-            span: StoredNumber::Text(format!("{:?}", self.view.span)),
-        };
         let mut chunks = vec![
             (KEY_FORMAT, DOCUMENT_FORMAT.to_string()),
             (KEY_KERNEL, self.kernel_source.clone()),
-            (KEY_VIEW, json(serde_json::to_string(&view))),
+            (KEY_VIEW, json(serde_json::to_string(&self.view))),
             (KEY_MAX_ITER, self.max_iter.to_string()),
             (KEY_PALETTE, json(serde_json::to_string(&self.palette))),
             (
@@ -248,19 +213,9 @@ pub fn read_document(path: &Path) -> Result<Document, DocumentError> {
             ),
         ));
     }
-    let stored_view: StoredView = serde_json::from_str(&required(KEY_VIEW)?)
-        .map_err(|error| malformed(KEY_VIEW, error.to_string()))?;
-    let number = |stored: &StoredNumber| {
-        stored
-            .value()
-            .map_err(|message| malformed(KEY_VIEW, message))
-    };
-    let view = View::at(
-        number(&stored_view.center_x)?,
-        number(&stored_view.center_y)?,
-        number(&stored_view.span)?.to_f64(),
-    );
-    view.validate()
+    // The view as decimal text (`View`'s own form: each number's shortest text that reads
+    // back to it; format 2 wrote up to 36 digits and an f64 span, format 1 JSON numbers).
+    let view: View = serde_json::from_str(&required(KEY_VIEW)?)
         .map_err(|error| malformed(KEY_VIEW, error.to_string()))?;
     let max_iter_text = required(KEY_MAX_ITER)?;
     let max_iter = max_iter_text

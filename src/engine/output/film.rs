@@ -73,7 +73,7 @@ pub fn render_film(
     let total = frames.len() as u32;
     for (done, &index) in (1..).zip(&frames) {
         let mut poster = film.poster.clone();
-        poster.request.view = Some(View::film_frame(film.start, film.end, index, film.frames));
+        poster.request.view = Some(View::film_frame(&film.start, &film.end, index, film.frames));
         render_poster(
             engine,
             &poster,

@@ -289,8 +289,8 @@ pub fn render_poster(
     write_atomically_with(path, |file| -> Result<(), PosterError> {
         let mut edges = job.request.view.as_ref().map(edges_of);
         let first_count = band_end(rows.first, edges.as_ref()) - rows.first;
-        let (output, colours) = render_band(job.request.view, rows.first, first_count)?;
-        let view = output.view;
+        let (output, colours) = render_band(job.request.view.clone(), rows.first, first_count)?;
+        let view = output.view.clone();
         edges = Some(edges_of(&view));
         // The document is known once the kernel has run (its home view, its parameters);
         // the PNG's metadata comes before its pixels.
@@ -323,7 +323,7 @@ pub fn render_poster(
         on_rows(first - rows.first, rows.count);
         while first < rows.end() {
             let count = band_end(first, edges.as_ref()) - first;
-            let (_, colours) = render_band(Some(view), first, count)?;
+            let (_, colours) = render_band(Some(view.clone()), first, count)?;
             sink.write_band(&colours)?;
             bands += 1;
             first += count;

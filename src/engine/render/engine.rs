@@ -20,7 +20,7 @@ use super::request::{
     DEFAULT_MEMORY_LIMIT_BYTES, ParameterPolicy, RenderRequest, check_buffer_bytes,
 };
 use crate::engine::error::{KernelError, RenderError, RequestError};
-use crate::engine::geometry::{Dd, Precision, View};
+use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View};
 use crate::engine::kernel::{
     Formula, KernelInfo, KernelLog, OrbitStop, OutputMode, ParameterValue, PerturbationReference,
     ReferenceOrbit, RunFailure, bits_for_step, reference_orbit, resolve, resolve_leniently,
@@ -201,8 +201,11 @@ impl Engine {
                 RenderError::TimedOut { .. } => timed_out(),
                 other => other,
             })?;
-        let view = request.view.unwrap_or_else(|| info.home_or_default());
-        view.validate()?;
+        let view = request
+            .view
+            .clone()
+            .unwrap_or_else(|| info.home_or_default());
+        view.check_renderable()?;
         let rows = request.row_range()?;
         check_buffer_bytes(request.width_px, rows.count, info.output)?;
         let parameters = match request.parameter_policy {
@@ -228,7 +231,7 @@ impl Engine {
             let (reference, summary) = self
                 .perturbation_reference(
                     &info,
-                    (&view, request.height_px, on_axis),
+                    (&view, &plan.grid, request.height_px, on_axis),
                     &parameters,
                     max_iter,
                     limits,
@@ -300,7 +303,7 @@ impl Engine {
     fn perturbation_reference(
         &self,
         info: &KernelInfo,
-        (view, height_px, on_axis): (&View, u32, bool),
+        (view, grid, height_px, on_axis): (&View, &PixelGrid, u32, bool),
         parameters: &[(String, ParameterValue)],
         max_iter: u32,
         limits: JobLimits<'_>,
@@ -321,7 +324,7 @@ impl Engine {
         };
         if let Some(cached) = &*lock(&self.last_reference) {
             let reference = &cached.reference;
-            let near = |a: Dd, b: Dd| (a - b).to_f64().abs() <= view.span;
+            let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
             let serves = cached.formula == *formula
                 && cached.julia_c == julia_c
                 && reference.orbit.bits >= bits
@@ -330,9 +333,9 @@ impl Engine {
                     .critical
                     .as_ref()
                     .is_none_or(|critical| complete(critical, cached.max_iter))
-                && near(reference.point.0, view.center_x)
-                && near(reference.point.1, view.center_y)
-                && (!on_axis || reference.point.1 == Dd::ZERO);
+                && near(&reference.point.0, &view.center_x)
+                && near(&reference.point.1, &view.center_y)
+                && (!on_axis || reference.point.1.is_zero());
             if serves {
                 let summary = ReferenceSummary {
                     iterations: reference.orbit.len() - 1,
@@ -343,6 +346,7 @@ impl Engine {
                 return Ok((
                     PerturbationReference {
                         max_iter,
+                        origin_offset: origin_offset(grid, &reference.point),
                         ..reference.clone()
                     },
                     summary,
@@ -351,13 +355,22 @@ impl Engine {
         }
         let started = Instant::now();
         let point = (
-            view.center_x,
-            if on_axis { Dd::ZERO } else { view.center_y },
+            view.center_x.clone(),
+            if on_axis {
+                BigFloat::zero()
+            } else {
+                view.center_y.clone()
+            },
         );
-        let start = (Dd::from_f64(formula.start.0), Dd::from_f64(formula.start.1));
-        let (z0, c) = match julia_c {
-            Some((re, im)) => (point, (Dd::from_f64(re), Dd::from_f64(im))),
-            None => (start, point),
+        let start = (
+            BigFloat::from_f64(formula.start.0),
+            BigFloat::from_f64(formula.start.1),
+        );
+        let julia_c_exact =
+            julia_c.map(|(re, im)| (BigFloat::from_f64(re), BigFloat::from_f64(im)));
+        let (z0, c) = match &julia_c_exact {
+            Some((re, im)) => ((&point.0, &point.1), (re, im)),
+            None => ((&start.0, &start.1), (&point.0, &point.1)),
         };
         let memory_limit_bytes = self.options.memory_limit_bytes;
         // Two f64s a point, within the memory a worker's Lua state may use.
@@ -381,14 +394,15 @@ impl Engine {
         let orbit = orbit_from(z0)?;
         // A Julia set's pixels rebase onto the orbit from the critical point.
         let critical = match julia_c {
-            Some(_) => Some(orbit_from(start)?),
+            Some(_) => Some(orbit_from((&start.0, &start.1))?),
             None => None,
         };
         let reference = PerturbationReference {
             orbit,
             critical,
-            point,
+            origin_offset: origin_offset(grid, &point),
             c: (c.0.to_f64(), c.1.to_f64()),
+            point,
             max_iter,
         };
         let summary = ReferenceSummary {
@@ -792,6 +806,17 @@ impl Drop for Engine {
             let _ = thread.join();
         }
     }
+}
+
+/// The offset of `grid`'s origin from a reference `point`, in f64: exact differences of
+/// the two exact points, so that a pixel's offset from the reference is this plus its
+/// lattice offset, at any depth.
+fn origin_offset(grid: &PixelGrid, point: &(BigFloat, BigFloat)) -> (f64, f64) {
+    let (x_origin, y_origin) = &*grid.exact_origin;
+    (
+        (x_origin - &point.0).to_f64(),
+        (y_origin - &point.1).to_f64(),
+    )
 }
 
 #[cfg(test)]

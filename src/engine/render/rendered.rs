@@ -89,7 +89,7 @@ impl RenderOutput {
     /// image): a cheap check before the kernel is compiled. The render itself also checks
     /// the iteration limit and the parameters, and keeps nothing when they differ.
     pub fn may_keep_pixels_for(&self, request: &RenderRequest) -> bool {
-        let Some(view) = request.view else {
+        let Some(view) = &request.view else {
             return false;
         };
         let size_px = (request.width_px, request.height_px);

@@ -2,6 +2,8 @@
 //! does; none of them changes the state itself (the editor's text is the one exception: the
 //! text field edits the kernel's text in place and queues `KernelEdited`).
 
+use std::f64::consts::LOG10_2;
+
 use egui::Ui;
 
 use super::{
@@ -47,7 +49,7 @@ impl MoonbrotApp {
             let change = self.canvas.ui(ui, &view, size_px, keyboard);
             // Where a click goes (a picked parameter or a view change) is decided in
             // `apply`, with the other commands.
-            match (self.canvas.clicked_point, change) {
+            match (self.canvas.clicked_point.take(), change) {
                 (Some(point), change) => {
                     self.commands.push(Command::ImageClicked { point, change });
                 }
@@ -326,10 +328,11 @@ impl MoonbrotApp {
                 }
             });
         }
-        // Enough decimals to tell neighbouring pixels apart, and two more.
-        let places =
-            (-(view.scale_per_pixel(height).log10()).floor() as i64 + 2).clamp(3, 40) as usize;
-        match self.canvas.hover_point {
+        // Enough decimals to tell neighbouring pixels apart, and two more (at any depth:
+        // the pixel size from the span's logarithm).
+        let pixel_log10 = (view.span.log2() - f64::from(height.max(1)).log2()) * LOG10_2;
+        let places = (-pixel_log10.floor() as i64 + 2).clamp(3, 400) as usize;
+        match &self.canvas.hover_point {
             Some((x, y)) => parts.push(format!(
                 "x = {}  y = {}",
                 x.to_fixed(places),
@@ -522,11 +525,13 @@ impl MoonbrotApp {
                 self.commands.push(Command::SetFilmFrames(frames));
             }
         });
-        match self.settings.film_end {
+        match &self.settings.film_end {
             Some(end) => {
                 ui.weak(format!(
-                    "end: centre {:+.6}, {:+.6}, span {:.3e}",
-                    end.center_x, end.center_y, end.span
+                    "end: centre {}, {}, span {}",
+                    end.center_x.to_fixed(6),
+                    end.center_y.to_fixed(6),
+                    end.span.to_significant(3)
                 ));
             }
             None => {

@@ -15,7 +15,7 @@ use super::super::workers::{
     BackgroundThread, ExportFailure, OpenFailure, OpeningThread, RenderThread,
 };
 use super::{MIN_TEXTURE_SIDE, ScreenshotOutcome};
-use crate::engine::geometry::DEFAULT_HOME;
+use crate::engine::geometry::default_home;
 use crate::engine::kernel::{KernelFileError, ParameterSpec, ParameterValues};
 use crate::engine::output::Palette;
 use crate::engine::render::ReferenceSummary;
@@ -60,7 +60,7 @@ impl Default for Rendering {
         Self {
             generation: 0,
             preview_compile_secs: 0.0,
-            kernel_home: DEFAULT_HOME,
+            kernel_home: default_home(),
             kernel_is_deep: false,
             kernel_perturbs: false,
             kernel_parameters: Vec::new(),
