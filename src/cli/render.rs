@@ -45,7 +45,8 @@ pub(crate) struct RenderArgs {
     /// below 1e-308 are not rendered yet). Default: the kernel's home span.
     #[arg(long, value_name = "H", allow_hyphen_values = true)]
     span: Option<String>,
-    /// Iteration limit passed to the kernel as `max_iter`. Default: the kernel's own.
+    /// Iteration limit passed to the kernel as `max_iter`. Default: the kernel's own, raised
+    /// automatically with the depth for kernels with a formula (the summary says so).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     max_iter: Option<i64>,
     /// Worker threads, one Lua state each. Default: the machine's cores.
@@ -556,11 +557,16 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
         extras.push(format!("peak memory {peak_mib} MiB"));
     }
     format!(
-        "rendered {} {}x{} (max_iter {}) in {:.3} s, {:.2} Mpx/s on {} threads [{}]; wrote {}",
+        "rendered {} {}x{} (max_iter {}{}) in {:.3} s, {:.2} Mpx/s on {} threads [{}]; wrote {}",
         kernel_name,
         width,
         rows,
         written.metadata.max_iter,
+        if written.automatic_max_iter {
+            ", automatic: raised with the depth"
+        } else {
+            ""
+        },
         written.render_secs,
         pixels as f64 / written.render_secs.max(1e-9) / 1e6,
         job.request.threads,

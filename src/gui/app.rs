@@ -746,6 +746,7 @@ impl MoonbrotApp {
                 self.rendering.kernel_perturbs = output.kernel.perturbs();
                 self.rendering.shown_precision = Some(output.precision);
                 self.rendering.shown_reference = output.reference;
+                self.rendering.shown_max_iter = Some((output.max_iter, output.automatic_max_iter));
                 self.rendering
                     .kernel_parameters
                     .clone_from(&output.kernel.parameters);

@@ -352,3 +352,50 @@ fn a_reference_orbit_is_reused_by_the_next_render_nearby_and_recomputed_when_it_
     );
     assert!(said.contains(" bits in "), "{said}");
 }
+
+#[test]
+fn deep_views_raise_the_iteration_limit_automatically_unless_the_user_sets_one() {
+    use moonbrot::engine::{RenderRequest, View};
+    let engine = Engine::default();
+    let view = View::from_decimals(
+        "-0.743643887037158704752191506114774",
+        "0.131825904205311970493132056385139",
+        "1e-20",
+    )
+    .expect("a view");
+    let render = |kernel: &str, max_iter: Option<u32>| {
+        engine
+            .render(
+                &RenderRequest {
+                    view: Some(view.clone()),
+                    max_iter,
+                    ..request(&shipped(kernel), 24, 16)
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders")
+    };
+    // The README's 1e-20 example: 500 iterations show nothing there; 20 decades deep the
+    // limit is about 90 times the kernel's.
+    let automatic = render("mandelbrot", None);
+    assert!(automatic.automatic_max_iter);
+    assert_eq!(automatic.max_iter, 47_000);
+    let escaped = automatic
+        .image
+        .values
+        .iter()
+        .filter(|value| value.is_finite())
+        .count();
+    assert!(escaped > 0, "with the raised limit pixels escape");
+    let asked = render("mandelbrot", Some(700));
+    assert!(!asked.automatic_max_iter);
+    assert_eq!(asked.max_iter, 700, "the user's limit wins");
+    // At home the kernel's own limit is kept.
+    let home = engine
+        .render(
+            &request(&shipped("mandelbrot"), 24, 16),
+            &CancelToken::new(),
+        )
+        .expect("renders");
+    assert_eq!((home.max_iter, home.automatic_max_iter), (500, false));
+}

@@ -93,6 +93,35 @@ impl KernelInfo {
             .or(self.default_max_iter)
             .unwrap_or(FALLBACK_MAX_ITER)
     }
+
+    /// The iteration limit to run with at `view`, and whether it is automatic: the user's
+    /// when given; else, for a kernel that renders by perturbation (an escape-time
+    /// formula), the kernel's own raised with the depth (`automatic_max_iter`); else the
+    /// kernel's own. A pure function of the view, so every pass, band and preview of one
+    /// view iterates alike.
+    pub fn max_iter_at(&self, requested: Option<u32>, view: &View) -> (u32, bool) {
+        let floor = self.effective_max_iter(requested);
+        if requested.is_some() || !self.perturbs() {
+            return (floor, false);
+        }
+        let depth = self.home_or_default().span.log2() - view.span.log2();
+        let automatic = automatic_max_iter(floor, depth * std::f64::consts::LOG10_2);
+        (automatic, automatic > floor)
+    }
+}
+
+/// The iteration limit for a view `zoom_log10` decades below the kernel's home: the
+/// kernel's `floor` times 1 + zoom^1.5 (deep-zoom programs' rule of thumb that detail
+/// needs iterations growing faster than the depth: 1e20 gives 90 times, 1e50 354 times,
+/// 1e300 5,200 times), rounded to two significant digits, within `MAX_MAX_ITER`.
+pub fn automatic_max_iter(floor: u32, zoom_log10: f64) -> u32 {
+    if !zoom_log10.is_finite() || zoom_log10 <= 1.0 {
+        return floor;
+    }
+    let wanted = f64::from(floor) * (1.0 + zoom_log10.powf(1.5));
+    let magnitude = 10_f64.powf((wanted.log10().floor() - 1.0).max(0.0));
+    let rounded = (wanted / magnitude).round() * magnitude;
+    (rounded.min(f64::from(MAX_MAX_ITER)) as u32).max(floor)
 }
 
 /// A kernel shipped with moonbrot (the files in lua/).
@@ -292,5 +321,19 @@ mod tests {
         }
         assert_eq!(default_kernel().name, "mandelbrot");
         assert!(shipped_kernel("seed").is_some() && shipped_kernel("nope").is_none());
+    }
+
+    #[test]
+    fn the_automatic_iteration_limit_grows_with_the_depth_from_the_kernels_own() {
+        assert_eq!(
+            automatic_max_iter(500, 0.0),
+            500,
+            "at home: the kernel's own"
+        );
+        assert_eq!(automatic_max_iter(500, 20.0), 45_000);
+        assert_eq!(automatic_max_iter(500, 50.0), 180_000);
+        assert_eq!(automatic_max_iter(500, 300.0), 2_600_000);
+        assert_eq!(automatic_max_iter(500, 1e9), MAX_MAX_ITER);
+        assert_eq!(automatic_max_iter(500, f64::NAN), 500);
     }
 }

@@ -150,6 +150,8 @@ pub struct PosterOutput {
     pub precision: Precision,
     /// The reference orbit of its first band, when rendered by perturbation.
     pub reference: Option<ReferenceSummary>,
+    /// True when the iteration limit was raised automatically with the depth.
+    pub automatic_max_iter: bool,
 }
 
 /// The rows shard `index` of `count` writes: the image's aligned blocks of rows shared out
@@ -315,7 +317,12 @@ pub fn render_poster(
                 Sink::Npy(&mut *file)
             }
         };
-        written = Some((metadata, output.precision, output.reference));
+        written = Some((
+            metadata,
+            output.precision,
+            output.reference,
+            output.automatic_max_iter,
+        ));
         sink.write_band(&colours)?;
         drop((output, colours));
         bands += 1;
@@ -335,7 +342,7 @@ pub fn render_poster(
         Ok(())
     })
     .map_err(|error| error.at(path))?;
-    let (metadata, precision, reference) = written.ok_or_else(|| {
+    let (metadata, precision, reference, automatic_max_iter) = written.ok_or_else(|| {
         PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
     })?;
     Ok(PosterOutput {
@@ -346,6 +353,7 @@ pub fn render_poster(
         render_secs: started.elapsed().as_secs_f64(),
         precision,
         reference,
+        automatic_max_iter,
     })
 }
 

@@ -212,7 +212,7 @@ impl Engine {
             ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
-        let max_iter = info.effective_max_iter(request.max_iter);
+        let (max_iter, automatic_max_iter) = info.max_iter_at(request.max_iter, &view);
         let precision =
             request
                 .precision
@@ -278,6 +278,7 @@ impl Engine {
             },
             view,
             max_iter,
+            automatic_max_iter,
             guessed: request.guessing && info.output == OutputMode::Escape,
             precision,
             reference: reference_summary,

@@ -354,7 +354,7 @@ impl UnitPlan {
             buffer_rows,
             units,
             grid,
-            max_iter: request.max_iter,
+            max_iter: Some(max_iter),
             parameters,
             guess,
             precision,

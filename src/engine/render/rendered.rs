@@ -65,6 +65,9 @@ pub struct RenderOutput {
     pub view: View,
     /// The iteration limit the kernel ran with.
     pub max_iter: u32,
+    /// True when that limit was raised automatically with the depth (no limit was asked
+    /// for, and the kernel renders by perturbation).
+    pub automatic_max_iter: bool,
     /// What the kernel declared.
     pub kernel: KernelInfo,
     /// The value of every parameter the kernel declares, as rendered, in its order.

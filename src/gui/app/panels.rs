@@ -351,6 +351,9 @@ impl MoonbrotApp {
             )),
             _ => parts.push(format!("precision: {}", precision.label())),
         }
+        if let Some((max_iter, true)) = self.rendering.shown_max_iter {
+            parts.push(format!("max_iter {max_iter} (automatic, with the depth)"));
+        }
         parts.push(format!(
             "zoom {:.3e}×",
             view.zoom_relative_to(&self.rendering.kernel_home)

@@ -53,6 +53,9 @@ pub(super) struct Rendering {
     pub shown_precision: Option<Precision>,
     /// The reference orbit of the image on screen, when it was rendered by perturbation.
     pub shown_reference: Option<ReferenceSummary>,
+    /// The iteration limit of the image on screen, and whether it was raised
+    /// automatically with the depth.
+    pub shown_max_iter: Option<(u32, bool)>,
 }
 
 impl Default for Rendering {
@@ -66,6 +69,7 @@ impl Default for Rendering {
             kernel_parameters: Vec::new(),
             shown_precision: None,
             shown_reference: None,
+            shown_max_iter: None,
         }
     }
 }
