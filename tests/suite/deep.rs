@@ -516,3 +516,115 @@ fn a_bad_or_failing_pixel_deep_is_reported_like_pixel() {
         other => panic!("expected a runtime error, got {other:?}"),
     }
 }
+
+/// `text` (a decimal) as a fixed-point big integer with `fraction_bits` bits after the
+/// point, rounded down: exact enough for an oracle with a margin of bits.
+fn fixed_from_decimal(text: &str, fraction_bits: usize) -> BigInt {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().expect("exponent")),
+        None => (text, 0),
+    };
+    let negative = mantissa.starts_with('-');
+    let unsigned = mantissa.trim_start_matches(['-', '+']);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits: BigInt = format!("{whole}{fraction}").parse().expect("digits");
+    let exponent = exponent - fraction.len() as i64;
+    let ten = BigInt::from(10);
+    let scaled = digits << fraction_bits;
+    let magnitude = if exponent >= 0 {
+        scaled * ten.pow(exponent as u32)
+    } else {
+        scaled / ten.pow((-exponent) as u32)
+    };
+    if negative { -magnitude } else { magnitude }
+}
+
+/// The Mandelbrot kernel's smooth escape value at c (fixed point, `fraction_bits`), or
+/// None inside.
+fn escape_value_in_fixed_point(
+    c: (&BigInt, &BigInt),
+    fraction_bits: usize,
+    max_iter: u32,
+) -> Option<f64> {
+    let bailout = BigInt::from(256) << fraction_bits;
+    let (mut zr, mut zi) = (BigInt::from(0), BigInt::from(0));
+    let (mut zr2, mut zi2) = (BigInt::from(0), BigInt::from(0));
+    for n in 1..=max_iter {
+        zi = ((&zr * &zi) >> (fraction_bits - 1)) + c.1;
+        zr = &zr2 - &zi2 + c.0;
+        zr2 = (&zr * &zr) >> fraction_bits;
+        zi2 = (&zi * &zi) >> fraction_bits;
+        let radius2 = &zr2 + &zi2;
+        if radius2 > bailout {
+            // 256 < |z|^2 < 2^64 or so: the top bits as an f64 are enough.
+            let radius2 = (&radius2 >> (fraction_bits - 32))
+                .to_string()
+                .parse::<f64>()
+                .unwrap_or(f64::MAX)
+                / 2f64.powi(32);
+            return Some(f64::from(n) + 1.0 - (radius2.ln() * 0.5).log2());
+        }
+    }
+    None
+}
+
+#[test]
+fn perturbation_matches_direct_iteration_in_fixed_point_at_spans_1e_30_1e_120_and_1e_280() {
+    let engine = Engine::default();
+    let size = (32, 18);
+    let max_iter = 20_000;
+    // c = i is on the set's boundary (its orbit 0, i, -1 + i, -i, -1 + i, ... never
+    // escapes, nor settles on a cycle that attracts), so every depth about it shows the
+    // same kind of detail, and the reference from it never escapes: pixels rebase.
+    for span in [1e-30_f64, 1e-120, 1e-280] {
+        let view = View::from_decimals("0", "1", &format!("{span:e}")).expect("a view");
+        let output = render(
+            &engine,
+            &RenderRequest {
+                precision: PrecisionChoice::Perturbation,
+                ..request("mandelbrot", view.clone(), size, max_iter)
+            },
+        );
+        assert_eq!(output.precision, Precision::Perturbation);
+        // Enough bits for the pixel step and a wide margin for the orbit's growth.
+        let fraction_bits = (-span.log2()) as usize + 192;
+        let grid = view.pixel_grid(size.0, size.1);
+        let mut compared = 0;
+        for index in 0..8_u32 {
+            let (column, row) = ((index * 13) % size.0, (index * 5) % size.1);
+            let got = output.image.values[(row * size.0 + column) as usize];
+            let (x, y) =
+                grid.complex_from_pos_in_image((f64::from(column) + 0.5, f64::from(row) + 0.5));
+            let c = (
+                fixed_from_decimal(&x.to_decimal(), fraction_bits),
+                fixed_from_decimal(&y.to_decimal(), fraction_bits),
+            );
+            match escape_value_in_fixed_point((&c.0, &c.1), fraction_bits, max_iter) {
+                Some(expected) => {
+                    compared += 1;
+                    assert!(
+                        (f64::from(got) - expected).abs() < 1e-3,
+                        "span {span:e} ({column}, {row}): {got} against {expected}"
+                    );
+                }
+                None => assert!(
+                    got < 0.0,
+                    "span {span:e} ({column}, {row}) is inside: {got}"
+                ),
+            }
+        }
+        assert!(compared >= 6, "span {span:e}: the sample escapes");
+        // Not one flat colour: the values still vary from pixel to pixel.
+        let distinct: std::collections::HashSet<u32> = output
+            .image
+            .values
+            .iter()
+            .map(|value| value.to_bits())
+            .collect();
+        assert!(
+            distinct.len() > 100,
+            "span {span:e}: {} values",
+            distinct.len()
+        );
+    }
+}
