@@ -59,39 +59,11 @@ fn fixed_from_dd(value: Dd) -> BigInt {
     fixed_from_f64(value.hi()) + fixed_from_f64(value.lo())
 }
 
-fn f64_from_fixed(value: &BigInt) -> f64 {
-    let (sign, digits) = value.to_u64_digits();
-    let magnitude = digits
-        .iter()
-        .rev()
-        .fold(0.0, |total, digit| total * 2f64.powi(64) + *digit as f64)
-        / 2f64.powi(FRACTION_BITS as i32);
-    if sign == num_bigint::Sign::Minus {
-        -magnitude
-    } else {
-        magnitude
-    }
-}
-
 /// The Mandelbrot kernel's value at c in 256-bit fixed point: its smooth escape value
 /// (bailout radius 16), or None inside (no escape within max_iter).
 fn reference_escape_value(c: (Dd, Dd), max_iter: u32) -> Option<f64> {
     let (x, y) = (fixed_from_dd(c.0), fixed_from_dd(c.1));
-    let bailout = BigInt::from(256) << FRACTION_BITS;
-    let (mut zr, mut zi) = (BigInt::from(0), BigInt::from(0));
-    let (mut zr2, mut zi2) = (BigInt::from(0), BigInt::from(0));
-    for n in 1..=max_iter {
-        zi = ((&zr * &zi) >> (FRACTION_BITS - 1)) + &y;
-        zr = &zr2 - &zi2 + &x;
-        zr2 = (&zr * &zr) >> FRACTION_BITS;
-        zi2 = (&zi * &zi) >> FRACTION_BITS;
-        let radius2 = &zr2 + &zi2;
-        if radius2 > bailout {
-            let radius2 = f64_from_fixed(&radius2);
-            return Some(f64::from(n) + 1.0 - (radius2.ln() * 0.5).log2());
-        }
-    }
-    None
+    escape_value_in_fixed_point((&x, &y), FRACTION_BITS, max_iter)
 }
 
 #[test]
