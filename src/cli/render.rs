@@ -13,13 +13,13 @@ use super::{CliError, choose_kernel, for_flag, stderr_engine};
 use crate::engine::kernel::{default_kernel, parse_settings};
 use crate::engine::output::{
     Document, Film, Gradient, Palette, PosterError, PosterFormat, PosterJob, PosterOutput,
-    read_document, render_film, render_poster, shard_rows, supersample_from,
+    PosterProgress, read_document, render_film, render_poster, shard_rows, supersample_from,
 };
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
     timeout_from_secs,
 };
-use crate::engine::{CancelToken, Precision, PrecisionChoice, RenderRequest, View};
+use crate::engine::{CancelToken, MaxIterChoice, Precision, PrecisionChoice, RenderRequest, View};
 
 /// Show a progress bar only once a render has taken this long.
 const PROGRESS_BAR_DELAY: Duration = Duration::from_millis(400);
@@ -479,8 +479,8 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     };
     let started = Instant::now();
     let progress = LateProgressBar::new();
-    let written = render_poster(&engine, &job, &args.output, &cancel, &mut |done, total| {
-        progress.update(started, done as usize, total as usize);
+    let written = render_poster(&engine, &job, &args.output, &cancel, &mut |step| {
+        progress.show_poster(started, step);
     });
     progress.finish();
     let written = written.map_err(poster_error)?;
@@ -562,10 +562,13 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
         width,
         rows,
         written.metadata.max_iter,
-        if written.automatic_max_iter {
-            ", automatic: raised with the depth"
-        } else {
-            ""
+        match written.max_iter_choice {
+            MaxIterChoice::Given => "",
+            MaxIterChoice::Automatic { still_cuts: false } => ", automatic: fitted to the view",
+            MaxIterChoice::Automatic { still_cuts: true } => {
+                ", automatic: fitted to the view; many pixels still reach it, a higher \
+                 --max-iter shows more"
+            }
         },
         written.render_secs,
         pixels as f64 / written.render_secs.max(1e-9) / 1e6,
@@ -599,6 +602,20 @@ impl LateProgressBar {
             bar
         });
         Self { bar }
+    }
+
+    /// Shows a poster's progress: its reference orbit's iterations, then its rows.
+    pub(crate) fn show_poster(&self, started: Instant, step: PosterProgress) {
+        let Some(bar) = &self.bar else { return };
+        let (done, total, what) = match step {
+            PosterProgress::Reference {
+                iterations_done,
+                max_iter,
+            } => (iterations_done, max_iter, "reference orbit iterations"),
+            PosterProgress::Rows { written, total } => (written, total, "rows"),
+        };
+        bar.set_message(what);
+        self.update(started, done as usize, total as usize);
     }
 
     pub(crate) fn update(&self, started: Instant, done: usize, total: usize) {

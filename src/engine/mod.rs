@@ -27,6 +27,6 @@ pub use kernel::{
 };
 pub use output::{DocumentError, ExportError};
 pub use render::{
-    CancelToken, Engine, EngineOptions, PrecisionChoice, RenderOutput, RenderRequest,
-    RenderTimings, ThreadTiming, UnitProgress, ValueImage,
+    CancelToken, Engine, EngineOptions, MaxIterChoice, PrecisionChoice, RenderOutput,
+    RenderProgress, RenderRequest, RenderTimings, ThreadTiming, UnitProgress, ValueImage,
 };

@@ -675,10 +675,16 @@ impl MoonbrotApp {
                         self.timings.bench = BenchState::Running { done, total };
                     } else {
                         self.export.progress = Some((done, total));
+                        self.export.reference = None;
                     }
                 }
+                BackgroundEvent::Reference {
+                    iterations_done,
+                    max_iter,
+                } => self.export.reference = Some((iterations_done, max_iter)),
                 BackgroundEvent::Exported(outcome) => {
                     self.export.progress = None;
+                    self.export.reference = None;
                     self.export.outcome = Some(outcome);
                 }
                 BackgroundEvent::Benchmarked(result) => {
@@ -736,6 +742,15 @@ impl MoonbrotApp {
                     progress.add_rows(&palette, output, first_row, row_count, &values);
                 }
             }
+            RenderEvent::Reference {
+                generation,
+                iterations_done,
+                max_iter,
+            } if generation == self.rendering.generation => {
+                if let Some(progress) = &mut self.canvas.progress {
+                    progress.reference_iterations = Some((iterations_done, max_iter));
+                }
+            }
             RenderEvent::PassDone {
                 generation,
                 pass,
@@ -746,7 +761,7 @@ impl MoonbrotApp {
                 self.rendering.kernel_perturbs = output.kernel.perturbs();
                 self.rendering.shown_precision = Some(output.precision);
                 self.rendering.shown_reference = output.reference;
-                self.rendering.shown_max_iter = Some((output.max_iter, output.automatic_max_iter));
+                self.rendering.shown_max_iter = Some((output.max_iter, output.max_iter_choice));
                 self.rendering
                     .kernel_parameters
                     .clone_from(&output.kernel.parameters);

@@ -36,6 +36,9 @@ pub struct ProgressLayer {
     output: OutputMode,
     values: Vec<f32>,
     rows_done: Vec<bool>,
+    /// While the reference orbit of a render by perturbation is computed: iterations done,
+    /// and the most it will take.
+    pub reference_iterations: Option<(u32, u32)>,
 }
 
 /// How a view change came about, which decides when to render and what history keeps.
@@ -170,6 +173,7 @@ impl ProgressLayer {
             output: OutputMode::Escape,
             values: Vec::new(),
             rows_done: vec![false; size_px.1 as usize],
+            reference_iterations: None,
         }
     }
 

@@ -14,11 +14,11 @@ use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
 use crate::engine::kernel::resolve;
 use crate::engine::output::{
     DEFAULT_BAND_BYTES, Document, Film, Palette, PosterError, PosterFormat, PosterJob,
-    read_document, render_film, render_poster,
+    PosterProgress, read_document, render_film, render_poster,
 };
 use crate::engine::{
     CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
-    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderRequest, View,
+    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderProgress, RenderRequest, View,
 };
 
 /// Which pass of an exploring render.
@@ -39,6 +39,13 @@ pub enum RenderEvent {
         row_count: u32,
         output: OutputMode,
         values: Vec<f32>,
+    },
+    /// The full pass's reference orbit (perturbation) has this many iterations of at most
+    /// `max_iter`.
+    Reference {
+        generation: u64,
+        iterations_done: u32,
+        max_iter: u32,
     },
     /// A pass is complete.
     PassDone {
@@ -268,9 +275,19 @@ fn run_explore_job(
                 previous: last_full.clone(),
                 ..request.clone()
             };
-            engine.render_with_progress(&request, cancel, &mut |unit| {
+            engine.render_with_progress(&request, cancel, &mut |progress| match progress {
+                RenderProgress::Reference {
+                    iterations_done,
+                    max_iter,
+                } => events.send(RenderEvent::Reference {
+                    generation,
+                    iterations_done: *iterations_done,
+                    max_iter: *max_iter,
+                }),
                 // Whole rows only: the strips of a pan arrive with the finished image.
-                if unit.first_column == 0 && unit.column_count == request.width_px {
+                RenderProgress::Unit(unit)
+                    if unit.first_column == 0 && unit.column_count == request.width_px =>
+                {
                     events.send(RenderEvent::Rows {
                         generation,
                         first_row: unit.first_row,
@@ -279,6 +296,7 @@ fn run_explore_job(
                         values: unit.values.to_vec(),
                     });
                 }
+                RenderProgress::Unit(_) => {}
             })
         } else {
             engine.render(request, cancel)
@@ -343,6 +361,9 @@ impl From<PosterError> for ExportFailure {
 pub enum BackgroundEvent {
     /// Units or benchmark steps done, of a total.
     Progress { done: usize, total: usize },
+    /// An export's reference orbit (perturbation) has this many iterations of at most
+    /// `max_iter`.
+    Reference { iterations_done: u32, max_iter: u32 },
     /// The export finished: the path written, or why not.
     Exported(Result<PathBuf, ExportFailure>),
     /// The benchmark finished.
@@ -571,10 +592,19 @@ fn run_export(
         band_bytes: DEFAULT_BAND_BYTES,
         format: PosterFormat::Png,
     };
-    render_poster(engine, &poster, &job.path, cancel, &mut |done, total| {
-        events.send(BackgroundEvent::Progress {
-            done: done as usize,
-            total: total as usize,
+    render_poster(engine, &poster, &job.path, cancel, &mut |progress| {
+        events.send(match progress {
+            PosterProgress::Reference {
+                iterations_done,
+                max_iter,
+            } => BackgroundEvent::Reference {
+                iterations_done,
+                max_iter,
+            },
+            PosterProgress::Rows { written, total } => BackgroundEvent::Progress {
+                done: written as usize,
+                total: total as usize,
+            },
         });
     })?;
     Ok(job.path.clone())

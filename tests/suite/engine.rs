@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use moonbrot::engine::bench::{NativeKernel, NativeRenderer};
 use moonbrot::engine::{
-    CancelToken, Engine, OutputMode, RenderError, RenderRequest, RequestError, SHIPPED_KERNELS,
-    View,
+    CancelToken, Engine, OutputMode, RenderError, RenderProgress, RenderRequest, RequestError,
+    SHIPPED_KERNELS, View,
 };
 
 use crate::support::{request, shipped};
@@ -129,7 +129,10 @@ fn every_row_arrives_exactly_once_as_units_complete() {
         .render_with_progress(
             &request(&shipped("julia"), width, height),
             &CancelToken::new(),
-            &mut |unit| {
+            &mut |progress| {
+                let RenderProgress::Unit(unit) = progress else {
+                    panic!("a render in f64 has no reference orbit: {progress:?}");
+                };
                 assert_eq!(unit.values.len(), (unit.row_count * width) as usize);
                 assert_eq!(
                     unit.units_done,
@@ -164,7 +167,10 @@ fn progress_values_are_the_final_values_of_those_rows() {
         .render_with_progress(
             &request(&shipped("mandelbrot"), width, 90),
             &CancelToken::new(),
-            &mut |unit| {
+            &mut |progress| {
+                let RenderProgress::Unit(unit) = progress else {
+                    return;
+                };
                 let start = (unit.first_row * width) as usize;
                 partial[start..start + unit.values.len()].copy_from_slice(unit.values);
             },

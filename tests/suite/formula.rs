@@ -4,7 +4,7 @@
 //! what is allowed.
 
 use moonbrot::engine::kernel::ParameterValue;
-use moonbrot::engine::{CancelToken, Engine, KernelError};
+use moonbrot::engine::{CancelToken, Engine, KernelError, MaxIterChoice};
 
 use crate::support::{kernel_error, request, shipped};
 
@@ -245,7 +245,7 @@ fn perturbation_gives_each_formula_kernels_own_pixels_where_f64_is_exact() {
 }
 
 #[test]
-fn a_long_reference_orbit_is_cancelled_and_one_too_large_for_memory_is_refused() {
+fn a_long_reference_orbit_reports_its_progress_is_cancelled_and_one_too_large_is_refused() {
     let engine = std::sync::Arc::new(Engine::default());
     // Inside the main cardioid: the reference runs to max_iter.
     let long = moonbrot::engine::RenderRequest {
@@ -264,9 +264,29 @@ fn a_long_reference_orbit_is_cancelled_and_one_too_large_for_memory_is_refused()
         })
     };
     let started = std::time::Instant::now();
-    let result = engine.render(&long, &cancel);
+    let mut reported = Vec::new();
+    let result = engine.render_with_progress(&long, &cancel, &mut |progress| {
+        if let moonbrot::engine::RenderProgress::Reference {
+            iterations_done,
+            max_iter,
+        } = *progress
+        {
+            reported.push((iterations_done, max_iter));
+        }
+    });
     canceller.join().expect("canceller");
     assert_eq!(result.err(), Some(moonbrot::engine::RenderError::Cancelled));
+    // The reference's progress came while it ran, growing, out of the whole limit.
+    assert!(!reported.is_empty(), "no progress reported");
+    assert!(
+        reported
+            .iter()
+            .all(|&(_, max_iter)| max_iter == 100_000_000)
+    );
+    assert!(
+        reported.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "{reported:?}"
+    );
     // The whole orbit would take minutes; the cancel ends it at once.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let small = Engine::new(moonbrot::engine::EngineOptions {
@@ -378,17 +398,21 @@ fn deep_views_raise_the_iteration_limit_automatically_unless_the_user_sets_one()
     // The README's 1e-20 example: 500 iterations show nothing there; 20 decades deep the
     // limit is about 90 times the kernel's.
     let automatic = render("mandelbrot", None);
-    assert!(automatic.automatic_max_iter);
-    assert_eq!(automatic.max_iter, 47_000);
+    assert!(automatic.max_iter_choice.is_automatic());
+    eprintln!(
+        "fitted {} {:?}",
+        automatic.max_iter, automatic.max_iter_choice
+    );
+    assert!(automatic.max_iter >= 47_000, "{}", automatic.max_iter);
     let escaped = automatic
         .image
         .values
         .iter()
-        .filter(|value| value.is_finite())
+        .filter(|value| **value >= 0.0)
         .count();
     assert!(escaped > 0, "with the raised limit pixels escape");
     let asked = render("mandelbrot", Some(700));
-    assert!(!asked.automatic_max_iter);
+    assert_eq!(asked.max_iter_choice, MaxIterChoice::Given);
     assert_eq!(asked.max_iter, 700, "the user's limit wins");
     // At home the kernel's own limit is kept.
     let home = engine
@@ -397,5 +421,76 @@ fn deep_views_raise_the_iteration_limit_automatically_unless_the_user_sets_one()
             &CancelToken::new(),
         )
         .expect("renders");
-    assert_eq!((home.max_iter, home.automatic_max_iter), (500, false));
+    assert_eq!(
+        (home.max_iter, home.max_iter_choice),
+        (500, MaxIterChoice::Given)
+    );
+}
+
+#[test]
+fn the_automatic_limit_rises_where_pixels_are_cut_off_and_not_for_a_minibrots_inside() {
+    use moonbrot::engine::{PrecisionChoice, RenderRequest, View};
+    let engine = Engine::default();
+    let render = |source: &str, view: View| {
+        engine
+            .render(
+                &RenderRequest {
+                    view: Some(view),
+                    precision: PrecisionChoice::Perturbation,
+                    timeout: Some(std::time::Duration::from_secs(60)),
+                    ..request(source, 48, 27)
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders")
+    };
+    let inside_share = |output: &moonbrot::engine::RenderOutput| {
+        let values = &output.image.values;
+        values.iter().filter(|value| **value < 0.0).count() as f64 / values.len() as f64
+    };
+    // A kernel whose own limit (20) is far too low: 20 decades deep the depth raises it
+    // to 1,800, where most of the seahorse valley's pixels are still iterating; the
+    // fitting raises it until they escape.
+    let low_floor = shipped("mandelbrot").replace("max_iter = 500", "max_iter = 20");
+    let seahorse = View::from_decimals(
+        "-0.743643887037158704752191506114774",
+        "0.131825904205311970493132056385139",
+        "1e-20",
+    )
+    .expect("a view");
+    let fitted = render(&low_floor, seahorse.clone());
+    assert!(fitted.max_iter_choice.is_automatic());
+    assert!(fitted.max_iter > 10_000, "raised: {}", fitted.max_iter);
+    assert!(
+        inside_share(&fitted) < 0.05,
+        "{:.3} of pixels reach the limit",
+        inside_share(&fitted)
+    );
+    // The same view with the limit the depth alone gives is mostly uncoloured.
+    let depth_only = engine
+        .render(
+            &RenderRequest {
+                view: Some(seahorse),
+                max_iter: Some(1800),
+                precision: PrecisionChoice::Perturbation,
+                ..request(&low_floor, 48, 27)
+            },
+            &CancelToken::new(),
+        )
+        .expect("renders");
+    assert!(inside_share(&depth_only) > 0.5);
+    // The period-3 minibrot on the real axis fills a sixth of this view: its inside never
+    // escapes, so the limit stays where the depth puts it (1,700 two decades deep).
+    let minibrot = View::from_decimals("-1.768", "0", "0.04").expect("a view");
+    let around_minibrot = render(&shipped("mandelbrot"), minibrot);
+    assert!(inside_share(&around_minibrot) > 0.1);
+    assert_eq!(
+        around_minibrot.max_iter_choice,
+        MaxIterChoice::Automatic { still_cuts: false }
+    );
+    assert!(
+        around_minibrot.max_iter <= 2_000,
+        "not raised: {}",
+        around_minibrot.max_iter
+    );
 }

@@ -135,6 +135,6 @@ pub fn export_png(
         &job,
         path,
         &CancelToken::new(),
-        &mut |_, _| {},
+        &mut |_| {},
     )
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use moonbrot::engine::kernel::ParameterValue;
 use moonbrot::engine::render::RowRange;
-use moonbrot::engine::{CancelToken, Engine, KernelError, RenderOutput, RenderRequest, View};
+use moonbrot::engine::{
+    CancelToken, Engine, KernelError, RenderOutput, RenderProgress, RenderRequest, View,
+};
 
 use crate::support::{differing_pixels, kernel_error, moonbrot, shipped, text};
 
@@ -190,7 +192,10 @@ fn the_progress_of_a_mirrored_render_reports_every_pixel_with_its_final_value() 
     let mut seen = vec![f32::NAN; (size.0 * size.1) as usize];
     let mut reported = HashSet::new();
     let output = engine
-        .render_with_progress(&request, &CancelToken::new(), &mut |unit| {
+        .render_with_progress(&request, &CancelToken::new(), &mut |progress| {
+            let RenderProgress::Unit(unit) = progress else {
+                return;
+            };
             for row in 0..unit.row_count {
                 for column in 0..unit.column_count {
                     let index =

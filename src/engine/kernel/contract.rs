@@ -118,10 +118,18 @@ pub fn automatic_max_iter(floor: u32, zoom_log10: f64) -> u32 {
     if !zoom_log10.is_finite() || zoom_log10 <= 1.0 {
         return floor;
     }
-    let wanted = f64::from(floor) * (1.0 + zoom_log10.powf(1.5));
-    let magnitude = 10_f64.powf((wanted.log10().floor() - 1.0).max(0.0));
-    let rounded = (wanted / magnitude).round() * magnitude;
-    (rounded.min(f64::from(MAX_MAX_ITER)) as u32).max(floor)
+    two_significant_digits(f64::from(floor) * (1.0 + zoom_log10.powf(1.5))).max(floor)
+}
+
+/// `value` rounded to two significant digits (a limit a reader takes in at a glance),
+/// within 1..=`MAX_MAX_ITER`.
+pub fn two_significant_digits(value: f64) -> u32 {
+    if value.is_nan() || value < 1.0 {
+        return 1;
+    }
+    let magnitude = 10_f64.powf((value.log10().floor() - 1.0).max(0.0));
+    let rounded = (value / magnitude).round() * magnitude;
+    rounded.min(f64::from(MAX_MAX_ITER)) as u32
 }
 
 /// A kernel shipped with moonbrot (the files in lua/).
@@ -335,5 +343,14 @@ mod tests {
         assert_eq!(automatic_max_iter(500, 300.0), 2_600_000);
         assert_eq!(automatic_max_iter(500, 1e9), MAX_MAX_ITER);
         assert_eq!(automatic_max_iter(500, f64::NAN), 500);
+    }
+
+    #[test]
+    fn two_significant_digits_round_and_stay_in_range() {
+        assert_eq!(two_significant_digits(46_874.0), 47_000);
+        assert_eq!(two_significant_digits(8.4), 8);
+        assert_eq!(two_significant_digits(0.0), 1);
+        assert_eq!(two_significant_digits(f64::NAN), 1);
+        assert_eq!(two_significant_digits(1e12), MAX_MAX_ITER);
     }
 }

@@ -26,7 +26,8 @@ mod trace_shaping;
 pub(crate) use contract::MAX_SOURCE_BYTES;
 pub use contract::{
     FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS,
-    ShippedKernel, Symmetry, default_kernel, read_kernel_file, shipped_kernel, write_kernel_file,
+    ShippedKernel, Symmetry, default_kernel, read_kernel_file, shipped_kernel,
+    two_significant_digits, write_kernel_file,
 };
 pub use formula::{DEFAULT_BAILOUT, Formula, FormulaOp};
 pub(crate) use lua_unsafe::StopSwitch;

@@ -94,8 +94,9 @@ fn absolute(value: Big) -> Big {
 }
 
 /// Iterates `formula` from `z0` with constant `c`, in `bits` of precision, until |Z| passes
-/// the bailout or `max_iter` steps are done; at most `max_points` points. Checks
-/// `is_stopped` every 256 steps.
+/// the bailout or `max_iter` steps are done; at most `max_points` points. Every 256 steps
+/// it calls `checkpoint` with the steps done so far (for progress), and stops when that
+/// returns true.
 pub fn reference_orbit(
     formula: &Formula,
     z0: (&BigFloat, &BigFloat),
@@ -103,7 +104,7 @@ pub fn reference_orbit(
     max_iter: u32,
     bits: usize,
     max_points: usize,
-    is_stopped: &dyn Fn() -> bool,
+    checkpoint: &mut dyn FnMut(u32) -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
     let c = (big_of(c.0, bits), big_of(c.1, bits));
     let mut z = (big_of(z0.0, bits), big_of(z0.1, bits));
@@ -111,7 +112,7 @@ pub fn reference_orbit(
     let mut points = vec![z.0.to_f64().value(), z.1.to_f64().value()];
     let mut values: Vec<(Big, Big)> = Vec::with_capacity(formula.ops.len());
     for iteration in 1..=max_iter.max(1) {
-        if iteration % 256 == 0 && is_stopped() {
+        if iteration % 256 == 0 && checkpoint(iteration - 1) {
             return Err(OrbitStop::Stopped);
         }
         if points.len() / 2 >= max_points {
@@ -200,7 +201,7 @@ mod tests {
             1000,
             128,
             usize::MAX,
-            &|| false,
+            &mut |_| false,
         )
         .expect("an orbit");
         let mut z = (0.0, 0.0);
@@ -231,10 +232,24 @@ mod tests {
             500,
             128,
             usize::MAX,
-            &|| false,
+            &mut |_| false,
         )
         .expect("an orbit");
         assert_eq!(orbit.len(), 501);
+        let mut reported = Vec::new();
+        let _ = reference_orbit(
+            &formula,
+            (&zero, &zero),
+            inside,
+            1000,
+            128,
+            usize::MAX,
+            &mut |done| {
+                reported.push(done);
+                false
+            },
+        );
+        assert_eq!(reported, [255, 511, 767], "progress every 256 steps");
         let stopped = reference_orbit(
             &formula,
             (&zero, &zero),
@@ -242,12 +257,18 @@ mod tests {
             10_000,
             128,
             usize::MAX,
-            &|| true,
+            &mut |_| true,
         );
         assert_eq!(stopped, Err(OrbitStop::Stopped));
-        let capped = reference_orbit(&formula, (&zero, &zero), inside, 10_000, 128, 100, &|| {
-            false
-        });
+        let capped = reference_orbit(
+            &formula,
+            (&zero, &zero),
+            inside,
+            10_000,
+            128,
+            100,
+            &mut |_| false,
+        );
         assert_eq!(capped, Err(OrbitStop::TooLong));
     }
 

@@ -79,7 +79,7 @@ pub fn render_film(
             &poster,
             &Film::frame_path(folder, index),
             cancel,
-            &mut |_, _| {},
+            &mut |_| {},
         )?;
         on_frame(FilmFrame { index, done, total });
     }

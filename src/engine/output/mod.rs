@@ -17,6 +17,6 @@ pub use palette::{Gradient, Palette};
 pub use png::ExportError;
 pub use poster::{
     DEFAULT_BAND_BYTES, MAX_SUPERSAMPLE, PosterError, PosterFormat, PosterJob, PosterOutput,
-    downsample, render_poster, shard_rows, supersample_from,
+    PosterProgress, downsample, render_poster, shard_rows, supersample_from,
 };
 pub use stitch::stitch;

@@ -18,8 +18,8 @@ use crate::engine::atomic_file::write_atomically_with;
 use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{Precision, View};
 use crate::engine::render::{
-    CancelToken, Engine, ReferenceSummary, RenderRequest, RowRange, band_alignment_rows,
-    image_size_from,
+    CancelToken, Engine, MaxIterChoice, ReferenceSummary, RenderProgress, RenderRequest, RowRange,
+    band_alignment_rows, image_size_from,
 };
 use rayon::prelude::*;
 use std::io::Write;
@@ -150,8 +150,8 @@ pub struct PosterOutput {
     pub precision: Precision,
     /// The reference orbit of its first band, when rendered by perturbation.
     pub reference: Option<ReferenceSummary>,
-    /// True when the iteration limit was raised automatically with the depth.
-    pub automatic_max_iter: bool,
+    /// How the iteration limit was chosen (the first band's: later ones use its limit).
+    pub max_iter_choice: MaxIterChoice,
 }
 
 /// The rows shard `index` of `count` writes: the image's aligned blocks of rows shared out
@@ -205,14 +205,34 @@ impl BandEdges {
     }
 }
 
-/// Renders `job` band by band and writes it to `path` (atomically). `on_rows` is called
-/// after each band with (rows written, rows in all).
+/// How far a poster has come, as passed to its observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PosterProgress {
+    /// A band's reference orbit (perturbation) has `iterations_done` of at most
+    /// `max_iter` (the first band computes it; later ones reuse it).
+    Reference {
+        /// Iterations computed so far.
+        iterations_done: u32,
+        /// The most it will compute.
+        max_iter: u32,
+    },
+    /// `written` rows of `total` are written.
+    Rows {
+        /// Rows written so far.
+        written: u32,
+        /// Rows in all.
+        total: u32,
+    },
+}
+
+/// Renders `job` band by band and writes it to `path` (atomically). `on_progress` hears of
+/// each band's reference orbit as it grows and of each band written.
 pub fn render_poster(
     engine: &Engine,
     job: &PosterJob,
     path: &Path,
     cancel: &CancelToken,
-    on_rows: &mut dyn FnMut(u32, u32),
+    on_progress: &mut dyn FnMut(PosterProgress),
 ) -> Result<PosterOutput, PosterError> {
     let samples = supersample_from(i64::from(job.supersample))?;
     let (width, height) = (job.request.width_px, job.request.height_px);
@@ -274,8 +294,27 @@ pub fn render_poster(
     }
     // A band: rendered, then coloured and brought down to one sample per pixel (PNG), or
     // its values as they are (NumPy).
-    let render_band = |view: Option<View>, first: u32, count: u32| -> Result<_, PosterError> {
-        let output = engine.render(&band_request(view, first, count), cancel)?;
+    let render_band = |view: Option<View>,
+                       first: u32,
+                       count: u32,
+                       on_progress: &mut dyn FnMut(PosterProgress)|
+     -> Result<_, PosterError> {
+        let output = engine.render_with_progress(
+            &band_request(view, first, count),
+            cancel,
+            &mut |progress| {
+                if let RenderProgress::Reference {
+                    iterations_done,
+                    max_iter,
+                } = *progress
+                {
+                    on_progress(PosterProgress::Reference {
+                        iterations_done,
+                        max_iter,
+                    });
+                }
+            },
+        )?;
         if cancel.is_cancelled() {
             return Err(RenderError::Cancelled.into());
         }
@@ -291,7 +330,12 @@ pub fn render_poster(
     write_atomically_with(path, |file| -> Result<(), PosterError> {
         let mut edges = job.request.view.as_ref().map(edges_of);
         let first_count = band_end(rows.first, edges.as_ref()) - rows.first;
-        let (output, colours) = render_band(job.request.view.clone(), rows.first, first_count)?;
+        let (output, colours) = render_band(
+            job.request.view.clone(),
+            rows.first,
+            first_count,
+            &mut *on_progress,
+        )?;
         let view = output.view.clone();
         edges = Some(edges_of(&view));
         // The document is known once the kernel has run (its home view, its parameters);
@@ -321,20 +365,26 @@ pub fn render_poster(
             metadata,
             output.precision,
             output.reference,
-            output.automatic_max_iter,
+            output.max_iter_choice,
         ));
         sink.write_band(&colours)?;
         drop((output, colours));
         bands += 1;
         let mut first = rows.first + first_count;
-        on_rows(first - rows.first, rows.count);
+        on_progress(PosterProgress::Rows {
+            written: first - rows.first,
+            total: rows.count,
+        });
         while first < rows.end() {
             let count = band_end(first, edges.as_ref()) - first;
-            let (_, colours) = render_band(Some(view.clone()), first, count)?;
+            let (_, colours) = render_band(Some(view.clone()), first, count, &mut *on_progress)?;
             sink.write_band(&colours)?;
             bands += 1;
             first += count;
-            on_rows(first - rows.first, rows.count);
+            on_progress(PosterProgress::Rows {
+                written: first - rows.first,
+                total: rows.count,
+            });
         }
         if let Sink::Png(stream) = sink {
             finish_png_stream(*stream, path)?;
@@ -342,7 +392,7 @@ pub fn render_poster(
         Ok(())
     })
     .map_err(|error| error.at(path))?;
-    let (metadata, precision, reference, automatic_max_iter) = written.ok_or_else(|| {
+    let (metadata, precision, reference, max_iter_choice) = written.ok_or_else(|| {
         PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
     })?;
     Ok(PosterOutput {
@@ -353,7 +403,7 @@ pub fn render_poster(
         render_secs: started.elapsed().as_secs_f64(),
         precision,
         reference,
-        automatic_max_iter,
+        max_iter_choice,
     })
 }
 

@@ -9,21 +9,25 @@
 //! be stopped from any thread through a `CancelToken`, or by its timeout, within
 //! milliseconds even while a kernel is stuck in an endless loop.
 
+mod perturbation;
+
+use perturbation::PerturbationCache;
+
 use super::cancel::{CancelToken, StopReason};
 use super::job::{Job, JobWork, WorkerEvent, WorkerReport};
 use super::plan::UnitPlan;
 use super::pool::{MAX_ABANDONED_WORKERS, Worker, abandoned_worker_count, ensure_workers};
 use super::rendered::{
-    ReferenceSummary, RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage,
+    MaxIterChoice, RenderOutput, RenderProgress, RenderTimings, ThreadTiming, UnitProgress,
+    ValueImage,
 };
 use super::request::{
     DEFAULT_MEMORY_LIMIT_BYTES, ParameterPolicy, RenderRequest, check_buffer_bytes,
 };
-use crate::engine::error::{KernelError, RenderError, RequestError};
-use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View};
+use crate::engine::error::{KernelError, RenderError};
+use crate::engine::geometry::Precision;
 use crate::engine::kernel::{
-    Formula, KernelInfo, KernelLog, OrbitStop, OutputMode, ParameterValue, PerturbationReference,
-    ReferenceOrbit, RunFailure, bits_for_step, reference_orbit, resolve, resolve_leniently,
+    KernelInfo, KernelLog, OutputMode, RunFailure, resolve, resolve_leniently,
 };
 use crate::engine::sync::lock;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -36,6 +40,9 @@ use std::time::{Duration, Instant};
 /// wake it per unit: that costs a measurable share of a render (ARCHITECTURE.md,
 /// "Measured figures").
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(5);
+
+/// How often a reference orbit's progress is reported (a window redraws for each).
+const REFERENCE_PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How long a stopped render waits for its workers before abandoning the ones that have
 /// not stopped (a kernel inside a long call that cannot be interrupted).
@@ -66,17 +73,9 @@ pub struct Engine {
     next_job_id: AtomicU64,
     /// This engine's abandoned workers whose call has not ended yet.
     abandoned_here: Arc<AtomicUsize>,
-    /// The last reference orbit computed, for the next render by perturbation nearby.
-    last_reference: Mutex<Option<CachedReference>>,
-}
-
-/// A reference orbit kept for reuse, with what it was computed for.
-struct CachedReference {
-    formula: Formula,
-    julia_c: Option<(f64, f64)>,
-    /// The iteration limit it was computed to.
-    max_iter: u32,
-    reference: PerturbationReference,
+    /// The last reference orbit and fitted iteration limit, for the next render by
+    /// perturbation nearby.
+    perturbation_cache: PerturbationCache,
 }
 
 impl Default for Engine {
@@ -110,7 +109,7 @@ impl Engine {
             workers: Mutex::new(Vec::new()),
             next_job_id: AtomicU64::new(1),
             abandoned_here: Arc::default(),
-            last_reference: Mutex::new(None),
+            perturbation_cache: PerturbationCache::default(),
         }
     }
 
@@ -165,22 +164,23 @@ impl Engine {
         self.render_observed(request, cancel, None)
     }
 
-    /// As `render`, calling `on_unit` on this thread for each unit of rows as it completes
-    /// (batched: every few milliseconds, in the order the units finished).
+    /// As `render`, calling `on_progress` on this thread as the reference orbit of a render
+    /// by perturbation grows, and for each unit of rows as it completes (batched: every few
+    /// milliseconds, in the order the units finished).
     pub fn render_with_progress(
         &self,
         request: &RenderRequest,
         cancel: &CancelToken,
-        on_unit: &mut dyn FnMut(&UnitProgress<'_>),
+        on_progress: &mut dyn FnMut(&RenderProgress<'_>),
     ) -> Result<RenderOutput, RenderError> {
-        self.render_observed(request, cancel, Some(on_unit))
+        self.render_observed(request, cancel, Some(on_progress))
     }
 
     fn render_observed(
         &self,
         request: &RenderRequest,
         cancel: &CancelToken,
-        on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+        mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
     ) -> Result<RenderOutput, RenderError> {
         let started = Instant::now();
         request.validate()?;
@@ -212,58 +212,83 @@ impl Engine {
             ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
-        let (max_iter, automatic_max_iter) = info.max_iter_at(request.max_iter, &view);
+        let (mut max_iter, automatic) = info.max_iter_at(request.max_iter, &view);
         let precision =
             request
                 .precision
                 .resolve((info.perturbs(), info.deep), &view, request.height_px)?;
-        let mut plan = UnitPlan::new(
-            request,
-            rows,
-            &view,
-            parameters.clone(),
-            (info.output, max_iter, info.symmetry),
-            precision,
-        );
+        let plan_at = |max_iter| {
+            UnitPlan::new(
+                request,
+                rows,
+                &view,
+                parameters.clone(),
+                (info.output, max_iter, info.symmetry),
+                precision,
+            )
+        };
+        let mut plan = plan_at(max_iter);
+        let on_axis = plan.mirrors();
+        let mut max_iter_choice = MaxIterChoice::Given;
+        // Reference orbits computed by the fitting's probes (the render reuses the last).
+        let mut probes_reference_secs = 0.0;
+        if request.max_iter.is_none() && precision == Precision::Perturbation {
+            let (fitted, reference_secs) = self
+                .fitted_max_iter(
+                    &mut workers,
+                    request,
+                    (&info, &parameters),
+                    (&view, on_axis),
+                    max_iter,
+                    limits,
+                    on_progress.as_deref_mut(),
+                )
+                .map_err(|error| match error {
+                    RenderError::TimedOut { .. } => timed_out(),
+                    other => other,
+                })?;
+            probes_reference_secs = reference_secs;
+            if fitted.max_iter != max_iter {
+                max_iter = fitted.max_iter;
+                plan = plan_at(max_iter);
+            }
+            max_iter_choice = MaxIterChoice::Automatic {
+                still_cuts: fitted.still_cuts,
+            };
+        } else if automatic {
+            max_iter_choice = MaxIterChoice::Automatic { still_cuts: false };
+        }
         let mut reference_summary = None;
         if precision == Precision::Perturbation {
-            let on_axis = plan.mirrors();
-            let (reference, summary) = self
+            let (reference, mut summary) = self
                 .perturbation_reference(
                     &info,
                     (&view, &plan.grid, request.height_px, on_axis),
                     &parameters,
                     max_iter,
                     limits,
+                    on_progress.as_deref_mut(),
                 )
                 .map_err(|error| match error {
                     RenderError::TimedOut { .. } => timed_out(),
                     other => other,
                 })?;
             plan.perturbation = Some(Arc::new(reference));
+            if summary.reused && probes_reference_secs > 0.0 {
+                summary.reused = false;
+                summary.secs = probes_reference_secs;
+            }
             reference_summary = Some(summary);
         }
-        let units_total = plan.units.len();
         let kept_pixels = plan.kept_pixel_count();
         let mirrored_pixels = plan.mirrored_pixel_count();
-        let rows_asked_for = plan.rows_asked_for();
-        let job = self.start_job(
+        let (values, threads) = self.run_plan(
             &mut workers,
-            &request.source,
-            JobWork::Render(Box::new(plan)),
-            request.threads,
+            (&request.source, request.threads, request.timeout),
+            plan,
             limits,
-        );
-        let (results, reason) = collect_job(&mut workers, job, limits.deadline, on_unit);
-        let threads =
-            collect_failure(results.reports, reason, request.timeout, &results.abandoned)?;
-        if results.units_done != units_total {
-            return Err(RenderError::Internal(format!(
-                "{} of {units_total} units were rendered",
-                results.units_done
-            )));
-        }
-        let values = rows_asked_for.of(results.image);
+            on_progress,
+        )?;
         let compile_secs = first_compile_secs
             + threads
                 .iter()
@@ -278,7 +303,7 @@ impl Engine {
             },
             view,
             max_iter,
-            automatic_max_iter,
+            max_iter_choice,
             guessed: request.guessing && info.output == OutputMode::Escape,
             precision,
             reference: reference_summary,
@@ -296,129 +321,35 @@ impl Engine {
         })
     }
 
-    /// The reference orbit(s) of a render by perturbation: the last render's when they
-    /// still serve (same formula and constant, enough bits, long enough, their point
-    /// within a span of the view's centre), else computed from the view's centre (on the
-    /// real axis when the render mirrors rows across it), in the precision the pixel step
-    /// needs, stopped by a cancel or the deadline, and within the memory limit.
-    fn perturbation_reference(
+    /// Runs `plan` on the workers (`threads` of them, for `source`, within `timeout`),
+    /// passing finished units to `on_progress`: the values of the rows asked for, and each
+    /// thread's timing.
+    fn run_plan(
         &self,
-        info: &KernelInfo,
-        (view, grid, height_px, on_axis): (&View, &PixelGrid, u32, bool),
-        parameters: &[(String, ParameterValue)],
-        max_iter: u32,
+        workers: &mut Vec<Worker>,
+        (source, threads, timeout): (&Arc<str>, usize, Option<Duration>),
+        plan: UnitPlan,
         limits: JobLimits<'_>,
-    ) -> Result<(PerturbationReference, ReferenceSummary), RenderError> {
-        let Some(formula) = &info.formula else {
-            return Err(RequestError::NoFormula.into());
-        };
-        let julia_c = match &formula.julia {
-            None => None,
-            Some(name) => match parameters.iter().find(|(declared, _)| declared == name) {
-                Some((_, ParameterValue::Complex { re, im })) => Some((*re, *im)),
-                _ => return Err(RequestError::NoFormula.into()),
-            },
-        };
-        let bits = bits_for_step(view.scale_per_pixel(height_px));
-        let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
-            computed_to >= max_iter || orbit.escaped_before(computed_to)
-        };
-        if let Some(cached) = &*lock(&self.last_reference) {
-            let reference = &cached.reference;
-            let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
-            let serves = cached.formula == *formula
-                && cached.julia_c == julia_c
-                && reference.orbit.bits >= bits
-                && complete(&reference.orbit, cached.max_iter)
-                && reference
-                    .critical
-                    .as_ref()
-                    .is_none_or(|critical| complete(critical, cached.max_iter))
-                && near(&reference.point.0, &view.center_x)
-                && near(&reference.point.1, &view.center_y)
-                && (!on_axis || reference.point.1.is_zero());
-            if serves {
-                let summary = ReferenceSummary {
-                    iterations: reference.orbit.len() - 1,
-                    bits: reference.orbit.bits,
-                    secs: 0.0,
-                    reused: true,
-                };
-                return Ok((
-                    PerturbationReference {
-                        max_iter,
-                        origin_offset: origin_offset(grid, &reference.point),
-                        ..reference.clone()
-                    },
-                    summary,
-                ));
-            }
+        on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
+    ) -> Result<(Vec<f32>, Vec<ThreadTiming>), RenderError> {
+        let units_total = plan.units.len();
+        let rows_asked_for = plan.rows_asked_for();
+        let job = self.start_job(
+            workers,
+            source,
+            JobWork::Render(Box::new(plan)),
+            threads,
+            limits,
+        );
+        let (results, reason) = collect_job(workers, job, limits.deadline, on_progress);
+        let threads = collect_failure(results.reports, reason, timeout, &results.abandoned)?;
+        if results.units_done != units_total {
+            return Err(RenderError::Internal(format!(
+                "{} of {units_total} units were rendered",
+                results.units_done
+            )));
         }
-        let started = Instant::now();
-        let point = (
-            view.center_x.clone(),
-            if on_axis {
-                BigFloat::zero()
-            } else {
-                view.center_y.clone()
-            },
-        );
-        let start = (
-            BigFloat::from_f64(formula.start.0),
-            BigFloat::from_f64(formula.start.1),
-        );
-        let julia_c_exact =
-            julia_c.map(|(re, im)| (BigFloat::from_f64(re), BigFloat::from_f64(im)));
-        let (z0, c) = match &julia_c_exact {
-            Some((re, im)) => ((&point.0, &point.1), (re, im)),
-            None => ((&start.0, &start.1), (&point.0, &point.1)),
-        };
-        let memory_limit_bytes = self.options.memory_limit_bytes;
-        // Two f64s a point, within the memory a worker's Lua state may use.
-        let max_points = (memory_limit_bytes / 16).max(2);
-        let is_stopped = || {
-            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
-        };
-        let orbit_from = |z0| {
-            reference_orbit(formula, z0, c, max_iter, bits, max_points, &is_stopped)
-                .map(Arc::new)
-                .map_err(|stop| match stop {
-                    OrbitStop::Stopped if limits.cancel.is_cancelled() => RenderError::Cancelled,
-                    OrbitStop::Stopped => RenderError::TimedOut { timeout_secs: 0.0 },
-                    OrbitStop::TooLong => RequestError::ReferenceTooLong {
-                        max_iter,
-                        limit_mib: memory_limit_bytes / (1024 * 1024),
-                    }
-                    .into(),
-                })
-        };
-        let orbit = orbit_from(z0)?;
-        // A Julia set's pixels rebase onto the orbit from the critical point.
-        let critical = match julia_c {
-            Some(_) => Some(orbit_from((&start.0, &start.1))?),
-            None => None,
-        };
-        let reference = PerturbationReference {
-            orbit,
-            critical,
-            origin_offset: origin_offset(grid, &point),
-            c: (c.0.to_f64(), c.1.to_f64()),
-            point,
-            max_iter,
-        };
-        let summary = ReferenceSummary {
-            iterations: reference.orbit.len() - 1,
-            bits,
-            secs: started.elapsed().as_secs_f64(),
-            reused: false,
-        };
-        *lock(&self.last_reference) = Some(CachedReference {
-            formula: formula.clone(),
-            julia_c,
-            max_iter,
-            reference: reference.clone(),
-        });
-        Ok((reference, summary))
+        Ok((rows_asked_for.of(results.image), threads))
     }
 
     /// Takes the worker pool for one render, waiting for a render in progress on another
@@ -552,7 +483,7 @@ fn collect_job(
     workers: &mut Vec<Worker>,
     started: StartedJob,
     deadline: Option<Instant>,
-    mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+    mut on_unit: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
 ) -> (JobResults, StopReason) {
     let mut results = JobResults {
         reports: (0..started.threads).map(|_| None).collect(),
@@ -676,7 +607,7 @@ fn report_finished_units(
     job: &Job,
     units_done: &mut usize,
     unit_values: &mut Vec<f32>,
-    mut on_unit: Option<&mut (dyn FnMut(&UnitProgress<'_>) + '_)>,
+    mut on_unit: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
 ) {
     let finished = std::mem::take(&mut *lock(&job.finished_units));
     let Some(plan) = job.work.plan() else {
@@ -708,7 +639,7 @@ fn report_finished_units(
                         .map(|bits| f32::from_bits(bits.load(Ordering::Relaxed))),
                 );
             }
-            on_unit(&UnitProgress {
+            on_unit(&RenderProgress::Unit(UnitProgress {
                 output: plan.output,
                 first_row: top - plan.rows.first,
                 row_count: bottom - top,
@@ -717,7 +648,7 @@ fn report_finished_units(
                 values: unit_values,
                 units_done: *units_done,
                 units_total: plan.units.len(),
-            });
+            }));
         }
     }
 }
@@ -807,17 +738,6 @@ impl Drop for Engine {
             let _ = thread.join();
         }
     }
-}
-
-/// The offset of `grid`'s origin from a reference `point`, in f64: exact differences of
-/// the two exact points, so that a pixel's offset from the reference is this plus its
-/// lattice offset, at any depth.
-fn origin_offset(grid: &PixelGrid, point: &(BigFloat, BigFloat)) -> (f64, f64) {
-    let (x_origin, y_origin) = &*grid.exact_origin;
-    (
-        (x_origin - &point.0).to_f64(),
-        (y_origin - &point.1).to_f64(),
-    )
 }
 
 #[cfg(test)]

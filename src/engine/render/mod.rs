@@ -10,6 +10,7 @@
 
 mod cancel;
 mod engine;
+mod iteration_limit;
 mod job;
 mod plan;
 mod pool;
@@ -19,7 +20,8 @@ mod request;
 pub use cancel::CancelToken;
 pub use engine::{Engine, EngineOptions, STOP_GRACE};
 pub use rendered::{
-    ReferenceSummary, RenderOutput, RenderTimings, ThreadTiming, UnitProgress, ValueImage,
+    MaxIterChoice, ReferenceSummary, RenderOutput, RenderProgress, RenderTimings, ThreadTiming,
+    UnitProgress, ValueImage,
 };
 pub(crate) use request::band_alignment_rows;
 pub use request::{

@@ -1,6 +1,7 @@
 //! What a render gives back: the values (`ValueImage`), the view and precision they were
 //! computed at, the timings (wall, compile, per thread), and the finished units passed to
-//! an observer while it runs (`UnitProgress`).
+//! an observer while it runs (`RenderProgress`: the reference orbit's iterations, then
+//! each unit of pixels).
 
 use super::plan::KeptPixels;
 use super::request::{RenderRequest, RowRange};
@@ -56,6 +57,29 @@ impl RenderTimings {
     }
 }
 
+/// How a render's iteration limit was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaxIterChoice {
+    /// The one asked for, or the kernel's own.
+    #[default]
+    Given,
+    /// Fitted to the view: no limit was asked for and the kernel renders by
+    /// perturbation, so the kernel's own was raised with the depth and where many pixels
+    /// reached it. `still_cuts` when the fitting stopped while raising it still let many
+    /// pixels escape (more iterations would show more).
+    Automatic {
+        /// Many pixels reach the limit that a higher one would let escape.
+        still_cuts: bool,
+    },
+}
+
+impl MaxIterChoice {
+    /// True when the limit was chosen automatically.
+    pub fn is_automatic(self) -> bool {
+        matches!(self, Self::Automatic { .. })
+    }
+}
+
 /// A finished render.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderOutput {
@@ -65,9 +89,8 @@ pub struct RenderOutput {
     pub view: View,
     /// The iteration limit the kernel ran with.
     pub max_iter: u32,
-    /// True when that limit was raised automatically with the depth (no limit was asked
-    /// for, and the kernel renders by perturbation).
-    pub automatic_max_iter: bool,
+    /// How that limit was chosen.
+    pub max_iter_choice: MaxIterChoice,
     /// What the kernel declared.
     pub kernel: KernelInfo,
     /// The value of every parameter the kernel declares, as rendered, in its order.
@@ -164,6 +187,23 @@ impl std::fmt::Display for ReferenceSummary {
             write!(f, " in {:.3} s", self.secs)
         }
     }
+}
+
+/// What a render reports while it runs, to its observer.
+#[derive(Debug)]
+pub enum RenderProgress<'a> {
+    /// The reference orbit of a render by perturbation is being computed (it can take
+    /// seconds at depth): `iterations_done` of at most `max_iter`. Reported every few tens
+    /// of milliseconds; a Julia set's second orbit (from the critical point) counts again
+    /// from 0.
+    Reference {
+        /// Iterations computed so far.
+        iterations_done: u32,
+        /// The most it will compute (it ends sooner where it escapes).
+        max_iter: u32,
+    },
+    /// A unit of pixels is done.
+    Unit(UnitProgress<'a>),
 }
 
 /// A unit (a rectangle of pixels) that has just been rendered, as passed to a render's

@@ -15,7 +15,7 @@ const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
 /// How wide the settings panel may be dragged, in points.
 const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
 use crate::engine::kernel::SHIPPED_KERNELS;
-use crate::engine::{Precision, PrecisionChoice, RenderError};
+use crate::engine::{MaxIterChoice, Precision, PrecisionChoice, RenderError};
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::editor_ui;
@@ -308,10 +308,10 @@ impl MoonbrotApp {
             .unwrap_or_default();
         let limited = match precision {
             Precision::Double => view.near_precision_limit(height),
-            // Both take pixels' points from the view's double-double centre.
-            Precision::DoubleDouble | Precision::Perturbation => {
-                view.near_double_double_limit(height)
-            }
+            // pixel_deep takes pixels' points in double-double.
+            Precision::DoubleDouble => view.near_double_double_limit(height),
+            // Pixels' offsets come from the view's exact centre, at any renderable depth.
+            Precision::Perturbation => false,
         };
         if limited {
             parts.push(match precision {
@@ -322,8 +322,8 @@ impl MoonbrotApp {
                     pixels are barely distinct (a kernel with pixel_deep goes deeper)"
                     .to_owned(),
                 Precision::DoubleDouble | Precision::Perturbation => {
-                    "WARNING: near the limit of the view's double-double coordinates, \
-                     neighbouring pixels are barely distinct"
+                    "WARNING: near the limit of double-double coordinates, neighbouring \
+                     pixels are barely distinct (a kernel with a formula goes deeper)"
                         .to_owned()
                 }
             });
@@ -351,8 +351,20 @@ impl MoonbrotApp {
             )),
             _ => parts.push(format!("precision: {}", precision.label())),
         }
-        if let Some((max_iter, true)) = self.rendering.shown_max_iter {
-            parts.push(format!("max_iter {max_iter} (automatic, with the depth)"));
+        let mut limit_cuts = false;
+        match self.rendering.shown_max_iter {
+            Some((max_iter, MaxIterChoice::Automatic { still_cuts: false })) => {
+                parts.push(format!("max_iter {} (automatic)", grouped(max_iter)));
+            }
+            Some((max_iter, MaxIterChoice::Automatic { still_cuts: true })) => {
+                limit_cuts = true;
+                parts.push(format!(
+                    "WARNING: many pixels reach max_iter {} (automatic): set a higher one to \
+                     see more",
+                    grouped(max_iter)
+                ));
+            }
+            _ => {}
         }
         parts.push(format!(
             "zoom {:.3e}×",
@@ -360,15 +372,20 @@ impl MoonbrotApp {
         ));
         parts.push(format!("{width}×{height} px"));
         if let Some(progress) = &self.canvas.progress {
-            parts.push(format!(
-                "rendering: {} of {height} rows",
-                progress.rows_done()
-            ));
+            let rows_done = progress.rows_done();
+            parts.push(match progress.reference_iterations {
+                Some((done, max_iter)) if rows_done == 0 => format!(
+                    "rendering: reference orbit {} of {} iterations",
+                    grouped(done),
+                    grouped(max_iter)
+                ),
+                _ => format!("rendering: {rows_done} of {height} rows"),
+            });
         }
         parts
             .push("drag: pan, wheel: zoom, Shift+drag: zoom box, double-click: zoom in".to_owned());
         let text = egui::RichText::new(parts.join("   |   ")).monospace();
-        let text = if limited {
+        let text = if limited || limit_cuts {
             text.color(ui.visuals().warn_fg_color)
         } else {
             text
@@ -391,6 +408,13 @@ impl MoonbrotApp {
                 ui.separator();
                 match self.export.progress {
                     Some((done, total)) => {
+                        if let Some((iterations_done, max_iter)) = self.export.reference {
+                            ui.label(format!(
+                                "Reference orbit: {} of {} iterations",
+                                grouped(iterations_done),
+                                grouped(max_iter)
+                            ));
+                        }
                         ui.add(
                             egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                                 .show_percentage(),
@@ -580,4 +604,18 @@ impl MoonbrotApp {
             self.commands.push(command);
         }
     }
+}
+
+/// `count` with its thousands separated by commas (`2,600,000`), for counts a reader
+/// compares at a glance.
+fn grouped(count: u32) -> String {
+    let digits = count.to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
 }

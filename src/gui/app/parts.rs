@@ -19,7 +19,7 @@ use crate::engine::geometry::default_home;
 use crate::engine::kernel::{KernelFileError, ParameterSpec, ParameterValues};
 use crate::engine::output::Palette;
 use crate::engine::render::ReferenceSummary;
-use crate::engine::{Precision, View};
+use crate::engine::{MaxIterChoice, Precision, View};
 
 /// The threads the window hands work to (none of them is ever waited for), and the dialogs.
 pub(super) struct Threads {
@@ -53,9 +53,8 @@ pub(super) struct Rendering {
     pub shown_precision: Option<Precision>,
     /// The reference orbit of the image on screen, when it was rendered by perturbation.
     pub shown_reference: Option<ReferenceSummary>,
-    /// The iteration limit of the image on screen, and whether it was raised
-    /// automatically with the depth.
-    pub shown_max_iter: Option<(u32, bool)>,
+    /// The iteration limit of the image on screen, and how it was chosen.
+    pub shown_max_iter: Option<(u32, MaxIterChoice)>,
 }
 
 impl Default for Rendering {
@@ -166,6 +165,8 @@ impl Opening {
 pub(super) struct ExportState {
     pub open: bool,
     pub progress: Option<(usize, usize)>,
+    /// While an export's reference orbit is computed: iterations done, of at most.
+    pub reference: Option<(u32, u32)>,
     pub outcome: Option<Result<PathBuf, ExportFailure>>,
 }
 

@@ -1,0 +1,336 @@
+//! Rendering by perturbation, the engine's side: the reference orbit a render's pixels
+//! iterate against (computed in arbitrary precision on the calling thread, with its
+//! progress reported, or the last one reused nearby), and the iteration limit fitted to
+//! the view by probe renders (`iteration_limit` decides; this runs the probes), both kept
+//! for the next render nearby.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::super::iteration_limit::{FittedLimit, Probe, fitted_limit};
+use super::super::plan::UnitPlan;
+use super::super::pool::Worker;
+use super::super::rendered::{ReferenceSummary, RenderProgress};
+use super::super::request::{RenderRequest, RowRange};
+use super::{Engine, JobLimits, REFERENCE_PROGRESS_INTERVAL};
+use crate::engine::error::{RenderError, RequestError};
+use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View};
+use crate::engine::kernel::{
+    Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference, ReferenceOrbit,
+    bits_for_step, reference_orbit,
+};
+use crate::engine::sync::lock;
+
+/// What renders by perturbation keep for the next one nearby.
+#[derive(Default)]
+pub(super) struct PerturbationCache {
+    /// The last reference orbit computed.
+    reference: Mutex<Option<CachedReference>>,
+    /// The last iteration limit fitted.
+    limit: Mutex<Option<CachedLimit>>,
+}
+
+/// A reference orbit kept for reuse, with what it was computed for.
+struct CachedReference {
+    formula: Formula,
+    julia_c: Option<(f64, f64)>,
+    /// The iteration limit it was computed to.
+    max_iter: u32,
+    reference: PerturbationReference,
+}
+
+/// An iteration limit fitted to a view, with what it was fitted for.
+struct CachedLimit {
+    source: Arc<str>,
+    parameters: Vec<(String, ParameterValue)>,
+    /// The limit the depth gave, which the fitting started from.
+    depth_limit: u32,
+    view: View,
+    fitted: FittedLimit,
+}
+
+/// The width of a probe render, in pixels, at most and at least (an eighth of the image's
+/// width between): enough pixels to count a share of one percent.
+const PROBE_WIDTH_PX: (u32, u32) = (48, 160);
+
+/// The fewest pixels a probe renders.
+const PROBE_MIN_PIXELS: u64 = 64;
+
+/// Pixel iterations a probe takes at most where every pixel runs to the limit (about a
+/// second on two cores): a high limit is probed on fewer pixels, so a view inside the
+/// set costs little to try.
+const PROBE_ITERATION_BUDGET: u64 = 100_000_000;
+
+/// The size of a probe of an image of `size_px` at `limit` iterations: an eighth of its
+/// width (within `PROBE_WIDTH_PX`), fewer pixels where the limit is high, its shape.
+fn probe_size_px((width_px, height_px): (u32, u32), limit: u32) -> (u32, u32) {
+    let aspect = f64::from(height_px.max(1)) / f64::from(width_px.max(1));
+    let widest = (width_px / 8).clamp(PROBE_WIDTH_PX.0, PROBE_WIDTH_PX.1);
+    let most_pixels = (f64::from(widest) * f64::from(widest) * aspect).max(1.0) as u64;
+    let pixels = (PROBE_ITERATION_BUDGET / u64::from(limit.max(1)))
+        .clamp(PROBE_MIN_PIXELS, most_pixels.max(PROBE_MIN_PIXELS));
+    let width = (pixels as f64 / aspect).sqrt().round().max(1.0);
+    let height = (width * aspect).round().max(1.0);
+    (width as u32, height as u32)
+}
+
+impl Engine {
+    /// The reference orbit(s) of a render by perturbation: the last render's when they
+    /// still serve (same formula and constant, enough bits, long enough, their point
+    /// within a span of the view's centre), else computed from the view's centre (on the
+    /// real axis when the render mirrors rows across it), in the precision the pixel step
+    /// needs, stopped by a cancel or the deadline, and within the memory limit.
+    pub(super) fn perturbation_reference(
+        &self,
+        info: &KernelInfo,
+        (view, grid, height_px, on_axis): (&View, &PixelGrid, u32, bool),
+        parameters: &[(String, ParameterValue)],
+        max_iter: u32,
+        limits: JobLimits<'_>,
+        mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
+    ) -> Result<(PerturbationReference, ReferenceSummary), RenderError> {
+        let Some(formula) = &info.formula else {
+            return Err(RequestError::NoFormula.into());
+        };
+        let julia_c = match &formula.julia {
+            None => None,
+            Some(name) => match parameters.iter().find(|(declared, _)| declared == name) {
+                Some((_, ParameterValue::Complex { re, im })) => Some((*re, *im)),
+                _ => return Err(RequestError::NoFormula.into()),
+            },
+        };
+        let bits = bits_for_step(view.scale_per_pixel(height_px));
+        let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
+            computed_to >= max_iter || orbit.escaped_before(computed_to)
+        };
+        if let Some(cached) = &*lock(&self.perturbation_cache.reference) {
+            let reference = &cached.reference;
+            let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
+            let serves = cached.formula == *formula
+                && cached.julia_c == julia_c
+                && reference.orbit.bits >= bits
+                && complete(&reference.orbit, cached.max_iter)
+                && reference
+                    .critical
+                    .as_ref()
+                    .is_none_or(|critical| complete(critical, cached.max_iter))
+                && near(&reference.point.0, &view.center_x)
+                && near(&reference.point.1, &view.center_y)
+                && (!on_axis || reference.point.1.is_zero());
+            if serves {
+                let summary = ReferenceSummary {
+                    iterations: reference.orbit.len() - 1,
+                    bits: reference.orbit.bits,
+                    secs: 0.0,
+                    reused: true,
+                };
+                return Ok((
+                    PerturbationReference {
+                        max_iter,
+                        origin_offset: origin_offset(grid, &reference.point),
+                        ..reference.clone()
+                    },
+                    summary,
+                ));
+            }
+        }
+        let started = Instant::now();
+        let point = (
+            view.center_x.clone(),
+            if on_axis {
+                BigFloat::zero()
+            } else {
+                view.center_y.clone()
+            },
+        );
+        let start = (
+            BigFloat::from_f64(formula.start.0),
+            BigFloat::from_f64(formula.start.1),
+        );
+        let julia_c_exact =
+            julia_c.map(|(re, im)| (BigFloat::from_f64(re), BigFloat::from_f64(im)));
+        let (z0, c) = match &julia_c_exact {
+            Some((re, im)) => ((&point.0, &point.1), (re, im)),
+            None => ((&start.0, &start.1), (&point.0, &point.1)),
+        };
+        let memory_limit_bytes = self.options.memory_limit_bytes;
+        // Two f64s a point, within the memory a worker's Lua state may use.
+        let max_points = (memory_limit_bytes / 16).max(2);
+        let mut last_report = Instant::now();
+        let mut checkpoint = |iterations_done| {
+            if let Some(on_progress) = on_progress.as_deref_mut()
+                && last_report.elapsed() >= REFERENCE_PROGRESS_INTERVAL
+            {
+                last_report = Instant::now();
+                on_progress(&RenderProgress::Reference {
+                    iterations_done,
+                    max_iter,
+                });
+            }
+            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
+        };
+        let mut orbit_from = |z0| {
+            reference_orbit(formula, z0, c, max_iter, bits, max_points, &mut checkpoint)
+                .map(Arc::new)
+                .map_err(|stop| match stop {
+                    OrbitStop::Stopped if limits.cancel.is_cancelled() => RenderError::Cancelled,
+                    OrbitStop::Stopped => RenderError::TimedOut { timeout_secs: 0.0 },
+                    OrbitStop::TooLong => RequestError::ReferenceTooLong {
+                        max_iter,
+                        limit_mib: memory_limit_bytes / (1024 * 1024),
+                    }
+                    .into(),
+                })
+        };
+        let orbit = orbit_from(z0)?;
+        // A Julia set's pixels rebase onto the orbit from the critical point.
+        let critical = match julia_c {
+            Some(_) => Some(orbit_from((&start.0, &start.1))?),
+            None => None,
+        };
+        let reference = PerturbationReference {
+            orbit,
+            critical,
+            origin_offset: origin_offset(grid, &point),
+            c: (c.0.to_f64(), c.1.to_f64()),
+            point,
+            max_iter,
+        };
+        let summary = ReferenceSummary {
+            iterations: reference.orbit.len() - 1,
+            bits,
+            secs: started.elapsed().as_secs_f64(),
+            reused: false,
+        };
+        *lock(&self.perturbation_cache.reference) = Some(CachedReference {
+            formula: formula.clone(),
+            julia_c,
+            max_iter,
+            reference: reference.clone(),
+        });
+        Ok((reference, summary))
+    }
+
+    /// The iteration limit for a render of `request` by perturbation with no limit asked
+    /// for, fitted from `depth_limit` by probe renders of the view (`probe_size_px`; no
+    /// guessing, no mirroring), whose reference orbits are the render's
+    /// own (the render reuses the last). The last fitting is used again for the same
+    /// kernel, parameters and depth within a span of its view, so the bands, previews and
+    /// pans of one view agree. Also gives the seconds spent computing reference orbits.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fitted_max_iter(
+        &self,
+        workers: &mut Vec<Worker>,
+        request: &RenderRequest,
+        (info, parameters): (&KernelInfo, &[(String, ParameterValue)]),
+        (view, on_axis): (&View, bool),
+        depth_limit: u32,
+        limits: JobLimits<'_>,
+        mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
+    ) -> Result<(FittedLimit, f64), RenderError> {
+        if let Some(cached) = &*lock(&self.perturbation_cache.limit) {
+            let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
+            if cached.source == request.source
+                && cached.parameters == parameters
+                && cached.depth_limit == depth_limit
+                && cached.view.span == view.span
+                && near(&cached.view.center_x, &view.center_x)
+                && near(&cached.view.center_y, &view.center_y)
+            {
+                return Ok((cached.fitted, 0.0));
+            }
+        }
+        let mut reference_secs = 0.0;
+        let mut probe = |limit: u32| -> Result<Probe, RenderError> {
+            let (width_px, height_px) = probe_size_px((request.width_px, request.height_px), limit);
+            let probe_request = RenderRequest {
+                view: Some(view.clone()),
+                width_px,
+                height_px,
+                rows: None,
+                guessing: false,
+                symmetry: false,
+                previous: None,
+                ..request.clone()
+            };
+            let rows = RowRange {
+                first: 0,
+                count: height_px,
+            };
+            let mut plan = UnitPlan::new(
+                &probe_request,
+                rows,
+                view,
+                parameters.to_vec(),
+                (info.output, limit, info.symmetry),
+                Precision::Perturbation,
+            );
+            // The render's own reference: the bits of its pixel step, its point.
+            let (reference, summary) = self.perturbation_reference(
+                info,
+                (view, &plan.grid, request.height_px, on_axis),
+                parameters,
+                limit,
+                limits,
+                on_progress.as_deref_mut(),
+            )?;
+            if !summary.reused {
+                reference_secs += summary.secs;
+            }
+            let reference_escaped_at = reference
+                .orbit
+                .escaped_before(limit)
+                .then(|| (reference.orbit.len() - 1) as u32);
+            plan.perturbation = Some(Arc::new(reference));
+            let (values, _) = self.run_plan(
+                workers,
+                (&request.source, request.threads, request.timeout),
+                plan,
+                limits,
+                None,
+            )?;
+            let inside = values.iter().filter(|value| **value < 0.0).count();
+            Ok(Probe {
+                inside_share: inside as f64 / values.len().max(1) as f64,
+                reference_escaped_at,
+            })
+        };
+        let fitted = fitted_limit(depth_limit, &mut probe)?;
+        *lock(&self.perturbation_cache.limit) = Some(CachedLimit {
+            source: Arc::clone(&request.source),
+            parameters: parameters.to_vec(),
+            depth_limit,
+            view: view.clone(),
+            fitted,
+        });
+        Ok((fitted, reference_secs))
+    }
+}
+
+/// The offset of `grid`'s origin from a reference `point`, in f64: exact differences of
+/// the two exact points, so that a pixel's offset from the reference is this plus its
+/// lattice offset, at any depth.
+fn origin_offset(grid: &PixelGrid, point: &(BigFloat, BigFloat)) -> (f64, f64) {
+    let (x_origin, y_origin) = &*grid.exact_origin;
+    (
+        (x_origin - &point.0).to_f64(),
+        (y_origin - &point.1).to_f64(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::kernel::MAX_MAX_ITER;
+
+    #[test]
+    fn a_probe_is_an_eighth_of_the_image_with_fewer_pixels_for_high_limits() {
+        assert_eq!(probe_size_px((1280, 720), 1000), (160, 90));
+        assert_eq!(probe_size_px((320, 180), 1000), (48, 27));
+        let (width, height) = probe_size_px((1280, 720), 1_000_000);
+        assert!((90..=110).contains(&(u64::from(width) * u64::from(height))));
+        assert!((f64::from(width) / f64::from(height) - 16.0 / 9.0).abs() < 0.5);
+        let (width, height) = probe_size_px((1280, 720), MAX_MAX_ITER);
+        assert!(u64::from(width) * u64::from(height) >= PROBE_MIN_PIXELS - 8);
+    }
+}

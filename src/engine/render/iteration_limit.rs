@@ -1,0 +1,203 @@
+//! The automatic iteration limit of a render by perturbation, fitted to the image: the
+//! depth gives a first limit (`automatic_max_iter`); a small probe render of the same view
+//! then says how many pixels reach it. Where many do, the limit is raised fourfold while
+//! raising it lets a good share of them escape (pixels that were cut off, not inside the
+//! set), and where the reference orbit escapes, to twice its length (the pixels about it
+//! escape about as late). Raising stops when it no longer helps (what is left is inside:
+//! a minibrot), after a few rounds, or at `MAX_MAX_ITER`. While almost no pixel escapes
+//! at either limit, raising goes on (nothing is known yet), and is kept only if a higher
+//! limit lets pixels out (a view inside the set keeps the depth's limit). Stopping while
+//! raising still helped is reported, so the user knows that more iterations would show
+//! more.
+
+use crate::engine::error::RenderError;
+use crate::engine::kernel::two_significant_digits;
+
+/// The share of a probe's pixels reaching the limit below which the limit stands.
+const INSIDE_SHARE_TO_RAISE: f64 = 0.01;
+
+/// Raising the limit is kept when at least this share of the pixels that reached it
+/// escape with the raised one.
+const SHARE_ESCAPING_TO_KEEP: f64 = 1.0 / 3.0;
+
+/// A share of pixels at the limit so large that whether they are inside is not known.
+const ALL_BUT_A_FEW: f64 = 0.95;
+
+/// How many times the limit is raised fourfold at most (64 times the depth's limit).
+const MAX_RAISES: u32 = 3;
+
+/// The pixels of a probe render at one limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Probe {
+    /// The share of pixels that reached the limit.
+    pub inside_share: f64,
+    /// Where the reference orbit escaped, if it did before the limit.
+    pub reference_escaped_at: Option<u32>,
+}
+
+/// The limit chosen, and whether raising it still let pixels escape when the search
+/// stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FittedLimit {
+    /// The iteration limit to render with.
+    pub max_iter: u32,
+    /// True when many pixels reach it and a higher limit would let a good share of them
+    /// escape (the search ran out of rounds or reached `MAX_MAX_ITER`).
+    pub still_cuts: bool,
+}
+
+/// Fits the limit from `depth_limit` by calling `probe` at each limit tried (the first
+/// call at `depth_limit`).
+pub(super) fn fitted_limit(
+    depth_limit: u32,
+    probe: &mut dyn FnMut(u32) -> Result<Probe, RenderError>,
+) -> Result<FittedLimit, RenderError> {
+    let mut limit = depth_limit;
+    let mut at_limit = probe(limit)?;
+    // The reference escapes at N: the pixels about it escape near N, some well after.
+    if let Some(escaped_at) = at_limit.reference_escaped_at {
+        let twice = two_significant_digits(2.0 * f64::from(escaped_at));
+        if twice > limit {
+            limit = twice;
+            at_limit = probe(limit)?;
+        }
+    }
+    // The last limit a raise let pixels escape at (or the first): raises with nothing
+    // escaping yet are tried, and kept only if a later one lets pixels out.
+    let mut kept = FittedLimit {
+        max_iter: limit,
+        still_cuts: false,
+    };
+    for _ in 0..MAX_RAISES {
+        if at_limit.inside_share < INSIDE_SHARE_TO_RAISE {
+            return Ok(kept);
+        }
+        let raised = two_significant_digits(4.0 * f64::from(limit));
+        if raised <= limit {
+            // At MAX_MAX_ITER.
+            return Ok(kept);
+        }
+        let with_raised = probe(raised)?;
+        let escaped = at_limit.inside_share - with_raised.inside_share;
+        if escaped >= at_limit.inside_share * SHARE_ESCAPING_TO_KEEP {
+            kept = FittedLimit {
+                max_iter: raised,
+                still_cuts: with_raised.inside_share >= INSIDE_SHARE_TO_RAISE,
+            };
+        } else if with_raised.inside_share < ALL_BUT_A_FEW {
+            // Most of them stay: inside the set, not cut off.
+            return Ok(kept);
+        }
+        // Else almost nothing escapes at either limit: not known yet (deep views need
+        // far more than the depth's guess), so try higher.
+        limit = raised;
+        at_limit = with_raised;
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A probe over pixels that escape at the given iteration counts (None: inside).
+    fn probe_of(
+        escapes: &[Option<u32>],
+        reference_escaped_at: Option<u32>,
+        tried: &mut Vec<u32>,
+    ) -> impl FnMut(u32) -> Result<Probe, RenderError> {
+        move |limit| {
+            tried.push(limit);
+            let inside = escapes
+                .iter()
+                .filter(|escape| escape.is_none_or(|at| at > limit))
+                .count();
+            Ok(Probe {
+                inside_share: inside as f64 / escapes.len() as f64,
+                reference_escaped_at: reference_escaped_at.filter(|&at| at <= limit),
+            })
+        }
+    }
+
+    #[test]
+    fn a_limit_that_cuts_no_pixels_stands() {
+        let escapes: Vec<_> = (1..=1000).map(|n| Some(n * 3)).collect();
+        let mut tried = Vec::new();
+        let fitted = fitted_limit(5000, &mut probe_of(&escapes, None, &mut tried)).expect("fits");
+        assert_eq!(fitted.max_iter, 5000);
+        assert!(!fitted.still_cuts);
+        assert_eq!(tried, [5000]);
+    }
+
+    #[test]
+    fn pixels_cut_off_raise_the_limit_until_they_escape() {
+        // A fifth of the pixels escape between 6,000 and 16,000 iterations.
+        let mut escapes: Vec<_> = (0..800).map(|n| Some(100 + n)).collect();
+        escapes.extend((0..200).map(|n| Some(6000 + 50 * n)));
+        let mut tried = Vec::new();
+        let fitted = fitted_limit(5000, &mut probe_of(&escapes, None, &mut tried)).expect("fits");
+        assert_eq!(fitted.max_iter, 20_000);
+        assert!(!fitted.still_cuts);
+        assert_eq!(tried, [5000, 20_000]);
+    }
+
+    #[test]
+    fn pixels_inside_do_not_raise_it() {
+        // A minibrot: a third of the pixels never escape, a few escape just past the limit.
+        let mut escapes: Vec<Option<u32>> = vec![None; 330];
+        escapes.extend((0..660).map(|n| Some(100 + n)));
+        escapes.extend((0..10).map(|n| Some(6000 + n)));
+        let mut tried = Vec::new();
+        let fitted = fitted_limit(5000, &mut probe_of(&escapes, None, &mut tried)).expect("fits");
+        assert_eq!(fitted.max_iter, 5000);
+        assert!(!fitted.still_cuts);
+        assert_eq!(tried, [5000, 20_000]);
+    }
+
+    #[test]
+    fn an_image_with_nothing_escaping_yet_raises_it_blind() {
+        // Every pixel escapes between 30,000 and 40,000 iterations.
+        let escapes: Vec<_> = (0..1000).map(|n| Some(30_000 + 10 * n)).collect();
+        let mut tried = Vec::new();
+        let fitted = fitted_limit(1900, &mut probe_of(&escapes, None, &mut tried)).expect("fits");
+        assert_eq!(tried, [1900, 7600, 30_000, 120_000]);
+        assert_eq!(fitted.max_iter, 120_000);
+        assert!(!fitted.still_cuts);
+    }
+
+    #[test]
+    fn a_view_inside_the_set_keeps_the_depths_limit() {
+        let escapes = vec![None; 1000];
+        let mut tried = Vec::new();
+        let fitted = fitted_limit(2900, &mut probe_of(&escapes, None, &mut tried)).expect("fits");
+        assert_eq!(tried, [2900, 12_000, 48_000, 190_000]);
+        assert_eq!(fitted.max_iter, 2900);
+        assert!(!fitted.still_cuts);
+    }
+
+    #[test]
+    fn an_escaping_reference_sets_a_floor_of_twice_its_length() {
+        let escapes: Vec<_> = (1..=1000).map(|n| Some(n * 4)).collect();
+        let mut tried = Vec::new();
+        let fitted =
+            fitted_limit(5000, &mut probe_of(&escapes, Some(4100), &mut tried)).expect("fits");
+        assert_eq!(fitted.max_iter, 8200);
+        assert_eq!(tried, [5000, 8200]);
+    }
+
+    #[test]
+    fn running_out_of_rounds_while_raising_helps_is_reported() {
+        // Escapes spread so that each fourfold raise lets half of the rest out.
+        let escapes: Vec<_> = (0..1000)
+            .map(|n| {
+                let u = (f64::from(n) + 0.5) / 1000.0;
+                Some((1000.0 / (u * u)).min(1e9) as u32)
+            })
+            .collect();
+        let fitted =
+            fitted_limit(1000, &mut probe_of(&escapes, None, &mut Vec::new())).expect("fits");
+        assert_eq!(fitted.max_iter, 64_000);
+        assert!(fitted.still_cuts);
+    }
+}
