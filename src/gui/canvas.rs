@@ -423,9 +423,12 @@ fn double_click_zoom(
         .double_clicked()
         .then(|| response.interact_pointer_pos())
         .flatten()?;
-    let point = view.complex_at_exact_pos(placement.pos_in_image(pointer), placement.size_px);
     Some(ViewChange {
-        view: view.zoomed_about(point, CLICK_ZOOM_FACTOR),
+        view: view.zoomed_about_pos_in_image(
+            placement.pos_in_image(pointer),
+            placement.size_px,
+            CLICK_ZOOM_FACTOR,
+        ),
         gesture: Gesture::Discrete,
     })
 }
@@ -442,9 +445,12 @@ fn wheel_zoom(
     if steps == 0.0 {
         return None;
     }
-    let point = view.complex_at_exact_pos(placement.pos_in_image(pointer), placement.size_px);
     Some(ViewChange {
-        view: view.zoomed_about(point, WHEEL_STEP_FACTOR.powf(steps)),
+        view: view.zoomed_about_pos_in_image(
+            placement.pos_in_image(pointer),
+            placement.size_px,
+            WHEEL_STEP_FACTOR.powf(steps),
+        ),
         gesture: Gesture::Wheel,
     })
 }

@@ -12,7 +12,7 @@ use crate::engine::kernel::{ParameterKind, ParameterSpec, ParameterValue};
 use crate::engine::output::{Gradient, Palette};
 use crate::engine::render::{MAX_THREADS, default_thread_count};
 
-/// The iteration limit offered when the user unticks "kernel's".
+/// The iteration limit offered when the user unticks "automatic".
 const DEFAULT_USER_MAX_ITER: u32 = 500;
 
 /// The largest thread count offered: twice the cores (at least 2), at most `MAX_THREADS`.
@@ -112,13 +112,21 @@ fn side_px_field(value: &mut u32) -> egui::DragValue<'_> {
         .suffix(" px")
 }
 
-/// "kernel's" (the kernel's own `max_iter`) or a number.
+/// "automatic" (the kernel's own `max_iter`, raised and fitted to deep views rendered by
+/// perturbation) or a number.
 fn max_iter_ui(ui: &mut Ui, max_iter: &mut Option<u32>) {
     let label = ui.label("Max iterations");
     ui.horizontal(|ui| {
-        let mut use_kernels = max_iter.is_none();
-        if ui.checkbox(&mut use_kernels, "kernel's").changed() {
-            *max_iter = (!use_kernels).then_some(DEFAULT_USER_MAX_ITER);
+        let mut automatic = max_iter.is_none();
+        if ui
+            .checkbox(&mut automatic, "automatic")
+            .on_hover_text(
+                "the kernel's own max_iter; deep views rendered by perturbation raise it with \
+                 the depth and where pixels reach it",
+            )
+            .changed()
+        {
+            *max_iter = (!automatic).then_some(DEFAULT_USER_MAX_ITER);
         }
         if let Some(max_iter) = max_iter {
             ui.add(

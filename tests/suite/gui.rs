@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, Pos2, TouchPhase, Vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use moonbrot::engine::geometry::BigFloat;
 use moonbrot::engine::{KernelError, Precision, RenderError, View};
 use moonbrot::gui::{
     AppOptions, DialogPurpose, FileDialogs, MoonbrotApp, SOURCE_LABEL, Settings, SizeChoice,
@@ -297,6 +298,70 @@ fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_
         Some(Precision::Perturbation)
     );
     harness.get_by_label_contains("precision: perturbation (");
+    let (shown_view, image) = harness.state().shown_image().expect("image");
+    assert_eq!(*shown_view, view);
+    let distinct: std::collections::HashSet<u32> =
+        image.values.iter().map(|value| value.to_bits()).collect();
+    assert!(
+        distinct.len() > 100,
+        "detail, not blocks: {} values",
+        distinct.len()
+    );
+}
+
+#[test]
+fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automatic_limit() {
+    // c = i is on the set's boundary and the set looks alike about it at every depth
+    // (its orbit 0, i, -1 + i, -i, -1 + i, ... neither escapes nor settles): a wheel
+    // about it finds detail however deep it goes.
+    let mut harness = harness();
+    harness.event(Event::Paste("--center=0,1 --span 1e-3".to_owned()));
+    settle(&mut harness);
+    let area = harness.state().canvas_rect();
+    let size_px = harness.state().image_size_px();
+    let cursor = area.center();
+    // The point under the cursor is i to a fraction of a pixel; the view moves by that
+    // fraction so that it is i exactly, which the wheel then keeps under the cursor.
+    let (x, y) = complex_at(area, &harness.state().view(), size_px, cursor);
+    let (zero, one) = (BigFloat::zero(), BigFloat::from_f64(1.0));
+    let centre = (&zero - &x, &(&one - &y) + &one);
+    harness.event(Event::Paste(format!(
+        "--center={},{} --span 1e-3",
+        centre.0.to_decimal(),
+        centre.1.to_decimal()
+    )));
+    settle(&mut harness);
+    let i = (zero, one);
+    assert_eq!(
+        complex_at(area, &harness.state().view(), size_px, cursor),
+        i
+    );
+    harness.hover_at(cursor);
+    harness.step();
+    while harness.state().view().span_f64() > 1e-41 {
+        harness.event(Event::MouseWheel {
+            unit: MouseWheelUnit::Line,
+            delta: Vec2::new(0.0, 10.0),
+            phase: TouchPhase::Move,
+            source: MouseWheelSource::Unknown,
+            modifiers: Modifiers::NONE,
+        });
+        harness.step();
+    }
+    settle(&mut harness);
+    let view = harness.state().view();
+    assert!(view.span_f64() < 1e-40);
+    assert_eq!(
+        complex_at(area, &view, size_px, cursor),
+        i,
+        "the wheel keeps the point under the cursor exactly"
+    );
+    assert_eq!(
+        harness.state().shown_precision(),
+        Some(Precision::Perturbation)
+    );
+    harness.get_by_label_contains("precision: perturbation (");
+    harness.get_by_label_contains("(automatic)");
     let (shown_view, image) = harness.state().shown_image().expect("image");
     assert_eq!(*shown_view, view);
     let distinct: std::collections::HashSet<u32> =

@@ -321,10 +321,49 @@ impl View {
         )
     }
 
+    /// This view zoomed by `factor` (> 1 zooms in) about the point at `pos_in_image` in an
+    /// image of `size_px`, which keeps both its place in the image and its value exactly
+    /// (through any number of zooms: the new centre is that point less its offset at the
+    /// new scale, the offset `complex_at_exact_pos` adds back).
+    pub fn zoomed_about_pos_in_image(
+        &self,
+        pos_in_image: (f64, f64),
+        size_px: (u32, u32),
+        factor: f64,
+    ) -> Self {
+        let (fixed_x, fixed_y) = self.complex_at_exact_pos(pos_in_image, size_px);
+        let span = self.span.div_f64(factor).with_bits(64);
+        let zoomed = Self {
+            center_x: BigFloat::zero(),
+            center_y: BigFloat::zero(),
+            span,
+        };
+        let (offset_x, offset_y) = zoomed.complex_at_exact_pos(pos_in_image, size_px);
+        let bits = Self::center_bits(&zoomed.span);
+        Self {
+            center_x: (&fixed_x.with_bits(bits) - &offset_x).with_bits(bits),
+            center_y: (&fixed_y.with_bits(bits) - &offset_y).with_bits(bits),
+            span: zoomed.span,
+        }
+    }
+
     /// How many times this view is magnified relative to `home` (by span; infinite past
-    /// f64's range).
+    /// f64's range: `zoom_text_relative_to` writes any).
     pub fn zoom_relative_to(&self, home: &View) -> f64 {
         (home.span.log2() - self.span.log2()).exp2()
+    }
+
+    /// The magnification relative to `home` as text, `1.234e567`, at any depth.
+    pub fn zoom_text_relative_to(&self, home: &View) -> String {
+        let log10 = (home.span.log2() - self.span.log2()) * std::f64::consts::LOG10_2;
+        let mut exponent = log10.floor();
+        let mut mantissa = 10_f64.powf(log10 - exponent);
+        // 9.9996 prints as 10.000: carry it.
+        if format!("{mantissa:.3}").starts_with("10") {
+            mantissa /= 10.0;
+            exponent += 1.0;
+        }
+        format!("{mantissa:.3}e{exponent}")
     }
 
     /// True when neighbouring pixels are so close that f64 can barely tell their
@@ -531,6 +570,10 @@ mod tests {
             (after.0 - cursor.0).abs() <= 0.5 + 1e-9 && (after.1 - cursor.1).abs() <= 0.5 + 1e-9
         );
         assert!((zoomed.zoom_relative_to(&view) - 1.25).abs() < 1e-12);
+        assert_eq!(zoomed.zoom_text_relative_to(&view), "1.250e0");
+        let deep = View::from_decimals("0", "1", "2.6e-400").expect("a view");
+        let home = View::new(-0.6, 0.0, 2.6);
+        assert_eq!(deep.zoom_text_relative_to(&home), "1.000e400");
     }
 
     #[test]
@@ -693,5 +736,18 @@ mod tests {
         assert!(View::new(-0.75, 0.1, 1e-14).near_precision_limit(1000));
         assert!(!View::new(-0.75, 0.1, 1e-24).near_double_double_limit(1000));
         assert!(View::new(-0.75, 0.1, 1e-28).near_double_double_limit(1000));
+    }
+
+    #[test]
+    fn zooming_about_a_position_keeps_its_point_exactly_through_any_number_of_zooms() {
+        let size_px = (320, 180);
+        let pos = (123.456, 78.9);
+        let mut view = View::new(-0.75, 0.1, 3.0);
+        let fixed = view.complex_at_exact_pos(pos, size_px);
+        for _ in 0..300 {
+            view = view.zoomed_about_pos_in_image(pos, size_px, 9.3);
+            assert_eq!(view.complex_at_exact_pos(pos, size_px), fixed);
+        }
+        assert!(view.span.log2() < -900.0, "{}", view.span);
     }
 }

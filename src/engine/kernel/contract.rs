@@ -96,7 +96,8 @@ impl KernelInfo {
 
     /// The iteration limit to run with at `view`, and whether it is automatic: the user's
     /// when given; else, for a kernel that renders by perturbation (an escape-time
-    /// formula), the kernel's own raised with the depth (`automatic_max_iter`); else the
+    /// formula), the kernel's own raised with the depth (`automatic_max_iter`; a render
+    /// by perturbation then fits it to the image); else the
     /// kernel's own. A pure function of the view, so every pass, band and preview of one
     /// view iterates alike.
     pub fn max_iter_at(&self, requested: Option<u32>, view: &View) -> (u32, bool) {

@@ -367,8 +367,8 @@ impl MoonbrotApp {
             _ => {}
         }
         parts.push(format!(
-            "zoom {:.3e}×",
-            view.zoom_relative_to(&self.rendering.kernel_home)
+            "zoom {}×",
+            view.zoom_text_relative_to(&self.rendering.kernel_home)
         ));
         parts.push(format!("{width}×{height} px"));
         if let Some(progress) = &self.canvas.progress {
