@@ -126,12 +126,16 @@ fn describe_kernel(text: &mut String, info: &KernelInfo, stored: Option<&Documen
         let _ = writeln!(
             text,
             "deep views: {}",
-            if info.perturbs() {
-                "by perturbation from the formula"
-            } else if info.deep {
-                "pixel_deep (the formula's step reads a parameter, so it is recorded at the defaults)"
-            } else {
-                "f64 (the formula's step reads a parameter, and there is no pixel_deep)"
+            match (formula.reads_parameters, info.deep) {
+                (false, _) => "by perturbation from the formula",
+                (true, true) => {
+                    "by perturbation from the formula, recorded with each render's parameter \
+                     values (pixel_deep at values its step cannot be followed with)"
+                }
+                (true, false) => {
+                    "by perturbation from the formula, recorded with each render's parameter \
+                     values (f64 at values its step cannot be followed with)"
+                }
             }
         );
     } else if info.deep {

@@ -184,7 +184,10 @@ fn moonbrot_info_prints_a_kernels_formula() {
     assert!(text.contains("deep views: by perturbation"), "{text}");
     let multibrot = crate::support::text(&crate::support::moonbrot(&["info", "multibrot"]).stdout);
     assert!(multibrot.contains("formula: z -> z^3 + c"), "{multibrot}");
-    assert!(multibrot.contains("deep views: pixel_deep"), "{multibrot}");
+    assert!(
+        multibrot.contains("deep views: by perturbation from the formula, recorded with each"),
+        "{multibrot}"
+    );
     let output = crate::support::moonbrot(&["info", "seed"]);
     assert!(!crate::support::text(&output.stdout).contains("formula"));
 }
@@ -206,8 +209,8 @@ fn share_differing(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn perturbation_gives_each_formula_kernels_own_pixels_where_f64_is_exact() {
     let engine = Engine::default();
-    // multibrot's step reads its power parameter: it renders deep by pixel_deep. The
-    // Burning Ship's folds make parts of its home view chaotic for any f64 arithmetic: at
+    // multibrot's step reads its power parameter: its formula is recorded again with the
+    // power rendered (4 here; its default is 3). The Burning Ship's folds make parts of its home view chaotic for any f64 arithmetic: at
     // one pixel there f64 escapes after 132 iterations, perturbation after 106 and a
     // 400-bit iteration after 92 (about 2% of the view is like that).
     for (name, largest_share) in [
@@ -215,10 +218,18 @@ fn perturbation_gives_each_formula_kernels_own_pixels_where_f64_is_exact() {
         ("julia", 0.001),
         ("tricorn", 0.001),
         ("burning_ship", 0.03),
+        ("multibrot", 0.001),
     ] {
         let home = moonbrot::engine::RenderRequest {
             max_iter: Some(500),
             guessing: false,
+            parameters: if name == "multibrot" {
+                [("power".to_owned(), ParameterValue::Real(4.0))]
+                    .into_iter()
+                    .collect()
+            } else {
+                Default::default()
+            },
             ..request(&shipped(name), 160, 120)
         };
         let in_f64 = engine.render(&home, &CancelToken::new()).expect("renders");

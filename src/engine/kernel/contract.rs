@@ -70,14 +70,11 @@ pub const FALLBACK_MAX_ITER: u32 = 256;
 pub const MAX_MAX_ITER: u32 = 100_000_000;
 
 impl KernelInfo {
-    /// True when the engine can render it by perturbation: it declares a formula whose
-    /// step reads no parameter value, and returns escape values.
+    /// True when the engine can render it by perturbation: it declares a formula (one
+    /// that reads parameter values is recorded with the values rendered, and may have none
+    /// at some of them) and returns escape values.
     pub fn perturbs(&self) -> bool {
-        self.output == OutputMode::Escape
-            && self
-                .formula
-                .as_ref()
-                .is_some_and(|formula| !formula.reads_parameters)
+        self.output == OutputMode::Escape && self.formula.is_some()
     }
 
     /// The kernel's home view, or the engine's default when it sets none.

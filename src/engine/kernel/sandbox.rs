@@ -7,11 +7,11 @@
 use super::contract::{KernelInfo, OutputMode, split_kernel_position};
 use super::declarations::{describe_value, read_kernel_info, read_parameters};
 use super::lua_unsafe::{StopSwitch, call_unit_driver, perturbation_pixel_function};
-use super::parameters::ParameterValue;
+use super::parameters::{ParameterValue, ParameterValues, resolve_leniently};
 use super::reference::PerturbationReference;
 use super::state::{
-    InternalContext, KernelLog, RunFailure, SandboxedState, first_line_of, internal,
-    is_out_of_memory_message, memory_limit_failure,
+    FormulaRecorder, InternalContext, KernelLog, RunFailure, SandboxedState, first_line_of,
+    internal, is_out_of_memory_message, memory_limit_failure,
 };
 use super::trace_shaping::shape_traces;
 use crate::engine::error::{KernelError, PixelLocation};
@@ -47,8 +47,13 @@ pub(crate) struct LuaKernel {
     deep_pixel: Function,
     /// Makes a perturbation pixel function from the formula's factory (formula.lua's
     /// `pixel_source`, compiled) and a unit's reference; the factory exists when the kernel
-    /// declares a formula it can render from.
+    /// declares a formula it can render from (at the parameter values set last).
     perturbation: Option<(Function, Function)>,
+    /// driver.lua's `perturbation_pixel`.
+    make_perturbation_pixel: Function,
+    /// Records the formula again when parameter values its step reads change, and the
+    /// values it was last recorded with (None when its step reads none).
+    formula_recorder: Option<(FormulaRecorder, Vec<(String, ParameterValue)>)>,
     pub(super) render_unit: Function,
     /// driver.lua's solid-guessing loop (escape kernels only).
     render_guessed_unit: Option<Function>,
@@ -91,9 +96,20 @@ impl LuaKernel {
 
         let mut info = read_kernel_info(&state.environment)?;
         info.parameters = read_parameters(&state.declared_parameters)?;
-        let (formula, perturbation_factory) = state
-            .read_formula(memory_limit_bytes, stop)?
-            .map_or((None, None), |(formula, factory)| (Some(formula), factory));
+        let recorder = state.formula_recorder();
+        let (formula, perturbation_factory) = recorder
+            .record(memory_limit_bytes, stop)?
+            .map_or((None, None), |(formula, factory)| {
+                (Some(formula), Some(factory))
+            });
+        // Recorded with the parameters' defaults; `configure` records it again for others.
+        let formula_recorder = formula
+            .as_ref()
+            .filter(|formula| formula.reads_parameters)
+            .map(|_| {
+                let defaults = resolve_leniently(&info.parameters, &ParameterValues::default());
+                (recorder, defaults)
+            });
         info.formula = formula;
         let pixel = match state.environment.raw_get::<Value>("pixel") {
             Ok(Value::Function(pixel)) => pixel,
@@ -131,13 +147,14 @@ impl LuaKernel {
             OutputMode::Escape => "render_escape_unit",
             OutputMode::Rgb => "render_rgb_unit",
         })?;
+        let make_perturbation_pixel = state.driver_function("perturbation_pixel")?;
         let kernel = Self {
             locate_error: state.driver_function("locate_error")?,
             deep_pixel: state.driver_function("deep_pixel")?,
-            perturbation: match perturbation_factory {
-                Some(factory) => Some((state.driver_function("perturbation_pixel")?, factory)),
-                None => None,
-            },
+            perturbation: perturbation_factory
+                .map(|factory| (make_perturbation_pixel.clone(), factory)),
+            make_perturbation_pixel,
+            formula_recorder,
             sample_pixel: state.driver_function("sample_pixel")?,
             lua: state.lua,
             environment: state.environment,
@@ -176,8 +193,36 @@ impl LuaKernel {
     }
 
     /// Sets the global `max_iter` and the `param` values the kernel reads (values already
-    /// checked against its declarations).
+    /// checked against its declarations), and records the formula again when its step
+    /// reads parameter values that changed (stoppable: the step is the kernel's code). At
+    /// values its step cannot be followed with (a fractional power) the kernel has no
+    /// formula, so it does not render by perturbation there.
     pub(crate) fn configure(
+        &mut self,
+        max_iter: u32,
+        parameters: &[(String, ParameterValue)],
+        stop: &StopContext<'_>,
+    ) -> Result<(), RunFailure> {
+        self.set_values(max_iter, parameters)?;
+        let Some((recorder, recorded_with)) = &mut self.formula_recorder else {
+            return Ok(());
+        };
+        if recorded_with == parameters {
+            return Ok(());
+        }
+        let recorded = match recorder.record(self.memory_limit_bytes, stop) {
+            Ok(recorded) => recorded,
+            Err(RunFailure::Kernel(KernelError::Formula { .. })) => None,
+            Err(failure) => return Err(failure),
+        };
+        *recorded_with = parameters.to_vec();
+        let (formula, factory) = recorded.unzip();
+        self.info.formula = formula;
+        self.perturbation = factory.map(|factory| (self.make_perturbation_pixel.clone(), factory));
+        Ok(())
+    }
+
+    fn set_values(
         &self,
         max_iter: u32,
         parameters: &[(String, ParameterValue)],

@@ -172,83 +172,27 @@ pub(super) struct SandboxedState {
     pub(super) jit: JitControl,
 }
 
-impl SandboxedState {
-    pub(super) fn new(memory_limit_bytes: usize, log: &Arc<KernelLog>) -> Result<Self, RunFailure> {
-        let lua = new_lua_state();
-        lua.set_memory_limit(memory_limit_bytes)
-            .context("setting the memory limit")?;
-        let log = Arc::clone(log);
-        let print_to_log = lua
-            .create_function(move |_, line: LuaString| {
-                // Only the start of a huge line is converted (it is cut anyway).
-                let bytes = line.as_bytes();
-                let start = &bytes[..bytes.len().min(MAX_PRINT_LINE_BYTES + 4)];
-                log.print(&String::from_utf8_lossy(start), bytes.len());
-                Ok(())
-            })
-            .context("creating print")?;
-        let bounded = load_bounded_library(&lua).context("loading bounded_library.lua")?;
-        let double_double: Table = lua
-            .load(DOUBLE_DOUBLE_LUA)
-            .set_name("=dd")
-            .call(())
-            .context("loading double_double.lua")?;
-        let (environment, declared_parameters, declared_formula): (Table, Table, Table) = lua
-            .load(SANDBOX_LUA)
-            .set_name("=sandbox")
-            .call((print_to_log, bounded, double_double.clone()))
-            .context("running sandbox.lua")?;
-        let parameter_values: Table = environment
-            .raw_get("param")
-            .context("finding the param table")?;
-        #[cfg(feature = "testing")]
-        add_test_stall(&lua, &environment).context("adding the test stall")?;
+/// Records a kernel's declared formula (the recording runs in its own state: the step is
+/// the kernel's code).
+#[derive(Clone)]
+pub(super) struct FormulaRecorder {
+    lua: Lua,
+    environment: Table,
+    declared_formula: Table,
+    formula: Table,
+}
 
-        let globals = lua.globals();
-        let ffi: Table = globals.get("ffi").context("finding ffi")?;
-        let debug: Table = globals.get("debug").context("finding debug")?;
-        let getinfo: Function = debug.get("getinfo").context("finding getinfo")?;
-        let driver: Table = lua
-            .load(DRIVER_LUA)
-            .set_name("=driver")
-            .call((ffi, getinfo.clone(), double_double.clone()))
-            .context("running driver.lua")?;
-        let formula: Table = lua
-            .load(FORMULA_LUA)
-            .set_name("=formula")
-            .call(getinfo)
-            .context("loading formula.lua")?;
-        let jit_table: Table = globals.get("jit").context("finding jit")?;
-        let jit = load_jit_control(&lua, &jit_table, &debug).context("loading trace_watch.lua")?;
-        for name in ["ffi", "debug", "jit"] {
-            globals
-                .raw_set(name, Value::Nil)
-                .context("hiding trusted libraries")?;
-        }
-        Ok(Self {
-            lua,
-            environment,
-            declared_parameters,
-            declared_formula,
-            formula,
-            parameter_values,
-            driver,
-            jit,
-        })
-    }
-
-    pub(super) fn driver_function(&self, name: &str) -> Result<Function, RunFailure> {
-        self.driver.get(name).context("finding a driver function")
-    }
-
+impl FormulaRecorder {
     /// Records the step of the formula the kernel declared, if any (stoppable: the step is
-    /// the kernel's code), and reads it back with the declaration's other fields. A step
-    /// that does what a formula may not, or fails, is the kernel's error, at its line.
-    pub(super) fn read_formula(
+    /// the kernel's code), with the parameter values the `param` table holds now (a step
+    /// that reads one takes it as a constant), and reads it back with the declaration's
+    /// other fields, and the perturbation pixel factory written from it. A step that does
+    /// what a formula may not, or fails, is the kernel's error, at its line.
+    pub(super) fn record(
         &self,
         memory_limit_bytes: usize,
         stop: &StopContext<'_>,
-    ) -> Result<Option<(Formula, Option<Function>)>, RunFailure> {
+    ) -> Result<Option<(Formula, Function)>, RunFailure> {
         let step: Option<Function> = self
             .declared_formula
             .raw_get("step")
@@ -320,30 +264,105 @@ impl SandboxedState {
         };
         // The pixel function factory for rendering by perturbation, compiled here in the
         // trusted globals (its code is the engine's, written from the tape).
-        let factory = if reads_parameters {
-            None
-        } else {
-            let source: String = self
-                .formula
-                .get::<Function>("pixel_source")
-                .context("finding pixel_source")?
-                .call((
-                    &tape,
-                    result,
-                    formula.julia.is_some(),
-                    formula.degree(),
-                    formula.bailout,
-                ))
-                .context("writing the perturbation pixel")?;
-            Some(
-                self.lua
-                    .load(source)
-                    .set_name("=perturbation")
-                    .eval::<Function>()
-                    .context("compiling the perturbation pixel")?,
-            )
-        };
+        let source: String = self
+            .formula
+            .get::<Function>("pixel_source")
+            .context("finding pixel_source")?
+            .call((
+                &tape,
+                result,
+                formula.julia.is_some(),
+                formula.degree(),
+                formula.bailout,
+            ))
+            .context("writing the perturbation pixel")?;
+        let factory = self
+            .lua
+            .load(source)
+            .set_name("=perturbation")
+            .eval::<Function>()
+            .context("compiling the perturbation pixel")?;
         Ok(Some((formula, factory)))
+    }
+}
+
+impl SandboxedState {
+    pub(super) fn new(memory_limit_bytes: usize, log: &Arc<KernelLog>) -> Result<Self, RunFailure> {
+        let lua = new_lua_state();
+        lua.set_memory_limit(memory_limit_bytes)
+            .context("setting the memory limit")?;
+        let log = Arc::clone(log);
+        let print_to_log = lua
+            .create_function(move |_, line: LuaString| {
+                // Only the start of a huge line is converted (it is cut anyway).
+                let bytes = line.as_bytes();
+                let start = &bytes[..bytes.len().min(MAX_PRINT_LINE_BYTES + 4)];
+                log.print(&String::from_utf8_lossy(start), bytes.len());
+                Ok(())
+            })
+            .context("creating print")?;
+        let bounded = load_bounded_library(&lua).context("loading bounded_library.lua")?;
+        let double_double: Table = lua
+            .load(DOUBLE_DOUBLE_LUA)
+            .set_name("=dd")
+            .call(())
+            .context("loading double_double.lua")?;
+        let (environment, declared_parameters, declared_formula): (Table, Table, Table) = lua
+            .load(SANDBOX_LUA)
+            .set_name("=sandbox")
+            .call((print_to_log, bounded, double_double.clone()))
+            .context("running sandbox.lua")?;
+        let parameter_values: Table = environment
+            .raw_get("param")
+            .context("finding the param table")?;
+        #[cfg(feature = "testing")]
+        add_test_stall(&lua, &environment).context("adding the test stall")?;
+
+        let globals = lua.globals();
+        let ffi: Table = globals.get("ffi").context("finding ffi")?;
+        let debug: Table = globals.get("debug").context("finding debug")?;
+        let getinfo: Function = debug.get("getinfo").context("finding getinfo")?;
+        let driver: Table = lua
+            .load(DRIVER_LUA)
+            .set_name("=driver")
+            .call((ffi, getinfo.clone(), double_double.clone()))
+            .context("running driver.lua")?;
+        let formula: Table = lua
+            .load(FORMULA_LUA)
+            .set_name("=formula")
+            .call(getinfo)
+            .context("loading formula.lua")?;
+        let jit_table: Table = globals.get("jit").context("finding jit")?;
+        let jit = load_jit_control(&lua, &jit_table, &debug).context("loading trace_watch.lua")?;
+        for name in ["ffi", "debug", "jit"] {
+            globals
+                .raw_set(name, Value::Nil)
+                .context("hiding trusted libraries")?;
+        }
+        Ok(Self {
+            lua,
+            environment,
+            declared_parameters,
+            declared_formula,
+            formula,
+            parameter_values,
+            driver,
+            jit,
+        })
+    }
+
+    pub(super) fn driver_function(&self, name: &str) -> Result<Function, RunFailure> {
+        self.driver.get(name).context("finding a driver function")
+    }
+
+    /// What records the kernel's formula, now and again with other parameter values.
+    pub(super) fn formula_recorder(&self) -> FormulaRecorder {
+        FormulaRecorder {
+            lua: self.lua.clone(),
+            environment: self.environment.clone(),
+            declared_formula: self.declared_formula.clone(),
+            formula: self.formula.clone(),
+        }
     }
 
     /// Runs the kernel's top level (its settings, locals and `pixel`), stoppable.

@@ -195,7 +195,7 @@ impl Engine {
             other => other,
         })?;
         self.options.log.start_run();
-        let (info, first_compile_secs) = self
+        let (mut info, first_compile_secs) = self
             .compile_on_first_worker(&mut workers, &request.source, limits, request.timeout)
             .map_err(|error| match error {
                 RenderError::TimedOut { .. } => timed_out(),
@@ -212,6 +212,27 @@ impl Engine {
             ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
             ParameterPolicy::Lenient => resolve_leniently(&info.parameters, &request.parameters),
         };
+        // A step that reads parameter values gives the formula of these values (or none,
+        // where it cannot be followed with them).
+        if info
+            .formula
+            .as_ref()
+            .is_some_and(|formula| formula.reads_parameters)
+        {
+            let (configured, _) = self
+                .inspect_on_first_worker(
+                    &mut workers,
+                    &request.source,
+                    JobWork::Configure(parameters.clone()),
+                    limits,
+                    request.timeout,
+                )
+                .map_err(|error| match error {
+                    RenderError::TimedOut { .. } => timed_out(),
+                    other => other,
+                })?;
+            info.formula = configured.formula;
+        }
         let (mut max_iter, automatic) = info.max_iter_at(request.max_iter, &view);
         let precision =
             request
@@ -383,7 +404,20 @@ impl Engine {
         limits: JobLimits<'_>,
         timeout: Option<Duration>,
     ) -> Result<(KernelInfo, f64), RenderError> {
-        let job = self.start_job(workers, source, JobWork::CompileOnly, 1, limits);
+        self.inspect_on_first_worker(workers, source, JobWork::CompileOnly, limits, timeout)
+    }
+
+    /// Runs `work` (compiling, or configuring with parameters) on the first worker and
+    /// returns what the kernel declares then, and the seconds its compile took.
+    fn inspect_on_first_worker(
+        &self,
+        workers: &mut Vec<Worker>,
+        source: &Arc<str>,
+        work: JobWork,
+        limits: JobLimits<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<(KernelInfo, f64), RenderError> {
+        let job = self.start_job(workers, source, work, 1, limits);
         let (results, reason) = collect_job(workers, job, limits.deadline, None);
         let report = results.reports.into_iter().next().flatten();
         let compile_secs = report

@@ -5,7 +5,7 @@ use super::cancel::StopReason;
 use super::plan::UnitPlan;
 use super::pool::WorkerShared;
 use super::rendered::ThreadTiming;
-use crate::engine::kernel::{KernelInfo, KernelLog, RunFailure};
+use crate::engine::kernel::{KernelInfo, KernelLog, ParameterValue, RunFailure};
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 pub(super) enum JobWork {
     /// Compile the kernel (and keep its state) to learn what it declares.
     CompileOnly,
+    /// Compile if needed and set these parameter values, to learn the formula its step
+    /// gives with them (a step that reads parameter values).
+    Configure(Vec<(String, ParameterValue)>),
     /// Compile if needed, then render the plan's units.
     Render(Box<UnitPlan>),
 }
@@ -21,7 +24,7 @@ pub(super) enum JobWork {
 impl JobWork {
     pub(super) fn plan(&self) -> Option<&UnitPlan> {
         match self {
-            Self::CompileOnly => None,
+            Self::CompileOnly | Self::Configure(_) => None,
             Self::Render(plan) => Some(plan),
         }
     }

@@ -3,7 +3,7 @@
 //! Workers that do not stop are abandoned (the backstop), counted process-wide.
 
 use super::cancel::StopReason;
-use super::job::{Job, WorkerEvent, WorkerReport};
+use super::job::{Job, JobWork, WorkerEvent, WorkerReport};
 use super::rendered::ThreadTiming;
 use crate::engine::error::RenderError;
 use crate::engine::kernel::{LuaKernel, RunFailure, StopContext, StopSwitch};
@@ -198,19 +198,32 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
         }
         report.timing.compile_secs = compile_started.elapsed().as_secs_f64();
     }
-    let Some(kernel) = cached.as_ref() else {
+    let Some(kernel) = cached.as_mut() else {
         return report;
     };
+    // A plan's parameters, or the ones a job asks the kernel to be configured with: the
+    // report's info then has the formula recorded with them.
+    let configure_with = match &job.work {
+        JobWork::CompileOnly => None,
+        JobWork::Configure(parameters) => Some((None, parameters)),
+        JobWork::Render(plan) => Some((plan.max_iter, &plan.parameters)),
+    };
+    if let Some((max_iter, parameters)) = configure_with {
+        let max_iter = kernel.info().effective_max_iter(max_iter);
+        if let Err(failure) = kernel.configure(max_iter, parameters, &stop) {
+            if matches!(failure, RunFailure::Stopped) {
+                *cached = None;
+            } else {
+                report.failure = Some(failure);
+                job.stop(StopReason::Failed);
+            }
+            return report;
+        }
+    }
     report.info = Some(kernel.info().clone());
     let Some(plan) = job.work.plan() else {
         return report;
     };
-    let max_iter = kernel.info().effective_max_iter(plan.max_iter);
-    if let Err(failure) = kernel.configure(max_iter, &plan.parameters) {
-        report.failure = Some(failure);
-        job.stop(StopReason::Failed);
-        return report;
-    }
     while !job.is_stopped() {
         let unit = job.next_unit.fetch_add(1, Ordering::SeqCst);
         let Some(rect) = plan.units.get(unit) else {
