@@ -14,8 +14,9 @@ use super::render::LateProgressBar;
 use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::bench::{
     ARTICLE_LUPA_SECS, ARTICLE_SIZES, ARTICLE_THREADS, BenchCell, BenchEngine, BenchPlan,
-    DEEP_CASE_MAX_ITER, SHORTCUT_SETTINGS, bench_runs_from, compare_guessing, compare_panning,
-    compare_precisions, compare_views, find_cell, guessing_views, run_bench, standard_views,
+    DEEP_CASE_MAX_ITER, DeepRow, REFERENCE_ITERATIONS, ReferenceRow, SHORTCUT_SETTINGS,
+    bench_runs_from, compare_guessing, compare_panning, compare_precisions, compare_views,
+    find_cell, guessing_views, run_bench, standard_views, time_reference_orbits,
 };
 use crate::engine::kernel::shipped_kernel;
 use crate::engine::render::{image_size_from, thread_count_from};
@@ -63,7 +64,8 @@ pub(crate) struct BenchArgs {
     /// double-double (`pixel_deep`) and by perturbation (its formula, reference orbit
     /// included) at the same view (-0.7436438870371587,0.13182590420531197 span 1e-9, where
     /// f64 is still exact), 640x360, every pixel computed, alternately: the nanoseconds one
-    /// thread spends per iteration in each, and their ratio to f64.
+    /// thread spends per iteration in each, and their ratio to f64; then the reference
+    /// orbit's time per 100,000 iterations at spans 1e-30, 1e-100 and 1e-300.
     #[arg(long)]
     deep: bool,
 }
@@ -75,10 +77,37 @@ const DEEP_SIZE_PX: (u32, u32) = (640, 360);
 /// perturbation (or JSON).
 fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
     let threads = crate::engine::render::default_thread_count();
-    let rows = with_progress(|engine, cancel, step| {
-        compare_precisions(engine, DEEP_SIZE_PX, (threads, runs), cancel, step)
+    let (rows, references) = with_progress(|engine, cancel, step| {
+        let total = 3 * (1 + runs as usize) + REFERENCE_SPANS.len() * runs as usize;
+        let mut done = 0;
+        let rows = compare_precisions(
+            engine,
+            DEEP_SIZE_PX,
+            (threads, runs),
+            cancel,
+            &mut |at, _| {
+                done = at;
+                step(done, total);
+            },
+        )?;
+        let references = time_reference_orbits(
+            engine,
+            &REFERENCE_SPANS,
+            DEEP_SIZE_PX.1,
+            runs,
+            cancel,
+            &mut || {
+                done += 1;
+                step(done, total);
+            },
+        )?;
+        Ok((rows, references))
     })?;
-    print_results(args.json, "deep", &rows, || {
+    let results = DeepResults {
+        precisions: &rows,
+        reference: &references,
+    };
+    print_results(args.json, "deep", &results, || {
         let f64_ns = rows.first().map_or(1.0, |row| row.ns_per_iteration);
         let mut out = format!(
             "deep zoom arithmetic: mandelbrot at -0.7436438870371587,0.13182590420531197 span \
@@ -101,8 +130,35 @@ fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
                 row.differing_pixels
             );
         }
+        let _ = write!(
+            out,
+            "\nreference orbit (one thread, arbitrary precision): mandelbrot from c = -0.3333 + 0.1i, \
+             {REFERENCE_ITERATIONS} iterations, precision for a view {} px high, best of {runs}\n\n\
+             | span | bits | best (s) | s per 100,000 iterations |\n\
+             |---|---:|---:|---:|\n",
+            DEEP_SIZE_PX.1
+        );
+        for row in &references {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.4} | {:.3} |",
+                row.span, row.bits, row.best_secs, row.secs_per_100k
+            );
+        }
         out
     })
+}
+
+/// The spans whose reference orbits `bench --deep` times.
+const REFERENCE_SPANS: [&str; 3] = ["1e-30", "1e-100", "1e-300"];
+
+/// What `bench --deep --json` writes under "deep".
+#[derive(serde::Serialize)]
+struct DeepResults<'a> {
+    /// Each precision's time per iteration.
+    precisions: &'a [DeepRow],
+    /// The reference orbit's time at each depth.
+    reference: &'a [ReferenceRow],
 }
 
 /// The size the standard views are rendered at.

@@ -15,8 +15,10 @@ use crate::engine::geometry::View;
 use crate::engine::render::{CancelToken, Engine, PrecisionChoice, RenderOutput, RenderRequest};
 
 pub use native::{NativeKernel, NativeRenderer};
+pub use reference_timing::{REFERENCE_ITERATIONS, ReferenceRow, time_reference_orbits};
 
 mod native;
+mod reference_timing;
 
 /// The article's table: image sizes N (N×N images).
 pub const ARTICLE_SIZES: [u32; 3] = [320, 640, 1280];
