@@ -15,7 +15,7 @@ const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
 /// How wide the settings panel may be dragged, in points.
 const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
 use crate::engine::kernel::SHIPPED_KERNELS;
-use crate::engine::{MaxIterChoice, Precision, PrecisionChoice, RenderError};
+use crate::engine::{BigFloat, MaxIterChoice, Precision, PrecisionChoice, RenderError};
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::editor_ui;
@@ -332,22 +332,22 @@ impl MoonbrotApp {
         // the pixel size from the span's logarithm).
         let pixel_log10 = (view.span.log2() - f64::from(height.max(1)).log2()) * LOG10_2;
         let places = (-pixel_log10.floor() as i64 + 2).clamp(3, 400) as usize;
+        // Deep, the digits run to hundreds: the bar shows their start and their end (where
+        // neighbouring pixels differ), and Copy location gives them all.
+        let digits = |value: &BigFloat| elided(&value.to_fixed(places), MAX_READOUT_CHARS);
         match &self.canvas.hover_point {
-            Some((x, y)) => parts.push(format!(
-                "x = {}  y = {}",
-                x.to_fixed(places),
-                y.to_fixed(places)
-            )),
+            Some((x, y)) => parts.push(format!("x = {}  y = {}", digits(x), digits(y))),
             None => parts.push(format!(
                 "centre {}, {}",
-                view.center_x.to_fixed(places),
-                view.center_y.to_fixed(places)
+                digits(&view.center_x),
+                digits(&view.center_y)
             )),
         }
         match (precision, self.rendering.shown_reference) {
             (Precision::Perturbation, Some(reference)) => parts.push(format!(
                 "precision: perturbation ({} iterations, {} bits)",
-                reference.iterations, reference.bits
+                grouped(reference.iterations as u64),
+                reference.bits
             )),
             _ => parts.push(format!("precision: {}", precision.label())),
         }
@@ -608,7 +608,8 @@ impl MoonbrotApp {
 
 /// `count` with its thousands separated by commas (`2,600,000`), for counts a reader
 /// compares at a glance.
-fn grouped(count: u32) -> String {
+fn grouped(count: impl Into<u64>) -> String {
+    let count: u64 = count.into();
     let digits = count.to_string();
     let mut text = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
@@ -618,4 +619,45 @@ fn grouped(count: u32) -> String {
         text.push(digit);
     }
     text
+}
+
+/// The most characters a coordinate takes in the status bar.
+const MAX_READOUT_CHARS: usize = 44;
+
+/// `text` if it has at most `max_chars` characters, else its start and its end around
+/// "…" (the end: the digits that tell neighbouring pixels apart).
+fn elided(text: &str, max_chars: usize) -> String {
+    let count = text.chars().count();
+    if count <= max_chars {
+        return text.to_owned();
+    }
+    let head = max_chars / 2;
+    let tail = max_chars - head - 1;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_coordinates_keep_their_start_and_end() {
+        assert_eq!(elided("-0.743", 44), "-0.743");
+        let deep = format!("+0.{}123456789", "0".repeat(300));
+        let shown = elided(&deep, 44);
+        assert_eq!(shown.chars().count(), 44);
+        assert!(
+            shown.starts_with("+0.000") && shown.ends_with("0123456789"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0_u32), "0");
+        assert_eq!(grouped(999_u32), "999");
+        assert_eq!(grouped(2_600_000_u64), "2,600,000");
+    }
 }
