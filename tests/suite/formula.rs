@@ -505,3 +505,51 @@ fn the_automatic_limit_rises_where_pixels_are_cut_off_and_not_for_a_minibrots_in
         around_minibrot.max_iter
     );
 }
+
+#[test]
+fn a_users_formula_reading_a_parameter_renders_by_perturbation_at_any_value_of_it() {
+    // The README's own example, with a pixel that iterates it in f64.
+    let source = "parameter { name = \"k\", kind = \"complex\", default = { 0.5, -0.25 } }\n\
+                  formula { step = function(z, c) return z ^ 3 + c * z + param.k end }\n\
+                  max_iter = 300\n\
+                  home = { x = 0, y = 0, span = 3 }\n\
+                  local log = math.log\n\
+                  function pixel(x, y)\n\
+                    local zr, zi, kr, ki = 0, 0, param.k.re, param.k.im\n\
+                    for n = 1, max_iter do\n\
+                      local z2r, z2i = zr * zr - zi * zi, 2 * zr * zi\n\
+                      local z3r, z3i = z2r * zr - z2i * zi, z2r * zi + z2i * zr\n\
+                      zr, zi = z3r + (x * zr - y * zi) + kr, z3i + (x * zi + y * zr) + ki\n\
+                      local m = zr * zr + zi * zi\n\
+                      if m > 256 then return n + 1 - log(log(m) * 0.5) / log(3) end\n\
+                    end\n\
+                    return nil\n\
+                  end\n";
+    let engine = Engine::default();
+    let render = |k: (f64, f64), precision| {
+        engine
+            .render(
+                &moonbrot::engine::RenderRequest {
+                    precision,
+                    guessing: false,
+                    parameters: [(
+                        "k".to_owned(),
+                        ParameterValue::Complex { re: k.0, im: k.1 },
+                    )]
+                    .into_iter()
+                    .collect(),
+                    ..request(source, 120, 90)
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders")
+    };
+    use moonbrot::engine::{Precision, PrecisionChoice};
+    for k in [(0.5, -0.25), (0.1, 0.2)] {
+        let in_f64 = render(k, PrecisionChoice::Double);
+        let perturbed = render(k, PrecisionChoice::Perturbation);
+        assert_eq!(perturbed.precision, Precision::Perturbation);
+        let share = share_differing(&in_f64.image.values, &perturbed.image.values);
+        assert!(share <= 0.001, "k = {k:?}: {:.3}% differ", share * 100.0);
+    }
+}
