@@ -532,12 +532,9 @@ fn a_users_formula_reading_a_parameter_renders_by_perturbation_at_any_value_of_i
                 &moonbrot::engine::RenderRequest {
                     precision,
                     guessing: false,
-                    parameters: [(
-                        "k".to_owned(),
-                        ParameterValue::Complex { re: k.0, im: k.1 },
-                    )]
-                    .into_iter()
-                    .collect(),
+                    parameters: [("k".to_owned(), ParameterValue::Complex { re: k.0, im: k.1 })]
+                        .into_iter()
+                        .collect(),
                     ..request(source, 120, 90)
                 },
                 &CancelToken::new(),

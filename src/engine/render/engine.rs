@@ -186,21 +186,19 @@ impl Engine {
         request.validate()?;
         Self::check_abandoned_workers()?;
         let deadline = request.timeout.map(|timeout| started + timeout);
-        let timed_out = || RenderError::TimedOut {
-            timeout_secs: request.timeout.unwrap_or_default().as_secs_f64(),
+        // Steps that stop at the deadline say so without the request's timeout: add it.
+        let as_asked = |error| match error {
+            RenderError::TimedOut { .. } => RenderError::TimedOut {
+                timeout_secs: request.timeout.unwrap_or_default().as_secs_f64(),
+            },
+            other => other,
         };
         let limits = JobLimits { cancel, deadline };
-        let mut workers = self.lock_workers(limits).map_err(|error| match error {
-            RenderError::TimedOut { .. } => timed_out(),
-            other => other,
-        })?;
+        let mut workers = self.lock_workers(limits).map_err(as_asked)?;
         self.options.log.start_run();
         let (mut info, first_compile_secs) = self
             .compile_on_first_worker(&mut workers, &request.source, limits, request.timeout)
-            .map_err(|error| match error {
-                RenderError::TimedOut { .. } => timed_out(),
-                other => other,
-            })?;
+            .map_err(as_asked)?;
         let view = request
             .view
             .clone()
@@ -227,10 +225,7 @@ impl Engine {
                     limits,
                     request.timeout,
                 )
-                .map_err(|error| match error {
-                    RenderError::TimedOut { .. } => timed_out(),
-                    other => other,
-                })?;
+                .map_err(as_asked)?;
             info.formula = configured.formula;
         }
         let (mut max_iter, automatic) = info.max_iter_at(request.max_iter, &view);
@@ -264,10 +259,7 @@ impl Engine {
                     limits,
                     on_progress.as_deref_mut(),
                 )
-                .map_err(|error| match error {
-                    RenderError::TimedOut { .. } => timed_out(),
-                    other => other,
-                })?;
+                .map_err(as_asked)?;
             probes_reference_secs = reference_secs;
             if fitted.max_iter != max_iter {
                 max_iter = fitted.max_iter;
@@ -290,10 +282,7 @@ impl Engine {
                     limits,
                     on_progress.as_deref_mut(),
                 )
-                .map_err(|error| match error {
-                    RenderError::TimedOut { .. } => timed_out(),
-                    other => other,
-                })?;
+                .map_err(as_asked)?;
             plan.perturbation = Some(Arc::new(reference));
             if summary.reused && probes_reference_secs > 0.0 {
                 summary.reused = false;
