@@ -1,18 +1,15 @@
 //! The reference orbit of perturbation: a formula iterated from one point in arbitrary
-//! precision (dashu-float; ARCHITECTURE.md has the measurement that chose it), from the
+//! precision (fixed point on dashu-int integers; ARCHITECTURE.md has the measurements), from the
 //! same recorded operations the pixels' perturbed step is derived from. Each point is kept
 //! as two f64s (the pixels' loop reads them through the driver); the orbit ends where it
 //! escapes or at the iteration limit.
 
 use std::sync::Arc;
 
-use dashu_float::FBig;
-use dashu_float::round::mode::HalfEven;
+use dashu_int::{IBig, Sign, Word};
 
 use super::formula::{Formula, FormulaOp};
 use crate::engine::geometry::BigFloat;
-
-type Big = FBig<HalfEven, 2>;
 
 /// A reference orbit: Z_0, Z_1, ... as (re, im) pairs, flattened.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,25 +75,105 @@ pub fn bits_for_step(step: f64) -> usize {
     (below_one as usize).saturating_add(96).max(128)
 }
 
-fn big(value: f64, bits: usize) -> Big {
-    Big::try_from(value)
-        .unwrap_or(Big::ZERO)
-        .with_precision(bits)
-        .value()
+/// A number in fixed point: the integer N stands for N / 2^fraction_bits. The orbit's
+/// values stay within a few times the bailout, so their integer parts are small, and
+/// adding and multiplying integers costs a tenth of arbitrary-precision floating point
+/// (`moonbrot bench --deep` times it).
+#[derive(Debug, Clone, Copy)]
+struct FixedPoint {
+    fraction_bits: usize,
 }
 
-fn big_of(value: &BigFloat, bits: usize) -> Big {
-    value.as_binary().clone().with_precision(bits).value()
+impl FixedPoint {
+    /// `value` exactly when it has no more fraction bits, else rounded down.
+    fn of_big_float(self, value: &BigFloat) -> IBig {
+        let repr = value.as_binary().repr();
+        let exponent = repr.exponent() + self.fraction_bits as isize;
+        let significand = repr.significand().clone();
+        if exponent >= 0 {
+            significand << exponent as usize
+        } else {
+            significand >> exponent.unsigned_abs()
+        }
+    }
+
+    fn of_f64(self, value: f64) -> IBig {
+        self.of_big_float(&BigFloat::from_f64(value))
+    }
+
+    /// The product, rounded down to the fraction bits.
+    fn multiply(self, a: &IBig, b: &IBig) -> IBig {
+        (a * b) >> self.fraction_bits
+    }
+
+    fn complex_multiply(self, a: &(IBig, IBig), b: &(IBig, IBig)) -> (IBig, IBig) {
+        (
+            self.multiply(&a.0, &b.0) - self.multiply(&a.1, &b.1),
+            self.multiply(&a.0, &b.1) + self.multiply(&a.1, &b.0),
+        )
+    }
+
+    /// The nearest f64 or one next to it (from the top two words), 0 below f64's range.
+    fn to_f64(self, value: &IBig) -> f64 {
+        let (sign, words) = value.as_sign_words();
+        let Some((&top, rest)) = words.split_last() else {
+            return 0.0;
+        };
+        let next = rest.last().copied().unwrap_or(0);
+        let word_bits = Word::BITS as i64;
+        let mantissa = (top as f64) * 2_f64.powi(word_bits as i32) + next as f64;
+        let exponent = word_bits * (words.len() as i64 - 2) - self.fraction_bits as i64;
+        let magnitude = scaled_by_power_of_two(mantissa, exponent);
+        if sign == Sign::Negative {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
 }
 
-fn absolute(value: Big) -> Big {
-    if value < Big::ZERO { -value } else { value }
+/// `value` × 2^`exponent`, in steps that stay within f64's exponents (so that tiny results
+/// come out as 0 or subnormal, not NaN).
+fn scaled_by_power_of_two(mut value: f64, mut exponent: i64) -> f64 {
+    while exponent > 1000 {
+        value *= 2_f64.powi(1000);
+        exponent -= 1000;
+    }
+    while exponent < -1000 {
+        value *= 2_f64.powi(-1000);
+        exponent += 1000;
+    }
+    value * 2_f64.powi(exponent as i32)
 }
 
-/// Iterates `formula` from `z0` with constant `c`, in `bits` of precision, until |Z| passes
-/// the bailout or `max_iter` steps are done; at most `max_points` points. Every 256 steps
-/// it calls `checkpoint` with the steps done so far (for progress), and stops when that
-/// returns true.
+/// The value of operation `index` this step: an input in place, else its computed value.
+fn operand<'a>(
+    ops: &[FormulaOp],
+    index: usize,
+    (z, c): (&'a (IBig, IBig), &'a (IBig, IBig)),
+    constants: &'a [(IBig, IBig)],
+    values: &'a [(IBig, IBig)],
+) -> &'a (IBig, IBig) {
+    match ops.get(index) {
+        Some(FormulaOp::Z) | None => z,
+        Some(FormulaOp::C) => c,
+        Some(FormulaOp::Const { .. }) => &constants[index],
+        Some(_) => &values[index],
+    }
+}
+
+fn absolute(value: IBig) -> IBig {
+    if value.sign() == Sign::Negative {
+        -value
+    } else {
+        value
+    }
+}
+
+/// Iterates `formula` from `z0` with constant `c`, in `bits` of precision (fixed point,
+/// `bits` after the binary point), until |Z| passes the bailout or `max_iter` steps are
+/// done; at most `max_points` points. Every 256 steps it calls `checkpoint` with the steps
+/// done so far (for progress), and stops when that returns true.
 pub fn reference_orbit(
     formula: &Formula,
     z0: (&BigFloat, &BigFloat),
@@ -106,11 +183,24 @@ pub fn reference_orbit(
     max_points: usize,
     checkpoint: &mut dyn FnMut(u32) -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
-    let c = (big_of(c.0, bits), big_of(c.1, bits));
-    let mut z = (big_of(z0.0, bits), big_of(z0.1, bits));
+    let fixed = FixedPoint {
+        fraction_bits: bits,
+    };
+    let c = (fixed.of_big_float(c.0), fixed.of_big_float(c.1));
+    let mut z = (fixed.of_big_float(z0.0), fixed.of_big_float(z0.1));
+    // Each operation's constant value (zero for the others).
+    let constants: Vec<(IBig, IBig)> = formula
+        .ops
+        .iter()
+        .map(|op| match *op {
+            FormulaOp::Const { re, im } => (fixed.of_f64(re), fixed.of_f64(im)),
+            _ => Default::default(),
+        })
+        .collect();
     let bailout2 = formula.bailout * formula.bailout;
-    let mut points = vec![z.0.to_f64().value(), z.1.to_f64().value()];
-    let mut values: Vec<(Big, Big)> = Vec::with_capacity(formula.ops.len());
+    let mut points = vec![fixed.to_f64(&z.0), fixed.to_f64(&z.1)];
+    // Each operation's value this step; the inputs (z, c, constants) are read in place.
+    let mut values: Vec<(IBig, IBig)> = Vec::with_capacity(formula.ops.len());
     for iteration in 1..=max_iter.max(1) {
         if iteration % 256 == 0 && checkpoint(iteration - 1) {
             return Err(OrbitStop::Stopped);
@@ -120,41 +210,38 @@ pub fn reference_orbit(
         }
         values.clear();
         for op in &formula.ops {
-            let at = |index: usize| values[index].clone();
+            let at = |index: usize| operand(&formula.ops, index, (&z, &c), &constants, &values);
             let value = match *op {
-                FormulaOp::Z => z.clone(),
-                FormulaOp::C => c.clone(),
-                FormulaOp::Const { re, im } => (big(re, bits), big(im, bits)),
-                FormulaOp::Add(a, b) => {
-                    let (a, b) = (&values[a], &values[b]);
-                    (&a.0 + &b.0, &a.1 + &b.1)
-                }
-                FormulaOp::Sub(a, b) => {
-                    let (a, b) = (&values[a], &values[b]);
-                    (&a.0 - &b.0, &a.1 - &b.1)
-                }
-                FormulaOp::Mul(a, b) => multiply(&values[a], &values[b]),
-                FormulaOp::Neg(a) => (-&values[a].0, -&values[a].1),
+                // Inputs are read in place: their slot is never read.
+                FormulaOp::Z | FormulaOp::C | FormulaOp::Const { .. } => Default::default(),
+                FormulaOp::Add(a, b) => (&at(a).0 + &at(b).0, &at(a).1 + &at(b).1),
+                FormulaOp::Sub(a, b) => (&at(a).0 - &at(b).0, &at(a).1 - &at(b).1),
+                FormulaOp::Mul(a, b) => fixed.complex_multiply(at(a), at(b)),
+                FormulaOp::Neg(a) => (-&at(a).0, -&at(a).1),
                 FormulaOp::Pow(a, k) => {
-                    let base = &values[a];
-                    (1..k).fold(base.clone(), |power, _| multiply(&power, base))
+                    let base = at(a);
+                    (1..k).fold(base.clone(), |power, _| {
+                        fixed.complex_multiply(&power, base)
+                    })
                 }
                 FormulaOp::Sqr(a) => {
-                    let (re, im) = &values[a];
-                    let product = re * im;
-                    (re.sqr() - im.sqr(), &product + &product)
+                    let (re, im) = at(a);
+                    let product = fixed.multiply(re, im);
+                    (
+                        fixed.multiply(re, re) - fixed.multiply(im, im),
+                        &product + &product,
+                    )
                 }
-                FormulaOp::Conj(a) => (values[a].0.clone(), -&values[a].1),
-                FormulaOp::Abs(a) => (absolute(at(a).0), absolute(at(a).1)),
-                FormulaOp::AbsRe(a) => (absolute(at(a).0), at(a).1),
-                FormulaOp::AbsIm(a) => (at(a).0, absolute(at(a).1)),
+                FormulaOp::Conj(a) => (at(a).0.clone(), -&at(a).1),
+                FormulaOp::Abs(a) => (absolute(at(a).0.clone()), absolute(at(a).1.clone())),
+                FormulaOp::AbsRe(a) => (absolute(at(a).0.clone()), at(a).1.clone()),
+                FormulaOp::AbsIm(a) => (at(a).0.clone(), absolute(at(a).1.clone())),
             };
             values.push(value);
         }
-        if let Some(next) = values.pop() {
-            z = next;
-        }
-        let (re, im) = (z.0.to_f64().value(), z.1.to_f64().value());
+        let last = formula.ops.len().saturating_sub(1);
+        z = operand(&formula.ops, last, (&z, &c), &constants, &values).clone();
+        let (re, im) = (fixed.to_f64(&z.0), fixed.to_f64(&z.1));
         points.push(re);
         points.push(im);
         let modulus2 = re * re + im * im;
@@ -163,10 +250,6 @@ pub fn reference_orbit(
         }
     }
     Ok(ReferenceOrbit { points, bits })
-}
-
-fn multiply(a: &(Big, Big), b: &(Big, Big)) -> (Big, Big) {
-    (&a.0 * &b.0 - &a.1 * &b.1, &a.0 * &b.1 + &a.1 * &b.0)
 }
 
 #[cfg(test)]
@@ -270,6 +353,19 @@ mod tests {
             &mut |_| false,
         );
         assert_eq!(capped, Err(OrbitStop::TooLong));
+    }
+
+    #[test]
+    fn fixed_point_numbers_come_back_as_the_f64s_they_were() {
+        let fixed = FixedPoint { fraction_bits: 300 };
+        for value in [0.0, 1.0, -1.5, 0.1, -3.25e-40, 12345.678, 1e-70] {
+            assert_eq!(fixed.to_f64(&fixed.of_f64(value)), value, "{value:e}");
+        }
+        // Near the last fraction bit only its leading bits are kept; below it, nothing.
+        assert!((fixed.to_f64(&fixed.of_f64(1e-80)) / 1e-80 - 1.0).abs() < 1e-9);
+        assert_eq!(fixed.to_f64(&fixed.of_f64(1e-100)), 0.0);
+        let deep = BigFloat::parse_decimal_with_bits("0.1", 400).expect("a number");
+        assert!((fixed.to_f64(&fixed.of_big_float(&deep)) - 0.1).abs() < 1e-17);
     }
 
     #[test]
