@@ -808,3 +808,48 @@ fn perturbation_matches_direct_iteration_in_fixed_point_for_every_formula_at_1e_
     // Pixels that iterate past the end of their reference orbit (rebasing onto its start).
     assert!(rebased_or_late > 0);
 }
+
+#[test]
+fn skips_give_the_pixels_of_plain_perturbation_for_every_formula_at_three_depths() {
+    let engine = Engine::default();
+    let size = (64, 36);
+    for (kernel, _, point) in BOUNDARY_POINTS {
+        for span in ["1e-20", "1e-60", "1e-200"] {
+            let span_exact = BigFloat::parse_decimal(span).expect("a span");
+            let view = View::at(
+                &BigFloat::parse_decimal(point.0).expect("x") + &span_exact.mul_f64(0.21),
+                &BigFloat::parse_decimal(point.1).expect("y") + &span_exact.mul_f64(0.13),
+                span_exact,
+            );
+            let at = |skips| {
+                render(
+                    &engine,
+                    &RenderRequest {
+                        precision: PrecisionChoice::Perturbation,
+                        skips,
+                        ..request(kernel, view.clone(), size, 20_000)
+                    },
+                )
+            };
+            let (plain, skipping) = (at(false), at(true));
+            let differing = plain
+                .image
+                .values
+                .iter()
+                .zip(&skipping.image.values)
+                .filter(|(a, b)| (**a - **b).abs() > 1e-6 * a.abs().max(1.0))
+                .count();
+            // julia's slowest pixels are chaotic (see the test above): a relative change of
+            // 1e-13 moves their escape, as it does their f64 rounding.
+            let most_differing_per_mille = if kernel == "julia" { 6 } else { 1 };
+            assert!(
+                differing * 1000 <= most_differing_per_mille * plain.image.values.len(),
+                "{kernel} at span {span}: {differing} pixels differ"
+            );
+            // The one made its table of skips, the other none.
+            let entries = |output: &RenderOutput| output.reference.expect("a reference").skips;
+            assert!(entries(&skipping) > 0, "{kernel} at span {span}");
+            assert_eq!(entries(&plain), 0);
+        }
+    }
+}

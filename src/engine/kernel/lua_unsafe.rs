@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, ffi};
 
+use super::bla::BlaTable;
 use crate::engine::geometry::UnitLattice;
 
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
@@ -81,26 +82,34 @@ pub(crate) fn call_unit_driver(
 ///
 /// SAFETY (of the Lua side, as for `call_unit_driver`): the driver casts the addresses to
 /// `const double *` and the generated pixel function reads `orbit[2m]` and `orbit[2m + 1]`
-/// only for m below `length` (it rebases before passing the orbit's last point), so every
-/// read is inside the slices; they are only read. The pixel function lives in Lua after
+/// only for m below `length` (it rebases before passing the orbit's last point), and a
+/// skip's values only for skips that end at or before the orbit's last point, at the
+/// index `BlaTable::count` gives (the same count written in Lua), so every read is inside
+/// the slices; they are only read. The pixel function lives in Lua after
 /// this call, but the caller calls it only within the same unit, while `orbit` and
 /// `critical` (held by the job) are alive; it is reachable from no kernel code.
 pub(crate) fn perturbation_pixel_function(
     make_pixel: &Function,
     factory: &Function,
-    orbit: &[f64],
-    critical: &[f64],
+    (orbit, orbit_skips): (&[f64], &BlaTable),
+    (critical, critical_skips): (&[f64], &BlaTable),
     (cr, ci): (f64, f64),
     (ox, oy): (f64, f64),
     max_iter: u32,
 ) -> mlua::Result<Function> {
-    let address = |points: &[f64]| LightUserData(points.as_ptr().cast_mut().cast::<c_void>());
+    let address = |values: &[f64]| LightUserData(values.as_ptr().cast_mut().cast::<c_void>());
     make_pixel.call::<Function>((
         factory,
         address(orbit),
         orbit.len() / 2,
+        address(&orbit_skips.values),
+        orbit_skips.min_level,
+        orbit_skips.max_level,
         address(critical),
         critical.len() / 2,
+        address(&critical_skips.values),
+        critical_skips.min_level,
+        critical_skips.max_level,
         cr,
         ci,
         ox,

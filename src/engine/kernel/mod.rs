@@ -7,6 +7,7 @@
 //!
 //! It uses geometry (views, the lattice) and nothing above it: rendering drives it.
 
+mod bla;
 mod contract;
 mod declarations;
 mod formula;
@@ -23,6 +24,7 @@ mod sandbox;
 mod state;
 mod trace_shaping;
 
+pub use bla::{BlaTable, ENTRY_LEN as BLA_ENTRY_LEN};
 pub(crate) use contract::MAX_SOURCE_BYTES;
 pub use contract::{
     FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS,
@@ -37,7 +39,7 @@ pub use parameters::{
     resolve_leniently,
 };
 pub use reference::{
-    OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step, reference_orbit,
+    BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
 pub(crate) use state::RunFailure;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use dashu_int::{IBig, Sign, Word};
 
+use super::bla::BlaTable;
 use super::formula::{Formula, FormulaOp};
 use crate::engine::geometry::BigFloat;
 
@@ -48,6 +49,10 @@ pub struct PerturbationReference {
     pub orbit: Arc<ReferenceOrbit>,
     /// The orbit from the critical point, for Julia sets.
     pub critical: Option<Arc<ReferenceOrbit>>,
+    /// The orbit's skips (bilinear approximation).
+    pub bla: Arc<BlaSkips>,
+    /// The critical orbit's skips, for Julia sets.
+    pub critical_bla: Option<Arc<BlaSkips>>,
     /// The reference point, to which pixels' offsets are taken.
     pub point: (BigFloat, BigFloat),
     /// The offset of the pixel lattice's origin from `point`, in f64 (a render's own: the
@@ -57,6 +62,17 @@ pub struct PerturbationReference {
     pub c: (f64, f64),
     /// How many steps a pixel iterates at most.
     pub max_iter: u32,
+}
+
+/// A reference orbit's skips, and the largest |dc| they were made for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BlaSkips {
+    /// The table.
+    pub table: BlaTable,
+    /// The pixels' largest |dc| it holds for.
+    pub dc_bound: f64,
+    /// False when the render asked for no skips (the table is empty).
+    pub enabled: bool,
 }
 
 /// Why no orbit came back.

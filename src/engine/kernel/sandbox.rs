@@ -296,14 +296,15 @@ impl LuaKernel {
                     ));
                 };
                 let critical = reference.critical.as_deref().unwrap_or(&reference.orbit);
+                let critical_skips = reference.critical_bla.as_deref().unwrap_or(&reference.bla);
                 // The lattice's origin from the reference point (exact, then f64): the
                 // loops give each pixel's offset from the origin.
                 let offset = reference.origin_offset;
                 perturbation_pixel_function(
                     make_pixel,
                     factory,
-                    &reference.orbit.points,
-                    &critical.points,
+                    (&reference.orbit.points, &reference.bla.table),
+                    (&critical.points, &critical_skips.table),
                     reference.c,
                     offset,
                     reference.max_iter,

@@ -274,6 +274,7 @@ impl FormulaRecorder {
                 formula.julia.is_some(),
                 formula.degree(),
                 formula.bailout,
+                super::bla::ENTRY_LEN,
             ))
             .context("writing the perturbation pixel")?;
         let factory = self

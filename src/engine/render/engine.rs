@@ -276,8 +276,13 @@ impl Engine {
             let (reference, mut summary) = self
                 .perturbation_reference(
                     &info,
-                    (&view, &plan.grid, request.height_px, on_axis),
-                    &parameters,
+                    (
+                        &view,
+                        &plan.grid,
+                        (request.width_px, request.height_px),
+                        on_axis,
+                    ),
+                    (&parameters, request.skips),
                     max_iter,
                     limits,
                     on_progress.as_deref_mut(),

@@ -172,6 +172,8 @@ pub struct ReferenceSummary {
     pub secs: f64,
     /// True when an earlier render's reference was used again.
     pub reused: bool,
+    /// How many skips (bilinear approximation) its table holds.
+    pub skips: usize,
 }
 
 impl std::fmt::Display for ReferenceSummary {
@@ -182,10 +184,11 @@ impl std::fmt::Display for ReferenceSummary {
             self.iterations, self.bits
         )?;
         if self.reused {
-            write!(f, ", reused")
+            write!(f, ", reused")?;
         } else {
-            write!(f, " in {:.3} s", self.secs)
+            write!(f, " in {:.3} s", self.secs)?;
         }
+        write!(f, ", {} skips", self.skips)
     }
 }
 

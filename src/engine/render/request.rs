@@ -60,6 +60,9 @@ pub struct RenderRequest {
     /// rows across the axis are copied instead of computed. Exact: the image is the same,
     /// bit for bit, either way. On by default.
     pub symmetry: bool,
+    /// Take the skips of bilinear approximation where they hold, in a render by
+    /// perturbation (on by default; off, every pixel runs every step).
+    pub skips: bool,
     /// Render only these rows of the image (a band of a poster); None for all. Any band
     /// holds exactly the pixels of a whole render.
     pub rows: Option<RowRange>,
@@ -137,6 +140,7 @@ impl RenderRequest {
             parameter_policy: ParameterPolicy::Strict,
             guessing: true,
             symmetry: true,
+            skips: true,
             rows: None,
             previous: None,
             precision: PrecisionChoice::Auto,

@@ -261,10 +261,14 @@ end
 --- pointers. The addresses are Rust buffers that outlive the unit's call; they stay in this
 --- function's closure, which only the driver's loops ever call.
 local const_double_pointer = ffi.typeof("const double *")
-function driver.perturbation_pixel(factory, orbit_address, length, critical_address,
-    critical_length, cr, ci, ox, oy, max_iter)
-  return factory(cast(const_double_pointer, orbit_address), length,
-    cast(const_double_pointer, critical_address), critical_length, cr, ci, ox, oy, max_iter)
+function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max_level,
+    critical, critical_length, critical_skips, critical_min, critical_max, cr, ci, ox, oy,
+    max_iter)
+  return factory(cast(const_double_pointer, orbit), length,
+    cast(const_double_pointer, skips), min_level, max_level,
+    cast(const_double_pointer, critical), critical_length,
+    cast(const_double_pointer, critical_skips), critical_min, critical_max,
+    cr, ci, ox, oy, max_iter)
 end
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and

@@ -333,26 +333,52 @@ end
 end
 
 --- Lua source of a pixel function factory for rendering by perturbation:
---- `return function(orbit, length, critical, critical_length, cr, ci, ox, oy, max_iter)`
---- returning `function(x, y)`, the pixel at offset (x, y) from a point that is (ox, oy)
---- from the reference. `orbit` holds the reference orbit's points (re, im pairs, read as
+--- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
+--- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter)` returning
+--- `function(x, y)`, the pixel at offset (x, y) from a point that is (ox, oy) from the
+--- reference. `orbit` holds the reference orbit's points (re, im pairs, read as
 --- orbit[2m], orbit[2m + 1]; `length` of them), which started at the reference point
 --- (c = (cr, ci) for a Mandelbrot-like formula, z0 for a Julia set); `critical` is the
 --- orbit from the critical point that rebasing continues on (the same one when the
 --- reference starts there). Rebasing (Zhuoran): when |Z + dz| < |dz|, or at the end of
---- the reference, continue from z = Z + dz on `critical` at index 0. The value is the
+--- the reference, continue from z = Z + dz on `critical` at index 0.
+--- Each orbit has its skips (bilinear approximation, kernel/bla.rs): its largest radius
+--- squared, then for each level l from min_level to max_level the skips of 2^l steps from
+--- m = 0, 2^l, 2 2^l, ... that end at or before the last point, `entry_len` values each
+--- (the radius squared, A and B as 2x2 matrices row by row). At an index m, the longest
+--- skip that starts there and whose radius |dz| is below is taken (dz -> A dz + B dc),
+--- else one perturbed step. The value is the
 --- smooth escape value with logarithms to base `degree`, as `Formula::escape_value`.
-function M.pixel_source(recorded, result, julia, degree, bailout)
+function M.pixel_source(recorded, result, julia, degree, bailout, entry_len)
   local step = M.perturbed_source(recorded, result, julia)
   local lines = {
     "local step = (function()",
     step,
     "end)()",
-    "local log = math.log",
+    "local log, floor, band = math.log, math.floor, bit.band",
     format("local inverse_log_degree = 1 / log(%s)", number(degree)),
     format("local BAILOUT2 = %s", number(bailout * bailout)),
-    "return function(orbit, length, critical, critical_length, cr, ci, ox, oy, max_iter)",
-    "  return function(x, y)",
+    format("local ENTRY = %d", entry_len),
+    [[
+-- Where each level's skips start among a table's values (after its largest radius
+-- squared), by level.
+local function starts_of(length, min_level, max_level)
+  local starts, offset = {}, 1
+  for level = min_level, max_level do
+    starts[level] = offset
+    offset = offset + floor((length - 1) / 2 ^ level) * ENTRY
+  end
+  return starts
+end
+return function(orbit, length, skips, min_level, max_level, critical, critical_length,
+    critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter)
+  local orbit_starts = starts_of(length, min_level, max_level)
+  local critical_starts = starts_of(critical_length, critical_min, critical_max)
+  -- The shortest skip, and the largest radius squared (0 with no skips: none is tried).
+  local orbit_shortest, critical_shortest = 2 ^ min_level, 2 ^ critical_min
+  local orbit_reach2 = min_level <= max_level and skips[0] or 0
+  local critical_reach2 = critical_min <= critical_max and critical_skips[0] or 0
+  return function(x, y)]],
   }
   if julia then
     lines[#lines + 1] = "    local dzr, dzi, dcr, dci = ox + x, oy + y, 0, 0"
@@ -360,22 +386,71 @@ function M.pixel_source(recorded, result, julia, degree, bailout)
     lines[#lines + 1] = "    local dzr, dzi, dcr, dci = 0, 0, ox + x, oy + y"
   end
   lines[#lines + 1] = [[
-    local Z, L, m = orbit, length, 0
+    local Z, L, m, n = orbit, length, 0, 0
+    local S, starts, low, high = skips, orbit_starts, min_level, max_level
+    local shortest, reach2 = orbit_shortest, orbit_reach2
     local Zr, Zi = Z[0], Z[1]
-    for n = 1, max_iter do
-      dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)
-      m = m + 1
-      Zr, Zi = Z[2 * m], Z[2 * m + 1]
-      local fr, fi = Zr + dzr, Zi + dzi
-      local r2 = fr * fr + fi * fi
-      if r2 > BAILOUT2 then
-        return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+    local dz2 = 0
+    while n < max_iter do
+      local skipped = false
+      -- The shortest skip first (a longer one from m holds no farther out), then longer
+      -- ones while they start at m and hold.
+      local skip = shortest
+      if dz2 < reach2 and m > 0 and band(m, skip - 1) == 0
+          and m + skip <= L - 1 and n + skip <= max_iter then
+        local e = starts[low] + m / skip * ENTRY
+        if dz2 < S[e] then
+          local level = low
+          while level < high do
+            local longer = skip * 2
+            if band(m, longer - 1) ~= 0 or m + longer > L - 1 or n + longer > max_iter then
+              break
+            end
+            local f = starts[level + 1] + m / longer * ENTRY
+            if dz2 >= S[f] then break end
+            level, skip, e = level + 1, longer, f
+          end
+          dzr, dzi = S[e + 1] * dzr + S[e + 2] * dzi + S[e + 5] * dcr + S[e + 6] * dci,
+            S[e + 3] * dzr + S[e + 4] * dzi + S[e + 7] * dcr + S[e + 8] * dci
+          m, n, skipped = m + skip, n + skip, true
+          Zr, Zi = Z[2 * m], Z[2 * m + 1]
+          local fr, fi = Zr + dzr, Zi + dzi
+          local r2 = fr * fr + fi * fi
+          if r2 > BAILOUT2 then
+            return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+          end
+          dz2 = dzr * dzr + dzi * dzi
+          if r2 < dz2 or m == L - 1 then
+            Z, L, m = critical, critical_length, 0
+            S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
+            shortest, reach2 = critical_shortest, critical_reach2
+            Zr, Zi = Z[0], Z[1]
+            dzr, dzi = fr - Zr, fi - Zi
+            dz2 = dzr * dzr + dzi * dzi
+          end
+        end
       end
-      if r2 < dzr * dzr + dzi * dzi or m == L - 1 then
-        Z, L, m = critical, critical_length, 0
-        Zr, Zi = Z[0], Z[1]
-        dzr, dzi = fr - Zr, fi - Zi
-      end
+      -- Plain steps, while no skip can hold (|dz| past every radius: the common case once
+      -- a pixel has left the reference).
+      if not skipped then repeat
+        dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)
+        m, n = m + 1, n + 1
+        Zr, Zi = Z[2 * m], Z[2 * m + 1]
+        local fr, fi = Zr + dzr, Zi + dzi
+        local r2 = fr * fr + fi * fi
+        if r2 > BAILOUT2 then
+          return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+        end
+        dz2 = dzr * dzr + dzi * dzi
+        if r2 < dz2 or m == L - 1 then
+          Z, L, m = critical, critical_length, 0
+          S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
+          shortest, reach2 = critical_shortest, critical_reach2
+          Zr, Zi = Z[0], Z[1]
+          dzr, dzi = fr - Zr, fi - Zi
+          dz2 = dzr * dzr + dzi * dzi
+        end
+      until dz2 < reach2 or n >= max_iter end
     end
     return nil
   end

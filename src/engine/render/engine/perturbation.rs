@@ -16,8 +16,8 @@ use super::{Engine, JobLimits, REFERENCE_PROGRESS_INTERVAL};
 use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View};
 use crate::engine::kernel::{
-    Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference, ReferenceOrbit,
-    bits_for_step, reference_orbit,
+    BlaSkips, BlaTable, Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference,
+    ReferenceOrbit, bits_for_step, reference_orbit,
 };
 use crate::engine::sync::lock;
 
@@ -83,8 +83,8 @@ impl Engine {
     pub(super) fn perturbation_reference(
         &self,
         info: &KernelInfo,
-        (view, grid, height_px, on_axis): (&View, &PixelGrid, u32, bool),
-        parameters: &[(String, ParameterValue)],
+        (view, grid, (width_px, height_px), on_axis): (&View, &PixelGrid, (u32, u32), bool),
+        (parameters, skips): (&[(String, ParameterValue)], bool),
         max_iter: u32,
         limits: JobLimits<'_>,
         mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
@@ -118,20 +118,40 @@ impl Engine {
                 && near(&reference.point.1, &view.center_y)
                 && (!on_axis || reference.point.1.is_zero());
             if serves {
-                let summary = ReferenceSummary {
+                let mut summary = ReferenceSummary {
                     iterations: reference.orbit.len() - 1,
                     bits: reference.orbit.bits,
                     secs: 0.0,
                     reused: true,
+                    skips: 0,
                 };
-                return Ok((
-                    PerturbationReference {
-                        max_iter,
-                        origin_offset: origin_offset(grid, &reference.point),
-                        ..reference.clone()
-                    },
-                    summary,
-                ));
+                let dc_bound = dc_bound_of(view, &reference.point, (width_px, height_px));
+                let mut reused = PerturbationReference {
+                    max_iter,
+                    origin_offset: origin_offset(grid, &reference.point),
+                    ..reference.clone()
+                };
+                // The skips were made for pixels within some distance of the reference:
+                // farther ones need their own (the orbit serves as it is), as does a
+                // render that takes none, or some after one that took none.
+                let dc_bound = if julia_c.is_some() { 0.0 } else { dc_bound };
+                if reused.bla.enabled != skips || reused.bla.dc_bound < dc_bound {
+                    reused.bla = Arc::new(self.bla_table(
+                        formula,
+                        &reused.orbit,
+                        reused.c,
+                        dc_bound,
+                        skips,
+                        limits,
+                    )?);
+                    if let Some(critical) = &reused.critical {
+                        reused.critical_bla = Some(Arc::new(
+                            self.bla_table(formula, critical, reused.c, dc_bound, skips, limits)?,
+                        ));
+                    }
+                }
+                summary.skips = reused.bla.table.entries();
+                return Ok((reused, summary));
             }
         }
         let started = Instant::now();
@@ -188,11 +208,26 @@ impl Engine {
             Some(_) => Some(orbit_from((&start.0, &start.1))?),
             None => None,
         };
+        let c = (c.0.to_f64(), c.1.to_f64());
+        // A Julia set's pixels differ from the reference in z only (dc is 0).
+        let dc_bound = match julia_c {
+            Some(_) => 0.0,
+            None => dc_bound_of(view, &point, (width_px, height_px)),
+        };
+        let bla = Arc::new(self.bla_table(formula, &orbit, c, dc_bound, skips, limits)?);
+        let critical_bla = match &critical {
+            Some(critical) => Some(Arc::new(
+                self.bla_table(formula, critical, c, dc_bound, skips, limits)?,
+            )),
+            None => None,
+        };
         let reference = PerturbationReference {
             orbit,
             critical,
+            bla,
+            critical_bla,
             origin_offset: origin_offset(grid, &point),
-            c: (c.0.to_f64(), c.1.to_f64()),
+            c,
             point,
             max_iter,
         };
@@ -201,6 +236,7 @@ impl Engine {
             bits,
             secs: started.elapsed().as_secs_f64(),
             reused: false,
+            skips: reference.bla.table.entries(),
         };
         *lock(&self.perturbation_cache.reference) = Some(CachedReference {
             formula: formula.clone(),
@@ -209,6 +245,39 @@ impl Engine {
             reference: reference.clone(),
         });
         Ok((reference, summary))
+    }
+
+    /// The skips of `orbit` for pixels with |dc| up to `dc_bound`, within a quarter of the
+    /// memory limit, stoppable.
+    fn bla_table(
+        &self,
+        formula: &Formula,
+        orbit: &ReferenceOrbit,
+        c: (f64, f64),
+        dc_bound: f64,
+        skips: bool,
+        limits: JobLimits<'_>,
+    ) -> Result<BlaSkips, RenderError> {
+        let is_stopped = || {
+            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
+        };
+        if !skips {
+            return Ok(BlaSkips {
+                table: BlaTable::default(),
+                dc_bound: f64::INFINITY,
+                enabled: false,
+            });
+        }
+        let max_values = self.options.memory_limit_bytes / 4 / std::mem::size_of::<f64>();
+        match BlaTable::build(formula, &orbit.points, c, dc_bound, max_values, &is_stopped) {
+            Some(table) => Ok(BlaSkips {
+                table,
+                dc_bound,
+                enabled: true,
+            }),
+            None if limits.cancel.is_cancelled() => Err(RenderError::Cancelled),
+            None => Err(RenderError::TimedOut { timeout_secs: 0.0 }),
+        }
     }
 
     /// The iteration limit for a render of `request` by perturbation with no limit asked
@@ -268,8 +337,13 @@ impl Engine {
             // The render's own reference: the bits of its pixel step, its point.
             let (reference, summary) = self.perturbation_reference(
                 info,
-                (view, &plan.grid, request.height_px, on_axis),
-                parameters,
+                (
+                    view,
+                    &plan.grid,
+                    (request.width_px, request.height_px),
+                    on_axis,
+                ),
+                (parameters, request.skips),
                 limit,
                 limits,
                 on_progress.as_deref_mut(),
@@ -305,6 +379,21 @@ impl Engine {
         });
         Ok((fitted, reference_secs))
     }
+}
+
+/// The largest |dc| of a pixel of `view` (`size_px`) from a reference `point`: the
+/// centre's distance from it and the half-diagonal, with a margin.
+fn dc_bound_of(
+    view: &View,
+    point: &(BigFloat, BigFloat),
+    (width_px, height_px): (u32, u32),
+) -> f64 {
+    let from_centre = (&view.center_x - &point.0)
+        .to_f64()
+        .hypot((&view.center_y - &point.1).to_f64());
+    let aspect = f64::from(width_px) / f64::from(height_px.max(1));
+    let half_diagonal = 0.5 * view.span_f64() * aspect.hypot(1.0);
+    (from_centre + half_diagonal) * 1.01
 }
 
 /// The offset of `grid`'s origin from a reference `point`, in f64: exact differences of

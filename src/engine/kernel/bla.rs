@@ -1,0 +1,550 @@
+//! Bilinear approximation (BLA, Zhuoran 2021): where a pixel's difference from the
+//! reference orbit is small, many steps of the perturbed iteration are one linear map,
+//! dz -> A dz + B dc, valid while |dz| stays below a radius. This module derives each
+//! step's map from the recorded formula (A and B as 2x2 real matrices, so the folds and
+//! conjugates of non-conformal formulas are followed as well as the complex products of
+//! conformal ones) with a radius within which the neglected terms stay below `EPSILON` of
+//! the kept ones, and merges them pairwise into a table of skips of 2^l steps that the
+//! pixel loop looks up (`BlaTable`).
+
+use super::formula::{Formula, FormulaOp};
+
+/// The largest share of a linear term the terms a skip leaves out may be: their error
+/// stays far below the 1e-6 a pixel's value is compared to.
+pub const EPSILON: f64 = 1.0 / (1_u64 << 44) as f64;
+
+/// Values of one table entry: the radius squared, A (row by row) and B (row by row).
+pub const ENTRY_LEN: usize = 9;
+
+/// A real 2x2 matrix, [[a, b], [c, d]], acting on (re, im).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mat2 {
+    a: f64,
+    b: f64,
+    c: f64,
+    d: f64,
+}
+
+impl Mat2 {
+    const ZERO: Self = Self {
+        a: 0.0,
+        b: 0.0,
+        c: 0.0,
+        d: 0.0,
+    };
+    const IDENTITY: Self = Self {
+        a: 1.0,
+        b: 0.0,
+        c: 0.0,
+        d: 1.0,
+    };
+
+    /// Multiplication by the complex number (re, im).
+    fn complex(re: f64, im: f64) -> Self {
+        Self {
+            a: re,
+            b: -im,
+            c: im,
+            d: re,
+        }
+    }
+
+    fn diagonal(re: f64, im: f64) -> Self {
+        Self {
+            a: re,
+            b: 0.0,
+            c: 0.0,
+            d: im,
+        }
+    }
+
+    fn then(self, after: Self) -> Self {
+        Self {
+            a: after.a * self.a + after.b * self.c,
+            b: after.a * self.b + after.b * self.d,
+            c: after.c * self.a + after.d * self.c,
+            d: after.c * self.b + after.d * self.d,
+        }
+    }
+
+    fn plus(self, other: Self) -> Self {
+        Self {
+            a: self.a + other.a,
+            b: self.b + other.b,
+            c: self.c + other.c,
+            d: self.d + other.d,
+        }
+    }
+
+    fn minus(self, other: Self) -> Self {
+        self.plus(other.scaled(-1.0))
+    }
+
+    fn scaled(self, factor: f64) -> Self {
+        Self {
+            a: self.a * factor,
+            b: self.b * factor,
+            c: self.c * factor,
+            d: self.d * factor,
+        }
+    }
+
+    /// The largest factor it stretches a vector by (its spectral norm).
+    fn norm(self) -> f64 {
+        let sum = self.a * self.a + self.b * self.b + self.c * self.c + self.d * self.d;
+        let determinant = self.a * self.d - self.b * self.c;
+        let discriminant = (sum * sum - 4.0 * determinant * determinant).max(0.0);
+        ((sum + discriminant.sqrt()) * 0.5).sqrt()
+    }
+
+    /// (re, im) mapped.
+    pub fn apply(self, (re, im): (f64, f64)) -> (f64, f64) {
+        (self.a * re + self.b * im, self.c * re + self.d * im)
+    }
+}
+
+/// Steps from one orbit index as one linear map: dz -> A dz + B dc, valid while |dz| is
+/// below `radius`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Skip {
+    /// How dz moves.
+    pub a: Mat2,
+    /// How dc moves it.
+    pub b: Mat2,
+    /// The largest |dz| it is valid for (0: never).
+    pub radius: f64,
+}
+
+impl Skip {
+    /// `self` (first), then `next`, for pixels with |dc| up to `dc_bound`.
+    fn then(self, next: Self, dc_bound: f64) -> Self {
+        let a_norm = self.a.norm();
+        let reach = next.radius - self.b.norm() * dc_bound;
+        let radius = if reach <= 0.0 {
+            0.0
+        } else if a_norm > 0.0 {
+            self.radius.min(reach / a_norm)
+        } else {
+            self.radius
+        };
+        Self {
+            a: self.a.then(next.a),
+            b: self.b.then(next.a).plus(next.b),
+            radius,
+        }
+    }
+}
+
+/// A node of the step's tape linearised at the reference: its value and how it moves
+/// with dz and with dc.
+#[derive(Clone, Copy)]
+struct Linear {
+    value: (f64, f64),
+    by_z: Mat2,
+    by_c: Mat2,
+}
+
+fn complex_mul(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
+}
+
+fn modulus(value: (f64, f64)) -> f64 {
+    value.0.hypot(value.1)
+}
+
+impl Formula {
+    /// One step from z (the reference's value) with constant c, as a linear map with the
+    /// radius within which it holds for pixels with |dc| up to `dc_bound`. Each nonlinear
+    /// operation bounds how far its operand may move: a square or a power by `EPSILON` of
+    /// its value (its left-out terms are then below `EPSILON` of its linear term), a
+    /// product by that of one of its factors, a fold by its part's distance from 0 (it is
+    /// exactly linear until the part changes sign).
+    pub fn linear_step(&self, z: (f64, f64), c: (f64, f64), dc_bound: f64) -> Skip {
+        let mut nodes: Vec<Linear> = Vec::with_capacity(self.ops.len());
+        let mut radius = f64::INFINITY;
+        // The largest |dz| for which |d operand| <= limit, with |d operand| <= |by_z| |dz|
+        // + |by_c| |dc|.
+        let reach = |node: &Linear, limit: f64| {
+            let (z_norm, c_norm) = (node.by_z.norm(), node.by_c.norm());
+            let room = limit - c_norm * dc_bound;
+            if z_norm == 0.0 && c_norm == 0.0 {
+                f64::INFINITY
+            } else if room <= 0.0 {
+                0.0
+            } else if z_norm > 0.0 {
+                room / z_norm
+            } else {
+                f64::INFINITY
+            }
+        };
+        for op in &self.ops {
+            let at = |index: usize| {
+                nodes.get(index).copied().unwrap_or(Linear {
+                    value: (0.0, 0.0),
+                    by_z: Mat2::ZERO,
+                    by_c: Mat2::ZERO,
+                })
+            };
+            let moves = |node: &Linear| node.by_z != Mat2::ZERO || node.by_c != Mat2::ZERO;
+            let node = match *op {
+                FormulaOp::Z => Linear {
+                    value: z,
+                    by_z: Mat2::IDENTITY,
+                    by_c: Mat2::ZERO,
+                },
+                FormulaOp::C => Linear {
+                    value: c,
+                    by_z: Mat2::ZERO,
+                    by_c: Mat2::IDENTITY,
+                },
+                FormulaOp::Const { re, im } => Linear {
+                    value: (re, im),
+                    by_z: Mat2::ZERO,
+                    by_c: Mat2::ZERO,
+                },
+                FormulaOp::Add(a, b) => {
+                    let (a, b) = (at(a), at(b));
+                    Linear {
+                        value: (a.value.0 + b.value.0, a.value.1 + b.value.1),
+                        by_z: a.by_z.plus(b.by_z),
+                        by_c: a.by_c.plus(b.by_c),
+                    }
+                }
+                FormulaOp::Sub(a, b) => {
+                    let (a, b) = (at(a), at(b));
+                    Linear {
+                        value: (a.value.0 - b.value.0, a.value.1 - b.value.1),
+                        by_z: a.by_z.minus(b.by_z),
+                        by_c: a.by_c.minus(b.by_c),
+                    }
+                }
+                FormulaOp::Neg(a) => {
+                    let a = at(a);
+                    Linear {
+                        value: (-a.value.0, -a.value.1),
+                        by_z: a.by_z.scaled(-1.0),
+                        by_c: a.by_c.scaled(-1.0),
+                    }
+                }
+                FormulaOp::Mul(a, b) => {
+                    let (a, b) = (at(a), at(b));
+                    if moves(&a) && moves(&b) {
+                        // da db is left out: below EPSILON of A db while |da| <= EPSILON |A|
+                        // (or of B da while |db| <= EPSILON |B|): the looser of the two.
+                        let from_a = reach(&a, EPSILON * modulus(a.value));
+                        let from_b = reach(&b, EPSILON * modulus(b.value));
+                        radius = radius.min(from_a.max(from_b));
+                    }
+                    let (times_a, times_b) = (
+                        Mat2::complex(a.value.0, a.value.1),
+                        Mat2::complex(b.value.0, b.value.1),
+                    );
+                    Linear {
+                        value: complex_mul(a.value, b.value),
+                        by_z: b.by_z.then(times_a).plus(a.by_z.then(times_b)),
+                        by_c: b.by_c.then(times_a).plus(a.by_c.then(times_b)),
+                    }
+                }
+                FormulaOp::Sqr(a) => {
+                    let a = at(a);
+                    radius = radius.min(reach(&a, 2.0 * EPSILON * modulus(a.value)));
+                    let twice = Mat2::complex(2.0 * a.value.0, 2.0 * a.value.1);
+                    Linear {
+                        value: complex_mul(a.value, a.value),
+                        by_z: a.by_z.then(twice),
+                        by_c: a.by_c.then(twice),
+                    }
+                }
+                FormulaOp::Pow(a, k) => {
+                    let a = at(a);
+                    radius = radius.min(reach(
+                        &a,
+                        2.0 * EPSILON * modulus(a.value) / f64::from(k - 1),
+                    ));
+                    let below = (2..k).fold(a.value, |power, _| complex_mul(power, a.value));
+                    let derivative = Mat2::complex(f64::from(k) * below.0, f64::from(k) * below.1);
+                    Linear {
+                        value: complex_mul(below, a.value),
+                        by_z: a.by_z.then(derivative),
+                        by_c: a.by_c.then(derivative),
+                    }
+                }
+                FormulaOp::Conj(a) => {
+                    let a = at(a);
+                    let flip = Mat2::diagonal(1.0, -1.0);
+                    Linear {
+                        value: (a.value.0, -a.value.1),
+                        by_z: a.by_z.then(flip),
+                        by_c: a.by_c.then(flip),
+                    }
+                }
+                FormulaOp::Abs(index) | FormulaOp::AbsRe(index) | FormulaOp::AbsIm(index) => {
+                    let a = at(index);
+                    let (fold_re, fold_im) = match *op {
+                        FormulaOp::Abs(_) => (true, true),
+                        FormulaOp::AbsRe(_) => (true, false),
+                        _ => (false, true),
+                    };
+                    if fold_re {
+                        radius = radius.min(reach(&a, a.value.0.abs()));
+                    }
+                    if fold_im {
+                        radius = radius.min(reach(&a, a.value.1.abs()));
+                    }
+                    let sign = |fold: bool, part: f64| if fold && part < 0.0 { -1.0 } else { 1.0 };
+                    let signs = Mat2::diagonal(sign(fold_re, a.value.0), sign(fold_im, a.value.1));
+                    Linear {
+                        value: (
+                            if fold_re { a.value.0.abs() } else { a.value.0 },
+                            if fold_im { a.value.1.abs() } else { a.value.1 },
+                        ),
+                        by_z: a.by_z.then(signs),
+                        by_c: a.by_c.then(signs),
+                    }
+                }
+            };
+            nodes.push(node);
+        }
+        let result = nodes.last().copied().unwrap_or(Linear {
+            value: (0.0, 0.0),
+            by_z: Mat2::ZERO,
+            by_c: Mat2::ZERO,
+        });
+        Skip {
+            a: result.by_z,
+            b: result.by_c,
+            radius: if radius.is_finite() { radius } else { f64::MAX },
+        }
+    }
+}
+
+/// Skips of 2^l steps for l from `min_level` to `max_level`, from every orbit index that is
+/// a multiple of 2^l (and ends within the orbit), level by level, as flat values after the
+/// largest radius squared: `ENTRY_LEN` per skip (radius squared, A, B). A longer skip from
+/// an index is never valid farther out than a shorter one from it (its radius is at most
+/// its first half's), so a pixel tries the shortest first and climbs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlaTable {
+    /// The entries, level by level.
+    pub values: Vec<f64>,
+    /// The shortest skip's level.
+    pub min_level: u32,
+    /// The longest skip's level (below `min_level`: no skips).
+    pub max_level: u32,
+}
+
+impl Default for BlaTable {
+    /// No skips (the shortest level above the longest; the largest radius 0).
+    fn default() -> Self {
+        Self {
+            values: vec![0.0],
+            min_level: 1,
+            max_level: 0,
+        }
+    }
+}
+
+impl BlaTable {
+    /// How many skips it holds.
+    pub fn entries(&self) -> usize {
+        self.values.len().saturating_sub(1) / ENTRY_LEN
+    }
+
+    /// How many skips of level `level` an orbit of `length` points has: from 0, 2^l, ...
+    /// while they end at or before the last point.
+    pub fn count(length: usize, level: u32) -> usize {
+        length.saturating_sub(1) >> level
+    }
+
+    /// The table for `orbit` (re, im pairs) of `formula` with constant `c`, for pixels
+    /// with |dc| up to `dc_bound`, holding at most `max_values` values (the shortest
+    /// skips are left out first); None when `is_stopped` says so.
+    pub fn build(
+        formula: &Formula,
+        orbit: &[f64],
+        c: (f64, f64),
+        dc_bound: f64,
+        max_values: usize,
+        is_stopped: &dyn Fn() -> bool,
+    ) -> Option<Self> {
+        let length = orbit.len() / 2;
+        let steps = length.saturating_sub(1);
+        if steps < 2 {
+            return Some(Self::default());
+        }
+        let max_level = usize::BITS - 1 - steps.leading_zeros();
+        // Each level holds half the one below: the total is about twice the first kept.
+        let mut min_level = 1;
+        while min_level < max_level && 2 * ENTRY_LEN * (steps >> min_level) > max_values {
+            min_level += 1;
+        }
+        let mut level: Vec<Skip> = Vec::with_capacity(steps);
+        for index in 0..steps {
+            if index % 65_536 == 0 && is_stopped() {
+                return None;
+            }
+            let z = (orbit[2 * index], orbit[2 * index + 1]);
+            level.push(formula.linear_step(z, c, dc_bound));
+        }
+        // The largest radius squared first (a pixel farther than it takes no skip).
+        let mut values = vec![0.0];
+        for current in 1..=max_level {
+            if is_stopped() {
+                return None;
+            }
+            level = level
+                .chunks_exact(2)
+                .map(|pair| pair[0].then(pair[1], dc_bound))
+                .collect();
+            if current >= min_level {
+                for skip in &level {
+                    values.extend_from_slice(&[
+                        skip.radius * skip.radius,
+                        skip.a.a,
+                        skip.a.b,
+                        skip.a.c,
+                        skip.a.d,
+                        skip.b.a,
+                        skip.b.b,
+                        skip.b.c,
+                        skip.b.d,
+                    ]);
+                }
+            }
+        }
+        values[0] = values
+            .iter()
+            .skip(1)
+            .step_by(ENTRY_LEN)
+            .fold(0.0, |largest: f64, radius2| largest.max(*radius2));
+        Some(Self {
+            values,
+            min_level,
+            max_level,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn formula(ops: Vec<FormulaOp>) -> Formula {
+        Formula {
+            ops,
+            julia: None,
+            start: (0.0, 0.0),
+            bailout: 16.0,
+            reads_parameters: false,
+        }
+    }
+
+    fn mandelbrot() -> Formula {
+        formula(vec![
+            FormulaOp::Z,
+            FormulaOp::C,
+            FormulaOp::Sqr(0),
+            FormulaOp::Add(2, 1),
+        ])
+    }
+
+    fn burning_ship() -> Formula {
+        formula(vec![
+            FormulaOp::Z,
+            FormulaOp::C,
+            FormulaOp::Abs(0),
+            FormulaOp::Sqr(2),
+            FormulaOp::Conj(1),
+            FormulaOp::Add(3, 4),
+        ])
+    }
+
+    /// step(Z + dz, C + dc) - step(Z, C) against the skip's A dz + B dc.
+    fn linear_error(formula: &Formula, z: (f64, f64), c: (f64, f64), dz: (f64, f64)) -> f64 {
+        let dc = (dz.1 * 0.5, -dz.0 * 0.25);
+        let skip = formula.linear_step(z, c, modulus(dc));
+        let exact_after = formula.step((z.0 + dz.0, z.1 + dz.1), (c.0 + dc.0, c.1 + dc.1));
+        let after = formula.step(z, c);
+        let moved = (exact_after.0 - after.0, exact_after.1 - after.1);
+        let (az, bc) = (skip.a.apply(dz), skip.b.apply(dc));
+        let linear = (az.0 + bc.0, az.1 + bc.1);
+        modulus((moved.0 - linear.0, moved.1 - linear.1)) / modulus(linear)
+    }
+
+    #[test]
+    fn a_step_s_map_is_its_derivative_for_conformal_and_folding_formulas() {
+        for formula in [mandelbrot(), burning_ship()] {
+            let (z, c) = ((0.3, -0.7), (-0.5, 0.4));
+            // Small moves: the map is the step's change to first order.
+            assert!(linear_error(&formula, z, c, (1e-7, 2e-7)) < 1e-5);
+            let skip = formula.linear_step(z, c, 0.0);
+            assert!(skip.radius > 0.0 && skip.radius < 1e-10, "{}", skip.radius);
+        }
+        // Mandelbrot: A = 2Z, B = 1.
+        let skip = mandelbrot().linear_step((0.3, -0.7), (0.0, 0.0), 0.0);
+        assert_eq!(skip.a, Mat2::complex(0.6, -1.4));
+        assert_eq!(skip.b, Mat2::IDENTITY);
+        // At the critical point nothing is linear.
+        assert_eq!(
+            mandelbrot().linear_step((0.0, 0.0), (0.1, 0.0), 0.0).radius,
+            0.0
+        );
+    }
+
+    #[test]
+    fn a_fold_s_radius_is_its_part_s_distance_from_zero() {
+        // Re z = 1e-3 for the fold, Im z far: the fold decides.
+        let skip = burning_ship().linear_step((1e-3, 0.5), (0.0, 0.0), 0.0);
+        assert!(skip.radius <= 1e-3);
+    }
+
+    #[test]
+    fn merged_skips_are_the_steps_one_after_the_other() {
+        let formula = mandelbrot();
+        let c = (-0.75, 0.1);
+        let mut orbit = vec![0.0, 0.0];
+        let mut z = (0.0, 0.0);
+        for _ in 0..64 {
+            z = formula.step(z, c);
+            orbit.extend([z.0, z.1]);
+        }
+        let table =
+            BlaTable::build(&formula, &orbit, c, 1e-30, usize::MAX, &|| false).expect("built");
+        assert_eq!((table.min_level, table.max_level), (1, 6));
+        // The 8-step skip from index 8 against eight single maps.
+        let level_3_offset: usize = (1..3).map(|level| BlaTable::count(65, level)).sum();
+        let entry = &table.values[1 + (level_3_offset + 1) * ENTRY_LEN..][..ENTRY_LEN];
+        let (dz, dc) = ((1e-20, 3e-20), (2e-30, -1e-30));
+        let mut stepped = dz;
+        for index in 8..16 {
+            let skip = formula.linear_step((orbit[2 * index], orbit[2 * index + 1]), c, 1e-30);
+            let (az, bc) = (skip.a.apply(stepped), skip.b.apply(dc));
+            stepped = (az.0 + bc.0, az.1 + bc.1);
+        }
+        let skipped = (
+            entry[1] * dz.0 + entry[2] * dz.1 + entry[5] * dc.0 + entry[6] * dc.1,
+            entry[3] * dz.0 + entry[4] * dz.1 + entry[7] * dc.0 + entry[8] * dc.1,
+        );
+        let error = modulus((skipped.0 - stepped.0, skipped.1 - stepped.1));
+        assert!(error <= 1e-12 * modulus(stepped), "{skipped:?} {stepped:?}");
+        assert!(entry[0] > 0.0, "valid somewhere");
+    }
+
+    #[test]
+    fn a_table_too_large_leaves_out_its_shortest_skips() {
+        let formula = mandelbrot();
+        let orbit: Vec<f64> = (0..1025).flat_map(|_| [-0.1, 0.1]).collect();
+        let all = BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, usize::MAX, &|| false)
+            .expect("built");
+        let small =
+            BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 1000, &|| false).expect("built");
+        assert_eq!(all.min_level, 1);
+        assert!(
+            small.min_level > 1 && small.values.len() <= 1000,
+            "{}",
+            small.min_level
+        );
+        assert!(BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 1000, &|| true).is_none());
+    }
+}
