@@ -70,6 +70,11 @@ pub(crate) struct RenderArgs {
     /// bit for bit; off is for measuring what it saves.
     #[arg(long, value_name = "on|off", default_value = "on")]
     symmetry: Switch,
+    /// Skips (bilinear approximation) in a render by perturbation: many steps taken as one
+    /// linear map where a pixel is close to the reference. Off runs every step (to measure
+    /// what they save, or to check a pixel).
+    #[arg(long, value_name = "on|off", default_value = "on")]
+    skips: Switch,
     /// Arithmetic of the pixels' coordinates: auto switches where f64 runs out of digits
     /// (about a span of 1e-10 per 1000 pixels) to perturbation for kernels that declare a
     /// `formula`, else to double-double (the kernel's `pixel_deep`); f64, double-double and
@@ -399,6 +404,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         parameters,
         guessing,
         symmetry,
+        skips: args.skips == Switch::On,
         precision: args.precision.into(),
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };

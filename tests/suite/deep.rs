@@ -853,3 +853,21 @@ fn skips_give_the_pixels_of_plain_perturbation_for_every_formula_at_three_depths
         }
     }
 }
+
+#[test]
+fn the_cli_takes_skips_unless_told_not_to_and_says_how_many() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let location = seahorse(1e-30).location_text();
+    let mut args: Vec<&str> = location.split(' ').collect();
+    args.extend(["--size", "32x18", "--max-iter", "20000"]);
+    let (_, said) = render_file(dir.path(), "skips.png", &args);
+    let skips = said
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" skips"))
+        .and_then(|count| count.parse::<usize>().ok())
+        .expect("a count of skips");
+    assert!(skips > 0, "{said}");
+    args.extend(["--skips", "off"]);
+    let (_, said) = render_file(dir.path(), "plain.png", &args);
+    assert!(said.contains(", 0 skips"), "{said}");
+}
