@@ -656,6 +656,17 @@ const BOUNDARY_POINTS: [(&str, Iteration, (&str, &str)); 5] = [
     ("julia", Iteration::Square, JULIA_FIXED_POINT),
 ];
 
+/// A view `span` high (decimal text) whose centre is `point` moved by `(x, y)` spans.
+fn beside(point: (&str, &str), span: &str, (x, y): (f64, f64)) -> View {
+    let parse = |text: &str| BigFloat::parse_decimal(text).expect("a number");
+    let span = parse(span);
+    View::at(
+        &parse(point.0) + &span.mul_f64(x),
+        &parse(point.1) + &span.mul_f64(y),
+        span,
+    )
+}
+
 #[test]
 fn perturbation_and_pixel_deep_agree_between_1e_15_and_1e_24_for_every_formula() {
     let engine = Engine::default();
@@ -663,12 +674,7 @@ fn perturbation_and_pixel_deep_agree_between_1e_15_and_1e_24_for_every_formula()
     for (kernel, iteration, point) in BOUNDARY_POINTS {
         for span in ["1e-15", "1e-20", "1e-24"] {
             // Beside the point, so that the reference escapes and pixels rebase.
-            let span_exact = BigFloat::parse_decimal(span).expect("a span");
-            let view = View::at(
-                &BigFloat::parse_decimal(point.0).expect("x") + &span_exact.mul_f64(0.21),
-                &BigFloat::parse_decimal(point.1).expect("y") + &span_exact.mul_f64(0.13),
-                span_exact,
-            );
+            let view = beside(point, span, (0.21, 0.13));
             let at = |precision| {
                 render(
                     &engine,
@@ -736,17 +742,11 @@ fn perturbation_matches_direct_iteration_in_fixed_point_for_every_formula_at_1e_
         for span in [1e-30_f64, 1e-120, 1e-280] {
             let span_text = format!("{span:e}");
             let fraction_bits = (-span.log2()) as usize + 192;
-            let parse = |text: &str| BigFloat::parse_decimal(text).expect("a number");
             // On the point (its reference never escapes: pixels rebase onto it) and a
             // third of a span beside it (its reference escapes, and pixels nearer the
             // point escape after it).
-            for beside in [0.0, 0.37] {
-                let span_exact = parse(&span_text);
-                let view = View::at(
-                    &parse(point.0) + &span_exact.mul_f64(beside),
-                    &parse(point.1) + &span_exact.mul_f64(beside * 0.6),
-                    span_exact,
-                );
+            for offset in [0.0, 0.37] {
+                let view = beside(point, &span_text, (offset, offset * 0.6));
                 let output = render(
                     &engine,
                     &RenderRequest {
@@ -769,7 +769,7 @@ fn perturbation_matches_direct_iteration_in_fixed_point_for_every_formula_at_1e_
                         max_iter,
                     );
                     let place =
-                        format!("{kernel} at span {span:e}, {beside} beside, ({column}, {row})");
+                        format!("{kernel} at span {span:e}, {offset} beside, ({column}, {row})");
                     match expected {
                         Some(expected) => {
                             compared += 1;
@@ -815,12 +815,7 @@ fn skips_give_the_pixels_of_plain_perturbation_for_every_formula_at_three_depths
     let size = (64, 36);
     for (kernel, _, point) in BOUNDARY_POINTS {
         for span in ["1e-20", "1e-60", "1e-200"] {
-            let span_exact = BigFloat::parse_decimal(span).expect("a span");
-            let view = View::at(
-                &BigFloat::parse_decimal(point.0).expect("x") + &span_exact.mul_f64(0.21),
-                &BigFloat::parse_decimal(point.1).expect("y") + &span_exact.mul_f64(0.13),
-                span_exact,
-            );
+            let view = beside(point, span, (0.21, 0.13));
             let at = |skips| {
                 render(
                     &engine,

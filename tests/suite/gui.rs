@@ -211,6 +211,21 @@ fn one_wheel_step_zooms_about_the_cursor() {
     settle(&mut harness);
 }
 
+/// Turns the wheel up (zooming in about the pointer), ten lines a notch, a frame each,
+/// until the view's span is at most `span`.
+fn wheel_in_until(harness: &mut Harness<'_, MoonbrotApp>, span: f64) {
+    while harness.state().view().span_f64() > span {
+        harness.event(Event::MouseWheel {
+            unit: MouseWheelUnit::Line,
+            delta: Vec2::new(0.0, 10.0),
+            phase: TouchPhase::Move,
+            source: MouseWheelSource::Unknown,
+            modifiers: Modifiers::NONE,
+        });
+        harness.step();
+    }
+}
+
 /// The seahorse-valley point, with 33 digits.
 const SEAHORSE_LOCATION: &str = "--center=-0.743643887037158704752191506114774,\
                                  0.131825904205311970493132056385139 --span 1e-9";
@@ -272,16 +287,7 @@ fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_
     harness.hover_at(cursor);
     harness.step();
     // Ten lines a notch, 1.25 per line: from 1e-9 to below 1e-16 in eight notches.
-    while harness.state().view().span_f64() > 1e-16 {
-        harness.event(Event::MouseWheel {
-            unit: MouseWheelUnit::Line,
-            delta: Vec2::new(0.0, 10.0),
-            phase: TouchPhase::Move,
-            source: MouseWheelSource::Unknown,
-            modifiers: Modifiers::NONE,
-        });
-        harness.step();
-    }
+    wheel_in_until(&mut harness, 1e-16);
     settle(&mut harness);
     let view = harness.state().view();
     let end = complex_at(area, &view, size_px, cursor);
@@ -338,16 +344,7 @@ fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automati
     );
     harness.hover_at(cursor);
     harness.step();
-    while harness.state().view().span_f64() > 1e-41 {
-        harness.event(Event::MouseWheel {
-            unit: MouseWheelUnit::Line,
-            delta: Vec2::new(0.0, 10.0),
-            phase: TouchPhase::Move,
-            source: MouseWheelSource::Unknown,
-            modifiers: Modifiers::NONE,
-        });
-        harness.step();
-    }
+    wheel_in_until(&mut harness, 1e-41);
     settle(&mut harness);
     let view = harness.state().view();
     assert!(view.span_f64() < 1e-40);

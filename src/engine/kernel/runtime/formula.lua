@@ -431,7 +431,9 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
         end
       end
       -- Plain steps, while no skip can hold (|dz| past every radius: the common case once
-      -- a pixel has left the reference).
+      -- a pixel has left the reference). Their escape and rebase checks repeat the skip's
+      -- above on purpose: as one loop with the skip inside, LuaJIT's trace made plain steps
+      -- 2.2 times slower (`moonbrot bench --deep`, 1.37 s against 0.62 s).
       if not skipped then repeat
         dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)
         m, n = m + 1, n + 1
