@@ -7,7 +7,12 @@
 //! the kept ones, and merges them pairwise into a table of skips of 2^l steps that the
 //! pixel loop looks up (`BlaTable`).
 
+use rayon::prelude::*;
+
 use super::formula::{Formula, FormulaOp};
+
+/// Pairs of steps made between two checks for a stop.
+const STOP_CHECK_PAIRS: usize = 1 << 16;
 
 /// The largest share of a linear term the terms a skip leaves out may be: their error
 /// stays far below the 1e-6 a pixel's value is compared to.
@@ -15,6 +20,10 @@ pub const EPSILON: f64 = 1.0 / (1_u64 << 44) as f64;
 
 /// Values of one table entry: the radius squared, A (row by row) and B (row by row).
 pub const ENTRY_LEN: usize = 9;
+
+/// The shortest skips kept: 2^3 = 8 steps (shorter ones save little over plain steps and
+/// would take most of the table's memory).
+const MIN_LEVEL: u32 = 3;
 
 /// A real 2x2 matrix, [[a, b], [c, d]], acting on (re, im).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,7 +169,19 @@ impl Formula {
     /// product by that of one of its factors, a fold by its part's distance from 0 (it is
     /// exactly linear until the part changes sign).
     pub fn linear_step(&self, z: (f64, f64), c: (f64, f64), dc_bound: f64) -> Skip {
-        let mut nodes: Vec<Linear> = Vec::with_capacity(self.ops.len());
+        self.linear_step_with(z, c, dc_bound, &mut Vec::new())
+    }
+
+    /// As `linear_step`, with `nodes` as room for the tape's linearised values (kept
+    /// between calls: a table makes one per orbit point).
+    fn linear_step_with(
+        &self,
+        z: (f64, f64),
+        c: (f64, f64),
+        dc_bound: f64,
+        nodes: &mut Vec<Linear>,
+    ) -> Skip {
+        nodes.clear();
         let mut radius = f64::INFINITY;
         // The largest |dz| for which |d operand| <= limit, with |d operand| <= |by_z| |dz|
         // + |by_c| |dc|.
@@ -365,7 +386,7 @@ impl BlaTable {
         c: (f64, f64),
         dc_bound: f64,
         max_values: usize,
-        is_stopped: &dyn Fn() -> bool,
+        is_stopped: &(dyn Fn() -> bool + Sync),
     ) -> Option<Self> {
         let length = orbit.len() / 2;
         let steps = length.saturating_sub(1);
@@ -374,17 +395,31 @@ impl BlaTable {
         }
         let max_level = usize::BITS - 1 - steps.leading_zeros();
         // Each level holds half the one below: the total is about twice the first kept.
-        let mut min_level = 1;
+        let mut min_level = MIN_LEVEL.min(max_level);
         while min_level < max_level && 2 * ENTRY_LEN * (steps >> min_level) > max_values {
             min_level += 1;
         }
-        let mut level: Vec<Skip> = Vec::with_capacity(steps);
-        for index in 0..steps {
-            if index % 65_536 == 0 && is_stopped() {
+        // Skips of two steps, made from single ones as they come (a table of single steps
+        // would be the largest thing built).
+        // In parallel (each point's map is its own), in chunks between stop checks.
+        let pairs = steps / 2;
+        let mut level: Vec<Skip> = Vec::with_capacity(pairs);
+        for chunk_start in (0..pairs).step_by(STOP_CHECK_PAIRS) {
+            if is_stopped() {
                 return None;
             }
-            let z = (orbit[2 * index], orbit[2 * index + 1]);
-            level.push(formula.linear_step(z, c, dc_bound));
+            let chunk = chunk_start..(chunk_start + STOP_CHECK_PAIRS).min(pairs);
+            level.par_extend(chunk.into_par_iter().map_init(
+                || Vec::with_capacity(formula.ops.len()),
+                |nodes, pair| {
+                    let step_at = |index: usize, nodes: &mut Vec<Linear>| {
+                        let z = (orbit[2 * index], orbit[2 * index + 1]);
+                        formula.linear_step_with(z, c, dc_bound, nodes)
+                    };
+                    let first = step_at(2 * pair, nodes);
+                    first.then(step_at(2 * pair + 1, nodes), dc_bound)
+                },
+            ));
         }
         // The largest radius squared first (a pixel farther than it takes no skip).
         let mut values = vec![0.0];
@@ -392,10 +427,12 @@ impl BlaTable {
             if is_stopped() {
                 return None;
             }
-            level = level
-                .chunks_exact(2)
-                .map(|pair| pair[0].then(pair[1], dc_bound))
-                .collect();
+            if current > 1 {
+                level = level
+                    .par_chunks_exact(2)
+                    .map(|pair| pair[0].then(pair[1], dc_bound))
+                    .collect();
+            }
             if current >= min_level {
                 for skip in &level {
                     values.extend_from_slice(&[
@@ -511,10 +548,10 @@ mod tests {
         }
         let table =
             BlaTable::build(&formula, &orbit, c, 1e-30, usize::MAX, &|| false).expect("built");
-        assert_eq!((table.min_level, table.max_level), (1, 6));
-        // The 8-step skip from index 8 against eight single maps.
-        let level_3_offset: usize = (1..3).map(|level| BlaTable::count(65, level)).sum();
-        let entry = &table.values[1 + (level_3_offset + 1) * ENTRY_LEN..][..ENTRY_LEN];
+        assert_eq!((table.min_level, table.max_level), (3, 6));
+        // The 8-step skip from index 8 (the second of the shortest) against eight single
+        // maps.
+        let entry = &table.values[1 + ENTRY_LEN..][..ENTRY_LEN];
         let (dz, dc) = ((1e-20, 3e-20), (2e-30, -1e-30));
         let mut stepped = dz;
         for index in 8..16 {
@@ -538,13 +575,13 @@ mod tests {
         let all = BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, usize::MAX, &|| false)
             .expect("built");
         let small =
-            BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 1000, &|| false).expect("built");
-        assert_eq!(all.min_level, 1);
+            BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 400, &|| false).expect("built");
+        assert_eq!(all.min_level, MIN_LEVEL);
         assert!(
-            small.min_level > 1 && small.values.len() <= 1000,
+            small.min_level > MIN_LEVEL && small.values.len() <= 401,
             "{}",
             small.min_level
         );
-        assert!(BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 1000, &|| true).is_none());
+        assert!(BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 400, &|| true).is_none());
     }
 }
