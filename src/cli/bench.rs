@@ -4,12 +4,13 @@
 //! thread, and the article's published figures for comparison. `--json` prints the raw cells.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
 
+use super::deep_locations::compare_with_peer;
 use super::render::LateProgressBar;
 use super::{CliError, choose_kernel, for_flag, parse_list, stderr_engine};
 use crate::engine::bench::{
@@ -68,6 +69,12 @@ pub(crate) struct BenchArgs {
     /// orbit's time per 100,000 iterations at spans 1e-30, 1e-100 and 1e-300.
     #[arg(long)]
     deep: bool,
+    /// Compare with rust-fractal-core on its own five benchmark locations instead: PEER is
+    /// a checkout of github.com/rust-fractal/rust-fractal-core built with `cargo build
+    /// --release`; both render each location at 512x512 with its iteration count, as whole
+    /// processes one after the other, --runs times (best kept).
+    #[arg(long, value_name = "PEER", conflicts_with_all = ["guessing", "pan", "views", "deep"])]
+    deep_locations: Option<PathBuf>,
 }
 
 /// The size the deep case renders at.
@@ -143,6 +150,48 @@ fn run_deep(args: &BenchArgs, runs: u32) -> Result<(), CliError> {
                 out,
                 "| {} | {} | {:.4} | {:.3} |",
                 row.span, row.bits, row.best_secs, row.secs_per_100k
+            );
+        }
+        out
+    })
+}
+
+/// `moonbrot bench --deep-locations PEER`: the table of moonbrot against
+/// rust-fractal-core (or JSON).
+fn run_deep_locations(args: &BenchArgs, peer: &Path, runs: u32) -> Result<(), CliError> {
+    let progress = LateProgressBar::new();
+    let started = Instant::now();
+    let rows = compare_with_peer(peer, runs, &mut |done, total| {
+        progress.update(started, done, total);
+    });
+    progress.finish();
+    let rows = rows?;
+    print_results(args.json, "deep_locations", &rows, || {
+        let seconds = |secs: Option<f64>| secs.map_or("-".to_owned(), |secs| format!("{secs:.2}"));
+        let mut out = format!(
+            "moonbrot against rust-fractal-core ({}) on its benchmark locations, 512x512, the \
+             location's iterations, whole processes alternately, best of {runs}\n\n\
+             | location | iterations | rust-fractal-core (s) | moonbrot (s) | moonbrot / peer |\n\
+             |---|---:|---:|---:|---:|\n",
+            peer.display()
+        );
+        for row in &rows {
+            let ratio = match (row.moonbrot_secs, row.peer_secs) {
+                (Some(ours), Some(theirs)) => format!("{:.2}x", ours / theirs.max(1e-9)),
+                _ => "-".to_owned(),
+            };
+            let ours = match &row.moonbrot_refused {
+                Some(why) if row.moonbrot_secs.is_none() => format!("refused: {why}"),
+                _ => seconds(row.moonbrot_secs),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                row.location,
+                row.iterations,
+                seconds(row.peer_secs),
+                ours,
+                ratio
             );
         }
         out
@@ -382,6 +431,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     }
     if args.deep {
         return run_deep(args, runs);
+    }
+    if let Some(peer) = &args.deep_locations {
+        return run_deep_locations(args, peer, runs);
     }
     let plan = BenchPlan {
         source: kernel.source.clone(),

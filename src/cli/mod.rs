@@ -5,6 +5,7 @@
 //! 1 input (a bad kernel, file or value), 70 internal (a bug).
 
 mod bench;
+mod deep_locations;
 mod info;
 mod render;
 mod stitch;

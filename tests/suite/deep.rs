@@ -866,3 +866,12 @@ fn the_cli_takes_skips_unless_told_not_to_and_says_how_many() {
     let (_, said) = render_file(dir.path(), "plain.png", &args);
     assert!(said.contains(", 0 skips"), "{said}");
 }
+
+#[test]
+fn comparing_with_a_peer_that_is_not_built_says_how_to_build_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = moonbrot(&["bench", "--deep-locations", path_text(dir.path())]);
+    assert_eq!(output.status.code(), Some(1));
+    let said = text(&output.stderr);
+    assert!(said.contains("cargo build --release"), "{said}");
+}
