@@ -103,6 +103,16 @@ pub fn engine_with_log(max_lines_per_run: u32) -> (Engine, Arc<Mutex<Vec<String>
     (engine, lines)
 }
 
+/// How many different values (bit patterns) an image holds: a few for a blocky or flat
+/// image, thousands for one with detail.
+pub fn distinct_values(values: &[f32]) -> usize {
+    values
+        .iter()
+        .map(|value| value.to_bits())
+        .collect::<std::collections::HashSet<u32>>()
+        .len()
+}
+
 /// Pixels whose values are not bit-identical in two renders of the same size.
 pub fn differing_pixels(a: &RenderOutput, b: &RenderOutput) -> usize {
     assert_eq!(a.image.values.len(), b.image.values.len());

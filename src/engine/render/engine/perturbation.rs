@@ -103,7 +103,7 @@ impl Engine {
         let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
             computed_to >= max_iter || orbit.escaped_before(computed_to)
         };
-        if let Some(cached) = &*lock(&self.perturbation_cache.reference) {
+        if let Some(cached) = lock(&self.perturbation_cache.reference).as_mut() {
             let reference = &cached.reference;
             let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
             let serves = cached.formula == *formula
@@ -149,6 +149,12 @@ impl Engine {
                             self.bla_table(formula, critical, reused.c, dc_bound, skips, limits)?,
                         ));
                     }
+                    // Kept for the next render nearby, which then need not make it again.
+                    cached.reference.bla = Arc::clone(&reused.bla);
+                    cached
+                        .reference
+                        .critical_bla
+                        .clone_from(&reused.critical_bla);
                 }
                 summary.skips = reused.bla.table.entries();
                 return Ok((reused, summary));
