@@ -229,12 +229,24 @@ pub enum RequestError {
     /// The view's centre or span is not usable.
     #[error("invalid view: {0}")]
     View(String),
-    /// The span is below f64's range: such views are held and written, not rendered yet.
+    /// The span is below what any kernel renders (about 1e-20000): such views are held and
+    /// written, not rendered.
     #[error(
-        "the span {span} is below 1e-308, deeper than this version renders (pixel offsets \
-         are f64s); the view is kept, and renders once you zoom out past 1e-308"
+        "the span {span} is below 1e-20000, deeper than moonbrot renders; the view is kept, \
+         and renders once you zoom out past 1e-20000"
     )]
     SpanBelowRange {
+        /// The span, as decimal text.
+        span: String,
+    },
+    /// The pixels are closer together than f64 and double-double can place them (about
+    /// 1e-144 apart) and the kernel declares no formula to render by perturbation.
+    #[error(
+        "the span {span} is deeper than this kernel renders: pixels this close together \
+         render only by perturbation, for kernels that declare a formula \
+         (formula {{ step = function(z, c) ... end }}); zoom out or use such a kernel"
+    )]
+    DeeperThanKernel {
         /// The span, as decimal text.
         span: String,
     },

@@ -508,13 +508,14 @@ fn keyboard_navigation(ui: &Ui, view: &View, size_px: (u32, u32)) -> Option<View
 fn zoom_to_box(view: &View, placement: &Placement, rect: Rect) -> View {
     let size_px = placement.size_px;
     let center = view.complex_at_exact_pos(placement.pos_in_image(rect.center()), size_px);
-    let scale = placement.pixels_per_point() * view.scale_per_pixel(size_px.1);
+    // Box sides in image heights (the span's unit), so any depth works.
+    let per_point = placement.pixels_per_point() / f64::from(size_px.1.max(1));
     let aspect = f64::from(size_px.0) / f64::from(size_px.1.max(1));
-    let box_height = f64::from(rect.height()) * scale;
-    let box_width = f64::from(rect.width()) * scale;
+    let box_height = f64::from(rect.height()) * per_point;
+    let box_width = f64::from(rect.width()) * per_point;
     View::at(
         center.0,
         center.1,
-        BigFloat::from_f64(box_height.max(box_width / aspect)),
+        view.span.mul_f64(box_height.max(box_width / aspect)),
     )
 }

@@ -719,20 +719,42 @@ fn perturbation_and_pixel_deep_agree_between_1e_15_and_1e_24_for_every_formula()
 #[test]
 fn perturbation_matches_direct_iteration_in_fixed_point_for_every_formula_at_1e_30_1e_120_and_1e_280()
  {
+    let rebased_or_late =
+        matches_the_fixed_point_oracle(&BOUNDARY_POINTS, &["1e-30", "1e-120", "1e-280"]);
+    // Pixels that iterate past the end of their reference orbit (rebasing onto its start).
+    assert!(rebased_or_late > 0);
+}
+
+#[test]
+fn perturbation_matches_direct_iteration_past_f64_s_range_at_1e_400_and_1e_1000() {
+    // A conformal formula and a folding one, with their offsets from the reference far
+    // below f64's smallest number (scaled pixels).
+    let kernels = [BOUNDARY_POINTS[0], BOUNDARY_POINTS[2]];
+    assert_eq!((kernels[0].0, kernels[1].0), ("mandelbrot", "burning_ship"));
+    matches_the_fixed_point_oracle(&kernels, &["1e-400", "1e-1000"]);
+}
+
+/// Renders each of `kernels` by perturbation at each of `spans` (decimal text), on its
+/// boundary point and a third of a span beside it, and compares sampled pixels with a
+/// fixed-point iteration: the escape count exact, the value to a millionth. Returns how
+/// many compared pixels outlasted their reference orbit.
+fn matches_the_fixed_point_oracle(
+    kernels: &[(&str, Iteration, (&str, &str))],
+    spans: &[&str],
+) -> usize {
     let engine = Engine::default();
     let size = (32, 18);
     let max_iter = 20_000;
-    let kernels = BOUNDARY_POINTS;
     let mut rebased_or_late = 0;
-    for (kernel, iteration, point) in kernels {
-        for span in [1e-30_f64, 1e-120, 1e-280] {
-            let span_text = format!("{span:e}");
-            let fraction_bits = (-span.log2()) as usize + 192;
+    for &(kernel, iteration, point) in kernels {
+        for &span_text in spans {
+            let span_log2 = BigFloat::parse_decimal(span_text).expect("a span").log2();
+            let fraction_bits = (-span_log2) as usize + 192;
             // On the point (its reference never escapes: pixels rebase onto it) and a
             // third of a span beside it (its reference escapes, and pixels nearer the
             // point escape after it).
             for offset in [0.0, 0.37] {
-                let view = beside(point, &span_text, (offset, offset * 0.6));
+                let view = beside(point, span_text, (offset, offset * 0.6));
                 let output = render(
                     &engine,
                     &RenderRequest {
@@ -755,7 +777,7 @@ fn perturbation_matches_direct_iteration_in_fixed_point_for_every_formula_at_1e_
                         max_iter,
                     );
                     let place =
-                        format!("{kernel} at span {span:e}, {offset} beside, ({column}, {row})");
+                        format!("{kernel} at span {span_text}, {offset} beside, ({column}, {row})");
                     match expected {
                         Some(expected) => {
                             compared += 1;
@@ -774,20 +796,19 @@ fn perturbation_matches_direct_iteration_in_fixed_point_for_every_formula_at_1e_
                 }
                 assert!(
                     compared >= 5,
-                    "{kernel} at span {span:e}: the sample escapes"
+                    "{kernel} at span {span_text}: the sample escapes"
                 );
                 // Not one flat colour: the values still vary from pixel to pixel.
                 let distinct = crate::support::distinct_values(&output.image.values);
                 assert!(
                     distinct > 100,
-                    "{kernel} at span {span:e}: {} values",
+                    "{kernel} at span {span_text}: {} values",
                     distinct
                 );
             }
         }
     }
-    // Pixels that iterate past the end of their reference orbit (rebasing onto its start).
-    assert!(rebased_or_late > 0);
+    rebased_or_late
 }
 
 #[test]

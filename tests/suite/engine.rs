@@ -349,8 +349,8 @@ fn impossible_requests_are_refused_before_anything_runs() {
             RequestError::View(_)
         ));
     }
-    // A span below f64's range is a view, held and written, but not rendered yet.
-    let below_range = View::parse_location("0 0 1e-400").expect("a view");
+    // A span below 1e-20000 is a view, held and written, but not rendered.
+    let below_range = View::parse_location("0 0 1e-30000").expect("a view");
     assert!(matches!(
         refused(RenderRequest {
             view: Some(below_range),
@@ -358,6 +358,18 @@ fn impossible_requests_are_refused_before_anything_runs() {
         }),
         RequestError::SpanBelowRange { .. }
     ));
+    // Pixels 1e-400 apart render only by perturbation: a kernel without a formula is
+    // refused, naming what it would need.
+    let no_formula = refused(RenderRequest {
+        view: Some(View::parse_location("0 0 1e-400").expect("a view")),
+        source: Arc::from("function pixel(x, y) return 1 end"),
+        ..base.clone()
+    });
+    assert!(
+        matches!(no_formula, RequestError::DeeperThanKernel { .. })
+            && no_formula.to_string().contains("formula"),
+        "{no_formula}"
+    );
     let huge_source: Arc<str> =
         Arc::from("-- ".repeat(400_000) + "\nfunction pixel() return 1 end");
     assert!(matches!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::shipped_source;
 use crate::engine::error::RenderError;
 use crate::engine::geometry::BigFloat;
-use crate::engine::kernel::{OrbitStop, bits_for_step, reference_orbit};
+use crate::engine::kernel::{OrbitStop, bits_for_step_log2, reference_orbit};
 use crate::engine::render::{CancelToken, Engine};
 
 /// Iterations each timed orbit runs.
@@ -53,7 +53,7 @@ pub fn time_reference_orbits(
     };
     let mut rows = Vec::new();
     for span in spans {
-        let bits = bits_for_step(parse(span, 64)?.to_f64() / f64::from(height_px.max(1)));
+        let bits = bits_for_step_log2(parse(span, 64)?.log2() - f64::from(height_px.max(1)).log2());
         // Inside the main cardioid, so it never escapes; a third and a tenth have every
         // bit set, as a deep view's centre has (short binary numbers would be cheaper).
         let c = (parse("-0.3333", bits)?, parse("0.1", bits)?);

@@ -21,6 +21,7 @@ use num_traits::Signed;
 
 use super::decimal::{DecimalError, decimal_parts, decimal_text, round_digits, rounded_division};
 use super::double_double::Dd;
+use super::wide_float::WideFloat;
 
 type Binary = FBig<HalfEven, 2>;
 type Decimal = FBig<HalfEven, 10>;
@@ -192,6 +193,32 @@ impl BigFloat {
             return self.clone();
         }
         Self(&self.0 / &Self::from_f64(divisor).0)
+    }
+
+    /// `self * 2^shift`, exactly.
+    pub fn times_power_of_two(&self, shift: i64) -> Self {
+        let Ok(shift) = isize::try_from(shift) else {
+            return self.clone();
+        };
+        let repr = self.0.repr();
+        Self(
+            Binary::from_parts(
+                repr.significand().clone(),
+                repr.exponent().saturating_add(shift),
+            )
+            .with_precision(self.bits())
+            .value(),
+        )
+    }
+
+    /// The value with f64's 53 bits and an exponent of its own (no underflow or overflow).
+    pub fn to_wide(&self) -> WideFloat {
+        let Some(exponent) = self.exponent_log2() else {
+            return WideFloat::ZERO;
+        };
+        // The leading bits as a number in [1, 2): exact scaling by a power of two.
+        let leading = self.times_power_of_two(-exponent).to_f64();
+        WideFloat::new(leading, i32::try_from(exponent).unwrap_or(i32::MAX / 2))
     }
 
     /// The nearest multiple of 2^`exponent` (exact).

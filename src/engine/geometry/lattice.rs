@@ -32,6 +32,12 @@ use super::view::Precision;
 ///
 /// The Lua driver and the native reference evaluate exactly this expression, so the two
 /// see bit-identical coordinates.
+///
+/// Deeper still, where a pixel step is below 2^-480, the steps and every offset from the
+/// origin are written in units of 2^-`scale_exponent` (a step in [1, 2)): f64 offsets then
+/// neither underflow nor lose digits at any span, and perturbation, the only way such
+/// views render, carries the scale through (`complex_from_pixel` and
+/// `deep_complex_from_pixel`, for f64 and double-double, are for unscaled grids).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PixelGrid {
     /// Real part of the lattice's origin (0 unless the view is deep), to the nearest
@@ -47,6 +53,9 @@ pub struct PixelGrid {
     pub y_step: f64,
     /// The lattice index of row 0's top edge.
     pub first_row_index: i64,
+    /// The steps (and offsets from the origin) are in units of 2^-`scale_exponent` (0 for
+    /// all but views with pixel steps below 2^-480).
+    pub scale_exponent: i32,
     /// The origin (real, imaginary) exactly.
     pub exact_origin: Arc<(BigFloat, BigFloat)>,
 }
@@ -60,21 +69,33 @@ const MAX_LATTICE_INDEX: f64 = (1_u64 << 40) as f64;
 const DEEP_CELL_PIXELS_LOG2: i64 = 20;
 
 /// The lattice index of an image's first edge and the origin, for an axis whose centre is
-/// `centre` and whose pixels are `step` apart (`pixels` of them): the nearest lattice
-/// position to the exact one, with origin 0; or, when that index would be too large, the
-/// same with the origin at the centre rounded to a deep cell.
-pub(super) fn lattice_axis(center: &BigFloat, step: f64, pixels: u32) -> (BigFloat, i64) {
-    // Views below f64's range are not rendered; their grid is only kept finite.
+/// `centre` and whose pixels are `step` apart in units of 2^-`scale_exponent` (`pixels` of
+/// them): the nearest lattice position to the exact one, with origin 0; or, when that
+/// index would be too large, the same with the origin at the centre rounded to a deep cell.
+pub(super) fn lattice_axis(
+    center: &BigFloat,
+    step: f64,
+    scale_exponent: i32,
+    pixels: u32,
+) -> (BigFloat, i64) {
     let step = step.max(f64::MIN_POSITIVE);
+    let scaled = |value: &BigFloat| {
+        if scale_exponent == 0 {
+            value.to_f64()
+        } else {
+            value.times_power_of_two(i64::from(scale_exponent)).to_f64()
+        }
+    };
     let half_image = f64::from(pixels) / 2.0;
-    let index = (center.to_f64() / step - half_image).round();
+    let index = (scaled(center) / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         // In range, so the conversion is exact.
         return (BigFloat::zero(), index as i64);
     }
-    let cell_exponent = step.log2().ceil() as i64 + DEEP_CELL_PIXELS_LOG2;
+    let cell_exponent =
+        step.log2().ceil() as i64 - i64::from(scale_exponent) + DEEP_CELL_PIXELS_LOG2;
     let origin = center.snapped_to_power_of_two(cell_exponent);
-    let index = ((center - &origin).to_f64() / step - half_image).round();
+    let index = (scaled(&(center - &origin)) / step - half_image).round();
     if index.is_finite() && index.abs() <= MAX_LATTICE_INDEX {
         (origin, index as i64)
     } else {
@@ -119,17 +140,34 @@ impl PixelGrid {
     pub fn complex_from_pos_in_image(&self, pos_in_image: (f64, f64)) -> (BigFloat, BigFloat) {
         let (x_origin, y_origin) = &*self.exact_origin;
         (
-            x_origin.add_f64((self.first_column_index as f64 + pos_in_image.0) * self.x_step),
-            y_origin.add_f64((self.first_row_index as f64 + pos_in_image.1) * self.y_step),
+            x_origin
+                + &self.unscaled((self.first_column_index as f64 + pos_in_image.0) * self.x_step),
+            y_origin + &self.unscaled((self.first_row_index as f64 + pos_in_image.1) * self.y_step),
         )
+    }
+
+    /// An offset written in the grid's units, as the number it stands for.
+    fn unscaled(&self, offset: f64) -> BigFloat {
+        BigFloat::from_f64(offset).times_power_of_two(-i64::from(self.scale_exponent))
+    }
+
+    /// An exact distance in the grid's units (`scale_exponent`), to the nearest f64.
+    pub fn scaled_f64(&self, distance: &BigFloat) -> f64 {
+        if self.scale_exponent == 0 {
+            distance.to_f64()
+        } else {
+            distance
+                .times_power_of_two(i64::from(self.scale_exponent))
+                .to_f64()
+        }
     }
 
     /// The position in the image (pixels from the top-left corner) of a complex point.
     pub fn pos_in_image_from_complex(&self, point: &(BigFloat, BigFloat)) -> (f64, f64) {
         let (x_origin, y_origin) = &*self.exact_origin;
         (
-            (&point.0 - x_origin).to_f64() / self.x_step - self.first_column_index as f64,
-            (&point.1 - y_origin).to_f64() / self.y_step - self.first_row_index as f64,
+            self.scaled_f64(&(&point.0 - x_origin)) / self.x_step - self.first_column_index as f64,
+            self.scaled_f64(&(&point.1 - y_origin)) / self.y_step - self.first_row_index as f64,
         )
     }
 
@@ -138,6 +176,7 @@ impl PixelGrid {
     /// the two are not the same lattice (another step or origin), so no pixel is shared.
     pub fn shift_from(&self, earlier: &PixelGrid) -> Option<(i64, i64)> {
         let same_lattice = self.exact_origin == earlier.exact_origin
+            && self.scale_exponent == earlier.scale_exponent
             && self.x_step.to_bits() == earlier.x_step.to_bits()
             && self.y_step.to_bits() == earlier.y_step.to_bits();
         same_lattice.then(|| {

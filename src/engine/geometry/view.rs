@@ -8,7 +8,7 @@
 //! The centre and the span are `BigFloat`s: the centre carries the bits its depth needs
 //! (`center_bits`: the pixel size's and 128 more, rounded up to 64) and every move computes
 //! in them, so a view goes down to any span and back without drifting. Spans below f64's
-//! range (1e-308) are held and written, but not rendered (`check_renderable`). A
+//! range render by perturbation down to about 1e-20000 (`check_renderable`). A
 //! location's text form (`--center=X,Y --span S`, the CLI's own arguments) carries every
 //! digit.
 
@@ -112,9 +112,13 @@ pub fn default_home() -> View {
     View::new(-0.5, 0.0, 3.0)
 }
 
-/// The smallest span a view renders (f64's smallest normal number: pixel offsets are
-/// f64s).
-const SMALLEST_RENDERED_SPAN: f64 = f64::MIN_POSITIVE;
+/// log2 of the smallest span a view renders (about 1e-20000): far below any location
+/// people share, where a reference orbit already takes minutes.
+const SMALLEST_RENDERED_SPAN_LOG2: f64 = -66_440.0;
+
+/// Pixel steps below 2^this are written scaled in the pixel grid (`PixelGrid::scale_exponent`):
+/// deltas and a table of skips' radii squared stay well inside f64's range above it.
+const SCALED_STEP_LOG2: f64 = -480.0;
 
 impl View {
     /// A view centred on (x, y) with the given span, each number the decimal the f64 prints
@@ -176,11 +180,11 @@ impl View {
         Ok(())
     }
 
-    /// Checks that the view can be rendered: valid, and a span within f64's range (pixel
-    /// offsets are f64s; spans below 1e-308 are held and written, not rendered yet).
+    /// Checks that the view can be rendered: valid, and a span down to about 1e-20000
+    /// (smaller ones are held and written, not rendered).
     pub fn check_renderable(&self) -> Result<(), RequestError> {
         self.validate()?;
-        if self.span_f64() < SMALLEST_RENDERED_SPAN {
+        if self.span.log2() < SMALLEST_RENDERED_SPAN_LOG2 {
             return Err(RequestError::SpanBelowRange {
                 span: self.span.to_decimal(),
             });
@@ -193,17 +197,41 @@ impl View {
         self.span.to_f64()
     }
 
-    /// Size of one pixel in the complex plane, for an image `height_px` pixels high.
+    /// Size of one pixel in the complex plane, for an image `height_px` pixels high (0
+    /// below f64's range: `pixel_step_log2` and `pixel_grid` hold any).
     pub fn scale_per_pixel(&self, height_px: u32) -> f64 {
         self.span_f64() / f64::from(height_px.max(1))
     }
 
-    /// The pixel-centre grid for an image of this size.
+    /// log2 of the size of one pixel, for an image `height_px` pixels high, at any depth.
+    pub fn pixel_step_log2(&self, height_px: u32) -> f64 {
+        self.span.log2() - f64::from(height_px.max(1)).log2()
+    }
+
+    /// True when the pixel step at this height is so small that the pixel grid writes it
+    /// scaled (`PixelGrid::scale_exponent`): only perturbation renders such views.
+    pub fn needs_scaled_pixels(&self, height_px: u32) -> bool {
+        self.pixel_step_log2(height_px) < SCALED_STEP_LOG2
+    }
+
+    /// The pixel-centre grid for an image of this size (its steps scaled by a power of
+    /// two where they would leave f64's comfortable range).
     pub fn pixel_grid(&self, width_px: u32, height_px: u32) -> PixelGrid {
-        let scale = self.scale_per_pixel(height_px);
-        let (x_origin, first_column_index) = lattice_axis(&self.center_x, scale, width_px);
+        let (scale, scale_exponent) = if !self.needs_scaled_pixels(height_px) {
+            (self.scale_per_pixel(height_px), 0)
+        } else {
+            let scale_exponent = -(self.pixel_step_log2(height_px).floor() as i32);
+            let scaled_span = self
+                .span
+                .times_power_of_two(i64::from(scale_exponent))
+                .to_f64();
+            (scaled_span / f64::from(height_px.max(1)), scale_exponent)
+        };
+        let (x_origin, first_column_index) =
+            lattice_axis(&self.center_x, scale, scale_exponent, width_px);
         // Rows go down, so the imaginary axis is the lattice's negative direction.
-        let (negated_y_origin, first_row_index) = lattice_axis(&-&self.center_y, scale, height_px);
+        let (negated_y_origin, first_row_index) =
+            lattice_axis(&-&self.center_y, scale, scale_exponent, height_px);
         // +0, not -0, on the lattice.
         let y_origin = &BigFloat::zero() - &negated_y_origin;
         PixelGrid {
@@ -213,6 +241,7 @@ impl View {
             y_origin: y_origin.to_dd(),
             y_step: -scale,
             first_row_index,
+            scale_exponent,
             exact_origin: std::sync::Arc::new((x_origin, y_origin)),
         }
     }
@@ -268,12 +297,16 @@ impl View {
         pos_in_image: (f64, f64),
         size_px: (u32, u32),
     ) -> (BigFloat, BigFloat) {
-        let scale = self.scale_per_pixel(size_px.1);
+        let height = f64::from(size_px.1.max(1));
         (
-            self.center_x
-                .add_f64((pos_in_image.0 - f64::from(size_px.0) / 2.0) * scale),
-            self.center_y
-                .add_f64(-(pos_in_image.1 - f64::from(size_px.1) / 2.0) * scale),
+            &self.center_x
+                + &self
+                    .span
+                    .mul_f64((pos_in_image.0 - f64::from(size_px.0) / 2.0) / height),
+            &self.center_y
+                + &self
+                    .span
+                    .mul_f64(-(pos_in_image.1 - f64::from(size_px.1) / 2.0) / height),
         )
     }
 
@@ -291,10 +324,10 @@ impl View {
     /// This view moved so that the image content shifts by (dx, dy) pixels (a drag to the
     /// right by dx shows what was to the left).
     pub fn panned_by_pixels(&self, delta_px: (f64, f64), height_px: u32) -> Self {
-        let scale = self.scale_per_pixel(height_px);
+        let height = f64::from(height_px.max(1));
         Self {
-            center_x: self.center_x.add_f64(-delta_px.0 * scale),
-            center_y: self.center_y.add_f64(delta_px.1 * scale),
+            center_x: &self.center_x + &self.span.mul_f64(-delta_px.0 / height),
+            center_y: &self.center_y + &self.span.mul_f64(delta_px.1 / height),
             span: self.span.clone(),
         }
     }
@@ -721,13 +754,42 @@ mod tests {
     }
 
     #[test]
-    fn spans_below_f64s_range_are_held_but_not_rendered() {
+    fn spans_far_below_f64s_range_render_to_1e_20000_and_are_held_below() {
         let view = View::parse_location("-1.5 0 1e-400").expect("a tiny span reads");
         assert_eq!(view.span.to_decimal(), "1e-400");
-        assert!(view.validate().is_ok());
-        let refused = view.check_renderable().expect_err("not rendered yet");
-        assert!(refused.to_string().contains("1e-400"), "{refused}");
-        assert!(View::new(-1.5, 0.0, 1e-300).check_renderable().is_ok());
+        assert!(view.validate().is_ok() && view.check_renderable().is_ok());
+        let deepest = View::parse_location("-1.5 0 1e-20000").expect("reads");
+        assert!(deepest.check_renderable().is_ok());
+        let view = View::parse_location("-1.5 0 1e-30000").expect("a tinier span reads");
+        let refused = view.check_renderable().expect_err("not rendered");
+        assert!(refused.to_string().contains("1e-30000"), "{refused}");
+    }
+
+    #[test]
+    fn deep_grids_write_their_steps_scaled_and_keep_every_pixel_s_place() {
+        for span in ["1e-100", "1e-400", "3e-1000", "1e-20000"] {
+            let view = View::parse_location(&format!("-1.5 0.25 {span}")).expect("reads");
+            let grid = view.pixel_grid(640, 360);
+            let step_log2 = view.pixel_step_log2(360);
+            assert_eq!(grid.scale_exponent > 0, step_log2 < -480.0, "{span}");
+            // The step in the grid's units, times 2^-scale, is the pixel's size.
+            let unscaled_log2 = grid.x_step.log2() - f64::from(grid.scale_exponent);
+            assert!((unscaled_log2 - step_log2).abs() < 1e-9, "{span}");
+            // Pixels map to points and back at any depth.
+            let point = grid.complex_from_pos_in_image((100.5, 20.5));
+            let (x, y) = grid.pos_in_image_from_complex(&point);
+            assert!(
+                (x - 100.5).abs() < 1e-6 && (y - 20.5).abs() < 1e-6,
+                "{span}: {x} {y}"
+            );
+            // The centre pixel is within a pixel of the view's centre.
+            let (x, y) =
+                grid.pos_in_image_from_complex(&(view.center_x.clone(), view.center_y.clone()));
+            assert!(
+                (x - 320.0).abs() <= 1.0 && (y - 180.0).abs() <= 1.0,
+                "{span}: {x} {y}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use rayon::prelude::*;
 
 use super::formula::{Formula, FormulaOp};
+use crate::engine::geometry::{WideFloat, frexp, ldexp};
 
 /// Pairs of steps made between two checks for a stop.
 const STOP_CHECK_PAIRS: usize = 1 << 16;
@@ -20,6 +21,12 @@ pub const EPSILON: f64 = 1.0 / (1_u64 << 44) as f64;
 
 /// Values of one table entry: the radius squared, A (row by row) and B (row by row).
 pub const ENTRY_LEN: usize = 9;
+
+/// Values of one entry of the scaled table (`BlaTable::scaled_values`, for pixels whose
+/// distance from the reference is below f64's range): the radius squared as significand
+/// and exponent, A's significands (row by row), B times 2^-(A's exponent) (row by row),
+/// and A's exponent.
+pub const SCALED_ENTRY_LEN: usize = 11;
 
 /// The shortest skips kept: 2^3 = 8 steps (shorter ones save little over plain steps and
 /// would take most of the table's memory).
@@ -98,6 +105,16 @@ impl Mat2 {
         }
     }
 
+    /// Each entry times 2^`shift` (exact, unless it leaves f64's range).
+    fn times_power_of_two(self, shift: i32) -> Self {
+        Self {
+            a: ldexp(self.a, shift),
+            b: ldexp(self.b, shift),
+            c: ldexp(self.c, shift),
+            d: ldexp(self.d, shift),
+        }
+    }
+
     /// The largest factor it stretches a vector by (its spectral norm).
     fn norm(self) -> f64 {
         let sum = self.a * self.a + self.b * self.b + self.c * self.c + self.d * self.d;
@@ -124,22 +141,141 @@ pub struct Skip {
     pub radius: f64,
 }
 
-impl Skip {
+/// A matrix with an exponent of its own: `mantissa * 2^exponent`, the mantissa's largest
+/// entry in [0.5, 1) in magnitude (or all 0), so products of thousands of steps neither
+/// overflow nor underflow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WideMat2 {
+    mantissa: Mat2,
+    exponent: i32,
+}
+
+impl WideMat2 {
+    fn new(matrix: Mat2, exponent: i32) -> Self {
+        let largest = matrix
+            .a
+            .abs()
+            .max(matrix.b.abs())
+            .max(matrix.c.abs())
+            .max(matrix.d.abs());
+        if largest == 0.0 || !largest.is_finite() {
+            return Self {
+                mantissa: matrix,
+                exponent: 0,
+            };
+        }
+        let (_, shift) = frexp(largest);
+        Self {
+            mantissa: matrix.times_power_of_two(-shift),
+            exponent: exponent.saturating_add(shift),
+        }
+    }
+
+    fn then(self, after: Self) -> Self {
+        Self::new(
+            self.mantissa.then(after.mantissa),
+            self.exponent.saturating_add(after.exponent),
+        )
+    }
+
+    fn plus(self, other: Self) -> Self {
+        let exponent = self.exponent.max(other.exponent);
+        Self::new(
+            self.mantissa
+                .times_power_of_two(self.exponent.saturating_sub(exponent))
+                .plus(
+                    other
+                        .mantissa
+                        .times_power_of_two(other.exponent.saturating_sub(exponent)),
+                ),
+            exponent,
+        )
+    }
+
+    fn norm(self) -> WideFloat {
+        WideFloat::new(self.mantissa.norm(), self.exponent)
+    }
+
+    /// The nearest f64 matrix (entries past f64's range are 0 or infinite).
+    fn to_mat2(self) -> Mat2 {
+        self.mantissa.times_power_of_two(self.exponent)
+    }
+}
+
+/// A `Skip` merged from many: its maps and radius with exponents of their own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WideSkip {
+    a: WideMat2,
+    b: WideMat2,
+    radius: WideFloat,
+}
+
+impl WideSkip {
+    fn of(skip: Skip) -> Self {
+        Self {
+            a: WideMat2::new(skip.a, 0),
+            b: WideMat2::new(skip.b, 0),
+            radius: WideFloat::from_f64(skip.radius),
+        }
+    }
+
     /// `self` (first), then `next`, for pixels with |dc| up to `dc_bound`.
-    fn then(self, next: Self, dc_bound: f64) -> Self {
+    fn then(self, next: Self, dc_bound: WideFloat) -> Self {
         let a_norm = self.a.norm();
         let reach = next.radius - self.b.norm() * dc_bound;
-        let radius = if reach <= 0.0 {
-            0.0
-        } else if a_norm > 0.0 {
-            self.radius.min(reach / a_norm)
-        } else {
+        let radius = if !WideFloat::ZERO.less_than(reach) {
+            WideFloat::ZERO
+        } else if a_norm.is_zero() {
             self.radius
+        } else {
+            self.radius.min(reach / a_norm)
         };
         Self {
             a: self.a.then(next.a),
             b: self.b.then(next.a).plus(next.b),
             radius,
+        }
+    }
+
+    /// Its entry of the f64 table: all 0 where the radius squared is below f64's range or
+    /// a map beyond it (pixels taking these skips are never that close).
+    fn plain_entry(self) -> [f64; ENTRY_LEN] {
+        let radius2 = (self.radius * self.radius).to_f64();
+        let (a, b) = (self.a.to_mat2(), self.b.to_mat2());
+        let entry = [radius2, a.a, a.b, a.c, a.d, b.a, b.b, b.c, b.d];
+        if radius2 > 0.0 && entry.iter().all(|value| value.is_finite()) {
+            entry
+        } else {
+            [0.0; ENTRY_LEN]
+        }
+    }
+
+    /// Its entry of the scaled table (`SCALED_ENTRY_LEN`): all 0 (never taken) where B
+    /// is beyond f64's range next to A.
+    fn scaled_entry(self) -> [f64; SCALED_ENTRY_LEN] {
+        let radius2 = self.radius * self.radius;
+        let a = self.a.mantissa;
+        let b = self
+            .b
+            .mantissa
+            .times_power_of_two(self.b.exponent.saturating_sub(self.a.exponent));
+        let entry = [
+            radius2.significand(),
+            f64::from(radius2.exponent()),
+            a.a,
+            a.b,
+            a.c,
+            a.d,
+            b.a,
+            b.b,
+            b.c,
+            b.d,
+            f64::from(self.a.exponent),
+        ];
+        if radius2.is_zero() || !entry.iter().all(|value| value.is_finite()) {
+            [0.0; SCALED_ENTRY_LEN]
+        } else {
+            entry
         }
     }
 }
@@ -344,10 +480,18 @@ impl Formula {
 /// largest radius squared: `ENTRY_LEN` per skip (radius squared, A, B). A longer skip from
 /// an index is never valid farther out than a shorter one from it (its radius is at most
 /// its first half's), so a pixel tries the shortest first and climbs.
+///
+/// Tables for views whose pixel offsets are scaled (`PixelGrid::scale_exponent`) also hold
+/// every entry in a second form, `scaled_values`: after one unused value, level by level,
+/// `SCALED_ENTRY_LEN` values each, so a pixel far closer to the reference than f64's
+/// range can compare and apply them with its own power of two.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlaTable {
     /// The entries, level by level.
     pub values: Vec<f64>,
+    /// The entries in scaled form (`SCALED_ENTRY_LEN` each after one unused value; just
+    /// that value when the table was built without them).
+    pub scaled_values: Vec<f64>,
     /// The shortest skip's level.
     pub min_level: u32,
     /// The longest skip's level (below `min_level`: no skips).
@@ -359,6 +503,7 @@ impl Default for BlaTable {
     fn default() -> Self {
         Self {
             values: vec![0.0],
+            scaled_values: vec![0.0],
             min_level: 1,
             max_level: 0,
         }
@@ -378,13 +523,15 @@ impl BlaTable {
     }
 
     /// The table for `orbit` (re, im pairs) of `formula` with constant `c`, for pixels
-    /// with |dc| up to `dc_bound`, holding at most `max_values` values (the shortest
-    /// skips are left out first); None when `is_stopped` says so.
+    /// with |dc| up to `dc_bound`, with the scaled form of each entry too when `scaled`,
+    /// holding at most `max_values` values (the shortest skips are left out first); None
+    /// when `is_stopped` says so. Merged in `WideFloat` exponents, so skips of any depth
+    /// keep their radius.
     pub fn build(
         formula: &Formula,
         orbit: &[f64],
         c: (f64, f64),
-        dc_bound: f64,
+        (dc_bound, scaled): (WideFloat, bool),
         max_values: usize,
         is_stopped: &(dyn Fn() -> bool + Sync),
     ) -> Option<Self> {
@@ -395,15 +542,21 @@ impl BlaTable {
         }
         let max_level = usize::BITS - 1 - steps.leading_zeros();
         // Each level holds half the one below: the total is about twice the first kept.
+        let entry_values = if scaled {
+            ENTRY_LEN + SCALED_ENTRY_LEN
+        } else {
+            ENTRY_LEN
+        };
         let mut min_level = MIN_LEVEL.min(max_level);
-        while min_level < max_level && 2 * ENTRY_LEN * (steps >> min_level) > max_values {
+        while min_level < max_level && 2 * entry_values * (steps >> min_level) > max_values {
             min_level += 1;
         }
         // Skips of two steps, made from single ones as they come (a table of single steps
         // would be the largest thing built).
         // In parallel (each point's map is its own), in chunks between stop checks.
         let pairs = steps / 2;
-        let mut level: Vec<Skip> = Vec::with_capacity(pairs);
+        let single_dc_bound = dc_bound.to_f64();
+        let mut level: Vec<WideSkip> = Vec::with_capacity(pairs);
         for chunk_start in (0..pairs).step_by(STOP_CHECK_PAIRS) {
             if is_stopped() {
                 return None;
@@ -414,7 +567,7 @@ impl BlaTable {
                 |nodes, pair| {
                     let step_at = |index: usize, nodes: &mut Vec<Linear>| {
                         let z = (orbit[2 * index], orbit[2 * index + 1]);
-                        formula.linear_step_with(z, c, dc_bound, nodes)
+                        WideSkip::of(formula.linear_step_with(z, c, single_dc_bound, nodes))
                     };
                     let first = step_at(2 * pair, nodes);
                     first.then(step_at(2 * pair + 1, nodes), dc_bound)
@@ -423,6 +576,7 @@ impl BlaTable {
         }
         // The largest radius squared first (a pixel farther than it takes no skip).
         let mut values = vec![0.0];
+        let mut scaled_values = vec![0.0];
         for current in 1..=max_level {
             if is_stopped() {
                 return None;
@@ -435,17 +589,10 @@ impl BlaTable {
             }
             if current >= min_level {
                 for skip in &level {
-                    values.extend_from_slice(&[
-                        skip.radius * skip.radius,
-                        skip.a.a,
-                        skip.a.b,
-                        skip.a.c,
-                        skip.a.d,
-                        skip.b.a,
-                        skip.b.b,
-                        skip.b.c,
-                        skip.b.d,
-                    ]);
+                    values.extend_from_slice(&skip.plain_entry());
+                    if scaled {
+                        scaled_values.extend_from_slice(&skip.scaled_entry());
+                    }
                 }
             }
         }
@@ -456,6 +603,7 @@ impl BlaTable {
             .fold(0.0, |largest: f64, radius2| largest.max(*radius2));
         Some(Self {
             values,
+            scaled_values,
             min_level,
             max_level,
         })
@@ -546,8 +694,15 @@ mod tests {
             z = formula.step(z, c);
             orbit.extend([z.0, z.1]);
         }
-        let table =
-            BlaTable::build(&formula, &orbit, c, 1e-30, usize::MAX, &|| false).expect("built");
+        let table = BlaTable::build(
+            &formula,
+            &orbit,
+            c,
+            (WideFloat::from_f64(1e-30), false),
+            usize::MAX,
+            &|| false,
+        )
+        .expect("built");
         assert_eq!((table.min_level, table.max_level), (3, 6));
         // The 8-step skip from index 8 (the second of the shortest) against eight single
         // maps.
@@ -569,19 +724,117 @@ mod tests {
     }
 
     #[test]
+    fn scaled_entries_are_the_plain_ones_with_their_exponents_split_off() {
+        let formula = mandelbrot();
+        let c = (-0.75, 0.1);
+        let mut orbit = vec![0.0, 0.0];
+        let mut z = (0.0, 0.0);
+        for _ in 0..64 {
+            z = formula.step(z, c);
+            orbit.extend([z.0, z.1]);
+        }
+        let dc_bound = WideFloat::from_f64(1e-30);
+        let table = BlaTable::build(&formula, &orbit, c, (dc_bound, true), usize::MAX, &|| false)
+            .expect("built");
+        assert_eq!(
+            table.scaled_values.len(),
+            1 + table.entries() * SCALED_ENTRY_LEN
+        );
+        for index in 0..table.entries() {
+            let plain = &table.values[1 + index * ENTRY_LEN..][..ENTRY_LEN];
+            let scaled = &table.scaled_values[1 + index * SCALED_ENTRY_LEN..][..SCALED_ENTRY_LEN];
+            let exponent = scaled[10] as i32;
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+            assert!(
+                close(plain[0], ldexp(scaled[0], scaled[1] as i32)),
+                "{index}"
+            );
+            for k in 0..4 {
+                assert!(
+                    close(plain[1 + k], ldexp(scaled[2 + k], exponent)),
+                    "A {index}"
+                );
+                assert!(
+                    close(plain[5 + k], ldexp(scaled[6 + k], exponent)),
+                    "B {index}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn skips_far_below_f64_s_range_keep_their_radius_and_maps() {
+        // The same orbit for pixels 2^-3000 from it: radii then are that small, and
+        // only the scaled form can hold them.
+        let formula = mandelbrot();
+        let c = (-0.75, 0.1);
+        let mut orbit = vec![0.0, 0.0];
+        let mut z = (0.0, 0.0);
+        for _ in 0..64 {
+            z = formula.step(z, c);
+            orbit.extend([z.0, z.1]);
+        }
+        let near = BlaTable::build(
+            &formula,
+            &orbit,
+            c,
+            (WideFloat::ZERO, true),
+            usize::MAX,
+            &|| false,
+        )
+        .expect("built");
+        let far = BlaTable::build(
+            &formula,
+            &orbit,
+            c,
+            (WideFloat::new(1.0, -3000), true),
+            usize::MAX,
+            &|| false,
+        )
+        .expect("built");
+        // |dc| at 2^-3000 changes the radii by far less than their precision.
+        assert_eq!(near.scaled_values, far.scaled_values);
+        assert!(far.scaled_values.iter().any(|value| *value != 0.0));
+    }
+
+    #[test]
     fn a_table_too_large_leaves_out_its_shortest_skips() {
         let formula = mandelbrot();
         let orbit: Vec<f64> = (0..1025).flat_map(|_| [-0.1, 0.1]).collect();
-        let all = BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, usize::MAX, &|| false)
-            .expect("built");
-        let small =
-            BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 400, &|| false).expect("built");
+        let all = BlaTable::build(
+            &formula,
+            &orbit,
+            (-0.1, 0.1),
+            (WideFloat::ZERO, false),
+            usize::MAX,
+            &|| false,
+        )
+        .expect("built");
+        let small = BlaTable::build(
+            &formula,
+            &orbit,
+            (-0.1, 0.1),
+            (WideFloat::ZERO, false),
+            400,
+            &|| false,
+        )
+        .expect("built");
         assert_eq!(all.min_level, MIN_LEVEL);
         assert!(
             small.min_level > MIN_LEVEL && small.values.len() <= 401,
             "{}",
             small.min_level
         );
-        assert!(BlaTable::build(&formula, &orbit, (-0.1, 0.1), 0.0, 400, &|| true).is_none());
+        assert!(
+            BlaTable::build(
+                &formula,
+                &orbit,
+                (-0.1, 0.1),
+                (WideFloat::ZERO, false),
+                400,
+                &|| true
+            )
+            .is_none()
+        );
     }
 }

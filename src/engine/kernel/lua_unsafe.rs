@@ -13,9 +13,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, ffi};
+use mlua::{Function, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Value, ffi};
 
-use super::bla::BlaTable;
+use super::bla::{BlaTable, SCALED_ENTRY_LEN};
 use crate::engine::geometry::UnitLattice;
 
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
@@ -85,7 +85,8 @@ pub(crate) fn call_unit_driver(
 /// only for m below `length` (it rebases before passing the orbit's last point), and a
 /// skip's values only for skips that end at or before the orbit's last point, at the
 /// index `BlaTable::count` gives (the same count written in Lua), so every read is inside
-/// the slices; they are only read. The pixel function lives in Lua after
+/// the slices; they are only read. The scaled form of the skips is read only when the
+/// scale is above 0, and this checks it then holds every entry. The pixel function lives in Lua after
 /// this call, but the caller calls it only within the same unit, while `orbit` and
 /// `critical` (held by the job) are alive; it is reachable from no kernel code.
 pub(crate) fn perturbation_pixel_function(
@@ -94,28 +95,42 @@ pub(crate) fn perturbation_pixel_function(
     (orbit, orbit_skips): (&[f64], &BlaTable),
     (critical, critical_skips): (&[f64], &BlaTable),
     (cr, ci): (f64, f64),
-    (ox, oy): (f64, f64),
+    (ox, oy, scale_exponent): (f64, f64, i32),
     max_iter: u32,
 ) -> mlua::Result<Function> {
-    let address = |values: &[f64]| LightUserData(values.as_ptr().cast_mut().cast::<c_void>());
-    make_pixel.call::<Function>((
-        factory,
+    let has_scaled_form =
+        |table: &BlaTable| table.scaled_values.len() == 1 + table.entries() * SCALED_ENTRY_LEN;
+    if scale_exponent > 0 && !(has_scaled_form(orbit_skips) && has_scaled_form(critical_skips)) {
+        return Err(mlua::Error::runtime(
+            "scaled pixels need the scaled form of the skips",
+        ));
+    }
+    let address = |values: &[f64]| {
+        Value::LightUserData(LightUserData(values.as_ptr().cast_mut().cast::<c_void>()))
+    };
+    let whole = |count: usize| Value::Integer(count as mlua::Integer);
+    // More arguments than mlua's tuples take: a list of values.
+    make_pixel.call::<Function>(MultiValue::from_vec(vec![
+        Value::Function(factory.clone()),
         address(orbit),
-        orbit.len() / 2,
+        whole(orbit.len() / 2),
         address(&orbit_skips.values),
-        orbit_skips.min_level,
-        orbit_skips.max_level,
+        whole(orbit_skips.min_level as usize),
+        whole(orbit_skips.max_level as usize),
         address(critical),
-        critical.len() / 2,
+        whole(critical.len() / 2),
         address(&critical_skips.values),
-        critical_skips.min_level,
-        critical_skips.max_level,
-        cr,
-        ci,
-        ox,
-        oy,
-        max_iter,
-    ))
+        whole(critical_skips.min_level as usize),
+        whole(critical_skips.max_level as usize),
+        Value::Number(cr),
+        Value::Number(ci),
+        Value::Number(ox),
+        Value::Number(oy),
+        whole(max_iter as usize),
+        address(&orbit_skips.scaled_values),
+        address(&critical_skips.scaled_values),
+        Value::Integer(mlua::Integer::from(scale_exponent)),
+    ]))
 }
 
 /// Lets another thread stop the Lua code a worker is running. A worker arms it around

@@ -39,7 +39,7 @@ pub use parameters::{
     resolve_leniently,
 };
 pub use reference::{
-    BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step, reference_orbit,
+    BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step_log2, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
 pub(crate) use state::RunFailure;

@@ -10,7 +10,7 @@ use dashu_int::{IBig, Sign, Word};
 
 use super::bla::BlaTable;
 use super::formula::{Formula, FormulaOp};
-use crate::engine::geometry::BigFloat;
+use crate::engine::geometry::{BigFloat, WideFloat};
 
 /// A reference orbit: Z_0, Z_1, ... as (re, im) pairs, flattened.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,9 +55,12 @@ pub struct PerturbationReference {
     pub critical_bla: Option<Arc<BlaSkips>>,
     /// The reference point, to which pixels' offsets are taken.
     pub point: (BigFloat, BigFloat),
-    /// The offset of the pixel lattice's origin from `point`, in f64 (a render's own: the
-    /// loops add each pixel's offset from the origin).
+    /// The offset of the pixel lattice's origin from `point`, in f64 in the grid's units
+    /// (a render's own: the loops add each pixel's offset from the origin).
     pub origin_offset: (f64, f64),
+    /// The render's pixel offsets are in units of 2^-`scale_exponent`
+    /// (`PixelGrid::scale_exponent`; 0 for all but the deepest views).
+    pub scale_exponent: i32,
     /// The reference's c, rounded to f64 (the step's c input).
     pub c: (f64, f64),
     /// How many steps a pixel iterates at most.
@@ -65,12 +68,14 @@ pub struct PerturbationReference {
 }
 
 /// A reference orbit's skips, and the largest |dc| they were made for.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BlaSkips {
     /// The table.
     pub table: BlaTable,
     /// The pixels' largest |dc| it holds for.
-    pub dc_bound: f64,
+    pub dc_bound: WideFloat,
+    /// True when the table holds the scaled form of its entries too.
+    pub scaled: bool,
     /// False when the render asked for no skips (the table is empty).
     pub enabled: bool,
 }
@@ -84,10 +89,14 @@ pub enum OrbitStop {
     TooLong,
 }
 
-/// The bits a reference needs for pixels `step` apart: the digits down to a millionth of
-/// a pixel, and a margin for the orbit's growth.
-pub fn bits_for_step(step: f64) -> usize {
-    let below_one = (-step.abs().max(f64::MIN_POSITIVE).log2()).max(0.0);
+/// The bits a reference needs for pixels 2^`step_log2` apart: the digits down to a
+/// millionth of a pixel, and a margin for the orbit's growth.
+pub fn bits_for_step_log2(step_log2: f64) -> usize {
+    let below_one = if step_log2.is_finite() {
+        (-step_log2).max(0.0)
+    } else {
+        f64::from(f64::MIN_EXP).abs()
+    };
     (below_one as usize).saturating_add(96).max(128)
 }
 
@@ -386,8 +395,9 @@ mod tests {
 
     #[test]
     fn precision_follows_the_pixel_step() {
-        assert_eq!(bits_for_step(1e-3), 128);
-        assert!(bits_for_step(1e-30) >= 99 + 96);
-        assert!(bits_for_step(1e-300) >= 996 + 96);
+        assert_eq!(bits_for_step_log2(1e-3_f64.log2()), 128);
+        assert!(bits_for_step_log2(1e-30_f64.log2()) >= 99 + 96);
+        assert!(bits_for_step_log2(1e-300_f64.log2()) >= 996 + 96);
+        assert!(bits_for_step_log2(-33_220.0) >= 33_220 + 96, "1e-10000");
     }
 }

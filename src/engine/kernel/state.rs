@@ -275,6 +275,7 @@ impl FormulaRecorder {
                 formula.degree(),
                 formula.bailout,
                 super::bla::ENTRY_LEN,
+                super::bla::SCALED_ENTRY_LEN,
             ))
             .context("writing the perturbation pixel")?;
         let factory = self

@@ -93,7 +93,8 @@ pub enum PrecisionChoice {
 impl PrecisionChoice {
     /// The precision a kernel renders `view` in at this image height: where f64 runs out,
     /// perturbation for a kernel with a formula (`perturbs`), else double-double for one
-    /// with `pixel_deep` (`deep`).
+    /// with `pixel_deep` (`deep`); past double-double's reach (pixels below 2^-480 apart)
+    /// perturbation or nothing.
     pub fn resolve(
         self,
         (perturbs, deep): (bool, bool),
@@ -101,6 +102,17 @@ impl PrecisionChoice {
         height_px: u32,
     ) -> Result<Precision, RequestError> {
         let past_f64 = view.near_precision_limit(height_px);
+        // Pixel steps written scaled (below 2^-480) are only perturbation's.
+        if view.needs_scaled_pixels(height_px) {
+            return match self {
+                PrecisionChoice::Auto | PrecisionChoice::Perturbation if perturbs => {
+                    Ok(Precision::Perturbation)
+                }
+                _ => Err(RequestError::DeeperThanKernel {
+                    span: view.span.to_decimal(),
+                }),
+            };
+        }
         match self {
             PrecisionChoice::Auto if perturbs && past_f64 => Ok(Precision::Perturbation),
             PrecisionChoice::Auto if deep && past_f64 => Ok(Precision::DoubleDouble),

@@ -263,12 +263,13 @@ end
 local const_double_pointer = ffi.typeof("const double *")
 function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max_level,
     critical, critical_length, critical_skips, critical_min, critical_max, cr, ci, ox, oy,
-    max_iter)
+    max_iter, scaled_skips, critical_scaled_skips, scale)
   return factory(cast(const_double_pointer, orbit), length,
     cast(const_double_pointer, skips), min_level, max_level,
     cast(const_double_pointer, critical), critical_length,
     cast(const_double_pointer, critical_skips), critical_min, critical_max,
-    cr, ci, ox, oy, max_iter)
+    cr, ci, ox, oy, max_iter, cast(const_double_pointer, scaled_skips),
+    cast(const_double_pointer, critical_scaled_skips), scale)
 end
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and

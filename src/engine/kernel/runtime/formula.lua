@@ -236,9 +236,15 @@ end
 
 --- Lua source of the perturbed step: `return function(Zr, Zi, Cr, Ci, dzr, dzi, dcr, dci)
 --- ... return dr, di end`, the delta of the step's result. With `c_fixed` (a Julia set: c
---- does not move with the pixel) the c input has no delta.
-function M.perturbed_source(recorded, result, c_fixed)
-  local lines = { "return function(zr, zi, cr, ci, dzr, dzi, dcr, dci)" }
+--- does not move with the pixel) the c input has no delta. With `scaled` the deltas are
+--- given and returned times 2^s, and the function takes u = 2^-s last: the linear terms
+--- are the same, and where a delta meets a reference value (A + da) it is u * da (0 once
+--- u underflows, when those terms are far below f64's precision anyway).
+function M.perturbed_source(recorded, result, c_fixed, scaled)
+  local lines = { scaled and "return function(zr, zi, cr, ci, dzr, dzi, dcr, dci, u)"
+    or "return function(zr, zi, cr, ci, dzr, dzi, dcr, dci)" }
+  -- A delta where it meets a reference value.
+  local function unscaled(delta) return scaled and ("u * " .. delta) or delta end
   local function emit(text) lines[#lines + 1] = "  " .. text end
   local moves = {} -- moves[i]: node i's value depends on z (or c, when c moves)
   for i, entry in ipairs(recorded) do
@@ -271,7 +277,8 @@ function M.perturbed_source(recorded, result, c_fixed)
       moves[i] = moves[a] or moves[b]
       if moves[a] and moves[b] then
         -- A db + (B + db) da
-        emit(format("local br%d, bi%d = r%d + dr%d, i%d + di%d", i, i, b, b, b, b))
+        emit(format("local br%d, bi%d = r%d + %s, i%d + %s", i, i, b, unscaled("dr" .. b), b,
+          unscaled("di" .. b)))
         emit(format("local %s = r%d * dr%d - i%d * di%d + br%d * dr%d - bi%d * di%d",
           dr, a, b, a, b, i, a, i, a))
         emit(format("local %s = r%d * di%d + i%d * dr%d + br%d * di%d + bi%d * dr%d",
@@ -285,14 +292,16 @@ function M.perturbed_source(recorded, result, c_fixed)
       moves[i] = moves[a]
       if moves[i] then
         -- (2A + da) da
-        emit(format("local tr%d, ti%d = 2 * r%d + dr%d, 2 * i%d + di%d", i, i, a, a, a, a))
+        emit(format("local tr%d, ti%d = 2 * r%d + %s, 2 * i%d + %s", i, i, a, unscaled("dr" .. a), a,
+          unscaled("di" .. a)))
         emit(product(dr, dm, "tr" .. i, "ti" .. i, "dr" .. a, "di" .. a))
       end
     elseif op == "pow" then
       moves[i] = moves[a]
       if moves[i] then
         -- da * S_k, S_1 = 1, S_{m+1} = (A + da) S_m + A^m
-        emit(format("local pr%d, pi%d = r%d + dr%d, i%d + di%d", i, i, a, a, a, a))
+        emit(format("local pr%d, pi%d = r%d + %s, i%d + %s", i, i, a, unscaled("dr" .. a), a,
+          unscaled("di" .. a)))
         emit(format("local sr%d, si%d = 1, 0", i, i))
         emit(format("local qr%d, qi%d = 1, 0", i, i)) -- A^m
         for _ = 1, entry.k - 1 do
@@ -306,8 +315,9 @@ function M.perturbed_source(recorded, result, c_fixed)
     elseif op == "abs" or op == "abs_re" or op == "abs_im" then
       moves[i] = moves[a]
       if moves[i] then
-        local re_part = (op == "abs_im") and format("dr%d", a) or format("diffabs(r%d, dr%d)", a, a)
-        local im_part = (op == "abs_re") and format("di%d", a) or format("diffabs(i%d, di%d)", a, a)
+        local fold = scaled and "sdiffabs(%s%d, d%s%d, u)" or "diffabs(%s%d, d%s%d)"
+        local re_part = (op == "abs_im") and format("dr%d", a) or format(fold, "r", a, "r", a)
+        local im_part = (op == "abs_re") and format("di%d", a) or format(fold, "i", a, "i", a)
         emit(format("local %s, %s = %s, %s", dr, dm, re_part, im_part))
       end
     end
@@ -328,15 +338,28 @@ local function diffabs(X, x)
     if X + x > 0 then return 2 * X + x else return -x end
   end
 end
+-- The same for x given times 2^s, u = 2^-s: (|X + u x| - |X|) / u. The sign changes only
+-- where |X| < u |x|, so X / u is then finite.
+local function sdiffabs(X, x, u)
+  local y = X + u * x
+  if X > 0 then
+    if y >= 0 then return x else return -(2 * X / u + x) end
+  elseif X < 0 then
+    if y > 0 then return 2 * X / u + x else return -x end
+  else
+    return abs(x)
+  end
+end
 ]]
   return prelude .. concat(lines, "\n") .. "\n"
 end
 
 --- Lua source of a pixel function factory for rendering by perturbation:
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
---- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter)` returning
---- `function(x, y)`, the pixel at offset (x, y) from a point that is (ox, oy) from the
---- reference. `orbit` holds the reference orbit's points (re, im pairs, read as
+--- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
+--- critical_scaled_skips, scale)` returning `function(x, y)`, the pixel at offset (x, y)
+--- from a point that is (ox, oy) from the reference, all four in units of 2^-scale.
+--- `orbit` holds the reference orbit's points (re, im pairs, read as
 --- orbit[2m], orbit[2m + 1]; `length` of them), which started at the reference point
 --- (c = (cr, ci) for a Mandelbrot-like formula, z0 for a Julia set); `critical` is the
 --- orbit from the critical point that rebasing continues on (the same one when the
@@ -349,35 +372,55 @@ end
 --- skip that starts there and whose radius |dz| is below is taken (dz -> A dz + B dc),
 --- else one perturbed step. The value is the
 --- smooth escape value with logarithms to base `degree`, as `Formula::escape_value`.
-function M.pixel_source(recorded, result, julia, degree, bailout, entry_len)
-  local step = M.perturbed_source(recorded, result, julia)
+---
+--- Scaled pixels: with `scale` > 0 (views whose pixel steps are below 2^-480) a pixel
+--- starts with w = dz 2^s and d = dc 2^s, s = scale, and iterates those (the scaled step,
+--- and `scaled_skips`: `scaled_entry_len` values each, the radius squared and A as
+--- significands with exponents, B relative to A's exponent) while its |dz| is below
+--- 2^-480, keeping |w| within 2^±64 by moving s (a skip moves it by A's exponent). Then
+--- it goes on in plain f64 as above.
+function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
     "local step = (function()",
-    step,
+    M.perturbed_source(recorded, result, julia),
     "end)()",
-    "local log, floor, band = math.log, math.floor, bit.band",
+    "local scaled_step = (function()",
+    M.perturbed_source(recorded, result, julia, true),
+    "end)()",
+    "local log, floor, band, ldexp, abs = math.log, math.floor, bit.band, math.ldexp, math.abs",
     format("local inverse_log_degree = 1 / log(%s)", number(degree)),
     format("local BAILOUT2 = %s", number(bailout * bailout)),
     format("local ENTRY = %d", entry_len),
+    format("local SCALED_ENTRY = %d", scaled_entry_len),
     [[
--- Where each level's skips start among a table's values (after its largest radius
--- squared), by level.
-local function starts_of(length, min_level, max_level)
+-- A scaled pixel goes on in plain f64 once |dz| = |w| 2^-s is at least 2^-480.
+local PLAIN_SCALE = 480
+local PLAIN_DZ2 = 2 ^ (-2 * PLAIN_SCALE)
+-- |w| squared is kept between these by moving s by 64.
+local W2_HIGH, W2_LOW, DOWN, UP = 2 ^ 128, 2 ^ -128, 2 ^ -64, 2 ^ 64
+-- Where each level's skips start among a table's values (after its first value), by
+-- level.
+local function starts_of(length, min_level, max_level, entry)
   local starts, offset = {}, 1
   for level = min_level, max_level do
     starts[level] = offset
-    offset = offset + floor((length - 1) / 2 ^ level) * ENTRY
+    offset = offset + floor((length - 1) / 2 ^ level) * entry
   end
   return starts
 end
 return function(orbit, length, skips, min_level, max_level, critical, critical_length,
-    critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter)
-  local orbit_starts = starts_of(length, min_level, max_level)
-  local critical_starts = starts_of(critical_length, critical_min, critical_max)
+    critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
+    critical_scaled_skips, scale)
+  local orbit_starts = starts_of(length, min_level, max_level, ENTRY)
+  local critical_starts = starts_of(critical_length, critical_min, critical_max, ENTRY)
+  local orbit_scaled_starts = starts_of(length, min_level, max_level, SCALED_ENTRY)
+  local critical_scaled_starts = starts_of(critical_length, critical_min, critical_max,
+    SCALED_ENTRY)
   -- The shortest skip, and the largest radius squared (0 with no skips: none is tried).
   local orbit_shortest, critical_shortest = 2 ^ min_level, 2 ^ critical_min
   local orbit_reach2 = min_level <= max_level and skips[0] or 0
   local critical_reach2 = critical_min <= critical_max and critical_skips[0] or 0
+  local C0r, C0i = critical[0], critical[1]
   return function(x, y)]],
   }
   if julia then
@@ -390,7 +433,89 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
     local S, starts, low, high = skips, orbit_starts, min_level, max_level
     local shortest, reach2 = orbit_shortest, orbit_reach2
     local Zr, Zi = Z[0], Z[1]
-    local dz2 = 0
+    local s = scale
+    if s > 0 then
+      -- Scaled: w = dz 2^s, d = dc 2^s (given so), u = 2^-s.
+      local X, xstarts = scaled_skips, orbit_scaled_starts
+      local wr, wi, dr, di = dzr, dzi, dcr, dci
+      local u = ldexp(1, -s)
+      while true do
+        if n >= max_iter then return nil end
+        local skipped = false
+        local skip = shortest
+        if m > 0 and low <= high and band(m, skip - 1) == 0
+            and m + skip <= L - 1 and n + skip <= max_iter then
+          local w2, twice_s = wr * wr + wi * wi, 2 * s
+          local e = xstarts[low] + m / skip * SCALED_ENTRY
+          if w2 < ldexp(X[e], X[e + 1] + twice_s) then
+            local level = low
+            while level < high do
+              local longer = skip * 2
+              if band(m, longer - 1) ~= 0 or m + longer > L - 1 or n + longer > max_iter then
+                break
+              end
+              local f = xstarts[level + 1] + m / longer * SCALED_ENTRY
+              if w2 >= ldexp(X[f], X[f + 1] + twice_s) then break end
+              level, skip, e = level + 1, longer, f
+            end
+            -- w -> A w + B d, with A = significands 2^ea: the pixel's s moves by -ea.
+            wr, wi = X[e + 2] * wr + X[e + 3] * wi + X[e + 6] * dr + X[e + 7] * di,
+              X[e + 4] * wr + X[e + 5] * wi + X[e + 8] * dr + X[e + 9] * di
+            local ea = X[e + 10]
+            dr, di, s = ldexp(dr, -ea), ldexp(di, -ea), s - ea
+            u = ldexp(1, -s)
+            m, n, skipped = m + skip, n + skip, true
+          end
+        end
+        if not skipped then
+          wr, wi = scaled_step(Zr, Zi, cr, ci, wr, wi, dr, di, u)
+          m, n = m + 1, n + 1
+        end
+        Zr, Zi = Z[2 * m], Z[2 * m + 1]
+        local w2 = wr * wr + wi * wi
+        if w2 > W2_HIGH then
+          wr, wi, dr, di, s, w2 = wr * DOWN, wi * DOWN, dr * DOWN, di * DOWN, s - 64, w2 * W2_LOW
+          u = ldexp(1, -s)
+        elseif w2 < W2_LOW and (wr ~= 0 or wi ~= 0) then
+          -- Near a point of the reference close to 0, dz can fall to about dz^2, far
+          -- enough for w^2 to underflow: scale up until |w| is back near 1.
+          repeat
+            wr, wi, dr, di, s = wr * UP, wi * UP, dr * UP, di * UP, s + 64
+          until abs(wr) + abs(wi) >= DOWN
+          w2 = wr * wr + wi * wi
+          u = ldexp(1, -s)
+        end
+        if m == L - 1 or Zr * Zr + Zi * Zi < 4 * w2 * u * u then
+          -- The end of the reference, or the pixel nearer 0 than its distance from it.
+          local fr, fi = Zr + u * wr, Zi + u * wi
+          local r2 = fr * fr + fi * fi
+          if r2 > BAILOUT2 then
+            return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+          end
+          if r2 < w2 * u * u or m == L - 1 then
+            -- Rebase onto the critical orbit: dz = z - Z'_0.
+            local from_r, from_i = Zr, Zi
+            Z, L, m = critical, critical_length, 0
+            S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
+            shortest, reach2 = critical_shortest, critical_reach2
+            X, xstarts = critical_scaled_skips, critical_scaled_starts
+            Zr, Zi = C0r, C0i
+            local nr, ni = fr - C0r, fi - C0i
+            if nr * nr + ni * ni >= PLAIN_DZ2 then
+              dzr, dzi, dcr, dci = nr, ni, u * dr, u * di
+              break
+            end
+            -- Still tiny: (Z - Z'_0) / u is finite, as |Z - Z'_0| is about u |w|.
+            wr, wi = (from_r - C0r) / u + wr, (from_i - C0i) / u + wi
+          end
+        end
+        if s <= PLAIN_SCALE and w2 * u * u >= PLAIN_DZ2 then
+          dzr, dzi, dcr, dci = u * wr, u * wi, u * dr, u * di
+          break
+        end
+      end
+    end
+    local dz2 = dzr * dzr + dzi * dzi
     while n < max_iter do
       local skipped = false
       -- The shortest skip first (a longer one from m holds no farther out), then longer

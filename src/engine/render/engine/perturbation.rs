@@ -14,10 +14,10 @@ use super::super::rendered::{ReferenceSummary, RenderProgress};
 use super::super::request::{RenderRequest, RowRange};
 use super::{Engine, JobLimits, REFERENCE_PROGRESS_INTERVAL};
 use crate::engine::error::{RenderError, RequestError};
-use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View};
+use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View, WideFloat};
 use crate::engine::kernel::{
     BlaSkips, BlaTable, Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference,
-    ReferenceOrbit, bits_for_step, reference_orbit,
+    ReferenceOrbit, bits_for_step_log2, reference_orbit,
 };
 use crate::engine::sync::lock;
 
@@ -99,7 +99,8 @@ impl Engine {
                 _ => return Err(RequestError::NoFormula.into()),
             },
         };
-        let bits = bits_for_step(view.scale_per_pixel(height_px));
+        let bits = bits_for_step_log2(view.pixel_step_log2(height_px));
+        let scaled = grid.scale_exponent > 0;
         let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
             computed_to >= max_iter || orbit.escaped_before(computed_to)
         };
@@ -129,25 +130,39 @@ impl Engine {
                 let mut reused = PerturbationReference {
                     max_iter,
                     origin_offset: origin_offset(grid, &reference.point),
+                    scale_exponent: grid.scale_exponent,
                     ..reference.clone()
                 };
                 // The skips were made for pixels within some distance of the reference:
                 // farther ones need their own (the orbit serves as it is), as does a
                 // render that takes none, or some after one that took none.
-                let dc_bound = if julia_c.is_some() { 0.0 } else { dc_bound };
-                if reused.bla.enabled != skips || reused.bla.dc_bound < dc_bound {
+                let dc_bound = if julia_c.is_some() {
+                    WideFloat::ZERO
+                } else {
+                    dc_bound
+                };
+                let lacks_scaled = scaled && !reused.bla.scaled;
+                if reused.bla.enabled != skips
+                    || reused.bla.dc_bound.less_than(dc_bound)
+                    || lacks_scaled
+                {
                     reused.bla = Arc::new(self.bla_table(
                         formula,
                         &reused.orbit,
                         reused.c,
-                        dc_bound,
+                        (dc_bound, scaled),
                         skips,
                         limits,
                     )?);
                     if let Some(critical) = &reused.critical {
-                        reused.critical_bla = Some(Arc::new(
-                            self.bla_table(formula, critical, reused.c, dc_bound, skips, limits)?,
-                        ));
+                        reused.critical_bla = Some(Arc::new(self.bla_table(
+                            formula,
+                            critical,
+                            reused.c,
+                            (dc_bound, scaled),
+                            skips,
+                            limits,
+                        )?));
                     }
                     // Kept for the next render nearby, which then need not make it again.
                     cached.reference.bla = Arc::clone(&reused.bla);
@@ -217,14 +232,20 @@ impl Engine {
         let c = (c.0.to_f64(), c.1.to_f64());
         // A Julia set's pixels differ from the reference in z only (dc is 0).
         let dc_bound = match julia_c {
-            Some(_) => 0.0,
+            Some(_) => WideFloat::ZERO,
             None => dc_bound_of(view, &point, (width_px, height_px)),
         };
-        let bla = Arc::new(self.bla_table(formula, &orbit, c, dc_bound, skips, limits)?);
+        let bla =
+            Arc::new(self.bla_table(formula, &orbit, c, (dc_bound, scaled), skips, limits)?);
         let critical_bla = match &critical {
-            Some(critical) => Some(Arc::new(
-                self.bla_table(formula, critical, c, dc_bound, skips, limits)?,
-            )),
+            Some(critical) => Some(Arc::new(self.bla_table(
+                formula,
+                critical,
+                c,
+                (dc_bound, scaled),
+                skips,
+                limits,
+            )?)),
             None => None,
         };
         let reference = PerturbationReference {
@@ -233,6 +254,7 @@ impl Engine {
             bla,
             critical_bla,
             origin_offset: origin_offset(grid, &point),
+            scale_exponent: grid.scale_exponent,
             c,
             point,
             max_iter,
@@ -253,14 +275,14 @@ impl Engine {
         Ok((reference, summary))
     }
 
-    /// The skips of `orbit` for pixels with |dc| up to `dc_bound`, within a quarter of the
-    /// memory limit, stoppable.
+    /// The skips of `orbit` for pixels with |dc| up to `dc_bound` (in scaled form too when
+    /// `scaled`), within a quarter of the memory limit, stoppable.
     fn bla_table(
         &self,
         formula: &Formula,
         orbit: &ReferenceOrbit,
         c: (f64, f64),
-        dc_bound: f64,
+        (dc_bound, scaled): (WideFloat, bool),
         skips: bool,
         limits: JobLimits<'_>,
     ) -> Result<BlaSkips, RenderError> {
@@ -270,15 +292,24 @@ impl Engine {
         if !skips {
             return Ok(BlaSkips {
                 table: BlaTable::default(),
-                dc_bound: f64::INFINITY,
+                dc_bound: WideFloat::new(f64::INFINITY, 0),
+                scaled: true,
                 enabled: false,
             });
         }
         let max_values = self.options.memory_limit_bytes / 4 / std::mem::size_of::<f64>();
-        match BlaTable::build(formula, &orbit.points, c, dc_bound, max_values, &is_stopped) {
+        match BlaTable::build(
+            formula,
+            &orbit.points,
+            c,
+            (dc_bound, scaled),
+            max_values,
+            &is_stopped,
+        ) {
             Some(table) => Ok(BlaSkips {
                 table,
                 dc_bound,
+                scaled,
                 enabled: true,
             }),
             None if limits.cancel.is_cancelled() => Err(RenderError::Cancelled),
@@ -388,28 +419,30 @@ impl Engine {
 }
 
 /// The largest |dc| of a pixel of `view` (`size_px`) from a reference `point`: the
-/// centre's distance from it and the half-diagonal, with a margin.
+/// centre's distance from it and the half-diagonal, with a margin, at any depth.
 fn dc_bound_of(
     view: &View,
     point: &(BigFloat, BigFloat),
     (width_px, height_px): (u32, u32),
-) -> f64 {
-    let from_centre = (&view.center_x - &point.0)
-        .to_f64()
-        .hypot((&view.center_y - &point.1).to_f64());
+) -> WideFloat {
+    let (dx, dy) = (
+        (&view.center_x - &point.0).to_wide(),
+        (&view.center_y - &point.1).to_wide(),
+    );
+    let from_centre = (dx * dx + dy * dy).sqrt();
     let aspect = f64::from(width_px) / f64::from(height_px.max(1));
-    let half_diagonal = 0.5 * view.span_f64() * aspect.hypot(1.0);
-    (from_centre + half_diagonal) * 1.01
+    let half_diagonal = view.span.to_wide() * WideFloat::from_f64(0.5 * aspect.hypot(1.0));
+    (from_centre + half_diagonal) * WideFloat::from_f64(1.01)
 }
 
-/// The offset of `grid`'s origin from a reference `point`, in f64: exact differences of
-/// the two exact points, so that a pixel's offset from the reference is this plus its
-/// lattice offset, at any depth.
+/// The offset of `grid`'s origin from a reference `point`, in f64 in the grid's units
+/// (`PixelGrid::scale_exponent`): exact differences of the two exact points, so that a
+/// pixel's offset from the reference is this plus its lattice offset, at any depth.
 fn origin_offset(grid: &PixelGrid, point: &(BigFloat, BigFloat)) -> (f64, f64) {
     let (x_origin, y_origin) = &*grid.exact_origin;
     (
-        (x_origin - &point.0).to_f64(),
-        (y_origin - &point.1).to_f64(),
+        grid.scaled_f64(&(x_origin - &point.0)),
+        grid.scaled_f64(&(y_origin - &point.1)),
     )
 }
 
