@@ -4,8 +4,8 @@
 //! `benchmarks/*.toml` give each location (centre, zoom, iteration count) and its
 //! `benchmarks/512.toml` the settings (512x512). Both programs run as whole processes, one
 //! after the other for each location and run, at the location's iteration count;
-//! rust-fractal-core's zoom Z is moonbrot's span 4/Z. A location moonbrot refuses (spans
-//! below 1e-308) is shown as refused.
+//! rust-fractal-core's zoom Z is moonbrot's span 4/Z. A location moonbrot refuses is shown
+//! as refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -41,8 +41,9 @@ pub(crate) struct RenderArgs {
     /// location copied from the window pastes here). Default: the kernel's home.
     #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
     center: Option<String>,
-    /// Height of the view in the complex plane, a decimal (1e-300 and below read; spans
-    /// below 1e-308 are not rendered yet). Default: the kernel's home span.
+    /// Height of the view in the complex plane, a decimal (any depth reads; spans down to
+    /// about 1e-20000 render, past 1e-140 or so by perturbation only). Default: the
+    /// kernel's home span.
     #[arg(long, value_name = "H", allow_hyphen_values = true)]
     span: Option<String>,
     /// Iteration limit passed to the kernel as `max_iter`. Default: the kernel's own, raised

@@ -411,34 +411,37 @@ fn guessing_symmetry_and_pans_stay_exact_deep() {
 #[test]
 fn the_cli_renders_a_pasted_deep_location_and_its_document_round_trips_bit_exactly() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let location = seahorse(1e-20).location_text();
-    let mut args: Vec<&str> = location.split(' ').collect();
-    args.extend([
-        "--kernel",
-        "mandelbrot",
-        "--size",
-        "64x36",
-        "--max-iter",
-        "20000",
-    ]);
-    let (deep, said) = render_file(dir.path(), "deep.png", &args);
-    assert!(said.contains("perturbation precision"), "{said}");
-    let stored = moonbrot::engine::output::read_document(&deep).expect("metadata");
-    assert_eq!(
-        stored.view,
-        seahorse(1e-20),
-        "every digit of the centre is stored"
-    );
-    let described = text(&moonbrot(&["info", path_text(&deep)]).stdout);
-    assert!(described.contains(&location), "{described}");
-    let (again, _) = render_file(dir.path(), "again.png", &["--from", path_text(&deep)]);
-    let reread = moonbrot::engine::output::read_document(&again).expect("metadata");
-    assert_eq!(reread.view, stored.view);
-    assert_eq!(
-        crate::support::pixels(&again),
-        crate::support::pixels(&deep),
-        "bit-exact"
-    );
+    // At 1e-20, and far below f64's range beside c = i.
+    for (name, view) in [
+        ("deep", seahorse(1e-20)),
+        ("deeper", beside(("0", "1"), "1e-1000", (0.37, 0.22))),
+    ] {
+        let location = view.location_text();
+        let mut args: Vec<&str> = location.split(' ').collect();
+        args.extend([
+            "--kernel",
+            "mandelbrot",
+            "--size",
+            "64x36",
+            "--max-iter",
+            "20000",
+        ]);
+        let (deep, said) = render_file(dir.path(), &format!("{name}.png"), &args);
+        assert!(said.contains("perturbation precision"), "{said}");
+        let stored = moonbrot::engine::output::read_document(&deep).expect("metadata");
+        assert_eq!(stored.view, view, "every digit of the centre is stored");
+        let described = text(&moonbrot(&["info", path_text(&deep)]).stdout);
+        assert!(described.contains(&location), "{described}");
+        let (again, _) = render_file(
+            dir.path(),
+            &format!("{name}-again.png"),
+            &["--from", path_text(&deep)],
+        );
+        let reread = moonbrot::engine::output::read_document(&again).expect("metadata");
+        assert_eq!(reread.view, stored.view);
+        let pixels = crate::support::pixels(&deep);
+        assert_eq!(crate::support::pixels(&again), pixels, "bit-exact");
+    }
 }
 
 #[test]
