@@ -645,6 +645,17 @@ mod tests {
         ])
     }
 
+    /// 0 and `steps` steps of `formula` with constant c, as (re, im) pairs.
+    fn orbit_of(formula: &Formula, c: (f64, f64), steps: usize) -> Vec<f64> {
+        let mut orbit = vec![0.0, 0.0];
+        let mut z = (0.0, 0.0);
+        for _ in 0..steps {
+            z = formula.step(z, c);
+            orbit.extend([z.0, z.1]);
+        }
+        orbit
+    }
+
     /// step(Z + dz, C + dc) - step(Z, C) against the skip's A dz + B dc.
     fn linear_error(formula: &Formula, z: (f64, f64), c: (f64, f64), dz: (f64, f64)) -> f64 {
         let dc = (dz.1 * 0.5, -dz.0 * 0.25);
@@ -686,14 +697,8 @@ mod tests {
 
     #[test]
     fn merged_skips_are_the_steps_one_after_the_other() {
-        let formula = mandelbrot();
-        let c = (-0.75, 0.1);
-        let mut orbit = vec![0.0, 0.0];
-        let mut z = (0.0, 0.0);
-        for _ in 0..64 {
-            z = formula.step(z, c);
-            orbit.extend([z.0, z.1]);
-        }
+        let (formula, c) = (mandelbrot(), (-0.75, 0.1));
+        let orbit = orbit_of(&formula, c, 64);
         let table = BlaTable::build(
             &formula,
             &orbit,
@@ -725,14 +730,8 @@ mod tests {
 
     #[test]
     fn scaled_entries_are_the_plain_ones_with_their_exponents_split_off() {
-        let formula = mandelbrot();
-        let c = (-0.75, 0.1);
-        let mut orbit = vec![0.0, 0.0];
-        let mut z = (0.0, 0.0);
-        for _ in 0..64 {
-            z = formula.step(z, c);
-            orbit.extend([z.0, z.1]);
-        }
+        let (formula, c) = (mandelbrot(), (-0.75, 0.1));
+        let orbit = orbit_of(&formula, c, 64);
         let dc_bound = WideFloat::from_f64(1e-30);
         let table = BlaTable::build(&formula, &orbit, c, (dc_bound, true), usize::MAX, &|| false)
             .expect("built");
@@ -766,14 +765,8 @@ mod tests {
     fn skips_far_below_f64_s_range_keep_their_radius_and_maps() {
         // The same orbit for pixels 2^-3000 from it: radii then are that small, and
         // only the scaled form can hold them.
-        let formula = mandelbrot();
-        let c = (-0.75, 0.1);
-        let mut orbit = vec![0.0, 0.0];
-        let mut z = (0.0, 0.0);
-        for _ in 0..64 {
-            z = formula.step(z, c);
-            orbit.extend([z.0, z.1]);
-        }
+        let (formula, c) = (mandelbrot(), (-0.75, 0.1));
+        let orbit = orbit_of(&formula, c, 64);
         let near = BlaTable::build(
             &formula,
             &orbit,
