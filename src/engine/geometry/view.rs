@@ -297,16 +297,24 @@ impl View {
         pos_in_image: (f64, f64),
         size_px: (u32, u32),
     ) -> (BigFloat, BigFloat) {
+        let (from_centre_x, from_centre_y) = (
+            pos_in_image.0 - f64::from(size_px.0) / 2.0,
+            -(pos_in_image.1 - f64::from(size_px.1) / 2.0),
+        );
+        if !self.needs_scaled_pixels(size_px.1) {
+            // The pixel size as an f64: the offsets `zoomed_about_pos_in_image` takes
+            // away and adds back are then the very same numbers.
+            let scale = self.scale_per_pixel(size_px.1);
+            return (
+                self.center_x.add_f64(from_centre_x * scale),
+                self.center_y.add_f64(from_centre_y * scale),
+            );
+        }
+        // Pixels below f64's comfortable range: in image heights, times the span.
         let height = f64::from(size_px.1.max(1));
         (
-            &self.center_x
-                + &self
-                    .span
-                    .mul_f64((pos_in_image.0 - f64::from(size_px.0) / 2.0) / height),
-            &self.center_y
-                + &self
-                    .span
-                    .mul_f64(-(pos_in_image.1 - f64::from(size_px.1) / 2.0) / height),
+            &self.center_x + &self.span.mul_f64(from_centre_x / height),
+            &self.center_y + &self.span.mul_f64(from_centre_y / height),
         )
     }
 
