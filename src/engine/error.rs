@@ -187,6 +187,14 @@ impl KernelError {
             | Self::MemoryLimit { .. } => None,
         }
     }
+
+    /// The pixel this error happened at, if it names one.
+    pub fn pixel(&self) -> Option<&PixelLocation> {
+        match self {
+            Self::Runtime { pixel, .. } | Self::WrongReturn { pixel, .. } => pixel.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// A render request that the engine refuses before allocating or running anything.

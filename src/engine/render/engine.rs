@@ -682,7 +682,9 @@ fn report_finished_units(
 }
 
 /// Turns the workers' reports into their timings, or the render's error: a cancel or a
-/// timeout first, then the first kernel error, then an internal error.
+/// timeout first, then a kernel error (of the failing pixels reported, the first in reading
+/// order, so that the same kernel names the same pixel whichever thread failed first), then
+/// an internal error.
 fn collect_failure(
     reports: Vec<Option<WorkerReport>>,
     reason: StopReason,
@@ -722,7 +724,17 @@ fn collect_failure(
         timings.push(report.timing);
         match report.failure {
             Some(RunFailure::Kernel(error)) => {
-                kernel_error.get_or_insert(error);
+                let reading_order =
+                    |error: &KernelError| error.pixel().map(|pixel| (pixel.row, pixel.column));
+                let earlier = kernel_error.as_ref().is_none_or(|kept| {
+                    matches!(
+                        (reading_order(&error), reading_order(kept)),
+                        (Some(new), Some(old)) if new < old
+                    )
+                });
+                if earlier {
+                    kernel_error = Some(error);
+                }
             }
             Some(RunFailure::Internal(message)) => {
                 internal_error.get_or_insert(message);
@@ -806,5 +818,34 @@ mod tests {
         let held_by_cancel = Arc::clone(&job);
         assert_eq!(take_image(job), vec![1.0, -1.0, 2.5]);
         drop(held_by_cancel);
+    }
+
+    fn failed_at(column: u32, row: u32) -> Option<WorkerReport> {
+        Some(WorkerReport {
+            timing: ThreadTiming::default(),
+            info: None,
+            failure: Some(RunFailure::Kernel(KernelError::Runtime {
+                line: Some(2),
+                message: "boom".to_owned(),
+                pixel: Some(crate::engine::PixelLocation {
+                    column,
+                    row,
+                    x: 0.0,
+                    y: 0.0,
+                }),
+            })),
+        })
+    }
+
+    #[test]
+    fn of_several_failing_threads_the_error_names_the_first_pixel_in_reading_order() {
+        let reports = vec![failed_at(3, 7), failed_at(9, 2), failed_at(1, 2)];
+        let Err(RenderError::Kernel(error)) =
+            collect_failure(reports, StopReason::Failed, None, &[])
+        else {
+            panic!("a kernel error was expected");
+        };
+        let pixel = error.pixel().expect("the error names its pixel");
+        assert_eq!((pixel.column, pixel.row), (1, 2));
     }
 }
