@@ -781,6 +781,7 @@ impl Drop for Engine {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
