@@ -213,8 +213,8 @@ fn one_wheel_step_zooms_about_the_cursor() {
 
 /// Turns the wheel up (zooming in about the pointer), ten lines a notch, a frame each,
 /// until the view's span is at most `span`.
-fn wheel_in_until(harness: &mut Harness<'_, MoonbrotApp>, span: f64) {
-    while harness.state().view().span_f64() > span {
+fn wheel_in_until(harness: &mut Harness<'_, MoonbrotApp>, span_log2: f64) {
+    while harness.state().view().span.log2() > span_log2 {
         harness.event(Event::MouseWheel {
             unit: MouseWheelUnit::Line,
             delta: Vec2::new(0.0, 10.0),
@@ -287,7 +287,7 @@ fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_
     harness.hover_at(cursor);
     harness.step();
     // Ten lines a notch, 1.25 per line: from 1e-9 to below 1e-16 in eight notches.
-    wheel_in_until(&mut harness, 1e-16);
+    wheel_in_until(&mut harness, (1e-16_f64).log2());
     settle(&mut harness);
     let view = harness.state().view();
     let end = complex_at(area, &view, size_px, cursor);
@@ -310,13 +310,16 @@ fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_
     assert!(distinct > 100, "detail, not blocks: {} values", distinct);
 }
 
-#[test]
-fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automatic_limit() {
-    // c = i is on the set's boundary and the set looks alike about it at every depth
-    // (its orbit 0, i, -1 + i, -i, -1 + i, ... neither escapes nor settles): a wheel
-    // about it finds detail however deep it goes.
+/// Puts i exactly under the canvas's centre at `start_span` (decimal text), wheels in about
+/// it until the span is below 2^`until_log2`, and checks the render there: by perturbation, with
+/// the automatic limit, with detail, and i still exactly under the cursor.
+///
+/// c = i is on the set's boundary and the set looks alike about it at every depth (its
+/// orbit 0, i, -1 + i, -i, -1 + i, ... neither escapes nor settles): a wheel about it finds
+/// detail however deep it goes.
+fn wheel_about_i_renders_by_perturbation(start_span: &str, until_log2: f64) {
     let mut harness = harness();
-    harness.event(Event::Paste("--center=0,1 --span 1e-3".to_owned()));
+    harness.event(Event::Paste(format!("--center=0,1 --span {start_span}")));
     settle(&mut harness);
     let area = harness.state().canvas_rect();
     let size_px = harness.state().image_size_px();
@@ -327,7 +330,7 @@ fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automati
     let (zero, one) = (BigFloat::zero(), BigFloat::from_f64(1.0));
     let centre = (&zero - &x, &(&one - &y) + &one);
     harness.event(Event::Paste(format!(
-        "--center={},{} --span 1e-3",
+        "--center={},{} --span {start_span}",
         centre.0.to_decimal(),
         centre.1.to_decimal()
     )));
@@ -339,10 +342,10 @@ fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automati
     );
     harness.hover_at(cursor);
     harness.step();
-    wheel_in_until(&mut harness, 1e-41);
+    wheel_in_until(&mut harness, until_log2);
     settle(&mut harness);
     let view = harness.state().view();
-    assert!(view.span_f64() < 1e-40);
+    assert!(view.span.log2() < until_log2, "{}", view.span.log2());
     assert_eq!(
         complex_at(area, &view, size_px, cursor),
         i,
@@ -358,6 +361,17 @@ fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automati
     assert_eq!(*shown_view, view);
     let distinct = crate::support::distinct_values(&image.values);
     assert!(distinct > 100, "detail, not blocks: {} values", distinct);
+}
+
+#[test]
+fn wheeling_past_1e_minus_40_renders_by_perturbation_with_detail_and_an_automatic_limit() {
+    wheel_about_i_renders_by_perturbation("1e-3", (1e-41_f64).log2());
+}
+
+#[test]
+fn wheeling_past_1e_minus_400_keeps_the_point_under_the_cursor_and_renders_with_detail() {
+    // Past f64's range: the pixel grid is scaled and the wheel works in BigFloat.
+    wheel_about_i_renders_by_perturbation("1e-395", -401.0 * 10_f64.log2());
 }
 
 #[test]

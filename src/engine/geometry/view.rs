@@ -310,11 +310,22 @@ impl View {
                 self.center_y.add_f64(from_centre_y * scale),
             );
         }
-        // Pixels below f64's comfortable range: in image heights, times the span.
+        // Pixels below f64's comfortable range: in image heights, times the span, snapped
+        // to multiples of 2^-100 of the span's leading bit, which a centre of
+        // `center_bits` always holds. Unsnapped, a tiny factor (a cursor a hair off the
+        // image's middle) puts the product's last bits below the centre's last one, and
+        // the zoom's centre minus offset, plus offset, is off by a unit in the last
+        // place: the point under the cursor would drift.
         let height = f64::from(size_px.1.max(1));
+        let grid_exponent = self.span.exponent_log2().unwrap_or(0) - 100;
+        let offset = |from_centre: f64| {
+            self.span
+                .mul_f64(from_centre / height)
+                .snapped_to_power_of_two(grid_exponent)
+        };
         (
-            &self.center_x + &self.span.mul_f64(from_centre_x / height),
-            &self.center_y + &self.span.mul_f64(from_centre_y / height),
+            &self.center_x + &offset(from_centre_x),
+            &self.center_y + &offset(from_centre_y),
         )
     }
 
@@ -819,5 +830,23 @@ mod tests {
             assert_eq!(view.complex_at_exact_pos(pos, size_px), fixed);
         }
         assert!(view.span.log2() < -900.0, "{}", view.span);
+    }
+
+    #[test]
+    fn the_wheel_keeps_a_point_a_hair_off_the_middle_exactly_past_f64_s_range() {
+        // A cursor 1e-5 pixels off the image's middle: the offset's factor is tiny, and
+        // its bits would fall below the centre's last one unless snapped.
+        let size = (640, 360);
+        for (span, pos) in [
+            ("1e-395", (320.0, 180.00001)),
+            ("1e-2000", (319.99999, 12.5)),
+        ] {
+            let mut view = View::from_decimals("0", "1", span).expect("a view");
+            let fixed = view.complex_at_exact_pos(pos, size);
+            for _ in 0..30 {
+                view = view.zoomed_about_pos_in_image(pos, size, 1.25_f64.powi(10));
+                assert_eq!(view.complex_at_exact_pos(pos, size), fixed, "{span}");
+            }
+        }
     }
 }
