@@ -312,7 +312,7 @@ impl View {
         }
         // Pixels below f64's comfortable range: in image heights, times the span, snapped
         // to multiples of 2^-100 of the span's leading bit, which a centre of
-        // `center_bits` always holds. Unsnapped, a tiny factor (a cursor a hair off the
+        // `center_bits` (128 bits below the span's) holds while it is below 2^27. Unsnapped, a tiny factor (a cursor a hair off the
         // image's middle) puts the product's last bits below the centre's last one, and
         // the zoom's centre minus offset, plus offset, is off by a unit in the last
         // place: the point under the cursor would drift.
