@@ -312,10 +312,11 @@ impl View {
         }
         // Pixels below f64's comfortable range: in image heights, times the span, snapped
         // to multiples of 2^-100 of the span's leading bit, which a centre of
-        // `center_bits` (128 bits below the span's) holds while it is below 2^27. Unsnapped, a tiny factor (a cursor a hair off the
-        // image's middle) puts the product's last bits below the centre's last one, and
-        // the zoom's centre minus offset, plus offset, is off by a unit in the last
-        // place: the point under the cursor would drift.
+        // `center_bits` (128 bits below the span's) holds while it is below 2^27.
+        // Unsnapped, a tiny factor (a cursor a hair off the image's middle) puts the
+        // product's last bits below the centre's last one, and the zoom's centre minus
+        // offset, plus offset, is off by a unit in the last place: the point under the
+        // cursor would drift.
         let height = f64::from(size_px.1.max(1));
         let grid_exponent = self.span.exponent_log2().unwrap_or(0) - 100;
         let offset = |from_centre: f64| {
