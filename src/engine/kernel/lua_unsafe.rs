@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use mlua::{Function, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Value, ffi};
 
 use super::bla::{BlaTable, SCALED_ENTRY_LEN};
+use super::reference::ReferenceOrbit;
 use crate::engine::geometry::UnitLattice;
 
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
@@ -82,7 +83,8 @@ pub(crate) fn call_unit_driver(
 ///
 /// SAFETY (of the Lua side, as for `call_unit_driver`): the driver casts the addresses to
 /// `const double *` and the generated pixel function reads `orbit[2m]` and `orbit[2m + 1]`
-/// only for m below `length` (it rebases before passing the orbit's last point), and a
+/// only for m below `length` (it rebases before passing the orbit's last point), a tiny
+/// point's four values only for records below the count given with them, and a
 /// skip's values only for skips that end at or before the orbit's last point, at the
 /// index `BlaTable::count` gives (the same count written in Lua), so every read is inside
 /// the slices; they are only read. The scaled form of the skips is read only when the
@@ -92,8 +94,8 @@ pub(crate) fn call_unit_driver(
 pub(crate) fn perturbation_pixel_function(
     make_pixel: &Function,
     factory: &Function,
-    (orbit, orbit_skips): (&[f64], &BlaTable),
-    (critical, critical_skips): (&[f64], &BlaTable),
+    (orbit, orbit_skips): (&ReferenceOrbit, &BlaTable),
+    (critical, critical_skips): (&ReferenceOrbit, &BlaTable),
     (cr, ci): (f64, f64),
     (ox, oy, scale_exponent): (f64, f64, i32),
     max_iter: u32,
@@ -112,13 +114,13 @@ pub(crate) fn perturbation_pixel_function(
     // More arguments than mlua's tuples take: a list of values.
     make_pixel.call::<Function>(MultiValue::from_vec(vec![
         Value::Function(factory.clone()),
-        address(orbit),
-        whole(orbit.len() / 2),
+        address(&orbit.points),
+        whole(orbit.len()),
         address(&orbit_skips.values),
         whole(orbit_skips.min_level as usize),
         whole(orbit_skips.max_level as usize),
-        address(critical),
-        whole(critical.len() / 2),
+        address(&critical.points),
+        whole(critical.len()),
         address(&critical_skips.values),
         whole(critical_skips.min_level as usize),
         whole(critical_skips.max_level as usize),
@@ -130,6 +132,10 @@ pub(crate) fn perturbation_pixel_function(
         address(&orbit_skips.scaled_values),
         address(&critical_skips.scaled_values),
         Value::Integer(mlua::Integer::from(scale_exponent)),
+        address(&orbit.tiny),
+        whole(orbit.tiny.len() / 4),
+        address(&critical.tiny),
+        whole(critical.tiny.len() / 4),
     ]))
 }
 

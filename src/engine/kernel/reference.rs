@@ -1,11 +1,13 @@
 //! The reference orbit of perturbation: a formula iterated from one point in arbitrary
 //! precision (fixed point on dashu-int integers; ARCHITECTURE.md has the measurements), from the
 //! same recorded operations the pixels' perturbed step is derived from. Each point is kept
-//! as two f64s (the pixels' loop reads them through the driver); the orbit ends where it
+//! as two f64s (the pixels' loop reads them through the driver), and the few that pass
+//! closer to 0 than f64 holds in full also with their own exponent; the orbit ends where it
 //! escapes or at the iteration limit.
 
 use std::sync::Arc;
 
+use dashu_int::ops::{BitTest, UnsignedAbs};
 use dashu_int::{IBig, Sign, Word};
 
 use super::bla::BlaTable;
@@ -19,7 +21,16 @@ pub struct ReferenceOrbit {
     pub points: Vec<f64>,
     /// The precision it was computed in, in bits.
     pub bits: usize,
+    /// The points nearer 0 than 2^`TINY_POINT_LOG2` (but not 0), where the f64s above lose
+    /// digits or underflow: index, re and im as significands (the larger within [0.5, 1))
+    /// and their shared exponent, four values each, by index. A deep pixel steps past them
+    /// in a wide number type (formula.lua's careful step).
+    pub tiny: Vec<f64>,
 }
+
+/// Below 2^this, a point is also kept in `ReferenceOrbit::tiny` (f64 holds 53 bits only
+/// down to 2^-1022; the margin keeps a point's products with pixel deltas exact too).
+pub const TINY_POINT_LOG2: i64 = -1000;
 
 impl ReferenceOrbit {
     /// True when it ended by escaping before `max_iter` steps (so it is the whole orbit
@@ -140,6 +151,26 @@ impl FixedPoint {
 
     /// The nearest f64 or one next to it (from the top two words), 0 below f64's range.
     fn to_f64(self, value: &IBig) -> f64 {
+        self.to_f64_times_power_of_two(value, 0)
+    }
+
+    /// The point (re, im) as significands with a shared exponent, when it is nearer 0 than
+    /// 2^`TINY_POINT_LOG2` and not 0: the larger significand within [0.5, 1).
+    fn tiny_form(self, (re, im): &(IBig, IBig)) -> Option<(f64, f64, i64)> {
+        let bit_len = |value: &IBig| value.unsigned_abs().bit_len() as i64;
+        let top = bit_len(re).max(bit_len(im));
+        let exponent = top - self.fraction_bits as i64;
+        (top > 0 && exponent <= TINY_POINT_LOG2).then(|| {
+            (
+                self.to_f64_times_power_of_two(re, -exponent),
+                self.to_f64_times_power_of_two(im, -exponent),
+                exponent,
+            )
+        })
+    }
+
+    /// `value` times 2^`shift`, as `to_f64`.
+    fn to_f64_times_power_of_two(self, value: &IBig, shift: i64) -> f64 {
         let (sign, words) = value.as_sign_words();
         let Some((&top, rest)) = words.split_last() else {
             return 0.0;
@@ -147,7 +178,7 @@ impl FixedPoint {
         let next = rest.last().copied().unwrap_or(0);
         let word_bits = Word::BITS as i64;
         let mantissa = (top as f64) * 2_f64.powi(word_bits as i32) + next as f64;
-        let exponent = word_bits * (words.len() as i64 - 2) - self.fraction_bits as i64;
+        let exponent = word_bits * (words.len() as i64 - 2) - self.fraction_bits as i64 + shift;
         let magnitude = scaled_by_power_of_two(mantissa, exponent);
         if sign == Sign::Negative {
             -magnitude
@@ -224,6 +255,13 @@ pub fn reference_orbit(
         .collect();
     let bailout2 = formula.bailout * formula.bailout;
     let mut points = vec![fixed.to_f64(&z.0), fixed.to_f64(&z.1)];
+    let mut tiny = Vec::new();
+    let mut keep_if_tiny = |index: usize, z: &(IBig, IBig)| {
+        if let Some((re, im, exponent)) = fixed.tiny_form(z) {
+            tiny.extend([index as f64, re, im, exponent as f64]);
+        }
+    };
+    keep_if_tiny(0, &z);
     // Each operation's value this step; the inputs (z, c, constants) are read in place.
     let mut values: Vec<(IBig, IBig)> = Vec::with_capacity(formula.ops.len());
     for iteration in 1..=max_iter.max(1) {
@@ -267,6 +305,7 @@ pub fn reference_orbit(
         let last = formula.ops.len().saturating_sub(1);
         z = operand(&formula.ops, last, (&z, &c), &constants, &values).clone();
         let (re, im) = (fixed.to_f64(&z.0), fixed.to_f64(&z.1));
+        keep_if_tiny(points.len() / 2, &z);
         points.push(re);
         points.push(im);
         let modulus2 = re * re + im * im;
@@ -274,7 +313,7 @@ pub fn reference_orbit(
             break; // escaped
         }
     }
-    Ok(ReferenceOrbit { points, bits })
+    Ok(ReferenceOrbit { points, bits, tiny })
 }
 
 #[cfg(test)]

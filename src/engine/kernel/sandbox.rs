@@ -307,8 +307,8 @@ impl LuaKernel {
                 perturbation_pixel_function(
                     make_pixel,
                     factory,
-                    (&reference.orbit.points, &reference.bla.table),
-                    (&critical.points, &critical_skips.table),
+                    (&reference.orbit, &reference.bla.table),
+                    (critical, &critical_skips.table),
                     reference.c,
                     offset,
                     reference.max_iter,

@@ -263,13 +263,16 @@ end
 local const_double_pointer = ffi.typeof("const double *")
 function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max_level,
     critical, critical_length, critical_skips, critical_min, critical_max, cr, ci, ox, oy,
-    max_iter, scaled_skips, critical_scaled_skips, scale)
+    max_iter, scaled_skips, critical_scaled_skips, scale, tiny, tiny_count, critical_tiny,
+    critical_tiny_count)
   return factory(cast(const_double_pointer, orbit), length,
     cast(const_double_pointer, skips), min_level, max_level,
     cast(const_double_pointer, critical), critical_length,
     cast(const_double_pointer, critical_skips), critical_min, critical_max,
     cr, ci, ox, oy, max_iter, cast(const_double_pointer, scaled_skips),
-    cast(const_double_pointer, critical_scaled_skips), scale)
+    cast(const_double_pointer, critical_scaled_skips), scale,
+    cast(const_double_pointer, tiny), tiny_count,
+    cast(const_double_pointer, critical_tiny), critical_tiny_count)
 end
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and

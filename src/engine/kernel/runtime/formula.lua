@@ -354,6 +354,141 @@ end
   return prelude .. concat(lines, "\n") .. "\n"
 end
 
+--- Lua source of the wide step: `wide_step(Zr, Zi, Ze, cr, ci, qr, qi, qe, pr, pi, pe)`
+--- returning the delta of the step's result as a wide complex number, with the reference
+--- point Z and the deltas dz (q) and dc (p) wide too: a complex number (re + i im) 2^e
+--- with the larger part within [0.5, 1) (0 is 0, 0, 0), so no value underflows. It walks
+--- the tape by the same rules as the perturbed step, with the reference's own values
+--- recomputed wide. Slow (a table walk) but needed only where a deep pixel passes a point
+--- of the reference nearer 0 than f64 holds (the careful step in `pixel_source`).
+local function wide_source(recorded, result, c_fixed)
+  local nodes = {}
+  for i, entry in ipairs(recorded) do
+    nodes[i] = format("{ op = %q, a = %d, b = %d, k = %d, re = %s, im = %s }", entry.op,
+      entry.a or 0, entry.b or 0, entry.k or 0, number(entry.re or 0), number(entry.im or 0))
+  end
+  return format("local TAPE, RESULT, C_FIXED = { %s }, %d, %s\n", concat(nodes, ",\n  "), result,
+    tostring(c_fixed and true or false)) .. [[
+local abs, ldexp, frexp, max = math.abs, math.ldexp, math.frexp, math.max
+local function wnorm(re, im, e)
+  local big = max(abs(re), abs(im))
+  if big == 0 then return 0, 0, 0 end
+  local _, k = frexp(big)
+  return ldexp(re, -k), ldexp(im, -k), e + k
+end
+local function wadd(ar, ai, ae, br, bi, be)
+  if ar == 0 and ai == 0 then return br, bi, be end
+  if br == 0 and bi == 0 then return ar, ai, ae end
+  local e = max(ae, be)
+  return wnorm(ldexp(ar, ae - e) + ldexp(br, be - e), ldexp(ai, ae - e) + ldexp(bi, be - e), e)
+end
+local function wmul(ar, ai, ae, br, bi, be)
+  return wnorm(ar * br - ai * bi, ar * bi + ai * br, ae + be)
+end
+-- |a| < |b|.
+local function wless(ar, ai, ae, br, bi, be)
+  return ldexp(ar * ar + ai * ai, 2 * (ae - be)) < br * br + bi * bi
+end
+-- Wide reals: a 2^ae.
+local function radd(a, ae, b, be)
+  if a == 0 then return b, be end
+  if b == 0 then return a, ae end
+  local e = max(ae, be)
+  local f, k = frexp(ldexp(a, ae - e) + ldexp(b, be - e))
+  return f, e + k
+end
+-- |X + x| - |X| without cancellation, as diffabs.
+local function rdiffabs(X, Xe, x, xe)
+  local y, ye = radd(X, Xe, x, xe)
+  if X >= 0 then
+    if y >= 0 then return x, xe end
+    local t, te = radd(y, ye, X, Xe)
+    return -t, te
+  end
+  if y > 0 then return radd(y, ye, X, Xe) end
+  return -x, xe
+end
+-- A complex number from wide parts.
+local function wparts(re, re_e, im, im_e)
+  if re == 0 then return wnorm(0, im, im_e) end
+  if im == 0 then return wnorm(re, 0, re_e) end
+  local e = max(re_e, im_e)
+  return wnorm(ldexp(re, re_e - e), ldexp(im, im_e - e), e)
+end
+local VR, VI, VE, DR, DI, DE = {}, {}, {}, {}, {}, {}
+local function wide_step(Zr, Zi, Ze, cr, ci, qr, qi, qe, pr, pi, pe)
+  for i = 1, #TAPE do
+    local node = TAPE[i]
+    local op, a, b = node.op, node.a, node.b
+    local vr, vi, ve, dr, di, de
+    if op == "z" then
+      vr, vi, ve, dr, di, de = Zr, Zi, Ze, qr, qi, qe
+    elseif op == "c" then
+      vr, vi, ve = wnorm(cr, ci, 0)
+      if C_FIXED then dr, di, de = 0, 0, 0 else dr, di, de = pr, pi, pe end
+    elseif op == "const" then
+      vr, vi, ve = wnorm(node.re, node.im, 0)
+      dr, di, de = 0, 0, 0
+    elseif op == "add" or op == "sub" then
+      local sign = op == "add" and 1 or -1
+      vr, vi, ve = wadd(VR[a], VI[a], VE[a], sign * VR[b], sign * VI[b], VE[b])
+      dr, di, de = wadd(DR[a], DI[a], DE[a], sign * DR[b], sign * DI[b], DE[b])
+    elseif op == "neg" then
+      vr, vi, ve, dr, di, de = -VR[a], -VI[a], VE[a], -DR[a], -DI[a], DE[a]
+    elseif op == "conj" then
+      vr, vi, ve, dr, di, de = VR[a], -VI[a], VE[a], DR[a], -DI[a], DE[a]
+    elseif op == "mul" then
+      -- A db + (B + db) da
+      local xr, xi, xe = wmul(VR[a], VI[a], VE[a], DR[b], DI[b], DE[b])
+      local sr, si, se = wadd(VR[b], VI[b], VE[b], DR[b], DI[b], DE[b])
+      local yr, yi, ye = wmul(sr, si, se, DR[a], DI[a], DE[a])
+      dr, di, de = wadd(xr, xi, xe, yr, yi, ye)
+      vr, vi, ve = wmul(VR[a], VI[a], VE[a], VR[b], VI[b], VE[b])
+    elseif op == "sqr" then
+      -- (2A + da) da
+      local tr, ti, te = wadd(VR[a], VI[a], VE[a] + 1, DR[a], DI[a], DE[a])
+      dr, di, de = wmul(tr, ti, te, DR[a], DI[a], DE[a])
+      vr, vi, ve = wmul(VR[a], VI[a], VE[a], VR[a], VI[a], VE[a])
+    elseif op == "pow" then
+      -- da * S_k, S_1 = 1, S_{m+1} = (A + da) S_m + A^m
+      local Ar, Ai, Ae = VR[a], VI[a], VE[a]
+      local Pr, Pi, Pe = wadd(Ar, Ai, Ae, DR[a], DI[a], DE[a])
+      local Sr, Si, Se = 0.5, 0, 1
+      local Qr, Qi, Qe = 0.5, 0, 1
+      for _ = 1, node.k - 1 do
+        Qr, Qi, Qe = wmul(Qr, Qi, Qe, Ar, Ai, Ae)
+        local tr, ti, te = wmul(Pr, Pi, Pe, Sr, Si, Se)
+        Sr, Si, Se = wadd(tr, ti, te, Qr, Qi, Qe)
+      end
+      dr, di, de = wmul(DR[a], DI[a], DE[a], Sr, Si, Se)
+      vr, vi, ve = wmul(Qr, Qi, Qe, Ar, Ai, Ae)
+    else -- the abs folds, part by part
+      local re, re_e, im, im_e = DR[a], DE[a], DI[a], DE[a]
+      vr, vi, ve = VR[a], VI[a], VE[a]
+      if op ~= "abs_im" then re, re_e = rdiffabs(VR[a], VE[a], re, re_e); vr = abs(vr) end
+      if op ~= "abs_re" then im, im_e = rdiffabs(VI[a], VE[a], im, im_e); vi = abs(vi) end
+      dr, di, de = wparts(re, re_e, im, im_e)
+    end
+    VR[i], VI[i], VE[i], DR[i], DI[i], DE[i] = vr, vi, ve, dr, di, de
+  end
+  return DR[RESULT], DI[RESULT], DE[RESULT]
+end
+-- The exact form of point m in a tiny table (records of index, re, im, exponent, by
+-- index; `ReferenceOrbit::tiny`), or nil.
+local function tiny_at(T, count, m)
+  local low, high = 0, count - 1
+  while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local at = T[4 * mid]
+    if at == m then return T[4 * mid + 1], T[4 * mid + 2], T[4 * mid + 3] end
+    if at < m then low = mid + 1 else high = mid - 1 end
+  end
+  return nil
+end
+return { step = wide_step, norm = wnorm, add = wadd, less = wless, tiny_at = tiny_at }
+]]
+end
+
 --- Lua source of a pixel function factory for rendering by perturbation:
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
 --- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
@@ -379,6 +514,15 @@ end
 --- significands with exponents, B relative to A's exponent) while its |dz| is below
 --- 2^-480, keeping |w| within 2^±64 by moving s (a skip moves it by A's exponent). Then
 --- it goes on in plain f64 as above.
+---
+--- Where the reference passes nearer 0 than 2^-450 (less for higher degrees, whose powers of
+--- Z underflow sooner), a scaled pixel's step may need more range than f64 has: its result
+--- can fall a thousand binary orders below its input, and the reference point itself may
+--- be held only in `tiny` (`ReferenceOrbit::tiny`: index, re, im, exponent records,
+--- `tiny_count` of them). There it takes the careful step: the rebase test and the step in
+--- wide numbers (`wide_source`), whenever the point is held only there, |Z| < 4 |dz|, or
+--- the plain scaled step's result falls below 2^-500. The pixel's d is always its start
+--- value d0 times 2^(s - scale), so it never underflows on the way down and back up.
 function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
     "local step = (function()",
@@ -387,6 +531,10 @@ function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, sca
     "local scaled_step = (function()",
     M.perturbed_source(recorded, result, julia, true),
     "end)()",
+    "local wide = (function()",
+    wide_source(recorded, result, julia),
+    "end)()",
+    format("local TINY_Z = 2 ^ -%d", math.min(450, floor(900 / math.max(degree - 1, 1)))),
     "local log, floor, band, ldexp, abs = math.log, math.floor, bit.band, math.ldexp, math.abs",
     format("local inverse_log_degree = 1 / log(%s)", number(degree)),
     format("local BAILOUT2 = %s", number(bailout * bailout)),
@@ -396,6 +544,9 @@ function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, sca
 -- A scaled pixel goes on in plain f64 once |dz| = |w| 2^-s is at least 2^-480.
 local PLAIN_SCALE = 480
 local PLAIN_DZ2 = 2 ^ (-2 * PLAIN_SCALE)
+-- Below these the careful step looks the point up in the tiny table (f64 holds it
+-- exactly above), and a scaled step's result |w|^2 is too small to trust.
+local LOST_Z, TINY_W2 = 2 ^ -999, 2 ^ -1000
 -- |w| squared is kept between these by moving s by 64.
 local W2_HIGH, W2_LOW, DOWN, UP = 2 ^ 128, 2 ^ -128, 2 ^ -64, 2 ^ 64
 -- Where each level's skips start among a table's values (after its first value), by
@@ -410,7 +561,7 @@ local function starts_of(length, min_level, max_level, entry)
 end
 return function(orbit, length, skips, min_level, max_level, critical, critical_length,
     critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
-    critical_scaled_skips, scale)
+    critical_scaled_skips, scale, tiny, tiny_count, critical_tiny, critical_tiny_count)
   local orbit_starts = starts_of(length, min_level, max_level, ENTRY)
   local critical_starts = starts_of(critical_length, critical_min, critical_max, ENTRY)
   local orbit_scaled_starts = starts_of(length, min_level, max_level, SCALED_ENTRY)
@@ -436,14 +587,54 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
     local s = scale
     if s > 0 then
       -- Scaled: w = dz 2^s, d = dc 2^s (given so), u = 2^-s.
-      local X, xstarts = scaled_skips, orbit_scaled_starts
-      local wr, wi, dr, di = dzr, dzi, dcr, dci
+      local X, xstarts, T, TN = scaled_skips, orbit_scaled_starts, tiny, tiny_count
+      local wr, wi, d0r, d0i = dzr, dzi, dcr, dci
+      local dr, di = d0r, d0i
       local u = ldexp(1, -s)
       while true do
         if n >= max_iter then return nil end
         local skipped = false
+        local zmag = abs(Zr) + abs(Zi)
+        if zmag < TINY_Z then
+          -- Near 0: the plain scaled step only where it holds, else the careful step.
+          local Twr, Twi, Twe
+          if zmag < LOST_Z then Twr, Twi, Twe = wide.tiny_at(T, TN, m) end
+          local careful = Twr ~= nil or (zmag > 0 and ldexp(zmag, s) < 4 * (abs(wr) + abs(wi)))
+          if not careful then
+            local nwr, nwi = scaled_step(Zr, Zi, cr, ci, wr, wi, dr, di, u)
+            if nwr * nwr + nwi * nwi >= TINY_W2 then
+              wr, wi, m, n, skipped = nwr, nwi, m + 1, n + 1, true
+            else
+              careful = true
+            end
+          end
+          if careful then
+            local norm, add = wide.norm, wide.add
+            if not Twr then Twr, Twi, Twe = norm(Zr, Zi, 0) end
+            local qr, qi, qe = norm(wr, wi, -s)
+            local yr, yi, ye = add(Twr, Twi, Twe, qr, qi, qe)
+            if m == L - 1 or wide.less(yr, yi, ye, qr, qi, qe) then
+              -- Rebase onto the critical orbit: dz = z - Z'_0, all wide.
+              Z, L, m = critical, critical_length, 0
+              S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
+              shortest, reach2 = critical_shortest, critical_reach2
+              X, xstarts = critical_scaled_skips, critical_scaled_starts
+              T, TN = critical_tiny, critical_tiny_count
+              local br, bi, be = norm(-C0r, -C0i, 0)
+              qr, qi, qe = add(yr, yi, ye, br, bi, be)
+              Twr, Twi, Twe = wide.tiny_at(T, TN, 0)
+              if not Twr then Twr, Twi, Twe = norm(C0r, C0i, 0) end
+            end
+            local pr, pi, pe = norm(d0r, d0i, -scale)
+            qr, qi, qe = wide.step(Twr, Twi, Twe, cr, ci, qr, qi, qe, pr, pi, pe)
+            -- The result is a significand within [0.5, 1): that is w, and s its exponent.
+            if qr ~= 0 or qi ~= 0 then wr, wi, s = qr, qi, -qe else wr, wi = 0, 0 end
+            dr, di, u = ldexp(d0r, s - scale), ldexp(d0i, s - scale), ldexp(1, -s)
+            m, n, skipped = m + 1, n + 1, true
+          end
+        end
         local skip = shortest
-        if m > 0 and low <= high and band(m, skip - 1) == 0
+        if not skipped and m > 0 and low <= high and band(m, skip - 1) == 0
             and m + skip <= L - 1 and n + skip <= max_iter then
           local w2, twice_s = wr * wr + wi * wi, 2 * s
           local e = xstarts[low] + m / skip * SCALED_ENTRY
@@ -461,9 +652,8 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
             -- w -> A w + B d, with A = significands 2^ea: the pixel's s moves by -ea.
             wr, wi = X[e + 2] * wr + X[e + 3] * wi + X[e + 6] * dr + X[e + 7] * di,
               X[e + 4] * wr + X[e + 5] * wi + X[e + 8] * dr + X[e + 9] * di
-            local ea = X[e + 10]
-            dr, di, s = ldexp(dr, -ea), ldexp(di, -ea), s - ea
-            u = ldexp(1, -s)
+            s = s - X[e + 10]
+            dr, di, u = ldexp(d0r, s - scale), ldexp(d0i, s - scale), ldexp(1, -s)
             m, n, skipped = m + skip, n + skip, true
           end
         end
@@ -474,16 +664,16 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
         Zr, Zi = Z[2 * m], Z[2 * m + 1]
         local w2 = wr * wr + wi * wi
         if w2 > W2_HIGH then
-          wr, wi, dr, di, s, w2 = wr * DOWN, wi * DOWN, dr * DOWN, di * DOWN, s - 64, w2 * W2_LOW
-          u = ldexp(1, -s)
+          wr, wi, s, w2 = wr * DOWN, wi * DOWN, s - 64, w2 * W2_LOW
+          dr, di, u = ldexp(d0r, s - scale), ldexp(d0i, s - scale), ldexp(1, -s)
         elseif w2 < W2_LOW and (wr ~= 0 or wi ~= 0) then
           -- Near a point of the reference close to 0, dz can fall to about dz^2, far
           -- enough for w^2 to underflow: scale up until |w| is back near 1.
           repeat
-            wr, wi, dr, di, s = wr * UP, wi * UP, dr * UP, di * UP, s + 64
+            wr, wi, s = wr * UP, wi * UP, s + 64
           until abs(wr) + abs(wi) >= DOWN
           w2 = wr * wr + wi * wi
-          u = ldexp(1, -s)
+          dr, di, u = ldexp(d0r, s - scale), ldexp(d0i, s - scale), ldexp(1, -s)
         end
         if m == L - 1 or Zr * Zr + Zi * Zi < 4 * w2 * u * u then
           -- The end of the reference, or the pixel nearer 0 than its distance from it.
@@ -499,6 +689,7 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
             S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
             shortest, reach2 = critical_shortest, critical_reach2
             X, xstarts = critical_scaled_skips, critical_scaled_starts
+            T, TN = critical_tiny, critical_tiny_count
             Zr, Zi = C0r, C0i
             local nr, ni = fr - C0r, fi - C0i
             if nr * nr + ni * ni >= PLAIN_DZ2 then
