@@ -1052,3 +1052,66 @@ fn peer_benchmark_locations_match_fixed_point_iteration_at_sample_pixels() {
         "{off:#?}"
     );
 }
+
+/// A benchmark, not a test (run with `--release --ignored --nocapture`): how soon a render
+/// at span 1e-1000 returns after its cancel, cancelled at points from the reference orbit's
+/// computation (3,500 bits) through the table of skips to the pixels (a window's zoom
+/// cancels the render before it); prints each wait and the worst. Each run uses a fresh
+/// engine, so none reuses the last reference.
+#[test]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn deep_cancel_latency_benchmark() {
+    let view = beside(BOUNDARY_POINTS[0].2, "1e-1000", (0.21, 0.13));
+    let mut waits_ms = Vec::new();
+    for after_ms in [20, 100, 300, 600, 1000, 2000, 4000] {
+        let engine = std::sync::Arc::new(Engine::default());
+        let request = RenderRequest {
+            precision: PrecisionChoice::Perturbation,
+            ..request("mandelbrot", view.clone(), (640, 360), 50_000)
+        };
+        let cancel = CancelToken::new();
+        let cancelled_at = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let canceller = {
+            let (cancel, cancelled_at) = (cancel.clone(), std::sync::Arc::clone(&cancelled_at));
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(after_ms));
+                *cancelled_at.lock().expect("lock") = Some(std::time::Instant::now());
+                cancel.cancel();
+            })
+        };
+        // What the render was doing when the cancel came: its last progress before it.
+        let mut phase = "starting";
+        let result = engine.render_with_progress(&request, &cancel, &mut |progress| {
+            if cancel.is_cancelled() {
+                return;
+            }
+            phase = match progress {
+                moonbrot::engine::RenderProgress::Reference { .. } => "reference orbit",
+                _ => "pixels",
+            };
+        });
+        let returned = std::time::Instant::now();
+        canceller.join().expect("canceller");
+        let Some(cancelled) = *cancelled_at.lock().expect("lock") else {
+            continue;
+        };
+        let wait_ms = returned.saturating_duration_since(cancelled).as_secs_f64() * 1e3;
+        let ended = if result.is_ok() {
+            "finished"
+        } else {
+            "cancelled"
+        };
+        eprintln!(
+            "cancel after {after_ms:>5} ms ({phase}): {ended}, returned {wait_ms:.2} ms later"
+        );
+        if result.is_err() {
+            waits_ms.push(wait_ms);
+        }
+    }
+    waits_ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "worst wait {:.2} ms of {} cancels",
+        waits_ms.last().copied().unwrap_or(0.0),
+        waits_ms.len()
+    );
+}

@@ -32,6 +32,10 @@ pub struct ReferenceOrbit {
 /// down to 2^-1022; the margin keeps a point's products with pixel deltas exact too).
 pub const TINY_POINT_LOG2: i64 = -1000;
 
+/// Points whose f64 parts are both below this are checked against `TINY_POINT_LOG2`
+/// exactly (a little above it: the f64s are rounded).
+const TINY_SCREEN: f64 = 1.0e-300;
+
 impl ReferenceOrbit {
     /// True when it ended by escaping before `max_iter` steps (so it is the whole orbit
     /// for any iteration limit).
@@ -256,12 +260,16 @@ pub fn reference_orbit(
     let bailout2 = formula.bailout * formula.bailout;
     let mut points = vec![fixed.to_f64(&z.0), fixed.to_f64(&z.1)];
     let mut tiny = Vec::new();
-    let mut keep_if_tiny = |index: usize, z: &(IBig, IBig)| {
+    // Only points whose f64s are already small are looked at in full (most are not).
+    let mut keep_if_tiny = |index: usize, z: &(IBig, IBig), (re, im): (f64, f64)| {
+        if re.abs().max(im.abs()) >= TINY_SCREEN {
+            return;
+        }
         if let Some((re, im, exponent)) = fixed.tiny_form(z) {
             tiny.extend([index as f64, re, im, exponent as f64]);
         }
     };
-    keep_if_tiny(0, &z);
+    keep_if_tiny(0, &z, (points[0], points[1]));
     // Each operation's value this step; the inputs (z, c, constants) are read in place.
     let mut values: Vec<(IBig, IBig)> = Vec::with_capacity(formula.ops.len());
     for iteration in 1..=max_iter.max(1) {
@@ -305,7 +313,7 @@ pub fn reference_orbit(
         let last = formula.ops.len().saturating_sub(1);
         z = operand(&formula.ops, last, (&z, &c), &constants, &values).clone();
         let (re, im) = (fixed.to_f64(&z.0), fixed.to_f64(&z.1));
-        keep_if_tiny(points.len() / 2, &z);
+        keep_if_tiny(points.len() / 2, &z, (re, im));
         points.push(re);
         points.push(im);
         let modulus2 = re * re + im * im;
