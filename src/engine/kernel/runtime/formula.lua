@@ -521,7 +521,7 @@ end
 --- be held only in `tiny` (`ReferenceOrbit::tiny`: index, re, im, exponent records,
 --- `tiny_count` of them). There it takes the careful step: the rebase test and the step in
 --- wide numbers (`wide_source`), whenever the point is held only there, |Z| < 4 |dz|, or
---- the plain scaled step's result falls below 2^-500. The pixel's d is always its start
+--- the plain scaled step's result falls below 2^-900. The pixel's d is always its start
 --- value d0 times 2^(s - scale), so it never underflows on the way down and back up.
 function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
@@ -544,9 +544,10 @@ function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, sca
 -- A scaled pixel goes on in plain f64 once |dz| = |w| 2^-s is at least 2^-480.
 local PLAIN_SCALE = 480
 local PLAIN_DZ2 = 2 ^ (-2 * PLAIN_SCALE)
--- Below these the careful step looks the point up in the tiny table (f64 holds it
--- exactly above), and a scaled step's result |w|^2 is too small to trust.
-local LOST_Z, TINY_W2 = 2 ^ -999, 2 ^ -1000
+-- Below LOST_Z the careful step looks the point up in the tiny table (f64 holds it
+-- exactly above). A scaled step's result |w| below 2^-900 is not trusted: a term that
+-- underflowed (at most about 2^-946, as |w| < 2^64) would be more than 2^-46 of it.
+local LOST_Z, TINY_W2 = 2 ^ -999, 2 ^ -1800
 -- |w| squared is kept between these by moving s by 64.
 local W2_HIGH, W2_LOW, DOWN, UP = 2 ^ 128, 2 ^ -128, 2 ^ -64, 2 ^ 64
 -- Where each level's skips start among a table's values (after its first value), by
@@ -594,47 +595,8 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
       while true do
         if n >= max_iter then return nil end
         local skipped = false
-        local zmag = abs(Zr) + abs(Zi)
-        if zmag < TINY_Z then
-          -- Near 0: the plain scaled step only where it holds, else the careful step.
-          local Twr, Twi, Twe
-          if zmag < LOST_Z then Twr, Twi, Twe = wide.tiny_at(T, TN, m) end
-          local careful = Twr ~= nil or (zmag > 0 and ldexp(zmag, s) < 4 * (abs(wr) + abs(wi)))
-          if not careful then
-            local nwr, nwi = scaled_step(Zr, Zi, cr, ci, wr, wi, dr, di, u)
-            if nwr * nwr + nwi * nwi >= TINY_W2 then
-              wr, wi, m, n, skipped = nwr, nwi, m + 1, n + 1, true
-            else
-              careful = true
-            end
-          end
-          if careful then
-            local norm, add = wide.norm, wide.add
-            if not Twr then Twr, Twi, Twe = norm(Zr, Zi, 0) end
-            local qr, qi, qe = norm(wr, wi, -s)
-            local yr, yi, ye = add(Twr, Twi, Twe, qr, qi, qe)
-            if m == L - 1 or wide.less(yr, yi, ye, qr, qi, qe) then
-              -- Rebase onto the critical orbit: dz = z - Z'_0, all wide.
-              Z, L, m = critical, critical_length, 0
-              S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
-              shortest, reach2 = critical_shortest, critical_reach2
-              X, xstarts = critical_scaled_skips, critical_scaled_starts
-              T, TN = critical_tiny, critical_tiny_count
-              local br, bi, be = norm(-C0r, -C0i, 0)
-              qr, qi, qe = add(yr, yi, ye, br, bi, be)
-              Twr, Twi, Twe = wide.tiny_at(T, TN, 0)
-              if not Twr then Twr, Twi, Twe = norm(C0r, C0i, 0) end
-            end
-            local pr, pi, pe = norm(d0r, d0i, -scale)
-            qr, qi, qe = wide.step(Twr, Twi, Twe, cr, ci, qr, qi, qe, pr, pi, pe)
-            -- The result is a significand within [0.5, 1): that is w, and s its exponent.
-            if qr ~= 0 or qi ~= 0 then wr, wi, s = qr, qi, -qe else wr, wi = 0, 0 end
-            dr, di, u = ldexp(d0r, s - scale), ldexp(d0i, s - scale), ldexp(1, -s)
-            m, n, skipped = m + 1, n + 1, true
-          end
-        end
         local skip = shortest
-        if not skipped and m > 0 and low <= high and band(m, skip - 1) == 0
+        if m > 0 and low <= high and band(m, skip - 1) == 0
             and m + skip <= L - 1 and n + skip <= max_iter then
           local w2, twice_s = wr * wr + wi * wi, 2 * s
           local e = xstarts[low] + m / skip * SCALED_ENTRY
@@ -658,8 +620,49 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
           end
         end
         if not skipped then
-          wr, wi = scaled_step(Zr, Zi, cr, ci, wr, wi, dr, di, u)
-          m, n = m + 1, n + 1
+          local zmag = abs(Zr) + abs(Zi)
+          if zmag < TINY_Z then
+            -- Near 0: the plain scaled step only where it holds, else the careful step.
+            local Twr, Twi, Twe
+            if zmag < LOST_Z then Twr, Twi, Twe = wide.tiny_at(T, TN, m) end
+            local careful = Twr ~= nil or (zmag > 0 and ldexp(zmag, s) < 4 * (abs(wr) + abs(wi)))
+            if not careful then
+              local nwr, nwi = scaled_step(Zr, Zi, cr, ci, wr, wi, dr, di, u)
+              if nwr * nwr + nwi * nwi >= TINY_W2 then
+                wr, wi, m, n, skipped = nwr, nwi, m + 1, n + 1, true
+              else
+                careful = true
+              end
+            end
+            if careful then
+              local norm, add = wide.norm, wide.add
+              if not Twr then Twr, Twi, Twe = norm(Zr, Zi, 0) end
+              local qr, qi, qe = norm(wr, wi, -s)
+              local yr, yi, ye = add(Twr, Twi, Twe, qr, qi, qe)
+              if m == L - 1 or wide.less(yr, yi, ye, qr, qi, qe) then
+                -- Rebase onto the critical orbit: dz = z - Z'_0, all wide.
+                Z, L, m = critical, critical_length, 0
+                S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
+                shortest, reach2 = critical_shortest, critical_reach2
+                X, xstarts = critical_scaled_skips, critical_scaled_starts
+                T, TN = critical_tiny, critical_tiny_count
+                local br, bi, be = norm(-C0r, -C0i, 0)
+                qr, qi, qe = add(yr, yi, ye, br, bi, be)
+                Twr, Twi, Twe = wide.tiny_at(T, TN, 0)
+                if not Twr then Twr, Twi, Twe = norm(C0r, C0i, 0) end
+              end
+              local pr, pi, pe = norm(d0r, d0i, -scale)
+              qr, qi, qe = wide.step(Twr, Twi, Twe, cr, ci, qr, qi, qe, pr, pi, pe)
+              -- The result is a significand within [0.5, 1): that is w, and s its exponent.
+              if qr ~= 0 or qi ~= 0 then wr, wi, s = qr, qi, -qe else wr, wi = 0, 0 end
+              dr, di, u = ldexp(d0r, s - scale), ldexp(d0i, s - scale), ldexp(1, -s)
+              m, n, skipped = m + 1, n + 1, true
+            end
+          end
+          if not skipped then
+            wr, wi = scaled_step(Zr, Zi, cr, ci, wr, wi, dr, di, u)
+            m, n = m + 1, n + 1
+          end
         end
         Zr, Zi = Z[2 * m], Z[2 * m + 1]
         local w2 = wr * wr + wi * wi
