@@ -745,7 +745,7 @@ fn square_root_of_a_half(bits: usize) -> String {
 }
 
 #[test]
-fn julia_pixels_passing_nearer_0_than_f64_reaches_escape_where_fixed_point_iteration_says() {
+fn julia_pixels_passing_nearer_0_than_f64_holds_escape_where_fixed_point_iteration_says() {
     // z^2 + i, whose critical orbit 0, i, -1 + i, -i, -1 + i, ... ends on a repelling
     // cycle; views about z0 = sqrt(-i), which z^2 + i sends to 0. There every pixel's z1
     // is about a span from 0 (the reference's nearer), far below f64's smallest number; its
