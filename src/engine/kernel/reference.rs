@@ -428,6 +428,31 @@ mod tests {
     }
 
     #[test]
+    fn points_below_f64_s_range_are_kept_with_their_own_exponent_and_zero_is_not() {
+        // c = 3 2^-1100 (0 as an f64): Z1 = c and Z2 = c^2 + c hold only in the tiny form.
+        let formula = mandelbrot();
+        let zero = BigFloat::zero();
+        let c = BigFloat::from_f64(3.0).times_power_of_two(-1100);
+        let orbit = reference_orbit(
+            &formula,
+            (&zero, &zero),
+            (&c, &zero),
+            2,
+            1300,
+            usize::MAX,
+            &mut |_| false,
+        )
+        .expect("an orbit");
+        assert_eq!(orbit.points, [0.0; 6], "below f64's range");
+        // index, re, im (significands, the larger within [0.5, 1)), shared exponent
+        assert_eq!(
+            orbit.tiny,
+            [1.0, 0.75, 0.0, -1098.0, 2.0, 0.75, 0.0, -1098.0],
+            "Z0 = 0 is exact in f64 and not kept"
+        );
+    }
+
+    #[test]
     fn fixed_point_numbers_come_back_as_the_f64s_they_were() {
         let fixed = FixedPoint { fraction_bits: 300 };
         for value in [0.0, 1.0, -1.5, 0.1, -3.25e-40, 12345.678, 1e-70] {
