@@ -589,6 +589,19 @@ fn formula_escape_value(
     None
 }
 
+/// The centre of pixel (column, row) of `grid`, in fixed point.
+fn pixel_in_fixed_point(
+    grid: &moonbrot::engine::PixelGrid,
+    (column, row): (u32, u32),
+    fraction_bits: usize,
+) -> (BigInt, BigInt) {
+    let (x, y) = grid.complex_from_pos_in_image((f64::from(column) + 0.5, f64::from(row) + 0.5));
+    (
+        fixed_from_decimal(&x.to_decimal(), fraction_bits),
+        fixed_from_decimal(&y.to_decimal(), fraction_bits),
+    )
+}
+
 /// The value of pixel (column, row) of `grid` for a formula `kernel` (its `iteration`;
 /// julia: z0 the pixel, c its default), iterated in fixed point.
 fn pixel_oracle(
@@ -598,11 +611,7 @@ fn pixel_oracle(
     fraction_bits: usize,
     max_iter: u32,
 ) -> Option<f64> {
-    let (x, y) = grid.complex_from_pos_in_image((f64::from(column) + 0.5, f64::from(row) + 0.5));
-    let pixel = (
-        fixed_from_decimal(&x.to_decimal(), fraction_bits),
-        fixed_from_decimal(&y.to_decimal(), fraction_bits),
-    );
+    let pixel = pixel_in_fixed_point(grid, (column, row), fraction_bits);
     let zero = BigInt::from(0);
     // The julia kernel's default c, as the engine reads it (the f64s).
     let julia_c = (
@@ -776,12 +785,7 @@ fn julia_pixels_passing_nearer_0_than_f64_holds_escape_where_fixed_point_iterati
         for index in 0..12_u32 {
             let (column, row) = ((index * 7) % size.0, (index * 5) % size.1);
             let got = f64::from(output.image.values[(row * size.0 + column) as usize]);
-            let (x, y) =
-                grid.complex_from_pos_in_image((f64::from(column) + 0.5, f64::from(row) + 0.5));
-            let z0 = (
-                fixed_from_decimal(&x.to_decimal(), fraction_bits),
-                fixed_from_decimal(&y.to_decimal(), fraction_bits),
-            );
+            let z0 = pixel_in_fixed_point(&grid, (column, row), fraction_bits);
             let expected = formula_escape_value(
                 Iteration::Square,
                 (&z0.0, &z0.1),
@@ -1003,12 +1007,7 @@ fn peer_benchmark_locations_match_fixed_point_iteration_at_sample_pixels() {
         for (column, row) in [(0, 0), (15, 15), (8, 8), (3, 11), (12, 4), (7, 1)] {
             let (column, row) = (at(column), at(row));
             let got = f64::from(output.image.values[(row * size.0 + column) as usize]);
-            let (x, y) =
-                grid.complex_from_pos_in_image((f64::from(column) + 0.5, f64::from(row) + 0.5));
-            let c = (
-                fixed_from_decimal(&x.to_decimal(), fraction_bits),
-                fixed_from_decimal(&y.to_decimal(), fraction_bits),
-            );
+            let c = pixel_in_fixed_point(&grid, (column, row), fraction_bits);
             let expected = formula_escape_value(
                 Iteration::Square,
                 (&zero, &zero),
