@@ -492,7 +492,8 @@ end
 --- Lua source of a pixel function factory for rendering by perturbation:
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
 --- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
---- critical_scaled_skips, scale)` returning `function(x, y)`, the pixel at offset (x, y)
+--- critical_scaled_skips, scale, tiny, tiny_count, critical_tiny, critical_tiny_count)`
+--- returning `function(x, y)`, the pixel at offset (x, y)
 --- from a point that is (ox, oy) from the reference, all four in units of 2^-scale.
 --- `orbit` holds the reference orbit's points (re, im pairs, read as
 --- orbit[2m], orbit[2m + 1]; `length` of them), which started at the reference point
