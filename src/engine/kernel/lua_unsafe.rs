@@ -85,8 +85,8 @@ pub(crate) fn call_unit_driver(
 /// `const double *` and the generated pixel function reads `orbit[2m]` and `orbit[2m + 1]`
 /// only for m below `length` (it rebases before passing the orbit's last point), a tiny
 /// point's four values only for records below the count given with them, and a
-/// skip's values and its packed radius (`BlaTable::radii`, one per entry in the same order)
-/// only for skips that end at or before the orbit's last point, at the index
+/// skip's map (`BlaTable::values`) and radius (`BlaTable::radii`, after the largest) only
+/// for skips that end at or before the orbit's last point, at the index
 /// `BlaTable::count` gives (the same count written in Lua), so every read is inside
 /// the slices; they are only read. The scaled form of the skips is read only when the
 /// scale is above 0, and this checks it then holds every entry. The pixel function lives in Lua after

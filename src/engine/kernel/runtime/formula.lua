@@ -502,14 +502,12 @@ end
 --- orbit from the critical point that rebasing continues on (the same one when the
 --- reference starts there). Rebasing (Zhuoran): when |Z + dz| < |dz|, or at the end of
 --- the reference, continue from z = Z + dz on `critical` at index 0.
---- Each orbit has its skips (bilinear approximation, kernel/bla.rs): its largest radius
---- squared, then for each level l from min_level to max_level the skips of 2^l steps from
---- m = 0, 2^l, 2 2^l, ... that end at or before the last point, `entry_len` values each
---- (the radius squared, A and B as 2x2 matrices row by row), and the same radii squared
---- packed in `radii` (one value each, same order), which the search for a skip reads. At
---- an index m, the longest
---- skip that starts there and whose radius |dz| is below is taken (dz -> A dz + B dc),
---- else one perturbed step. The value is the
+--- Each orbit has its skips (bilinear approximation, kernel/bla.rs): for each level l
+--- from min_level to max_level the skips of 2^l steps from m = 0, 2^l, 2 2^l, ... that
+--- end at or before the last point, `entry_len` values each in `skips` (A and B as 2x2
+--- matrices row by row), and their radii squared in `radii` (one each, in the same order,
+--- after the largest). At an index m, the longest skip that starts there and whose radius
+--- |dz| is below is taken (dz -> A dz + B dc), else one perturbed step. The value is the
 --- smooth escape value with logarithms to base `degree`, as `Formula::escape_value`.
 ---
 --- Scaled pixels: with `scale` > 0 (views whose pixel steps are below 2^-480) a pixel
@@ -554,10 +552,9 @@ local PLAIN_DZ2 = 2 ^ (-2 * PLAIN_SCALE)
 local LOST_Z, TINY_W2 = 2 ^ -999, 2 ^ -1800
 -- |w| squared is kept between these by moving s by 64.
 local W2_HIGH, W2_LOW, DOWN, UP = 2 ^ 128, 2 ^ -128, 2 ^ -64, 2 ^ 64
--- Where each level's skips start among a table's values (after its first value), by
--- level.
-local function starts_of(length, min_level, max_level, entry)
-  local starts, offset = {}, 1
+-- Where each level's skips start among a table's values (from `first`), by level.
+local function starts_of(length, min_level, max_level, entry, first)
+  local starts, offset = {}, first
   for level = min_level, max_level do
     starts[level] = offset
     offset = offset + floor((length - 1) / 2 ^ level) * entry
@@ -568,18 +565,19 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
     critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
     critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
     critical_tiny_count)
-  local orbit_starts = starts_of(length, min_level, max_level, ENTRY)
-  local critical_starts = starts_of(critical_length, critical_min, critical_max, ENTRY)
-  local orbit_scaled_starts = starts_of(length, min_level, max_level, SCALED_ENTRY)
+  -- The maps from the first value; the radii (one per skip, read while looking for a
+  -- pixel's longest skip) and the scaled entries after the largest radius or one unused.
+  local orbit_starts = starts_of(length, min_level, max_level, ENTRY, 0)
+  local critical_starts = starts_of(critical_length, critical_min, critical_max, ENTRY, 0)
+  local orbit_scaled_starts = starts_of(length, min_level, max_level, SCALED_ENTRY, 1)
   local critical_scaled_starts = starts_of(critical_length, critical_min, critical_max,
-    SCALED_ENTRY)
-  -- The radii alone (one value per skip), read while looking for a pixel's longest skip.
-  local orbit_radius_starts = starts_of(length, min_level, max_level, 1)
-  local critical_radius_starts = starts_of(critical_length, critical_min, critical_max, 1)
+    SCALED_ENTRY, 1)
+  local orbit_radius_starts = starts_of(length, min_level, max_level, 1, 1)
+  local critical_radius_starts = starts_of(critical_length, critical_min, critical_max, 1, 1)
   -- The shortest skip, and the largest radius squared (0 with no skips: none is tried).
   local orbit_shortest, critical_shortest = 2 ^ min_level, 2 ^ critical_min
-  local orbit_reach2 = min_level <= max_level and skips[0] or 0
-  local critical_reach2 = critical_min <= critical_max and critical_skips[0] or 0
+  local orbit_reach2 = min_level <= max_level and radii[0] or 0
+  local critical_reach2 = critical_min <= critical_max and critical_radii[0] or 0
   local C0r, C0i = critical[0], critical[1]
   return function(x, y)]],
   }
@@ -739,8 +737,8 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
             level, skip = level + 1, longer
           end
           local e = starts[level] + m / skip * ENTRY
-          dzr, dzi = S[e + 1] * dzr + S[e + 2] * dzi + S[e + 5] * dcr + S[e + 6] * dci,
-            S[e + 3] * dzr + S[e + 4] * dzi + S[e + 7] * dcr + S[e + 8] * dci
+          dzr, dzi = S[e] * dzr + S[e + 1] * dzi + S[e + 4] * dcr + S[e + 5] * dci,
+            S[e + 2] * dzr + S[e + 3] * dzi + S[e + 6] * dcr + S[e + 7] * dci
           m, n, skipped = m + skip, n + skip, true
           Zr, Zi = Z[2 * m], Z[2 * m + 1]
           local fr, fi = Zr + dzr, Zi + dzi
