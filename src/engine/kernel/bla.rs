@@ -238,8 +238,9 @@ impl WideSkip {
         }
     }
 
-    /// Its entry of the f64 table: all 0 where the radius squared is below f64's range or
-    /// a map beyond it (pixels taking these skips are never that close).
+    /// Its radius squared and map (A, B) in the f64 table: all 0 where the radius squared
+    /// is below f64's range or a map beyond it (pixels taking these skips are never that
+    /// close).
     fn plain_entry(self) -> (f64, [f64; ENTRY_LEN]) {
         let radius2 = (self.radius * self.radius).to_f64();
         let (a, b) = (self.a.to_mat2(), self.b.to_mat2());
@@ -550,6 +551,7 @@ impl BlaTable {
         }
         let max_level = usize::BITS - 1 - steps.leading_zeros();
         // Each level holds half the one below: the total is about twice the first kept.
+        // A skip takes its map, its radius and, when scaled, its scaled entry.
         let entry_values = if scaled {
             ENTRY_LEN + 1 + SCALED_ENTRY_LEN
         } else {

@@ -775,26 +775,27 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
         local check_at = n + gap - band(m, gap - 1)
         if check_at > max_iter then check_at = max_iter end
         repeat
-        dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)
-        m, n = m + 1, n + 1
-        Zr, Zi = Z[2 * m], Z[2 * m + 1]
-        local fr, fi = Zr + dzr, Zi + dzi
-        local r2 = fr * fr + fi * fi
-        if r2 > BAILOUT2 then
-          return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
-        end
-        dz2 = dzr * dzr + dzi * dzi
-        if r2 < dz2 or m == L - 1 then
-          Z, L, m = critical, critical_length, 0
-          S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
-          R, rstarts = critical_radii, critical_radius_starts
-          shortest, reach2 = critical_shortest, critical_reach2
-          Zr, Zi = Z[0], Z[1]
-          dzr, dzi = fr - Zr, fi - Zi
+          dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)
+          m, n = m + 1, n + 1
+          Zr, Zi = Z[2 * m], Z[2 * m + 1]
+          local fr, fi = Zr + dzr, Zi + dzi
+          local r2 = fr * fr + fi * fi
+          if r2 > BAILOUT2 then
+            return n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+          end
           dz2 = dzr * dzr + dzi * dzi
-          check_at = n
-        end
-      until n >= check_at end
+          if r2 < dz2 or m == L - 1 then
+            Z, L, m = critical, critical_length, 0
+            S, starts, low, high = critical_skips, critical_starts, critical_min, critical_max
+            R, rstarts = critical_radii, critical_radius_starts
+            shortest, reach2 = critical_shortest, critical_reach2
+            Zr, Zi = Z[0], Z[1]
+            dzr, dzi = fr - Zr, fi - Zi
+            dz2 = dzr * dzr + dzi * dzi
+            check_at = n
+          end
+        until n >= check_at
+      end
     end
     return nil
   end
