@@ -72,8 +72,9 @@ pub(crate) struct RenderArgs {
     #[arg(long, value_name = "on|off", default_value = "on")]
     symmetry: Switch,
     /// Skips (bilinear approximation) in a render by perturbation: many steps taken as one
-    /// linear map where a pixel is close to the reference. Off runs every step (to measure
-    /// what they save, or to check a pixel).
+    /// linear map where a pixel is close to the reference, and the first iterations every
+    /// pixel shares taken at once from a power series. Off runs every step (to measure what
+    /// they save, or to check a pixel).
     #[arg(long, value_name = "on|off", default_value = "on")]
     skips: Switch,
     /// Arithmetic of the pixels' coordinates: auto switches where f64 runs out of digits

@@ -17,6 +17,7 @@ use mlua::{Function, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Value, 
 
 use super::bla::{BlaTable, SCALED_ENTRY_LEN};
 use super::reference::ReferenceOrbit;
+use super::series::{SERIES_TERMS, SeriesSkip};
 use crate::engine::geometry::UnitLattice;
 
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
@@ -89,18 +90,27 @@ pub(crate) fn call_unit_driver(
 /// for skips that end at or before the orbit's last point, at the index
 /// `BlaTable::count` gives (the same count written in Lua), so every read is inside
 /// the slices; they are only read. The scaled form of the skips is read only when the
-/// scale is above 0, and this checks it then holds every entry. The pixel function lives in Lua after
+/// scale is above 0, and this checks it then holds every entry. A pixel starting from the
+/// series reads its `SERIES_TERMS` coefficients and starts at `series.steps`, and this
+/// checks the series holds that many and starts before the orbit's last point. The pixel function lives in Lua after
 /// this call, but the caller calls it only within the same unit, while `orbit` and
 /// `critical` (held by the job) are alive; it is reachable from no kernel code.
 pub(crate) fn perturbation_pixel_function(
     make_pixel: &Function,
     factory: &Function,
-    (orbit, orbit_skips): (&ReferenceOrbit, &BlaTable),
+    (orbit, orbit_skips, series): (&ReferenceOrbit, &BlaTable, &SeriesSkip),
     (critical, critical_skips): (&ReferenceOrbit, &BlaTable),
     (cr, ci): (f64, f64),
     (ox, oy, scale_exponent): (f64, f64, i32),
     max_iter: u32,
 ) -> mlua::Result<Function> {
+    if series.coefficients.len() != 2 * SERIES_TERMS
+        || (series.steps > 0 && series.steps as usize + 1 >= orbit.len())
+    {
+        return Err(mlua::Error::runtime(
+            "a series holds one coefficient per term and starts inside its orbit",
+        ));
+    }
     let has_scaled_form =
         |table: &BlaTable| table.scaled_values.len() == 1 + table.entries() * SCALED_ENTRY_LEN;
     if scale_exponent > 0 && !(has_scaled_form(orbit_skips) && has_scaled_form(critical_skips)) {
@@ -139,6 +149,10 @@ pub(crate) fn perturbation_pixel_function(
         whole(orbit.tiny.len() / 4),
         address(&critical.tiny),
         whole(critical.tiny.len() / 4),
+        address(&series.coefficients),
+        whole(SERIES_TERMS),
+        whole(series.steps as usize),
+        Value::Number(series.inverse_dc_bound),
     ]))
 }
 

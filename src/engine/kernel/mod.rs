@@ -21,6 +21,7 @@ mod lua_unsafe;
 mod parameters;
 mod reference;
 mod sandbox;
+mod series;
 mod state;
 mod trace_shaping;
 
@@ -42,5 +43,7 @@ pub use reference::{
     BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step_log2, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
+pub(crate) use series::build as build_series;
+pub use series::{SERIES_TERMS, SeriesSkip};
 pub(crate) use state::RunFailure;
 pub use state::{KernelLog, PRINT_LINES_PER_RUN};

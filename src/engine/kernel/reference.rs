@@ -12,6 +12,7 @@ use dashu_int::{IBig, Sign, Word};
 
 use super::bla::BlaTable;
 use super::formula::{Formula, FormulaOp};
+use super::series::SeriesSkip;
 use crate::engine::geometry::{BigFloat, WideFloat};
 
 /// A reference orbit: Z_0, Z_1, ... as (re, im) pairs, flattened.
@@ -93,6 +94,8 @@ pub struct BlaSkips {
     pub scaled: bool,
     /// False when the render asked for no skips (the table is empty).
     pub enabled: bool,
+    /// The iterations every pixel skips at its start (none without skips).
+    pub series: SeriesSkip,
 }
 
 /// Why no orbit came back.

@@ -307,7 +307,11 @@ impl LuaKernel {
                 perturbation_pixel_function(
                     make_pixel,
                     factory,
-                    (&reference.orbit, &reference.bla.table),
+                    (
+                        &reference.orbit,
+                        &reference.bla.table,
+                        &reference.bla.series,
+                    ),
                     (critical, &critical_skips.table),
                     reference.c,
                     offset,

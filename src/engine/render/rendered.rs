@@ -174,6 +174,8 @@ pub struct ReferenceSummary {
     pub reused: bool,
     /// How many skips (bilinear approximation) its table holds.
     pub skips: usize,
+    /// The iterations every pixel skips at its start (series approximation).
+    pub series_steps: u32,
 }
 
 impl std::fmt::Display for ReferenceSummary {
@@ -188,7 +190,11 @@ impl std::fmt::Display for ReferenceSummary {
         } else {
             write!(f, " in {:.3} s", self.secs)?;
         }
-        write!(f, ", {} skips", self.skips)
+        write!(f, ", {} skips", self.skips)?;
+        if self.series_steps > 0 {
+            write!(f, ", a series to iteration {}", self.series_steps)?;
+        }
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View, WideFloat};
 use crate::engine::kernel::{
     BlaSkips, BlaTable, Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference,
-    ReferenceOrbit, bits_for_step_log2, reference_orbit,
+    ReferenceOrbit, SeriesSkip, bits_for_step_log2, build_series, reference_orbit,
 };
 use crate::engine::sync::lock;
 
@@ -125,6 +125,7 @@ impl Engine {
                     secs: 0.0,
                     reused: true,
                     skips: 0,
+                    series_steps: 0,
                 };
                 let dc_bound = dc_bound_of(view, &reference.point, (width_px, height_px));
                 let mut reused = PerturbationReference {
@@ -172,6 +173,7 @@ impl Engine {
                         .clone_from(&reused.critical_bla);
                 }
                 summary.skips = reused.bla.table.entries();
+                summary.series_steps = reused.bla.series.steps;
                 return Ok((reused, summary));
             }
         }
@@ -265,6 +267,7 @@ impl Engine {
             secs: started.elapsed().as_secs_f64(),
             reused: false,
             skips: reference.bla.table.entries(),
+            series_steps: reference.bla.series.steps,
         };
         *lock(&self.perturbation_cache.reference) = Some(CachedReference {
             formula: formula.clone(),
@@ -295,6 +298,7 @@ impl Engine {
                 dc_bound: WideFloat::new(f64::INFINITY, 0),
                 scaled: true,
                 enabled: false,
+                series: SeriesSkip::default(),
             });
         }
         let max_values = self.options.memory_limit_bytes / 4 / std::mem::size_of::<f64>();
@@ -311,10 +315,44 @@ impl Engine {
                 dc_bound,
                 scaled,
                 enabled: true,
+                series: self.series_skip(formula, orbit, c, (dc_bound, scaled), limits)?,
             }),
             None if limits.cancel.is_cancelled() => Err(RenderError::Cancelled),
             None => Err(RenderError::TimedOut { timeout_secs: 0.0 }),
         }
+    }
+
+    /// The series every pixel of a view within `dc_bound` of `orbit`'s point starts from
+    /// (none for scaled views: their pixels start at iteration 0), stoppable.
+    fn series_skip(
+        &self,
+        formula: &Formula,
+        orbit: &ReferenceOrbit,
+        c: (f64, f64),
+        (dc_bound, scaled): (WideFloat, bool),
+        limits: JobLimits<'_>,
+    ) -> Result<SeriesSkip, RenderError> {
+        if scaled {
+            return Ok(SeriesSkip::default());
+        }
+        let is_stopped = || {
+            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
+        };
+        build_series(
+            formula,
+            &orbit.points,
+            c,
+            dc_bound.to_f64(),
+            usize::MAX,
+            &is_stopped,
+        )
+        .ok_or_else(|| {
+            if limits.cancel.is_cancelled() {
+                RenderError::Cancelled
+            } else {
+                RenderError::TimedOut { timeout_secs: 0.0 }
+            }
+        })
     }
 
     /// The iteration limit for a render of `request` by perturbation with no limit asked
