@@ -67,7 +67,7 @@ pub fn time_reference_orbits(
                 REFERENCE_ITERATIONS,
                 bits,
                 usize::MAX,
-                &mut |_| cancel.is_cancelled(),
+                &mut |_, _| cancel.is_cancelled(),
             )
             .map_err(|stop| match stop {
                 OrbitStop::Stopped => RenderError::Cancelled,

@@ -43,7 +43,7 @@ pub use reference::{
     BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step_log2, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
-pub(crate) use series::build as build_series;
 pub use series::{SERIES_TERMS, SeriesSkip};
+pub(crate) use series::{build as build_series, follow_orbit as follow_series};
 pub(crate) use state::RunFailure;
 pub use state::{KernelLog, PRINT_LINES_PER_RUN};

@@ -236,7 +236,8 @@ fn absolute(value: IBig) -> IBig {
 /// Iterates `formula` from `z0` with constant `c`, in `bits` of precision (fixed point,
 /// `bits` after the binary point), until |Z| passes the bailout or `max_iter` steps are
 /// done; at most `max_points` points. Every 256 steps it calls `checkpoint` with the steps
-/// done so far (for progress), and stops when that returns true.
+/// done so far (for progress) and the points so far (re, im pairs: for work that follows
+/// the orbit as it comes), and stops when that returns true.
 pub fn reference_orbit(
     formula: &Formula,
     z0: (&BigFloat, &BigFloat),
@@ -244,7 +245,7 @@ pub fn reference_orbit(
     max_iter: u32,
     bits: usize,
     max_points: usize,
-    checkpoint: &mut dyn FnMut(u32) -> bool,
+    checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
     let fixed = FixedPoint {
         fraction_bits: bits,
@@ -276,7 +277,7 @@ pub fn reference_orbit(
     // Each operation's value this step; the inputs (z, c, constants) are read in place.
     let mut values: Vec<(IBig, IBig)> = Vec::with_capacity(formula.ops.len());
     for iteration in 1..=max_iter.max(1) {
-        if iteration % 256 == 0 && checkpoint(iteration - 1) {
+        if iteration % 256 == 0 && checkpoint(iteration - 1, &points) {
             return Err(OrbitStop::Stopped);
         }
         if points.len() / 2 >= max_points {
@@ -359,7 +360,7 @@ mod tests {
             1000,
             128,
             usize::MAX,
-            &mut |_| false,
+            &mut |_, _| false,
         )
         .expect("an orbit");
         let mut z = (0.0, 0.0);
@@ -390,7 +391,7 @@ mod tests {
             500,
             128,
             usize::MAX,
-            &mut |_| false,
+            &mut |_, _| false,
         )
         .expect("an orbit");
         assert_eq!(orbit.len(), 501);
@@ -402,7 +403,7 @@ mod tests {
             1000,
             128,
             usize::MAX,
-            &mut |done| {
+            &mut |done, _| {
                 reported.push(done);
                 false
             },
@@ -415,7 +416,7 @@ mod tests {
             10_000,
             128,
             usize::MAX,
-            &mut |_| true,
+            &mut |_, _| true,
         );
         assert_eq!(stopped, Err(OrbitStop::Stopped));
         let capped = reference_orbit(
@@ -425,7 +426,7 @@ mod tests {
             10_000,
             128,
             100,
-            &mut |_| false,
+            &mut |_, _| false,
         );
         assert_eq!(capped, Err(OrbitStop::TooLong));
     }
@@ -443,7 +444,7 @@ mod tests {
             2,
             1300,
             usize::MAX,
-            &mut |_| false,
+            &mut |_, _| false,
         )
         .expect("an orbit");
         assert_eq!(orbit.points, [0.0; 6], "below f64's range");

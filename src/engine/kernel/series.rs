@@ -14,6 +14,8 @@
 //! It is built for conformal formulas (complex sums, products and powers) whose pixels
 //! vary in c; folds and conjugates have no power series, and Julia sets keep the skips.
 
+use std::sync::mpsc::Receiver;
+
 use super::formula::{Formula, FormulaOp};
 
 /// Terms kept: t, t^2, ... t^TERMS.
@@ -208,67 +210,159 @@ pub fn build(
     max_steps: usize,
     is_stopped: &dyn Fn() -> bool,
 ) -> Option<SeriesSkip> {
-    let analytic = formula.ops.iter().all(|op| {
-        !matches!(
-            op,
-            FormulaOp::Conj(_) | FormulaOp::Abs(_) | FormulaOp::AbsRe(_) | FormulaOp::AbsIm(_)
-        )
-    });
-    let inverse_dc_bound = 1.0 / dc_bound;
-    if !analytic
-        || formula.julia.is_some()
-        || !(dc_bound.is_normal() && inverse_dc_bound.is_normal())
-    {
-        return Some(SeriesSkip::default());
-    }
-    let length = orbit.len() / 2;
-    let last_start = max_steps.min(length.saturating_sub(2));
-    let escape_radius = formula.bailout;
-    let mut dc = SeriesValue::constant(c);
-    dc.terms[0] = (dc_bound, 0.0);
-    // dz is 0 at the start: every pixel's z starts at the formula's start.
-    let mut dz = SeriesValue::constant((0.0, 0.0));
-    let mut steps = 0;
-    let mut nodes: Vec<SeriesValue> = Vec::with_capacity(formula.ops.len());
-    for index in 0..last_start {
-        if index % STOP_CHECK_STEPS == 0 && is_stopped() {
-            return None;
+    let mut builder = SeriesBuilder::new(formula, c, dc_bound, max_steps);
+    builder.follow(orbit, 0, is_stopped)?;
+    Some(builder.finish())
+}
+
+/// A series followed along an orbit as its points come (so it can be made while the orbit
+/// is computed, on another thread): `follow` with the points so far, then `finish`.
+pub struct SeriesBuilder<'a> {
+    formula: &'a Formula,
+    dc: SeriesValue,
+    /// dz at `steps`.
+    dz: SeriesValue,
+    steps: usize,
+    max_steps: usize,
+    inverse_dc_bound: f64,
+    /// False once the series stops holding (or never can).
+    going: bool,
+    nodes: Vec<SeriesValue>,
+}
+
+impl<'a> SeriesBuilder<'a> {
+    /// A series at step 0 (dz = 0 for every pixel: z starts at the formula's start).
+    pub fn new(formula: &'a Formula, c: Complex, dc_bound: f64, max_steps: usize) -> Self {
+        let analytic = formula.ops.iter().all(|op| {
+            !matches!(
+                op,
+                FormulaOp::Conj(_) | FormulaOp::Abs(_) | FormulaOp::AbsRe(_) | FormulaOp::AbsIm(_)
+            )
+        });
+        let inverse_dc_bound = 1.0 / dc_bound;
+        let going = analytic
+            && formula.julia.is_none()
+            && dc_bound.is_normal()
+            && inverse_dc_bound.is_normal();
+        let mut dc = SeriesValue::constant(c);
+        dc.terms[0] = (dc_bound, 0.0);
+        Self {
+            formula,
+            dc,
+            dz: SeriesValue::constant((0.0, 0.0)),
+            steps: 0,
+            max_steps,
+            inverse_dc_bound,
+            going,
+            nodes: Vec::with_capacity(formula.ops.len()),
         }
-        let z = SeriesValue {
-            value: (orbit[2 * index], orbit[2 * index + 1]),
-            ..dz
-        };
-        let Some(next) = step(formula, &z, &dc, &mut nodes) else {
+    }
+
+    /// True while the series may still go farther (more points may take it on).
+    pub fn is_going(&self) -> bool {
+        self.going
+    }
+
+    /// The step the series has reached: the first point `follow` still needs.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Takes the series on along the orbit's points from index `first` on (`points`, re, im
+    /// pairs, to the last computed so far; `first` at most `steps()`), as far as it holds
+    /// and the points allow: a step to point n + 1 is taken once point n + 2 is there, so it
+    /// never ends on the orbit's last point. None when `is_stopped` says so.
+    pub fn follow(
+        &mut self,
+        points: &[f64],
+        first: usize,
+        is_stopped: &dyn Fn() -> bool,
+    ) -> Option<()> {
+        let length = first + points.len() / 2;
+        let escape_radius = self.formula.bailout;
+        while self.going
+            && self.steps >= first
+            && self.steps < self.max_steps
+            && self.steps + 2 < length
+        {
+            let index = self.steps;
+            if index.is_multiple_of(STOP_CHECK_STEPS) && is_stopped() {
+                return None;
+            }
+            let at = 2 * (index - first);
+            let z = SeriesValue {
+                value: (points[at], points[at + 1]),
+                ..self.dz
+            };
+            let Some(next) = step(self.formula, &z, &self.dc, &mut self.nodes) else {
+                self.going = false;
+                break;
+            };
+            // The next point of the orbit, and the pixels' largest distance from it.
+            let point = (points[at + 2], points[at + 3]);
+            let reach = next.reach();
+            // Near a pixel at t, dz is about its largest term b_j t^j at least (a pixel
+            // where the terms cancel lies on the reference's own path, where any method's
+            // dz is tiny), and the error is below error |t|^(K+1), so a share of dz below
+            // error / |b_j|.
+            let largest = next
+                .terms
+                .iter()
+                .fold(0.0, |largest: f64, term| largest.max(term_modulus(*term)));
+            let holds = reach.is_finite()
+                && modulus(point) + reach < escape_radius
+                && next.error <= TOLERANCE * largest;
+            if !holds {
+                self.going = false;
+                break;
+            }
+            self.dz = next;
+            self.steps = index + 1;
+        }
+        Some(())
+    }
+
+    /// The series as far as it was followed.
+    pub fn finish(self) -> SeriesSkip {
+        if self.steps == 0 {
+            return SeriesSkip::default();
+        }
+        let mut coefficients = Vec::with_capacity(2 * SERIES_TERMS);
+        for term in &self.dz.terms {
+            coefficients.extend_from_slice(&[term.0, term.1]);
+        }
+        SeriesSkip {
+            steps: u32::try_from(self.steps).unwrap_or(u32::MAX),
+            coefficients,
+            inverse_dc_bound: self.inverse_dc_bound,
+        }
+    }
+}
+
+/// The series of an orbit whose points come through `receiver` as it is computed (chunks
+/// of re, im pairs in order, the first from z's start), followed as they come and for as
+/// long as it holds (see `build`); None when `is_stopped` says so. Keeps only the points
+/// the series has not passed.
+pub fn follow_orbit(
+    formula: &Formula,
+    c: Complex,
+    dc_bound: f64,
+    receiver: &Receiver<Vec<f64>>,
+    is_stopped: &dyn Fn() -> bool,
+) -> Option<SeriesSkip> {
+    let mut builder = SeriesBuilder::new(formula, c, dc_bound, usize::MAX);
+    let (mut points, mut first) = (Vec::new(), 0);
+    while builder.is_going() {
+        let Ok(chunk) = receiver.recv() else {
             break;
         };
-        // The next point of the orbit, and the pixels' largest distance from it.
-        let point = (orbit[2 * index + 2], orbit[2 * index + 3]);
-        let reach = next.reach();
-        // Near a pixel at t, dz is about its largest term b_j t^j at least (a pixel where
-        // the terms cancel lies on the reference's own path, where any method's dz is
-        // tiny), and the error is below error |t|^(K+1), so a share of dz below error / |b_j|.
-        let largest = next
-            .terms
-            .iter()
-            .fold(0.0, |largest: f64, term| largest.max(term_modulus(*term)));
-        let holds = reach.is_finite()
-            && modulus(point) + reach < escape_radius
-            && next.error <= TOLERANCE * largest;
-        if !holds {
-            break;
-        }
-        dz = next;
-        steps = index + 1;
+        points.extend_from_slice(&chunk);
+        builder.follow(&points, first, is_stopped)?;
+        let passed = builder.steps().saturating_sub(first);
+        points.drain(..2 * passed);
+        first += passed;
     }
-    let mut coefficients = Vec::with_capacity(2 * SERIES_TERMS);
-    for term in &dz.terms {
-        coefficients.extend_from_slice(&[term.0, term.1]);
-    }
-    Some(SeriesSkip {
-        steps: u32::try_from(steps).unwrap_or(u32::MAX),
-        coefficients,
-        inverse_dc_bound,
-    })
+    Some(builder.finish())
 }
 
 /// One step of the formula on series: z's and c's given, dz's next returned (the result's
@@ -407,6 +501,22 @@ mod tests {
             "{} against {first_escape}",
             series.steps
         );
+    }
+
+    #[test]
+    fn a_series_followed_as_the_orbit_comes_is_the_one_made_from_the_whole_orbit() {
+        let c = (0.3, 0.0);
+        let orbit = orbit_of(c, 40);
+        let whole = build(&mandelbrot(), &orbit, c, 0.01, usize::MAX, &|| false).expect("built");
+        assert!(whole.steps > 0);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for chunk in orbit.chunks(6) {
+            sender.send(chunk.to_vec()).expect("sent");
+        }
+        drop(sender);
+        let followed =
+            follow_orbit(&mandelbrot(), c, 0.01, &receiver, &|| false).expect("followed");
+        assert_eq!(followed, whole);
     }
 
     #[test]

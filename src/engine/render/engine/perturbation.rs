@@ -17,7 +17,7 @@ use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View, WideFloat};
 use crate::engine::kernel::{
     BlaSkips, BlaTable, Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference,
-    ReferenceOrbit, SeriesSkip, bits_for_step_log2, build_series, reference_orbit,
+    ReferenceOrbit, SeriesSkip, bits_for_step_log2, build_series, follow_series, reference_orbit,
 };
 use crate::engine::sync::lock;
 
@@ -147,14 +147,19 @@ impl Engine {
                     || reused.bla.dc_bound.less_than(dc_bound)
                     || lacks_scaled
                 {
-                    reused.bla = Arc::new(self.bla_table(
+                    let mut bla = self.bla_table(
                         formula,
                         &reused.orbit,
                         reused.c,
                         (dc_bound, scaled),
                         skips,
                         limits,
-                    )?);
+                    )?;
+                    if skips && !scaled {
+                        bla.series =
+                            self.series_skip(formula, &reused.orbit, reused.c, dc_bound, limits)?;
+                    }
+                    reused.bla = Arc::new(bla);
                     if let Some(critical) = &reused.critical {
                         reused.critical_bla = Some(Arc::new(self.bla_table(
                             formula,
@@ -200,45 +205,87 @@ impl Engine {
         // Two f64s a point, within the memory a worker's Lua state may use.
         let max_points = (memory_limit_bytes / 16).max(2);
         let mut last_report = Instant::now();
-        let mut checkpoint = |iterations_done| {
-            if let Some(on_progress) = on_progress.as_deref_mut()
-                && last_report.elapsed() >= REFERENCE_PROGRESS_INTERVAL
-            {
-                last_report = Instant::now();
-                on_progress(&RenderProgress::Reference {
-                    iterations_done,
-                    max_iter,
-                });
-            }
+        let is_stopped = || {
             limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
         };
-        let mut orbit_from = |z0| {
-            reference_orbit(formula, z0, c, max_iter, bits, max_points, &mut checkpoint)
-                .map(Arc::new)
-                .map_err(|stop| match stop {
-                    OrbitStop::Stopped if limits.cancel.is_cancelled() => RenderError::Cancelled,
-                    OrbitStop::Stopped => RenderError::TimedOut { timeout_secs: 0.0 },
-                    OrbitStop::TooLong => RequestError::ReferenceTooLong {
-                        max_iter,
-                        limit_mib: memory_limit_bytes / (1024 * 1024),
-                    }
-                    .into(),
-                })
+        let stopped = || {
+            if limits.cancel.is_cancelled() {
+                RenderError::Cancelled
+            } else {
+                RenderError::TimedOut { timeout_secs: 0.0 }
+            }
         };
-        let orbit = orbit_from(z0)?;
-        // A Julia set's pixels rebase onto the orbit from the critical point.
-        let critical = match julia_c {
-            Some(_) => Some(orbit_from((&start.0, &start.1))?),
-            None => None,
-        };
-        let c = (c.0.to_f64(), c.1.to_f64());
+        let c_f64 = (c.0.to_f64(), c.1.to_f64());
         // A Julia set's pixels differ from the reference in z only (dc is 0).
         let dc_bound = match julia_c {
             Some(_) => WideFloat::ZERO,
             None => dc_bound_of(view, &point, (width_px, height_px)),
         };
-        let bla =
-            Arc::new(self.bla_table(formula, &orbit, c, (dc_bound, scaled), skips, limits)?);
+        let mut orbit_from = |z0, with_series: bool| {
+            // The series follows the orbit on a thread of its own as its points come: on
+            // two cores it costs no time where the orbit takes longer (0.5 s at 1e50).
+            let (orbit, series) = std::thread::scope(|scope| {
+                let (sender, receiver) = std::sync::mpsc::channel::<Vec<f64>>();
+                let follower = with_series.then(|| {
+                    let is_stopped = &is_stopped;
+                    scope.spawn(move || {
+                        follow_series(formula, c_f64, dc_bound.to_f64(), &receiver, is_stopped)
+                    })
+                });
+                let (mut following, mut sent) = (follower.is_some(), 0);
+                let mut checkpoint = |iterations_done, points: &[f64]| {
+                    if following {
+                        following = sender.send(points[sent..].to_vec()).is_ok();
+                        sent = points.len();
+                    }
+                    if let Some(on_progress) = on_progress.as_deref_mut()
+                        && last_report.elapsed() >= REFERENCE_PROGRESS_INTERVAL
+                    {
+                        last_report = Instant::now();
+                        on_progress(&RenderProgress::Reference {
+                            iterations_done,
+                            max_iter,
+                        });
+                    }
+                    is_stopped()
+                };
+                let orbit =
+                    reference_orbit(formula, z0, c, max_iter, bits, max_points, &mut checkpoint);
+                if let Ok(orbit) = &orbit
+                    && following
+                {
+                    let _ = sender.send(orbit.points[sent..].to_vec());
+                }
+                drop(sender);
+                let series = follower.map(|follower| follower.join().ok().flatten());
+                (orbit, series)
+            });
+            let orbit = orbit.map(Arc::new).map_err(|stop| match stop {
+                OrbitStop::Stopped => stopped(),
+                OrbitStop::TooLong => RequestError::ReferenceTooLong {
+                    max_iter,
+                    limit_mib: memory_limit_bytes / (1024 * 1024),
+                }
+                .into(),
+            })?;
+            match series {
+                Some(None) => Err(stopped()),
+                Some(Some(series)) => Ok((orbit, series)),
+                None => Ok((orbit, SeriesSkip::default())),
+            }
+        };
+        // Scaled pixels (past f64's range) start at iteration 0: from the series, rust-fractal-core's
+        // 5e227 corner pixel escaped 102 steps late, at any tolerance (6 without it).
+        let (orbit, series) = orbit_from(z0, skips && julia_c.is_none() && !scaled)?;
+        // A Julia set's pixels rebase onto the orbit from the critical point.
+        let critical = match julia_c {
+            Some(_) => Some(orbit_from((&start.0, &start.1), false)?.0),
+            None => None,
+        };
+        let c = c_f64;
+        let mut bla = self.bla_table(formula, &orbit, c, (dc_bound, scaled), skips, limits)?;
+        bla.series = series;
+        let bla = Arc::new(bla);
         let critical_bla = match &critical {
             Some(critical) => Some(Arc::new(self.bla_table(
                 formula,
@@ -315,26 +362,23 @@ impl Engine {
                 dc_bound,
                 scaled,
                 enabled: true,
-                series: self.series_skip(formula, orbit, c, (dc_bound, scaled), limits)?,
+                series: SeriesSkip::default(),
             }),
             None if limits.cancel.is_cancelled() => Err(RenderError::Cancelled),
             None => Err(RenderError::TimedOut { timeout_secs: 0.0 }),
         }
     }
 
-    /// The series every pixel of a view within `dc_bound` of `orbit`'s point starts from
-    /// (none for scaled views: their pixels start at iteration 0), stoppable.
+    /// The series every pixel of a view within `dc_bound` of `orbit`'s point starts from,
+    /// stoppable.
     fn series_skip(
         &self,
         formula: &Formula,
         orbit: &ReferenceOrbit,
         c: (f64, f64),
-        (dc_bound, scaled): (WideFloat, bool),
+        dc_bound: WideFloat,
         limits: JobLimits<'_>,
     ) -> Result<SeriesSkip, RenderError> {
-        if scaled {
-            return Ok(SeriesSkip::default());
-        }
         let is_stopped = || {
             limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
         };
