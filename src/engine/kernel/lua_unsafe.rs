@@ -171,7 +171,10 @@ pub(crate) fn perturbation_pixel_function(
 /// of LuaJIT's own updates can still have its write undone by the rest of that update, but
 /// only on that thread and never for good: the engine trips a stopped job again every few
 /// milliseconds, and each trip turns the hook off and on, which makes LuaJIT rebuild its
-/// dispatch table from scratch.
+/// dispatch table from scratch. A signal landing while a trace is being recorded aborts the
+/// recording, which LuaJIT supports (as for lua.c's Ctrl-C); LuaJIT's own debug assertions
+/// count a stack slot that abort can leave unused, so the tests build LuaJIT without them,
+/// as users run it (Cargo.toml).
 #[derive(Default)]
 pub(crate) struct StopSwitch {
     /// Read by the signal handler (atomics only: it may not lock).
