@@ -1055,8 +1055,8 @@ fn peer_benchmark_locations_match_fixed_point_iteration_at_sample_pixels() {
         }
         eprintln!("{name}: rendered in {render_secs:.2} s, {escaped} of 6 escaped");
     }
-    // One sample is known to be off: 5e227's corner pixel (0, 0) escapes 5.7 to 6.2 steps
-    // late (1,119,995.6 to 1,119,996.1 by the skips it takes, against 1,119,990.0, 5e-6 of
+    // One sample is known to be off: 5e227's corner pixel (0, 0) escapes 5.7 to 6.9 steps
+    // late (1,119,995.6 to 1,119,996.9 by the skips it takes, against 1,119,990.0, 5e-6 of
     // its count) with skips or without, and with 300 more bits in the reference: an f64
     // limit of perturbation along that pixel's orbit, not the reference's. Every other
     // sample matches to a millionth.

@@ -257,7 +257,13 @@ impl Engine {
                     let _ = sender.send(orbit.points[sent..].to_vec());
                 }
                 drop(sender);
-                let series = follower.map(|follower| follower.join().ok().flatten());
+                // A follower that failed (it never should) leaves the pixels without a
+                // series; one that saw a stop says so.
+                let series = follower.map(|follower| {
+                    follower
+                        .join()
+                        .unwrap_or_else(|_| Some(SeriesSkip::default()))
+                });
                 (orbit, series)
             });
             let orbit = orbit.map(Arc::new).map_err(|stop| match stop {
