@@ -91,6 +91,22 @@ struct JobLimits<'a> {
     deadline: Option<Instant>,
 }
 
+impl JobLimits<'_> {
+    /// True once the job is cancelled or past its deadline.
+    fn is_stopped(&self) -> bool {
+        self.cancel.is_cancelled() || self.deadline.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// The error of a job that stopped early: cancelled, else timed out.
+    fn stop_error(&self) -> RenderError {
+        if self.cancel.is_cancelled() {
+            RenderError::Cancelled
+        } else {
+            RenderError::TimedOut { timeout_secs: 0.0 }
+        }
+    }
+}
+
 /// Collected results of one dispatched job.
 struct JobResults {
     reports: Vec<Option<WorkerReport>>,

@@ -205,16 +205,7 @@ impl Engine {
         // Two f64s a point, within the memory a worker's Lua state may use.
         let max_points = (memory_limit_bytes / 16).max(2);
         let mut last_report = Instant::now();
-        let is_stopped = || {
-            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
-        };
-        let stopped = || {
-            if limits.cancel.is_cancelled() {
-                RenderError::Cancelled
-            } else {
-                RenderError::TimedOut { timeout_secs: 0.0 }
-            }
-        };
+        let is_stopped = || limits.is_stopped();
         let c_f64 = (c.0.to_f64(), c.1.to_f64());
         // A Julia set's pixels differ from the reference in z only (dc is 0).
         let dc_bound = match julia_c {
@@ -267,7 +258,7 @@ impl Engine {
                 (orbit, series)
             });
             let orbit = orbit.map(Arc::new).map_err(|stop| match stop {
-                OrbitStop::Stopped => stopped(),
+                OrbitStop::Stopped => limits.stop_error(),
                 OrbitStop::TooLong => RequestError::ReferenceTooLong {
                     max_iter,
                     limit_mib: memory_limit_bytes / (1024 * 1024),
@@ -275,7 +266,7 @@ impl Engine {
                 .into(),
             })?;
             match series {
-                Some(None) => Err(stopped()),
+                Some(None) => Err(limits.stop_error()),
                 Some(Some(series)) => Ok((orbit, series)),
                 None => Ok((orbit, SeriesSkip::default())),
             }
@@ -342,9 +333,7 @@ impl Engine {
         skips: bool,
         limits: JobLimits<'_>,
     ) -> Result<BlaSkips, RenderError> {
-        let is_stopped = || {
-            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
-        };
+        let is_stopped = || limits.is_stopped();
         if !skips {
             return Ok(BlaSkips {
                 table: BlaTable::default(),
@@ -370,8 +359,7 @@ impl Engine {
                 enabled: true,
                 series: SeriesSkip::default(),
             }),
-            None if limits.cancel.is_cancelled() => Err(RenderError::Cancelled),
-            None => Err(RenderError::TimedOut { timeout_secs: 0.0 }),
+            None => Err(limits.stop_error()),
         }
     }
 
@@ -385,9 +373,7 @@ impl Engine {
         dc_bound: WideFloat,
         limits: JobLimits<'_>,
     ) -> Result<SeriesSkip, RenderError> {
-        let is_stopped = || {
-            limits.cancel.is_cancelled() || limits.deadline.is_some_and(|at| Instant::now() >= at)
-        };
+        let is_stopped = || limits.is_stopped();
         build_series(
             formula,
             &orbit.points,
@@ -396,13 +382,7 @@ impl Engine {
             usize::MAX,
             &is_stopped,
         )
-        .ok_or_else(|| {
-            if limits.cancel.is_cancelled() {
-                RenderError::Cancelled
-            } else {
-                RenderError::TimedOut { timeout_secs: 0.0 }
-            }
-        })
+        .ok_or_else(|| limits.stop_error())
     }
 
     /// The iteration limit for a render of `request` by perturbation with no limit asked
