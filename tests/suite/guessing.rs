@@ -115,3 +115,35 @@ fn the_mandelbrot_home_guessed_differs_visibly_in_fewer_than_1_pixel_in_10000() 
     // The goal: fewer than 1 pixel in 10,000.
     assert!(differing < 12, "{differing} of 120000 pixels differ");
 }
+
+#[test]
+fn guessed_images_of_any_size_fill_every_pixel_as_computing_them_would() {
+    // Blocks cut at the image's edges and at lattice columns that are not the image's
+    // first: narrow, odd and one-pixel images, and ones wider and taller than a block by
+    // one pixel. Integer rings a few pixels to tens of pixels wide: every block either lies
+    // inside one ring or has a ring edge crossing its border, so guessing is exact here.
+    let source = r#"
+        function pixel(x, y)
+          return math.floor(3 * math.sqrt(x * x + y * y))
+        end
+    "#;
+    let engine = Engine::default();
+    for (width, height) in [(1, 1), (1, 40), (2, 40), (40, 2), (33, 33), (34, 65), (97, 70)] {
+        let render = |guessing: bool| {
+            let request = RenderRequest {
+                view: Some(View::new(0.3, -0.2, 1.7)),
+                threads: 2,
+                guessing,
+                ..RenderRequest::new(source, width, height)
+            };
+            engine
+                .render(&request, &CancelToken::new())
+                .expect("renders")
+                .image
+                .values
+        };
+        let full = render(false);
+        assert!(full.iter().all(|value| *value >= 0.0), "every pixel computed");
+        assert_eq!(full, render(true), "{width}x{height}");
+    }
+}
