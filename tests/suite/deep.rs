@@ -1067,22 +1067,30 @@ fn peer_benchmark_locations_match_fixed_point_iteration_at_sample_pixels() {
 }
 
 /// A benchmark, not a test (run with `--release --ignored --nocapture`): how soon a render
-/// at span 1e-1000 returns after its cancel, cancelled at points from the reference orbit's
-/// computation (3,500 bits) through the table of skips to the pixels (a window's zoom
-/// cancels the render before it); prints each wait and the worst. Each run uses a fresh
+/// at span 1e-1000 returns after its cancel, cancelled at each tenth of a whole render's
+/// time, from the reference orbit's computation (3,500 bits) through the table of skips
+/// and the series to the pixels (a window's zoom cancels the render before it); prints
+/// each wait and the worst. Each run uses a fresh
 /// engine, so none reuses the last reference.
 #[test]
 #[ignore = "benchmark: run with --release --ignored --nocapture"]
 fn deep_cancel_latency_benchmark() {
     // On c = i itself: its reference never escapes, so it runs to the limit.
     let view = beside(BOUNDARY_POINTS[0].2, "1e-1000", (0.0, 0.0));
+    let request = RenderRequest {
+        precision: PrecisionChoice::Perturbation,
+        ..request("mandelbrot", view, (640, 360), 400_000)
+    };
+    // Cancels at tenths of a whole render's time, so every phase is hit on any machine.
+    let started = std::time::Instant::now();
+    Engine::default()
+        .render(&request, &CancelToken::new())
+        .expect("renders");
+    let whole_ms = started.elapsed().as_millis() as u64;
+    eprintln!("a whole render: {whole_ms} ms");
     let mut waits_ms = Vec::new();
-    for after_ms in [20, 100, 500, 1500, 3000, 5000, 7000, 9000] {
+    for after_ms in (1..10).map(|tenth| 5 + whole_ms * tenth / 10) {
         let engine = std::sync::Arc::new(Engine::default());
-        let request = RenderRequest {
-            precision: PrecisionChoice::Perturbation,
-            ..request("mandelbrot", view.clone(), (640, 360), 400_000)
-        };
         let cancel = CancelToken::new();
         let cancelled_at = std::sync::Arc::new(std::sync::Mutex::new(None));
         let canceller = {

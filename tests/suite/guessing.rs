@@ -128,7 +128,15 @@ fn guessed_images_of_any_size_fill_every_pixel_as_computing_them_would() {
         end
     "#;
     let engine = Engine::default();
-    for (width, height) in [(1, 1), (1, 40), (2, 40), (40, 2), (33, 33), (34, 65), (97, 70)] {
+    for (width, height) in [
+        (1, 1),
+        (1, 40),
+        (2, 40),
+        (40, 2),
+        (33, 33),
+        (34, 65),
+        (97, 70),
+    ] {
         let render = |guessing: bool| {
             let request = RenderRequest {
                 view: Some(View::new(0.3, -0.2, 1.7)),
@@ -143,7 +151,10 @@ fn guessed_images_of_any_size_fill_every_pixel_as_computing_them_would() {
                 .values
         };
         let full = render(false);
-        assert!(full.iter().all(|value| *value >= 0.0), "every pixel computed");
+        assert!(
+            full.iter().all(|value| *value >= 0.0),
+            "every pixel computed"
+        );
         assert_eq!(full, render(true), "{width}x{height}");
     }
 }
