@@ -120,10 +120,11 @@ fn the_same_image_comes_out_with_1_2_and_7_threads() {
 }
 
 #[test]
-fn every_row_arrives_exactly_once_as_units_complete() {
+fn every_pixel_arrives_exactly_once_as_units_complete() {
     let engine = Engine::default();
     let (width, height) = (300, 200);
-    let mut rows_seen = Vec::new();
+    // Guessing on two threads cuts the rows of blocks into tiles too: units are rectangles.
+    let mut times_seen = vec![0_u32; (width * height) as usize];
     let mut last_done = 0;
     let output = engine
         .render_with_progress(
@@ -133,19 +134,32 @@ fn every_row_arrives_exactly_once_as_units_complete() {
                 let RenderProgress::Unit(unit) = progress else {
                     panic!("a render in f64 has no reference orbit: {progress:?}");
                 };
-                assert_eq!(unit.values.len(), (unit.row_count * width) as usize);
+                assert_eq!(
+                    unit.values.len(),
+                    (unit.row_count * unit.column_count) as usize
+                );
                 assert_eq!(
                     unit.units_done,
                     last_done + 1,
                     "units are counted one by one"
                 );
                 last_done = unit.units_done;
-                rows_seen.extend(unit.first_row..unit.first_row + unit.row_count);
+                for row in unit.first_row..unit.first_row + unit.row_count {
+                    for column in unit.first_column..unit.first_column + unit.column_count {
+                        times_seen[(row * width + column) as usize] += 1;
+                    }
+                }
             },
         )
         .expect("render");
-    rows_seen.sort_unstable();
-    assert_eq!(rows_seen, (0..height).collect::<Vec<_>>());
+    assert!(
+        times_seen.iter().all(|times| *times == 1),
+        "each pixel once"
+    );
+    assert!(
+        last_done > 7,
+        "{last_done} units: rows of blocks are cut into tiles"
+    );
     let units: usize = output
         .timings
         .threads

@@ -158,3 +158,36 @@ fn guessed_images_of_any_size_fill_every_pixel_as_computing_them_would() {
         assert_eq!(full, render(true), "{width}x{height}");
     }
 }
+
+#[test]
+fn tiles_of_a_row_of_blocks_give_the_image_of_whole_rows() {
+    // On several threads a row of blocks is cut across into tiles, each right one starting
+    // its blocks on the edge column of the one to its left; on one thread rows stay whole.
+    let engine = Engine::default();
+    let source = shipped("mandelbrot");
+    let render = |threads: usize| {
+        let request = RenderRequest {
+            view: Some(View::new(-0.75, 0.1, 0.5)),
+            threads,
+            symmetry: false,
+            ..RenderRequest::new(source.clone(), 700, 100)
+        };
+        engine
+            .render(&request, &CancelToken::new())
+            .expect("renders")
+    };
+    let whole_rows = render(1);
+    let tiled = render(6);
+    let units = |output: &moonbrot::engine::RenderOutput| -> usize {
+        output
+            .timings
+            .threads
+            .iter()
+            .map(|thread| thread.units)
+            .sum()
+    };
+    assert_eq!(units(&whole_rows), 4, "one unit a row of blocks");
+    assert!(units(&tiled) > 4, "{} units", units(&tiled));
+    assert!(tiled.guessed);
+    assert_eq!(whole_rows.image.values, tiled.image.values);
+}

@@ -659,7 +659,7 @@ fn report_finished_units(
     };
     for unit in finished {
         *units_done += 1;
-        let Some(rect) = plan.units.get(unit) else {
+        let Some(rect) = plan.units.get(unit).map(|unit| &unit.rect) else {
             continue;
         };
         let mirrored = plan.mirror_unit(rect, &job.image);

@@ -7,8 +7,10 @@
 //! depends on more than the pixel: a guessed value depends on its block, and driver.lua
 //! fixes blocks to the lattice (columns `GUESS_BLOCK + 1` wide sharing edge columns, rows
 //! `GUESS_BLOCK` high). So with guessing, units start and end on block rows, a band is
-//! widened to whole block rows (the extra rows are computed and dropped), and a pan keeps
-//! only pixels whose block is cut by the image edges exactly as before. The result is the
+//! widened to whole block rows (the extra rows are computed and dropped), a tile of a row
+//! of blocks starts its blocks on the edge column it shares with the tile to its left
+//! (`PlannedUnit`), and a pan keeps only pixels whose block is cut by the image edges
+//! exactly as before. The result is the
 //! same, bit for bit, as one whole render of the same view, whatever the band, shard or
 //! pan (tests/suite/guessing.rs and tests/suite/panning.rs check this).
 
@@ -245,26 +247,110 @@ impl MirroredRows {
     }
 }
 
+/// Guessed units wanted per worker thread: enough that the last units to finish leave the
+/// other threads idle for little of the render (a guessed unit is a whole row of blocks,
+/// 32 rows: 1024x768 is 24 of them, which 16 threads cannot share evenly).
+const GUESSED_UNITS_PER_THREAD: usize = 16;
+
+/// The fewest blocks across a guessing tile: a tile right of another computes its left
+/// edge column again, one column in 32 times this.
+const MIN_TILE_BLOCKS: u32 = 4;
+
+/// A work unit: the pixels it computes and stores, and whether its guessing blocks start
+/// one column to the left of them, on the edge column that the tile to its left stores
+/// (blocks share their edge columns, and a tile's first block needs its whole border).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlannedUnit {
+    pub rect: UnitRect,
+    pub starts_on_left_edge: bool,
+}
+
+impl PlannedUnit {
+    /// The rectangle the driver renders: `rect`, with the left edge column when the unit
+    /// starts on it (the worker then keeps that column out of the image).
+    pub fn driver_rect(&self) -> UnitRect {
+        if self.starts_on_left_edge {
+            UnitRect {
+                left: self.rect.left - 1,
+                width: self.rect.width + 1,
+                ..self.rect
+            }
+        } else {
+            self.rect
+        }
+    }
+}
+
 /// Cuts `rect` into work units of whole rows, at least MIN_PIXELS_PER_UNIT pixels each,
-/// starting on the lattice's multiples of the unit height (whole guessing blocks).
-pub(crate) fn units_of(rect: UnitRect, grid: &PixelGrid, guess: bool, units: &mut Vec<UnitRect>) {
+/// starting on the lattice's multiples of the unit height (whole guessing blocks). With
+/// guessing and more than one thread, rows of blocks are also cut across into tiles of
+/// whole blocks when there are fewer than GUESSED_UNITS_PER_THREAD rows per thread: the
+/// tiles' pixels do not overlap, and each tile's blocks are the lattice's, so the image is
+/// the same as from whole rows.
+pub(crate) fn units_of(
+    rect: UnitRect,
+    grid: &PixelGrid,
+    (guess, threads): (bool, usize),
+    units: &mut Vec<PlannedUnit>,
+) {
     let mut rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(rect.width.max(1)).max(1);
     if guess {
         rows_per_unit = rows_per_unit.next_multiple_of(GUESS_BLOCK);
     }
     let end = rect.top + rect.height;
     let mut top = rect.top;
+    let mut rows = Vec::new();
     while top < end {
         let offset = (grid.first_row_index + i64::from(top)).rem_euclid(i64::from(rows_per_unit));
         let step = rows_per_unit - u32::try_from(offset).unwrap_or(0);
         let bottom = top.saturating_add(step).min(end);
-        units.push(UnitRect {
+        rows.push(UnitRect {
             top,
             height: bottom - top,
             ..rect
         });
         top = bottom;
     }
+    let tiles_wanted = if guess && threads > 1 {
+        (GUESSED_UNITS_PER_THREAD * threads).div_ceil(rows.len().max(1))
+    } else {
+        1
+    };
+    let cuts = tile_cuts(rect, grid, tiles_wanted);
+    for row in rows {
+        let mut left = row.left;
+        for &cut in cuts
+            .iter()
+            .chain(std::iter::once(&(rect.left + rect.width - 1)))
+        {
+            units.push(PlannedUnit {
+                rect: UnitRect {
+                    left,
+                    width: cut + 1 - left,
+                    ..row
+                },
+                starts_on_left_edge: left != row.left,
+            });
+            left = cut + 1;
+        }
+    }
+}
+
+/// The block edge columns of `rect` (not its first or last) after which a new tile
+/// starts, for about `tiles_wanted` tiles across of at least MIN_TILE_BLOCKS blocks.
+fn tile_cuts(rect: UnitRect, grid: &PixelGrid, tiles_wanted: usize) -> Vec<u32> {
+    if tiles_wanted <= 1 {
+        return Vec::new();
+    }
+    let last = rect.left + rect.width.max(1) - 1;
+    let first_edge = block_edge_at_or_after(rect.left + 1, grid.first_column_index);
+    let edges: Vec<u32> = (first_edge..last).step_by(GUESS_BLOCK as usize).collect();
+    let blocks = edges.len() + 1;
+    let tiles = tiles_wanted.min(blocks / MIN_TILE_BLOCKS as usize).max(1);
+    // Tile k ends after block k * blocks / tiles: widths differ by one block at most.
+    (1..tiles)
+        .filter_map(|tile| edges.get(tile * blocks / tiles - 1).copied())
+        .collect()
 }
 
 /// How the image is cut into units.
@@ -274,7 +360,7 @@ pub(super) struct UnitPlan {
     pub(super) rows: RowRange,
     /// The rows the job's buffer holds: `rows`, widened to whole guessing blocks.
     buffer_rows: Range<u32>,
-    pub(super) units: Vec<UnitRect>,
+    pub(super) units: Vec<PlannedUnit>,
     pub(super) grid: PixelGrid,
     pub(super) max_iter: Option<u32>,
     /// Every declared parameter's value (checked), set in each worker's state.
@@ -342,10 +428,10 @@ impl UnitPlan {
             match &mirrored {
                 Some(mirrored) => {
                     for part in mirrored.rects_to_compute(rect) {
-                        units_of(part, &grid, guess, &mut units);
+                        units_of(part, &grid, (guess, request.threads), &mut units);
                     }
                 }
-                None => units_of(rect, &grid, guess, &mut units),
+                None => units_of(rect, &grid, (guess, request.threads), &mut units),
             }
         }
         Self {
@@ -595,10 +681,13 @@ mod tests {
             width: size.0,
             height: size.1,
         };
-        units_of(whole, &grid, true, &mut units);
-        assert_eq!(units.iter().map(|unit| unit.height).sum::<u32>(), size.1);
+        units_of(whole, &grid, (true, 1), &mut units);
+        assert_eq!(
+            units.iter().map(|unit| unit.rect.height).sum::<u32>(),
+            size.1
+        );
         for unit in &units[1..] {
-            let index = grid.first_row_index + i64::from(unit.top);
+            let index = grid.first_row_index + i64::from(unit.rect.top);
             assert_eq!(index.rem_euclid(i64::from(GUESS_BLOCK)), 0);
         }
         let band = rows_to_compute(100..300, size.1, &grid, true);
@@ -606,6 +695,80 @@ mod tests {
         assert_eq!(
             (grid.first_row_index + i64::from(band.start)).rem_euclid(32),
             0
+        );
+    }
+
+    #[test]
+    fn guessed_rows_are_cut_into_tiles_of_whole_blocks_that_cover_each_pixel_once() {
+        // Image size, threads, the rect's first column, the fewest units wanted.
+        for (size, threads, left, fewest) in [
+            ((1000, 700), 2, 0, 32),
+            ((1280, 720), 16, 0, 200),
+            ((700, 90), 8, 37, 15),
+        ] {
+            let grid = grid(size);
+            let rect = UnitRect {
+                left,
+                top: 0,
+                width: size.0 - left,
+                height: size.1,
+            };
+            let mut units = Vec::new();
+            units_of(rect, &grid, (true, threads), &mut units);
+            let mut covered = vec![0_u8; (size.0 * size.1) as usize];
+            for unit in &units {
+                for row in unit.rect.top..unit.rect.top + unit.rect.height {
+                    for column in unit.rect.left..unit.rect.left + unit.rect.width {
+                        covered[(row * size.0 + column) as usize] += 1;
+                    }
+                }
+                let driver = unit.driver_rect();
+                let edge = grid.first_column_index + i64::from(driver.left);
+                // A tile right of another starts its blocks on the shared edge column.
+                assert_eq!(
+                    unit.starts_on_left_edge,
+                    edge.rem_euclid(i64::from(GUESS_BLOCK)) == 0 && driver.left != left,
+                    "{unit:?}"
+                );
+                if unit.rect.height == GUESS_BLOCK {
+                    assert!(
+                        unit.rect.width * unit.rect.height >= MIN_PIXELS_PER_UNIT,
+                        "{size:?} {threads} {unit:?}"
+                    );
+                }
+            }
+            let tiled = units.iter().filter(|unit| unit.starts_on_left_edge).count();
+            assert!(tiled > 0, "{size:?} on {threads} threads is cut across");
+            assert!(
+                units.len() >= fewest,
+                "{} units for {threads} threads",
+                units.len()
+            );
+            for row in 0..size.1 {
+                for column in 0..size.0 {
+                    let expected = u8::from(column >= left);
+                    assert_eq!(
+                        covered[(row * size.0 + column) as usize],
+                        expected,
+                        "({column}, {row})"
+                    );
+                }
+            }
+        }
+        // One thread: whole rows, as the driver guesses them best.
+        let grid = grid((1000, 700));
+        let mut units = Vec::new();
+        let whole = UnitRect {
+            left: 0,
+            top: 0,
+            width: 1000,
+            height: 700,
+        };
+        units_of(whole, &grid, (true, 1), &mut units);
+        assert!(
+            units
+                .iter()
+                .all(|unit| unit.rect.width == 1000 && !unit.starts_on_left_edge)
         );
     }
 

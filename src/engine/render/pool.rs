@@ -4,13 +4,14 @@
 
 use super::cancel::StopReason;
 use super::job::{Job, JobWork, WorkerEvent, WorkerReport};
+use super::plan::{PlannedUnit, UnitPlan};
 use super::rendered::ThreadTiming;
 use crate::engine::error::RenderError;
 use crate::engine::kernel::{LuaKernel, RunFailure, StopContext, StopSwitch};
 use crate::engine::sync::lock;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -57,7 +58,7 @@ impl WorkerShared {
                 "preparing the kernel (running its top level or sample calls of pixel)".to_owned()
             }
             unit => match job.work.plan() {
-                Some(plan) => match plan.units.get((unit - 2) as usize) {
+                Some(plan) => match plan.units.get((unit - 2) as usize).map(|unit| unit.rect) {
                     Some(rect) => format!(
                         "rendering rows {}-{}, columns {}-{}",
                         rect.top,
@@ -224,23 +225,15 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
     let Some(plan) = job.work.plan() else {
         return report;
     };
+    // The scratch buffer of tiles that start on their left edge column, kept between them.
+    let mut scratch = Vec::new();
     while !job.is_stopped() {
         let unit = job.next_unit.fetch_add(1, Ordering::SeqCst);
-        let Some(rect) = plan.units.get(unit) else {
+        let Some(planned) = plan.units.get(unit) else {
             break;
         };
         shared.set_unit(unit);
-        let out = &job.image[plan.rect_value_range(rect)];
-        let settings = (plan.guess, plan.precision);
-        let reference = plan.perturbation.as_deref();
-        match kernel.render_unit(
-            *rect,
-            &plan.grid,
-            (out, plan.stride()),
-            settings,
-            reference,
-            &stop,
-        ) {
+        match render_planned_unit(kernel, plan, planned, (&job.image, &mut scratch), &stop) {
             Ok(()) => {
                 report.timing.units += 1;
                 lock(&job.finished_units).push(unit);
@@ -261,6 +254,61 @@ fn work_on_job(job: &Job, cached: &mut Option<LuaKernel>, shared: &WorkerShared)
         }
     }
     report
+}
+
+/// Renders one unit of `plan` into `image`. A unit that starts on its left edge column
+/// (a guessing tile right of another) is rendered with that column into `scratch`, and
+/// only its own pixels are copied into the image: the column is the left tile's, which
+/// another worker may be writing. (The driver writes every value of its unit, so the
+/// scratch buffer needs no clearing between units.)
+fn render_planned_unit(
+    kernel: &LuaKernel,
+    plan: &UnitPlan,
+    planned: &PlannedUnit,
+    (image, scratch): (&[AtomicU32], &mut Vec<AtomicU32>),
+    stop: &StopContext<'_>,
+) -> Result<(), RunFailure> {
+    let settings = (plan.guess, plan.precision);
+    let reference = plan.perturbation.as_deref();
+    let rect = planned.rect;
+    if !planned.starts_on_left_edge {
+        let out = &image[plan.rect_value_range(&rect)];
+        return kernel.render_unit(
+            rect,
+            &plan.grid,
+            (out, plan.stride()),
+            settings,
+            reference,
+            stop,
+        );
+    }
+    let driver_rect = planned.driver_rect();
+    let scratch_stride = driver_rect.width as usize * plan.channels;
+    let scratch_len = scratch_stride * rect.height as usize;
+    if scratch.len() < scratch_len {
+        scratch.resize_with(scratch_len, || AtomicU32::new(0));
+    }
+    let scratch = &scratch[..scratch_len];
+    kernel.render_unit(
+        driver_rect,
+        &plan.grid,
+        (scratch, scratch_stride),
+        settings,
+        reference,
+        stop,
+    )?;
+    let run = rect.width as usize * plan.channels;
+    for (row, scratch_row) in (rect.top..rect.top + rect.height).zip(scratch.chunks(scratch_stride))
+    {
+        let start = plan.buffer_index(rect.left, row);
+        for (target, value) in image[start..start + run]
+            .iter()
+            .zip(&scratch_row[plan.channels..])
+        {
+            target.store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn ensure_workers(
