@@ -10,9 +10,9 @@
 //! widened to whole block rows (the extra rows are computed and dropped), a tile of a row
 //! of blocks starts its blocks on the edge column it shares with the tile to its left
 //! (`PlannedUnit`), and a pan keeps only pixels whose block is cut by the image edges
-//! exactly as before. The result is the
-//! same, bit for bit, as one whole render of the same view, whatever the band, shard or
-//! pan (tests/suite/guessing.rs and tests/suite/panning.rs check this).
+//! exactly as before. The result is the same, bit for bit, as one whole render of the same
+//! view, whatever the band, shard, tiles or pan (tests/suite/guessing.rs and
+//! tests/suite/panning.rs check this).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -293,7 +293,10 @@ pub(crate) fn units_of(
     (guess, threads): (bool, usize),
     units: &mut Vec<PlannedUnit>,
 ) {
-    let mut rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(rect.width.max(1)).max(1);
+    if rect.width == 0 {
+        return;
+    }
+    let mut rows_per_unit = MIN_PIXELS_PER_UNIT.div_ceil(rect.width).max(1);
     if guess {
         rows_per_unit = rows_per_unit.next_multiple_of(GUESS_BLOCK);
     }
@@ -342,7 +345,7 @@ fn tile_cuts(rect: UnitRect, grid: &PixelGrid, tiles_wanted: usize) -> Vec<u32> 
     if tiles_wanted <= 1 {
         return Vec::new();
     }
-    let last = rect.left + rect.width.max(1) - 1;
+    let last = rect.left + rect.width - 1;
     let first_edge = block_edge_at_or_after(rect.left + 1, grid.first_column_index);
     let edges: Vec<u32> = (first_edge..last).step_by(GUESS_BLOCK as usize).collect();
     let blocks = edges.len() + 1;
