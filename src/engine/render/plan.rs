@@ -25,6 +25,9 @@ use crate::engine::kernel::{OutputMode, ParameterValue, PerturbationReference, S
 
 /// Lattice rows and columns per guessing block (driver.lua's GUESS_BLOCK).
 pub(crate) const GUESS_BLOCK: u32 = 32;
+
+/// The fewest rows and columns of a block driver.lua cuts further (its GUESS_MIN_SIDE).
+const GUESS_MIN_SIDE: u32 = 4;
 /// Work units hold at least this many pixels, so per-unit overhead stays small while
 /// there are still hundreds of units to balance across threads.
 const MIN_PIXELS_PER_UNIT: u32 = 2048;
@@ -51,6 +54,20 @@ pub(crate) fn rows_to_compute(
 fn block_edge_at_or_before(position: u32, first_index: i64) -> u32 {
     let offset = (first_index + i64::from(position)).rem_euclid(i64::from(GUESS_BLOCK));
     u32::try_from(i64::from(position) - offset).unwrap_or(0)
+}
+
+/// True when a guessing block `height_rows` high is guessed as its own mirror image:
+/// driver.lua cuts a block's rows at their middle while it has more than GUESS_MIN_SIDE
+/// of them, so each height on the way down must be even.
+fn halves_evenly(height_rows: u32) -> bool {
+    let mut height = height_rows;
+    while height > GUESS_MIN_SIDE {
+        if !height.is_multiple_of(2) {
+            return false;
+        }
+        height /= 2;
+    }
+    true
 }
 
 /// The first row (or column) at or after `position` that starts a guessing block.
@@ -175,8 +192,10 @@ fn kept_along(
 /// Exact because of the lattice: row r's centre is `(first_row_index + r + 0.5) * y_step`,
 /// so the row whose index is `-(first_row_index + r) - 1` has the exact negation as its
 /// centre, and the axis always lies between two rows. With guessing, the copied rows are
-/// whole blocks whose mirrors are whole blocks (row blocks mirror onto row blocks, and
-/// driver.lua treats a block's rows symmetrically), so guessed pixels mirror exactly too.
+/// blocks guessed as the mirror image of their mirrors: whole blocks (row blocks mirror
+/// onto row blocks, and driver.lua treats a block's rows symmetrically), and the blocks
+/// cut to the same height by the first and last rows of rows lying evenly about the axis,
+/// when that height halves evenly (`halves_evenly`); so guessed pixels mirror exactly too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MirroredRows {
     /// The rows copied from their mirrors.
@@ -202,12 +221,24 @@ impl MirroredRows {
         let axis_twice = axis.checked_mul(2)?;
         let first_row_index = grid.first_row_index;
         // Either side can be the copied one: the rows above the axis that have a mirror in
-        // `rows`, or those below it; with guessing, only whole blocks.
+        // `rows`, or those below it; with guessing, only blocks whose mirror is guessed as
+        // their mirror image. Whole blocks are (the axis is a block edge). So is a block cut
+        // by the rows' first row when the rows lie evenly about the axis (its mirror is cut
+        // by their last row to the same height) and its rows halve evenly each time
+        // driver.lua cuts it: a view centred on the axis then computes half its rows, not
+        // up to 62 more.
         let mut above_start = rows.start.max(axis_twice.saturating_sub(rows.end));
         let mut below_end = rows.end.min(axis_twice - rows.start);
         if guess {
-            above_start = block_edge_at_or_after(above_start, first_row_index);
-            below_end = block_edge_at_or_before(below_end, first_row_index);
+            let evenly_about_axis = rows.start + rows.end == axis_twice;
+            let whole_start = block_edge_at_or_after(above_start, first_row_index);
+            if !(evenly_about_axis && halves_evenly(whole_start - above_start)) {
+                above_start = whole_start;
+            }
+            let whole_end = block_edge_at_or_before(below_end, first_row_index);
+            if !(evenly_about_axis && halves_evenly(below_end - whole_end)) {
+                below_end = whole_end;
+            }
         }
         let above = above_start.min(axis)..axis;
         let below = axis..below_end.max(axis);
@@ -776,9 +807,30 @@ mod tests {
     }
 
     #[test]
+    fn a_view_centred_on_the_axis_mirrors_its_cut_blocks_when_their_rows_halve_evenly() {
+        // (height, the rows copied): the blocks cut by the image's edges are 8, 12 and 10
+        // rows high; driver.lua cuts 8 into 4 + 4 and 12 into 6 + 6 then 3 + 3, both
+        // mirror images of themselves, but 10 into 5 + 5 then 2 + 3, which is not.
+        for (height, copied) in [(144, 0..72), (152, 0..76), (148, 10..74)] {
+            let grid = View::new(-0.6, 0.0, 1.0).pixel_grid(300, height);
+            let mirrored = MirroredRows::within(0..height, &grid, true).expect("mirrors");
+            assert_eq!(mirrored.target, copied, "{height} rows");
+            let unguessed = MirroredRows::within(0..height, &grid, false).expect("mirrors");
+            assert_eq!(unguessed.target.len() as u32, height / 2);
+        }
+    }
+
+    #[test]
     fn mirrored_rows_have_exactly_negated_centers_inside_the_rows_and_whole_blocks_when_guessing() {
         let mut checked = 0;
-        for (center_y, height) in [(0.0, 200), (0.013, 201), (-0.3, 333), (0.24, 97)] {
+        for (center_y, height) in [
+            (0.0, 200),
+            (0.0, 144),
+            (0.0, 148),
+            (0.013, 201),
+            (-0.3, 333),
+            (0.24, 97),
+        ] {
             let grid = View::new(-0.6, center_y, 1.0).pixel_grid(300, height);
             for guess in [false, true] {
                 for rows in [0..height, 13..height - 20] {
@@ -797,9 +849,17 @@ mod tests {
                         assert_eq!(y.to_bits(), (-mirror_y).to_bits());
                     }
                     if guess {
+                        // Block edges, or the rows' own first row when they lie evenly
+                        // about the axis and the block it cuts halves evenly.
                         for edge in [mirrored.target.start, mirrored.target.end] {
                             let index = grid.first_row_index + i64::from(edge);
-                            assert_eq!(index.rem_euclid(i64::from(GUESS_BLOCK)), 0);
+                            let on_block_edge = index.rem_euclid(i64::from(GUESS_BLOCK)) == 0;
+                            let cut_evenly = edge == rows.start
+                                && rows.start + rows.end == mirrored.axis_twice
+                                && halves_evenly(
+                                    block_edge_at_or_after(edge, grid.first_row_index) - edge,
+                                );
+                            assert!(on_block_edge || cut_evenly, "{edge} of {rows:?}");
                         }
                     }
                 }
