@@ -152,7 +152,8 @@ pub(crate) fn perturbation_pixel_function(
         address(&series.coefficients),
         whole(SERIES_TERMS),
         whole(series.steps as usize),
-        Value::Number(series.inverse_dc_bound),
+        Value::Number(series.inverse_dc_bound(scale_exponent)),
+        Value::Integer(mlua::Integer::from(series.exponent)),
     ]))
 }
 

@@ -13,10 +13,21 @@
 //!
 //! It is built for conformal formulas (complex sums, products and powers) whose pixels
 //! vary in c; folds and conjugates have no power series, and Julia sets keep the skips.
+//!
+//! At any depth: the coefficients are kept times 2^`exponent`, one exponent for them all,
+//! moved as they grow, so a view whose dc is far below f64's range (1e-533) has its series
+//! too. Products of two terms are scaled back by 2^-exponent, so at such depths the
+//! nonlinear terms are 0 until dz grows to where they count (left out, they were below
+//! 2^-1074 of the linear term), and they are not lost when the reference passes near 0,
+//! where dz squared is what moves a pixel: in plain f64 (terms of 1e-227, squares of
+//! 1e-454) they underflowed there, and rust-fractal-core's 5e227 corner pixel escaped 102
+//! steps late.
 
 use std::sync::mpsc::Receiver;
 
 use super::formula::{Formula, FormulaOp};
+use super::reference::TINY_POINT_LOG2;
+use crate::engine::geometry::{WideFloat, frexp, ldexp};
 
 /// Terms kept: t, t^2, ... t^TERMS.
 pub const SERIES_TERMS: usize = 64;
@@ -27,6 +38,9 @@ const TOLERANCE: f64 = 1.0 / (1_u64 << 40) as f64;
 
 /// Steps made between two checks for a stop.
 const STOP_CHECK_STEPS: usize = 1 << 12;
+
+/// The coefficients' exponent moves when the largest leaves 2^±this.
+const RESCALE_LOG2: i32 = 64;
 
 /// A complex number as (re, im).
 type Complex = (f64, f64);
@@ -44,10 +58,13 @@ fn modulus(a: Complex) -> f64 {
 pub struct SeriesSkip {
     /// Iterations every pixel skips (0: none).
     pub steps: u32,
-    /// dz at `steps` as re, im of the coefficients of t, t^2, ... (`SERIES_TERMS` of them).
+    /// dz at `steps` times 2^`exponent`, as re, im of the coefficients of t, t^2, ...
+    /// (`SERIES_TERMS` of them).
     pub coefficients: Vec<f64>,
-    /// 1 / the largest |dc| it holds for: a pixel's t is its dc times this.
-    pub inverse_dc_bound: f64,
+    /// dz = 2^-exponent Σ coefficient t^k.
+    pub exponent: i32,
+    /// The largest |dc| it holds for: a pixel's t is its dc divided by this.
+    pub dc_bound: WideFloat,
 }
 
 impl Default for SeriesSkip {
@@ -56,15 +73,27 @@ impl Default for SeriesSkip {
         Self {
             steps: 0,
             coefficients: vec![0.0; 2 * SERIES_TERMS],
-            inverse_dc_bound: 0.0,
+            exponent: 0,
+            dc_bound: WideFloat::ZERO,
         }
     }
 }
 
+impl SeriesSkip {
+    /// 1 / `dc_bound` times 2^-`scale_exponent`: t for a dc given in units of
+    /// 2^-scale_exponent is dc times this (0 without a series).
+    pub fn inverse_dc_bound(&self, scale_exponent: i32) -> f64 {
+        if self.steps == 0 || self.dc_bound.is_zero() {
+            return 0.0;
+        }
+        (WideFloat::new(1.0, -scale_exponent) / self.dc_bound).to_f64()
+    }
+}
+
 /// One value of the formula's step as the reference's value plus a series in t: the true
-/// value is `value + Σ terms[k] t^(k+1) + e(t)` with |e(t)| <= `error` |t|^(TERMS+1) for
-/// |t| <= 1 (e is analytic and vanishes to that order at 0, so its bound on the unit disc
-/// bounds it everywhere inside by Schwarz's lemma).
+/// value is `value + 2^-E (Σ terms[k] t^(k+1) + e(t))` with |e(t)| <= `error` |t|^(TERMS+1)
+/// for |t| <= 1 (e is analytic and vanishes to that order at 0, so its bound on the unit
+/// disc bounds it everywhere inside by Schwarz's lemma), E the builder's exponent.
 #[derive(Debug, Clone, Copy)]
 struct SeriesValue {
     value: Complex,
@@ -111,30 +140,34 @@ impl SeriesValue {
     }
 
     /// The product, truncated: the left-out products of terms (orders above TERMS) and
-    /// the operands' errors go into the error bound.
-    fn times(&self, other: &Self) -> Self {
+    /// the operands' errors go into the error bound. `shrink` is 2^-E: a product of two
+    /// terms carries 2^2E, and is scaled back to 2^E by it.
+    fn times(&self, other: &Self, shrink: f64) -> Self {
         let (a, b) = (self, other);
         let mut terms = [(0.0, 0.0); SERIES_TERMS];
         for (order, term) in terms.iter_mut().enumerate() {
             let (a_linear, b_linear) = (mul(a.value, b.terms[order]), mul(b.value, a.terms[order]));
-            let (mut re, mut im) = (a_linear.0 + b_linear.0, a_linear.1 + b_linear.1);
+            let (mut re, mut im) = (0.0, 0.0);
             // Terms i + 1 and j + 1 with (i + 1) + (j + 1) = order + 1.
             for i in 0..order {
                 let (x, y) = (a.terms[i], b.terms[order - 1 - i]);
                 re += x.0 * y.0 - x.1 * y.1;
                 im += x.0 * y.1 + x.1 * y.0;
             }
-            *term = (re, im);
+            *term = (
+                a_linear.0 + b_linear.0 + shrink * re,
+                a_linear.1 + b_linear.1 + shrink * im,
+            );
         }
         Self {
             value: mul(a.value, b.value),
             terms,
-            error: product_error(a, b),
+            error: product_error(a, b, shrink),
         }
     }
 
-    /// `times(self)`, with each product of two different terms made once.
-    fn squared(&self) -> Self {
+    /// `times(self, shrink)`, with each product of two different terms made once.
+    fn squared(&self, shrink: f64) -> Self {
         let a = self;
         let mut terms = [(0.0, 0.0); SERIES_TERMS];
         let twice_value = (2.0 * a.value.0, 2.0 * a.value.1);
@@ -154,12 +187,12 @@ impl SeriesValue {
                 re += middle.0 * middle.0 - middle.1 * middle.1;
                 im += 2.0 * middle.0 * middle.1;
             }
-            *term = (linear.0 + re, linear.1 + im);
+            *term = (linear.0 + shrink * re, linear.1 + shrink * im);
         }
         Self {
             value: mul(a.value, a.value),
             terms,
-            error: product_error(a, a),
+            error: product_error(a, a, shrink),
         }
     }
 }
@@ -172,8 +205,9 @@ fn term_modulus(term: Complex) -> f64 {
 }
 
 /// The error bound of the truncated product of `a` and `b`: Σ |a_i| |b_j| over the orders
-/// left out (i + j > TERMS), and what the operands' own errors can add.
-fn product_error(a: &SeriesValue, b: &SeriesValue) -> f64 {
+/// left out (i + j > TERMS), and what the operands' own errors can add (`shrink` as in
+/// `times`).
+fn product_error(a: &SeriesValue, b: &SeriesValue, shrink: f64) -> f64 {
     let mut a_moduli = [0.0; SERIES_TERMS];
     for (modulus, term) in a_moduli.iter_mut().zip(&a.terms) {
         *modulus = term_modulus(*term);
@@ -190,23 +224,21 @@ fn product_error(a: &SeriesValue, b: &SeriesValue) -> f64 {
     let (a_reach, b_reach) = (a_moduli.iter().sum::<f64>(), b_suffix[0]);
     modulus(a.value) * b.error
         + modulus(b.value) * a.error
-        + left_out
-        + a_reach * b.error
-        + b_reach * a.error
-        + a.error * b.error
+        + shrink * (left_out + a_reach * b.error + b_reach * a.error + a.error * b.error)
 }
 
 /// The series of `formula`'s orbit `orbit` (re, im pairs, from z's start) with constant
 /// `c`, for pixels with |dc| up to `dc_bound`: as far as it holds to `TOLERANCE` for every
 /// such pixel and no such pixel can escape, and at most `max_steps` steps and never to the
-/// orbit's last point (a pixel then steps on from a point with one after it). None when
-/// `is_stopped` says so; no skip (0 steps) for formulas without a power series (folds,
-/// conjugates), Julia sets, and bounds f64 cannot divide by.
+/// orbit's last point (a pixel then steps on from a point with one after it), nor past a
+/// point nearer 0 than f64 holds exactly (`TINY_POINT_LOG2`). None when `is_stopped` says
+/// so; no skip (0 steps) for formulas without a power series (folds, conjugates), Julia
+/// sets, and a bound of 0.
 pub fn build(
     formula: &Formula,
     orbit: &[f64],
     c: Complex,
-    dc_bound: f64,
+    dc_bound: WideFloat,
     max_steps: usize,
     is_stopped: &dyn Fn() -> bool,
 ) -> Option<SeriesSkip> {
@@ -222,9 +254,14 @@ pub struct SeriesBuilder<'a> {
     dc: SeriesValue,
     /// dz at `steps`.
     dz: SeriesValue,
+    /// The terms and errors of `dc` and `dz` are kept times 2^this.
+    exponent: i32,
     steps: usize,
     max_steps: usize,
-    inverse_dc_bound: f64,
+    dc_bound: WideFloat,
+    /// The series stops before a point nearer 0 than this: 2^(TINY_POINT_LOG2 / (the
+    /// formula's degree - 1)), where the point's highest power in the step leaves f64.
+    tiny_point: f64,
     /// False once the series stops holding (or never can).
     going: bool,
     nodes: Vec<SeriesValue>,
@@ -232,27 +269,31 @@ pub struct SeriesBuilder<'a> {
 
 impl<'a> SeriesBuilder<'a> {
     /// A series at step 0 (dz = 0 for every pixel: z starts at the formula's start).
-    pub fn new(formula: &'a Formula, c: Complex, dc_bound: f64, max_steps: usize) -> Self {
+    pub fn new(formula: &'a Formula, c: Complex, dc_bound: WideFloat, max_steps: usize) -> Self {
         let analytic = formula.ops.iter().all(|op| {
             !matches!(
                 op,
                 FormulaOp::Conj(_) | FormulaOp::Abs(_) | FormulaOp::AbsRe(_) | FormulaOp::AbsIm(_)
             )
         });
-        let inverse_dc_bound = 1.0 / dc_bound;
         let going = analytic
             && formula.julia.is_none()
-            && dc_bound.is_normal()
-            && inverse_dc_bound.is_normal();
+            && !dc_bound.is_zero()
+            && dc_bound.significand().is_finite();
+        // dc = dc_bound t: its one term, dc_bound's significand, kept times 2^-(its exponent).
         let mut dc = SeriesValue::constant(c);
-        dc.terms[0] = (dc_bound, 0.0);
+        dc.terms[0] = (dc_bound.significand(), 0.0);
         Self {
             formula,
             dc,
             dz: SeriesValue::constant((0.0, 0.0)),
+            exponent: -dc_bound.exponent(),
             steps: 0,
             max_steps,
-            inverse_dc_bound,
+            dc_bound,
+            tiny_point: 2_f64.powf(
+                TINY_POINT_LOG2 as f64 / f64::from(formula.degree().saturating_sub(1).max(1)),
+            ),
             going,
             nodes: Vec::with_capacity(formula.ops.len()),
         }
@@ -294,7 +335,18 @@ impl<'a> SeriesBuilder<'a> {
                 value: (points[at], points[at + 1]),
                 ..self.dz
             };
-            let Some(next) = step(self.formula, &z, &self.dc, &mut self.nodes) else {
+            // Past a point this near 0 the step needs more range than f64 has: its powers
+            // of the point underflow (the orbit's tiny records hold it exactly, for a
+            // pixel's careful step), and the series' value can fall so far below its
+            // terms' exponent that their products, scaled back, underflow too (at
+            // rust-fractal-core's 1e1086 location a series taken on past such a point held
+            // to the orbit's end while every pixel escaped 500 to 1,100 steps before).
+            if index > 0 && modulus(z.value) < self.tiny_point {
+                self.going = false;
+                break;
+            }
+            let shrink = ldexp(1.0, -self.exponent);
+            let Some(next) = step(self.formula, &z, &self.dc, shrink, &mut self.nodes) else {
                 self.going = false;
                 break;
             };
@@ -310,7 +362,7 @@ impl<'a> SeriesBuilder<'a> {
                 .iter()
                 .fold(0.0, |largest: f64, term| largest.max(term_modulus(*term)));
             let holds = reach.is_finite()
-                && modulus(point) + reach < escape_radius
+                && modulus(point) + shrink * reach < escape_radius
                 && next.error <= TOLERANCE * largest;
             if !holds {
                 self.going = false;
@@ -318,8 +370,27 @@ impl<'a> SeriesBuilder<'a> {
             }
             self.dz = next;
             self.steps = index + 1;
+            self.rescale(largest);
         }
         Some(())
+    }
+
+    /// Moves the exponent so that dz's largest term (`largest`) is near 1 again once it
+    /// has left 2^±`RESCALE_LOG2`: by a power of two, so the terms stay exact (but for
+    /// ones far below the largest, which may round or underflow).
+    fn rescale(&mut self, largest: f64) {
+        let (_, largest_log2) = frexp(largest);
+        if largest == 0.0 || largest_log2.abs() <= RESCALE_LOG2 {
+            return;
+        }
+        let shift = -largest_log2;
+        for value in [&mut self.dz, &mut self.dc] {
+            for term in &mut value.terms {
+                *term = (ldexp(term.0, shift), ldexp(term.1, shift));
+            }
+            value.error = ldexp(value.error, shift);
+        }
+        self.exponent = self.exponent.saturating_add(shift);
     }
 
     /// The series as far as it was followed.
@@ -334,7 +405,8 @@ impl<'a> SeriesBuilder<'a> {
         SeriesSkip {
             steps: u32::try_from(self.steps).unwrap_or(u32::MAX),
             coefficients,
-            inverse_dc_bound: self.inverse_dc_bound,
+            exponent: self.exponent,
+            dc_bound: self.dc_bound,
         }
     }
 }
@@ -346,7 +418,7 @@ impl<'a> SeriesBuilder<'a> {
 pub fn follow_orbit(
     formula: &Formula,
     c: Complex,
-    dc_bound: f64,
+    dc_bound: WideFloat,
     receiver: &Receiver<Vec<f64>>,
     is_stopped: &dyn Fn() -> bool,
 ) -> Option<SeriesSkip> {
@@ -372,6 +444,7 @@ fn step(
     formula: &Formula,
     z: &SeriesValue,
     c: &SeriesValue,
+    shrink: f64,
     nodes: &mut Vec<SeriesValue>,
 ) -> Option<SeriesValue> {
     nodes.clear();
@@ -384,12 +457,12 @@ fn step(
             FormulaOp::Add(a, b) => at(a)?.plus(&at(b)?, 1.0),
             FormulaOp::Sub(a, b) => at(a)?.plus(&at(b)?, -1.0),
             FormulaOp::Neg(a) => at(a)?.negated(),
-            FormulaOp::Sqr(a) => at(a)?.squared(),
-            FormulaOp::Mul(a, b) if a == b => at(a)?.squared(),
-            FormulaOp::Mul(a, b) => at(a)?.times(&at(b)?),
+            FormulaOp::Sqr(a) => at(a)?.squared(shrink),
+            FormulaOp::Mul(a, b) if a == b => at(a)?.squared(shrink),
+            FormulaOp::Mul(a, b) => at(a)?.times(&at(b)?, shrink),
             FormulaOp::Pow(a, k) => {
                 let a = at(a)?;
-                (1..k).fold(a, |power, _| power.times(&a))
+                (1..k).fold(a, |power, _| power.times(&a, shrink))
             }
             FormulaOp::Conj(_) | FormulaOp::Abs(_) | FormulaOp::AbsRe(_) | FormulaOp::AbsIm(_) => {
                 return None;
@@ -432,16 +505,15 @@ mod tests {
     }
 
     fn evaluate(series: &SeriesSkip, dc: Complex) -> Complex {
-        let t = (
-            dc.0 * series.inverse_dc_bound,
-            dc.1 * series.inverse_dc_bound,
-        );
+        let inverse_dc_bound = series.inverse_dc_bound(0);
+        let t = (dc.0 * inverse_dc_bound, dc.1 * inverse_dc_bound);
         let mut sum = (0.0, 0.0);
         for pair in series.coefficients.chunks_exact(2).rev() {
             sum = mul(sum, t);
             sum = (sum.0 + pair[0], sum.1 + pair[1]);
         }
-        mul(sum, t)
+        let dz = mul(sum, t);
+        (ldexp(dz.0, -series.exponent), ldexp(dz.1, -series.exponent))
     }
 
     #[test]
@@ -451,7 +523,15 @@ mod tests {
         let c = (-0.1, 0.2);
         let orbit = orbit_of(c, 400);
         let dc_bound = 1e-6;
-        let series = build(&mandelbrot(), &orbit, c, dc_bound, 300, &|| false).expect("built");
+        let series = build(
+            &mandelbrot(),
+            &orbit,
+            c,
+            WideFloat::from_f64(dc_bound),
+            300,
+            &|| false,
+        )
+        .expect("built");
         assert_eq!(series.steps, 300);
         for dc in [(7e-7, -2e-7), (-3e-7, 5e-7), (1e-9, 0.0)] {
             let mut dz = (0.0, 0.0);
@@ -474,12 +554,93 @@ mod tests {
     }
 
     #[test]
+    fn a_view_far_below_f64_s_range_gets_the_series_of_a_shallow_one_scaled_down() {
+        // The same pixels' series at dc bounds 1e-6 and 1e-6 2^-3000 (about 1e-909): dz is
+        // linear in dc there, so its first coefficient is the shallow one times 2^-3000,
+        // and the rest are far below it; in plain f64 the deep bound was 0, and no series.
+        let c = (-0.1, 0.2);
+        let orbit = orbit_of(c, 400);
+        let shallow = build(
+            &mandelbrot(),
+            &orbit,
+            c,
+            WideFloat::from_f64(1e-6),
+            300,
+            &|| false,
+        )
+        .expect("built");
+        let deep_bound = WideFloat::new(1e-6, -3000);
+        assert_eq!(deep_bound.to_f64(), 0.0);
+        let deep = build(&mandelbrot(), &orbit, c, deep_bound, 300, &|| false).expect("built");
+        assert_eq!((shallow.steps, deep.steps), (300, 300));
+        let first = |series: &SeriesSkip, shift: i32| {
+            let exponent = shift - series.exponent;
+            (
+                WideFloat::new(series.coefficients[0], exponent),
+                WideFloat::new(series.coefficients[1], exponent),
+            )
+        };
+        let (shallow_first, deep_first) = (first(&shallow, -3000), first(&deep, 0));
+        for (a, b) in [
+            (shallow_first.0, deep_first.0),
+            (shallow_first.1, deep_first.1),
+        ] {
+            assert!(
+                ((a / b).to_f64() - 1.0).abs() < 1e-12,
+                "{a:?} against {b:?}"
+            );
+        }
+        // The stored coefficients stay near 1 (the exponent moved instead).
+        let largest = deep
+            .coefficients
+            .iter()
+            .fold(0.0_f64, |largest, value| largest.max(value.abs()));
+        assert!(
+            (2f64.powi(-65)..=2f64.powi(65)).contains(&largest),
+            "{largest}"
+        );
+        assert!(deep.exponent > 2900, "{}", deep.exponent);
+        // Pixels of the deep view find t in their own units: their offset times 2^-3000
+        // over the bound.
+        assert!((deep.inverse_dc_bound(3000) - 1e6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_series_stops_before_a_point_of_the_orbit_nearer_0_than_f64_holds() {
+        // An orbit passing 2^-1100 from 0 at its 50th point: the series' square of dz
+        // would underflow there (the step needs more range than f64 has), so it ends at
+        // that point at the latest.
+        let c = (-0.1, 0.2);
+        let mut orbit = orbit_of(c, 400);
+        orbit[100] = 2f64.powi(-1100);
+        orbit[101] = 0.0;
+        let series = build(
+            &mandelbrot(),
+            &orbit,
+            c,
+            WideFloat::new(0.5, -2000),
+            300,
+            &|| false,
+        )
+        .expect("built");
+        assert_eq!(series.steps, 50);
+    }
+
+    #[test]
     fn the_series_stops_before_a_pixel_of_the_view_can_escape() {
         // c = 0.3 escapes after a few dozen steps; pixels within 0.01 of it escape at
         // various steps, so the series must stop before the first of them.
         let c = (0.3, 0.0);
         let orbit = orbit_of(c, 30);
-        let series = build(&mandelbrot(), &orbit, c, 0.01, 1000, &|| false).expect("built");
+        let series = build(
+            &mandelbrot(),
+            &orbit,
+            c,
+            WideFloat::from_f64(0.01),
+            1000,
+            &|| false,
+        )
+        .expect("built");
         let first_escape = (0..=200)
             .map(|i| {
                 let angle = f64::from(i) * std::f64::consts::TAU / 200.0;
@@ -507,15 +668,29 @@ mod tests {
     fn a_series_followed_as_the_orbit_comes_is_the_one_made_from_the_whole_orbit() {
         let c = (0.3, 0.0);
         let orbit = orbit_of(c, 40);
-        let whole = build(&mandelbrot(), &orbit, c, 0.01, usize::MAX, &|| false).expect("built");
+        let whole = build(
+            &mandelbrot(),
+            &orbit,
+            c,
+            WideFloat::from_f64(0.01),
+            usize::MAX,
+            &|| false,
+        )
+        .expect("built");
         assert!(whole.steps > 0);
         let (sender, receiver) = std::sync::mpsc::channel();
         for chunk in orbit.chunks(6) {
             sender.send(chunk.to_vec()).expect("sent");
         }
         drop(sender);
-        let followed =
-            follow_orbit(&mandelbrot(), c, 0.01, &receiver, &|| false).expect("followed");
+        let followed = follow_orbit(
+            &mandelbrot(),
+            c,
+            WideFloat::from_f64(0.01),
+            &receiver,
+            &|| false,
+        )
+        .expect("followed");
         assert_eq!(followed, whole);
     }
 
@@ -532,7 +707,7 @@ mod tests {
             FormulaOp::Add(2, 3),
         ];
         assert_eq!(
-            build(&ship, &orbit, c, 1e-6, 50, &|| false)
+            build(&ship, &orbit, c, WideFloat::from_f64(1e-6), 50, &|| false)
                 .expect("built")
                 .steps,
             0
@@ -542,17 +717,34 @@ mod tests {
             ..mandelbrot()
         };
         assert_eq!(
-            build(&julia, &orbit, c, 1e-6, 50, &|| false)
+            build(&julia, &orbit, c, WideFloat::from_f64(1e-6), 50, &|| false)
                 .expect("built")
                 .steps,
             0
         );
         assert_eq!(
-            build(&mandelbrot(), &orbit, c, 0.0, 50, &|| false)
-                .expect("built")
-                .steps,
+            build(
+                &mandelbrot(),
+                &orbit,
+                c,
+                WideFloat::from_f64(0.0),
+                50,
+                &|| false
+            )
+            .expect("built")
+            .steps,
             0
         );
-        assert!(build(&mandelbrot(), &orbit, c, 1e-6, 50, &|| true).is_none());
+        assert!(
+            build(
+                &mandelbrot(),
+                &orbit,
+                c,
+                WideFloat::from_f64(1e-6),
+                50,
+                &|| true
+            )
+            .is_none()
+        );
     }
 }

@@ -358,7 +358,7 @@ function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max
     critical, critical_length, critical_skips, critical_min, critical_max, cr, ci, ox, oy,
     max_iter, scaled_skips, critical_scaled_skips, radii, critical_radii, scale, tiny,
     tiny_count, critical_tiny, critical_tiny_count, series, series_terms, series_steps,
-    series_inverse_bound)
+    series_inverse_bound, series_exponent)
   return factory(cast(const_double_pointer, orbit), length,
     cast(const_double_pointer, skips), min_level, max_level,
     cast(const_double_pointer, critical), critical_length,
@@ -368,7 +368,8 @@ function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max
     cast(const_double_pointer, radii), cast(const_double_pointer, critical_radii), scale,
     cast(const_double_pointer, tiny), tiny_count,
     cast(const_double_pointer, critical_tiny), critical_tiny_count,
-    cast(const_double_pointer, series), series_terms, series_steps, series_inverse_bound)
+    cast(const_double_pointer, series), series_terms, series_steps, series_inverse_bound,
+    series_exponent)
 end
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and

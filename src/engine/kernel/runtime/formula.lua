@@ -493,7 +493,8 @@ end
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
 --- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
 --- critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
---- critical_tiny_count)`
+--- critical_tiny_count, series, series_terms, series_steps, series_inverse_bound,
+--- series_exponent)`
 --- returning `function(x, y)`, the pixel at offset (x, y)
 --- from a point that is (ox, oy) from the reference, all four in units of 2^-scale.
 --- `orbit` holds the reference orbit's points (re, im pairs, read as
@@ -525,6 +526,11 @@ end
 --- wide numbers (`wide_source`), whenever the point is held only there, |Z| < 4 |dz|, or
 --- the plain scaled step's result falls below 2^-900. The pixel's d is always its start
 --- value d0 times 2^(s - scale), so it never underflows on the way down and back up.
+---
+--- With `series_steps` > 0 every pixel starts at that iteration from the series
+--- (kernel/series.rs): dz = 2^-series_exponent Σ series[k] t^(k+1), t = (its offset) times
+--- `series_inverse_bound`; a scaled pixel takes the sum as its w and series_exponent as
+--- its s.
 function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
     "local step = (function()",
@@ -564,7 +570,8 @@ end
 return function(orbit, length, skips, min_level, max_level, critical, critical_length,
     critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
     critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
-    critical_tiny_count, series, series_terms, series_steps, series_inverse_bound)
+    critical_tiny_count, series, series_terms, series_steps, series_inverse_bound,
+    series_exponent)
   -- The maps from the first value; the radii (one per skip, read while looking for a
   -- pixel's longest skip) and the scaled entries after the largest radius or one unused.
   local orbit_starts = starts_of(length, min_level, max_level, ENTRY, 0)
@@ -578,7 +585,6 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
   local orbit_shortest, critical_shortest = 2 ^ min_level, 2 ^ critical_min
   local orbit_reach2 = min_level <= max_level and radii[0] or 0
   local critical_reach2 = critical_min <= critical_max and critical_radii[0] or 0
-  local C0r, C0i = critical[0], critical[1]
   return function(x, y)]],
   }
   if julia then
@@ -593,9 +599,9 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
     local shortest, reach2 = orbit_shortest, orbit_reach2
     local Zr, Zi = Z[0], Z[1]
     local s = scale
-    if series_steps > 0 and s == 0 then
+    if series_steps > 0 then
       -- Every pixel of the view is where the series puts it at series_steps: dz is the
-      -- series' value at t = dc / its bound (Horner's rule).
+      -- series' value at t = dc / its bound (Horner's rule), times 2^-series_exponent.
       if series_steps >= max_iter then return nil end
       local tr, ti = dcr * series_inverse_bound, dci * series_inverse_bound
       local k = 2 * (series_terms - 1)
@@ -606,12 +612,22 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
       dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr
       m, n = series_steps, series_steps
       Zr, Zi = Z[2 * m], Z[2 * m + 1]
+      if s > 0 and series_exponent > 0 then
+        -- Scaled on from here: the sum is w, at the series' own exponent.
+        s = series_exponent
+      else
+        -- Plain f64 on from here (dc in units of 2^-scale, as dz was).
+        dzr, dzi = ldexp(dzr, -series_exponent), ldexp(dzi, -series_exponent)
+        if s > 0 then
+          dcr, dci, s = ldexp(dcr, -s), ldexp(dci, -s), 0
+        end
+      end
     end
     if s > 0 then
-      -- Scaled: w = dz 2^s, d = dc 2^s (given so), u = 2^-s.
+      -- Scaled: w = dz 2^s, d = dc 2^(s - scale) (dc given in units of 2^-scale), u = 2^-s.
       local X, xstarts, T, TN = scaled_skips, orbit_scaled_starts, tiny, tiny_count
       local wr, wi, d0r, d0i = dzr, dzi, dcr, dci
-      local dr, di = d0r, d0i
+      local dr, di = ldexp(d0r, s - scale), ldexp(d0i, s - scale)
       local u = ldexp(1, -s)
       while true do
         if n >= max_iter then return nil end
@@ -668,6 +684,7 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
                 shortest, reach2 = critical_shortest, critical_reach2
                 X, xstarts = critical_scaled_skips, critical_scaled_starts
                 T, TN = critical_tiny, critical_tiny_count
+                local C0r, C0i = critical[0], critical[1]
                 local br, bi, be = norm(-C0r, -C0i, 0)
                 qr, qi, qe = add(yr, yi, ye, br, bi, be)
                 Twr, Twi, Twe = wide.tiny_at(T, TN, 0)
@@ -716,6 +733,7 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
             shortest, reach2 = critical_shortest, critical_reach2
             X, xstarts = critical_scaled_skips, critical_scaled_starts
             T, TN = critical_tiny, critical_tiny_count
+            local C0r, C0i = critical[0], critical[1]
             Zr, Zi = C0r, C0i
             local nr, ni = fr - C0r, fi - C0i
             if nr * nr + ni * ni >= PLAIN_DZ2 then

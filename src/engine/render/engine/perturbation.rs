@@ -155,7 +155,7 @@ impl Engine {
                         skips,
                         limits,
                     )?;
-                    if skips && !scaled {
+                    if skips {
                         bla.series =
                             self.series_skip(formula, &reused.orbit, reused.c, dc_bound, limits)?;
                     }
@@ -220,7 +220,7 @@ impl Engine {
                 let follower = with_series.then(|| {
                     let is_stopped = &is_stopped;
                     scope.spawn(move || {
-                        follow_series(formula, c_f64, dc_bound.to_f64(), &receiver, is_stopped)
+                        follow_series(formula, c_f64, dc_bound, &receiver, is_stopped)
                     })
                 });
                 let (mut following, mut sent) = (follower.is_some(), 0);
@@ -271,9 +271,7 @@ impl Engine {
                 None => Ok((orbit, SeriesSkip::default())),
             }
         };
-        // Scaled pixels (past f64's range) start at iteration 0: from the series, rust-fractal-core's
-        // 5e227 corner pixel escaped 102 steps late, at any tolerance (6 without it).
-        let (orbit, series) = orbit_from(z0, skips && julia_c.is_none() && !scaled)?;
+        let (orbit, series) = orbit_from(z0, skips && julia_c.is_none())?;
         // A Julia set's pixels rebase onto the orbit from the critical point.
         let critical = match julia_c {
             Some(_) => Some(orbit_from((&start.0, &start.1), false)?.0),
@@ -374,15 +372,8 @@ impl Engine {
         limits: JobLimits<'_>,
     ) -> Result<SeriesSkip, RenderError> {
         let is_stopped = || limits.is_stopped();
-        build_series(
-            formula,
-            &orbit.points,
-            c,
-            dc_bound.to_f64(),
-            usize::MAX,
-            &is_stopped,
-        )
-        .ok_or_else(|| limits.stop_error())
+        build_series(formula, &orbit.points, c, dc_bound, usize::MAX, &is_stopped)
+            .ok_or_else(|| limits.stop_error())
     }
 
     /// The iteration limit for a render of `request` by perturbation with no limit asked
