@@ -10,6 +10,7 @@
 //! milliseconds even while a kernel is stuck in an endless loop.
 
 mod perturbation;
+mod shallow;
 
 use perturbation::PerturbationCache;
 
@@ -22,7 +23,7 @@ use super::rendered::{
     ValueImage,
 };
 use super::request::{
-    DEFAULT_MEMORY_LIMIT_BYTES, ParameterPolicy, RenderRequest, check_buffer_bytes,
+    DEFAULT_MEMORY_LIMIT_BYTES, ParameterPolicy, PrecisionChoice, RenderRequest, check_buffer_bytes,
 };
 use crate::engine::error::{KernelError, RenderError};
 use crate::engine::geometry::Precision;
@@ -245,10 +246,28 @@ impl Engine {
             info.formula = configured.formula;
         }
         let (mut max_iter, automatic) = info.max_iter_at(request.max_iter, &view);
-        let precision =
+        let mut precision =
             request
                 .precision
                 .resolve((info.perturbs(), info.deep), &view, request.height_px)?;
+        // Perturbation at a depth f64 holds, where a probe shows it clearly faster.
+        let mut faster_than_f64 = None;
+        if precision == Precision::Double && request.precision == PrecisionChoice::Auto {
+            faster_than_f64 = self
+                .shallow_perturbation_speedup(
+                    &mut workers,
+                    request,
+                    (&info, &parameters),
+                    &view,
+                    max_iter,
+                    limits,
+                    on_progress.as_deref_mut(),
+                )
+                .map_err(as_asked)?;
+            if faster_than_f64.is_some() {
+                precision = Precision::Perturbation;
+            }
+        }
         let plan_at = |max_iter| {
             UnitPlan::new(
                 request,
@@ -264,7 +283,11 @@ impl Engine {
         let mut max_iter_choice = MaxIterChoice::Given;
         // Reference orbits computed by the fitting's probes (the render reuses the last).
         let mut probes_reference_secs = 0.0;
-        if request.max_iter.is_none() && precision == Precision::Perturbation {
+        // (A limit chosen for f64 stays: the probes that chose perturbation ran at it.)
+        if request.max_iter.is_none()
+            && precision == Precision::Perturbation
+            && faster_than_f64.is_none()
+        {
             let (fitted, reference_secs) = self
                 .fitted_max_iter(
                     &mut workers,
@@ -309,6 +332,7 @@ impl Engine {
                 summary.reused = false;
                 summary.secs = probes_reference_secs;
             }
+            summary.faster_than_f64 = faster_than_f64;
             reference_summary = Some(summary);
         }
         let kept_pixels = plan.kept_pixel_count();

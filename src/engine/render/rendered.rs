@@ -176,6 +176,9 @@ pub struct ReferenceSummary {
     pub skips: usize,
     /// The iterations every pixel skips at its start (series approximation).
     pub series_steps: u32,
+    /// Where precision auto chose perturbation at a depth f64 holds: how many times
+    /// faster its probe render was than f64's.
+    pub faster_than_f64: Option<f64>,
 }
 
 impl std::fmt::Display for ReferenceSummary {
@@ -193,6 +196,9 @@ impl std::fmt::Display for ReferenceSummary {
         write!(f, ", {} skips", self.skips)?;
         if self.series_steps > 0 {
             write!(f, ", a series to iteration {}", self.series_steps)?;
+        }
+        if let Some(speedup) = self.faster_than_f64 {
+            write!(f, "; chosen over f64, {speedup:.1}x as fast in a probe")?;
         }
         Ok(())
     }

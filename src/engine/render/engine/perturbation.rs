@@ -12,6 +12,7 @@ use super::super::plan::UnitPlan;
 use super::super::pool::Worker;
 use super::super::rendered::{ReferenceSummary, RenderProgress};
 use super::super::request::{RenderRequest, RowRange};
+use super::shallow::CachedShallowChoice;
 use super::{Engine, JobLimits, REFERENCE_PROGRESS_INTERVAL};
 use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View, WideFloat};
@@ -28,6 +29,8 @@ pub(super) struct PerturbationCache {
     reference: Mutex<Option<CachedReference>>,
     /// The last iteration limit fitted.
     limit: Mutex<Option<CachedLimit>>,
+    /// The last choice between f64 and perturbation at a shallow view.
+    pub(super) shallow: Mutex<Option<CachedShallowChoice>>,
 }
 
 /// A reference orbit kept for reuse, with what it was computed for.
@@ -126,6 +129,7 @@ impl Engine {
                     reused: true,
                     skips: 0,
                     series_steps: 0,
+                    faster_than_f64: None,
                 };
                 let dc_bound = dc_bound_of(view, &reference.point, (width_px, height_px));
                 let mut reused = PerturbationReference {
@@ -310,6 +314,7 @@ impl Engine {
             reused: false,
             skips: reference.bla.table.entries(),
             series_steps: reference.bla.series.steps,
+            faster_than_f64: None,
         };
         *lock(&self.perturbation_cache.reference) = Some(CachedReference {
             formula: formula.clone(),

@@ -1,0 +1,238 @@
+//! Perturbation where it pays at shallow depth. f64 holds a shallow view's pixels, and
+//! the shipped kernels' f64 loops are fast; but where every pixel of a view shares a long
+//! start with its centre (near a minibrot, thousands of iterations deep), a render by
+//! perturbation skips that start for all of them at once (the series) and can be several
+//! times faster. Which is faster depends on the view (how many of the pixels' iterations
+//! the series and skips save, how many pixels are inside), so with precision auto the
+//! engine tries both on a small probe render of the view and takes perturbation only where
+//! its probe was clearly faster. The choice is kept for the view (its previews, pans within
+//! a span, the same view again), so they all render alike.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::super::plan::UnitPlan;
+use super::super::pool::Worker;
+use super::super::rendered::RenderProgress;
+use super::super::request::{RenderRequest, RowRange};
+use super::{Engine, JobLimits};
+use crate::engine::error::RenderError;
+use crate::engine::geometry::{BigFloat, Precision, View};
+use crate::engine::kernel::{KernelInfo, ParameterValue};
+use crate::engine::sync::lock;
+
+/// Views with a lower iteration limit stay in f64 without a probe (their pixels are few
+/// iterations each, and a probe would cost more than perturbation could save).
+const MIN_ITERATIONS: u32 = 1000;
+
+/// Nor is a view probed where the series skips fewer iterations of every pixel than this
+/// (the seahorse valley's filaments at span 1.2e-4: 44; perturbation was 1.7 times slower).
+const MIN_SERIES_STEPS: u32 = 100;
+
+/// Nor is one whose f64 render would take less than this, by its probe (every pixel
+/// computed; the render guesses some): the reference alone can cost tens of
+/// milliseconds, as at (-1.7499, 0), span 1e-8, 50,000 iterations, where f64 took 86 ms.
+const MIN_F64_SECS: f64 = 0.25;
+
+/// Perturbation is taken where its probe took at most this share of f64's time: clearly
+/// faster, so that the noise of two short timings does not decide.
+const PAYS_WITHIN: f64 = 1.0 / 1.5;
+
+/// The pixels a probe renders, at most and at least: a few milliseconds of f64 at these
+/// limits, enough to time.
+const PROBE_PIXELS: (u32, u32) = (256, 1500);
+
+/// The size of a probe of an image of `size_px`: a 64th of its pixels, within
+/// `PROBE_PIXELS`, its shape.
+fn probe_size_px((width_px, height_px): (u32, u32)) -> (u32, u32) {
+    let aspect = f64::from(height_px.max(1)) / f64::from(width_px.max(1));
+    let pixels = (u64::from(width_px) * u64::from(height_px) / 64)
+        .clamp(u64::from(PROBE_PIXELS.0), u64::from(PROBE_PIXELS.1));
+    let width = (pixels as f64 / aspect).sqrt().round().max(1.0);
+    let height = (width * aspect).round().max(1.0);
+    (width as u32, height as u32)
+}
+
+/// Each probe runs this many times, the fastest counted: a run of a few milliseconds
+/// that another process interrupts can take several times as long.
+const PROBE_RUNS: usize = 3;
+
+/// The last choice made, with the view it was made for.
+pub(super) struct CachedShallowChoice {
+    source: Arc<str>,
+    parameters: Vec<(String, ParameterValue)>,
+    max_iter: u32,
+    view: View,
+    /// The probes' times, f64's over perturbation's (None: not probed).
+    speedup: Option<f64>,
+}
+
+impl CachedShallowChoice {
+    fn serves(
+        &self,
+        request: &RenderRequest,
+        parameters: &[(String, ParameterValue)],
+        view: &View,
+        max_iter: u32,
+    ) -> bool {
+        let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
+        self.source == request.source
+            && self.parameters == parameters
+            && self.max_iter == max_iter
+            && self.view.span == view.span
+            && near(&self.view.center_x, &view.center_x)
+            && near(&self.view.center_y, &view.center_y)
+    }
+}
+
+impl Engine {
+    /// For a render f64 can hold and precision auto: how many times faster a probe of the
+    /// view rendered by perturbation than in f64, where it was clearly faster (the render
+    /// then takes perturbation), else None. Probes only views that could gain (a kernel
+    /// with a formula, skips on, a limit of `MIN_ITERATIONS` or more, a series of
+    /// `MIN_SERIES_STEPS` or more); the probes are of the whole image (a band of a poster
+    /// gets the choice made for the poster), and the reference they compute is the
+    /// render's own.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn shallow_perturbation_speedup(
+        &self,
+        workers: &mut Vec<Worker>,
+        request: &RenderRequest,
+        (info, parameters): (&KernelInfo, &[(String, ParameterValue)]),
+        view: &View,
+        max_iter: u32,
+        limits: JobLimits<'_>,
+        on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
+    ) -> Result<Option<f64>, RenderError> {
+        let chosen = |speedup: Option<f64>| speedup.filter(|speedup| *speedup * PAYS_WITHIN >= 1.0);
+        let could_gain = info.perturbs()
+            && info
+                .formula
+                .as_ref()
+                .is_some_and(|formula| formula.julia.is_none())
+            && request.skips
+            && max_iter >= MIN_ITERATIONS;
+        if !could_gain {
+            return Ok(None);
+        }
+        if let Some(cached) = &*lock(&self.perturbation_cache.shallow)
+            && cached.serves(request, parameters, view, max_iter)
+        {
+            return Ok(chosen(cached.speedup));
+        }
+        let speedup = self.probe_both_ways(
+            workers,
+            request,
+            (info, parameters),
+            view,
+            max_iter,
+            limits,
+            on_progress,
+        )?;
+        *lock(&self.perturbation_cache.shallow) = Some(CachedShallowChoice {
+            source: Arc::clone(&request.source),
+            parameters: parameters.to_vec(),
+            max_iter,
+            view: view.clone(),
+            speedup,
+        });
+        Ok(chosen(speedup))
+    }
+
+    /// Probe renders of the view, timed, each `PROBE_RUNS` times and the fastest counted (a
+    /// first run also compiles the kernel's traces: 9 ms where the second took under 1):
+    /// f64 first; where the whole render would take `MIN_F64_SECS` or more at that pace,
+    /// the reference and its series for the whole image; where the series is long
+    /// enough, by perturbation too. f64's time over perturbation's, where it got so far.
+    #[allow(clippy::too_many_arguments)]
+    fn probe_both_ways(
+        &self,
+        workers: &mut Vec<Worker>,
+        request: &RenderRequest,
+        (info, parameters): (&KernelInfo, &[(String, ParameterValue)]),
+        view: &View,
+        max_iter: u32,
+        limits: JobLimits<'_>,
+        on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
+    ) -> Result<Option<f64>, RenderError> {
+        let size_px = (request.width_px, request.height_px);
+        let plan_of = |request: &RenderRequest, precision| {
+            UnitPlan::new(
+                request,
+                RowRange {
+                    first: 0,
+                    count: request.height_px,
+                },
+                view,
+                parameters.to_vec(),
+                (info.output, max_iter, info.symmetry),
+                precision,
+            )
+        };
+        let (width_px, height_px) = probe_size_px(size_px);
+        // Every pixel computed, none guessed or mirrored: a small image's guessing blocks
+        // fill a different share of it than the render's, and a probe so misled chose
+        // perturbation where it was two times slower (at (-1.7499, 0), span 1e-8, 50,000
+        // iterations, much of it inside, which f64's kernel finds out quickly).
+        let probe_request = RenderRequest {
+            view: Some(view.clone()),
+            width_px,
+            height_px,
+            rows: None,
+            previous: None,
+            guessing: false,
+            symmetry: false,
+            ..request.clone()
+        };
+        let on_axis = plan_of(request, Precision::Perturbation).mirrors();
+        let mut timed = |mut plan: UnitPlan| -> Result<f64, RenderError> {
+            if plan.precision == Precision::Perturbation {
+                let (reference, _) = self.perturbation_reference(
+                    info,
+                    (view, &plan.grid, size_px, on_axis),
+                    (parameters, true),
+                    max_iter,
+                    limits,
+                    None,
+                )?;
+                plan.perturbation = Some(Arc::new(reference));
+            }
+            let started = Instant::now();
+            self.run_plan(
+                workers,
+                (&request.source, request.threads, request.timeout),
+                plan,
+                limits,
+                None,
+            )?;
+            Ok(started.elapsed().as_secs_f64())
+        };
+        let mut f64_secs = f64::INFINITY;
+        for _ in 0..PROBE_RUNS {
+            f64_secs = f64_secs.min(timed(plan_of(&probe_request, Precision::Double))?);
+        }
+        let pixels_per_probe_pixel = (f64::from(request.width_px) * f64::from(request.height_px))
+            / (f64::from(width_px) * f64::from(height_px));
+        if f64_secs * pixels_per_probe_pixel < MIN_F64_SECS {
+            return Ok(None);
+        }
+        let whole = plan_of(request, Precision::Perturbation);
+        let (_, summary) = self.perturbation_reference(
+            info,
+            (view, &whole.grid, size_px, on_axis),
+            (parameters, true),
+            max_iter,
+            limits,
+            on_progress,
+        )?;
+        if summary.series_steps < MIN_SERIES_STEPS {
+            return Ok(None);
+        }
+        let mut perturbation_secs = f64::INFINITY;
+        for _ in 0..PROBE_RUNS {
+            perturbation_secs =
+                perturbation_secs.min(timed(plan_of(&probe_request, Precision::Perturbation))?);
+        }
+        Ok(Some(f64_secs / perturbation_secs.max(1e-9)))
+    }
+}
