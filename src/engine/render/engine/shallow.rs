@@ -29,6 +29,9 @@ const MIN_ITERATIONS: u32 = 1000;
 /// (the seahorse valley's filaments at span 1.2e-4: 44; perturbation was 1.7 times slower).
 const MIN_SERIES_STEPS: u32 = 100;
 
+/// A reference of at most this many iterations takes a few milliseconds at these depths.
+const CHEAP_REFERENCE_ITERATIONS: u32 = 10_000;
+
 /// Nor is one whose f64 render would take less than this, by its probe (every pixel
 /// computed; the render guesses some): the reference alone can cost tens of
 /// milliseconds, as at (-1.7499, 0), span 1e-8, 50,000 iterations, where f64 took 86 ms.
@@ -141,9 +144,9 @@ impl Engine {
 
     /// Probe renders of the view, timed, each `PROBE_RUNS` times and the fastest counted (a
     /// first run also compiles the kernel's traces: 9 ms where the second took under 1):
-    /// f64 first; where the whole render would take `MIN_F64_SECS` or more at that pace,
-    /// the reference and its series for the whole image; where the series is long
-    /// enough, by perturbation too. f64's time over perturbation's, where it got so far.
+    /// in f64, and where the whole render would take `MIN_F64_SECS` or more at that pace
+    /// and the series is long enough, by perturbation too. f64's time over
+    /// perturbation's, where it got so far.
     #[allow(clippy::too_many_arguments)]
     fn probe_both_ways(
         &self,
@@ -153,7 +156,7 @@ impl Engine {
         view: &View,
         max_iter: u32,
         limits: JobLimits<'_>,
-        on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
+        mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
     ) -> Result<Option<f64>, RenderError> {
         let size_px = (request.width_px, request.height_px);
         let plan_of = |request: &RenderRequest, precision| {
@@ -184,7 +187,26 @@ impl Engine {
             symmetry: false,
             ..request.clone()
         };
-        let on_axis = plan_of(request, Precision::Perturbation).mirrors();
+        let whole = plan_of(request, Precision::Perturbation);
+        let on_axis = whole.mirrors();
+        // The reference and its series, for the whole image: first where they are cheap
+        // (they end the probing at once where the series is short, as at the filaments),
+        // else once f64's probe has said the render is long enough to gain.
+        let mut series_is_long = || -> Result<bool, RenderError> {
+            let (_, summary) = self.perturbation_reference(
+                info,
+                (view, &whole.grid, size_px, on_axis),
+                (parameters, true),
+                max_iter,
+                limits,
+                on_progress.take(),
+            )?;
+            Ok(summary.series_steps >= MIN_SERIES_STEPS)
+        };
+        let reference_is_cheap = max_iter <= CHEAP_REFERENCE_ITERATIONS;
+        if reference_is_cheap && !series_is_long()? {
+            return Ok(None);
+        }
         let mut timed = |mut plan: UnitPlan| -> Result<f64, RenderError> {
             if plan.precision == Precision::Perturbation {
                 let (reference, _) = self.perturbation_reference(
@@ -216,22 +238,18 @@ impl Engine {
         if f64_secs * pixels_per_probe_pixel < MIN_F64_SECS {
             return Ok(None);
         }
-        let whole = plan_of(request, Precision::Perturbation);
-        let (_, summary) = self.perturbation_reference(
-            info,
-            (view, &whole.grid, size_px, on_axis),
-            (parameters, true),
-            max_iter,
-            limits,
-            on_progress,
-        )?;
-        if summary.series_steps < MIN_SERIES_STEPS {
+        if !reference_is_cheap && !series_is_long()? {
             return Ok(None);
         }
         let mut perturbation_secs = f64::INFINITY;
-        for _ in 0..PROBE_RUNS {
+        for run in 1..=PROBE_RUNS {
             perturbation_secs =
                 perturbation_secs.min(timed(plan_of(&probe_request, Precision::Perturbation))?);
+            // Twice f64's time with its traces compiled (the second run): no third run
+            // will make it 1.5 times as fast.
+            if run >= 2 && perturbation_secs > 2.0 * f64_secs {
+                break;
+            }
         }
         Ok(Some(f64_secs / perturbation_secs.max(1e-9)))
     }
