@@ -98,6 +98,11 @@ impl SeriesSkip {
 struct SeriesValue {
     value: Complex,
     terms: [Complex; SERIES_TERMS],
+    /// The terms from this one on are all exactly 0: the products skip them. Deep in a
+    /// view most are for most of the series (a term of order k starts as the first term to
+    /// the k-th power, which underflows, and only comes in as dz grows), so this makes the
+    /// series many times cheaper a step than working all `SERIES_TERMS` of them.
+    len: usize,
     error: f64,
 }
 
@@ -106,14 +111,23 @@ impl SeriesValue {
         Self {
             value,
             terms: [(0.0, 0.0); SERIES_TERMS],
+            len: 0,
             error: 0.0,
         }
+    }
+
+    /// `len` lowered past the terms that came out exactly 0.
+    fn trimmed(mut self) -> Self {
+        while self.len > 0 && self.terms[self.len - 1] == (0.0, 0.0) {
+            self.len -= 1;
+        }
+        self
     }
 
     /// The largest |deviation from the value| on the unit disc: the terms' moduli and the
     /// error bound.
     fn reach(&self) -> f64 {
-        self.terms
+        self.terms[..self.len]
             .iter()
             .map(|term| term_modulus(*term))
             .sum::<f64>()
@@ -122,7 +136,7 @@ impl SeriesValue {
 
     fn plus(&self, other: &Self, sign: f64) -> Self {
         let mut terms = self.terms;
-        for (term, theirs) in terms.iter_mut().zip(&other.terms) {
+        for (term, theirs) in terms.iter_mut().zip(&other.terms).take(other.len) {
             *term = (term.0 + sign * theirs.0, term.1 + sign * theirs.1);
         }
         Self {
@@ -131,6 +145,7 @@ impl SeriesValue {
                 self.value.1 + sign * other.value.1,
             ),
             terms,
+            len: self.len.max(other.len),
             error: self.error + other.error,
         }
     }
@@ -145,11 +160,16 @@ impl SeriesValue {
     fn times(&self, other: &Self, shrink: f64) -> Self {
         let (a, b) = (self, other);
         let mut terms = [(0.0, 0.0); SERIES_TERMS];
-        for (order, term) in terms.iter_mut().enumerate() {
+        let len = if a.len == 0 || b.len == 0 {
+            a.len.max(b.len)
+        } else {
+            (a.len + b.len).min(SERIES_TERMS)
+        };
+        for (order, term) in terms.iter_mut().enumerate().take(len) {
             let (a_linear, b_linear) = (mul(a.value, b.terms[order]), mul(b.value, a.terms[order]));
             let (mut re, mut im) = (0.0, 0.0);
-            // Terms i + 1 and j + 1 with (i + 1) + (j + 1) = order + 1.
-            for i in 0..order {
+            // Terms i + 1 and j + 1 with (i + 1) + (j + 1) = order + 1, both below len.
+            for i in order.saturating_sub(b.len)..order.min(a.len) {
                 let (x, y) = (a.terms[i], b.terms[order - 1 - i]);
                 re += x.0 * y.0 - x.1 * y.1;
                 im += x.0 * y.1 + x.1 * y.0;
@@ -162,8 +182,10 @@ impl SeriesValue {
         Self {
             value: mul(a.value, b.value),
             terms,
+            len,
             error: product_error(a, b, shrink),
         }
+        .trimmed()
     }
 
     /// `times(self, shrink)`, with each product of two different terms made once.
@@ -171,12 +193,14 @@ impl SeriesValue {
         let a = self;
         let mut terms = [(0.0, 0.0); SERIES_TERMS];
         let twice_value = (2.0 * a.value.0, 2.0 * a.value.1);
-        for (order, term) in terms.iter_mut().enumerate() {
+        let len = (2 * a.len).min(SERIES_TERMS);
+        for (order, term) in terms.iter_mut().enumerate().take(len) {
             let linear = mul(twice_value, a.terms[order]);
             let (mut re, mut im) = (0.0, 0.0);
-            // Pairs i < j with (i + 1) + (j + 1) = order + 1, then the middle term.
+            // Pairs i < j with (i + 1) + (j + 1) = order + 1 (j below len), then the middle
+            // term.
             let pairs = order / 2;
-            for i in 0..pairs {
+            for i in order.saturating_sub(a.len).min(pairs)..pairs {
                 let (x, y) = (a.terms[i], a.terms[order - 1 - i]);
                 re += x.0 * y.0 - x.1 * y.1;
                 im += x.0 * y.1 + x.1 * y.0;
@@ -192,8 +216,10 @@ impl SeriesValue {
         Self {
             value: mul(a.value, a.value),
             terms,
+            len,
             error: product_error(a, a, shrink),
         }
+        .trimmed()
     }
 }
 
@@ -208,17 +234,18 @@ fn term_modulus(term: Complex) -> f64 {
 /// left out (i + j > TERMS), and what the operands' own errors can add (`shrink` as in
 /// `times`).
 fn product_error(a: &SeriesValue, b: &SeriesValue, shrink: f64) -> f64 {
+    // (Only the terms below each len: the rest are 0, and add nothing to any sum.)
     let mut a_moduli = [0.0; SERIES_TERMS];
-    for (modulus, term) in a_moduli.iter_mut().zip(&a.terms) {
+    for (modulus, term) in a_moduli.iter_mut().zip(&a.terms).take(a.len) {
         *modulus = term_modulus(*term);
     }
     // b's suffix sums: b_suffix[j] = Σ |b| from order j + 1 up.
     let mut b_suffix = [0.0; SERIES_TERMS + 1];
-    for j in (0..SERIES_TERMS).rev() {
+    for j in (0..b.len).rev() {
         b_suffix[j] = b_suffix[j + 1] + term_modulus(b.terms[j]);
     }
     // a's order i + 1 pairs with b's orders from TERMS + 1 - (i + 1) up.
-    let left_out: f64 = (0..SERIES_TERMS)
+    let left_out: f64 = (0..a.len)
         .map(|i| a_moduli[i] * b_suffix[SERIES_TERMS - 1 - i])
         .sum();
     let (a_reach, b_reach) = (a_moduli.iter().sum::<f64>(), b_suffix[0]);
@@ -283,6 +310,7 @@ impl<'a> SeriesBuilder<'a> {
         // dc = dc_bound t: its one term, dc_bound's significand, kept times 2^-(its exponent).
         let mut dc = SeriesValue::constant(c);
         dc.terms[0] = (dc_bound.significand(), 0.0);
+        dc.len = 1;
         Self {
             formula,
             dc,
@@ -357,8 +385,7 @@ impl<'a> SeriesBuilder<'a> {
             // where the terms cancel lies on the reference's own path, where any method's
             // dz is tiny), and the error is below error |t|^(K+1), so a share of dz below
             // error / |b_j|.
-            let largest = next
-                .terms
+            let largest = next.terms[..next.len]
                 .iter()
                 .fold(0.0, |largest: f64, term| largest.max(term_modulus(*term)));
             let holds = reach.is_finite()
