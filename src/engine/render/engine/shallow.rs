@@ -43,14 +43,27 @@ const PAYS_WITHIN: f64 = 1.0 / 1.5;
 
 /// The pixels a probe renders, at most and at least: a few milliseconds of f64 at these
 /// limits, enough to time.
-const PROBE_PIXELS: (u32, u32) = (256, 1500);
+const PROBE_PIXELS: (u64, u64) = (256, 1500);
 
-/// The size of a probe of an image of `size_px`: a 64th of its pixels, within
-/// `PROBE_PIXELS`, its shape.
-fn probe_size_px((width_px, height_px): (u32, u32)) -> (u32, u32) {
+/// Pixel iterations a probe takes at most where every pixel runs to the limit (about a
+/// tenth of a second on one thread): a higher limit is probed on fewer pixels.
+const PROBE_ITERATION_BUDGET: u64 = 30_000_000;
+
+/// Views with a higher iteration limit stay in f64 without a probe: their probes would
+/// have fewer than `PROBE_PIXELS.0` pixels, too few to time (a probe of 15 pixels
+/// predicted 2.9 s for an f64 render of 0.45 s), and their reference can take seconds
+/// (a million iterations at 134 bits: 1.4 s).
+const MAX_ITERATIONS: u32 = (PROBE_ITERATION_BUDGET / PROBE_PIXELS.0) as u32;
+
+/// The size of a probe of an image of `size_px` at `max_iter`: a 64th of its pixels,
+/// within `PROBE_PIXELS` and `PROBE_ITERATION_BUDGET`, its shape.
+fn probe_size_px((width_px, height_px): (u32, u32), max_iter: u32) -> (u32, u32) {
     let aspect = f64::from(height_px.max(1)) / f64::from(width_px.max(1));
+    let within_budget = PROBE_ITERATION_BUDGET / u64::from(max_iter.max(1));
     let pixels = (u64::from(width_px) * u64::from(height_px) / 64)
-        .clamp(u64::from(PROBE_PIXELS.0), u64::from(PROBE_PIXELS.1));
+        .clamp(PROBE_PIXELS.0, PROBE_PIXELS.1)
+        .min(within_budget)
+        .max(1);
     let width = (pixels as f64 / aspect).sqrt().round().max(1.0);
     let height = (width * aspect).round().max(1.0);
     (width as u32, height as u32)
@@ -92,7 +105,7 @@ impl Engine {
     /// For a render f64 can hold and precision auto: how many times faster a probe of the
     /// view rendered by perturbation than in f64, where it was clearly faster (the render
     /// then takes perturbation), else None. Probes only views that could gain (a kernel
-    /// with a formula, skips on, a limit of `MIN_ITERATIONS` or more, a series of
+    /// with a formula, skips on, a limit from `MIN_ITERATIONS` to `MAX_ITERATIONS`, a series of
     /// `MIN_SERIES_STEPS` or more); the probes are of the whole image (a band of a poster
     /// gets the choice made for the poster), and the reference they compute is the
     /// render's own.
@@ -114,7 +127,7 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|formula| formula.julia.is_none())
             && request.skips
-            && max_iter >= MIN_ITERATIONS;
+            && (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&max_iter);
         if !could_gain {
             return Ok(None);
         }
@@ -172,7 +185,7 @@ impl Engine {
                 precision,
             )
         };
-        let (width_px, height_px) = probe_size_px(size_px);
+        let (width_px, height_px) = probe_size_px(size_px, max_iter);
         // Every pixel computed, none guessed or mirrored: a small image's guessing blocks
         // fill a different share of it than the render's, and a probe so misled chose
         // perturbation where it was two times slower (at (-1.7499, 0), span 1e-8, 50,000
@@ -252,5 +265,25 @@ impl Engine {
             }
         }
         Ok(Some(f64_secs / perturbation_secs.max(1e-9)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_keeps_the_image_s_shape_and_takes_fewer_pixels_at_higher_limits() {
+        let pixels = |(width, height): (u32, u32)| u64::from(width) * u64::from(height);
+        // A 64th of a small image's pixels, at most 1,500.
+        let small = probe_size_px((640, 360), 2000);
+        assert!((1400..=1600).contains(&pixels(small)), "{small:?}");
+        assert!((f64::from(small.0) / f64::from(small.1) - 16.0 / 9.0).abs() < 0.1);
+        // Fewer where the limit is high: within 30 million iterations.
+        let deep = probe_size_px((1280, 720), 50_000);
+        assert!((550..=650).contains(&pixels(deep)), "{deep:?}");
+        // The highest limit probed still gets enough pixels to time.
+        let highest = probe_size_px((1280, 720), MAX_ITERATIONS);
+        assert!((240..=270).contains(&pixels(highest)), "{highest:?}");
     }
 }
