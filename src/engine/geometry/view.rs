@@ -419,6 +419,16 @@ impl View {
         format!("{mantissa:.3}e{exponent}")
     }
 
+    /// True when `other` has the same span and its centre lies within a span of this one's
+    /// on each axis: a view the engine's per-view choices (a fitted iteration limit, f64 or
+    /// perturbation) carry over to, so previews, bands and small pans of a view agree.
+    pub fn is_nearby_at_same_span(&self, other: &View) -> bool {
+        let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= self.span;
+        self.span == other.span
+            && near(&self.center_x, &other.center_x)
+            && near(&self.center_y, &other.center_y)
+    }
+
     /// True when neighbouring pixels are so close that f64 can barely tell their
     /// coordinates apart (fewer than about 1000 distinct values between them), so deeper
     /// zooms turn blocky.
@@ -810,6 +820,19 @@ mod tests {
                 "{span}: {x} {y}"
             );
         }
+    }
+
+    #[test]
+    fn a_view_is_nearby_at_the_same_span_within_a_span_of_its_centre() {
+        let view = View::from_decimals("-0.75", "0.1", "0.002").expect("a view");
+        let moved = |x: &str, y: &str, span: &str| {
+            view.is_nearby_at_same_span(&View::from_decimals(x, y, span).expect("a view"))
+        };
+        assert!(moved("-0.75", "0.1", "0.002"));
+        assert!(moved("-0.7515", "0.1019", "0.002"));
+        assert!(!moved("-0.753", "0.1", "0.002"), "a span and a half across");
+        assert!(!moved("-0.75", "0.103", "0.002"), "a span and a half up");
+        assert!(!moved("-0.75", "0.1", "0.001"), "zoomed");
     }
 
     #[test]

@@ -398,17 +398,13 @@ impl Engine {
         limits: JobLimits<'_>,
         mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
     ) -> Result<(FittedLimit, f64), RenderError> {
-        if let Some(cached) = &*lock(&self.perturbation_cache.limit) {
-            let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
-            if cached.source == request.source
-                && cached.parameters == parameters
-                && cached.depth_limit == depth_limit
-                && cached.view.span == view.span
-                && near(&cached.view.center_x, &view.center_x)
-                && near(&cached.view.center_y, &view.center_y)
-            {
-                return Ok((cached.fitted, 0.0));
-            }
+        if let Some(cached) = &*lock(&self.perturbation_cache.limit)
+            && cached.source == request.source
+            && cached.parameters == parameters
+            && cached.depth_limit == depth_limit
+            && cached.view.is_nearby_at_same_span(view)
+        {
+            return Ok((cached.fitted, 0.0));
         }
         let mut reference_secs = 0.0;
         let mut probe = |limit: u32| -> Result<Probe, RenderError> {

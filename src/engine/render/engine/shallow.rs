@@ -17,7 +17,7 @@ use super::super::rendered::RenderProgress;
 use super::super::request::{RenderRequest, RowRange};
 use super::{Engine, JobLimits};
 use crate::engine::error::RenderError;
-use crate::engine::geometry::{BigFloat, Precision, View};
+use crate::engine::geometry::{Precision, View};
 use crate::engine::kernel::{KernelInfo, ParameterValue};
 use crate::engine::sync::lock;
 
@@ -91,13 +91,10 @@ impl CachedShallowChoice {
         view: &View,
         max_iter: u32,
     ) -> bool {
-        let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
         self.source == request.source
             && self.parameters == parameters
             && self.max_iter == max_iter
-            && self.view.span == view.span
-            && near(&self.view.center_x, &view.center_x)
-            && near(&self.view.center_y, &view.center_y)
+            && self.view.is_nearby_at_same_span(view)
     }
 }
 
