@@ -30,6 +30,8 @@ mod export;
 mod formula;
 #[path = "suite/fuzz.rs"]
 mod fuzz;
+#[path = "suite/gradients.rs"]
+mod gradients;
 #[path = "suite/guessing.rs"]
 mod guessing;
 #[path = "suite/gui.rs"]

@@ -13,7 +13,8 @@ use super::{CliError, choose_kernel, for_flag, stderr_engine};
 use crate::engine::kernel::{default_kernel, parse_settings};
 use crate::engine::output::{
     Document, Film, Gradient, Palette, PosterError, PosterFormat, PosterJob, PosterOutput,
-    PosterProgress, read_document, render_film, render_poster, shard_rows, supersample_from,
+    PosterProgress, SHIPPED_GRADIENT_NAMES, read_document, read_gradient_file, render_film,
+    render_poster, shard_rows, supersample_from,
 };
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
@@ -53,10 +54,23 @@ pub(crate) struct RenderArgs {
     /// Worker threads, one Lua state each. Default: the machine's cores.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     threads: Option<i64>,
-    /// Palette: classic, fire, ocean, grayscale, rainbow or twilight. Default: classic, or
-    /// the --from image's.
-    #[arg(long, value_name = "NAME")]
+    /// Palette: a shipped gradient (classic, fire, ocean, grayscale, rainbow, twilight)
+    /// or a gradient file: GIMP .ggr, Fractint .map, Ultra Fractal .ugr (its first
+    /// gradient, or FILE.ugr:NAME for another). Default: classic, or the --from image's.
+    #[arg(long, value_name = "NAME|FILE")]
     palette: Option<String>,
+    /// Colour cycles per 4 units of the square root of the escape value, 0.01 to 100
+    /// (higher: narrower bands). Default: 1, or the --from image's.
+    #[arg(long, value_name = "D", allow_hyphen_values = true)]
+    density: Option<f64>,
+    /// Shift around the gradient's loop, in turns, 0 to 1. Default: 0, or the --from
+    /// image's.
+    #[arg(long, value_name = "TURNS", allow_hyphen_values = true)]
+    offset: Option<f64>,
+    /// The colour of points inside the set: #RRGGBB or R,G,B (0 to 255 each). Default:
+    /// black, or the --from image's.
+    #[arg(long, value_name = "COLOUR", allow_hyphen_values = true)]
+    inside_colour: Option<String>,
     /// Set a kernel parameter (repeatable): NAME=VALUE; a complex value is RE,IM, a
     /// boolean true or false, a choice its name. `moonbrot info KERNEL` lists them.
     #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
@@ -276,16 +290,21 @@ impl RenderJob {
             .map(read_document)
             .transpose()
             .map_err(|error| CliError::Input(error.to_string()))?;
-        let base_palette = stored
+        let mut palette = stored
             .as_ref()
-            .map_or_else(Palette::default, |doc| doc.palette);
-        let palette = match &args.palette {
-            None => base_palette,
-            Some(name) => Palette {
-                gradient: gradient_named(name)?,
-                ..base_palette
-            },
-        };
+            .map_or_else(Palette::default, |doc| doc.palette.clone());
+        if let Some(spec) = &args.palette {
+            palette.gradient = gradient_from_spec(spec)?;
+        }
+        if let Some(density) = args.density {
+            palette.density = density_from(density)?;
+        }
+        if let Some(offset) = args.offset {
+            palette.offset = offset_from(offset)?;
+        }
+        if let Some(colour) = &args.inside_colour {
+            palette.inside = colour_from_text(colour)?;
+        }
         let kernel = match (&args.kernel, &stored, &args.from) {
             (None, Some(doc), Some(path)) => super::KernelChoice {
                 name: path.display().to_string(),
@@ -345,18 +364,67 @@ impl RenderJob {
     }
 }
 
-/// The gradient called `name`, or a message listing them.
-fn gradient_named(name: &str) -> Result<Gradient, CliError> {
-    Gradient::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Gradient::ALL
-            .iter()
-            .map(|gradient| gradient.name())
-            .collect();
+/// The shipped gradient called `spec`, or the gradient file it names; a message listing
+/// both kinds of answer when it is neither.
+fn gradient_from_spec(spec: &str) -> Result<Gradient, CliError> {
+    if let Some(gradient) = Gradient::shipped(spec) {
+        return Ok(gradient);
+    }
+    let looks_like_a_file = spec.contains(['.', '/', '\\']) || Path::new(spec).exists();
+    if !looks_like_a_file {
+        return Err(CliError::Input(format!(
+            "unknown palette {spec:?}: choose one of {}, or give a .ggr, .map or .ugr file",
+            SHIPPED_GRADIENT_NAMES.join(", ")
+        )));
+    }
+    read_gradient_file(spec).map_err(|error| CliError::Input(error.to_string()))
+}
+
+/// `--density`, checked.
+fn density_from(density: f64) -> Result<f32, CliError> {
+    if density.is_finite() && (0.01..=100.0).contains(&density) {
+        Ok(density as f32)
+    } else {
+        Err(CliError::Input(format!(
+            "--density {density} must be 0.01 to 100"
+        )))
+    }
+}
+
+/// `--offset`, checked.
+fn offset_from(offset: f64) -> Result<f32, CliError> {
+    if offset.is_finite() && (0.0..=1.0).contains(&offset) {
+        Ok(offset as f32)
+    } else {
+        Err(CliError::Input(format!(
+            "--offset {offset} must be 0 to 1 (turns of the loop)"
+        )))
+    }
+}
+
+/// A colour written `#RRGGBB` or `R,G,B` (0 to 255 each).
+fn colour_from_text(text: &str) -> Result<[u8; 3], CliError> {
+    let bad = || {
         CliError::Input(format!(
-            "unknown palette {name:?}: choose one of {}",
-            names.join(", ")
+            "--inside-colour {text:?} is not a colour: write #RRGGBB (like #1a2b3c) or R,G,B (0 to 255 each)"
         ))
-    })
+    };
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix('#') {
+        if hex.len() != 6 || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let byte = |at: usize| u8::from_str_radix(&hex[at..at + 2], 16).map_err(|_| bad());
+        return Ok([byte(0)?, byte(2)?, byte(4)?]);
+    }
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [red, green, blue] => {
+            let byte = |part: &str| part.parse::<u8>().map_err(|_| bad());
+            Ok([byte(red)?, byte(green)?, byte(blue)?])
+        }
+        _ => Err(bad()),
+    }
 }
 
 pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {

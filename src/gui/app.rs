@@ -4,6 +4,7 @@
 //! to render. The kernel being edited is an `EditedKernel` inside the persisted settings;
 //! the rest of its state is grouped in `parts`.
 
+mod files;
 mod panels;
 mod parts;
 
@@ -31,7 +32,7 @@ use super::workers::{
 };
 use crate::engine::bench::BenchPlan;
 use crate::engine::kernel::{ParameterSpec, ParameterValue, resolve_leniently};
-use crate::engine::kernel::{read_kernel_file, shipped_kernel, write_kernel_file};
+use crate::engine::kernel::{read_kernel_file, shipped_kernel};
 use crate::engine::output::MAX_SUPERSAMPLE;
 use crate::engine::output::looks_like_png;
 use crate::engine::sync::lock;
@@ -288,7 +289,7 @@ impl MoonbrotApp {
 
     /// The palette the image on screen is coloured with, if an image is shown.
     pub fn shown_palette(&self) -> Option<crate::engine::output::Palette> {
-        self.canvas.base.as_ref().map(|layer| layer.palette)
+        self.canvas.base.as_ref().map(|layer| layer.palette.clone())
     }
 
     /// A one-line account of what keeps the app busy (for test failure messages).
@@ -459,6 +460,10 @@ impl MoonbrotApp {
                     .show(ctx, DialogPurpose::ExportPng, Some(name));
             }
             Command::ExportTo(path) => self.start_export(path),
+            Command::OpenGradient => self.ask_for_gradient_file(ctx),
+            Command::OpenGradientFile(path) => self.open_gradient_file(ctx, &path),
+            Command::ExportGradient => self.ask_where_to_save_gradient(ctx),
+            Command::ExportGradientTo(path) => self.save_gradient_to(&path),
             Command::CancelBackground => self.threads.background.cancel(),
             Command::RunBenchmark => {
                 if let Some(seed) = shipped_kernel("seed") {
@@ -588,18 +593,6 @@ impl MoonbrotApp {
         self.scheduler.changed(Change::KernelReplaced, now);
     }
 
-    fn save_kernel_to(&mut self, path: &Path) {
-        self.notices.file_outcome =
-            Some(match write_kernel_file(path, self.settings.kernel.text()) {
-                Ok(()) => {
-                    self.settings.kernel.saved_to(path);
-                    self.settings.remember_file(path);
-                    FileOutcome::Saved(path.to_owned())
-                }
-                Err(error) => FileOutcome::Failed(error),
-            });
-    }
-
     fn start_render(&mut self, ctx: &egui::Context, passes: Passes) {
         let source = self.settings.kernel.text();
         if let Some(autosave) = &mut self.threads.autosave {
@@ -635,7 +628,7 @@ impl MoonbrotApp {
         self.export.outcome = None;
         self.threads.background.export(ExportJob {
             request,
-            palette: self.settings.palette,
+            palette: self.settings.palette.clone(),
             path,
             supersample: self.settings.export_supersample,
         });
@@ -654,7 +647,7 @@ impl MoonbrotApp {
         self.export.outcome = None;
         self.threads.background.film(FilmJob {
             request,
-            palette: self.settings.palette,
+            palette: self.settings.palette.clone(),
             supersample: self.settings.export_supersample,
             start: self.view(),
             end,
@@ -718,6 +711,8 @@ impl MoonbrotApp {
                 DialogPurpose::SaveKernel => Command::SaveKernelTo(path),
                 DialogPurpose::ExportPng => Command::ExportTo(path),
                 DialogPurpose::FilmFolder => Command::RecordFilmTo(path),
+                DialogPurpose::OpenGradient => Command::OpenGradientFile(path),
+                DialogPurpose::ExportGradient => Command::ExportGradientTo(path),
             });
         }
     }
@@ -737,7 +732,7 @@ impl MoonbrotApp {
                 output,
                 values,
             } if generation == self.rendering.generation => {
-                let palette = self.settings.palette;
+                let palette = self.settings.palette.clone();
                 if let Some(progress) = &mut self.canvas.progress {
                     progress.add_rows(&palette, output, first_row, row_count, &values);
                 }
@@ -798,7 +793,7 @@ impl MoonbrotApp {
                             screenshot.full_renders_seen += 1;
                             screenshot.frames_since_render = 0;
                         }
-                        let palette = self.settings.palette;
+                        let palette = self.settings.palette.clone();
                         let layer = match self.canvas.progress.take() {
                             Some(progress) if progress.is_complete_for(size_px) => {
                                 Layer::from_progress(progress, output.image, output.view, palette)
@@ -831,7 +826,7 @@ impl MoonbrotApp {
         match self.scheduler.decide(Instant::now(), self.image_size_px()) {
             Decision::Idle => {}
             Decision::Recolour => {
-                let palette = self.settings.palette;
+                let palette = self.settings.palette.clone();
                 if let Some(base) = &mut self.canvas.base {
                     base.recolour(&palette);
                 }

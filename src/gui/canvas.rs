@@ -125,7 +125,7 @@ impl Layer {
             texture,
             view,
             image,
-            palette: *palette,
+            palette: palette.clone(),
         }
     }
 
@@ -150,7 +150,7 @@ impl Layer {
     pub fn recolour(&mut self, palette: &Palette) {
         self.texture
             .set(colour_whole(palette, &self.image), TextureOptions::LINEAR);
-        self.palette = *palette;
+        self.palette = palette.clone();
     }
 
     /// Its size in pixels.

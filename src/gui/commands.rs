@@ -88,6 +88,14 @@ pub enum Command {
     CancelBackground,
     /// Run the seed article's benchmark.
     RunBenchmark,
+    /// Ask for a gradient file (.ggr, .map, .ugr) and colour with it.
+    OpenGradient,
+    /// Read this gradient file and colour with it.
+    OpenGradientFile(PathBuf),
+    /// Ask where to save the gradient as a .ggr, then save it.
+    ExportGradient,
+    /// Save the gradient as a .ggr here.
+    ExportGradientTo(PathBuf),
     /// Change a setting that renders again (or, for the palette, recolours).
     Set(RenderSetting),
     /// Give a kernel parameter a value.

@@ -6,11 +6,16 @@
 use egui::Ui;
 
 use super::commands::{Command, RenderSetting};
+use super::gradient_editor::gradient_editor_ui;
 use super::settings::{MAX_CHOSEN_SIDE_PX, SIZE_PRESETS, Settings, SizeChoice};
 use crate::engine::kernel::MAX_MAX_ITER;
 use crate::engine::kernel::{ParameterKind, ParameterSpec, ParameterValue};
 use crate::engine::output::{Gradient, Palette};
 use crate::engine::render::{MAX_THREADS, default_thread_count};
+
+/// What an edited gradient's name ends with (the file or shipped gradient it came from
+/// keeps its own).
+const EDITED_SUFFIX: &str = " (edited)";
 
 /// The iteration limit offered when the user unticks "automatic".
 const DEFAULT_USER_MAX_ITER: u32 = 500;
@@ -60,8 +65,8 @@ pub fn controls_ui(ui: &mut Ui, settings: &Settings, size_px: (u32, u32)) -> Vec
             ui.end_row();
         });
     ui.separator();
-    let mut palette = settings.palette;
-    palette_ui(ui, &mut palette);
+    let mut palette = settings.palette.clone();
+    palette_ui(ui, &mut palette, &mut commands);
     if palette != settings.palette {
         commands.push(Command::Set(RenderSetting::Palette(palette)));
     }
@@ -140,8 +145,9 @@ fn max_iter_ui(ui: &mut Ui, max_iter: &mut Option<u32>) {
     ui.end_row();
 }
 
-/// Gradient, density, offset and inside colour.
-fn palette_ui(ui: &mut Ui, palette: &mut Palette) {
+/// Gradient (a shipped one, a file's, or as edited), its editor, density, offset and
+/// inside colour; Open and Export of gradient files go out as commands.
+fn palette_ui(ui: &mut Ui, palette: &mut Palette, commands: &mut Vec<Command>) {
     egui::Grid::new("palette-settings")
         .num_columns(2)
         .show(ui, |ui| {
@@ -149,12 +155,35 @@ fn palette_ui(ui: &mut Ui, palette: &mut Palette) {
             egui::ComboBox::from_id_salt("palette")
                 .selected_text(palette.gradient.name())
                 .show_ui(ui, |ui| {
-                    for gradient in Gradient::ALL {
-                        ui.selectable_value(&mut palette.gradient, gradient, gradient.name());
+                    for gradient in Gradient::all_shipped() {
+                        let chosen = *gradient == palette.gradient;
+                        if ui.selectable_label(chosen, gradient.name()).clicked() {
+                            palette.gradient = gradient.clone();
+                        }
                     }
                 })
                 .response
                 .labelled_by(label.id);
+            ui.end_row();
+            ui.label("");
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Open gradient…")
+                    .on_hover_text(
+                        "Colour with a gradient file: GIMP .ggr, Fractint .map, Ultra Fractal .ugr",
+                    )
+                    .clicked()
+                {
+                    commands.push(Command::OpenGradient);
+                }
+                if ui
+                    .button("Save as .ggr…")
+                    .on_hover_text("Save this gradient as a GIMP gradient file")
+                    .clicked()
+                {
+                    commands.push(Command::ExportGradient);
+                }
+            });
             ui.end_row();
             let label = ui.label("Density");
             ui.add(egui::Slider::new(&mut palette.density, 0.05..=20.0).logarithmic(true))
@@ -169,6 +198,14 @@ fn palette_ui(ui: &mut Ui, palette: &mut Palette) {
                 .labelled_by(label.id);
             ui.end_row();
         });
+    // Below the grid, at the panel's width: in a grid cell it would widen the panel.
+    if let Some(edited) = gradient_editor_ui(ui, &palette.gradient) {
+        palette.gradient = if edited.name().ends_with(EDITED_SUFFIX) {
+            edited
+        } else {
+            edited.renamed(&format!("{}{EDITED_SUFFIX}", edited.name()))
+        };
+    }
 }
 
 /// The kernel's parameters as controls: a slider with an exact entry for numbers, a

@@ -17,6 +17,10 @@ pub enum DialogPurpose {
     ExportPng,
     /// Choose the folder a zoom film's frames go to.
     FilmFolder,
+    /// Open a gradient file.
+    OpenGradient,
+    /// Choose where to save the gradient as a .ggr.
+    ExportGradient,
 }
 
 /// Picks files. The real one shows rfd dialogs; tests supply their own.
@@ -57,6 +61,15 @@ fn dialog_for(purpose: DialogPurpose) -> rfd::FileDialog {
             .add_filter("Lua kernel", &["lua"])
             .add_filter("All files", &["*"]),
         DialogPurpose::ExportPng => rfd::FileDialog::new().add_filter("PNG image", &["png"]),
+        DialogPurpose::OpenGradient => rfd::FileDialog::new()
+            .add_filter(
+                "Gradient (GIMP, Fractint, Ultra Fractal)",
+                &["ggr", "map", "ugr"],
+            )
+            .add_filter("All files", &["*"]),
+        DialogPurpose::ExportGradient => {
+            rfd::FileDialog::new().add_filter("GIMP gradient", &["ggr"])
+        }
         DialogPurpose::FilmFolder => {
             rfd::FileDialog::new().set_title("Folder for the film's frames")
         }

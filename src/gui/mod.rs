@@ -10,6 +10,7 @@ mod controls;
 mod dialogs;
 mod edited_kernel;
 mod editor;
+mod gradient_editor;
 pub mod recovery;
 mod scheduler;
 mod settings;

@@ -557,7 +557,7 @@ fn run_film(
     let film = Film {
         poster: PosterJob {
             request: job.request.clone(),
-            palette: job.palette,
+            palette: job.palette.clone(),
             supersample: job.supersample,
             rows: None,
             band_bytes: DEFAULT_BAND_BYTES,
@@ -586,7 +586,7 @@ fn run_export(
     // Band by band, like the CLI: any size fits in bounded memory.
     let poster = PosterJob {
         request: job.request.clone(),
-        palette: job.palette,
+        palette: job.palette.clone(),
         supersample: job.supersample,
         rows: None,
         band_bytes: DEFAULT_BAND_BYTES,

@@ -61,7 +61,7 @@ fn render_writes_a_png_and_reports_its_timings() {
     assert!(metadata.kernel_source.contains("Julia set"));
     assert_eq!(
         metadata.palette.gradient,
-        moonbrot::engine::output::Gradient::Ocean
+        moonbrot::engine::output::Gradient::shipped("ocean").expect("shipped")
     );
 }
 

@@ -193,13 +193,7 @@ fn every_corpus_kernel_ends_as_it_states_through_the_cli() {
             .arg("render")
             .arg("--kernel")
             .arg(&path)
-            .args([
-                "--size",
-                "24x16",
-                "--threads",
-                "2",
-                "--timeout",
-            ])
+            .args(["--size", "24x16", "--threads", "2", "--timeout"])
             .arg(timeout_for(&expected).as_secs_f64().to_string())
             .arg("--memory-limit")
             .arg(MEMORY_LIMIT_MIB.to_string())

@@ -11,7 +11,7 @@ use crate::support::{export_png, request, shipped};
 
 fn sample_palette() -> Palette {
     Palette {
-        gradient: Gradient::Fire,
+        gradient: Gradient::shipped("fire").expect("shipped"),
         density: 2.5,
         offset: 0.25,
         inside: [10, 20, 30],

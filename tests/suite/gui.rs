@@ -503,17 +503,17 @@ fn a_palette_change_recolours_the_image_on_screen_without_rendering() {
     let Some(mut harness) = wgpu_harness() else {
         return;
     };
-    let before = harness.state().settings().palette;
+    let before = harness.state().settings().palette.clone();
     let after = moonbrot::engine::output::Palette {
-        gradient: moonbrot::engine::output::Gradient::Fire,
+        gradient: moonbrot::engine::output::Gradient::shipped("fire").expect("shipped"),
         offset: 0.5,
-        ..before
+        ..before.clone()
     };
     let runs = harness.state().runs().len();
     let ctx = harness.ctx.clone();
     harness.state_mut().apply(
         &ctx,
-        moonbrot::gui::Command::Set(moonbrot::gui::RenderSetting::Palette(after)),
+        moonbrot::gui::Command::Set(moonbrot::gui::RenderSetting::Palette(after.clone())),
     );
     settle(&mut harness);
     assert_eq!(harness.state().runs().len(), runs, "no new render");
@@ -1076,7 +1076,7 @@ fn julia_document(dir: &std::path::Path) -> (PathBuf, moonbrot::engine::output::
         ..moonbrot::engine::RenderRequest::new(source, 48, 32)
     };
     let palette = moonbrot::engine::output::Palette {
-        gradient: moonbrot::engine::output::Gradient::Fire,
+        gradient: moonbrot::engine::output::Gradient::shipped("fire").expect("shipped"),
         ..moonbrot::engine::output::Palette::default()
     };
     let path = dir.join("julia.png");
@@ -1353,4 +1353,133 @@ fn a_zoom_film_is_recorded_from_the_current_view_to_the_marked_one() {
     assert_eq!(view_of(0), home.clone());
     assert_eq!(view_of(2), end.clone());
     assert!(view_of(1).span < home.span && view_of(1).span > end.span);
+}
+
+#[test]
+fn a_gradient_file_opened_in_the_window_recolours_without_rendering_and_saves_as_ggr() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let map = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gradients/froth316.map");
+    let dialogs = Arc::new(FakeDialogs::default());
+    *dialogs.answer.lock().unwrap() = Some(map.clone());
+    let mut harness = harness_with(test_settings(), Arc::clone(&dialogs));
+    let runs = harness.state().runs().len();
+    harness.get_by_label("Open gradient…").click();
+    settle(&mut harness);
+    let wanted = moonbrot::engine::output::read_gradient_file(map.to_str().expect("utf-8"))
+        .expect("the map reads");
+    assert_eq!(harness.state().settings().palette.gradient, wanted);
+    assert_eq!(
+        harness
+            .state()
+            .shown_palette()
+            .map(|palette| palette.gradient),
+        Some(wanted.clone()),
+        "the image on screen is recoloured"
+    );
+    assert_eq!(harness.state().runs().len(), runs, "no new render");
+    harness.get_by_label_contains("Opened");
+    // Save as .ggr writes it where the dialog says; it reads back as the same colours.
+    let saved = dir.path().join("froth.ggr");
+    *dialogs.answer.lock().unwrap() = Some(saved.clone());
+    harness.get_by_label("Save as .ggr…").click();
+    settle(&mut harness);
+    let back = moonbrot::engine::output::read_gradient_file(saved.to_str().expect("utf-8"))
+        .expect("the saved file reads");
+    for step in 0..100 {
+        let position = f64::from(step) / 100.0;
+        let (was, is) = (
+            wanted.colour_at_exact(position),
+            back.colour_at_exact(position),
+        );
+        assert!(
+            was.iter()
+                .zip(is)
+                .all(|(a, b)| (a - b).abs() <= 1.0 / 255.0),
+            "{position}: {was:?} {is:?}"
+        );
+    }
+    // A bad file is said so, and the palette stays.
+    let bad = dir.path().join("bad.map");
+    std::fs::write(&bad, "1 2 3\nno colour here\n").expect("write");
+    *dialogs.answer.lock().unwrap() = Some(bad);
+    harness.get_by_label("Open gradient…").click();
+    settle(&mut harness);
+    harness.get_by_label_contains("bad.map, line 2");
+    assert_eq!(harness.state().settings().palette.gradient, wanted);
+    assert_eq!(
+        *dialogs.asked.lock().unwrap(),
+        vec![
+            DialogPurpose::OpenGradient,
+            DialogPurpose::ExportGradient,
+            DialogPurpose::OpenGradient
+        ]
+    );
+}
+
+/// Clicks at `at` twice, 50 ms apart: the harness's frames are 250 ms apart, too slow
+/// for a double-click, so each press and release goes in its own frame at a set time.
+fn double_click_at(harness: &mut Harness<'_, MoonbrotApp>, at: Pos2) {
+    harness.hover_at(at);
+    harness.step();
+    let start = harness.ctx.input(|input| input.time) + 0.25;
+    for (index, pressed) in [true, false, true, false].into_iter().enumerate() {
+        let input = harness.input_mut();
+        input.time = Some(start + 0.05 * index as f64);
+        input.events.push(Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        harness.step();
+    }
+}
+
+#[test]
+fn the_gradient_editor_adds_moves_and_deletes_stops_without_rendering() {
+    let mut harness = harness();
+    let runs = harness.state().runs().len();
+    let original = harness.state().settings().palette.gradient.clone();
+    let stops_before = original.stops().len();
+    let bar = harness.get_by_label("Gradient stops").rect();
+    // Double-click on the bar, 30% along: a stop there, its colour unchanged.
+    let at = |fraction: f32| Pos2::new(bar.left() + fraction * bar.width(), bar.top() + 8.0);
+    double_click_at(&mut harness, at(0.3));
+    settle(&mut harness);
+    let added = harness.state().settings().palette.gradient.clone();
+    assert_eq!(added.stops().len(), stops_before + 1, "a stop was added");
+    assert!(added.name().ends_with("(edited)"), "{}", added.name());
+    let new_stop = added
+        .stops()
+        .iter()
+        .position(|(position, _)| (position - 0.3).abs() < 0.01)
+        .expect("a stop near 0.3");
+    // Drag it (its handle is under the bar) to 22%, between its neighbours at 1/6 and 1/3.
+    let handle = |fraction: f32| Pos2::new(bar.left() + fraction * bar.width(), bar.bottom() - 4.0);
+    harness.drag_at(handle(0.3));
+    harness.step();
+    harness.hover_at(handle(0.26));
+    harness.step();
+    harness.hover_at(handle(0.22));
+    harness.step();
+    harness.drop_at(handle(0.22));
+    settle(&mut harness);
+    let moved = harness.state().settings().palette.gradient.clone();
+    let position = moved.stops()[new_stop].0;
+    assert!((position - 0.22).abs() < 0.01, "the stop is at {position}");
+    // The image on screen follows each edit, without a render.
+    assert_eq!(
+        harness
+            .state()
+            .shown_palette()
+            .map(|palette| palette.gradient),
+        Some(moved.clone())
+    );
+    assert_eq!(harness.state().runs().len(), runs, "no new render");
+    // Delete it: the stops are the original ones again.
+    harness.get_by_label("Delete stop").click();
+    settle(&mut harness);
+    let deleted = harness.state().settings().palette.gradient.clone();
+    assert_eq!(deleted.stops().len(), stops_before);
+    assert_eq!(deleted.segments().len(), original.segments().len());
 }

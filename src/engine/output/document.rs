@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use super::gradient::ColourSpace;
 use super::palette::Palette;
 use super::poster::supersample_from;
 use crate::engine::geometry::View;
@@ -54,8 +55,12 @@ const KEY_BAND: &str = "moonbrot:band";
 const KEY_VERSION: &str = "moonbrot:version";
 
 /// The document format this build writes. Files without `moonbrot:format` are format 1
-/// (no parameters, no size, view as JSON numbers); a larger number is a newer moonbrot's.
-pub const DOCUMENT_FORMAT: u32 = 3;
+/// (no parameters, no size, view as JSON numbers); format 4 stores the palette's gradient
+/// as its segments (before, a shipped gradient's name); a larger number is a newer
+/// moonbrot's.
+pub const DOCUMENT_FORMAT: u32 = 4;
+/// The first format whose palette holds the gradient itself.
+const FIRST_FORMAT_WITH_GRADIENTS: u32 = 4;
 
 /// The most memory reading a PNG's metadata may take (text chunks included): the kernel is
 /// at most 1 MiB, the rest is small.
@@ -230,8 +235,12 @@ pub fn read_document(path: &Path) -> Result<Document, DocumentError> {
         .and_then(|value| {
             max_iter_from(value).map_err(|error| malformed(KEY_MAX_ITER, error.to_string()))
         })?;
-    let palette: Palette = serde_json::from_str(&required(KEY_PALETTE)?)
+    let mut palette: Palette = serde_json::from_str(&required(KEY_PALETTE)?)
         .map_err(|error| malformed(KEY_PALETTE, error.to_string()))?;
+    if format < FIRST_FORMAT_WITH_GRADIENTS {
+        // Those files name a shipped gradient, which was then mixed in sRGB.
+        palette.gradient = palette.gradient.mixed_in(ColourSpace::Rgb);
+    }
     let parameters = match find(KEY_PARAMETERS)? {
         None => Vec::new(),
         Some(text) => serde_json::from_str::<Vec<(String, ParameterValue)>>(&text)

@@ -5,6 +5,8 @@
 
 mod document;
 mod film;
+mod gradient;
+mod gradient_files;
 mod npy;
 mod palette;
 mod png;
@@ -13,7 +15,12 @@ mod stitch;
 
 pub use document::{Document, DocumentError, looks_like_png, read_document};
 pub use film::{Film, FilmFrame, render_film};
-pub use palette::{Gradient, Palette};
+pub use gradient::{
+    Blend, Colour, ColourSpace, Gradient, GradientError, MAX_SEGMENTS, SHIPPED_GRADIENT_NAMES,
+    Segment, byte_from_component, component_from_byte,
+};
+pub use gradient_files::{GradientFileError, read_gradient_file, write_ggr};
+pub use palette::Palette;
 pub use png::ExportError;
 pub use poster::{
     DEFAULT_BAND_BYTES, MAX_SUPERSAMPLE, PosterError, PosterFormat, PosterJob, PosterOutput,

@@ -6,118 +6,12 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::gradient::{Gradient, byte_from_component};
 use crate::engine::kernel::OutputMode;
 use crate::engine::render::ValueImage;
 
-/// A built-in gradient: colour stops, evenly spaced around a loop (the last blends back
-/// into the first, so the cyclic mapping has no seams).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Gradient {
-    /// Deep blue, white and gold: the classic escape-time look.
-    Classic,
-    /// Black, red, orange, yellow and white, and back.
-    Fire,
-    /// Dark blue through teal to pale cyan.
-    Ocean,
-    /// Black to white and back.
-    Grayscale,
-    /// The hue circle.
-    Rainbow,
-    /// Pale lilac, blue, dark violet and red (a cyclic "twilight").
-    Twilight,
-}
-
-impl Gradient {
-    /// Every gradient, in menu order.
-    pub const ALL: [Gradient; 6] = [
-        Self::Classic,
-        Self::Fire,
-        Self::Ocean,
-        Self::Grayscale,
-        Self::Rainbow,
-        Self::Twilight,
-    ];
-
-    /// Its name, as used on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Classic => "classic",
-            Self::Fire => "fire",
-            Self::Ocean => "ocean",
-            Self::Grayscale => "grayscale",
-            Self::Rainbow => "rainbow",
-            Self::Twilight => "twilight",
-        }
-    }
-
-    /// The gradient with this name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|gradient| gradient.name() == name)
-    }
-
-    fn stops(self) -> &'static [[u8; 3]] {
-        match self {
-            Self::Classic => &[
-                [0, 7, 100],
-                [32, 107, 203],
-                [237, 255, 255],
-                [255, 170, 0],
-                [120, 40, 0],
-                [0, 2, 30],
-            ],
-            Self::Fire => &[
-                [0, 0, 0],
-                [128, 0, 0],
-                [230, 60, 0],
-                [255, 170, 0],
-                [255, 255, 200],
-                [255, 170, 0],
-                [230, 60, 0],
-                [128, 0, 0],
-            ],
-            Self::Ocean => &[
-                [2, 10, 40],
-                [0, 60, 120],
-                [0, 140, 160],
-                [150, 230, 230],
-                [0, 140, 160],
-                [0, 60, 120],
-            ],
-            Self::Grayscale => &[[0, 0, 0], [255, 255, 255]],
-            Self::Rainbow => &[
-                [255, 0, 0],
-                [255, 255, 0],
-                [0, 255, 0],
-                [0, 255, 255],
-                [0, 0, 255],
-                [255, 0, 255],
-            ],
-            Self::Twilight => &[[226, 217, 226], [94, 128, 185], [48, 20, 80], [152, 60, 70]],
-        }
-    }
-
-    /// The colour at `t` in [0, 1) around the loop.
-    pub fn colour_at(self, t: f32) -> [u8; 3] {
-        let stops = self.stops();
-        let position = t.rem_euclid(1.0) * stops.len() as f32;
-        let index = (position as usize).min(stops.len() - 1);
-        let blend = position - index as f32;
-        let (from, to) = (stops[index], stops[(index + 1) % stops.len()]);
-        let mix =
-            |a: u8, b: u8| (f32::from(a) + (f32::from(b) - f32::from(a)) * blend).round() as u8;
-        [
-            mix(from[0], to[0]),
-            mix(from[1], to[1]),
-            mix(from[2], to[2]),
-        ]
-    }
-}
-
 /// How escape values become colours.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Palette {
     /// The colour loop.
@@ -133,7 +27,7 @@ pub struct Palette {
 impl Default for Palette {
     fn default() -> Self {
         Self {
-            gradient: Gradient::Classic,
+            gradient: Gradient::default(),
             density: 1.0,
             offset: 0.0,
             inside: [0, 0, 0],
@@ -152,7 +46,7 @@ impl Palette {
             return self.inside;
         }
         let cycles = self.offset + self.density * (value.sqrt() - 1.0) * 0.25;
-        self.gradient.colour_at(cycles.rem_euclid(1.0))
+        self.gradient.colour_bytes_at(cycles.rem_euclid(1.0))
     }
 
     /// Colours a whole image (RGB, 3 bytes per pixel, row by row), in parallel.
@@ -191,10 +85,7 @@ impl Palette {
 /// A direct-colour component in [0, 1] as a byte; out-of-range values are clamped and NaN
 /// is black.
 fn direct_colour_byte(component: f32) -> u8 {
-    if component.is_nan() {
-        return 0;
-    }
-    (component.clamp(0.0, 1.0) * 255.0).round() as u8
+    byte_from_component(component)
 }
 
 #[cfg(test)]
@@ -214,39 +105,19 @@ mod tests {
     }
 
     #[test]
-    fn gradients_are_cyclic_without_seams() {
-        for gradient in Gradient::ALL {
-            let start = gradient.colour_at(0.0);
-            let end = gradient.colour_at(0.99999);
-            let jump = start
-                .iter()
-                .zip(end)
-                .map(|(a, b)| a.abs_diff(b))
-                .max()
-                .unwrap_or(0);
-            assert!(
-                jump <= 2,
-                "{} jumps by {jump} where it wraps",
-                gradient.name()
-            );
-            assert_eq!(Gradient::from_name(gradient.name()), Some(gradient));
-        }
-    }
-
-    #[test]
     fn offset_shifts_and_density_stretches_the_bands() {
         let base = Palette::default();
         let shifted = Palette {
             offset: 0.25,
-            ..base
+            ..base.clone()
         };
         // Value 1 starts the loop; (sqrt(25) - 1) / 4 = 1 cycle wraps back to its start.
-        assert_eq!(base.colour_of(1.0), base.gradient.colour_at(0.0));
-        assert_eq!(base.colour_of(25.0), base.gradient.colour_at(0.0));
-        assert_eq!(shifted.colour_of(25.0), base.gradient.colour_at(0.25));
+        assert_eq!(base.colour_of(1.0), base.gradient.colour_bytes_at(0.0));
+        assert_eq!(base.colour_of(25.0), base.gradient.colour_bytes_at(0.0));
+        assert_eq!(shifted.colour_of(25.0), base.gradient.colour_bytes_at(0.25));
         let dense = Palette {
             density: 2.0,
-            ..base
+            ..base.clone()
         };
         assert_eq!(dense.colour_of(9.0), base.colour_of(25.0));
     }

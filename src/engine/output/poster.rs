@@ -340,7 +340,7 @@ pub fn render_poster(
         edges = Some(edges_of(&view));
         // The document is known once the kernel has run (its home view, its parameters);
         // the PNG's metadata comes before its pixels.
-        let mut metadata = Document::of_render(&job.request.source, &output, job.palette);
+        let mut metadata = Document::of_render(&job.request.source, &output, job.palette.clone());
         metadata.size_px = Some((width, height));
         metadata.supersample = samples;
         metadata.band = (rows != whole).then_some(rows);

@@ -231,6 +231,15 @@ impl MoonbrotApp {
                 ui.heading("View");
                 let size_px = self.image_size_px();
                 let mut commands = controls_ui(ui, &self.settings, size_px);
+                match &self.notices.gradient_outcome {
+                    Some(Ok(done)) => {
+                        ui.weak(done);
+                    }
+                    Some(Err(why)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, why);
+                    }
+                    None => {}
+                }
                 let parameters = self.parameters();
                 if !parameters.is_empty() {
                     ui.separator();

@@ -95,6 +95,8 @@ pub(super) struct Notices {
     pub log: Vec<String>,
     /// What could not be restored at start, shown until dismissed.
     pub restore_problems: Vec<String>,
+    /// What the last Open or Export of a gradient did: what was done, or why not.
+    pub gradient_outcome: Option<Result<String, String>>,
 }
 
 /// The layout measured each frame, and what the next frame must do to it.
