@@ -14,6 +14,8 @@ mod backstop;
 mod cancellation;
 #[path = "suite/cli.rs"]
 mod cli;
+#[path = "suite/colourings.rs"]
+mod colourings;
 #[path = "suite/corpus.rs"]
 mod corpus;
 #[path = "suite/deep.rs"]

@@ -10,11 +10,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CliError, choose_kernel, for_flag, stderr_engine};
-use crate::engine::kernel::{default_kernel, parse_settings};
+use crate::engine::kernel::{default_kernel, parse_settings, read_kernel_file};
 use crate::engine::output::{
-    Document, Film, Gradient, Palette, PosterError, PosterFormat, PosterJob, PosterOutput,
-    PosterProgress, SHIPPED_GRADIENT_NAMES, read_document, read_gradient_file, render_film,
-    render_poster, shard_rows, supersample_from,
+    Colouring, Document, Film, Gradient, Palette, PosterError, PosterFormat, PosterJob,
+    PosterOutput, PosterProgress, SHIPPED_GRADIENT_NAMES, read_document, read_gradient_file,
+    render_film, render_poster, shard_rows, supersample_from,
 };
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
@@ -71,6 +71,11 @@ pub(crate) struct RenderArgs {
     /// black, or the --from image's.
     #[arg(long, value_name = "COLOUR", allow_hyphen_values = true)]
     inside_colour: Option<String>,
+    /// How values become colours: smooth (the palette's gradient), or a Lua file defining
+    /// colour(v1, ...) that returns r, g, b in 0..1. Default: smooth, or the --from
+    /// image's.
+    #[arg(long, value_name = "NAME|FILE.lua")]
+    colouring: Option<String>,
     /// Set a kernel parameter (repeatable): NAME=VALUE; a complex value is RE,IM, a
     /// boolean true or false, a choice its name. `moonbrot info KERNEL` lists them.
     #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
@@ -236,6 +241,7 @@ struct RenderJob {
     /// The document of --from, if given.
     stored: Option<Document>,
     palette: Palette,
+    colouring: Colouring,
     size_px: (u32, u32),
     threads: usize,
     max_iter: Option<u32>,
@@ -305,6 +311,12 @@ impl RenderJob {
         if let Some(colour) = &args.inside_colour {
             palette.inside = colour_from_text(colour)?;
         }
+        let colouring = match &args.colouring {
+            Some(spec) => colouring_from_spec(spec)?,
+            None => stored
+                .as_ref()
+                .map_or(Colouring::Smooth, |doc| doc.colouring.clone()),
+        };
         let kernel = match (&args.kernel, &stored, &args.from) {
             (None, Some(doc), Some(path)) => super::KernelChoice {
                 name: path.display().to_string(),
@@ -326,6 +338,7 @@ impl RenderJob {
         Ok(Self {
             kernel,
             palette,
+            colouring,
             size_px,
             threads: args
                 .threads
@@ -380,6 +393,33 @@ fn gradient_from_spec(spec: &str) -> Result<Gradient, CliError> {
     read_gradient_file(spec).map_err(|error| CliError::Input(error.to_string()))
 }
 
+/// `--colouring`: a shipped colouring's name, or a Lua file (at most the kernel size
+/// limit, UTF-8).
+fn colouring_from_spec(spec: &str) -> Result<Colouring, CliError> {
+    if spec == "smooth" {
+        return Ok(Colouring::Smooth);
+    }
+    let path = Path::new(spec);
+    if !spec.ends_with(".lua") && !path.exists() {
+        return Err(CliError::Input(format!(
+            "unknown colouring {spec:?}: choose smooth, or give a Lua file defining colour(v1, ...)"
+        )));
+    }
+    let source = read_kernel_file(path).map_err(|error| {
+        CliError::Input(format!(
+            "--colouring: {}",
+            error.to_string().replace("kernel", "colouring")
+        ))
+    })?;
+    Ok(Colouring::Lua {
+        name: path.file_name().map_or_else(
+            || spec.to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        ),
+        source,
+    })
+}
+
 /// `--density`, checked.
 fn density_from(density: f64) -> Result<f32, CliError> {
     if density.is_finite() && (0.01..=100.0).contains(&density) {
@@ -432,6 +472,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         kernel,
         stored,
         palette,
+        colouring,
         size_px: (width_px, height_px),
         threads,
         max_iter,
@@ -512,6 +553,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
             poster: PosterJob {
                 request,
                 palette,
+                colouring,
                 supersample: samples,
                 rows: None,
                 band_bytes,
@@ -551,6 +593,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     let job = PosterJob {
         request,
         palette,
+        colouring,
         supersample: samples,
         rows,
         band_bytes,

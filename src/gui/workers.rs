@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
 use crate::engine::kernel::resolve;
 use crate::engine::output::{
-    DEFAULT_BAND_BYTES, Document, Film, Palette, PosterError, PosterFormat, PosterJob,
+    Colouring, DEFAULT_BAND_BYTES, Document, Film, Palette, PosterError, PosterFormat, PosterJob,
     PosterProgress, read_document, render_film, render_poster,
 };
 use crate::engine::{
@@ -558,6 +558,7 @@ fn run_film(
         poster: PosterJob {
             request: job.request.clone(),
             palette: job.palette.clone(),
+            colouring: Colouring::Smooth,
             supersample: job.supersample,
             rows: None,
             band_bytes: DEFAULT_BAND_BYTES,
@@ -587,6 +588,7 @@ fn run_export(
     let poster = PosterJob {
         request: job.request.clone(),
         palette: job.palette.clone(),
+        colouring: Colouring::Smooth,
         supersample: job.supersample,
         rows: None,
         band_bytes: DEFAULT_BAND_BYTES,

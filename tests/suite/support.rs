@@ -135,6 +135,7 @@ pub fn export_png(
     let job = PosterJob {
         request: request.clone(),
         palette,
+        colouring: moonbrot::engine::output::Colouring::Smooth,
         supersample: 1,
         rows: None,
         band_bytes: DEFAULT_BAND_BYTES,

@@ -8,6 +8,7 @@
 //! It uses geometry (views, the lattice) and nothing above it: rendering drives it.
 
 mod bla;
+mod colouring;
 mod contract;
 mod declarations;
 mod formula;
@@ -26,6 +27,7 @@ mod state;
 mod trace_shaping;
 
 pub use bla::{BlaTable, ENTRY_LEN as BLA_ENTRY_LEN};
+pub(crate) use colouring::{ColouringFailure, LuaColouring};
 pub(crate) use contract::MAX_SOURCE_BYTES;
 pub use contract::{
     FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS,

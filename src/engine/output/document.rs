@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use super::colouring::Colouring;
 use super::gradient::ColourSpace;
 use super::palette::Palette;
 use super::poster::supersample_from;
@@ -26,6 +27,8 @@ pub struct Document {
     pub max_iter: u32,
     /// The palette used.
     pub palette: Palette,
+    /// How values became colours (files without `moonbrot:colouring`: smooth).
+    pub colouring: Colouring,
     /// The value of every parameter the kernel declares, in its order (empty in files
     /// written before parameters existed).
     pub parameters: Vec<(String, ParameterValue)>,
@@ -47,6 +50,7 @@ const KEY_KERNEL: &str = "moonbrot:kernel";
 const KEY_VIEW: &str = "moonbrot:view";
 const KEY_MAX_ITER: &str = "moonbrot:max_iter";
 const KEY_PALETTE: &str = "moonbrot:palette";
+const KEY_COLOURING: &str = "moonbrot:colouring";
 const KEY_PARAMETERS: &str = "moonbrot:parameters";
 const KEY_SIZE: &str = "moonbrot:size";
 const KEY_GUESSING: &str = "moonbrot:guessing";
@@ -76,6 +80,7 @@ impl Document {
             view,
             max_iter,
             palette,
+            colouring: Colouring::Smooth,
             parameters: Vec::new(),
             size_px: None,
             guessing: false,
@@ -123,6 +128,9 @@ impl Document {
         ];
         if let Some((width, height)) = self.size_px {
             chunks.push((KEY_SIZE, format!("{width}x{height}")));
+        }
+        if self.colouring != Colouring::Smooth {
+            chunks.push((KEY_COLOURING, json(serde_json::to_string(&self.colouring))));
         }
         if self.supersample > 1 {
             chunks.push((KEY_SUPERSAMPLE, self.supersample.to_string()));
@@ -241,6 +249,23 @@ pub fn read_document(path: &Path) -> Result<Document, DocumentError> {
         // Those files name a shipped gradient, which was then mixed in sRGB.
         palette.gradient = palette.gradient.mixed_in(ColourSpace::Rgb);
     }
+    let colouring = match find(KEY_COLOURING)? {
+        None => Colouring::Smooth,
+        Some(text) => serde_json::from_str::<Colouring>(&text)
+            .map_err(|error| malformed(KEY_COLOURING, error.to_string()))?,
+    };
+    if let Colouring::Lua { source, .. } = &colouring
+        && source.len() > MAX_SOURCE_BYTES
+    {
+        return Err(malformed(
+            KEY_COLOURING,
+            format!(
+                "its source is {} KiB, more than the limit of {} KiB",
+                source.len() / 1024,
+                MAX_SOURCE_BYTES / 1024
+            ),
+        ));
+    }
     let parameters = match find(KEY_PARAMETERS)? {
         None => Vec::new(),
         Some(text) => serde_json::from_str::<Vec<(String, ParameterValue)>>(&text)
@@ -334,6 +359,7 @@ pub fn read_document(path: &Path) -> Result<Document, DocumentError> {
         view,
         max_iter,
         palette,
+        colouring,
         parameters,
         size_px,
         version: short(&find(KEY_VERSION)?.unwrap_or_default()),

@@ -639,6 +639,12 @@ impl Gradient {
         ]
     }
 
+    /// The lookup table as red, green, blue floats, `TABLE_LEN + 1` colours (the last
+    /// repeats the first), for a Lua colouring's `gradient(t)`.
+    pub fn table_components(&self) -> Vec<f32> {
+        self.shared.table.iter().flatten().copied().collect()
+    }
+
     /// The colour at `position` as bytes.
     pub fn colour_bytes_at(&self, position: f32) -> [u8; 3] {
         self.colour_at(position).map(byte_from_component)

@@ -3,6 +3,7 @@
 //! one PNG encoder set-up, posters rendered band by band at any size (supersampled, PNG or
 //! `.npy`), shards stitched into one image, and films (one poster per frame).
 
+mod colouring;
 mod document;
 mod film;
 mod gradient;
@@ -13,6 +14,7 @@ mod png;
 mod poster;
 mod stitch;
 
+pub use colouring::{Colouring, ColouringError, ColouringOptions, colour_image};
 pub use document::{Document, DocumentError, looks_like_png, read_document};
 pub use film::{Film, FilmFrame, render_film};
 pub use gradient::{

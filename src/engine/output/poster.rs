@@ -8,6 +8,7 @@
 //! identical pixel for pixel to a single render. Bands end where solid guessing's blocks
 //! of the view's pixel lattice start, so that no block is computed twice.
 
+use super::colouring::{Colouring, ColouringError, ColouringOptions, colour_image};
 use super::document::{Document, DocumentError};
 use super::npy::{npy_header, npy_values};
 use super::palette::Palette;
@@ -53,6 +54,9 @@ pub enum PosterError {
     /// A combination of settings that means nothing.
     #[error("{0}")]
     Unsupported(String),
+    /// The colouring failed (its error names its line and pixel).
+    #[error(transparent)]
+    Colouring(#[from] ColouringError),
     /// Writing the temporary file failed (reported as `Write` with the path by the
     /// functions here).
     #[error(transparent)]
@@ -94,8 +98,10 @@ pub fn supersample_from(samples: i64) -> Result<u32, RequestError> {
 pub struct PosterJob {
     /// The whole image: size, view, kernel, parameters, threads... (`rows` is ignored).
     pub request: RenderRequest,
-    /// The colouring.
+    /// The palette (gradient, density, offset, inside colour).
     pub palette: Palette,
+    /// How values become colours (the palette's smooth mapping, or a Lua colouring).
+    pub colouring: Colouring,
     /// Samples per pixel along each side (1 to 8).
     pub supersample: u32,
     /// The rows of the image to write (one shard's band); None for the whole image.
@@ -320,7 +326,22 @@ pub fn render_poster(
         }
         let bytes = match job.format {
             PosterFormat::Png => {
-                let sampled = job.palette.colourize(&output.image);
+                // The colouring gets what is left of the job's timeout.
+                let options = ColouringOptions {
+                    threads: job.request.threads,
+                    timeout: job
+                        .request
+                        .timeout
+                        .map(|timeout| timeout.saturating_sub(started.elapsed())),
+                    memory_limit_bytes: engine.memory_limit_bytes(),
+                };
+                let sampled = colour_image(
+                    &output.image,
+                    &job.palette,
+                    &job.colouring,
+                    &options,
+                    cancel,
+                )?;
                 downsample(sampled.as_raw(), sampled_width, samples)
             }
             PosterFormat::Npy => npy_values(&output.image),
@@ -342,6 +363,7 @@ pub fn render_poster(
         // the PNG's metadata comes before its pixels.
         let mut metadata = Document::of_render(&job.request.source, &output, job.palette.clone());
         metadata.size_px = Some((width, height));
+        metadata.colouring = job.colouring.clone();
         metadata.supersample = samples;
         metadata.band = (rows != whole).then_some(rows);
         let mut writer;

@@ -119,6 +119,11 @@ struct JobResults {
 }
 
 impl Engine {
+    /// The memory limit per Lua state, in bytes.
+    pub fn memory_limit_bytes(&self) -> usize {
+        self.options.memory_limit_bytes
+    }
+
     /// An engine with no worker threads yet (they start with the first render).
     pub fn new(options: EngineOptions) -> Self {
         Self {

@@ -309,6 +309,81 @@ local function rgb_loop(pixel, out_address, value_count, stride, width, row_coun
   end
 end
 
+local const_float_pointer = ffi.typeof("const float *")
+local double_pointer = ffi.typeof("double *")
+-- The most values a pixel may carry to a colouring.
+local MAX_CHANNELS = 8
+
+local function wrong_colour_return(what)
+  error("colour returned " .. what .. "; it must return three numbers (r, g, b in 0..1)", 0)
+end
+
+-- Colours `count` pixels with a colouring's `colour(v1, v2, ...)`: reads `channels`
+-- floats per pixel from `values_address` (`value_count` floats) and writes r, g, b for
+-- each to `out_address` (`out_count` floats). A pixel whose first value is negative, NaN
+-- or infinite is inside: it is skipped (the engine gives it the inside colour) unless
+-- `with_inside`, and then colour gets nil as its first value. `progress_address` (one
+-- double) holds the index of the pixel being coloured, so a failure names its pixel.
+local function colour_loop(colour, values_address, value_count, out_address, out_count,
+                           progress_address, count, channels, with_inside)
+  if channels < 1 or channels > MAX_CHANNELS or count * channels > value_count
+      or count * 3 > out_count then
+    error("driver: colouring larger than its buffers", 0)
+  end
+  local values = cast(const_float_pointer, values_address)
+  local out = cast(float_pointer, out_address)
+  local progress = cast(double_pointer, progress_address)
+  local huge = math.huge
+  for index = 0, count - 1 do
+    progress[0] = index
+    local base = index * channels
+    local first = values[base]
+    local outside = first >= 0 and first < huge
+    if outside or with_inside then
+      if not outside then first = nil end
+      local r, g, b
+      if channels == 1 then
+        r, g, b = colour(first)
+      elseif channels == 2 then
+        r, g, b = colour(first, values[base + 1])
+      elseif channels == 3 then
+        r, g, b = colour(first, values[base + 1], values[base + 2])
+      else
+        r, g, b = colour(first, values[base + 1], values[base + 2], values[base + 3],
+          channels > 4 and values[base + 4] or nil, channels > 5 and values[base + 5] or nil,
+          channels > 6 and values[base + 6] or nil, channels > 7 and values[base + 7] or nil)
+      end
+      if type(r) ~= "number" or type(g) ~= "number" or type(b) ~= "number" then
+        wrong_colour_return(type(r) .. ", " .. type(g) .. ", " .. type(b))
+      end
+      local at = 3 * index
+      out[at], out[at + 1], out[at + 2] = r, g, b
+    end
+  end
+end
+
+--- A colouring's `gradient(t)`: the palette's gradient at t turns (whole turns wrap), as
+--- r, g, b in 0..1, from its table of `entries` + 1 colours at `table_address` (which the
+--- engine keeps alive as long as this state).
+function driver.gradient_lookup(table_address, entries)
+  local colours = cast(const_float_pointer, table_address)
+  return function(t)
+    if type(t) ~= "number" then
+      error("gradient(t) takes a number, got a " .. type(t), 2)
+    end
+    t = t - floor(t)
+    if t ~= t then t = 0 end
+    local scaled = t * entries
+    local index = floor(scaled)
+    if index >= entries then index = entries - 1 end
+    local blend = scaled - index
+    local at = 3 * index
+    local r, g, b = colours[at], colours[at + 1], colours[at + 2]
+    return r + (colours[at + 3] - r) * blend, g + (colours[at + 4] - g) * blend,
+      b + (colours[at + 5] - b) * blend
+  end
+end
+
 -- Errors that are userdata come from mlua, never from kernels (which can create no
 -- userdata): a Rust panic or error inside a callback. They are raised again untouched, so
 -- that mlua resumes the panic in Rust and moonbrot reports its own bug as its own.
@@ -334,6 +409,8 @@ end
 driver.render_escape_unit = protected(escape_loop)
 --- Renders one unit of direct colour (see rgb_loop); returns true, or false [, message].
 driver.render_rgb_unit = protected(rgb_loop)
+--- Colours pixels with a colouring (see colour_loop); returns true, or false [, message].
+driver.render_colour_unit = protected(colour_loop)
 --- Renders one unit of escape values by solid guessing (see guess_loop).
 driver.render_guessed_unit = protected(guess_loop)
 
