@@ -377,6 +377,7 @@ fn bad_palette_flags_exit_1_saying_what_to_write() {
         "--offset",
         "--inside-colour",
         ".ugr:NAME",
+        "--colouring <NAME|FILE.lua>",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
