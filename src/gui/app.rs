@@ -4,6 +4,7 @@
 //! to render. The kernel being edited is an `EditedKernel` inside the persisted settings;
 //! the rest of its state is grouped in `parts`.
 
+mod colouring;
 mod files;
 mod panels;
 mod parts;
@@ -27,8 +28,8 @@ use super::scheduler::{Change, Decision, Passes, RenderScheduler};
 use super::settings::{MAX_FILM_FRAMES, Settings};
 use super::timings::{BenchState, Timings, kernel_hash};
 use super::workers::{
-    BackgroundEvent, BackgroundThread, ExportFailure, ExportJob, FilmJob, OpenedDocument,
-    OpeningThread, Pass, RenderEvent, RenderThread, Waker,
+    BackgroundEvent, BackgroundThread, ColouringThread, ExportFailure, ExportJob, FilmJob,
+    OpenedDocument, OpeningThread, Pass, RenderEvent, RenderThread, Waker,
 };
 use crate::engine::bench::BenchPlan;
 use crate::engine::kernel::{ParameterSpec, ParameterValue, resolve_leniently};
@@ -176,8 +177,10 @@ impl MoonbrotApp {
             .map_err(|error| format!("cannot start the render thread: {error}"))?;
         let background = BackgroundThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the background thread: {error}"))?;
-        let opening = OpeningThread::spawn(waker)
+        let opening = OpeningThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the opening thread: {error}"))?;
+        let colouring = ColouringThread::spawn(waker)
+            .map_err(|error| format!("cannot start the colouring thread: {error}"))?;
         let screenshot = screenshot.map(|request| Screenshot {
             path: request.path,
             started: Instant::now(),
@@ -195,6 +198,7 @@ impl MoonbrotApp {
                 render,
                 background,
                 opening,
+                colouring,
                 dialogs: Dialogs::new(file_dialogs),
                 autosave: None,
             },
@@ -315,6 +319,7 @@ impl MoonbrotApp {
             || self.canvas.progress.is_some()
             || self.threads.background.is_busy()
             || self.threads.opening.is_busy()
+            || self.threads.colouring.is_busy()
             || self.threads.dialogs.open_dialog().is_some()
     }
 
@@ -460,6 +465,9 @@ impl MoonbrotApp {
                     .show(ctx, DialogPurpose::ExportPng, Some(name));
             }
             Command::ExportTo(path) => self.start_export(path),
+            Command::ShowEditorTab(_) | Command::ColouringEdited | Command::UseLuaColouring(_) => {
+                self.apply_colouring_command(ctx, command);
+            }
             Command::OpenGradient => self.ask_for_gradient_file(ctx),
             Command::OpenGradientFile(path) => self.open_gradient_file(ctx, &path),
             Command::ExportGradient => self.ask_where_to_save_gradient(ctx),
@@ -477,7 +485,7 @@ impl MoonbrotApp {
             }
             Command::Set(setting) => {
                 let change = match setting {
-                    RenderSetting::Palette(_) => Change::Palette,
+                    RenderSetting::Palette(_) | RenderSetting::Colouring(_) => Change::Palette,
                     _ => Change::RenderSettings,
                 };
                 let changed = self.settings.set(setting);
@@ -510,6 +518,7 @@ impl MoonbrotApp {
                         stored.palette,
                         stored.parameters.into_iter().collect(),
                         stored.guessing,
+                        stored.colouring,
                     )),
                 };
                 self.offer(opening, now);
@@ -582,11 +591,12 @@ impl MoonbrotApp {
         self.gestures.picking = None;
         self.layout.editor_scroll_to_start = true;
         match opening.stored {
-            Some((max_iter, palette, parameters, guessing)) => {
+            Some((max_iter, palette, parameters, guessing, colouring)) => {
                 self.settings.max_iter = Some(max_iter);
                 self.settings.palette = palette;
                 self.settings.parameters = parameters;
                 self.settings.guessing = guessing;
+                self.use_stored_colouring(colouring);
             }
             None => self.settings.parameters.clear(),
         }
@@ -629,6 +639,7 @@ impl MoonbrotApp {
         self.threads.background.export(ExportJob {
             request,
             palette: self.settings.palette.clone(),
+            colouring: self.settings.colouring.clone(),
             path,
             supersample: self.settings.export_supersample,
         });
@@ -648,6 +659,7 @@ impl MoonbrotApp {
         self.threads.background.film(FilmJob {
             request,
             palette: self.settings.palette.clone(),
+            colouring: self.settings.colouring.clone(),
             supersample: self.settings.export_supersample,
             start: self.view(),
             end,
@@ -658,6 +670,7 @@ impl MoonbrotApp {
 
     /// Takes in what the threads and dialogs reported since the last frame.
     fn poll(&mut self, ctx: &egui::Context) {
+        self.poll_colouring();
         for event in self.threads.render.poll() {
             self.on_render_event(ctx, event);
         }
@@ -772,6 +785,7 @@ impl MoonbrotApp {
                         let layer =
                             Layer::new(ctx, output.image, output.view, &self.settings.palette);
                         self.canvas.base = Some(layer);
+                        self.colour_base();
                     }
                     Pass::Full => {
                         self.settings.kernel.record_run(Ok(output.kernel));
@@ -825,16 +839,7 @@ impl MoonbrotApp {
     fn follow_schedule(&mut self, ctx: &egui::Context) {
         match self.scheduler.decide(Instant::now(), self.image_size_px()) {
             Decision::Idle => {}
-            Decision::Recolour => {
-                let palette = self.settings.palette.clone();
-                if let Some(base) = &mut self.canvas.base {
-                    base.recolour(&palette);
-                }
-                if let Some(progress) = &mut self.canvas.progress {
-                    progress.recolour(&palette);
-                }
-                ctx.request_repaint();
-            }
+            Decision::Recolour => self.recolour(ctx),
             Decision::Render(passes) => self.start_render(ctx, passes),
             Decision::WaitFor(delay) => ctx.request_repaint_after(delay),
         }

@@ -146,7 +146,16 @@ impl Layer {
         }
     }
 
-    /// Recolours it in place.
+    /// Shows `colours` (as a colouring coloured its values) in place.
+    pub fn show_colours(&mut self, colours: &image::RgbImage) {
+        let size = [colours.width() as usize, colours.height() as usize];
+        self.texture.set(
+            egui::ColorImage::from_rgb(size, colours.as_raw()),
+            TextureOptions::LINEAR,
+        );
+    }
+
+    /// Recolours it in place with the palette's smooth colouring.
     pub fn recolour(&mut self, palette: &Palette) {
         self.texture
             .set(colour_whole(palette, &self.image), TextureOptions::LINEAR);

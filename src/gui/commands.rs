@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 use super::canvas::ViewChange;
-use super::settings::{ExportScale, SizeChoice};
+use super::settings::{EditorTab, ExportScale, SizeChoice};
 use super::workers::OpenedDocument;
 use crate::engine::BigFloat;
 use crate::engine::kernel::ParameterValue;
-use crate::engine::output::Palette;
+use crate::engine::output::{Colouring, Palette};
 
 /// Everything a user can ask for, and what the threads report that changes the settings
 /// or the edited kernel (so that every change goes through `apply`).
@@ -88,6 +88,12 @@ pub enum Command {
     CancelBackground,
     /// Run the seed article's benchmark.
     RunBenchmark,
+    /// Show the kernel's or the colouring's editor.
+    ShowEditorTab(EditorTab),
+    /// The user typed in the colouring editor.
+    ColouringEdited,
+    /// Colour with the colouring editor's Lua (true) or smooth (false).
+    UseLuaColouring(bool),
     /// Ask for a gradient file (.ggr, .map, .ugr) and colour with it.
     OpenGradient,
     /// Read this gradient file and colour with it.
@@ -126,8 +132,10 @@ pub enum RenderSetting {
     MaxIter(Option<u32>),
     /// Solid guessing on or off.
     Guessing(bool),
-    /// The colouring (recolours without rendering).
+    /// The gradient, density, offset, inside colour (recolours without rendering).
     Palette(Palette),
+    /// The colouring in use (recolours without rendering).
+    Colouring(Colouring),
 }
 
 /// A keyboard shortcut and when it applies.

@@ -8,6 +8,8 @@ use egui_extras::syntax_highlighting::{CodeTheme, highlight};
 
 /// The accessible label of the source editor (tests find it by this).
 pub const SOURCE_LABEL: &str = "Kernel source (Lua)";
+/// The accessible label of the colouring editor (tests find it by this).
+pub const COLOURING_SOURCE_LABEL: &str = "Colouring source (Lua)";
 
 /// Width of the line-number gutter, in monospace characters.
 const GUTTER_CHARS: f32 = 5.0;
@@ -26,12 +28,13 @@ pub struct EditorResponse {
 /// the first frame: a scroll position from an earlier session means nothing now).
 pub fn editor_ui(
     ui: &mut Ui,
+    label_text: &str,
     source: &mut String,
     error_line: Option<u32>,
     error_text: Option<&str>,
     scroll_to_start: bool,
 ) -> EditorResponse {
-    let label = ui.label(SOURCE_LABEL);
+    let label = ui.label(label_text);
     let theme = CodeTheme::from_memory(ui.ctx(), ui.style());
     let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, _wrap_width: f32| {
         let mut job = highlight(ui.ctx(), ui.style(), &theme, text.as_str(), "lua");
@@ -44,7 +47,7 @@ pub fn editor_ui(
 
     let mut response = EditorResponse::default();
     let mut scroll_area = egui::ScrollArea::both()
-        .id_salt("kernel-editor")
+        .id_salt(label_text)
         .auto_shrink([false, false]);
     if scroll_to_start {
         scroll_area = scroll_area.scroll_offset(egui::Vec2::ZERO);

@@ -28,7 +28,7 @@ pub use canvas::{Gesture, ViewChange, complex_at};
 pub use commands::{Command, RenderSetting, shortcuts};
 pub use dialogs::{DialogPurpose, FileDialogs};
 pub use edited_kernel::{EditedKernel, Origin};
-pub use editor::SOURCE_LABEL;
+pub use editor::{COLOURING_SOURCE_LABEL, SOURCE_LABEL};
 pub use settings::{ExportScale, Settings, SizeChoice};
 pub use workers::ExportFailure;
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use super::commands::RenderSetting;
 use super::edited_kernel::EditedKernel;
 use crate::engine::kernel::ParameterValues;
-use crate::engine::output::Palette;
+use crate::engine::output::{Colouring, Palette};
 use crate::engine::render::{ParameterPolicy, default_thread_count};
 use crate::engine::{RenderRequest, View};
 
@@ -117,8 +117,14 @@ pub struct Settings {
     pub threads: usize,
     /// The user's iteration limit; None for the kernel's own.
     pub max_iter: Option<u32>,
-    /// Colouring.
+    /// Gradient, density, offset, inside colour.
     pub palette: Palette,
+    /// How values become colours: smooth, or the Lua colouring in use.
+    pub colouring: Colouring,
+    /// The colouring editor's text (kept while smooth is chosen).
+    pub colouring_source: String,
+    /// The editor panel's tab.
+    pub editor_tab: EditorTab,
     /// Re-render shortly after typing stops.
     pub auto_run: bool,
     /// Export resolution.
@@ -137,6 +143,29 @@ pub struct Settings {
     pub film_frames: u32,
 }
 
+/// The editor panel's tabs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EditorTab {
+    /// The kernel's source.
+    #[default]
+    Kernel,
+    /// The colouring's source and choice.
+    Colouring,
+}
+
+/// What the colouring editor holds at first: a colouring to start from.
+pub const EXAMPLE_COLOURING: &str = "\
+-- A colouring: colour(v) gets a pixel's escape value as stored and returns r, g, b in
+-- 0..1. gradient(t) is the palette's gradient at t turns. Inside pixels get the inside
+-- colour (set colour_inside = true to colour them here, with v = nil).
+function colour(v)
+  local r, g, b = gradient(0.1 * math.sqrt(v))
+  -- Every other band a little darker.
+  local shade = math.floor(v) % 2 == 0 and 1 or 0.8
+  return r * shade, g * shade, b * shade
+end
+";
+
 /// Frames a zoom film may have in the window.
 pub const MAX_FILM_FRAMES: u32 = 10_000;
 
@@ -153,6 +182,7 @@ impl Settings {
             RenderSetting::MaxIter(max_iter) => replace_if_new(&mut self.max_iter, max_iter),
             RenderSetting::Guessing(guessing) => replace_if_new(&mut self.guessing, guessing),
             RenderSetting::Palette(palette) => replace_if_new(&mut self.palette, palette),
+            RenderSetting::Colouring(colouring) => replace_if_new(&mut self.colouring, colouring),
         }
     }
 
@@ -190,6 +220,9 @@ impl Default for Settings {
             threads: default_thread_count(),
             max_iter: None,
             palette: Palette::default(),
+            colouring: Colouring::Smooth,
+            colouring_source: EXAMPLE_COLOURING.to_owned(),
+            editor_tab: EditorTab::Kernel,
             auto_run: true,
             export_scale: ExportScale::Double,
             parameters: ParameterValues::new(),

@@ -2,7 +2,7 @@
 //! cancels the one in flight). `RenderThread` renders what the user explores (a coarse
 //! preview pass, then the full image, rows sent back as they complete). `BackgroundThread`
 //! runs exports and the benchmark on an engine of its own, so exploring never cancels
-//! them. Both wake the UI with `request_repaint` when they have something; the UI polls
+//! them. `ColouringThread` runs Lua colourings over the image on screen. All wake the UI with `request_repaint` when they have something; the UI polls
 //! their channels each frame.
 
 use std::path::PathBuf;
@@ -13,12 +13,14 @@ use std::thread::JoinHandle;
 use crate::engine::bench::{BenchCell, BenchPlan, run_bench};
 use crate::engine::kernel::resolve;
 use crate::engine::output::{
-    Colouring, DEFAULT_BAND_BYTES, Document, Film, Palette, PosterError, PosterFormat, PosterJob,
-    PosterProgress, read_document, render_film, render_poster,
+    Colouring, ColouringError, ColouringOptions, DEFAULT_BAND_BYTES, Document, Film, Palette,
+    PosterError, PosterFormat, PosterJob, PosterProgress, colour_image, read_document, render_film,
+    render_poster,
 };
 use crate::engine::{
     CancelToken, DocumentError, Engine, EngineOptions, ExportError, KernelLog, OutputMode,
-    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderProgress, RenderRequest, View,
+    PRINT_LINES_PER_RUN, RenderError, RenderOutput, RenderProgress, RenderRequest, ValueImage,
+    View,
 };
 
 /// Which pass of an exploring render.
@@ -327,6 +329,8 @@ pub struct ExportJob {
     pub request: RenderRequest,
     /// How to colour it.
     pub palette: Palette,
+    /// How values become colours.
+    pub colouring: Colouring,
     /// Where to write it.
     pub path: PathBuf,
     /// Samples per pixel along each side (1: none).
@@ -371,7 +375,7 @@ pub enum BackgroundEvent {
 }
 
 enum BackgroundJob {
-    Export(ExportJob),
+    Export(Box<ExportJob>),
     Film(Box<FilmJob>),
     Benchmark(BenchPlan),
 }
@@ -382,6 +386,8 @@ pub struct FilmJob {
     pub request: RenderRequest,
     /// How to colour it.
     pub palette: Palette,
+    /// How values become colours.
+    pub colouring: Colouring,
     /// Samples per pixel along each side.
     pub supersample: u32,
     /// The first frame's view.
@@ -437,7 +443,7 @@ impl BackgroundThread {
 
     /// Starts an export.
     pub fn export(&mut self, job: ExportJob) {
-        self.thread.submit(BackgroundJob::Export(job));
+        self.thread.submit(BackgroundJob::Export(Box::new(job)));
     }
 
     /// Starts recording a zoom film.
@@ -558,7 +564,7 @@ fn run_film(
         poster: PosterJob {
             request: job.request.clone(),
             palette: job.palette.clone(),
-            colouring: Colouring::Smooth,
+            colouring: job.colouring.clone(),
             supersample: job.supersample,
             rows: None,
             band_bytes: DEFAULT_BAND_BYTES,
@@ -588,7 +594,7 @@ fn run_export(
     let poster = PosterJob {
         request: job.request.clone(),
         palette: job.palette.clone(),
-        colouring: Colouring::Smooth,
+        colouring: job.colouring.clone(),
         supersample: job.supersample,
         rows: None,
         band_bytes: DEFAULT_BAND_BYTES,
@@ -610,4 +616,73 @@ fn run_export(
         });
     })?;
     Ok(job.path.clone())
+}
+
+/// A recolouring with a Lua colouring: the values of the image on screen and what to
+/// colour them with.
+pub struct ColouringJob {
+    /// The values.
+    pub image: Arc<ValueImage>,
+    /// The palette (inside colour, `gradient(t)`).
+    pub palette: Palette,
+    /// The colouring.
+    pub colouring: Colouring,
+    /// Threads, one Lua state each.
+    pub threads: usize,
+}
+
+/// A recolouring's outcome, for the job with this id.
+pub struct ColouringDone {
+    /// The job's id (only the newest job's outcome is shown).
+    pub id: u64,
+    /// The colours, or why not.
+    pub result: Result<image::RgbImage, ColouringError>,
+}
+
+/// The longest a colouring may take in the window before it is stopped (an endless loop
+/// in it is stopped then, with a message).
+const COLOURING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The thread that runs Lua colourings over the image on screen, so the UI never waits
+/// for one (a newer recolouring cancels the one in flight).
+pub struct ColouringThread {
+    thread: JobThread<ColouringJob, ColouringDone>,
+}
+
+impl ColouringThread {
+    /// Starts the thread.
+    pub fn spawn(waker: Waker) -> std::io::Result<Self> {
+        let thread = JobThread::spawn(
+            "moonbrot-gui-colour",
+            waker,
+            |events: EventSender<ColouringDone>| {
+                move |id, job: ColouringJob, cancel: &CancelToken| {
+                    let options = ColouringOptions {
+                        threads: job.threads,
+                        timeout: Some(COLOURING_TIMEOUT),
+                        memory_limit_bytes: EngineOptions::default().memory_limit_bytes,
+                    };
+                    let result =
+                        colour_image(&job.image, &job.palette, &job.colouring, &options, cancel);
+                    events.send(ColouringDone { id, result });
+                }
+            },
+        )?;
+        Ok(Self { thread })
+    }
+
+    /// Colours `job` (cancelling the one in flight); returns its id.
+    pub fn colour(&mut self, job: ColouringJob) -> u64 {
+        self.thread.submit(job)
+    }
+
+    /// True while a colouring runs.
+    pub fn is_busy(&self) -> bool {
+        self.thread.is_busy()
+    }
+
+    /// The outcomes since the last call.
+    pub fn poll(&mut self) -> Vec<ColouringDone> {
+        self.thread.poll()
+    }
 }

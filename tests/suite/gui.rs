@@ -12,8 +12,8 @@ use egui_kittest::kittest::Queryable;
 use moonbrot::engine::geometry::BigFloat;
 use moonbrot::engine::{KernelError, Precision, RenderError, View};
 use moonbrot::gui::{
-    AppOptions, DialogPurpose, FileDialogs, MoonbrotApp, SOURCE_LABEL, Settings, SizeChoice,
-    complex_at,
+    AppOptions, COLOURING_SOURCE_LABEL, DialogPurpose, FileDialogs, MoonbrotApp, SOURCE_LABEL,
+    Settings, SizeChoice, complex_at,
 };
 
 /// File dialogs that answer with a path set by the test and never open a window.
@@ -1482,4 +1482,73 @@ fn the_gradient_editor_adds_moves_and_deletes_stops_without_rendering() {
     let deleted = harness.state().settings().palette.gradient.clone();
     assert_eq!(deleted.stops().len(), stops_before);
     assert_eq!(deleted.segments().len(), original.segments().len());
+}
+
+#[test]
+fn a_lua_colouring_typed_in_the_window_recolours_without_rendering_and_is_exported() {
+    let Some(mut harness) = wgpu_harness() else {
+        return;
+    };
+    let runs = harness.state().runs().len();
+    let before = mean_colour_on_screen(&mut harness);
+    harness.get_by_label("Colouring code").click();
+    settle(&mut harness);
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::UseLuaColouring(true));
+    // Replace the example with a colouring that paints every outside pixel red.
+    harness.get_by_label(COLOURING_SOURCE_LABEL).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness
+        .get_by_label(COLOURING_SOURCE_LABEL)
+        .type_text("function colour(v) return 1, 0, 0 end\n");
+    settle(&mut harness);
+    assert!(
+        harness.state().colouring_error().is_none(),
+        "{:?}",
+        harness.state().colouring_error()
+    );
+    let after = mean_colour_on_screen(&mut harness);
+    assert!(
+        after[0] > 120.0 && after[1] < 10.0 && after[2] < 10.0,
+        "red and black: {after:?} (before {before:?})"
+    );
+    assert_eq!(harness.state().runs().len(), runs, "pixel never ran again");
+    // Export colours with it and keeps it in the document.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("red.png");
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::ExportTo(path.clone()));
+    settle(&mut harness);
+    let document = moonbrot::engine::output::read_document(&path).expect("exported");
+    assert!(
+        matches!(&document.colouring, moonbrot::engine::output::Colouring::Lua { source, .. }
+            if source == "function colour(v) return 1, 0, 0 end\n"),
+        "{:?}",
+        document.colouring
+    );
+    let exported = image::open(&path).expect("png").to_rgb8();
+    assert!(
+        exported
+            .pixels()
+            .all(|pixel| [[255, 0, 0], [0, 0, 0]].contains(&pixel.0))
+    );
+    // A syntax error is shown at its line; the image keeps its colours.
+    harness
+        .get_by_label(COLOURING_SOURCE_LABEL)
+        .type_text("function broken(\n");
+    settle(&mut harness);
+    let error = harness
+        .state()
+        .colouring_error()
+        .expect("an error")
+        .to_string();
+    assert!(error.contains("syntax error: line"), "{error}");
+    harness.get_by_label_contains("colouring colouring: syntax error");
+    assert_eq!(mean_colour_on_screen(&mut harness), after);
+    assert_eq!(harness.state().runs().len(), runs, "pixel never ran again");
 }

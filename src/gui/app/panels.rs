@@ -15,10 +15,12 @@ const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
 /// How wide the settings panel may be dragged, in points.
 const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
 use crate::engine::kernel::SHIPPED_KERNELS;
+use crate::engine::output::{Colouring, ColouringError};
 use crate::engine::{BigFloat, MaxIterChoice, Precision, PrecisionChoice, RenderError};
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
-use crate::gui::editor::editor_ui;
+use crate::gui::editor::{COLOURING_SOURCE_LABEL, SOURCE_LABEL, editor_ui};
+use crate::gui::settings::EditorTab;
 use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH, MAX_FILM_FRAMES};
 
 impl MoonbrotApp {
@@ -108,9 +110,78 @@ impl MoonbrotApp {
         }
     }
 
-    /// The kernel picker, file buttons, Run, messages, the log and the editor.
+    /// The tabs, then the kernel's (picker, file buttons, Run, messages, log, editor) or
+    /// the colouring's.
     fn editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
         self.recovery_banner_ui(ctx, ui);
+        ui.horizontal(|ui| {
+            for (tab, text) in [
+                (EditorTab::Kernel, "Kernel code"),
+                (EditorTab::Colouring, "Colouring code"),
+            ] {
+                if ui
+                    .selectable_label(self.settings.editor_tab == tab, text)
+                    .clicked()
+                {
+                    self.commands.push(Command::ShowEditorTab(tab));
+                }
+            }
+        });
+        ui.separator();
+        match self.settings.editor_tab {
+            EditorTab::Kernel => self.kernel_editor_panel(ctx, ui),
+            EditorTab::Colouring => self.colouring_editor_panel(ui),
+        }
+    }
+
+    /// The colouring's choice (smooth or the Lua below), its error and its editor.
+    fn colouring_editor_panel(&mut self, ui: &mut Ui) {
+        let using_lua = matches!(self.settings.colouring, Colouring::Lua { .. });
+        ui.horizontal(|ui| {
+            let label = ui.label("Colour with");
+            let mut use_lua = using_lua;
+            egui::ComboBox::from_id_salt("colouring-choice")
+                .selected_text(if using_lua {
+                    "the Lua below"
+                } else {
+                    "smooth (the palette)"
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut use_lua, false, "smooth (the palette)");
+                    ui.selectable_value(&mut use_lua, true, "the Lua below");
+                })
+                .response
+                .labelled_by(label.id);
+            if use_lua != using_lua {
+                self.commands.push(Command::UseLuaColouring(use_lua));
+            }
+        });
+        let error = self.notices.colouring_error.as_ref().filter(|_| using_lua);
+        let error_text = error.map(ToString::to_string);
+        // One line kept for the message either way, so the editor does not jump.
+        match &error_text {
+            Some(text) => ui.colored_label(ui.visuals().error_fg_color, text),
+            None if using_lua => {
+                ui.weak("colour(v) returns r, g, b in 0..1; the image recolours as you type")
+            }
+            None => ui.weak("Choose \"the Lua below\" to colour with this code"),
+        };
+        let response = editor_ui(
+            ui,
+            COLOURING_SOURCE_LABEL,
+            &mut self.settings.colouring_source,
+            error.and_then(ColouringError::line),
+            error_text.as_deref(),
+            false,
+        );
+        self.layout.editor_has_focus = response.has_focus;
+        if response.changed {
+            self.commands.push(Command::ColouringEdited);
+        }
+    }
+
+    /// The kernel picker, file buttons, Run, messages, the log and the editor.
+    fn kernel_editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
         self.kernel_buttons(ctx, ui);
         if let Some(outcome) = &self.notices.file_outcome {
             match outcome {
@@ -154,6 +225,7 @@ impl MoonbrotApp {
         }
         let response = editor_ui(
             ui,
+            SOURCE_LABEL,
             self.settings.kernel.text_mut(),
             error_line,
             error_text.as_deref(),

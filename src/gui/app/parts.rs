@@ -12,12 +12,12 @@ use super::super::dialogs::Dialogs;
 use super::super::edited_kernel::{EditedKernel, Origin};
 use super::super::recovery::Autosave;
 use super::super::workers::{
-    BackgroundThread, ExportFailure, OpenFailure, OpeningThread, RenderThread,
+    BackgroundThread, ColouringThread, ExportFailure, OpenFailure, OpeningThread, RenderThread,
 };
 use super::{MIN_TEXTURE_SIDE, ScreenshotOutcome};
 use crate::engine::geometry::default_home;
 use crate::engine::kernel::{KernelFileError, ParameterSpec, ParameterValues};
-use crate::engine::output::Palette;
+use crate::engine::output::{Colouring, ColouringError, Palette};
 use crate::engine::render::ReferenceSummary;
 use crate::engine::{MaxIterChoice, Precision, View};
 
@@ -29,6 +29,8 @@ pub(super) struct Threads {
     pub background: BackgroundThread,
     /// Reads and checks moonbrot PNGs before they are opened (`moonbrot-gui-open`).
     pub opening: OpeningThread,
+    /// Runs Lua colourings over the image on screen (`moonbrot-gui-colour`).
+    pub colouring: ColouringThread,
     /// File dialogs, each on a helper thread.
     pub dialogs: Dialogs,
     /// Writes the editor text and settings to the state folder (None: not kept).
@@ -55,6 +57,8 @@ pub(super) struct Rendering {
     pub shown_reference: Option<ReferenceSummary>,
     /// The iteration limit of the image on screen, and how it was chosen.
     pub shown_max_iter: Option<(u32, MaxIterChoice)>,
+    /// The newest Lua colouring job, whose colours are the ones to show.
+    pub colouring_job: Option<u64>,
 }
 
 impl Default for Rendering {
@@ -69,6 +73,7 @@ impl Default for Rendering {
             shown_precision: None,
             shown_reference: None,
             shown_max_iter: None,
+            colouring_job: None,
         }
     }
 }
@@ -97,6 +102,8 @@ pub(super) struct Notices {
     pub restore_problems: Vec<String>,
     /// What the last Open or Export of a gradient did: what was done, or why not.
     pub gradient_outcome: Option<Result<String, String>>,
+    /// Why the Lua colouring in use failed last (the image keeps its colours).
+    pub colouring_error: Option<ColouringError>,
 }
 
 /// The layout measured each frame, and what the next frame must do to it.
@@ -147,8 +154,8 @@ pub(super) struct Opening {
     pub kernel: EditedKernel,
     /// The view to show; None for the kernel's home.
     pub view: Option<View>,
-    /// The iteration limit, palette, parameter values and guessing a PNG stores.
-    pub stored: Option<(u32, Palette, ParameterValues, bool)>,
+    /// The iteration limit, palette, parameter values, guessing and colouring a PNG stores.
+    pub stored: Option<(u32, Palette, ParameterValues, bool, Colouring)>,
 }
 
 impl Opening {

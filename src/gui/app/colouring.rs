@@ -1,0 +1,121 @@
+//! The window's colourings: the smooth palette recolours on the UI thread (a few
+//! milliseconds); a Lua colouring runs on the colouring thread over the values of the image
+//! on screen, after each render and each change of palette or colouring, and its colours
+//! replace the texture when they arrive (only the newest job's). The colouring editor's
+//! commands: its tab, its text, and whether its Lua is used.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::MoonbrotApp;
+use crate::engine::output::Colouring;
+use crate::gui::commands::{Command, RenderSetting};
+use crate::gui::scheduler::Change;
+use crate::gui::settings::EditorTab;
+use crate::gui::workers::ColouringJob;
+
+/// The name a colouring from the window's editor goes by in documents and messages.
+pub(super) const WINDOW_COLOURING_NAME: &str = "colouring";
+
+impl MoonbrotApp {
+    /// Why the Lua colouring in use failed last, if it did.
+    pub fn colouring_error(&self) -> Option<&crate::engine::output::ColouringError> {
+        self.notices.colouring_error.as_ref()
+    }
+
+    /// Recolours the images on screen with the palette and the colouring in use.
+    pub(super) fn recolour(&mut self, ctx: &egui::Context) {
+        let palette = self.settings.palette.clone();
+        if let Some(progress) = &mut self.canvas.progress {
+            // Rows still arriving are shown smooth; the finished image gets the colouring.
+            progress.recolour(&palette);
+        }
+        match &self.settings.colouring {
+            Colouring::Smooth => {
+                self.rendering.colouring_job = None;
+                self.notices.colouring_error = None;
+                if let Some(base) = &mut self.canvas.base {
+                    base.recolour(&palette);
+                }
+            }
+            Colouring::Lua { .. } => self.colour_base(),
+        }
+        ctx.request_repaint();
+    }
+
+    /// Starts the Lua colouring of the image on screen, if one is in use.
+    pub(super) fn colour_base(&mut self) {
+        let (Some(base), Colouring::Lua { .. }) = (&self.canvas.base, &self.settings.colouring)
+        else {
+            return;
+        };
+        let job = ColouringJob {
+            image: Arc::new(base.image.clone()),
+            palette: self.settings.palette.clone(),
+            colouring: self.settings.colouring.clone(),
+            threads: self.settings.threads,
+        };
+        self.rendering.colouring_job = Some(self.threads.colouring.colour(job));
+    }
+
+    /// Shows what the colouring thread finished: the newest job's colours, or its error
+    /// (the image keeps the colours it had).
+    pub(super) fn poll_colouring(&mut self) {
+        for done in self.threads.colouring.poll() {
+            if Some(done.id) != self.rendering.colouring_job {
+                continue; // a superseded job
+            }
+            match done.result {
+                Ok(colours) => {
+                    self.notices.colouring_error = None;
+                    if let Some(base) = &mut self.canvas.base
+                        && base.size_px() == (colours.width(), colours.height())
+                    {
+                        base.show_colours(&colours);
+                    }
+                }
+                Err(error) => self.notices.colouring_error = Some(error),
+            }
+        }
+    }
+
+    /// Applies the colouring editor's commands.
+    pub(super) fn apply_colouring_command(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::ShowEditorTab(tab) => self.settings.editor_tab = tab,
+            Command::ColouringEdited => {
+                if matches!(self.settings.colouring, Colouring::Lua { .. }) {
+                    self.use_editor_colouring(ctx);
+                }
+            }
+            Command::UseLuaColouring(true) => self.use_editor_colouring(ctx),
+            Command::UseLuaColouring(false) => {
+                self.apply(
+                    ctx,
+                    Command::Set(RenderSetting::Colouring(Colouring::Smooth)),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Colours with the colouring editor's text.
+    fn use_editor_colouring(&mut self, ctx: &egui::Context) {
+        let colouring = Colouring::Lua {
+            name: WINDOW_COLOURING_NAME.to_owned(),
+            source: self.settings.colouring_source.clone(),
+        };
+        self.apply(ctx, Command::Set(RenderSetting::Colouring(colouring)));
+    }
+
+    /// Puts a document's colouring in use: a Lua one also fills the colouring editor.
+    pub(super) fn use_stored_colouring(&mut self, colouring: Colouring) {
+        if let Colouring::Lua { source, .. } = &colouring {
+            self.settings.colouring_source.clone_from(source);
+            self.settings.editor_tab = EditorTab::Colouring;
+        }
+        let changed = self.settings.set(RenderSetting::Colouring(colouring));
+        self.scheduler
+            .changed_if(changed, Change::Palette, Instant::now());
+    }
+}
