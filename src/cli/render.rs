@@ -71,9 +71,9 @@ pub(crate) struct RenderArgs {
     /// black, or the --from image's.
     #[arg(long, value_name = "COLOUR", allow_hyphen_values = true)]
     inside_colour: Option<String>,
-    /// How values become colours: smooth (the palette's gradient), or a Lua file defining
-    /// colour(v1, ...) that returns r, g, b in 0..1. Default: smooth, or the --from
-    /// image's.
+    /// How values become colours: smooth (the palette's gradient), histogram (escape
+    /// values equalised over the image), or a Lua file defining colour(v1, ...) that
+    /// returns r, g, b in 0..1. Default: smooth, or the --from image's.
     #[arg(long, value_name = "NAME|FILE.lua")]
     colouring: Option<String>,
     /// Set a kernel parameter (repeatable): NAME=VALUE; a complex value is RE,IM, a
@@ -396,13 +396,15 @@ fn gradient_from_spec(spec: &str) -> Result<Gradient, CliError> {
 /// `--colouring`: a shipped colouring's name, or a Lua file (at most the kernel size
 /// limit, UTF-8).
 fn colouring_from_spec(spec: &str) -> Result<Colouring, CliError> {
-    if spec == "smooth" {
-        return Ok(Colouring::Smooth);
+    match spec {
+        "smooth" => return Ok(Colouring::Smooth),
+        "histogram" => return Ok(Colouring::Histogram),
+        _ => {}
     }
     let path = Path::new(spec);
     if !spec.ends_with(".lua") && !path.exists() {
         return Err(CliError::Input(format!(
-            "unknown colouring {spec:?}: choose smooth, or give a Lua file defining colour(v1, ...)"
+            "unknown colouring {spec:?}: choose smooth or histogram, or give a Lua file defining colour(v1, ...)"
         )));
     }
     let source = read_kernel_file(path).map_err(|error| {

@@ -465,7 +465,7 @@ impl MoonbrotApp {
                     .show(ctx, DialogPurpose::ExportPng, Some(name));
             }
             Command::ExportTo(path) => self.start_export(path),
-            Command::ShowEditorTab(_) | Command::ColouringEdited | Command::UseLuaColouring(_) => {
+            Command::ShowEditorTab(_) | Command::ColouringEdited | Command::UseColouring(_) => {
                 self.apply_colouring_command(ctx, command);
             }
             Command::OpenGradient => self.ask_for_gradient_file(ctx),
@@ -785,7 +785,7 @@ impl MoonbrotApp {
                         let layer =
                             Layer::new(ctx, output.image, output.view, &self.settings.palette);
                         self.canvas.base = Some(layer);
-                        self.colour_base();
+                        self.colour_new_base();
                     }
                     Pass::Full => {
                         self.settings.kernel.record_run(Ok(output.kernel));

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 use super::canvas::ViewChange;
-use super::settings::{EditorTab, ExportScale, SizeChoice};
+use super::settings::{ColouringChoice, EditorTab, ExportScale, SizeChoice};
 use super::workers::OpenedDocument;
 use crate::engine::BigFloat;
 use crate::engine::kernel::ParameterValue;
@@ -92,8 +92,8 @@ pub enum Command {
     ShowEditorTab(EditorTab),
     /// The user typed in the colouring editor.
     ColouringEdited,
-    /// Colour with the colouring editor's Lua (true) or smooth (false).
-    UseLuaColouring(bool),
+    /// Colour with smooth, histogram, or the colouring editor's Lua.
+    UseColouring(ColouringChoice),
     /// Ask for a gradient file (.ggr, .map, .ugr) and colour with it.
     OpenGradient,
     /// Read this gradient file and colour with it.

@@ -153,6 +153,35 @@ pub enum EditorTab {
     Colouring,
 }
 
+/// The colourings the colouring tab offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColouringChoice {
+    /// The palette's smooth mapping.
+    Smooth,
+    /// Escape values equalised over the image.
+    Histogram,
+    /// The colouring editor's Lua.
+    Lua,
+}
+
+impl ColouringChoice {
+    /// Every choice, with its name in the menu.
+    pub const ALL: [(ColouringChoice, &'static str); 3] = [
+        (Self::Smooth, "smooth (the palette)"),
+        (Self::Histogram, "histogram (equalised)"),
+        (Self::Lua, "the Lua below"),
+    ];
+
+    /// The choice `colouring` is.
+    pub fn of(colouring: &Colouring) -> Self {
+        match colouring {
+            Colouring::Smooth => Self::Smooth,
+            Colouring::Histogram => Self::Histogram,
+            Colouring::Lua { .. } => Self::Lua,
+        }
+    }
+}
+
 /// What the colouring editor holds at first: a colouring to start from.
 pub const EXAMPLE_COLOURING: &str = "\
 -- A colouring: colour(v) gets a pixel's escape value as stored and returns r, g, b in

@@ -345,3 +345,69 @@ fn recolour_one_megapixel_benchmark() {
         latencies[2], latencies[4]
     );
 }
+
+/// A gradient black on its first half, white on its second (a step at 0.5, hard edges).
+const HALF_BLACK_HALF_WHITE: &str = "GIMP Gradient\nName: halves\n2\n\
+    0 0.25 0.5 0 0 0 1 0 0 0 1 0 0\n\
+    0.5 0.75 1 1 1 1 1 1 1 1 1 0 0\n";
+
+/// The share of black and of white pixels among the pixels neither inside nor grey.
+fn black_and_white_shares(image: &image::RgbImage) -> (f64, f64) {
+    let (mut black, mut white) = (0_u64, 0_u64);
+    for pixel in image.pixels() {
+        match pixel.0 {
+            [0, 0, 0] => black += 1,
+            [255, 255, 255] => white += 1,
+            _ => {}
+        }
+    }
+    let total = (black + white).max(1) as f64;
+    (black as f64 / total, white as f64 / total)
+}
+
+#[test]
+fn histogram_colouring_gives_each_part_of_the_gradient_as_many_pixels() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gradient = dir.path().join("halves.ggr");
+    std::fs::write(&gradient, HALF_BLACK_HALF_WHITE).expect("write");
+    // Inside pixels in red, so they are not counted as black.
+    let render = |colouring: &str, size: &str, extra: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "render",
+            "--size",
+            size,
+            "--palette",
+            path_text(&gradient),
+            "--inside-colour",
+            "#ff0000",
+            "--colouring",
+            colouring,
+            "-o",
+            path_text(&out),
+        ];
+        args.extend_from_slice(extra);
+        let output = moonbrot(&args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        pixels(&out)
+    };
+    let (black, white) = black_and_white_shares(&render("histogram", "320x240", &[], "one.png"));
+    assert!(
+        (black - 0.5).abs() < 0.02 && (white - 0.5).abs() < 0.02,
+        "{black} {white}"
+    );
+    // The smooth colouring of the same view is far from even: no test without that.
+    let (smooth_black, _) = black_and_white_shares(&render("smooth", "320x240", &[], "smooth.png"));
+    assert!((smooth_black - 0.5).abs() > 0.1, "{smooth_black}");
+    // A poster in several bands ranks on a preview of the whole image: still even.
+    let (black, white) = black_and_white_shares(&render(
+        "histogram",
+        "1600x1200",
+        &["--band-memory", "16"],
+        "bands.png",
+    ));
+    assert!(
+        (black - 0.5).abs() < 0.03 && (white - 0.5).abs() < 0.03,
+        "{black} {white}"
+    );
+}

@@ -1485,7 +1485,7 @@ fn the_gradient_editor_adds_moves_and_deletes_stops_without_rendering() {
 }
 
 #[test]
-fn a_lua_colouring_typed_in_the_window_recolours_without_rendering_and_is_exported() {
+fn colourings_chosen_or_typed_in_the_window_recolour_without_rendering_and_are_exported() {
     let Some(mut harness) = wgpu_harness() else {
         return;
     };
@@ -1494,9 +1494,10 @@ fn a_lua_colouring_typed_in_the_window_recolours_without_rendering_and_is_export
     harness.get_by_label("Colouring code").click();
     settle(&mut harness);
     let ctx = harness.ctx.clone();
-    harness
-        .state_mut()
-        .apply(&ctx, moonbrot::gui::Command::UseLuaColouring(true));
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::UseColouring(moonbrot::gui::ColouringChoice::Lua),
+    );
     // Replace the example with a colouring that paints every outside pixel red.
     harness.get_by_label(COLOURING_SOURCE_LABEL).focus();
     harness.step();
@@ -1550,5 +1551,28 @@ fn a_lua_colouring_typed_in_the_window_recolours_without_rendering_and_is_export
     assert!(error.contains("syntax error: line"), "{error}");
     harness.get_by_label_contains("colouring colouring: syntax error");
     assert_eq!(mean_colour_on_screen(&mut harness), after);
+    assert_eq!(harness.state().runs().len(), runs, "pixel never ran again");
+    // Histogram, then smooth again: each recolours, nothing renders.
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::UseColouring(moonbrot::gui::ColouringChoice::Histogram),
+    );
+    settle(&mut harness);
+    let histogram = mean_colour_on_screen(&mut harness);
+    assert!(colour_distance(histogram, after) > 40.0, "{histogram:?}");
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::UseColouring(moonbrot::gui::ColouringChoice::Smooth),
+    );
+    settle(&mut harness);
+    let smooth = mean_colour_on_screen(&mut harness);
+    assert!(
+        colour_distance(smooth, before) < 1.0,
+        "{smooth:?} {before:?}"
+    );
+    assert!(
+        colour_distance(smooth, histogram) > 5.0,
+        "{smooth:?} {histogram:?}"
+    );
     assert_eq!(harness.state().runs().len(), runs, "pixel never ran again");
 }

@@ -1,5 +1,6 @@
 //! Colourings: how a render's stored values become colours, chosen without rendering
-//! again. `smooth` maps escape values through the palette's gradient (`Palette`); a Lua
+//! again. `smooth` maps escape values through the palette's gradient (`Palette`);
+//! `histogram` equalises them over the image (`EscapeDistribution`); a Lua
 //! colouring (`colour(v1, v2, ...)` returning r, g, b in 0..1) runs in sandboxed,
 //! stoppable Lua states, one per thread, over slices of the stored values (`colour_image`).
 //! Its errors name the colouring's line and the pixel, as a kernel's do.
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::gradient::byte_from_component;
+use super::histogram::EscapeDistribution;
 use super::palette::Palette;
 use crate::engine::error::KernelError;
 use crate::engine::kernel::{
@@ -34,6 +36,9 @@ pub enum Colouring {
     /// The escape value, smoothed, through the palette's gradient (density, offset).
     #[default]
     Smooth,
+    /// The escape values equalised over the image: each colour of the gradient covers
+    /// as many pixels as any other.
+    Histogram,
     /// The user's `colour(v1, ...)` in Lua.
     Lua {
         /// Where it came from (a file's name), for messages.
@@ -48,6 +53,7 @@ impl Colouring {
     pub fn name(&self) -> &str {
         match self {
             Self::Smooth => "smooth",
+            Self::Histogram => "histogram",
             Self::Lua { name, .. } => name,
         }
     }
@@ -157,6 +163,10 @@ pub fn colour_image(
     match colouring {
         _ if image.output == OutputMode::Rgb => Ok(palette.colourize(image)),
         Colouring::Smooth => Ok(palette.colourize(image)),
+        Colouring::Histogram => {
+            Ok(palette
+                .colourize_by_rank(image, EscapeDistribution::of_values(&image.values).as_ref()))
+        }
         Colouring::Lua { name, source } => {
             let rgb = colour_with_lua(image, palette, (name, source), options, cancel)?;
             Ok(

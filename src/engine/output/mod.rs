@@ -8,6 +8,7 @@ mod document;
 mod film;
 mod gradient;
 mod gradient_files;
+mod histogram;
 mod npy;
 mod palette;
 mod png;
@@ -22,6 +23,7 @@ pub use gradient::{
     Segment, byte_from_component, component_from_byte,
 };
 pub use gradient_files::{GradientFileError, read_gradient_file, write_ggr};
+pub use histogram::EscapeDistribution;
 pub use palette::Palette;
 pub use png::ExportError;
 pub use poster::{

@@ -10,6 +10,7 @@
 
 use super::colouring::{Colouring, ColouringError, ColouringOptions, colour_image};
 use super::document::{Document, DocumentError};
+use super::histogram::EscapeDistribution;
 use super::npy::{npy_header, npy_values};
 use super::palette::Palette;
 use super::png::{
@@ -18,6 +19,7 @@ use super::png::{
 use crate::engine::atomic_file::write_atomically_with;
 use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{Precision, View};
+use crate::engine::kernel::OutputMode;
 use crate::engine::render::{
     CancelToken, Engine, MaxIterChoice, ReferenceSummary, RenderProgress, RenderRequest, RowRange,
     band_alignment_rows, image_size_from,
@@ -35,6 +37,10 @@ pub const DEFAULT_BAND_BYTES: usize = 256 * 1024 * 1024;
 /// Bytes per sample in a band's buffers at most: three floats (a direct-colour kernel)
 /// and three bytes of colour.
 const BYTES_PER_SAMPLE: usize = 3 * 4 + 3;
+
+/// The widest preview a histogram colouring ranks a poster's values on, when the poster
+/// is written in several bands or by shards.
+const HISTOGRAM_PREVIEW_WIDTH: u32 = 512;
 
 /// Why a poster was not written; nothing is left behind.
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +296,28 @@ pub fn render_poster(
         }),
         ..job.request.clone()
     };
+    // Histogram colouring ranks values over the whole image: a poster in several bands or
+    // a shard ranks them on a preview of the whole image, at most PREVIEW_WIDTH wide.
+    let distribution = if job.colouring == Colouring::Histogram
+        && job.format == PosterFormat::Png
+        && (rows != whole || band_rows < rows.count)
+    {
+        let preview_width = width.min(HISTOGRAM_PREVIEW_WIDTH);
+        let preview_height =
+            ((u64::from(height) * u64::from(preview_width)) / u64::from(width)).max(1) as u32;
+        let preview = engine.render(
+            &RenderRequest {
+                width_px: preview_width,
+                height_px: preview_height,
+                rows: None,
+                ..job.request.clone()
+            },
+            cancel,
+        )?;
+        Some(EscapeDistribution::of_values(&preview.image.values))
+    } else {
+        None
+    };
     let mut bands = 0;
     let mut written = None;
     if job.format == PosterFormat::Npy && samples > 1 {
@@ -335,13 +363,18 @@ pub fn render_poster(
                         .map(|timeout| timeout.saturating_sub(started.elapsed())),
                     memory_limit_bytes: engine.memory_limit_bytes(),
                 };
-                let sampled = colour_image(
-                    &output.image,
-                    &job.palette,
-                    &job.colouring,
-                    &options,
-                    cancel,
-                )?;
+                let sampled = match &distribution {
+                    Some(distribution) if output.image.output == OutputMode::Escape => job
+                        .palette
+                        .colourize_by_rank(&output.image, distribution.as_ref()),
+                    _ => colour_image(
+                        &output.image,
+                        &job.palette,
+                        &job.colouring,
+                        &options,
+                        cancel,
+                    )?,
+                };
                 downsample(sampled.as_raw(), sampled_width, samples)
             }
             PosterFormat::Npy => npy_values(&output.image),

@@ -11,7 +11,7 @@ use super::MoonbrotApp;
 use crate::engine::output::Colouring;
 use crate::gui::commands::{Command, RenderSetting};
 use crate::gui::scheduler::Change;
-use crate::gui::settings::EditorTab;
+use crate::gui::settings::{ColouringChoice, EditorTab};
 use crate::gui::workers::ColouringJob;
 
 /// The name a colouring from the window's editor goes by in documents and messages.
@@ -31,16 +31,35 @@ impl MoonbrotApp {
             progress.recolour(&palette);
         }
         match &self.settings.colouring {
-            Colouring::Smooth => {
+            Colouring::Lua { .. } => self.colour_base(),
+            colouring => {
                 self.rendering.colouring_job = None;
                 self.notices.colouring_error = None;
                 if let Some(base) = &mut self.canvas.base {
-                    base.recolour(&palette);
+                    if *colouring == Colouring::Smooth {
+                        base.recolour(&palette);
+                    } else {
+                        base.recolour_by_rank(&palette);
+                    }
+                }
+            }
+        }
+        ctx.request_repaint();
+    }
+
+    /// Colours the image just rendered with the colouring in use, if it is not the
+    /// smooth one it was drawn with.
+    pub(super) fn colour_new_base(&mut self) {
+        match &self.settings.colouring {
+            Colouring::Smooth => {}
+            Colouring::Histogram => {
+                let palette = self.settings.palette.clone();
+                if let Some(base) = &mut self.canvas.base {
+                    base.recolour_by_rank(&palette);
                 }
             }
             Colouring::Lua { .. } => self.colour_base(),
         }
-        ctx.request_repaint();
     }
 
     /// Starts the Lua colouring of the image on screen, if one is in use.
@@ -87,12 +106,25 @@ impl MoonbrotApp {
                 if matches!(self.settings.colouring, Colouring::Lua { .. }) {
                     self.use_editor_colouring(ctx);
                 }
+                // The colouring's text lives in the settings: handed to the autosave at
+                // once, not at the next periodic save, so a kill loses none of it.
+                if self.screenshot.is_none()
+                    && let Some(autosave) = &mut self.threads.autosave
+                {
+                    autosave.offer_settings(&self.settings);
+                }
             }
-            Command::UseLuaColouring(true) => self.use_editor_colouring(ctx),
-            Command::UseLuaColouring(false) => {
+            Command::UseColouring(ColouringChoice::Lua) => self.use_editor_colouring(ctx),
+            Command::UseColouring(ColouringChoice::Smooth) => {
                 self.apply(
                     ctx,
                     Command::Set(RenderSetting::Colouring(Colouring::Smooth)),
+                );
+            }
+            Command::UseColouring(ColouringChoice::Histogram) => {
+                self.apply(
+                    ctx,
+                    Command::Set(RenderSetting::Colouring(Colouring::Histogram)),
                 );
             }
             _ => {}

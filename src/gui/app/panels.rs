@@ -20,7 +20,7 @@ use crate::engine::{BigFloat, MaxIterChoice, Precision, PrecisionChoice, RenderE
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::{COLOURING_SOURCE_LABEL, SOURCE_LABEL, editor_ui};
-use crate::gui::settings::EditorTab;
+use crate::gui::settings::{ColouringChoice, EditorTab};
 use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH, MAX_FILM_FRAMES};
 
 impl MoonbrotApp {
@@ -139,21 +139,23 @@ impl MoonbrotApp {
         let using_lua = matches!(self.settings.colouring, Colouring::Lua { .. });
         ui.horizontal(|ui| {
             let label = ui.label("Colour with");
-            let mut use_lua = using_lua;
+            let current = ColouringChoice::of(&self.settings.colouring);
+            let mut chosen = current;
+            let current_name = ColouringChoice::ALL
+                .iter()
+                .find(|(choice, _)| *choice == current)
+                .map_or("", |(_, name)| name);
             egui::ComboBox::from_id_salt("colouring-choice")
-                .selected_text(if using_lua {
-                    "the Lua below"
-                } else {
-                    "smooth (the palette)"
-                })
+                .selected_text(current_name)
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut use_lua, false, "smooth (the palette)");
-                    ui.selectable_value(&mut use_lua, true, "the Lua below");
+                    for (choice, name) in ColouringChoice::ALL {
+                        ui.selectable_value(&mut chosen, choice, name);
+                    }
                 })
                 .response
                 .labelled_by(label.id);
-            if use_lua != using_lua {
-                self.commands.push(Command::UseLuaColouring(use_lua));
+            if chosen != current {
+                self.commands.push(Command::UseColouring(chosen));
             }
         });
         let error = self.notices.colouring_error.as_ref().filter(|_| using_lua);
