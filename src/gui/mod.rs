@@ -29,7 +29,7 @@ pub use commands::{Command, RenderSetting, shortcuts};
 pub use dialogs::{DialogPurpose, FileDialogs};
 pub use edited_kernel::{EditedKernel, Origin};
 pub use editor::{COLOURING_SOURCE_LABEL, SOURCE_LABEL};
-pub use settings::{ColouringChoice, ExportScale, Settings, SizeChoice};
+pub use settings::{ColouringChoice, EditorTab, ExportScale, Settings, SizeChoice};
 pub use workers::ExportFailure;
 
 /// The window icon (a 64×64 render of the Mandelbrot kernel by moonbrot itself).

@@ -1576,3 +1576,55 @@ fn colourings_chosen_or_typed_in_the_window_recolour_without_rendering_and_are_e
     );
     assert_eq!(harness.state().runs().len(), runs, "pixel never ran again");
 }
+
+#[test]
+fn an_edited_gradient_and_a_typed_colouring_reach_disk_and_come_back_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = harness_on_state_dir(dir.path(), false);
+    let ctx = harness.ctx.clone();
+    let gradient = moonbrot::engine::output::read_gradient_file(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/gradients/Abstract_1.ggr")
+            .to_str()
+            .expect("utf-8"),
+    )
+    .expect("reads");
+    let palette = moonbrot::engine::output::Palette {
+        gradient: gradient.clone(),
+        ..moonbrot::engine::output::Palette::default()
+    };
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::Set(moonbrot::gui::RenderSetting::Palette(palette)),
+    );
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::ShowEditorTab(moonbrot::gui::EditorTab::Colouring),
+    );
+    settle(&mut harness);
+    harness.get_by_label(COLOURING_SOURCE_LABEL).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, egui::Key::End);
+    harness.step();
+    harness
+        .get_by_label(COLOURING_SOURCE_LABEL)
+        .type_text("-- colouring typed just before the crash\n");
+    harness.step();
+    // No more frames: the autosave thread alone must write it.
+    let saved = wait_for_file(&dir.path().join("settings.json"), |text| {
+        text.contains("colouring typed just before the crash")
+    });
+    assert!(
+        saved.contains("colouring typed just before the crash"),
+        "{saved:?}"
+    );
+    std::mem::forget(harness);
+    let restarted = harness_on_state_dir(dir.path(), false);
+    let settings = restarted.state().settings();
+    assert!(
+        settings
+            .colouring_source
+            .ends_with("-- colouring typed just before the crash\n")
+    );
+    assert_eq!(settings.palette.gradient, gradient);
+}
