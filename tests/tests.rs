@@ -12,6 +12,8 @@ mod support;
 mod backstop;
 #[path = "suite/cancellation.rs"]
 mod cancellation;
+#[path = "suite/channels.rs"]
+mod channels;
 #[path = "suite/cli.rs"]
 mod cli;
 #[path = "suite/colourings.rs"]

@@ -110,8 +110,13 @@ fn describe_kernel(text: &mut String, info: &KernelInfo, stored: Option<&Documen
         text,
         "output: {}",
         match info.output {
-            OutputMode::Escape => "escape values (coloured by the palette)",
-            OutputMode::Rgb => "direct colour (rgb)",
+            OutputMode::ESCAPE => "escape values (coloured by the palette)".to_owned(),
+            OutputMode::Escape { .. } => format!(
+                "{} values per pixel: {} (the first coloured by the palette)",
+                info.channel_names.len(),
+                info.channel_names.join(", ")
+            ),
+            OutputMode::Rgb => "direct colour (rgb)".to_owned(),
         }
     );
     let _ = match info.default_max_iter {

@@ -157,8 +157,8 @@ impl Layer {
 
     /// Recolours it in place by rank (the histogram colouring).
     pub fn recolour_by_rank(&mut self, palette: &Palette) {
-        let distribution = EscapeDistribution::of_values(&self.image.values);
-        let rgb = if self.image.output == OutputMode::Escape {
+        let distribution = EscapeDistribution::of_image(&self.image);
+        let rgb = if self.image.output.is_escape() {
             palette.colourize_by_rank(&self.image, distribution.as_ref())
         } else {
             palette.colourize(&self.image)
@@ -191,7 +191,7 @@ impl ProgressLayer {
             texture: ctx.load_texture("moonbrot-progress", blank, TextureOptions::LINEAR),
             view,
             size_px,
-            output: OutputMode::Escape,
+            output: OutputMode::ESCAPE,
             values: Vec::new(),
             rows_done: vec![false; size_px.1 as usize],
             reference_iterations: None,

@@ -289,7 +289,7 @@ fn every_shipped_kernel_renders_in_the_sandbox() {
         let expected = if kernel.name == "newton" {
             OutputMode::Rgb
         } else {
-            OutputMode::Escape
+            OutputMode::ESCAPE
         };
         assert_eq!(output.image.output, expected, "{}", kernel.name);
         let distinct: BTreeSet<u32> = output

@@ -140,7 +140,7 @@ impl NativeRenderer {
         let image = ValueImage {
             width_px,
             height_px,
-            output: OutputMode::Escape,
+            output: OutputMode::ESCAPE,
             values,
         };
         (image, elapsed_secs)

@@ -15,19 +15,34 @@ use crate::engine::geometry::View;
 /// What `pixel` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutputMode {
-    /// One escape value per pixel, coloured by the palette; negative means inside.
-    Escape,
+    /// An escape value per pixel (negative means inside), and, for a kernel that declares
+    /// `channels`, its other values after it: `channels` floats per pixel in all.
+    Escape {
+        /// Values per pixel, 1 to `MAX_CHANNELS`.
+        channels: u8,
+    },
     /// Direct colour: three components in [0, 1] per pixel (`output = "rgb"`).
     Rgb,
 }
 
+/// The most values a kernel may return per pixel (`channels`).
+pub const MAX_CHANNELS: usize = 8;
+
 impl OutputMode {
+    /// One escape value per pixel (a kernel that declares no `channels`).
+    pub const ESCAPE: Self = Self::Escape { channels: 1 };
+
     /// Floats stored per pixel.
     pub fn channels(self) -> usize {
         match self {
-            Self::Escape => 1,
+            Self::Escape { channels } => usize::from(channels.max(1)),
             Self::Rgb => 3,
         }
+    }
+
+    /// True for escape values (one or several per pixel), false for direct colour.
+    pub fn is_escape(self) -> bool {
+        matches!(self, Self::Escape { .. })
     }
 }
 
@@ -61,6 +76,9 @@ pub struct KernelInfo {
     pub deep: bool,
     /// The iteration it declares with `formula { step = .. }`, recorded, if it declares one.
     pub formula: Option<super::formula::Formula>,
+    /// The names of the values `pixel` returns, when it declares `channels` (the first is
+    /// the escape value); empty when it returns one.
+    pub channel_names: Vec<String>,
 }
 
 /// The iteration limit used when neither the kernel nor the user sets one.
@@ -74,7 +92,7 @@ impl KernelInfo {
     /// that reads parameter values is recorded with the values rendered, and may have none
     /// at some of them) and returns escape values.
     pub fn perturbs(&self) -> bool {
-        self.output == OutputMode::Escape && self.formula.is_some()
+        self.output.is_escape() && self.formula.is_some()
     }
 
     /// The kernel's home view, or the engine's default when it sets none.

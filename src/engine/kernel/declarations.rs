@@ -2,7 +2,7 @@
 //! `symmetry`, `max_iter`, `home`, `pixel_deep` and the parameters, each checked, with
 //! what was wrong and where.
 
-use super::contract::{KernelInfo, MAX_MAX_ITER, OutputMode, Symmetry};
+use super::contract::{KernelInfo, MAX_CHANNELS, MAX_MAX_ITER, OutputMode, Symmetry};
 use super::parameters::{ParameterKind, ParameterSpec, ParameterValue};
 use super::state::{InternalContext, RunFailure};
 use crate::engine::error::{KernelError, bounded_message, format_number};
@@ -16,9 +16,9 @@ pub(super) fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFai
         table.raw_get(name).context("reading a kernel setting")
     };
     let output = match read(environment, "output")? {
-        Value::Nil => OutputMode::Escape,
+        Value::Nil => OutputMode::ESCAPE,
         Value::String(text) if text.as_bytes() == b"rgb" => OutputMode::Rgb,
-        Value::String(text) if text.as_bytes() == b"escape" => OutputMode::Escape,
+        Value::String(text) if text.as_bytes() == b"escape" => OutputMode::ESCAPE,
         other => {
             return Err(KernelError::BadSetting {
                 name: "output",
@@ -62,6 +62,27 @@ pub(super) fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFai
             .into());
         }
     };
+    let channel_names = match read(environment, "channels")? {
+        Value::Nil => Vec::new(),
+        Value::Table(names) => channel_names_from(&names)?,
+        other => {
+            return Err(bad_channels(format!(
+                "expected a table of names like {{ \"iterations\", \"distance\" }}, got {}",
+                describe_value(&other)
+            )));
+        }
+    };
+    let output = match (output, channel_names.len()) {
+        (_, 0) => output,
+        (OutputMode::Rgb, _) => {
+            return Err(bad_channels(
+                "a kernel with output = \"rgb\" returns three colour components; channels is for escape values".to_owned(),
+            ));
+        }
+        (_, count) => OutputMode::Escape {
+            channels: count as u8,
+        },
+    };
     Ok(KernelInfo {
         output,
         symmetry,
@@ -70,7 +91,46 @@ pub(super) fn read_kernel_info(environment: &Table) -> Result<KernelInfo, RunFai
         parameters: Vec::new(),
         deep: false,
         formula: None,
+        channel_names,
     })
+}
+
+fn bad_channels(message: String) -> RunFailure {
+    KernelError::BadSetting {
+        name: "channels",
+        message,
+    }
+    .into()
+}
+
+/// The names a kernel's `channels` table lists: 1 to MAX_CHANNELS distinct, non-empty
+/// strings in a sequence (the first names the escape value).
+fn channel_names_from(table: &Table) -> Result<Vec<String>, RunFailure> {
+    let count = table.raw_len();
+    if count == 0 || count > MAX_CHANNELS {
+        return Err(bad_channels(format!(
+            "expected 1 to {MAX_CHANNELS} names, got {count}"
+        )));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(count);
+    for index in 1..=count {
+        let name = match table.raw_get::<Value>(index).context("reading channels")? {
+            Value::String(name) if !name.as_bytes().is_empty() && name.as_bytes().len() <= 64 => {
+                name.to_string_lossy()
+            }
+            other => {
+                return Err(bad_channels(format!(
+                    "name {index} should be a short string, got {}",
+                    describe_value(&other)
+                )));
+            }
+        };
+        if names.contains(&name) {
+            return Err(bad_channels(format!("{name:?} is named twice")));
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// The parameters sandbox.lua recorded (already checked there, so a failure to read one is

@@ -139,14 +139,20 @@ impl LuaKernel {
             Err(error) => return Err(internal("reading pixel_deep", &error)),
         };
         info.deep = pixel_deep.is_some();
+        // Solid guessing compares and fills one value per pixel: kernels with several are
+        // computed in full.
         let render_guessed_unit = match info.output {
-            OutputMode::Escape => Some(state.driver_function("render_guessed_unit")?),
-            OutputMode::Rgb => None,
+            OutputMode::ESCAPE => Some(state.driver_function("render_guessed_unit")?),
+            _ => None,
         };
-        let render_unit = state.driver_function(match info.output {
-            OutputMode::Escape => "render_escape_unit",
-            OutputMode::Rgb => "render_rgb_unit",
-        })?;
+        let render_unit = match info.output {
+            OutputMode::ESCAPE => state.driver_function("render_escape_unit")?,
+            OutputMode::Escape { channels } => state
+                .driver_function("values_unit")?
+                .call::<Function>(channels)
+                .context("making the values loop")?,
+            OutputMode::Rgb => state.driver_function("render_rgb_unit")?,
+        };
         let make_perturbation_pixel = state.driver_function("perturbation_pixel")?;
         let kernel = Self {
             locate_error: state.driver_function("locate_error")?,
@@ -346,6 +352,7 @@ impl LuaKernel {
             .call::<(Option<u32>, Option<String>, Option<String>, Option<u32>)>((
                 &pixel,
                 self.info.output == OutputMode::Rgb,
+                self.info.output.channels(),
                 rect.width,
                 rect.height,
                 lattice,

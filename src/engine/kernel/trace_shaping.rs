@@ -87,7 +87,7 @@ pub(super) fn shape_traces(
                 break 'sampling;
             };
             let work = match kernel.info.output {
-                OutputMode::Escape => escape_work(Some(&returned)),
+                OutputMode::Escape { .. } => escape_work(Some(&returned)),
                 OutputMode::Rgb => call_started.elapsed().as_secs_f64(),
             };
             work_by_point.push((work, point));

@@ -164,8 +164,7 @@ pub fn colour_image(
         _ if image.output == OutputMode::Rgb => Ok(palette.colourize(image)),
         Colouring::Smooth => Ok(palette.colourize(image)),
         Colouring::Histogram => {
-            Ok(palette
-                .colourize_by_rank(image, EscapeDistribution::of_values(&image.values).as_ref()))
+            Ok(palette.colourize_by_rank(image, EscapeDistribution::of_image(image).as_ref()))
         }
         Colouring::Lua { name, source } => {
             let rgb = colour_with_lua(image, palette, (name, source), options, cancel)?;

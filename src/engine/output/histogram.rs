@@ -32,6 +32,17 @@ fn is_outside(value: f32) -> bool {
 }
 
 impl EscapeDistribution {
+    /// The distribution of `image`'s escape values (each pixel's first value); None when
+    /// no pixel is outside.
+    pub fn of_image(image: &ValueImage) -> Option<Self> {
+        let channels = image.output.channels();
+        if channels == 1 {
+            return Self::of_values(&image.values);
+        }
+        let escape_values: Vec<f32> = image.values.iter().step_by(channels).copied().collect();
+        Self::of_values(&escape_values)
+    }
+
     /// The distribution of the escape values in `values` (one per pixel); None when no
     /// pixel is outside.
     pub fn of_values(values: &[f32]) -> Option<Self> {
@@ -101,11 +112,13 @@ impl Palette {
         distribution: Option<&EscapeDistribution>,
     ) -> image::RgbImage {
         const PIXELS_PER_TASK: usize = 4096;
-        let mut rgb = vec![0_u8; image.values.len() * 3];
+        let channels = image.output.channels();
+        let mut rgb = vec![0_u8; image.values.len() / channels * 3];
         rgb.par_chunks_mut(3 * PIXELS_PER_TASK)
-            .zip(image.values.par_chunks(PIXELS_PER_TASK))
+            .zip(image.values.par_chunks(channels * PIXELS_PER_TASK))
             .for_each(|(rgb, values)| {
-                for (pixel, value) in rgb.chunks_exact_mut(3).zip(values) {
+                let escape_values = values.iter().step_by(channels);
+                for (pixel, value) in rgb.chunks_exact_mut(3).zip(escape_values) {
                     let colour = match distribution {
                         Some(distribution) if is_outside(*value) => {
                             let turns = f64::from(self.offset)

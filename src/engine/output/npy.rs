@@ -1,7 +1,6 @@
 //! Raw values as NumPy arrays (`-o FILE.npy`): the `.npy` header for a shape, and a band
 //! of values as little-endian float32, inside pixels stored as NaN.
 
-use crate::engine::kernel::OutputMode;
 use crate::engine::render::ValueImage;
 
 /// The `.npy` header (format 1.0) for a little-endian float32 array of `shape`, padded
@@ -23,14 +22,17 @@ pub(super) fn npy_header(shape: &[u32]) -> Vec<u8> {
 }
 
 /// A band's values as little-endian float32 bytes, inside pixels (negative, NaN or
-/// infinite escape values) as NaN.
+/// infinite escape values) as NaN; a kernel's other values (`channels`) as they are.
 pub(super) fn npy_values(image: &ValueImage) -> Vec<u8> {
-    let escape = image.output == OutputMode::Escape;
+    let escape = image.output.is_escape();
+    let channels = image.output.channels();
     image
         .values
         .iter()
-        .flat_map(|value| {
-            let value = if escape && (!value.is_finite() || *value < 0.0) {
+        .enumerate()
+        .flat_map(|(index, value)| {
+            let is_escape_value = escape && index % channels == 0;
+            let value = if is_escape_value && (!value.is_finite() || *value < 0.0) {
                 f32::NAN
             } else {
                 *value

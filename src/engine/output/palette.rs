@@ -62,14 +62,19 @@ impl Palette {
     pub fn colourize_into(&self, output: OutputMode, values: &[f32], rgb: &mut [u8]) {
         const PIXELS_PER_TASK: usize = 4096;
         match output {
-            OutputMode::Escape => rgb
-                .par_chunks_mut(3 * PIXELS_PER_TASK)
-                .zip(values.par_chunks(PIXELS_PER_TASK))
-                .for_each(|(rgb, values)| {
-                    for (pixel, value) in rgb.chunks_exact_mut(3).zip(values) {
-                        pixel.copy_from_slice(&self.colour_of(*value));
-                    }
-                }),
+            OutputMode::Escape { .. } => {
+                // The escape value is each pixel's first.
+                let channels = output.channels();
+                rgb.par_chunks_mut(3 * PIXELS_PER_TASK)
+                    .zip(values.par_chunks(channels * PIXELS_PER_TASK))
+                    .for_each(|(rgb, values)| {
+                        for (pixel, values) in
+                            rgb.chunks_exact_mut(3).zip(values.chunks_exact(channels))
+                        {
+                            pixel.copy_from_slice(&self.colour_of(values[0]));
+                        }
+                    });
+            }
             OutputMode::Rgb => rgb
                 .par_chunks_mut(3 * PIXELS_PER_TASK)
                 .zip(values.par_chunks(3 * PIXELS_PER_TASK))

@@ -19,7 +19,6 @@ use super::png::{
 use crate::engine::atomic_file::write_atomically_with;
 use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{Precision, View};
-use crate::engine::kernel::OutputMode;
 use crate::engine::render::{
     CancelToken, Engine, MaxIterChoice, ReferenceSummary, RenderProgress, RenderRequest, RowRange,
     band_alignment_rows, image_size_from,
@@ -314,7 +313,7 @@ pub fn render_poster(
             },
             cancel,
         )?;
-        Some(EscapeDistribution::of_values(&preview.image.values))
+        Some(EscapeDistribution::of_image(&preview.image))
     } else {
         None
     };
@@ -364,7 +363,7 @@ pub fn render_poster(
                     memory_limit_bytes: engine.memory_limit_bytes(),
                 };
                 let sampled = match &distribution {
-                    Some(distribution) if output.image.output == OutputMode::Escape => job
+                    Some(distribution) if output.image.output.is_escape() => job
                         .palette
                         .colourize_by_rank(&output.image, distribution.as_ref()),
                     _ => colour_image(

@@ -364,7 +364,7 @@ impl Engine {
             view,
             max_iter,
             max_iter_choice,
-            guessed: request.guessing && info.output == OutputMode::Escape,
+            guessed: request.guessing && info.output == OutputMode::ESCAPE,
             precision,
             reference: reference_summary,
             rows,

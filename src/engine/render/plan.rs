@@ -425,7 +425,7 @@ impl UnitPlan {
         precision: Precision,
     ) -> Self {
         let (width_px, height_px) = (request.width_px, request.height_px);
-        let guess = request.guessing && output == OutputMode::Escape;
+        let guess = request.guessing && output == OutputMode::ESCAPE;
         let grid = view.pixel_grid(width_px, height_px);
         let buffer_rows = rows_to_compute(rows.first..rows.end(), height_px, &grid, guess);
         let kept = request

@@ -123,7 +123,7 @@ impl RenderOutput {
         self.precision != Precision::Perturbation
             && self.rows.count == self.image.height_px
             && (self.image.width_px, self.image.height_px) == size_px
-            && (request.guessing && self.image.output == OutputMode::Escape) == guess
+            && (request.guessing && self.image.output == OutputMode::ESCAPE) == guess
             && request.rows.is_none()
             && self.source == request.source
             && KeptPixels::between(
@@ -145,7 +145,7 @@ impl RenderOutput {
         (max_iter, precision): (u32, Precision),
         parameters: &[(String, ParameterValue)],
     ) -> bool {
-        let guess = request.guessing && output == OutputMode::Escape;
+        let guess = request.guessing && output == OutputMode::ESCAPE;
         // By perturbation a pixel's value depends (in its last bits) on the reference,
         // which moves with the view: nothing is kept.
         self.precision == precision

@@ -168,7 +168,7 @@ impl RenderRequest {
         let (width, height) = (self.width_px, self.height_px);
         image_size_from(i64::from(width), i64::from(height))?;
         let rows = self.row_range()?;
-        check_buffer_bytes(width, rows.count, OutputMode::Escape)?;
+        check_buffer_bytes(width, rows.count, OutputMode::ESCAPE)?;
         thread_count_from(i64::try_from(self.threads).unwrap_or(i64::MAX))?;
         if let Some(max_iter) = self.max_iter {
             max_iter_from(i64::from(max_iter))?;

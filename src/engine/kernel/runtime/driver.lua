@@ -20,6 +20,8 @@ local floor = math.floor
 -- The chunk name the engine gives kernel source: positions in its messages read "kernel:LINE:".
 local KERNEL_SOURCE = "=kernel"
 local INSIDE = -1
+-- The most values a pixel may return (`channels`) and carry to a colouring.
+local MAX_CHANNELS = 8
 local MAX_STACK_LEVELS = 200
 
 local driver = {}
@@ -88,6 +90,20 @@ local function escape_loop(pixel, out_address, value_count, stride, width, row_c
     compute_span(pixel, out, row * stride, 0, width - 1, 1, -1,
                  x_origin, x_step, x_center, y_origin + (y_center + row) * y_step)
   end
+end
+
+local function wrong_extra_return(position, what)
+  error("pixel returned " .. what .. " as value " .. position
+    .. "; the values after the escape value must be numbers, nil or false", 0)
+end
+
+-- What one of a pixel's values after the first stores: the number, NaN (unknown) for nil
+-- or false, else an error.
+local NOT_KNOWN = 0 / 0
+local function extra_value(value, position)
+  if type(value) == "number" then return value end
+  if value == nil or value == false then return NOT_KNOWN end
+  wrong_extra_return(position, "a " .. type(value))
 end
 
 -- Solid guessing (Mariani-Silver subdivision), as escape_loop fills the same floats. The
@@ -311,8 +327,6 @@ end
 
 local const_float_pointer = ffi.typeof("const float *")
 local double_pointer = ffi.typeof("double *")
--- The most values a pixel may carry to a colouring.
-local MAX_CHANNELS = 8
 
 local function wrong_colour_return(what)
   error("colour returned " .. what .. "; it must return three numbers (r, g, b in 0..1)", 0)
@@ -414,6 +428,42 @@ driver.render_colour_unit = protected(colour_loop)
 --- Renders one unit of escape values by solid guessing (see guess_loop).
 driver.render_guessed_unit = protected(guess_loop)
 
+--- The unit loop of a kernel that declares `channels` (2 to MAX_CHANNELS values per
+--- pixel): as escape_loop, storing the escape value and the values after it, `channels`
+--- floats per pixel. Such kernels are never guessed (guessing compares one value).
+function driver.values_unit(channels)
+  if channels < 2 or channels > MAX_CHANNELS then
+    error("driver: a values loop takes 2 to " .. MAX_CHANNELS .. " values", 0)
+  end
+  return protected(function(pixel, out_address, value_count, stride, width, row_count,
+                            x_origin, x_step, column_index, y_origin, y_step, row_index)
+    check_unit(value_count, stride, width, row_count, channels)
+    local out = cast(float_pointer, out_address)
+    local x_center, y_center = column_index + 0.5, row_index + 0.5
+    for row = 0, row_count - 1 do
+      local y = y_origin + (y_center + row) * y_step
+      local index = row * stride
+      for column = 0, width - 1 do
+        local v1, v2, v3, v4, v5, v6, v7, v8 = pixel(x_origin + (x_center + column) * x_step, y)
+        out[index] = escape_value(v1)
+        out[index + 1] = extra_value(v2, 2)
+        if channels > 2 then
+          out[index + 2] = extra_value(v3, 3)
+          if channels > 3 then
+            out[index + 3] = extra_value(v4, 4)
+            if channels > 4 then out[index + 4] = extra_value(v5, 5) end
+            if channels > 5 then out[index + 5] = extra_value(v6, 6) end
+            if channels > 6 then out[index + 6] = extra_value(v7, 7) end
+            if channels > 7 then out[index + 7] = extra_value(v8, 8) end
+          end
+        end
+        index = index + channels
+      end
+    end
+  end)
+end
+
+
 --- A kernel's deep entry point as the unit loops call it: those loops compute each pixel's
 --- offset from the lattice origin in f64 (they get origin 0), and this adds the origin
 --- (hi + lo) in double-double, so `pixel_deep` gets the point to about 106 bits. Made once
@@ -508,7 +558,7 @@ end
 --- call at a time (slow, only used after the fast loop failed). Returns
 --- index, kind ("runtime" or "return"), message, line for that pixel, or nil when no pixel
 --- fails on this second pass (a kernel whose results depend on earlier calls).
-function driver.locate_error(pixel, rgb, width, row_count,
+function driver.locate_error(pixel, rgb, channels, width, row_count,
                              x_origin, x_step, column_index, y_origin, y_step, row_index)
   local defined_at = getinfo(pixel, "S").linedefined
   local x_center, y_center = column_index + 0.5, row_index + 0.5
@@ -517,10 +567,18 @@ function driver.locate_error(pixel, rgb, width, row_count,
     local y = y_origin + (y_center + row) * y_step
     for column = 0, width - 1 do
       local x = x_origin + (x_center + column) * x_step
-      local ok, r, g, b = xpcall(pixel, describe_error, x, y)
+      local results = { xpcall(pixel, describe_error, x, y) }
+      local ok, r, g, b = results[1], results[2], results[3], results[4]
       if not ok then
         local message, line = failure(r)
         return index, "runtime", message, line
+      end
+      for position = 2, rgb and 1 or channels do
+        local value = results[position + 1]
+        if type(value) ~= "number" and value ~= nil and value ~= false then
+          return index, "return", "pixel returned a " .. type(value) .. " as value " .. position
+            .. "; the values after the escape value must be numbers, nil or false", defined_at
+        end
       end
       if rgb then
         if type(r) ~= "number" or type(g) ~= "number" or type(b) ~= "number" then
