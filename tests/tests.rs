@@ -22,6 +22,8 @@ mod colourings;
 mod corpus;
 #[path = "suite/deep.rs"]
 mod deep;
+#[path = "suite/derivatives.rs"]
+mod derivatives;
 #[path = "suite/documents.rs"]
 mod documents;
 #[path = "suite/engine.rs"]

@@ -96,7 +96,7 @@ fn describe_document(text: &mut String, path: &Path, stored: &Document) {
         palette.density,
         palette.offset
     );
-    let _ = writeln!(text, "colouring: {}", stored.colouring.name());
+    let _ = writeln!(text, "colouring: {}", stored.colouring.summary());
     let _ = writeln!(
         text,
         "kernel: {} lines, {} bytes",

@@ -12,9 +12,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{CliError, choose_kernel, for_flag, stderr_engine};
 use crate::engine::kernel::{default_kernel, parse_settings, read_kernel_file};
 use crate::engine::output::{
-    Colouring, Document, Film, Gradient, Palette, PosterError, PosterFormat, PosterJob,
-    PosterOutput, PosterProgress, SHIPPED_GRADIENT_NAMES, read_document, read_gradient_file,
-    render_film, render_poster, shard_rows, supersample_from,
+    Colouring, DEFAULT_LIGHT_ANGLE_DEGREES, DEFAULT_LINE_WIDTH_PX, Document, Film, Gradient,
+    Palette, PosterError, PosterFormat, PosterJob, PosterOutput, PosterProgress,
+    SHIPPED_GRADIENT_NAMES, read_document, read_gradient_file, render_film, render_poster,
+    shard_rows, supersample_from,
 };
 use crate::engine::render::{
     default_thread_count, image_size_from, max_iter_from, memory_limit_from_mib, thread_count_from,
@@ -72,10 +73,19 @@ pub(crate) struct RenderArgs {
     #[arg(long, value_name = "COLOUR", allow_hyphen_values = true)]
     inside_colour: Option<String>,
     /// How values become colours: smooth (the palette's gradient), histogram (escape
-    /// values equalised over the image), or a Lua file defining colour(v1, ...) that
-    /// returns r, g, b in 0..1. Default: smooth, or the --from image's.
+    /// values equalised over the image), distance (the boundary as a line --line-width
+    /// pixels wide at any zoom), slope (relief lit from --light-angle), or a Lua file
+    /// defining colour(v1, ...) that returns r, g, b in 0..1. Distance and slope need a
+    /// kernel with a formula. Default: smooth, or the --from image's.
     #[arg(long, value_name = "NAME|FILE.lua")]
     colouring: Option<String>,
+    /// The distance colouring's line width, in pixels (0.25 to 50). Default: 2.
+    #[arg(long, value_name = "PX", allow_hyphen_values = true)]
+    line_width: Option<f64>,
+    /// Where the slope colouring's light comes from, in degrees counter-clockwise from
+    /// the right (90: from the top). Default: 45.
+    #[arg(long, value_name = "DEGREES", allow_hyphen_values = true)]
+    light_angle: Option<f64>,
     /// Set a kernel parameter (repeatable): NAME=VALUE; a complex value is RE,IM, a
     /// boolean true or false, a choice its name. `moonbrot info KERNEL` lists them.
     #[arg(long = "set", value_name = "NAME=VALUE", allow_hyphen_values = true)]
@@ -311,12 +321,47 @@ impl RenderJob {
         if let Some(colour) = &args.inside_colour {
             palette.inside = colour_from_text(colour)?;
         }
-        let colouring = match &args.colouring {
+        let mut colouring = match &args.colouring {
             Some(spec) => colouring_from_spec(spec)?,
             None => stored
                 .as_ref()
                 .map_or(Colouring::Smooth, |doc| doc.colouring.clone()),
         };
+        match (&mut colouring, args.line_width, args.light_angle) {
+            (Colouring::Distance { line_width_px }, Some(width), _) => {
+                if !(width.is_finite() && (0.25..=50.0).contains(&width)) {
+                    return Err(CliError::Input(format!(
+                        "--line-width {width} must be 0.25 to 50 pixels"
+                    )));
+                }
+                *line_width_px = width as f32;
+            }
+            (
+                Colouring::Slope {
+                    light_angle_degrees,
+                },
+                _,
+                Some(angle),
+            ) => {
+                if !angle.is_finite() {
+                    return Err(CliError::Input(format!(
+                        "--light-angle {angle} is not a number of degrees"
+                    )));
+                }
+                *light_angle_degrees = angle.rem_euclid(360.0) as f32;
+            }
+            (_, Some(_), _) => {
+                return Err(CliError::Input(
+                    "--line-width applies to --colouring distance".to_owned(),
+                ));
+            }
+            (_, _, Some(_)) => {
+                return Err(CliError::Input(
+                    "--light-angle applies to --colouring slope".to_owned(),
+                ));
+            }
+            _ => {}
+        }
         let kernel = match (&args.kernel, &stored, &args.from) {
             (None, Some(doc), Some(path)) => super::KernelChoice {
                 name: path.display().to_string(),
@@ -399,12 +444,22 @@ fn colouring_from_spec(spec: &str) -> Result<Colouring, CliError> {
     match spec {
         "smooth" => return Ok(Colouring::Smooth),
         "histogram" => return Ok(Colouring::Histogram),
+        "distance" => {
+            return Ok(Colouring::Distance {
+                line_width_px: DEFAULT_LINE_WIDTH_PX,
+            });
+        }
+        "slope" => {
+            return Ok(Colouring::Slope {
+                light_angle_degrees: DEFAULT_LIGHT_ANGLE_DEGREES,
+            });
+        }
         _ => {}
     }
     let path = Path::new(spec);
     if !spec.ends_with(".lua") && !path.exists() {
         return Err(CliError::Input(format!(
-            "unknown colouring {spec:?}: choose smooth or histogram, or give a Lua file defining colour(v1, ...)"
+            "unknown colouring {spec:?}: choose smooth, histogram, distance or slope, or give a Lua file defining colour(v1, ...)"
         )));
     }
     let source = read_kernel_file(path).map_err(|error| {
@@ -489,9 +544,17 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
     let cancel = CancelToken::new();
     let moves_view = args.center.is_some() || args.span.is_some();
     // What the kernel declares, when the view or the parameters need it.
-    let info = (!args.set.is_empty() || (stored.is_none() && moves_view))
-        .then(|| engine.inspect_within(&kernel.source, &cancel, timeout))
-        .transpose()?;
+    let info =
+        (!args.set.is_empty() || (stored.is_none() && moves_view) || colouring.needs_derivatives())
+            .then(|| engine.inspect_within(&kernel.source, &cancel, timeout))
+            .transpose()?;
+    if colouring.needs_derivatives() && info.as_ref().is_some_and(|info| info.formula.is_none()) {
+        return Err(CliError::Input(format!(
+            "--colouring {} needs a kernel that declares a formula (its derivative gives the distance and the slope), and {} declares none: choose smooth, histogram or a Lua colouring",
+            colouring.name(),
+            kernel.name
+        )));
+    }
     // The view: the stored one, or the kernel's home when the user moves it, with whatever
     // the user gave replacing its parts.
     let base_view = match (&stored, &info) {
@@ -522,6 +585,7 @@ pub(crate) fn run(args: &RenderArgs) -> Result<(), CliError> {
         symmetry,
         skips: args.skips == Switch::On,
         precision: args.precision.into(),
+        derivatives: colouring.needs_derivatives(),
         ..RenderRequest::new(kernel.source.clone(), width_px, height_px)
     };
     // Each band is checked as it is rendered; the whole image need not fit in memory.
@@ -667,6 +731,12 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
     }
     if written.precision != Precision::Double {
         extras.push(format!("{} precision", written.precision.label()));
+        if job.colouring.needs_derivatives() {
+            extras.push(format!(
+                "no {} at this precision yet: smooth colours",
+                job.colouring.name()
+            ));
+        }
     }
     if let Some(reference) = written.reference {
         extras.push(reference.to_string());

@@ -20,7 +20,7 @@ pub use parts::FileOutcome;
 use parts::{ExportState, Gestures, Layout, Notices, Opening, Rendering, Screenshot, Threads};
 
 use super::canvas::{Canvas, Gesture, Layer, ProgressLayer, ViewChange};
-use super::commands::{Command, CommandQueue, RenderSetting};
+use super::commands::{Command, CommandQueue};
 use super::dialogs::{DialogPurpose, Dialogs, FileDialogs, NativeFileDialogs};
 use super::edited_kernel::{EditedKernel, Origin};
 use super::recovery::{self, Autosave};
@@ -465,7 +465,11 @@ impl MoonbrotApp {
                     .show(ctx, DialogPurpose::ExportPng, Some(name));
             }
             Command::ExportTo(path) => self.start_export(path),
-            Command::ShowEditorTab(_) | Command::ColouringEdited | Command::UseColouring(_) => {
+            Command::ShowEditorTab(_)
+            | Command::ColouringEdited
+            | Command::UseColouring(_)
+            | Command::SetLineWidth(_)
+            | Command::SetLightAngle(_) => {
                 self.apply_colouring_command(ctx, command);
             }
             Command::OpenGradient => self.ask_for_gradient_file(ctx),
@@ -484,10 +488,7 @@ impl MoonbrotApp {
                 }
             }
             Command::Set(setting) => {
-                let change = match setting {
-                    RenderSetting::Palette(_) | RenderSetting::Colouring(_) => Change::Palette,
-                    _ => Change::RenderSettings,
-                };
+                let change = self.change_of_setting(&setting);
                 let changed = self.settings.set(setting);
                 self.scheduler.changed_if(changed, change, now);
             }

@@ -5,7 +5,7 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui};
 
-use crate::engine::output::{EscapeDistribution, Palette};
+use crate::engine::output::Palette;
 use crate::engine::{BigFloat, OutputMode, ValueImage, View};
 
 /// Zoom factor of one mouse-wheel step (one line).
@@ -153,18 +153,6 @@ impl Layer {
             egui::ColorImage::from_rgb(size, colours.as_raw()),
             TextureOptions::LINEAR,
         );
-    }
-
-    /// Recolours it in place by rank (the histogram colouring).
-    pub fn recolour_by_rank(&mut self, palette: &Palette) {
-        let distribution = EscapeDistribution::of_image(&self.image);
-        let rgb = if self.image.output.is_escape() {
-            palette.colourize_by_rank(&self.image, distribution.as_ref())
-        } else {
-            palette.colourize(&self.image)
-        };
-        self.show_colours(&rgb);
-        self.palette = palette.clone();
     }
 
     /// Recolours it in place with the palette's smooth colouring.

@@ -92,8 +92,12 @@ pub enum Command {
     ShowEditorTab(EditorTab),
     /// The user typed in the colouring editor.
     ColouringEdited,
-    /// Colour with smooth, histogram, or the colouring editor's Lua.
+    /// Colour with smooth, histogram, distance, slope, or the colouring editor's Lua.
     UseColouring(ColouringChoice),
+    /// The distance colouring's line width, in pixels.
+    SetLineWidth(f32),
+    /// Where the slope colouring's light comes from, in degrees.
+    SetLightAngle(f32),
     /// Ask for a gradient file (.ggr, .map, .ugr) and colour with it.
     OpenGradient,
     /// Read this gradient file and colour with it.

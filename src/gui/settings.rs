@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use super::commands::RenderSetting;
 use super::edited_kernel::EditedKernel;
 use crate::engine::kernel::ParameterValues;
-use crate::engine::output::{Colouring, Palette};
+use crate::engine::output::{
+    Colouring, DEFAULT_LIGHT_ANGLE_DEGREES, DEFAULT_LINE_WIDTH_PX, Palette,
+};
 use crate::engine::render::{ParameterPolicy, default_thread_count};
 use crate::engine::{RenderRequest, View};
 
@@ -125,6 +127,11 @@ pub struct Settings {
     pub colouring_source: String,
     /// The editor panel's tab.
     pub editor_tab: EditorTab,
+    /// The distance colouring's line width, in pixels.
+    pub line_width_px: f32,
+    /// Where the slope colouring's light comes from, in degrees counter-clockwise from
+    /// the right.
+    pub light_angle_degrees: f32,
     /// Re-render shortly after typing stops.
     pub auto_run: bool,
     /// Export resolution.
@@ -160,15 +167,21 @@ pub enum ColouringChoice {
     Smooth,
     /// Escape values equalised over the image.
     Histogram,
+    /// The boundary as a line, from the distance estimate.
+    Distance,
+    /// Relief lighting from the slope.
+    Slope,
     /// The colouring editor's Lua.
     Lua,
 }
 
 impl ColouringChoice {
     /// Every choice, with its name in the menu.
-    pub const ALL: [(ColouringChoice, &'static str); 3] = [
+    pub const ALL: [(ColouringChoice, &'static str); 5] = [
         (Self::Smooth, "smooth (the palette)"),
         (Self::Histogram, "histogram (equalised)"),
+        (Self::Distance, "distance (the boundary as a line)"),
+        (Self::Slope, "slope (relief lighting)"),
         (Self::Lua, "the Lua below"),
     ];
 
@@ -177,6 +190,8 @@ impl ColouringChoice {
         match colouring {
             Colouring::Smooth => Self::Smooth,
             Colouring::Histogram => Self::Histogram,
+            Colouring::Distance { .. } => Self::Distance,
+            Colouring::Slope { .. } => Self::Slope,
             Colouring::Lua { .. } => Self::Lua,
         }
     }
@@ -227,6 +242,7 @@ impl Settings {
             parameters: self.parameters.clone(),
             parameter_policy: ParameterPolicy::Lenient,
             guessing: self.guessing,
+            derivatives: self.colouring.needs_derivatives(),
             ..RenderRequest::new(self.kernel.text(), size_px.0, size_px.1)
         }
     }
@@ -252,6 +268,8 @@ impl Default for Settings {
             colouring: Colouring::Smooth,
             colouring_source: EXAMPLE_COLOURING.to_owned(),
             editor_tab: EditorTab::Kernel,
+            line_width_px: DEFAULT_LINE_WIDTH_PX,
+            light_angle_degrees: DEFAULT_LIGHT_ANGLE_DEGREES,
             auto_run: true,
             export_scale: ExportScale::Double,
             parameters: ParameterValues::new(),

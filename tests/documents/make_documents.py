@@ -82,6 +82,12 @@ CORPUS = {
                            "syntax error"),
     "unknown_parameter.png": (document(**{"moonbrot:parameters": '[["zoom", 2.0]]'}),
                               "parameter zoom: the kernel declares no parameters"),
+    "zero_line_width.png": (document(**{"moonbrot:colouring":
+                                        '{"kind":"distance","line_width_px":0.0}'}),
+                            "its line width 0 is not 0.25 to 50 pixels"),
+    "endless_light_angle.png": (document(**{"moonbrot:colouring":
+                                            '{"kind":"slope","light_angle_degrees":1e40}'}),
+                                "bad moonbrot:colouring"),
 }
 
 if __name__ == "__main__":

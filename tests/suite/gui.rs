@@ -1578,6 +1578,64 @@ fn colourings_chosen_or_typed_in_the_window_recolour_without_rendering_and_are_e
 }
 
 #[test]
+fn distance_and_slope_render_the_derivatives_once_then_recolour_as_their_sliders_move() {
+    use moonbrot::gui::{ColouringChoice, Command};
+    let Some(mut harness) = wgpu_harness() else {
+        return;
+    };
+    let ctx = harness.ctx.clone();
+    let runs = harness.state().runs().len();
+    let smooth = mean_colour_on_screen(&mut harness);
+    harness.get_by_label("Colouring code").click();
+    settle(&mut harness);
+    // Distance needs values the smooth render did not compute: one render more.
+    harness
+        .state_mut()
+        .apply(&ctx, Command::UseColouring(ColouringChoice::Distance));
+    settle(&mut harness);
+    let rendered = harness.state().runs().len();
+    assert!(rendered > runs, "distance renders the derivatives");
+    let thin = mean_colour_on_screen(&mut harness);
+    harness.get_by_role_and_label(egui::accesskit::Role::Slider, "Line width (px)");
+    // A wider line darkens more of the image; slope lights it; neither renders again.
+    harness.state_mut().apply(&ctx, Command::SetLineWidth(30.0));
+    settle(&mut harness);
+    let wide = mean_colour_on_screen(&mut harness);
+    let brightness = |colour: [f64; 3]| colour.iter().sum::<f64>();
+    assert!(
+        brightness(wide) + 10.0 < brightness(thin) && brightness(thin) <= brightness(smooth),
+        "smooth {smooth:?}, thin line {thin:?}, wide line {wide:?}"
+    );
+    harness
+        .state_mut()
+        .apply(&ctx, Command::UseColouring(ColouringChoice::Slope));
+    settle(&mut harness);
+    harness.get_by_role_and_label(egui::accesskit::Role::Slider, "Light from (°)");
+    let from_top_right = mean_colour_on_screen(&mut harness);
+    harness
+        .state_mut()
+        .apply(&ctx, Command::SetLightAngle(225.0));
+    settle(&mut harness);
+    let from_bottom_left = mean_colour_on_screen(&mut harness);
+    assert!(
+        colour_distance(from_top_right, from_bottom_left) > 1.0
+            && colour_distance(from_top_right, wide) > 1.0,
+        "{from_top_right:?} {from_bottom_left:?}"
+    );
+    // Back to smooth: the stored escape values give today's colours without a render.
+    harness
+        .state_mut()
+        .apply(&ctx, Command::UseColouring(ColouringChoice::Smooth));
+    settle(&mut harness);
+    assert!(colour_distance(mean_colour_on_screen(&mut harness), smooth) < 1.0);
+    assert_eq!(
+        harness.state().runs().len(),
+        rendered,
+        "pixel ran once more in all"
+    );
+}
+
+#[test]
 fn an_edited_gradient_and_a_typed_colouring_reach_disk_and_come_back_at_the_next_start() {
     let dir = tempfile::tempdir().expect("dir");
     let mut harness = harness_on_state_dir(dir.path(), false);

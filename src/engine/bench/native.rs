@@ -138,6 +138,7 @@ impl NativeRenderer {
         });
         let elapsed_secs = started.elapsed().as_secs_f64();
         let image = ValueImage {
+            channel_names: Vec::new(),
             width_px,
             height_px,
             output: OutputMode::ESCAPE,

@@ -28,6 +28,11 @@ pub enum OutputMode {
 /// The most values a kernel may return per pixel (`channels`).
 pub const MAX_CHANNELS: usize = 8;
 
+/// The values of a render with derivatives (`RenderRequest::derivatives`): the escape
+/// value; the distance estimate to the set, in pixels; the unit normal of the escape
+/// potential, x and y (the direction relief lighting shades by).
+pub const DERIVATIVE_CHANNELS: [&str; 4] = ["iterations", "distance", "normal_x", "normal_y"];
+
 impl OutputMode {
     /// One escape value per pixel (a kernel that declares no `channels`).
     pub const ESCAPE: Self = Self::Escape { channels: 1 };

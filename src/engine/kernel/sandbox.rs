@@ -4,7 +4,7 @@
 //! unit's pixel, point and line found again one pixel at a time. A worker thread keeps one
 //! `LuaKernel` while the source stays the same.
 
-use super::contract::{KernelInfo, OutputMode, split_kernel_position};
+use super::contract::{DERIVATIVE_CHANNELS, KernelInfo, OutputMode, split_kernel_position};
 use super::declarations::{describe_value, read_kernel_info, read_parameters};
 use super::lua_unsafe::{StopSwitch, call_unit_driver, perturbation_pixel_function};
 use super::parameters::{ParameterValue, ParameterValues, resolve_leniently};
@@ -49,6 +49,10 @@ pub(crate) struct LuaKernel {
     /// `pixel_source`, compiled) and a unit's reference; the factory exists when the kernel
     /// declares a formula it can render from (at the parameter values set last).
     perturbation: Option<(Function, Function)>,
+    /// The derivative pixel factory written from the formula (`derivative_pixel_source`),
+    /// and the four-value loop it runs in.
+    derivative_factory: Option<Function>,
+    derivative_unit: Function,
     /// driver.lua's `perturbation_pixel`.
     make_perturbation_pixel: Function,
     /// Records the formula again when parameter values its step reads change, and the
@@ -97,10 +101,10 @@ impl LuaKernel {
         let mut info = read_kernel_info(&state.environment)?;
         info.parameters = read_parameters(&state.declared_parameters)?;
         let recorder = state.formula_recorder();
-        let (formula, perturbation_factory) = recorder
+        let (formula, perturbation_factory, derivative_factory) = recorder
             .record(memory_limit_bytes, stop)?
-            .map_or((None, None), |(formula, factory)| {
-                (Some(formula), Some(factory))
+            .map_or((None, None, None), |(formula, factory, derivatives)| {
+                (Some(formula), Some(factory), Some(derivatives))
             });
         // Recorded with the parameters' defaults; `configure` records it again for others.
         let formula_recorder = formula
@@ -157,6 +161,11 @@ impl LuaKernel {
         let kernel = Self {
             locate_error: state.driver_function("locate_error")?,
             deep_pixel: state.driver_function("deep_pixel")?,
+            derivative_factory,
+            derivative_unit: state
+                .driver_function("values_unit")?
+                .call::<Function>(DERIVATIVE_CHANNELS.len())
+                .context("making the derivatives' loop")?,
             perturbation: perturbation_factory
                 .map(|factory| (make_perturbation_pixel.clone(), factory)),
             make_perturbation_pixel,
@@ -222,10 +231,55 @@ impl LuaKernel {
             Err(failure) => return Err(failure),
         };
         *recorded_with = parameters.to_vec();
-        let (formula, factory) = recorded.unzip();
+        let (formula, factory, derivatives) = match recorded {
+            Some((formula, factory, derivatives)) => {
+                (Some(formula), Some(factory), Some(derivatives))
+            }
+            None => (None, None, None),
+        };
         self.info.formula = formula;
         self.perturbation = factory.map(|factory| (self.make_perturbation_pixel.clone(), factory));
+        self.derivative_factory = derivatives;
         Ok(())
+    }
+
+    /// The derivative pixel for `grid`'s pixel size, at the `max_iter` set, for a Julia
+    /// set with its c from the parameter the formula names; it asks the kernel's `pixel`
+    /// whether a slow orbit is inside.
+    fn derivative_pixel(&self, grid: &PixelGrid) -> Result<Function, RunFailure> {
+        let (Some(factory), Some(formula)) = (&self.derivative_factory, &self.info.formula) else {
+            return Err(RunFailure::Internal(
+                "derivatives without a formula".to_owned(),
+            ));
+        };
+        let max_iter: f64 = self
+            .environment
+            .raw_get("max_iter")
+            .context("reading max_iter")?;
+        let julia_c = match &formula.julia {
+            Some(name) => match self
+                .parameter_values
+                .raw_get::<Value>(name.as_str())
+                .context("reading the Julia parameter")?
+            {
+                Value::Table(point) => (
+                    point.raw_get::<f64>("re").context("reading c")?,
+                    point.raw_get::<f64>("im").context("reading c")?,
+                ),
+                _ => (0.0, 0.0),
+            },
+            None => (0.0, 0.0),
+        };
+        let pixel_size = grid.x_step.abs().max(f64::MIN_POSITIVE);
+        factory
+            .call::<Function>((
+                max_iter,
+                pixel_size,
+                julia_c.0,
+                julia_c.1,
+                self.pixel.clone(),
+            ))
+            .context("making the derivative pixel")
     }
 
     fn set_values(
@@ -270,7 +324,7 @@ impl LuaKernel {
         rect: UnitRect,
         grid: &PixelGrid,
         (out, stride): (&[AtomicU32], usize),
-        (guess, precision): (bool, Precision),
+        (guess, precision, derivatives): (bool, Precision, bool),
         reference: Option<&PerturbationReference>,
         stop: &StopContext<'_>,
     ) -> Result<(), RunFailure> {
@@ -279,6 +333,7 @@ impl LuaKernel {
         };
         let memory_limit = || memory_limit_failure(self.memory_limit_bytes);
         let driver = match (&self.render_guessed_unit, guess) {
+            _ if derivatives => &self.derivative_unit,
             (Some(guessing), true) => guessing,
             _ => &self.render_unit,
         };
@@ -325,6 +380,7 @@ impl LuaKernel {
                 )
                 .context("making the perturbation pixel function")?
             }
+            (_, Precision::Double) if derivatives => self.derivative_pixel(grid)?,
             _ => self.pixel.clone(),
         };
         let lattice = UnitLattice::of(&rect, grid, precision);

@@ -186,13 +186,14 @@ impl FormulaRecorder {
     /// Records the step of the formula the kernel declared, if any (stoppable: the step is
     /// the kernel's code), with the parameter values the `param` table holds now (a step
     /// that reads one takes it as a constant), and reads it back with the declaration's
-    /// other fields, and the perturbation pixel factory written from it. A step that does
+    /// other fields, and the perturbation and derivative pixel factories written from it
+    /// (`formula.lua`'s `pixel_source` and `derivative_pixel_source`). A step that does
     /// what a formula may not, or fails, is the kernel's error, at its line.
     pub(super) fn record(
         &self,
         memory_limit_bytes: usize,
         stop: &StopContext<'_>,
-    ) -> Result<Option<(Formula, Function)>, RunFailure> {
+    ) -> Result<Option<(Formula, Function, Function)>, RunFailure> {
         let step: Option<Function> = self
             .declared_formula
             .raw_get("step")
@@ -270,7 +271,7 @@ impl FormulaRecorder {
             .context("finding pixel_source")?
             .call((
                 &tape,
-                result,
+                result.clone(),
                 formula.julia.is_some(),
                 formula.degree(),
                 formula.bailout,
@@ -284,7 +285,28 @@ impl FormulaRecorder {
             .set_name("=perturbation")
             .eval::<Function>()
             .context("compiling the perturbation pixel")?;
-        Ok(Some((formula, factory)))
+        // The derivative pixel factory, for colourings that need distance or slope.
+        let derivative_source: String = self
+            .formula
+            .get::<Function>("derivative_pixel_source")
+            .context("finding derivative_pixel_source")?
+            .call((
+                &tape,
+                result,
+                formula.julia.is_some(),
+                formula.degree(),
+                formula.bailout,
+                formula.start.0,
+                formula.start.1,
+            ))
+            .context("writing the derivative pixel")?;
+        let derivative_factory = self
+            .lua
+            .load(derivative_source)
+            .set_name("=derivatives")
+            .eval::<Function>()
+            .context("compiling the derivative pixel")?;
+        Ok(Some((formula, factory, derivative_factory)))
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::gradient::byte_from_component;
@@ -20,6 +21,11 @@ use crate::engine::kernel::{
     StopSwitch,
 };
 use crate::engine::render::{CancelToken, ValueImage};
+
+/// The distance colouring's line width when none is given, in pixels.
+pub const DEFAULT_LINE_WIDTH_PX: f32 = 2.0;
+/// Where the slope colouring's light comes from when no angle is given: the top right.
+pub const DEFAULT_LIGHT_ANGLE_DEGREES: f32 = 45.0;
 
 /// Pixels a thread takes at a time; small enough that threads share the work evenly.
 const PIXELS_PER_SLICE: usize = 16_384;
@@ -39,6 +45,18 @@ pub enum Colouring {
     /// The escape values equalised over the image: each colour of the gradient covers
     /// as many pixels as any other.
     Histogram,
+    /// The boundary of the set as a dark line a constant number of pixels wide at any
+    /// zoom, from the distance estimate, over the smooth colouring.
+    Distance {
+        /// How wide the line fades, in pixels.
+        line_width_px: f32,
+    },
+    /// Relief lighting: the smooth colouring lit by a light from `light_angle_degrees`
+    /// (0: from the right, 90: from the top), from the slope of the escape potential.
+    Slope {
+        /// Where the light comes from, in degrees counter-clockwise from the right.
+        light_angle_degrees: f32,
+    },
     /// The user's `colour(v1, ...)` in Lua.
     Lua {
         /// Where it came from (a file's name), for messages.
@@ -49,11 +67,46 @@ pub enum Colouring {
 }
 
 impl Colouring {
+    /// True when it needs the distance and slope values (`RenderRequest::derivatives`).
+    pub fn needs_derivatives(&self) -> bool {
+        matches!(self, Self::Distance { .. } | Self::Slope { .. })
+    }
+
+    /// Its name with its settings, as `moonbrot info` prints it.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Distance { line_width_px } => {
+                format!("distance (a line {line_width_px} px wide)")
+            }
+            Self::Slope {
+                light_angle_degrees,
+            } => format!("slope (light from {light_angle_degrees}°)"),
+            _ => self.name().to_owned(),
+        }
+    }
+
+    /// Why its settings cannot be used (a document's, read from a file), if so.
+    pub fn settings_problem(&self) -> Option<String> {
+        match self {
+            Self::Distance { line_width_px } if !(0.25..=50.0).contains(line_width_px) => Some(
+                format!("its line width {line_width_px} is not 0.25 to 50 pixels"),
+            ),
+            Self::Slope {
+                light_angle_degrees,
+            } if !light_angle_degrees.is_finite() => {
+                Some("its light angle is not a number of degrees".to_owned())
+            }
+            _ => None,
+        }
+    }
+
     /// Its name, as `--colouring` and messages give it.
     pub fn name(&self) -> &str {
         match self {
             Self::Smooth => "smooth",
             Self::Histogram => "histogram",
+            Self::Distance { .. } => "distance",
+            Self::Slope { .. } => "slope",
             Self::Lua { name, .. } => name,
         }
     }
@@ -166,6 +219,37 @@ pub fn colour_image(
         Colouring::Histogram => {
             Ok(palette.colourize_by_rank(image, EscapeDistribution::of_image(image).as_ref()))
         }
+        Colouring::Distance { line_width_px } => {
+            let width = line_width_px.max(1e-3);
+            Ok(colour_by_channels(
+                image,
+                palette,
+                ["distance"],
+                |smooth, [distance]| {
+                    // Full colour from line_width_px away, fading to the inside colour at 0.
+                    let fade = (distance / width).clamp(0.0, 1.0);
+                    mix_bytes(palette.inside, smooth, fade.sqrt())
+                },
+            ))
+        }
+        Colouring::Slope {
+            light_angle_degrees,
+        } => {
+            let (sin, cos) = light_angle_degrees.to_radians().sin_cos();
+            let names = ["normal_x", "normal_y"];
+            Ok(colour_by_channels(
+                image,
+                palette,
+                names,
+                |smooth, [x, y]| {
+                    // Lambert-like shading: brightest where the escape potential rises
+                    // towards the light, a quarter of the colour where it faces away.
+                    let facing = x * cos + y * sin;
+                    let light = (0.5 + 0.5 * facing).clamp(0.0, 1.0);
+                    mix_bytes([0, 0, 0], smooth, 0.25 + 0.75 * light)
+                },
+            ))
+        }
         Colouring::Lua { name, source } => {
             let rgb = colour_with_lua(image, palette, (name, source), options, cancel)?;
             Ok(
@@ -174,6 +258,56 @@ pub fn colour_image(
             )
         }
     }
+}
+
+/// `a` to `b`, `t` of the way (0 to 1), per component.
+fn mix_bytes(a: [u8; 3], b: [u8; 3], t: f32) -> [u8; 3] {
+    let mut out = [0_u8; 3];
+    for ((out, a), b) in out.iter_mut().zip(a).zip(b) {
+        *out = (f32::from(a) + (f32::from(b) - f32::from(a)) * t).round() as u8;
+    }
+    out
+}
+
+/// Colours each outside pixel by `shade(its smooth colour, its values of the channels
+/// named)`; an image without those channels (a kernel without a formula) keeps its smooth
+/// colours, and so does a pixel whose values are not known (NaN: rendered by perturbation,
+/// or a derivative that vanished).
+fn colour_by_channels<const N: usize>(
+    image: &ValueImage,
+    palette: &Palette,
+    names: [&str; N],
+    shade: impl Fn([u8; 3], [f32; N]) -> [u8; 3] + Sync,
+) -> image::RgbImage {
+    let channels = image.output.channels();
+    let mut positions = [0_usize; N];
+    for (position, name) in positions.iter_mut().zip(names) {
+        match image
+            .channel_names
+            .iter()
+            .position(|channel| channel == name)
+        {
+            Some(found) => *position = found,
+            None => return palette.colourize(image),
+        }
+    }
+    let mut rgb = vec![0_u8; image.values.len() / channels * 3];
+    rgb.par_chunks_mut(3 * 4096)
+        .zip(image.values.par_chunks(channels * 4096))
+        .for_each(|(rgb, values)| {
+            for (pixel, values) in rgb.chunks_exact_mut(3).zip(values.chunks_exact(channels)) {
+                let smooth = palette.colour_of(values[0]);
+                let wanted = positions.map(|position| values[position]);
+                let outside = values[0] >= 0.0 && values[0].is_finite();
+                pixel.copy_from_slice(&if outside && wanted.iter().all(|v| v.is_finite()) {
+                    shade(smooth, wanted)
+                } else {
+                    smooth
+                });
+            }
+        });
+    image::RgbImage::from_raw(image.width_px, image.height_px, rgb)
+        .unwrap_or_else(|| image::RgbImage::new(image.width_px, image.height_px))
 }
 
 /// Runs a Lua colouring over every pixel, `options.threads` states in parallel, each

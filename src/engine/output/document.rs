@@ -266,6 +266,9 @@ pub fn read_document(path: &Path) -> Result<Document, DocumentError> {
             ),
         ));
     }
+    if let Some(problem) = colouring.settings_problem() {
+        return Err(malformed(KEY_COLOURING, problem));
+    }
     let parameters = match find(KEY_PARAMETERS)? {
         None => Vec::new(),
         Some(text) => serde_json::from_str::<Vec<(String, ParameterValue)>>(&text)

@@ -15,7 +15,10 @@ mod png;
 mod poster;
 mod stitch;
 
-pub use colouring::{Colouring, ColouringError, ColouringOptions, colour_image};
+pub use colouring::{
+    Colouring, ColouringError, ColouringOptions, DEFAULT_LIGHT_ANGLE_DEGREES,
+    DEFAULT_LINE_WIDTH_PX, colour_image,
+};
 pub use document::{Document, DocumentError, looks_like_png, read_document};
 pub use film::{Film, FilmFrame, render_film};
 pub use gradient::{

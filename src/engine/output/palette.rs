@@ -130,6 +130,7 @@ mod tests {
     #[test]
     fn direct_colour_is_clamped() {
         let image = ValueImage {
+            channel_names: Vec::new(),
             width_px: 2,
             height_px: 1,
             output: OutputMode::Rgb,

@@ -28,7 +28,8 @@ use super::request::{
 use crate::engine::error::{KernelError, RenderError};
 use crate::engine::geometry::Precision;
 use crate::engine::kernel::{
-    KernelInfo, KernelLog, OutputMode, RunFailure, resolve, resolve_leniently,
+    DERIVATIVE_CHANNELS, KernelInfo, KernelLog, OutputMode, RunFailure, Symmetry, resolve,
+    resolve_leniently,
 };
 use crate::engine::sync::lock;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -227,6 +228,19 @@ impl Engine {
             .unwrap_or_else(|| info.home_or_default());
         view.check_renderable()?;
         let rows = request.row_range()?;
+        // With derivatives the engine's own pixel, written from the formula, returns the
+        // four values; mirroring would copy the slope's y part without its sign flip.
+        let derivatives = request.derivatives && info.output.is_escape() && info.formula.is_some();
+        if derivatives {
+            info.output = OutputMode::Escape {
+                channels: DERIVATIVE_CHANNELS.len() as u8,
+            };
+            info.channel_names = DERIVATIVE_CHANNELS
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect();
+            info.symmetry = Symmetry::None;
+        }
         check_buffer_bytes(request.width_px, rows.count, info.output)?;
         let parameters = match request.parameter_policy {
             ParameterPolicy::Strict => resolve(&info.parameters, &request.parameters)?,
@@ -274,14 +288,16 @@ impl Engine {
             }
         }
         let plan_at = |max_iter| {
-            UnitPlan::new(
+            let mut plan = UnitPlan::new(
                 request,
                 rows,
                 &view,
                 parameters.clone(),
                 (info.output, max_iter, info.symmetry),
                 precision,
-            )
+            );
+            plan.derivatives = derivatives;
+            plan
         };
         let mut plan = plan_at(max_iter);
         let on_axis = plan.mirrors();
@@ -359,6 +375,7 @@ impl Engine {
                 width_px: request.width_px,
                 height_px: rows.count,
                 output: info.output,
+                channel_names: info.channel_names.clone(),
                 values,
             },
             view,

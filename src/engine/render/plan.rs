@@ -405,6 +405,8 @@ pub(super) struct UnitPlan {
     pub(super) precision: Precision,
     pub(super) output: OutputMode,
     pub(super) channels: usize,
+    /// Pixels come from the derivative pixel (the formula's, four values each).
+    pub(super) derivatives: bool,
     /// Pixels of an earlier render this one keeps (a pan), copied in before units start.
     kept: Option<(KeptPixels, Arc<RenderOutput>)>,
     /// Rows copied from their mirrors across the real axis as their mirrors finish.
@@ -480,6 +482,7 @@ impl UnitPlan {
             precision,
             output,
             channels: output.channels(),
+            derivatives: false,
             kept,
             mirrored,
             perturbation: None,

@@ -19,6 +19,9 @@ pub struct ValueImage {
     pub height_px: u32,
     /// What the values are.
     pub output: OutputMode,
+    /// The names of a pixel's values when there are several (the kernel's `channels`, or
+    /// `DERIVATIVE_CHANNELS`); empty for one value or direct colour.
+    pub channel_names: Vec<String>,
     /// The values.
     pub values: Vec<f32>,
 }

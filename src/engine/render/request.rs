@@ -63,6 +63,10 @@ pub struct RenderRequest {
     /// Take the skips of bilinear approximation where they hold, in a render by
     /// perturbation (on by default; off, every pixel runs every step).
     pub skips: bool,
+    /// Also compute each pixel's distance to the set and its slope, from the derivative
+    /// the engine carries through the kernel's formula (for distance and slope colourings):
+    /// the image then holds `DERIVATIVE_CHANNELS`. Ignored for kernels without a formula.
+    pub derivatives: bool,
     /// Render only these rows of the image (a band of a poster); None for all. Any band
     /// holds exactly the pixels of a whole render.
     pub rows: Option<RowRange>,
@@ -157,6 +161,7 @@ impl RenderRequest {
             guessing: true,
             symmetry: true,
             skips: true,
+            derivatives: false,
             rows: None,
             previous: None,
             precision: PrecisionChoice::Auto,

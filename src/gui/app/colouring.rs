@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::MoonbrotApp;
-use crate::engine::output::Colouring;
+use crate::engine::CancelToken;
+use crate::engine::output::{Colouring, ColouringOptions, colour_image};
 use crate::gui::commands::{Command, RenderSetting};
 use crate::gui::scheduler::Change;
 use crate::gui::settings::{ColouringChoice, EditorTab};
@@ -18,6 +19,27 @@ use crate::gui::workers::ColouringJob;
 pub(super) const WINDOW_COLOURING_NAME: &str = "colouring";
 
 impl MoonbrotApp {
+    /// What a new setting asks of the scheduler: a recolour for the palette or a
+    /// colouring, a render for anything else, and for a colouring that needs the distance
+    /// and slope values when the image on screen was rendered without them.
+    pub(super) fn change_of_setting(&self, setting: &RenderSetting) -> Change {
+        let has_derivatives = self.canvas.base.as_ref().is_some_and(|base| {
+            base.image
+                .channel_names
+                .iter()
+                .any(|name| name == "distance")
+        });
+        match setting {
+            RenderSetting::Colouring(colouring)
+                if colouring.needs_derivatives() && !has_derivatives =>
+            {
+                Change::RenderSettings
+            }
+            RenderSetting::Palette(_) | RenderSetting::Colouring(_) => Change::Palette,
+            _ => Change::RenderSettings,
+        }
+    }
+
     /// Why the Lua colouring in use failed last, if it did.
     pub fn colouring_error(&self) -> Option<&crate::engine::output::ColouringError> {
         self.notices.colouring_error.as_ref()
@@ -31,34 +53,47 @@ impl MoonbrotApp {
             progress.recolour(&palette);
         }
         match &self.settings.colouring {
-            Colouring::Lua { .. } => self.colour_base(),
-            colouring => {
+            Colouring::Smooth => {
                 self.rendering.colouring_job = None;
                 self.notices.colouring_error = None;
                 if let Some(base) = &mut self.canvas.base {
-                    if *colouring == Colouring::Smooth {
-                        base.recolour(&palette);
-                    } else {
-                        base.recolour_by_rank(&palette);
-                    }
+                    base.recolour(&palette);
                 }
             }
+            _ => self.colour_new_base(),
         }
         ctx.request_repaint();
     }
 
     /// Colours the image just rendered with the colouring in use, if it is not the
-    /// smooth one it was drawn with.
+    /// smooth one it was drawn with: the Rust colourings here (a few milliseconds), a Lua
+    /// one on the colouring thread.
     pub(super) fn colour_new_base(&mut self) {
         match &self.settings.colouring {
             Colouring::Smooth => {}
-            Colouring::Histogram => {
+            Colouring::Lua { .. } => self.colour_base(),
+            colouring => {
+                self.rendering.colouring_job = None;
+                self.notices.colouring_error = None;
                 let palette = self.settings.palette.clone();
-                if let Some(base) = &mut self.canvas.base {
-                    base.recolour_by_rank(&palette);
+                let options = ColouringOptions {
+                    threads: self.settings.threads,
+                    timeout: None,
+                    memory_limit_bytes: 0,
+                };
+                if let Some(base) = &mut self.canvas.base
+                    && let Ok(colours) = colour_image(
+                        &base.image,
+                        &palette,
+                        colouring,
+                        &options,
+                        &CancelToken::new(),
+                    )
+                {
+                    base.show_colours(&colours);
+                    base.palette = palette;
                 }
             }
-            Colouring::Lua { .. } => self.colour_base(),
         }
     }
 
@@ -126,6 +161,36 @@ impl MoonbrotApp {
                     ctx,
                     Command::Set(RenderSetting::Colouring(Colouring::Histogram)),
                 );
+            }
+            Command::UseColouring(ColouringChoice::Distance) => {
+                let colouring = Colouring::Distance {
+                    line_width_px: self.settings.line_width_px,
+                };
+                self.apply(ctx, Command::Set(RenderSetting::Colouring(colouring)));
+            }
+            Command::UseColouring(ColouringChoice::Slope) => {
+                let colouring = Colouring::Slope {
+                    light_angle_degrees: self.settings.light_angle_degrees,
+                };
+                self.apply(ctx, Command::Set(RenderSetting::Colouring(colouring)));
+            }
+            Command::SetLineWidth(width) => {
+                self.settings.line_width_px = width.clamp(0.25, 50.0);
+                if matches!(self.settings.colouring, Colouring::Distance { .. }) {
+                    self.apply_colouring_command(
+                        ctx,
+                        Command::UseColouring(ColouringChoice::Distance),
+                    );
+                }
+            }
+            Command::SetLightAngle(degrees) => {
+                self.settings.light_angle_degrees = degrees.rem_euclid(360.0);
+                if matches!(self.settings.colouring, Colouring::Slope { .. }) {
+                    self.apply_colouring_command(
+                        ctx,
+                        Command::UseColouring(ColouringChoice::Slope),
+                    );
+                }
             }
             _ => {}
         }

@@ -158,6 +158,38 @@ impl MoonbrotApp {
                 self.commands.push(Command::UseColouring(chosen));
             }
         });
+        match self.settings.colouring {
+            Colouring::Distance { line_width_px } => {
+                ui.horizontal(|ui| {
+                    let mut width = line_width_px;
+                    let label = ui.label("Line width (px)");
+                    if ui
+                        .add(egui::Slider::new(&mut width, 0.25..=50.0).logarithmic(true))
+                        .labelled_by(label.id)
+                        .changed()
+                    {
+                        self.commands.push(Command::SetLineWidth(width));
+                    }
+                });
+            }
+            Colouring::Slope {
+                light_angle_degrees,
+            } => {
+                ui.horizontal(|ui| {
+                    let mut angle = light_angle_degrees;
+                    let label = ui.label("Light from (°)");
+                    if ui
+                        .add(egui::Slider::new(&mut angle, 0.0..=360.0))
+                        .labelled_by(label.id)
+                        .on_hover_text("0: from the right, 90: from the top")
+                        .changed()
+                    {
+                        self.commands.push(Command::SetLightAngle(angle));
+                    }
+                });
+            }
+            _ => {}
+        }
         let error = self.notices.colouring_error.as_ref().filter(|_| using_lua);
         let error_text = error.map(ToString::to_string);
         // One line kept for the message either way, so the editor does not jump.
@@ -165,6 +197,20 @@ impl MoonbrotApp {
             Some(text) => ui.colored_label(ui.visuals().error_fg_color, text),
             None if using_lua => {
                 ui.weak("colour(v) returns r, g, b in 0..1; the image recolours as you type")
+            }
+            // Distance and slope come from the formula's derivative, in f64.
+            None if self.settings.colouring.needs_derivatives()
+                && !self.rendering.kernel_perturbs =>
+            {
+                ui.label("This kernel declares no formula: no distance or slope, smooth colours")
+            }
+            None if self.settings.colouring.needs_derivatives()
+                && self
+                    .rendering
+                    .shown_precision
+                    .is_some_and(|precision| precision != Precision::Double) =>
+            {
+                ui.label("No distance or slope beyond f64 yet: smooth colours at this depth")
             }
             None => ui.weak("Choose \"the Lua below\" to colour with this code"),
         };

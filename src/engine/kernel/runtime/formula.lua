@@ -838,4 +838,180 @@ end]]
   return concat(lines, "\n") .. "\n"
 end
 
+-- Emits the lines that set locals wr<i>, wi<i> to k a^(k-1), the slope of a^k at node a.
+local function emit_power_slope(emit, i, a, k)
+  emit(format("local wr%d, wi%d = r%d, i%d", i, i, a, a))
+  for _ = 3, k do
+    emit(format("wr%d, wi%d = wr%d * r%d - wi%d * i%d, wr%d * i%d + wi%d * r%d",
+      i, i, i, a, i, a, i, a, i, a))
+  end
+  if k == 1 then emit(format("wr%d, wi%d = 1, 0", i, i)) end
+  emit(format("wr%d, wi%d = %d * wr%d, %d * wi%d", i, i, k, i, k, i))
+end
+
+-- Emits the lines that compute node i's partial derivatives with respect to the pixel's
+-- x and y (locals xr<i>, xi<i>, yr<i>, yi<i>: d(re)/dx, d(im)/dx, d(re)/dy, d(im)/dy), by
+-- the standard rules (forward mode), from its operands' values and partials. The step may
+-- fold parts to absolute values, so the partials form a 2x2 real Jacobian, not a complex
+-- derivative.
+local function emit_partials(emit, i, entry, c_moves)
+  local op, a, b = entry.op, entry.a, entry.b
+  local function both(fmt_x, fmt_y)
+    emit(format(fmt_x, i, i))
+    emit(format(fmt_y, i, i))
+  end
+  if op == "z" then
+    emit(format("local xr%d, xi%d, yr%d, yi%d = jxr, jxi, jyr, jyi", i, i, i, i))
+  elseif op == "c" then
+    if c_moves then
+      emit(format("local xr%d, xi%d, yr%d, yi%d = 1, 0, 0, 1", i, i, i, i))
+    else
+      emit(format("local xr%d, xi%d, yr%d, yi%d = 0, 0, 0, 0", i, i, i, i))
+    end
+  elseif op == "const" then
+    emit(format("local xr%d, xi%d, yr%d, yi%d = 0, 0, 0, 0", i, i, i, i))
+  elseif op == "add" or op == "sub" then
+    local sign = op == "add" and "+" or "-"
+    for _, d in ipairs({ "x", "y" }) do
+      emit(format("local %sr%d, %si%d = %sr%d %s %sr%d, %si%d %s %si%d",
+        d, i, d, i, d, a, sign, d, b, d, a, sign, d, b))
+    end
+  elseif op == "neg" then
+    emit(format("local xr%d, xi%d, yr%d, yi%d = -xr%d, -xi%d, -yr%d, -yi%d", i, i, i, i, a, a, a, a))
+  elseif op == "mul" then
+    -- d(a b) = da b + a db, as complex products.
+    for _, d in ipairs({ "x", "y" }) do
+      emit(format("local %sr%d, %si%d = %sr%d * r%d - %si%d * i%d + r%d * %sr%d - i%d * %si%d, "
+        .. "%sr%d * i%d + %si%d * r%d + r%d * %si%d + i%d * %sr%d",
+        d, i, d, i, d, a, b, d, a, b, a, d, b, a, d, b,
+        d, a, b, d, a, b, a, d, b, a, d, b))
+    end
+  elseif op == "sqr" or op == "pow" then
+    -- d(a^k) = k a^(k-1) da: w times each partial (as complex).
+    emit_power_slope(emit, i, a, op == "sqr" and 2 or entry.k)
+    for _, d in ipairs({ "x", "y" }) do
+      emit(format("local %sr%d, %si%d = wr%d * %sr%d - wi%d * %si%d, wr%d * %si%d + wi%d * %sr%d",
+        d, i, d, i, i, d, a, i, d, a, i, d, a, i, d, a))
+    end
+  elseif op == "conj" then
+    emit(format("local xr%d, xi%d, yr%d, yi%d = xr%d, -xi%d, yr%d, -yi%d", i, i, i, i, a, a, a, a))
+  elseif op == "abs" or op == "abs_re" or op == "abs_im" then
+    -- |t| has slope sign(t) (1 at 0, a set of measure zero).
+    local fold_re, fold_im = op ~= "abs_im", op ~= "abs_re"
+    local sr = fold_re and format("(r%d < 0 and -1 or 1)", a) or "1"
+    local si = fold_im and format("(i%d < 0 and -1 or 1)", a) or "1"
+    emit(format("local xr%d, xi%d, yr%d, yi%d = %s * xr%d, %s * xi%d, %s * yr%d, %s * yi%d",
+      i, i, i, i, sr, a, si, a, sr, a, si, a))
+  end
+end
+
+-- Emits node i's derivative with respect to the pixel as one complex number (locals
+-- dr<i>, di<i>), for steps without folds, where the Jacobian is that of a complex
+-- derivative: half the work of `emit_partials`.
+local function emit_complex_derivative(emit, i, entry, c_moves)
+  local op, a, b = entry.op, entry.a, entry.b
+  if op == "z" then
+    emit(format("local dr%d, di%d = dzr, dzi", i, i))
+  elseif op == "c" then
+    emit(format("local dr%d, di%d = %s", i, i, c_moves and "1, 0" or "0, 0"))
+  elseif op == "const" then
+    emit(format("local dr%d, di%d = 0, 0", i, i))
+  elseif op == "add" or op == "sub" then
+    local sign = op == "add" and "+" or "-"
+    emit(format("local dr%d, di%d = dr%d %s dr%d, di%d %s di%d", i, i, a, sign, b, a, sign, b))
+  elseif op == "neg" then
+    emit(format("local dr%d, di%d = -dr%d, -di%d", i, i, a, a))
+  elseif op == "mul" then
+    emit(format("local dr%d, di%d = dr%d * r%d - di%d * i%d + r%d * dr%d - i%d * di%d, "
+      .. "dr%d * i%d + di%d * r%d + r%d * di%d + i%d * dr%d",
+      i, i, a, b, a, b, a, b, a, b, a, b, a, b, a, b, a, b))
+  elseif op == "sqr" or op == "pow" then
+    emit_power_slope(emit, i, a, op == "sqr" and 2 or entry.k)
+    emit(format("local dr%d, di%d = wr%d * dr%d - wi%d * di%d, wr%d * di%d + wi%d * dr%d",
+      i, i, i, a, i, a, i, a, i, a))
+  end
+end
+
+--- Lua source of the derivative pixel, for colourings that need a pixel's distance to the
+--- set or its slope: `return function(max_iter, pixel_size, jr, ji, pixel) return
+--- function(x, y) ... end end`. It iterates the step in f64 from the formula's start (or,
+--- for a Julia set, from the pixel, with c = jr + i ji) carrying the Jacobian J of z with
+--- respect to the pixel's (x, y) (one complex derivative when the step has no folds), and
+--- on escape returns four values: the smooth escape value (as the perturbation pixel's),
+--- the distance estimate |z| ln|z| / |grad |z|| in pixels (`pixel_size` complex units
+--- each), and the unit normal grad |z| / |grad |z|| (the direction of relief lighting),
+--- where grad |z| = J^T z / |z|. An orbit still bounded after a few steps asks the
+--- kernel's own `pixel` whether the point is inside (its shortcuts, such as the cardioid
+--- test, are far cheaper than iterating to max_iter).
+function M.derivative_pixel_source(recorded, result, julia, degree, bailout, start_re, start_im)
+  local conformal = true
+  for _, entry in ipairs(recorded) do
+    local op = entry.op
+    if op == "abs" or op == "abs_re" or op == "abs_im" or op == "conj" then conformal = false end
+  end
+  local lines = {
+    "local log, sqrt, abs = math.log, math.sqrt, math.abs",
+    format("local inverse_log_degree = 1 / log(%s)", number(degree)),
+    format("local BAILOUT2 = %s", number(bailout * bailout)),
+    -- Steps taken before the kernel's pixel is asked whether the point is inside.
+    "local STEPS_BEFORE_ASKING = 32",
+  }
+  local function emit(text) lines[#lines + 1] = "  " .. text end
+  if conformal then
+    lines[#lines + 1] = "local function step(zr, zi, cr, ci, dzr, dzi)"
+    for i, entry in ipairs(recorded) do
+      emit_value(emit, i, entry)
+      emit_complex_derivative(emit, i, entry, not julia)
+    end
+    emit(format("return r%d, i%d, dr%d, di%d", result, result, result, result))
+  else
+    lines[#lines + 1] = "local function step(zr, zi, cr, ci, jxr, jxi, jyr, jyi)"
+    for i, entry in ipairs(recorded) do
+      emit_value(emit, i, entry)
+      emit_partials(emit, i, entry, not julia)
+    end
+    emit(format("return r%d, i%d, xr%d, xi%d, yr%d, yi%d", result, result, result, result, result, result))
+  end
+  lines[#lines + 1] = "end"
+  local start_z = julia and "x, y" or format("%s, %s", number(start_re), number(start_im))
+  local start_c = julia and "jr, ji" or "x, y"
+  -- The derivative of the start with respect to the pixel: 1 for a Julia set's z0.
+  local start_derivative
+  if conformal then
+    start_derivative = julia and "1, 0" or "0, 0"
+  else
+    start_derivative = julia and "1, 0, 0, 1" or "0, 0, 0, 0"
+  end
+  local state = conformal and "dzr, dzi" or "jxr, jxi, jyr, jyi"
+  -- J^T z (|z| times the gradient of |z| in the pixel's coordinates); for a complex
+  -- derivative d, J's columns are (d) and (i d).
+  local gradient = conformal
+    and "local gx, gy = dzr * zr + dzi * zi, dzr * zi - dzi * zr"
+    or "local gx, gy = jxr * zr + jxi * zi, jyr * zr + jyi * zi"
+  lines[#lines + 1] = format([[
+return function(max_iter, pixel_size, jr, ji, kernel_pixel)
+  return function(x, y)
+    local zr, zi, cr, ci = %s, %s
+    local %s = %s
+    for n = 1, max_iter do
+      zr, zi, %s = step(zr, zi, cr, ci, %s)
+      local r2 = zr * zr + zi * zi
+      if r2 > BAILOUT2 then
+        local escape = n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+        local r = sqrt(r2)
+        %s
+        local g = sqrt(gx * gx + gy * gy)
+        if g == 0 or g ~= g or g == 1 / 0 then return escape end
+        return escape, r2 * log(r) / g / pixel_size, gx / g, gy / g
+      end
+      if n == STEPS_BEFORE_ASKING and kernel_pixel(x, y) == nil then
+        return nil
+      end
+    end
+    return nil
+  end
+end]], start_z, start_c, state, start_derivative, state, state, gradient)
+  return concat(lines, "\n") .. "\n"
+end
+
 return M

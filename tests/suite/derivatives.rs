@@ -1,0 +1,441 @@
+//! Derivatives for free: for a kernel that declares a formula, the engine carries the
+//! derivative through the recorded step and stores four values per pixel (escape,
+//! distance in pixels, and the unit normal), from which the distance colouring draws the
+//! boundary as a line of constant width in pixels and the slope colouring lights relief.
+//! Checked against the plain render, an independent distance (to the nearest inside
+//! pixel), at three zooms, and through the CLI.
+
+use moonbrot::engine::kernel::DERIVATIVE_CHANNELS;
+use moonbrot::engine::output::{Colouring, ColouringOptions, Palette, colour_image};
+use moonbrot::engine::{
+    CancelToken, Engine, OutputMode, PrecisionChoice, RenderOutput, RenderRequest, View,
+};
+
+use crate::support::{moonbrot, path_text, pixels, request, shipped, text};
+
+/// Two threads, no timeout (the Rust colourings never run Lua).
+fn options() -> ColouringOptions {
+    ColouringOptions {
+        threads: 2,
+        timeout: None,
+        memory_limit_bytes: 64 * 1024 * 1024,
+    }
+}
+
+/// A render of a shipped kernel at `view`, f64, every pixel computed (no guessing, no
+/// mirroring), with or without the derivative values.
+fn render_at(kernel: &str, view: View, size: (u32, u32), derivatives: bool) -> RenderOutput {
+    Engine::default()
+        .render(
+            &RenderRequest {
+                view: Some(view),
+                guessing: false,
+                symmetry: false,
+                precision: PrecisionChoice::Double,
+                derivatives,
+                ..request(&shipped(kernel), size.0, size.1)
+            },
+            &CancelToken::new(),
+        )
+        .expect("renders")
+}
+
+/// True for an inside pixel's escape value: negative or NaN.
+fn is_inside(escape: f32) -> bool {
+    escape < 0.0 || escape.is_nan()
+}
+
+/// Each pixel's value of channel `channel`.
+fn channel(output: &RenderOutput, channel: usize) -> Vec<f32> {
+    let channels = output.image.output.channels();
+    output
+        .image
+        .values
+        .chunks_exact(channels)
+        .map(|values| values[channel])
+        .collect()
+}
+
+#[test]
+fn a_derivative_render_keeps_the_escape_values_of_the_plain_one() {
+    // A conformal formula, one with abs folds (a 2x2 Jacobian) and a Julia set.
+    for (kernel, view) in [
+        ("mandelbrot", View::new(-0.7453, 0.1127, 0.012)),
+        ("burning_ship", View::new(-1.76, -0.03, 0.08)),
+        ("julia", View::new(0.0, 0.0, 2.5)),
+        // z^3 (a power) and conj(z)^2 (a fold of the imaginary part).
+        ("multibrot", View::new(-0.2, 0.5, 0.6)),
+        ("tricorn", View::new(-0.3, 0.0, 2.0)),
+    ] {
+        let plain = render_at(kernel, view.clone(), (96, 64), false);
+        let derived = render_at(kernel, view, (96, 64), true);
+        assert_eq!(
+            derived.image.output,
+            OutputMode::Escape { channels: 4 },
+            "{kernel}"
+        );
+        assert_eq!(derived.image.channel_names, DERIVATIVE_CHANNELS, "{kernel}");
+        let escapes = channel(&derived, 0);
+        let mut outside = 0;
+        for (index, (plain, derived)) in plain.image.values.iter().zip(&escapes).enumerate() {
+            let inside = *plain < 0.0 || plain.is_nan();
+            assert_eq!(
+                inside,
+                *derived < 0.0 || derived.is_nan(),
+                "{kernel}: pixel {index} is inside in one render only ({plain} against {derived})"
+            );
+            if !inside {
+                outside += 1;
+                assert!(
+                    (plain - derived).abs() <= 1e-4 * plain.abs().max(1.0),
+                    "{kernel}: pixel {index} escapes at {derived}, not {plain}"
+                );
+            }
+        }
+        assert!(outside > 1000, "{kernel}: {outside} pixels outside");
+        // Every escaped pixel has a distance and a unit normal.
+        let distances = channel(&derived, 1);
+        let (normal_x, normal_y) = (channel(&derived, 2), channel(&derived, 3));
+        // (A derivative that vanishes, where an abs fold meets 0, gives NaN: such a pixel
+        // keeps its smooth colour.)
+        let mut known = 0;
+        for index in 0..escapes.len() {
+            if escapes[index] >= 0.0 && !distances[index].is_nan() {
+                known += 1;
+                assert!(
+                    distances[index] >= 0.0,
+                    "{kernel}: pixel {index}: {}",
+                    distances[index]
+                );
+                let length = normal_x[index].hypot(normal_y[index]);
+                assert!((length - 1.0).abs() < 1e-3, "{kernel}: pixel {index}");
+            }
+        }
+        assert!(
+            known * 100 >= outside * 99,
+            "{kernel}: {known} of {outside} known"
+        );
+    }
+}
+
+/// The distance in pixels from `(column, row)` to the nearest pixel of `inside` (a
+/// `width`-wide mask), looked for within 40 pixels.
+fn distance_to_inside(inside: &[bool], width: usize, column: usize, row: usize) -> Option<f64> {
+    let height = inside.len() / width;
+    let reach = 40_isize;
+    let mut nearest: Option<f64> = None;
+    for dy in -reach..=reach {
+        for dx in -reach..=reach {
+            let (x, y) = (column as isize + dx, row as isize + dy);
+            if x < 0 || y < 0 || x >= width as isize || y >= height as isize {
+                continue;
+            }
+            if inside[y as usize * width + x as usize] {
+                let d = ((dx * dx + dy * dy) as f64).sqrt();
+                nearest = Some(nearest.map_or(d, |n: f64| n.min(d)));
+            }
+        }
+    }
+    nearest
+}
+
+#[test]
+fn distance_estimates_agree_with_the_slope_of_the_plain_escape_values() {
+    // An independent estimate from the plain render alone: the escape potential is
+    // G = d^(1 - v) for the smooth escape value v of z -> z^d + c, and the distance
+    // estimate is G / |grad G| = 1 / (ln d |grad v|), with grad v by central differences between neighbouring
+    // pixels (so in pixels too). The derivative render gets it from dz/dc instead.
+    for (kernel, view, max_iter, degree) in [
+        ("mandelbrot", View::new(-0.75, 0.1, 0.25), 2000, 2.0_f64),
+        ("mandelbrot", View::new(-0.1, 0.9, 0.1), 2000, 2.0),
+        ("burning_ship", View::new(-1.76, -0.03, 0.08), 2000, 2.0),
+        ("multibrot", View::new(-0.2, 0.5, 0.6), 1000, 3.0),
+    ] {
+        let (width, height) = (240_usize, 180_usize);
+        let request_at = |derivatives| RenderRequest {
+            view: Some(view.clone()),
+            max_iter: Some(max_iter),
+            guessing: false,
+            symmetry: false,
+            precision: PrecisionChoice::Double,
+            derivatives,
+            ..request(&shipped(kernel), width as u32, height as u32)
+        };
+        let render = |derivatives| {
+            Engine::default()
+                .render(&request_at(derivatives), &CancelToken::new())
+                .expect("renders")
+        };
+        let (plain, derived) = (render(false), render(true));
+        let escape =
+            |column: usize, row: usize| f64::from(plain.image.values[row * width + column]);
+        let estimates = channel(&derived, 1);
+        let (normal_x, normal_y) = (channel(&derived, 2), channel(&derived, 3));
+        let inside: Vec<bool> = plain.image.values.iter().map(|v| is_inside(*v)).collect();
+        let (mut samples, mut agreeing) = (0, 0);
+        for row in (1..height - 1).step_by(3) {
+            for column in (1..width - 1).step_by(3) {
+                let estimate = f64::from(estimates[row * width + column]);
+                if !(3.0..=40.0).contains(&estimate) {
+                    continue;
+                }
+                let neighbours = [
+                    escape(column + 1, row),
+                    escape(column - 1, row),
+                    escape(column, row + 1),
+                    escape(column, row - 1),
+                ];
+                if neighbours.iter().any(|v| is_inside(*v as f32)) {
+                    continue;
+                }
+                // grad v in the complex plane's directions (rows go down as y falls).
+                let (along_x, along_y) = (
+                    0.5 * (neighbours[0] - neighbours[1]),
+                    -0.5 * (neighbours[2] - neighbours[3]),
+                );
+                let gradient = along_x.hypot(along_y);
+                let from_escapes = 1.0 / (degree.ln() * gradient);
+                // The normal points where the potential rises, where v falls.
+                let index = row * width + column;
+                let facing = -(f64::from(normal_x[index]) * along_x
+                    + f64::from(normal_y[index]) * along_y)
+                    / gradient;
+                samples += 1;
+                if (0.8..=1.25).contains(&(from_escapes / estimate)) && facing > 0.95 {
+                    agreeing += 1;
+                }
+                // Koebe's quarter theorem, for the Mandelbrot set: nothing of the set
+                // lies nearer than half this estimate (a pixel's slack for the grid).
+                if kernel == "mandelbrot"
+                    && let Some(nearest) = distance_to_inside(&inside, width, column, row)
+                {
+                    assert!(
+                        nearest >= estimate / 2.0 - 1.0,
+                        "{kernel}: pixel {column}, {row} is {nearest} pixels from the set, \
+                         estimated {estimate}"
+                    );
+                }
+            }
+        }
+        assert!(samples > 200, "{kernel}: {samples} samples");
+        assert!(
+            agreeing * 100 >= samples * 95,
+            "{kernel}: {agreeing} of {samples} estimates within 20% of the escape values' slope \
+             and facing it"
+        );
+    }
+}
+
+/// The median run of line pixels (inside, or outside nearer than `width_px` by the
+/// estimate) along the rows, leaving out runs that touch the image's sides: how wide the
+/// distance colouring draws a filament it crosses.
+fn median_line_run(output: &RenderOutput, width_px: f32) -> usize {
+    let (width, height) = (
+        output.image.width_px as usize,
+        output.image.height_px as usize,
+    );
+    let escapes = channel(output, 0);
+    let distances = channel(output, 1);
+    let mut runs = Vec::new();
+    for row in 0..height {
+        let mut run: Option<usize> = None;
+        for column in 0..width {
+            let index = row * width + column;
+            let on_line = is_inside(escapes[index]) || distances[index] < width_px;
+            run = match (on_line, run) {
+                (true, Some(length)) => Some(length + 1),
+                (true, None) => (column > 0).then_some(1),
+                (false, Some(length)) => {
+                    runs.push(length);
+                    None
+                }
+                (false, None) => None,
+            };
+        }
+    }
+    assert!(runs.len() > 100, "{} runs", runs.len());
+    runs.sort_unstable();
+    runs[runs.len() / 2]
+}
+
+#[test]
+fn the_boundary_line_is_as_many_pixels_wide_at_every_zoom() {
+    // A Misiurewicz point: its filaments look alike at every zoom about it.
+    let (x, y) = (-0.101_096_363_845_631_65, 0.956_286_510_809_142_3);
+    let mut widths = Vec::new();
+    for span in [0.1, 1e-3, 1e-5] {
+        let output = render_at("mandelbrot", View::new(x, y, span), (200, 150), true);
+        let (thin, wide) = (median_line_run(&output, 1.0), median_line_run(&output, 2.0));
+        // (Runs cross a filament, lines on both sides of it, and often meet the next.)
+        assert!(
+            (3..=14).contains(&thin) && wide > thin,
+            "span {span}: runs of {thin} pixels at 1 pixel wide, {wide} at 2"
+        );
+        widths.push(thin);
+    }
+    let (narrowest, widest) = (widths.iter().min(), widths.iter().max());
+    assert!(
+        widest.zip(narrowest).is_some_and(|(w, n)| w - n <= 2),
+        "line widths in pixels at three zooms: {widths:?}"
+    );
+}
+
+#[test]
+fn the_distance_colouring_darkens_only_pixels_near_the_boundary() {
+    let output = render_at("mandelbrot", View::new(-0.75, 0.1, 0.25), (160, 120), true);
+    let palette = Palette::default();
+    let colour = |colouring: &Colouring| {
+        colour_image(
+            &output.image,
+            &palette,
+            colouring,
+            &options(),
+            &CancelToken::new(),
+        )
+        .expect("colours")
+    };
+    let smooth = colour(&Colouring::Smooth);
+    let lined = colour(&Colouring::Distance { line_width_px: 4.0 });
+    let (distances, escapes) = (channel(&output, 1), channel(&output, 0));
+    let (mut far, mut near) = (0, 0);
+    for (index, (smooth, lined)) in smooth.pixels().zip(lined.pixels()).enumerate() {
+        if escapes[index] < 0.0 {
+            assert_eq!(smooth, lined, "the inside keeps its colour");
+        } else if distances[index] >= 4.0 {
+            far += 1;
+            assert_eq!(
+                smooth, lined,
+                "pixel {index}, {} pixels away",
+                distances[index]
+            );
+        } else if distances[index] < 0.5 {
+            near += 1;
+            let brightness = |p: &image::Rgb<u8>| p.0.iter().map(|c| u32::from(*c)).sum::<u32>();
+            assert!(
+                brightness(lined) * 2 <= brightness(smooth).max(1) + 2,
+                "pixel {index}, {} pixels away: {lined:?} against {smooth:?}",
+                distances[index]
+            );
+        }
+    }
+    assert!(far > 300 && near > 50, "{far} far and {near} near pixels");
+}
+
+#[test]
+fn slope_lighting_turns_with_the_light_angle() {
+    let output = render_at("mandelbrot", View::new(-0.6, 0.0, 2.6), (160, 120), true);
+    let palette = Palette::default();
+    let normal_x = channel(&output, 2);
+    let lit = |degrees: f32| {
+        colour_image(
+            &output.image,
+            &palette,
+            &Colouring::Slope {
+                light_angle_degrees: degrees,
+            },
+            &options(),
+            &CancelToken::new(),
+        )
+        .expect("colours")
+    };
+    // Pixels whose slope faces right are brighter than those facing left when the light
+    // is on the right, and darker when it is on the left.
+    let mean_brightness = |image: &image::RgbImage, facing_right: bool| {
+        let (mut sum, mut count) = (0.0, 0);
+        for (pixel, x) in image.pixels().zip(&normal_x) {
+            if (facing_right && *x > 0.7) || (!facing_right && *x < -0.7) {
+                sum += pixel.0.iter().map(|c| f64::from(*c)).sum::<f64>();
+                count += 1;
+            }
+        }
+        assert!(count > 100, "{count} pixels");
+        sum / f64::from(count)
+    };
+    let from_right = lit(0.0);
+    let from_left = lit(180.0);
+    assert!(mean_brightness(&from_right, true) > 1.3 * mean_brightness(&from_right, false));
+    assert!(mean_brightness(&from_left, false) > 1.3 * mean_brightness(&from_left, true));
+}
+
+#[test]
+fn the_cli_draws_distance_and_slope_and_explains_their_flags() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let path = |name: &str| folder.path().join(name);
+    let render = |colouring: &[&str], name: &str| {
+        let out = path(name);
+        let mut args = vec!["render", "--kernel", "mandelbrot", "--size", "120x90"];
+        args.extend_from_slice(colouring);
+        args.extend_from_slice(&["-o", path_text(&out)]);
+        let output = moonbrot(&args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        pixels(&out)
+    };
+    let smooth = render(&[], "smooth.png");
+    let distance = render(&["--colouring", "distance"], "distance.png");
+    let wide = render(
+        &["--colouring", "distance", "--line-width", "12"],
+        "wide.png",
+    );
+    let slope = render(&["--colouring", "slope"], "slope.png");
+    let turned = render(
+        &["--colouring", "slope", "--light-angle", "-135"],
+        "turned.png",
+    );
+    let differing = |a: &image::RgbImage, b: &image::RgbImage| {
+        a.pixels().zip(b.pixels()).filter(|(a, b)| a != b).count()
+    };
+    assert!(differing(&smooth, &distance) > 100);
+    assert!(differing(&distance, &wide) > differing(&smooth, &distance));
+    assert!(differing(&smooth, &slope) > 1000);
+    assert!(differing(&slope, &turned) > 1000);
+
+    for (args, message) in [
+        (
+            vec!["--kernel", "newton", "--colouring", "distance"],
+            "declares a formula",
+        ),
+        (
+            vec![
+                "--kernel",
+                "mandelbrot",
+                "--colouring",
+                "distance",
+                "--line-width",
+                "0",
+            ],
+            "--line-width 0 must be 0.25 to 50 pixels",
+        ),
+        (
+            vec![
+                "--kernel",
+                "mandelbrot",
+                "--colouring",
+                "slope",
+                "--light-angle",
+                "nan",
+            ],
+            "--light-angle NaN is not a number of degrees",
+        ),
+        (
+            vec!["--kernel", "mandelbrot", "--line-width", "3"],
+            "--line-width applies to --colouring distance",
+        ),
+    ] {
+        let out = path("refused.png");
+        let mut full = vec!["render", "--size", "32x24"];
+        full.extend_from_slice(&args);
+        full.extend_from_slice(&["-o", path_text(&out)]);
+        let output = moonbrot(&full);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&output.stderr).contains(message),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(!out.exists(), "{args:?} wrote a file");
+    }
+    let help = text(&moonbrot(&["render", "--help"]).stdout);
+    for flag in ["--line-width", "--light-angle", "distance", "slope"] {
+        assert!(help.contains(flag), "--help names {flag}");
+    }
+}
