@@ -731,12 +731,17 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
     }
     if written.precision != Precision::Double {
         extras.push(format!("{} precision", written.precision.label()));
-        if job.colouring.needs_derivatives() {
-            extras.push(format!(
-                "no {} at this precision yet: smooth colours",
-                job.colouring.name()
-            ));
-        }
+    }
+    let height_px = job.request.height_px * job.supersample;
+    if job.colouring.needs_derivatives()
+        && !written
+            .precision
+            .carries_derivatives(job.request.view.as_ref(), height_px)
+    {
+        extras.push(format!(
+            "no {} at this depth yet: smooth colours",
+            job.colouring.name()
+        ));
     }
     if let Some(reference) = written.reference {
         extras.push(reference.to_string());

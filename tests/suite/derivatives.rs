@@ -8,7 +8,7 @@
 use moonbrot::engine::kernel::DERIVATIVE_CHANNELS;
 use moonbrot::engine::output::{Colouring, ColouringOptions, Palette, colour_image};
 use moonbrot::engine::{
-    CancelToken, Engine, OutputMode, PrecisionChoice, RenderOutput, RenderRequest, View,
+    CancelToken, Engine, OutputMode, Precision, PrecisionChoice, RenderOutput, RenderRequest, View,
 };
 
 use crate::support::{moonbrot, path_text, pixels, request, shipped, text};
@@ -118,6 +118,122 @@ fn a_derivative_render_keeps_the_escape_values_of_the_plain_one() {
     }
 }
 
+#[test]
+fn distances_by_perturbation_are_those_of_f64_where_both_hold() {
+    // Views where f64 still holds, rendered both ways: the perturbation pixel carries the
+    // derivative from the series, through the skips and the steps (a Misiurewicz point
+    // at 1e-9, with a series and skips), and through abs folds (the Burning Ship).
+    for (kernel, view) in [
+        (
+            "mandelbrot",
+            View::new(-0.101_096_363_845_631_65, 0.956_286_510_809_142_3, 1e-9),
+        ),
+        ("burning_ship", View::new(-1.76, -0.03, 0.08)),
+        ("tricorn", View::new(-0.3, 0.0, 2.0)),
+    ] {
+        let render = |precision| {
+            Engine::default()
+                .render(
+                    &RenderRequest {
+                        view: Some(view.clone()),
+                        guessing: false,
+                        symmetry: false,
+                        precision,
+                        derivatives: true,
+                        ..request(&shipped(kernel), 160, 120)
+                    },
+                    &CancelToken::new(),
+                )
+                .expect("renders")
+        };
+        let (plain, perturbed) = (
+            render(PrecisionChoice::Double),
+            render(PrecisionChoice::Perturbation),
+        );
+        assert_eq!(perturbed.precision, Precision::Perturbation, "{kernel}");
+        let (mut outside, mut agreeing) = (0, 0);
+        for (f64_values, perturbed_values) in plain
+            .image
+            .values
+            .chunks_exact(4)
+            .zip(perturbed.image.values.chunks_exact(4))
+        {
+            if is_inside(f64_values[0]) || is_inside(perturbed_values[0]) {
+                continue;
+            }
+            outside += 1;
+            let ratio = perturbed_values[1] / f64_values[1];
+            let facing = perturbed_values[2] * f64_values[2] + perturbed_values[3] * f64_values[3];
+            if (ratio - 1.0).abs() < 0.01 && facing > 0.999 {
+                agreeing += 1;
+            }
+        }
+        assert!(outside > 5000, "{kernel}: {outside} pixels outside");
+        assert!(
+            agreeing * 100 >= outside * 99,
+            "{kernel}: {agreeing} of {outside} distances within 1% of f64's"
+        );
+    }
+}
+
+#[test]
+fn distances_through_skips_are_those_of_every_step() {
+    // rust-fractal-core's 1e50 location, where pixels take tens of thousands of skips
+    // (the views above take none after their series): the derivative through each skip
+    // (J -> A J + B) against every step taken one by one.
+    let view = View::from_decimals(
+        "-0.04947002906310409375169222672735363011874571248822487931810494023264219477268690342799154997475941",
+        "-0.67478757584467536401139205313059765633477070682240348069799979479099419834548451115142084995403103",
+        "4e-50",
+    )
+    .expect("a view");
+    let render = |skips| {
+        Engine::default()
+            .render(
+                &RenderRequest {
+                    view: Some(view.clone()),
+                    guessing: false,
+                    symmetry: false,
+                    skips,
+                    derivatives: true,
+                    timeout: Some(std::time::Duration::from_secs(120)),
+                    ..request(&shipped("mandelbrot"), 48, 27)
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders")
+    };
+    let (skipping, stepping) = (render(true), render(false));
+    assert!(
+        skipping
+            .reference
+            .is_some_and(|reference| reference.skips > 1000),
+        "{:?}",
+        skipping.reference
+    );
+    let (mut outside, mut agreeing) = (0, 0);
+    for (skipped, stepped) in skipping
+        .image
+        .values
+        .chunks_exact(4)
+        .zip(stepping.image.values.chunks_exact(4))
+    {
+        if is_inside(stepped[0]) {
+            continue;
+        }
+        outside += 1;
+        let facing = skipped[2] * stepped[2] + skipped[3] * stepped[3];
+        if (skipped[1] / stepped[1] - 1.0).abs() < 1e-3 && facing > 0.999 {
+            agreeing += 1;
+        }
+    }
+    assert!(outside > 1000, "{outside} pixels outside");
+    assert!(
+        agreeing * 100 >= outside * 99,
+        "{agreeing} of {outside} distances through skips within 0.1% of every step's"
+    );
+}
+
 /// The distance in pixels from `(column, row)` to the nearest pixel of `inside` (a
 /// `width`-wide mask), looked for within 40 pixels.
 fn distance_to_inside(inside: &[bool], width: usize, column: usize, row: usize) -> Option<f64> {
@@ -145,19 +261,51 @@ fn distance_estimates_agree_with_the_slope_of_the_plain_escape_values() {
     // G = d^(1 - v) for the smooth escape value v of z -> z^d + c, and the distance
     // estimate is G / |grad G| = 1 / (ln d |grad v|), with grad v by central differences between neighbouring
     // pixels (so in pixels too). The derivative render gets it from dz/dc instead.
-    for (kernel, view, max_iter, degree) in [
-        ("mandelbrot", View::new(-0.75, 0.1, 0.25), 2000, 2.0_f64),
-        ("mandelbrot", View::new(-0.1, 0.9, 0.1), 2000, 2.0),
-        ("burning_ship", View::new(-1.76, -0.03, 0.08), 2000, 2.0),
-        ("multibrot", View::new(-0.2, 0.5, 0.6), 1000, 3.0),
+    // And by perturbation, with its series and skips, at 1e-20 in the seahorse valley.
+    let deep = View::from_decimals(
+        "-0.743643887037158704752191506114774",
+        "0.131825904205311970493132056385139",
+        "1e-20",
+    )
+    .expect("a view");
+    for (kernel, view, max_iter, degree, precision) in [
+        (
+            "mandelbrot",
+            View::new(-0.75, 0.1, 0.25),
+            Some(2000),
+            2.0_f64,
+            PrecisionChoice::Double,
+        ),
+        (
+            "mandelbrot",
+            View::new(-0.1, 0.9, 0.1),
+            Some(2000),
+            2.0,
+            PrecisionChoice::Double,
+        ),
+        (
+            "burning_ship",
+            View::new(-1.76, -0.03, 0.08),
+            Some(2000),
+            2.0,
+            PrecisionChoice::Double,
+        ),
+        (
+            "multibrot",
+            View::new(-0.2, 0.5, 0.6),
+            Some(1000),
+            3.0,
+            PrecisionChoice::Double,
+        ),
+        ("mandelbrot", deep, None, 2.0, PrecisionChoice::Perturbation),
     ] {
         let (width, height) = (240_usize, 180_usize);
         let request_at = |derivatives| RenderRequest {
             view: Some(view.clone()),
-            max_iter: Some(max_iter),
+            max_iter,
             guessing: false,
             symmetry: false,
-            precision: PrecisionChoice::Double,
+            precision,
             derivatives,
             ..request(&shipped(kernel), width as u32, height as u32)
         };

@@ -10,8 +10,8 @@ use super::lua_unsafe::{StopSwitch, call_unit_driver, perturbation_pixel_functio
 use super::parameters::{ParameterValue, ParameterValues, resolve_leniently};
 use super::reference::PerturbationReference;
 use super::state::{
-    FormulaRecorder, InternalContext, KernelLog, RunFailure, SandboxedState, first_line_of,
-    internal, is_out_of_memory_message, memory_limit_failure,
+    DerivativeFactories, FormulaRecorder, InternalContext, KernelLog, RunFailure, SandboxedState,
+    first_line_of, internal, is_out_of_memory_message, memory_limit_failure,
 };
 use super::trace_shaping::shape_traces;
 use crate::engine::error::{KernelError, PixelLocation};
@@ -49,9 +49,9 @@ pub(crate) struct LuaKernel {
     /// `pixel_source`, compiled) and a unit's reference; the factory exists when the kernel
     /// declares a formula it can render from (at the parameter values set last).
     perturbation: Option<(Function, Function)>,
-    /// The derivative pixel factory written from the formula (`derivative_pixel_source`),
-    /// and the four-value loop it runs in.
-    derivative_factory: Option<Function>,
+    /// The derivative pixels written from the formula, and the four-value loop they run
+    /// in.
+    derivative_factory: Option<DerivativeFactories>,
     derivative_unit: Function,
     /// driver.lua's `perturbation_pixel`.
     make_perturbation_pixel: Function,
@@ -247,7 +247,13 @@ impl LuaKernel {
     /// set with its c from the parameter the formula names; it asks the kernel's `pixel`
     /// whether a slow orbit is inside.
     fn derivative_pixel(&self, grid: &PixelGrid) -> Result<Function, RunFailure> {
-        let (Some(factory), Some(formula)) = (&self.derivative_factory, &self.info.formula) else {
+        let (
+            Some(DerivativeFactories {
+                f64_pixel: factory, ..
+            }),
+            Some(formula),
+        ) = (&self.derivative_factory, &self.info.formula)
+        else {
             return Err(RunFailure::Internal(
                 "derivatives without a formula".to_owned(),
             ));
@@ -365,6 +371,22 @@ impl LuaKernel {
                     reference.origin_offset.1,
                     reference.scale_exponent,
                 );
+                // With derivatives, the factory for this grid's pixel size (in complex
+                // units; 0 for a scaled grid, whose pixels carry none).
+                let factory = match (&self.derivative_factory, derivatives) {
+                    (Some(factories), true) => {
+                        let pixel_size = if grid.scale_exponent == 0 {
+                            grid.x_step.abs()
+                        } else {
+                            0.0
+                        };
+                        &factories
+                            .perturbation_pixel
+                            .call::<Function>(pixel_size)
+                            .context("making the perturbation pixel with derivatives")?
+                    }
+                    _ => factory,
+                };
                 perturbation_pixel_function(
                     make_pixel,
                     factory,

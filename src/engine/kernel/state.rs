@@ -182,6 +182,17 @@ pub(super) struct FormulaRecorder {
     formula: Table,
 }
 
+/// The derivative pixels written from a recorded formula (formula.lua's
+/// `derivative_pixel_source` and `derivative_perturbation_source`), for colourings that
+/// need distance or slope.
+#[derive(Clone)]
+pub(super) struct DerivativeFactories {
+    /// `(max_iter, pixel_size, jr, ji, kernel_pixel) -> pixel(x, y)`, in f64.
+    pub f64_pixel: Function,
+    /// `(pixel_size) -> factory`, a perturbation pixel factory as `pixel_source`'s.
+    pub perturbation_pixel: Function,
+}
+
 impl FormulaRecorder {
     /// Records the step of the formula the kernel declared, if any (stoppable: the step is
     /// the kernel's code), with the parameter values the `param` table holds now (a step
@@ -193,7 +204,7 @@ impl FormulaRecorder {
         &self,
         memory_limit_bytes: usize,
         stop: &StopContext<'_>,
-    ) -> Result<Option<(Formula, Function, Function)>, RunFailure> {
+    ) -> Result<Option<(Formula, Function, DerivativeFactories)>, RunFailure> {
         let step: Option<Function> = self
             .declared_formula
             .raw_get("step")
@@ -292,7 +303,7 @@ impl FormulaRecorder {
             .context("finding derivative_pixel_source")?
             .call((
                 &tape,
-                result,
+                result.clone(),
                 formula.julia.is_some(),
                 formula.degree(),
                 formula.bailout,
@@ -306,7 +317,35 @@ impl FormulaRecorder {
             .set_name("=derivatives")
             .eval::<Function>()
             .context("compiling the derivative pixel")?;
-        Ok(Some((formula, factory, derivative_factory)))
+        // And the perturbation pixel that carries the derivative too (given the pixel size).
+        let deep_derivative_source: String = self
+            .formula
+            .get::<Function>("derivative_perturbation_source")
+            .context("finding derivative_perturbation_source")?
+            .call((
+                &tape,
+                result,
+                formula.julia.is_some(),
+                formula.degree(),
+                formula.bailout,
+                super::bla::ENTRY_LEN,
+                super::bla::SCALED_ENTRY_LEN,
+            ))
+            .context("writing the perturbation pixel with derivatives")?;
+        let deep_derivative_maker = self
+            .lua
+            .load(deep_derivative_source)
+            .set_name("=perturbation with derivatives")
+            .eval::<Function>()
+            .context("compiling the perturbation pixel with derivatives")?;
+        Ok(Some((
+            formula,
+            factory,
+            DerivativeFactories {
+                f64_pixel: derivative_factory,
+                perturbation_pixel: deep_derivative_maker,
+            },
+        )))
     }
 }
 

@@ -205,12 +205,13 @@ impl MoonbrotApp {
                 ui.label("This kernel declares no formula: no distance or slope, smooth colours")
             }
             None if self.settings.colouring.needs_derivatives()
-                && self
-                    .rendering
-                    .shown_precision
-                    .is_some_and(|precision| precision != Precision::Double) =>
+                && self.canvas.base.as_ref().is_some_and(|base| {
+                    self.rendering.shown_precision.is_some_and(|precision| {
+                        !precision.carries_derivatives(Some(&base.view), base.image.height_px)
+                    })
+                }) =>
             {
-                ui.label("No distance or slope beyond f64 yet: smooth colours at this depth")
+                ui.label("No distance or slope at this depth yet: smooth colours")
             }
             None => ui.weak("Choose \"the Lua below\" to colour with this code"),
         };

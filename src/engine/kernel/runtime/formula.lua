@@ -911,7 +911,7 @@ end
 local function emit_complex_derivative(emit, i, entry, c_moves)
   local op, a, b = entry.op, entry.a, entry.b
   if op == "z" then
-    emit(format("local dr%d, di%d = dzr, dzi", i, i))
+    emit(format("local dr%d, di%d = der, dei", i, i))
   elseif op == "c" then
     emit(format("local dr%d, di%d = %s", i, i, c_moves and "1, 0" or "0, 0"))
   elseif op == "const" then
@@ -932,86 +932,171 @@ local function emit_complex_derivative(emit, i, entry, c_moves)
   end
 end
 
---- Lua source of the derivative pixel, for colourings that need a pixel's distance to the
---- set or its slope: `return function(max_iter, pixel_size, jr, ji, pixel) return
---- function(x, y) ... end end`. It iterates the step in f64 from the formula's start (or,
---- for a Julia set, from the pixel, with c = jr + i ji) carrying the Jacobian J of z with
---- respect to the pixel's (x, y) (one complex derivative when the step has no folds), and
---- on escape returns four values: the smooth escape value (as the perturbation pixel's),
---- the distance estimate |z| ln|z| / |grad |z|| in pixels (`pixel_size` complex units
---- each), and the unit normal grad |z| / |grad |z|| (the direction of relief lighting),
---- where grad |z| = J^T z / |z|. An orbit still bounded after a few steps asks the
---- kernel's own `pixel` whether the point is inside (its shortcuts, such as the cardioid
---- test, are far cheaper than iterating to max_iter).
-function M.derivative_pixel_source(recorded, result, julia, degree, bailout, start_re, start_im)
+-- What a derivative-carrying loop needs from the recorded step: `step_lines`, the source
+-- of `dstep(zr, zi, cr, ci, <state>)`, which returns the step's value and the new state
+-- (the derivative of z with respect to the pixel's c, or for a Julia set its z0: one
+-- complex number `der, dei` for a step without folds, else the Jacobian `jxr, jxi, jyr,
+-- jyi`, its columns the derivatives along x and y); the state's names; its start; the
+-- lines of `finish(n, r2, zr, zi, <state>)`, which returns the smooth escape value, the
+-- distance estimate |z| ln|z| / |grad |z|| in pixels and the unit normal grad |z| /
+-- |grad |z||, where grad |z| = J^T z / |z| (pixel_size, the pixel's width in complex
+-- units, must be in scope; J is scaled by it before squaring, so deep views do not
+-- overflow).
+local function derivative_parts(recorded, result, julia)
   local conformal = true
   for _, entry in ipairs(recorded) do
     local op = entry.op
     if op == "abs" or op == "abs_re" or op == "abs_im" or op == "conj" then conformal = false end
   end
+  local state = conformal and "der, dei" or "jxr, jxi, jyr, jyi"
+  local lines = { format("local function dstep(zr, zi, cr, ci, %s)", state) }
+  local function emit(text) lines[#lines + 1] = "  " .. text end
+  for i, entry in ipairs(recorded) do
+    emit_value(emit, i, entry)
+    if conformal then
+      emit_complex_derivative(emit, i, entry, not julia)
+    else
+      emit_partials(emit, i, entry, not julia)
+    end
+  end
+  if conformal then
+    emit(format("return r%d, i%d, dr%d, di%d", result, result, result, result))
+  else
+    emit(format("return r%d, i%d, xr%d, xi%d, yr%d, yi%d", result, result, result, result, result, result))
+  end
+  lines[#lines + 1] = "end"
+  -- The derivative of the start with respect to the pixel: 1 for a Julia set's z0.
+  local start
+  if conformal then
+    start = julia and "1, 0" or "0, 0"
+  else
+    start = julia and "1, 0, 0, 1" or "0, 0, 0, 0"
+  end
+  -- J^T z; for a complex derivative d, J's columns are (d) and (i d).
+  local gradient = conformal
+    and "local gx, gy = (der * zr + dei * zi) * pixel_size, (der * zi - dei * zr) * pixel_size"
+    or "local gx, gy = (jxr * zr + jxi * zi) * pixel_size, (jyr * zr + jyi * zi) * pixel_size"
+  local finish = format([[
+local function finish(n, r2, zr, zi, %s)
+  local escape = n + 1 - log(log(r2) * 0.5) * inverse_log_degree
+  %s
+  local g = sqrt(gx * gx + gy * gy)
+  if g == 0 or g ~= g or g == 1 / 0 then return escape end
+  return escape, r2 * log(sqrt(r2)) / g, gx / g, gy / g
+end]], state, gradient)
+  return concat(lines, "\n"), state, start, finish, conformal
+end
+
+--- Lua source of the derivative pixel, for colourings that need a pixel's distance to the
+--- set or its slope: `return function(max_iter, pixel_size, jr, ji, pixel) return
+--- function(x, y) ... end end`. It iterates the step in f64 from the formula's start (or,
+--- for a Julia set, from the pixel, with c = jr + i ji) carrying the derivative of z with
+--- respect to the pixel (`derivative_parts`), and on escape returns `finish`'s four values.
+--- An orbit still bounded after a few steps asks the kernel's own `pixel` whether the
+--- point is inside (its shortcuts, such as the cardioid test, are far cheaper than
+--- iterating to max_iter).
+function M.derivative_pixel_source(recorded, result, julia, degree, bailout, start_re, start_im)
+  local step_lines, state, start, finish = derivative_parts(recorded, result, julia)
+  local start_z = julia and "x, y" or format("%s, %s", number(start_re), number(start_im))
+  local start_c = julia and "jr, ji" or "x, y"
   local lines = {
     "local log, sqrt, abs = math.log, math.sqrt, math.abs",
     format("local inverse_log_degree = 1 / log(%s)", number(degree)),
     format("local BAILOUT2 = %s", number(bailout * bailout)),
     -- Steps taken before the kernel's pixel is asked whether the point is inside.
     "local STEPS_BEFORE_ASKING = 32",
-  }
-  local function emit(text) lines[#lines + 1] = "  " .. text end
-  if conformal then
-    lines[#lines + 1] = "local function step(zr, zi, cr, ci, dzr, dzi)"
-    for i, entry in ipairs(recorded) do
-      emit_value(emit, i, entry)
-      emit_complex_derivative(emit, i, entry, not julia)
-    end
-    emit(format("return r%d, i%d, dr%d, di%d", result, result, result, result))
-  else
-    lines[#lines + 1] = "local function step(zr, zi, cr, ci, jxr, jxi, jyr, jyi)"
-    for i, entry in ipairs(recorded) do
-      emit_value(emit, i, entry)
-      emit_partials(emit, i, entry, not julia)
-    end
-    emit(format("return r%d, i%d, xr%d, xi%d, yr%d, yi%d", result, result, result, result, result, result))
-  end
-  lines[#lines + 1] = "end"
-  local start_z = julia and "x, y" or format("%s, %s", number(start_re), number(start_im))
-  local start_c = julia and "jr, ji" or "x, y"
-  -- The derivative of the start with respect to the pixel: 1 for a Julia set's z0.
-  local start_derivative
-  if conformal then
-    start_derivative = julia and "1, 0" or "0, 0"
-  else
-    start_derivative = julia and "1, 0, 0, 1" or "0, 0, 0, 0"
-  end
-  local state = conformal and "dzr, dzi" or "jxr, jxi, jyr, jyi"
-  -- J^T z (|z| times the gradient of |z| in the pixel's coordinates); for a complex
-  -- derivative d, J's columns are (d) and (i d).
-  local gradient = conformal
-    and "local gx, gy = dzr * zr + dzi * zi, dzr * zi - dzi * zr"
-    or "local gx, gy = jxr * zr + jxi * zi, jyr * zr + jyi * zi"
-  lines[#lines + 1] = format([[
-return function(max_iter, pixel_size, jr, ji, kernel_pixel)
+    step_lines,
+    "return function(max_iter, pixel_size, jr, ji, kernel_pixel)",
+    finish,
+    format([[
   return function(x, y)
     local zr, zi, cr, ci = %s, %s
     local %s = %s
     for n = 1, max_iter do
-      zr, zi, %s = step(zr, zi, cr, ci, %s)
+      zr, zi, %s = dstep(zr, zi, cr, ci, %s)
       local r2 = zr * zr + zi * zi
-      if r2 > BAILOUT2 then
-        local escape = n + 1 - log(log(r2) * 0.5) * inverse_log_degree
-        local r = sqrt(r2)
-        %s
-        local g = sqrt(gx * gx + gy * gy)
-        if g == 0 or g ~= g or g == 1 / 0 then return escape end
-        return escape, r2 * log(r) / g / pixel_size, gx / g, gy / g
-      end
+      if r2 > BAILOUT2 then return finish(n, r2, zr, zi, %s) end
       if n == STEPS_BEFORE_ASKING and kernel_pixel(x, y) == nil then
         return nil
       end
     end
     return nil
   end
-end]], start_z, start_c, state, start_derivative, state, state, gradient)
+end]], start_z, start_c, state, start, state, state, state),
+  }
   return concat(lines, "\n") .. "\n"
+end
+
+-- `text` with `old` (found exactly once, as plain text) replaced by `new`.
+local function replace_once(text, old, new)
+  local first, last = text:find(old, 1, true)
+  assert(first and not text:find(old, last + 1, true), "the pixel source changed: " .. old)
+  return text:sub(1, first - 1) .. new .. text:sub(last + 1)
+end
+
+--- Lua source of the perturbation pixel that also carries the derivative, for colourings
+--- that need distance or slope at perturbation depths: `return function(pixel_size)
+--- <pixel_source's chunk> end`. It is `pixel_source`'s pixel, with the derivative of the
+--- pixel's z (with respect to its c) carried where the pixel's values are plain f64: from
+--- the series (its derivative in dc), through each skip (J -> A J + B, the skip's own
+--- linear map) and each step (the step's derivative at z = Z + dz; a rebase changes
+--- neither). On escape it returns `finish`'s four values. A pixel that is ever scaled
+--- (past f64's range, where the derivative would overflow) returns its escape value alone.
+function M.derivative_perturbation_source(recorded, result, julia, degree, bailout, entry_len,
+    scaled_entry_len)
+  local text = M.pixel_source(recorded, result, julia, degree, bailout, entry_len,
+    scaled_entry_len)
+  local step_lines, state, start, finish, conformal = derivative_parts(recorded, result, julia)
+  -- The step's derivative and finish, among the chunk's locals.
+  -- (One table of both: the pixel's closure is near LuaJIT's limit of 60 upvalues.)
+  text = replace_once(text, "local ENTRY = ", format(
+    "local D = (function()\nlocal sqrt = math.sqrt\n%s\n%s\nreturn { step = dstep, finish = finish, no_size = pixel_size == 0 }\nend)()\nlocal ENTRY = ",
+    step_lines, finish))
+  -- The derivative's start; a scaled start is never plain.
+  local init = julia and "    local dzr, dzi, dcr, dci = ox + x, oy + y, 0, 0\n"
+    or "    local dzr, dzi, dcr, dci = 0, 0, ox + x, oy + y\n"
+  text = replace_once(text, init, format("%s    local %s = %s\n    local unknown = D.no_size or scale > 0\n",
+    init, state, start))
+  -- From the series: d(t p(t))/dt = sum (j + 1) a_j t^j, times dt/dc.
+  local from_series = conformal and "der, dei = qr, qi" or "jxr, jxi, jyr, jyi = qr, qi, -qi, qr"
+  text = replace_once(text, "      dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr\n", format([[
+      dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr
+      local qr, qi = series_terms * series[k], series_terms * series[k + 1]
+      for j = k - 2, 0, -2 do
+        local weight = j / 2 + 1
+        qr, qi = qr * tr - qi * ti + weight * series[j], qr * ti + qi * tr + weight * series[j + 1]
+      end
+      qr = ldexp(qr * series_inverse_bound, -series_exponent)
+      qi = ldexp(qi * series_inverse_bound, -series_exponent)
+      %s
+]], from_series))
+  text = replace_once(text, "      -- Scaled: w = dz 2^s", "      unknown = true\n      -- Scaled: w = dz 2^s")
+  -- Each plain skip: J -> A J + B (B only where c moves).
+  local through_skip
+  if conformal then
+    through_skip = julia and "der, dei = S[e] * der + S[e + 1] * dei, S[e + 2] * der + S[e + 3] * dei"
+      or "der, dei = S[e] * der + S[e + 1] * dei + S[e + 4], S[e + 2] * der + S[e + 3] * dei + S[e + 6]"
+  else
+    through_skip = julia and [=[
+jxr, jxi = S[e] * jxr + S[e + 1] * jxi, S[e + 2] * jxr + S[e + 3] * jxi
+          jyr, jyi = S[e] * jyr + S[e + 1] * jyi, S[e + 2] * jyr + S[e + 3] * jyi]=]
+      or [=[
+jxr, jxi = S[e] * jxr + S[e + 1] * jxi + S[e + 4], S[e + 2] * jxr + S[e + 3] * jxi + S[e + 6]
+          jyr, jyi = S[e] * jyr + S[e + 1] * jyi + S[e + 5], S[e + 2] * jyr + S[e + 3] * jyi + S[e + 7]]=]
+  end
+  text = replace_once(text, "          local e = starts[level] + m / skip * ENTRY\n",
+    "          local e = starts[level] + m / skip * ENTRY\n          " .. through_skip .. "\n")
+  -- Each plain step: the derivative at the pixel's z before the step.
+  text = replace_once(text, "          dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)\n",
+    format("          local _\n          _, _, %s = D.step(Zr + dzr, Zi + dzi, cr + dcr, ci + dci, %s)\n"
+      .. "          dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)\n", state, state))
+  -- The plain loop's escapes (the scaled loop's stay as they are).
+  local plain_from = assert(text:find("    local dz2 = dzr * dzr + dzi * dzi\n    while n < max_iter do", 1, true))
+  local escape = "return n + 1 - log(log(r2) * 0.5) * inverse_log_degree"
+  local plain = text:sub(plain_from):gsub((escape:gsub("%p", "%%%0")),
+    format("if unknown then %s end\n            return D.finish(n, r2, fr, fi, %s)", escape, state))
+  text = text:sub(1, plain_from - 1) .. plain
+  return "return function(pixel_size)\n" .. text .. "end\n"
 end
 
 return M
