@@ -247,12 +247,7 @@ impl LuaKernel {
     /// set with its c from the parameter the formula names; it asks the kernel's `pixel`
     /// whether a slow orbit is inside.
     fn derivative_pixel(&self, grid: &PixelGrid) -> Result<Function, RunFailure> {
-        let (
-            Some(DerivativeFactories {
-                f64_pixel: factory, ..
-            }),
-            Some(formula),
-        ) = (&self.derivative_factory, &self.info.formula)
+        let (Some(factories), Some(formula)) = (&self.derivative_factory, &self.info.formula)
         else {
             return Err(RunFailure::Internal(
                 "derivatives without a formula".to_owned(),
@@ -277,7 +272,8 @@ impl LuaKernel {
             None => (0.0, 0.0),
         };
         let pixel_size = grid.x_step.abs().max(f64::MIN_POSITIVE);
-        factory
+        factories
+            .f64_pixel()?
             .call::<Function>((
                 max_iter,
                 pixel_size,
@@ -381,7 +377,7 @@ impl LuaKernel {
                             0.0
                         };
                         &factories
-                            .perturbation_pixel
+                            .perturbation_pixel()?
                             .call::<Function>(pixel_size)
                             .context("making the perturbation pixel with derivatives")?
                     }

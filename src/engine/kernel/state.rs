@@ -12,7 +12,8 @@ use super::formula::{DEFAULT_BAILOUT, Formula, complex_from, ops_from_tape};
 use super::lua_unsafe::new_lua_state;
 use super::sandbox::StopContext;
 use crate::engine::error::{KernelError, MAX_MESSAGE_CHARS, bounded_message};
-use mlua::{Function, Lua, LuaString, Table, Value};
+use mlua::{Function, IntoLuaMulti, Lua, LuaString, Table, Value};
+use std::cell::OnceCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -184,13 +185,82 @@ pub(super) struct FormulaRecorder {
 
 /// The derivative pixels written from a recorded formula (formula.lua's
 /// `derivative_pixel_source` and `derivative_perturbation_source`), for colourings that
-/// need distance or slope.
-#[derive(Clone)]
+/// need distance or slope: written and compiled when first asked for (a few milliseconds
+/// each, which a kernel recorded again for every parameter change should not pay).
 pub(super) struct DerivativeFactories {
+    lua: Lua,
+    formula_module: Table,
+    tape: Table,
+    result: Value,
+    julia: bool,
+    degree: u32,
+    bailout: f64,
+    start: (f64, f64),
+    f64_pixel: OnceCell<Function>,
+    perturbation_pixel: OnceCell<Function>,
+}
+
+impl DerivativeFactories {
     /// `(max_iter, pixel_size, jr, ji, kernel_pixel) -> pixel(x, y)`, in f64.
-    pub f64_pixel: Function,
+    pub(super) fn f64_pixel(&self) -> Result<&Function, RunFailure> {
+        if let Some(made) = self.f64_pixel.get() {
+            return Ok(made);
+        }
+        let made = self.compile(
+            "derivative_pixel_source",
+            "=derivatives",
+            (self.start.0, self.start.1),
+        )?;
+        Ok(self.f64_pixel.get_or_init(|| made))
+    }
+
     /// `(pixel_size) -> factory`, a perturbation pixel factory as `pixel_source`'s.
-    pub perturbation_pixel: Function,
+    pub(super) fn perturbation_pixel(&self) -> Result<&Function, RunFailure> {
+        if let Some(made) = self.perturbation_pixel.get() {
+            return Ok(made);
+        }
+        let made = self.compile(
+            "derivative_perturbation_source",
+            "=perturbation with derivatives",
+            (super::bla::ENTRY_LEN, super::bla::SCALED_ENTRY_LEN),
+        )?;
+        Ok(self.perturbation_pixel.get_or_init(|| made))
+    }
+
+    /// formula.lua's `writer`'s source for the tape (its last two arguments `extra`),
+    /// compiled in the trusted globals (its code is the engine's, written from the tape).
+    fn compile(
+        &self,
+        writer: &str,
+        chunk_name: &str,
+        extra: impl IntoLuaMulti,
+    ) -> Result<Function, RunFailure> {
+        let mut arguments = (
+            &self.tape,
+            self.result.clone(),
+            self.julia,
+            self.degree,
+            self.bailout,
+        )
+            .into_lua_multi(&self.lua)
+            .context("passing the formula")?;
+        arguments.extend(
+            extra
+                .into_lua_multi(&self.lua)
+                .context("passing the formula")?,
+        );
+        let source: String = self
+            .formula_module
+            .get::<Function>(writer)
+            .context("finding the derivative pixel's writer")?
+            .call(arguments)
+            .context("writing the derivative pixel")?;
+        self.lua
+            .load(source)
+            .set_name(chunk_name)
+            .eval::<Function>()
+            .context("compiling the derivative pixel")
+    }
 }
 
 impl FormulaRecorder {
@@ -296,56 +366,19 @@ impl FormulaRecorder {
             .set_name("=perturbation")
             .eval::<Function>()
             .context("compiling the perturbation pixel")?;
-        // The derivative pixel factory, for colourings that need distance or slope.
-        let derivative_source: String = self
-            .formula
-            .get::<Function>("derivative_pixel_source")
-            .context("finding derivative_pixel_source")?
-            .call((
-                &tape,
-                result.clone(),
-                formula.julia.is_some(),
-                formula.degree(),
-                formula.bailout,
-                formula.start.0,
-                formula.start.1,
-            ))
-            .context("writing the derivative pixel")?;
-        let derivative_factory = self
-            .lua
-            .load(derivative_source)
-            .set_name("=derivatives")
-            .eval::<Function>()
-            .context("compiling the derivative pixel")?;
-        // And the perturbation pixel that carries the derivative too (given the pixel size).
-        let deep_derivative_source: String = self
-            .formula
-            .get::<Function>("derivative_perturbation_source")
-            .context("finding derivative_perturbation_source")?
-            .call((
-                &tape,
-                result,
-                formula.julia.is_some(),
-                formula.degree(),
-                formula.bailout,
-                super::bla::ENTRY_LEN,
-                super::bla::SCALED_ENTRY_LEN,
-            ))
-            .context("writing the perturbation pixel with derivatives")?;
-        let deep_derivative_maker = self
-            .lua
-            .load(deep_derivative_source)
-            .set_name("=perturbation with derivatives")
-            .eval::<Function>()
-            .context("compiling the perturbation pixel with derivatives")?;
-        Ok(Some((
-            formula,
-            factory,
-            DerivativeFactories {
-                f64_pixel: derivative_factory,
-                perturbation_pixel: deep_derivative_maker,
-            },
-        )))
+        let derivatives = DerivativeFactories {
+            lua: self.lua.clone(),
+            formula_module: self.formula.clone(),
+            tape,
+            result,
+            julia: formula.julia.is_some(),
+            degree: formula.degree(),
+            bailout: formula.bailout,
+            start: formula.start,
+            f64_pixel: OnceCell::new(),
+            perturbation_pixel: OnceCell::new(),
+        };
+        Ok(Some((formula, factory, derivatives)))
     }
 }
 
