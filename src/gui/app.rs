@@ -746,9 +746,11 @@ impl MoonbrotApp {
                 output,
                 values,
             } if generation == self.rendering.generation => {
-                let palette = self.settings.palette.clone();
-                if let Some(progress) = &mut self.canvas.progress {
-                    progress.add_rows(&palette, output, first_row, row_count, &values);
+                let names = self.progress_channel_names(output);
+                if let Some(mut progress) = self.canvas.progress.take() {
+                    let colour = |rows: &crate::engine::ValueImage| self.colour_in_progress(rows);
+                    progress.add_rows(colour, (output, &names), first_row, row_count, &values);
+                    self.canvas.progress = Some(progress);
                 }
             }
             RenderEvent::Reference {
@@ -816,6 +818,7 @@ impl MoonbrotApp {
                             _ => Layer::new(ctx, output.image, output.view, &palette),
                         };
                         self.canvas.base = Some(layer);
+                        self.colour_new_base();
                     }
                 }
             }

@@ -186,11 +186,12 @@ impl ProgressLayer {
         }
     }
 
-    /// Colours and uploads rows that have just been rendered.
+    /// Uploads rows that have just been rendered, coloured by `colour` (given them as an
+    /// image of `row_count` rows).
     pub fn add_rows(
         &mut self,
-        palette: &Palette,
-        output: OutputMode,
+        colour: impl FnOnce(&ValueImage) -> image::RgbImage,
+        (output, channel_names): (OutputMode, &[String]),
         first_row: u32,
         row_count: u32,
         values: &[f32],
@@ -214,18 +215,44 @@ impl ProgressLayer {
         {
             *done = true;
         }
-        let colours = colour_image(palette, output, width, row_count, values);
-        self.texture
-            .set_partial([0, first_row as usize], colours, TextureOptions::LINEAR);
+        let rows = ValueImage {
+            width_px: width,
+            height_px: row_count,
+            output,
+            channel_names: channel_names.to_vec(),
+            values: values.to_vec(),
+        };
+        let colours = colour(&rows);
+        let size = [colours.width() as usize, colours.height() as usize];
+        self.texture.set_partial(
+            [0, first_row as usize],
+            egui::ColorImage::from_rgb(size, colours.as_raw()),
+            TextureOptions::LINEAR,
+        );
     }
 
-    /// Recolours the rows rendered so far.
-    pub fn recolour(&mut self, palette: &Palette) {
+    /// Recolours the rows rendered so far with `colour` (given them as one image; rows
+    /// not yet rendered hold NaN and stay transparent).
+    pub fn recolour(
+        &mut self,
+        colour: impl FnOnce(&ValueImage) -> image::RgbImage,
+        channel_names: &[String],
+    ) {
         let (width, height) = self.size_px;
         if self.values.is_empty() {
             return;
         }
-        let mut colours = colour_image(palette, self.output, width, height, &self.values);
+        let image = ValueImage {
+            width_px: width,
+            height_px: height,
+            output: self.output,
+            channel_names: channel_names.to_vec(),
+            values: std::mem::take(&mut self.values),
+        };
+        let rgb = colour(&image);
+        self.values = image.values;
+        let mut colours =
+            egui::ColorImage::from_rgb([width as usize, height as usize], rgb.as_raw());
         for (row, done) in self.rows_done.iter().enumerate() {
             if !done {
                 let start = row * width as usize;
@@ -233,6 +260,11 @@ impl ProgressLayer {
             }
         }
         self.texture.set(colours, TextureOptions::LINEAR);
+    }
+
+    /// What its values are.
+    pub fn output(&self) -> OutputMode {
+        self.output
     }
 
     /// True when every row of an image of `size_px` has arrived.

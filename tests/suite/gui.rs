@@ -1518,6 +1518,15 @@ fn colourings_chosen_or_typed_in_the_window_recolour_without_rendering_and_are_e
         "red and black: {after:?} (before {before:?})"
     );
     assert_eq!(harness.state().runs().len(), runs, "pixel never ran again");
+    // A new render is coloured with it too, once its rows are in.
+    harness.state_mut().apply(&ctx, moonbrot::gui::Command::Run);
+    settle(&mut harness);
+    let rerendered = mean_colour_on_screen(&mut harness);
+    assert!(
+        colour_distance(rerendered, after) < 1.0,
+        "red and black after a render: {rerendered:?}"
+    );
+    let runs = harness.state().runs().len();
     // Export colours with it and keeps it in the document.
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("red.png");
@@ -1601,6 +1610,14 @@ fn distance_and_slope_render_the_derivatives_once_then_recolour_as_their_sliders
     harness.state_mut().apply(&ctx, Command::SetLineWidth(30.0));
     settle(&mut harness);
     let wide = mean_colour_on_screen(&mut harness);
+    // A new render keeps the colouring: its rows and the finished image.
+    harness.state_mut().apply(&ctx, Command::Run);
+    settle(&mut harness);
+    let rendered = harness.state().runs().len();
+    assert!(
+        colour_distance(mean_colour_on_screen(&mut harness), wide) < 1.0,
+        "the image rendered again is coloured as before"
+    );
     let brightness = |colour: [f64; 3]| colour.iter().sum::<f64>();
     assert!(
         brightness(wide) + 10.0 < brightness(thin) && brightness(thin) <= brightness(smooth),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::MoonbrotApp;
-use crate::engine::CancelToken;
 use crate::engine::output::{Colouring, ColouringOptions, colour_image};
+use crate::engine::{CancelToken, OutputMode, ValueImage};
 use crate::gui::commands::{Command, RenderSetting};
 use crate::gui::scheduler::Change;
 use crate::gui::settings::{ColouringChoice, EditorTab};
@@ -48,9 +48,10 @@ impl MoonbrotApp {
     /// Recolours the images on screen with the palette and the colouring in use.
     pub(super) fn recolour(&mut self, ctx: &egui::Context) {
         let palette = self.settings.palette.clone();
-        if let Some(progress) = &mut self.canvas.progress {
-            // Rows still arriving are shown smooth; the finished image gets the colouring.
-            progress.recolour(&palette);
+        if let Some(mut progress) = self.canvas.progress.take() {
+            let names = self.progress_channel_names(progress.output());
+            progress.recolour(|rows| self.colour_in_progress(rows), &names);
+            self.canvas.progress = Some(progress);
         }
         match &self.settings.colouring {
             Colouring::Smooth => {
@@ -63,6 +64,38 @@ impl MoonbrotApp {
             _ => self.colour_new_base(),
         }
         ctx.request_repaint();
+    }
+
+    /// The names of the values of rows in progress with `output`: those of the image on
+    /// screen when it has the same output (the preview pass of the same render, or the
+    /// last render), so the distance and slope colourings find theirs.
+    pub(super) fn progress_channel_names(&self, output: OutputMode) -> Vec<String> {
+        self.canvas
+            .base
+            .as_ref()
+            .filter(|base| base.image.output == output)
+            .map(|base| base.image.channel_names.clone())
+            .unwrap_or_default()
+    }
+
+    /// The colours of rows of the render in progress: the colouring in use where it
+    /// needs only those rows' values (smooth, distance and slope, in Rust), smooth for the
+    /// histogram (it ranks the whole image) and a Lua colouring (its thread colours the
+    /// finished image, `colour_new_base`).
+    pub(super) fn colour_in_progress(&self, rows: &ValueImage) -> image::RgbImage {
+        let palette = &self.settings.palette;
+        match &self.settings.colouring {
+            colouring @ (Colouring::Distance { .. } | Colouring::Slope { .. }) => {
+                let options = ColouringOptions {
+                    threads: self.settings.threads,
+                    timeout: None,
+                    memory_limit_bytes: 0,
+                };
+                colour_image(rows, palette, colouring, &options, &CancelToken::new())
+                    .unwrap_or_else(|_| palette.colourize(rows))
+            }
+            _ => palette.colourize(rows),
+        }
     }
 
     /// Colours the image just rendered with the colouring in use, if it is not the
