@@ -1122,6 +1122,51 @@ fn a_png_named_on_the_command_line_opens_with_its_kernel_view_and_parameters() {
 }
 
 #[test]
+fn a_png_coloured_by_slope_opens_with_its_light_and_renders_the_derivatives() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("slope.png");
+    let output = crate::support::moonbrot(&[
+        "render",
+        "--size",
+        "48x32",
+        "--colouring",
+        "slope",
+        "--light-angle",
+        "200",
+        "-o",
+        crate::support::path_text(&path),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::support::text(&output.stderr)
+    );
+    let harness = harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(test_settings()),
+        open_file: Some(path),
+        ..AppOptions::default()
+    });
+    let app = harness.state();
+    assert_eq!(
+        app.settings().colouring,
+        moonbrot::engine::output::Colouring::Slope {
+            light_angle_degrees: 200.0
+        }
+    );
+    assert_eq!(
+        app.settings().light_angle_degrees,
+        200.0,
+        "the slider follows"
+    );
+    let (_, image) = app.shown_image().expect("an image");
+    assert_eq!(
+        image.channel_names,
+        moonbrot::engine::kernel::DERIVATIVE_CHANNELS
+    );
+}
+
+#[test]
 fn a_png_dropped_on_the_window_opens_as_a_document() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (path, metadata) = julia_document(dir.path());

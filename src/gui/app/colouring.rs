@@ -238,11 +238,19 @@ impl MoonbrotApp {
         self.apply(ctx, Command::Set(RenderSetting::Colouring(colouring)));
     }
 
-    /// Puts a document's colouring in use: a Lua one also fills the colouring editor.
+    /// Puts a document's colouring in use: a Lua one also fills the colouring editor, and
+    /// distance and slope set their sliders.
     pub(super) fn use_stored_colouring(&mut self, colouring: Colouring) {
-        if let Colouring::Lua { source, .. } = &colouring {
-            self.settings.colouring_source.clone_from(source);
-            self.settings.editor_tab = EditorTab::Colouring;
+        match &colouring {
+            Colouring::Lua { source, .. } => {
+                self.settings.colouring_source.clone_from(source);
+                self.settings.editor_tab = EditorTab::Colouring;
+            }
+            Colouring::Distance { line_width_px } => self.settings.line_width_px = *line_width_px,
+            Colouring::Slope {
+                light_angle_degrees,
+            } => self.settings.light_angle_degrees = *light_angle_degrees,
+            Colouring::Smooth | Colouring::Histogram => {}
         }
         let changed = self.settings.set(RenderSetting::Colouring(colouring));
         self.scheduler
