@@ -732,14 +732,9 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
     if written.precision != Precision::Double {
         extras.push(format!("{} precision", written.precision.label()));
     }
-    let height_px = job.request.height_px * job.supersample;
-    if job.colouring.needs_derivatives()
-        && !written
-            .precision
-            .carries_derivatives(job.request.view.as_ref(), height_px)
-    {
+    if job.colouring.needs_derivatives() && !written.precision.carries_derivatives() {
         extras.push(format!(
-            "no {} at this depth yet: smooth colours",
+            "no {} in double-double: smooth colours",
             job.colouring.name()
         ));
     }

@@ -40,6 +40,11 @@ fn render_at(kernel: &str, view: View, size: (u32, u32), derivatives: bool) -> R
         .expect("renders")
 }
 
+/// A view of `span` about c = i (a Misiurewicz point: alike at every zoom).
+fn about_i(span: &str) -> View {
+    View::from_decimals("0", "1", span).expect("a view")
+}
+
 /// True for an inside pixel's escape value: negative or NaN.
 fn is_inside(escape: f32) -> bool {
     escape < 0.0 || escape.is_nan()
@@ -179,59 +184,68 @@ fn distances_by_perturbation_are_those_of_f64_where_both_hold() {
 #[test]
 fn distances_through_skips_are_those_of_every_step() {
     // rust-fractal-core's 1e50 location, where pixels take tens of thousands of skips
-    // (the views above take none after their series): the derivative through each skip
-    // (J -> A J + B) against every step taken one by one.
-    let view = View::from_decimals(
+    // (the views above take none after their series), and the Tricorn beside c = -2 at
+    // 1e-400, where the skips are scaled (and the step folds): the derivative through
+    // each skip (K -> A K + B w) against every step taken one by one.
+    let rfc_1e50 = View::from_decimals(
         "-0.04947002906310409375169222672735363011874571248822487931810494023264219477268690342799154997475941",
         "-0.67478757584467536401139205313059765633477070682240348069799979479099419834548451115142084995403103",
         "4e-50",
     )
     .expect("a view");
-    let render = |skips| {
-        Engine::default()
-            .render(
-                &RenderRequest {
-                    view: Some(view.clone()),
-                    guessing: false,
-                    symmetry: false,
-                    skips,
-                    derivatives: true,
-                    timeout: Some(std::time::Duration::from_secs(120)),
-                    ..request(&shipped("mandelbrot"), 48, 27)
-                },
-                &CancelToken::new(),
-            )
-            .expect("renders")
-    };
-    let (skipping, stepping) = (render(true), render(false));
-    assert!(
-        skipping
-            .reference
-            .is_some_and(|reference| reference.skips > 1000),
-        "{:?}",
-        skipping.reference
-    );
-    let (mut outside, mut agreeing) = (0, 0);
-    for (skipped, stepped) in skipping
-        .image
-        .values
-        .chunks_exact(4)
-        .zip(stepping.image.values.chunks_exact(4))
-    {
-        if is_inside(stepped[0]) {
-            continue;
+    let tricorn_1e400 = View::from_decimals("-2", "0", "1e-400").expect("a view");
+    for (kernel, view, max_iter, size) in [
+        ("mandelbrot", rfc_1e50, None, (48, 27)),
+        ("tricorn", tricorn_1e400, Some(20_000), (96, 54)),
+    ] {
+        let render = |skips| {
+            Engine::default()
+                .render(
+                    &RenderRequest {
+                        view: Some(view.clone()),
+                        max_iter,
+                        guessing: false,
+                        symmetry: false,
+                        skips,
+                        derivatives: true,
+                        timeout: Some(std::time::Duration::from_secs(120)),
+                        ..request(&shipped(kernel), size.0, size.1)
+                    },
+                    &CancelToken::new(),
+                )
+                .expect("renders")
+        };
+        let (skipping, stepping) = (render(true), render(false));
+        assert!(
+            skipping
+                .reference
+                .is_some_and(|reference| reference.skips > 100),
+            "{kernel}: {:?}",
+            skipping.reference
+        );
+        let (mut outside, mut agreeing) = (0, 0);
+        for (skipped, stepped) in skipping
+            .image
+            .values
+            .chunks_exact(4)
+            .zip(stepping.image.values.chunks_exact(4))
+        {
+            if is_inside(stepped[0]) {
+                continue;
+            }
+            outside += 1;
+            let facing = skipped[2] * stepped[2] + skipped[3] * stepped[3];
+            if (skipped[1] / stepped[1] - 1.0).abs() < 1e-3 && facing > 0.999 {
+                agreeing += 1;
+            }
         }
-        outside += 1;
-        let facing = skipped[2] * stepped[2] + skipped[3] * stepped[3];
-        if (skipped[1] / stepped[1] - 1.0).abs() < 1e-3 && facing > 0.999 {
-            agreeing += 1;
-        }
+        assert!(outside > 1000, "{kernel}: {outside} pixels outside");
+        assert!(
+            agreeing * 100 >= outside * 99,
+            "{kernel}: {agreeing} of {outside} distances through skips within 0.1% of every \
+             step's"
+        );
     }
-    assert!(outside > 1000, "{outside} pixels outside");
-    assert!(
-        agreeing * 100 >= outside * 99,
-        "{agreeing} of {outside} distances through skips within 0.1% of every step's"
-    );
 }
 
 /// The distance in pixels from `(column, row)` to the nearest pixel of `inside` (a
@@ -298,6 +312,21 @@ fn distance_estimates_agree_with_the_slope_of_the_plain_escape_values() {
             PrecisionChoice::Double,
         ),
         ("mandelbrot", deep, None, 2.0, PrecisionChoice::Perturbation),
+        // Past f64's range, where the pixels' deltas are scaled: about c = i.
+        (
+            "mandelbrot",
+            about_i("1e-400"),
+            Some(5000),
+            2.0,
+            PrecisionChoice::Auto,
+        ),
+        (
+            "mandelbrot",
+            about_i("1e-1000"),
+            Some(5000),
+            2.0,
+            PrecisionChoice::Auto,
+        ),
     ] {
         let (width, height) = (240_usize, 180_usize);
         let request_at = |derivatives| RenderRequest {
@@ -425,6 +454,32 @@ fn the_boundary_line_is_as_many_pixels_wide_at_every_zoom() {
     assert!(
         widest.zip(narrowest).is_some_and(|(w, n)| w - n <= 2),
         "line widths in pixels at three zooms: {widths:?}"
+    );
+    // And far past f64's range (by perturbation, with scaled deltas), about c = i.
+    let mut widths = Vec::new();
+    for span in ["1e-5", "1e-400", "1e-1000"] {
+        let output = Engine::default()
+            .render(
+                &RenderRequest {
+                    view: Some(about_i(span)),
+                    max_iter: Some(5000),
+                    derivatives: true,
+                    ..request(&shipped("mandelbrot"), 200, 150)
+                },
+                &CancelToken::new(),
+            )
+            .expect("renders");
+        let (thin, wide) = (median_line_run(&output, 1.0), median_line_run(&output, 2.0));
+        assert!(
+            (3..=14).contains(&thin) && wide > thin,
+            "span {span}: runs of {thin} pixels at 1 pixel wide, {wide} at 2"
+        );
+        widths.push(thin);
+    }
+    let (narrowest, widest) = (widths.iter().min(), widths.iter().max());
+    assert!(
+        widest.zip(narrowest).is_some_and(|(w, n)| w - n <= 2),
+        "line widths in pixels about c = i: {widths:?}"
     );
 }
 

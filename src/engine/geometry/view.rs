@@ -97,18 +97,11 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// True when a render at this precision of `view` (None: the kernel's home) at
-    /// `height_px` rows carries the derivatives the distance and slope colourings need:
-    /// in f64, and by perturbation while the pixels' offsets are plain doubles (pixel
-    /// steps down to about 1e-145); not in double-double.
-    pub fn carries_derivatives(self, view: Option<&View>, height_px: u32) -> bool {
-        match self {
-            Precision::Double => true,
-            Precision::DoubleDouble => false,
-            Precision::Perturbation => {
-                !view.is_some_and(|view| view.needs_scaled_pixels(height_px))
-            }
-        }
+    /// True when a render at this precision carries the derivatives the distance and
+    /// slope colourings need: in f64 and by perturbation (at any depth), not in
+    /// double-double.
+    pub fn carries_derivatives(self) -> bool {
+        self != Precision::DoubleDouble
     }
 
     /// The name the status bar, the CLI and `--precision` use.

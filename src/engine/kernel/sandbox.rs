@@ -367,20 +367,13 @@ impl LuaKernel {
                     reference.origin_offset.1,
                     reference.scale_exponent,
                 );
-                // With derivatives, the factory for this grid's pixel size (in complex
-                // units; 0 for a scaled grid, whose pixels carry none).
+                // With derivatives, the factory for this grid's pixel width (its step
+                // times 2^-scale_exponent, as the grid keeps it).
                 let factory = match (&self.derivative_factory, derivatives) {
-                    (Some(factories), true) => {
-                        let pixel_size = if grid.scale_exponent == 0 {
-                            grid.x_step.abs()
-                        } else {
-                            0.0
-                        };
-                        &factories
-                            .perturbation_pixel()?
-                            .call::<Function>(pixel_size)
-                            .context("making the perturbation pixel with derivatives")?
-                    }
+                    (Some(factories), true) => &factories
+                        .perturbation_pixel()?
+                        .call::<Function>((grid.x_step.abs(), -grid.scale_exponent))
+                        .context("making the perturbation pixel with derivatives")?,
                     _ => factory,
                 };
                 perturbation_pixel_function(

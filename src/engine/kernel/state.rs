@@ -214,7 +214,8 @@ impl DerivativeFactories {
         Ok(self.f64_pixel.get_or_init(|| made))
     }
 
-    /// `(pixel_size) -> factory`, a perturbation pixel factory as `pixel_source`'s.
+    /// `(pixel_step, pixel_exponent) -> factory`, a perturbation pixel factory as
+    /// `pixel_source`'s, for pixels pixel_step times 2^pixel_exponent wide.
     pub(super) fn perturbation_pixel(&self) -> Result<&Function, RunFailure> {
         if let Some(made) = self.perturbation_pixel.get() {
             return Ok(made);

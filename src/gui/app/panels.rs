@@ -205,13 +205,12 @@ impl MoonbrotApp {
                 ui.label("This kernel declares no formula: no distance or slope, smooth colours")
             }
             None if self.settings.colouring.needs_derivatives()
-                && self.canvas.base.as_ref().is_some_and(|base| {
-                    self.rendering.shown_precision.is_some_and(|precision| {
-                        !precision.carries_derivatives(Some(&base.view), base.image.height_px)
-                    })
-                }) =>
+                && self
+                    .rendering
+                    .shown_precision
+                    .is_some_and(|precision| !precision.carries_derivatives()) =>
             {
-                ui.label("No distance or slope at this depth yet: smooth colours")
+                ui.label("No distance or slope in double-double: smooth colours")
             }
             None => ui.weak("Choose \"the Lua below\" to colour with this code"),
         };

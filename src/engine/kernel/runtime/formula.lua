@@ -854,7 +854,7 @@ end
 -- the standard rules (forward mode), from its operands' values and partials. The step may
 -- fold parts to absolute values, so the partials form a 2x2 real Jacobian, not a complex
 -- derivative.
-local function emit_partials(emit, i, entry, c_moves)
+local function emit_partials(emit, i, entry, c_slope)
   local op, a, b = entry.op, entry.a, entry.b
   local function both(fmt_x, fmt_y)
     emit(format(fmt_x, i, i))
@@ -863,8 +863,8 @@ local function emit_partials(emit, i, entry, c_moves)
   if op == "z" then
     emit(format("local xr%d, xi%d, yr%d, yi%d = jxr, jxi, jyr, jyi", i, i, i, i))
   elseif op == "c" then
-    if c_moves then
-      emit(format("local xr%d, xi%d, yr%d, yi%d = 1, 0, 0, 1", i, i, i, i))
+    if c_slope then
+      emit(format("local xr%d, xi%d, yr%d, yi%d = %s, 0, 0, %s", i, i, i, i, c_slope, c_slope))
     else
       emit(format("local xr%d, xi%d, yr%d, yi%d = 0, 0, 0, 0", i, i, i, i))
     end
@@ -908,12 +908,12 @@ end
 -- Emits node i's derivative with respect to the pixel as one complex number (locals
 -- dr<i>, di<i>), for steps without folds, where the Jacobian is that of a complex
 -- derivative: half the work of `emit_partials`.
-local function emit_complex_derivative(emit, i, entry, c_moves)
+local function emit_complex_derivative(emit, i, entry, c_slope)
   local op, a, b = entry.op, entry.a, entry.b
   if op == "z" then
     emit(format("local dr%d, di%d = der, dei", i, i))
   elseif op == "c" then
-    emit(format("local dr%d, di%d = %s", i, i, c_moves and "1, 0" or "0, 0"))
+    emit(format("local dr%d, di%d = %s, 0", i, i, c_slope or "0"))
   elseif op == "const" then
     emit(format("local dr%d, di%d = 0, 0", i, i))
   elseif op == "add" or op == "sub" then
@@ -933,30 +933,34 @@ local function emit_complex_derivative(emit, i, entry, c_moves)
 end
 
 -- What a derivative-carrying loop needs from the recorded step: `step_lines`, the source
--- of `dstep(zr, zi, cr, ci, <state>)`, which returns the step's value and the new state
--- (the derivative of z with respect to the pixel's c, or for a Julia set its z0: one
--- complex number `der, dei` for a step without folds, else the Jacobian `jxr, jxi, jyr,
--- jyi`, its columns the derivatives along x and y); the state's names; its start; the
--- lines of `finish(n, r2, zr, zi, <state>)`, which returns the smooth escape value, the
--- distance estimate |z| ln|z| / |grad |z|| in pixels and the unit normal grad |z| /
--- |grad |z||, where grad |z| = J^T z / |z| (pixel_size, the pixel's width in complex
--- units, must be in scope; J is scaled by it before squaring, so deep views do not
--- overflow).
-local function derivative_parts(recorded, result, julia)
+-- of `dstep(zr, zi, cr, ci, <state>[, cs])`, which returns the step's value and the new
+-- state (the derivative of z with respect to the pixel's c, or for a Julia set its z0:
+-- one complex number `der, dei` for a step without folds, else the Jacobian `jxr, jxi,
+-- jyr, jyi`, its columns the derivatives along x and y); the state's names; its start;
+-- the lines of `finish(n, r2, zr, zi, <state>[, ke])`, which returns the smooth escape
+-- value, the distance estimate |z| ln|z| / |grad |z|| in pixels and the unit normal
+-- grad |z| / |grad |z||, where grad |z| = J^T z / |z|.
+-- In f64 (`deep` false) the state is J in complex units, c's slope is 1, and finish
+-- scales J by `pixel_size` (the pixel's width, in scope) before squaring. `deep` (the
+-- perturbation pixel, where a pixel can be far narrower than f64 holds) carries K = J
+-- times the pixel's width instead, as the state times 2^ke: c's slope is then `cs`, the
+-- pixel's width divided by 2^ke, and finish takes ke.
+local function derivative_parts(recorded, result, julia, deep)
   local conformal = true
   for _, entry in ipairs(recorded) do
     local op = entry.op
     if op == "abs" or op == "abs_re" or op == "abs_im" or op == "conj" then conformal = false end
   end
   local state = conformal and "der, dei" or "jxr, jxi, jyr, jyi"
-  local lines = { format("local function dstep(zr, zi, cr, ci, %s)", state) }
+  local c_slope = (not julia) and (deep and "cs" or "1") or nil
+  local lines = { format("local function dstep(zr, zi, cr, ci, %s%s)", state, deep and ", cs" or "") }
   local function emit(text) lines[#lines + 1] = "  " .. text end
   for i, entry in ipairs(recorded) do
     emit_value(emit, i, entry)
     if conformal then
-      emit_complex_derivative(emit, i, entry, not julia)
+      emit_complex_derivative(emit, i, entry, c_slope)
     else
-      emit_partials(emit, i, entry, not julia)
+      emit_partials(emit, i, entry, c_slope)
     end
   end
   if conformal then
@@ -965,25 +969,30 @@ local function derivative_parts(recorded, result, julia)
     emit(format("return r%d, i%d, xr%d, xi%d, yr%d, yi%d", result, result, result, result, result, result))
   end
   lines[#lines + 1] = "end"
-  -- The derivative of the start with respect to the pixel: 1 for a Julia set's z0.
+  -- The derivative of the start with respect to the pixel: 1 for a Julia set's z0 (K:
+  -- the pixel's width, `pm` times 2^ke at the start).
+  local one = deep and "pm" or "1"
   local start
   if conformal then
-    start = julia and "1, 0" or "0, 0"
+    start = julia and (one .. ", 0") or "0, 0"
   else
-    start = julia and "1, 0, 0, 1" or "0, 0, 0, 0"
+    start = julia and format("%s, 0, 0, %s", one, one) or "0, 0, 0, 0"
   end
   -- J^T z; for a complex derivative d, J's columns are (d) and (i d).
   local gradient = conformal
-    and "local gx, gy = (der * zr + dei * zi) * pixel_size, (der * zi - dei * zr) * pixel_size"
-    or "local gx, gy = (jxr * zr + jxi * zi) * pixel_size, (jyr * zr + jyi * zi) * pixel_size"
+    and "local gx, gy = (der * zr + dei * zi) * S, (der * zi - dei * zr) * S"
+    or "local gx, gy = (jxr * zr + jxi * zi) * S, (jyr * zr + jyi * zi) * S"
+  gradient = gradient:gsub("S", deep and "1" or "pixel_size")
   local finish = format([[
-local function finish(n, r2, zr, zi, %s)
+local function finish(n, r2, zr, zi, %s%s)
   local escape = n + 1 - log(log(r2) * 0.5) * inverse_log_degree
   %s
   local g = sqrt(gx * gx + gy * gy)
   if g == 0 or g ~= g or g == 1 / 0 then return escape end
-  return escape, r2 * log(sqrt(r2)) / g, gx / g, gy / g
-end]], state, gradient)
+  local distance = r2 * log(sqrt(r2)) / %s
+  if distance ~= distance or distance == 1 / 0 then return escape end
+  return escape, distance, gx / g, gy / g
+end]], state, deep and ", ke" or "", gradient, deep and "math.ldexp(g, ke)" or "g")
   return concat(lines, "\n"), state, start, finish, conformal
 end
 
@@ -996,7 +1005,7 @@ end
 --- point is inside (its shortcuts, such as the cardioid test, are far cheaper than
 --- iterating to max_iter).
 function M.derivative_pixel_source(recorded, result, julia, degree, bailout, start_re, start_im)
-  local step_lines, state, start, finish = derivative_parts(recorded, result, julia)
+  local step_lines, state, start, finish = derivative_parts(recorded, result, julia, false)
   local start_z = julia and "x, y" or format("%s, %s", number(start_re), number(start_im))
   local start_c = julia and "jr, ji" or "x, y"
   local lines = {
@@ -1035,29 +1044,48 @@ local function replace_once(text, old, new)
 end
 
 --- Lua source of the perturbation pixel that also carries the derivative, for colourings
---- that need distance or slope at perturbation depths: `return function(pixel_size)
---- <pixel_source's chunk> end`. It is `pixel_source`'s pixel, with the derivative of the
---- pixel's z (with respect to its c) carried where the pixel's values are plain f64: from
---- the series (its derivative in dc), through each skip (J -> A J + B, the skip's own
---- linear map) and each step (the step's derivative at z = Z + dz; a rebase changes
---- neither). On escape it returns `finish`'s four values. A pixel that is ever scaled
---- (past f64's range, where the derivative would overflow) returns its escape value alone.
+--- that need distance or slope at perturbation depths: `return function(pixel_step,
+--- pixel_exponent) <pixel_source's chunk> end`, the pixel's width being pixel_step times
+--- 2^pixel_exponent. It is `pixel_source`'s pixel with K, the derivative of the pixel's
+--- z with respect to its position in pixels, carried as a state times 2^ke (K is far
+--- beyond f64's range at depth; the state is brought back near 1 when it grows): from
+--- the series (its derivative in dc), through each skip (K -> A K + B w, the skip's own
+--- linear map, w the pixel's width), each step, plain or scaled (the step's derivative at
+--- z = Z + dz; near 0, where f64 cannot hold z, the derivative there is taken as f64
+--- gives it), and each rebase (which changes neither). On escape it returns `finish`'s
+--- four values.
 function M.derivative_perturbation_source(recorded, result, julia, degree, bailout, entry_len,
     scaled_entry_len)
   local text = M.pixel_source(recorded, result, julia, degree, bailout, entry_len,
     scaled_entry_len)
-  local step_lines, state, start, finish, conformal = derivative_parts(recorded, result, julia)
-  -- The step's derivative and finish, among the chunk's locals.
-  -- (One table of both: the pixel's closure is near LuaJIT's limit of 60 upvalues.)
-  text = replace_once(text, "local ENTRY = ", format(
-    "local D = (function()\nlocal sqrt = math.sqrt\n%s\n%s\nreturn { step = dstep, finish = finish, no_size = pixel_size == 0 }\nend)()\nlocal ENTRY = ",
-    step_lines, finish))
-  -- The derivative's start; a scaled start is never plain.
+  local step_lines, state, start, finish, conformal = derivative_parts(recorded, result, julia, true)
+  -- The step's derivative and finish among the chunk's locals, in one table (the pixel's
+  -- closure is near LuaJIT's limit of 60 upvalues).
+  text = replace_once(text, "local ENTRY = ", format([[
+local D = (function()
+  local sqrt, pm = math.sqrt, pixel_step
+  %s
+  %s
+  return { step = dstep, finish = finish, pm = pixel_step, pe = pixel_exponent }
+end)()
+local ENTRY = ]], step_lines, finish))
+  -- Brings the state back near 1 when it passes 2^64, moving ke: the slope of c (the
+  -- pixel's width over 2^ke) follows.
+  local magnitude = conformal and "abs(der) + abs(dei)"
+    or "abs(jxr) + abs(jxi) + abs(jyr) + abs(jyi)"
+  local scaled_down = conformal and "der, dei = der * DOWN, dei * DOWN"
+    or "jxr, jxi, jyr, jyi = jxr * DOWN, jxi * DOWN, jyr * DOWN, jyi * DOWN"
+  local function renormalise(indent)
+    return format("%sif %s > UP then\n%s  %s\n%s  ke = ke + 64\n%s  cs = ldexp(D.pm, D.pe - ke)\n%send\n",
+      indent, magnitude, indent, scaled_down, indent, indent, indent)
+  end
+  local pm_start = start:gsub("pm", "D.pm")
   local init = julia and "    local dzr, dzi, dcr, dci = ox + x, oy + y, 0, 0\n"
     or "    local dzr, dzi, dcr, dci = 0, 0, ox + x, oy + y\n"
-  text = replace_once(text, init, format("%s    local %s = %s\n    local unknown = D.no_size or scale > 0\n",
-    init, state, start))
-  -- From the series: d(t p(t))/dt = sum (j + 1) a_j t^j, times dt/dc.
+  text = replace_once(text, init, format("%s    local %s = %s\n    local ke, cs = D.pe, D.pm\n",
+    init, state, pm_start))
+  -- From the series: d(t p(t))/dt = sum (j + 1) a_j t^j, times dt per pixel, at the
+  -- series' exponent.
   local from_series = conformal and "der, dei = qr, qi" or "jxr, jxi, jyr, jyi = qr, qi, -qi, qr"
   text = replace_once(text, "      dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr\n", format([[
       dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr
@@ -1066,37 +1094,59 @@ function M.derivative_perturbation_source(recorded, result, julia, degree, bailo
         local weight = j / 2 + 1
         qr, qi = qr * tr - qi * ti + weight * series[j], qr * ti + qi * tr + weight * series[j + 1]
       end
-      qr = ldexp(qr * series_inverse_bound, -series_exponent)
-      qi = ldexp(qi * series_inverse_bound, -series_exponent)
+      qr, qi = qr * series_inverse_bound * D.pm, qi * series_inverse_bound * D.pm
       %s
+      ke = -series_exponent
+      cs = ldexp(D.pm, D.pe - ke)
 ]], from_series))
-  text = replace_once(text, "      -- Scaled: w = dz 2^s", "      unknown = true\n      -- Scaled: w = dz 2^s")
-  -- Each plain skip: J -> A J + B (B only where c moves).
-  local through_skip
-  if conformal then
-    through_skip = julia and "der, dei = S[e] * der + S[e + 1] * dei, S[e + 2] * der + S[e + 3] * dei"
-      or "der, dei = S[e] * der + S[e + 1] * dei + S[e + 4], S[e + 2] * der + S[e + 3] * dei + S[e + 6]"
-  else
-    through_skip = julia and [=[
-jxr, jxi = S[e] * jxr + S[e + 1] * jxi, S[e + 2] * jxr + S[e + 3] * jxi
-          jyr, jyi = S[e] * jyr + S[e + 1] * jyi, S[e + 2] * jyr + S[e + 3] * jyi]=]
-      or [=[
-jxr, jxi = S[e] * jxr + S[e + 1] * jxi + S[e + 4], S[e + 2] * jxr + S[e + 3] * jxi + S[e + 6]
-          jyr, jyi = S[e] * jyr + S[e + 1] * jyi + S[e + 5], S[e + 2] * jyr + S[e + 3] * jyi + S[e + 7]]=]
+  -- Each skip: K -> A K + B w, as state -> A' state + B' cs where the skip's entries are
+  -- A' and B' (a scaled entry's are A and B times 2^-ea, and moves ke by ea).
+  local function through_skip(T, a, b, indent)
+    local function at(offset) return format("%s[e + %d]", T, offset) end
+    local lines
+    if conformal then
+      lines = { format("der, dei = %s * der + %s * dei%s, %s * der + %s * dei%s",
+        at(a), at(a + 1), julia and "" or (" + " .. at(b) .. " * cs"),
+        at(a + 2), at(a + 3), julia and "" or (" + " .. at(b + 2) .. " * cs")) }
+    else
+      lines = {
+        format("jxr, jxi = %s * jxr + %s * jxi%s, %s * jxr + %s * jxi%s",
+          at(a), at(a + 1), julia and "" or (" + " .. at(b) .. " * cs"),
+          at(a + 2), at(a + 3), julia and "" or (" + " .. at(b + 2) .. " * cs")),
+        format("jyr, jyi = %s * jyr + %s * jyi%s, %s * jyr + %s * jyi%s",
+          at(a), at(a + 1), julia and "" or (" + " .. at(b + 1) .. " * cs"),
+          at(a + 2), at(a + 3), julia and "" or (" + " .. at(b + 3) .. " * cs")),
+      }
+    end
+    return indent .. concat(lines, "\n" .. indent) .. "\n"
   end
+  -- Scaled skips: w -> A' w + B' d, then s moves by -X[e + 10].
+  local scaled_skip = "            wr, wi = X[e + 2] * wr + X[e + 3] * wi + X[e + 6] * dr + X[e + 7] * di,\n"
+  text = replace_once(text, scaled_skip, through_skip("X", 2, 6, "            ")
+    .. "            ke = ke + X[e + 10]\n            cs = ldexp(D.pm, D.pe - ke)\n"
+    .. renormalise("            ") .. scaled_skip)
+  -- Scaled steps (plain, or the careful one near 0): the derivative at z before the step.
+  local scaled_steps = "        if not skipped then\n          local zmag = abs(Zr) + abs(Zi)\n"
+  text = replace_once(text, scaled_steps, format(
+    "        if not skipped then\n          local _\n"
+      .. "          _, _, %s = D.step(Zr + u * wr, Zi + u * wi, cr + u * dr, ci + u * di, %s, cs)\n%s"
+      .. "          local zmag = abs(Zr) + abs(Zi)\n", state, state, renormalise("          ")))
+  -- Plain skips.
   text = replace_once(text, "          local e = starts[level] + m / skip * ENTRY\n",
-    "          local e = starts[level] + m / skip * ENTRY\n          " .. through_skip .. "\n")
-  -- Each plain step: the derivative at the pixel's z before the step.
+    "          local e = starts[level] + m / skip * ENTRY\n" .. through_skip("S", 0, 4, "          ")
+      .. renormalise("          "))
+  -- Plain steps.
   text = replace_once(text, "          dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)\n",
-    format("          local _\n          _, _, %s = D.step(Zr + dzr, Zi + dzi, cr + dcr, ci + dci, %s)\n"
-      .. "          dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)\n", state, state))
-  -- The plain loop's escapes (the scaled loop's stay as they are).
-  local plain_from = assert(text:find("    local dz2 = dzr * dzr + dzi * dzi\n    while n < max_iter do", 1, true))
+    format("          local _\n          _, _, %s = D.step(Zr + dzr, Zi + dzi, cr + dcr, ci + dci, %s, cs)\n%s"
+      .. "          dzr, dzi = step(Zr, Zi, cr, ci, dzr, dzi, dcr, dci)\n", state, state,
+      renormalise("          ")))
+  -- Every escape, scaled or plain.
   local escape = "return n + 1 - log(log(r2) * 0.5) * inverse_log_degree"
-  local plain = text:sub(plain_from):gsub((escape:gsub("%p", "%%%0")),
-    format("if unknown then %s end\n            return D.finish(n, r2, fr, fi, %s)", escape, state))
-  text = text:sub(1, plain_from - 1) .. plain
-  return "return function(pixel_size)\n" .. text .. "end\n"
+  local replaced
+  text, replaced = text:gsub((escape:gsub("%p", "%%%0")),
+    format("return D.finish(n, r2, fr, fi, %s, ke)", state))
+  assert(replaced == 3, "the pixel source changed: its escapes")
+  return "return function(pixel_step, pixel_exponent)\n" .. text .. "end\n"
 end
 
 return M
