@@ -1684,6 +1684,21 @@ fn distance_and_slope_render_the_derivatives_once_then_recolour_as_their_sliders
             && colour_distance(from_top_right, wide) > 1.0,
         "{from_top_right:?} {from_bottom_left:?}"
     );
+    // An export is coloured and documented so.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("lit.png");
+    harness
+        .state_mut()
+        .apply(&ctx, Command::ExportTo(path.clone()));
+    settle(&mut harness);
+    let document = moonbrot::engine::output::read_document(&path).expect("exported");
+    assert_eq!(
+        document.colouring,
+        moonbrot::engine::output::Colouring::Slope {
+            light_angle_degrees: 225.0
+        }
+    );
+    let rendered = harness.state().runs().len();
     // Back to smooth: the stored escape values give today's colours without a render.
     harness
         .state_mut()
