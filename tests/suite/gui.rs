@@ -1684,6 +1684,11 @@ fn distance_and_slope_render_the_derivatives_once_then_recolour_as_their_sliders
             && colour_distance(from_top_right, wide) > 1.0,
         "{from_top_right:?} {from_bottom_left:?}"
     );
+    assert_eq!(
+        harness.state().runs().len(),
+        rendered,
+        "slope and its light recolour without rendering"
+    );
     // An export is coloured and documented so.
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("lit.png");

@@ -28,8 +28,7 @@ use super::request::{
 use crate::engine::error::{KernelError, RenderError};
 use crate::engine::geometry::Precision;
 use crate::engine::kernel::{
-    DERIVATIVE_CHANNELS, KernelInfo, KernelLog, OutputMode, RunFailure, Symmetry, resolve,
-    resolve_leniently,
+    DERIVATIVE_CHANNELS, KernelInfo, KernelLog, OutputMode, RunFailure, resolve, resolve_leniently,
 };
 use crate::engine::sync::lock;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -229,7 +228,7 @@ impl Engine {
         view.check_renderable()?;
         let rows = request.row_range()?;
         // With derivatives the engine's own pixel, written from the formula, returns the
-        // four values; mirroring would copy the slope's y part without its sign flip.
+        // four values (mirrored rows get the normal's y part negated).
         let derivatives = request.derivatives && info.output.is_escape() && info.formula.is_some();
         if derivatives {
             info.output = OutputMode::Escape {
@@ -239,7 +238,6 @@ impl Engine {
                 .iter()
                 .map(|name| (*name).to_owned())
                 .collect();
-            info.symmetry = Symmetry::None;
         }
         check_buffer_bytes(request.width_px, rows.count, info.output)?;
         let parameters = match request.parameter_policy {

@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::rendered::RenderOutput;
 use super::request::{RenderRequest, RowRange};
 use crate::engine::geometry::{Dd, PixelGrid, Precision, UnitRect, View};
-use crate::engine::kernel::{OutputMode, ParameterValue, PerturbationReference, Symmetry};
+use crate::engine::kernel::{
+    DERIVATIVE_CHANNELS, OutputMode, ParameterValue, PerturbationReference, Symmetry,
+};
 
 /// Lattice rows and columns per guessing block (driver.lua's GUESS_BLOCK).
 pub(crate) const GUESS_BLOCK: u32 = 32;
@@ -562,12 +564,33 @@ impl UnitPlan {
             return None;
         }
         let run = rect.width as usize * self.channels;
+        // A derivative render's normal points the other way across the axis: its y part
+        // changes sign (a float's sign bit; NaN, "not known", is left as it is, so the
+        // image stays bit for bit the one computed in full).
+        let flipped = if self.derivatives {
+            DERIVATIVE_CHANNELS
+                .iter()
+                .position(|name| *name == "normal_y")
+        } else {
+            None
+        };
         for row in top..bottom {
             let from = self.buffer_index(rect.left, row);
             let to = self.buffer_index(rect.left, mirrored.mirror_of(row));
             // The copied rows are in no unit, so no worker writes them.
-            for (target, value) in image[to..to + run].iter().zip(&image[from..from + run]) {
-                target.store(value.load(Ordering::Relaxed), Ordering::Relaxed);
+            for (index, (target, value)) in image[to..to + run]
+                .iter()
+                .zip(&image[from..from + run])
+                .enumerate()
+            {
+                let bits = value.load(Ordering::Relaxed);
+                let sign =
+                    if Some(index % self.channels) == flipped && !f32::from_bits(bits).is_nan() {
+                        1 << 31
+                    } else {
+                        0
+                    };
+                target.store(bits ^ sign, Ordering::Relaxed);
             }
         }
         let mirror_top = mirrored.mirror_of(bottom - 1);
