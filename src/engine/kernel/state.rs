@@ -268,9 +268,10 @@ impl FormulaRecorder {
     /// Records the step of the formula the kernel declared, if any (stoppable: the step is
     /// the kernel's code), with the parameter values the `param` table holds now (a step
     /// that reads one takes it as a constant), and reads it back with the declaration's
-    /// other fields, and the perturbation and derivative pixel factories written from it
-    /// (`formula.lua`'s `pixel_source` and `derivative_pixel_source`). A step that does
-    /// what a formula may not, or fails, is the kernel's error, at its line.
+    /// other fields, with the perturbation pixel factory written from it (`formula.lua`'s
+    /// `pixel_source`) and what writes the derivative pixels when first asked for
+    /// (`DerivativeFactories`). A step that does what a formula may not, or fails, is the
+    /// kernel's error, at its line.
     pub(super) fn record(
         &self,
         memory_limit_bytes: usize,
