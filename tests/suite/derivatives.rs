@@ -478,34 +478,21 @@ fn median_line_run(output: &RenderOutput, width_px: f32) -> usize {
     runs[runs.len() / 2]
 }
 
-#[test]
-fn the_boundary_line_is_as_many_pixels_wide_at_every_zoom() {
-    // A Misiurewicz point: its filaments look alike at every zoom about it.
-    let (x, y) = (-0.101_096_363_845_631_65, 0.956_286_510_809_142_3);
+/// Asserts that the distance colouring's line is as many pixels wide in each of the
+/// `views` (distance renders at 200x150, at `max_iter` where given): the median run of
+/// line pixels at 1 pixel wide is 3 to 14 pixels in each (runs cross a filament, lines
+/// on both sides of it, and often meet the next), the same within 2, and longer at 2
+/// pixels wide.
+fn assert_line_widths_alike(place: &str, views: [View; 3], max_iter: Option<u32>) {
     let mut widths = Vec::new();
-    for span in [0.1, 1e-3, 1e-5] {
-        let output = render_at("mandelbrot", View::new(x, y, span), (200, 150), true);
-        let (thin, wide) = (median_line_run(&output, 1.0), median_line_run(&output, 2.0));
-        // (Runs cross a filament, lines on both sides of it, and often meet the next.)
-        assert!(
-            (3..=14).contains(&thin) && wide > thin,
-            "span {span}: runs of {thin} pixels at 1 pixel wide, {wide} at 2"
-        );
-        widths.push(thin);
-    }
-    let (narrowest, widest) = (widths.iter().min(), widths.iter().max());
-    assert!(
-        widest.zip(narrowest).is_some_and(|(w, n)| w - n <= 2),
-        "line widths in pixels at three zooms: {widths:?}"
-    );
-    // And far past f64's range (by perturbation, with scaled deltas), about c = i.
-    let mut widths = Vec::new();
-    for span in ["1e-5", "1e-400", "1e-1000"] {
+    for view in views {
         let output = Engine::default()
             .render(
                 &RenderRequest {
-                    view: Some(about_i(span)),
-                    max_iter: Some(5000),
+                    view: Some(view.clone()),
+                    max_iter,
+                    guessing: false,
+                    symmetry: false,
                     derivatives: true,
                     ..request(&shipped("mandelbrot"), 200, 150)
                 },
@@ -515,14 +502,31 @@ fn the_boundary_line_is_as_many_pixels_wide_at_every_zoom() {
         let (thin, wide) = (median_line_run(&output, 1.0), median_line_run(&output, 2.0));
         assert!(
             (3..=14).contains(&thin) && wide > thin,
-            "span {span}: runs of {thin} pixels at 1 pixel wide, {wide} at 2"
+            "{place}, {view:?}: runs of {thin} pixels at 1 pixel wide, {wide} at 2"
         );
         widths.push(thin);
     }
     let (narrowest, widest) = (widths.iter().min(), widths.iter().max());
     assert!(
         widest.zip(narrowest).is_some_and(|(w, n)| w - n <= 2),
-        "line widths in pixels about c = i: {widths:?}"
+        "line widths in pixels {place} at three zooms: {widths:?}"
+    );
+}
+
+#[test]
+fn the_boundary_line_is_as_many_pixels_wide_at_every_zoom() {
+    // A Misiurewicz point: its filaments look alike at every zoom about it.
+    let (x, y) = (-0.101_096_363_845_631_65, 0.956_286_510_809_142_3);
+    assert_line_widths_alike(
+        "about a Misiurewicz point",
+        [0.1, 1e-3, 1e-5].map(|span| View::new(x, y, span)),
+        None,
+    );
+    // And far past f64's range (by perturbation, with scaled deltas), about c = i.
+    assert_line_widths_alike(
+        "about c = i",
+        ["1e-5", "1e-400", "1e-1000"].map(about_i),
+        Some(5000),
     );
 }
 
