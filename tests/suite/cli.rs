@@ -209,8 +209,28 @@ fn non_utf8_and_oversized_kernel_files_are_refused() {
             out.to_str().expect("utf-8"),
         ]),
         1,
-        "more than the limit",
+        "is 10240 KiB, more than the limit",
     );
+    // A device gives bytes without end and has no size: the message says so, not "0 KiB".
+    if Path::new("/dev/zero").exists() {
+        for args in [
+            vec!["info", "/dev/zero"],
+            vec![
+                "render",
+                "--kernel",
+                "/dev/zero",
+                "-o",
+                out.to_str().expect("utf-8"),
+            ],
+        ] {
+            let output = moonbrot(&args);
+            assert_fails(
+                &output,
+                1,
+                "/dev/zero is not a regular file and gives more than 1024 KiB",
+            );
+        }
+    }
 }
 
 #[test]

@@ -235,6 +235,13 @@ pub enum KernelFileError {
         /// Its size.
         bytes: u64,
     },
+    /// The path is not a regular file (a device, a pipe) and gives more than
+    /// MAX_SOURCE_BYTES.
+    #[error("{} is not a regular file and gives more than {} KiB: is it really a Lua kernel?", path.display(), MAX_SOURCE_BYTES / 1024)]
+    EndlessStream {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file is not UTF-8 text.
     #[error("kernel file {} is not UTF-8 text (byte {valid_up_to} is not valid UTF-8)", path.display())]
     NotText {
@@ -260,10 +267,15 @@ pub fn read_kernel_file(path: &Path) -> Result<String, KernelFileError> {
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() > MAX_SOURCE_BYTES {
-        let bytes = std::fs::metadata(path).map_or(bytes.len() as u64, |metadata| metadata.len());
-        return Err(KernelFileError::TooLarge {
-            path: path.to_owned(),
-            bytes,
+        // A device or a pipe has no size to report (its metadata says 0).
+        return Err(match std::fs::metadata(path) {
+            Ok(metadata) if metadata.is_file() => KernelFileError::TooLarge {
+                path: path.to_owned(),
+                bytes: metadata.len().max(bytes.len() as u64),
+            },
+            _ => KernelFileError::EndlessStream {
+                path: path.to_owned(),
+            },
         });
     }
     String::from_utf8(bytes).map_err(|error| KernelFileError::NotText {
