@@ -123,6 +123,34 @@ fn a_derivative_render_keeps_the_escape_values_of_the_plain_one() {
     }
 }
 
+/// Of the pixels outside in `reference`, a derivative render, how many there are, and how
+/// many have in `other` (one of the same view) a distance within `relative` of
+/// `reference`'s and a normal within 2.6 degrees of it.
+fn agreeing_distances(
+    other: &RenderOutput,
+    reference: &RenderOutput,
+    relative: f32,
+) -> (usize, usize) {
+    let (mut outside, mut agreeing) = (0, 0);
+    for (values, wanted) in other
+        .image
+        .values
+        .chunks_exact(4)
+        .zip(reference.image.values.chunks_exact(4))
+    {
+        // (Inside in `other` only: a disagreement, as its distance is NaN.)
+        if is_inside(wanted[0]) {
+            continue;
+        }
+        outside += 1;
+        let facing = values[2] * wanted[2] + values[3] * wanted[3];
+        if (values[1] / wanted[1] - 1.0).abs() < relative && facing > 0.999 {
+            agreeing += 1;
+        }
+    }
+    (outside, agreeing)
+}
+
 #[test]
 fn distances_by_perturbation_are_those_of_f64_where_both_hold() {
     // Views where f64 still holds, rendered both ways: the perturbation pixel carries the
@@ -156,23 +184,7 @@ fn distances_by_perturbation_are_those_of_f64_where_both_hold() {
             render(PrecisionChoice::Perturbation),
         );
         assert_eq!(perturbed.precision, Precision::Perturbation, "{kernel}");
-        let (mut outside, mut agreeing) = (0, 0);
-        for (f64_values, perturbed_values) in plain
-            .image
-            .values
-            .chunks_exact(4)
-            .zip(perturbed.image.values.chunks_exact(4))
-        {
-            if is_inside(f64_values[0]) || is_inside(perturbed_values[0]) {
-                continue;
-            }
-            outside += 1;
-            let ratio = perturbed_values[1] / f64_values[1];
-            let facing = perturbed_values[2] * f64_values[2] + perturbed_values[3] * f64_values[3];
-            if (ratio - 1.0).abs() < 0.01 && facing > 0.999 {
-                agreeing += 1;
-            }
-        }
+        let (outside, agreeing) = agreeing_distances(&perturbed, &plain, 0.01);
         assert!(outside > 5000, "{kernel}: {outside} pixels outside");
         assert!(
             agreeing * 100 >= outside * 99,
@@ -223,22 +235,7 @@ fn distances_through_skips_are_those_of_every_step() {
             "{kernel}: {:?}",
             skipping.reference
         );
-        let (mut outside, mut agreeing) = (0, 0);
-        for (skipped, stepped) in skipping
-            .image
-            .values
-            .chunks_exact(4)
-            .zip(stepping.image.values.chunks_exact(4))
-        {
-            if is_inside(stepped[0]) {
-                continue;
-            }
-            outside += 1;
-            let facing = skipped[2] * stepped[2] + skipped[3] * stepped[3];
-            if (skipped[1] / stepped[1] - 1.0).abs() < 1e-3 && facing > 0.999 {
-                agreeing += 1;
-            }
-        }
+        let (outside, agreeing) = agreeing_distances(&skipping, &stepping, 1e-3);
         assert!(outside > 1000, "{kernel}: {outside} pixels outside");
         assert!(
             agreeing * 100 >= outside * 99,

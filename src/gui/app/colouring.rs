@@ -66,6 +66,15 @@ impl MoonbrotApp {
         ctx.request_repaint();
     }
 
+    /// Options for the Rust colourings (no Lua: no timeout or memory limit applies).
+    fn rust_colouring_options(&self) -> ColouringOptions {
+        ColouringOptions {
+            threads: self.settings.threads,
+            timeout: None,
+            memory_limit_bytes: 0,
+        }
+    }
+
     /// The names of the values of rows in progress with `output`: those of the image on
     /// screen when it has the same output (the preview pass of the same render, or the
     /// last render), so the distance and slope colourings find theirs.
@@ -86,11 +95,7 @@ impl MoonbrotApp {
         let palette = &self.settings.palette;
         match &self.settings.colouring {
             colouring @ (Colouring::Distance { .. } | Colouring::Slope { .. }) => {
-                let options = ColouringOptions {
-                    threads: self.settings.threads,
-                    timeout: None,
-                    memory_limit_bytes: 0,
-                };
+                let options = self.rust_colouring_options();
                 colour_image(rows, palette, colouring, &options, &CancelToken::new())
                     .unwrap_or_else(|_| palette.colourize(rows))
             }
@@ -109,11 +114,7 @@ impl MoonbrotApp {
                 self.rendering.colouring_job = None;
                 self.notices.colouring_error = None;
                 let palette = self.settings.palette.clone();
-                let options = ColouringOptions {
-                    threads: self.settings.threads,
-                    timeout: None,
-                    memory_limit_bytes: 0,
-                };
+                let options = self.rust_colouring_options();
                 if let Some(base) = &mut self.canvas.base
                     && let Ok(colours) = colour_image(
                         &base.image,
