@@ -6,6 +6,7 @@
 
 mod colouring;
 mod files;
+mod inspect;
 mod panels;
 mod parts;
 
@@ -23,6 +24,7 @@ use super::canvas::{Canvas, Gesture, Layer, ProgressLayer, ViewChange};
 use super::commands::{Command, CommandQueue};
 use super::dialogs::{DialogPurpose, Dialogs, FileDialogs, NativeFileDialogs};
 use super::edited_kernel::{EditedKernel, Origin};
+use super::input_order::split_at_kind_change;
 use super::recovery::{self, Autosave};
 use super::scheduler::{Change, Decision, Passes, RenderScheduler};
 use super::settings::{MAX_FILM_FRAMES, Settings};
@@ -32,12 +34,12 @@ use super::workers::{
     OpenedDocument, OpeningThread, Pass, RenderEvent, RenderThread, Waker,
 };
 use crate::engine::bench::BenchPlan;
-use crate::engine::kernel::{ParameterSpec, ParameterValue, resolve_leniently};
+use crate::engine::kernel::ParameterValue;
 use crate::engine::kernel::{read_kernel_file, shipped_kernel};
 use crate::engine::output::MAX_SUPERSAMPLE;
 use crate::engine::output::looks_like_png;
 use crate::engine::sync::lock;
-use crate::engine::{Precision, RenderError, RenderRequest, View};
+use crate::engine::{RenderRequest, View};
 
 /// Every GPU takes textures this large; the real limit is read from egui each frame.
 const MIN_TEXTURE_SIDE: u32 = 2048;
@@ -122,6 +124,9 @@ pub struct MoonbrotApp {
     export: ExportState,
     /// Screenshot mode, when on.
     screenshot: Option<Screenshot>,
+    /// Input held back for the next frame, so keys typed before a click in the same frame
+    /// reach the editor they were typed into (`input_order`).
+    held_input: Vec<egui::Event>,
 }
 
 impl MoonbrotApp {
@@ -211,136 +216,8 @@ impl MoonbrotApp {
             pending_replace: None,
             export: ExportState::default(),
             screenshot,
+            held_input: Vec::new(),
         })
-    }
-
-    /// Why automatic rendering is paused, if it is.
-    pub fn paused_reason(&self) -> Option<&str> {
-        self.scheduler.paused_reason()
-    }
-
-    /// The settings (read by tests and the screenshot check).
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// The kernel being edited.
-    pub fn kernel(&self) -> &EditedKernel {
-        &self.settings.kernel
-    }
-
-    /// Replaces the editor's text as if the user had typed it (for tests).
-    pub fn type_kernel(&mut self, text: &str) {
-        self.settings.kernel.set_text(text.to_owned());
-        self.commands.push(Command::KernelEdited);
-    }
-
-    /// The view being shown: the user's, or the kernel's home.
-    pub fn view(&self) -> View {
-        self.settings
-            .view
-            .clone()
-            .unwrap_or_else(|| self.rendering.kernel_home.clone())
-    }
-
-    /// The image size for the current view area: the chosen size, scaled down (keeping its
-    /// aspect ratio) to the largest texture the GPU takes. Exports are not limited.
-    pub fn image_size_px(&self) -> (u32, u32) {
-        fit_texture(
-            self.settings.size.size_px(self.layout.view_area_px),
-            self.layout.max_texture_side,
-        )
-    }
-
-    /// The last run's error, if it failed.
-    pub fn error(&self) -> Option<&RenderError> {
-        self.settings.kernel.last_error()
-    }
-
-    /// The time the latest UI frame took to build and the worst of the recent ones, in
-    /// seconds (also shown in the timings panel).
-    pub fn frame_secs(&self) -> (f64, f64) {
-        self.timings.frame_secs()
-    }
-
-    /// The finished runs, oldest first.
-    pub fn runs(&self) -> &[super::timings::RunRecord] {
-        &self.timings.runs
-    }
-
-    /// The view area on screen, in points.
-    pub fn canvas_rect(&self) -> egui::Rect {
-        self.canvas.area
-    }
-
-    /// The arithmetic the last finished render's coordinates were in.
-    pub fn shown_precision(&self) -> Option<Precision> {
-        self.rendering.shown_precision
-    }
-
-    /// What the last copy or paste of a location said, if it is still shown.
-    pub fn location_notice(&self) -> Option<&str> {
-        self.notices.location.as_deref()
-    }
-
-    /// The image on screen (the last complete render), if any.
-    pub fn shown_image(&self) -> Option<(&View, &crate::engine::ValueImage)> {
-        self.canvas
-            .base
-            .as_ref()
-            .map(|layer| (&layer.view, &layer.image))
-    }
-
-    /// The palette the image on screen is coloured with, if an image is shown.
-    pub fn shown_palette(&self) -> Option<crate::engine::output::Palette> {
-        self.canvas.base.as_ref().map(|layer| layer.palette.clone())
-    }
-
-    /// A one-line account of what keeps the app busy (for test failure messages).
-    pub fn busy_reasons(&self) -> String {
-        format!(
-            "render due in {:?}, rendering {}, background {}, dialog {:?}, size {:?}",
-            self.scheduler.due_in(Instant::now()),
-            self.canvas.progress.is_some(),
-            self.threads.background.is_busy(),
-            self.threads.dialogs.open_dialog(),
-            self.image_size_px(),
-        )
-    }
-
-    /// True while a render of the edited kernel is in flight.
-    pub fn is_rendering(&self) -> bool {
-        self.canvas.progress.is_some()
-    }
-
-    /// True while a render is due or in flight, or a background job or dialog runs.
-    pub fn is_busy(&self) -> bool {
-        self.scheduler.is_due()
-            || self.canvas.progress.is_some()
-            || self.threads.background.is_busy()
-            || self.threads.opening.is_busy()
-            || self.threads.colouring.is_busy()
-            || self.threads.dialogs.open_dialog().is_some()
-    }
-
-    /// The parameters of the last kernel that rendered, and their values as the window will
-    /// render them.
-    pub fn parameters(&self) -> Vec<(ParameterSpec, ParameterValue)> {
-        resolve_leniently(&self.rendering.kernel_parameters, &self.settings.parameters)
-            .into_iter()
-            .zip(&self.rendering.kernel_parameters)
-            .map(|((_, value), spec)| (spec.clone(), value))
-            .collect()
-    }
-
-    /// The complex parameter the next click on the image sets, if picking.
-    pub fn picking(&self) -> Option<&str> {
-        self.gestures.picking.as_deref()
-    }
-
-    /// The last export's outcome: the path written, or why not.
-    pub fn export_outcome(&self) -> Option<&Result<PathBuf, ExportFailure>> {
-        self.export.outcome.as_ref()
     }
 
     /// Applies one command. Panels queue commands; this is the one place they take effect.
@@ -977,6 +854,12 @@ impl eframe::App for MoonbrotApp {
             if let Some(autosave) = &mut self.threads.autosave {
                 autosave.offer_settings(&self.settings);
             }
+        }
+    }
+
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if split_at_kind_change(&mut self.held_input, raw_input) {
+            ctx.request_repaint();
         }
     }
 

@@ -53,7 +53,10 @@ pub fn editor_ui(
         scroll_area = scroll_area.scroll_offset(egui::Vec2::ZERO);
     }
     scroll_area.show(ui, |ui| {
+        // A fixed id salt: an automatic id would change when a message appears above the
+        // editor, and the editor would lose the keyboard focus in the middle of typing.
         let output = egui::TextEdit::multiline(source)
+            .id_salt(("moonbrot-editor", label_text))
             .code_editor()
             .desired_width(f32::INFINITY)
             .desired_rows(30)

@@ -11,6 +11,7 @@ mod dialogs;
 mod edited_kernel;
 mod editor;
 mod gradient_editor;
+mod input_order;
 pub mod recovery;
 mod scheduler;
 mod settings;

@@ -405,6 +405,15 @@ fn typing_a_syntax_error_shows_it_at_its_line_and_keeps_the_image() {
         other => panic!("expected a syntax error, got {other:?}"),
     }
     harness.get_by_label_contains(&format!("kernel line {}", lines + 1));
+    // The message appeared above the editor; the editor keeps the keyboard, so typing
+    // on (no click, no new focus) still goes into the kernel.
+    harness.event(egui::Event::Text("-- typed on".to_owned()));
+    settle(&mut harness);
+    let source = harness.state().kernel().text().to_owned();
+    assert!(
+        source.ends_with("local broken = = 1\n-- typed on"),
+        "the editor lost the keyboard when the error appeared: {source:?}"
+    );
     let (view_after, image_after) = harness.state().shown_image().expect("the old image stays");
     assert_eq!(
         (view_after.clone(), image_after),

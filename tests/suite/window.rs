@@ -249,7 +249,13 @@ fn type_at_end_of_kernel(
         std::thread::sleep(Duration::from_millis(2000));
         xdotool(display, &["key", "ctrl+End"]);
         std::thread::sleep(Duration::from_millis(200));
-        xdotool(display, &["type", "--delay", "20", &format!("\n{line}")]);
+        // xdotool types "\n" as a key X does not map (the window sees nothing): Return.
+        xdotool(display, &["key", "Return"]);
+        // `--args 1 --`: the one argument is text, even where it starts with "--".
+        xdotool(
+            display,
+            &["type", "--delay", "20", "--args", "1", "--", line],
+        );
         let typed_at = Instant::now();
         if wait_until(Duration::from_secs(5), saved) {
             // Once, or an earlier attempt's keys did reach the editor and were saved only
@@ -336,5 +342,71 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
     assert!(
         text.contains("function pixel"),
         "the kernel itself is gone:\n{text}"
+    );
+}
+
+#[test]
+fn lines_typed_and_followed_at_once_by_a_click_on_the_image_reach_the_disk_whole() {
+    if !have_tool("Xvfb") || !have_tool("xdotool") {
+        cannot_run_gui_test("Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
+        return;
+    }
+    let Some(display) = VirtualDisplay::start() else {
+        cannot_run_gui_test("Xvfb did not start");
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let kernel_file = home.path().join("data").join("moonbrot").join("kernel.lua");
+    let mut app = start_window(&display, home.path());
+    let (window, _) = type_at_end_of_kernel(&display, &mut app, &kernel_file, "-- ready");
+    let lines = [
+        "-- first line typed fast, then a click",
+        "-- second line typed fast, then a click",
+        "-- third line typed fast, then a click",
+    ];
+    for line in lines {
+        xdotool(&display, &["windowfocus", "--sync", &window]);
+        xdotool(&display, &["mousemove", "--window", &window, "150", "300"]);
+        xdotool(&display, &["click", "1"]);
+        std::thread::sleep(Duration::from_millis(1500));
+        xdotool(&display, &["key", "ctrl+End", "Return"]);
+        std::thread::sleep(Duration::from_millis(300));
+        // The keys and the click on the image in one go, with no pause between them: the
+        // window takes them in one frame.
+        xdotool(
+            &display,
+            &[
+                "type",
+                "--delay",
+                "5",
+                "--args",
+                "1",
+                "--",
+                line,
+                "mousemove",
+                "--window",
+                &window,
+                "900",
+                "450",
+                "click",
+                "1",
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let saved_all = || {
+        let text = std::fs::read_to_string(&kernel_file).unwrap_or_default();
+        lines
+            .iter()
+            .all(|line| text.lines().any(|saved| saved == *line))
+    };
+    let whole = wait_until(Duration::from_secs(5), saved_all);
+    app.kill().expect("SIGKILL the window");
+    app.wait().expect("reap the window");
+    let text = std::fs::read_to_string(&kernel_file).unwrap_or_default();
+    assert!(
+        whole,
+        "a line typed just before a click lost its end:\n{}",
+        text.lines().rev().take(6).collect::<Vec<_>>().join("\n")
     );
 }
