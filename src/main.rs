@@ -16,7 +16,7 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn open_window(options: WindowOptions) -> Result<(), CliError> {
-    moonbrot::gui::run(options.screenshot, options.safe_mode, options.file).map_err(CliError::Input)
+    moonbrot::gui::run(options).map_err(CliError::Input)
 }
 
 #[cfg(not(feature = "gui"))]

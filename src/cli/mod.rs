@@ -51,6 +51,11 @@ struct Cli {
     /// crash or a kill).
     #[arg(long)]
     safe_mode: bool,
+    /// Open the window on the unsaved work of a window that closed or was killed, kept in
+    /// FOLDER (a folder under the state folder's `windows`). moonbrot does this by itself:
+    /// the first window started reopens every other window that ended with unsaved text.
+    #[arg(long, value_name = "FOLDER")]
+    recover_window: Option<PathBuf>,
     /// A .lua kernel or a moonbrot PNG to open in the window.
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
@@ -88,6 +93,8 @@ pub struct WindowOptions {
     pub screenshot: Option<PathBuf>,
     /// Start with automatic rendering paused.
     pub safe_mode: bool,
+    /// The window folder of an earlier window to take up.
+    pub recover_window: Option<PathBuf>,
     /// A .lua kernel or moonbrot PNG to open.
     pub file: Option<PathBuf>,
 }
@@ -179,6 +186,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
         None => Invocation::Window(WindowOptions {
             screenshot: cli.screenshot,
             safe_mode: cli.safe_mode,
+            recover_window: cli.recover_window,
             file: cli.file,
         }),
     })

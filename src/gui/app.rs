@@ -66,6 +66,9 @@ pub struct ScreenshotRequest {
     pub outcome: ScreenshotOutcome,
 }
 
+/// Opens a window of its own on a window folder (see `recovery`).
+pub type ReopenWindow = Arc<dyn Fn(&Path) -> Result<(), String> + Send + Sync>;
+
 /// How the app is started.
 pub struct AppOptions {
     /// Where file dialogs come from (tests inject their own).
@@ -77,6 +80,12 @@ pub struct AppOptions {
     /// The folder for the autosaved kernel, settings and the render marker (see
     /// `recovery`); None keeps nothing on disk (tests, screenshot mode).
     pub state_dir: Option<PathBuf>,
+    /// Take up this window folder of the state folder (`moonbrot --recover-window`): the
+    /// folder of a window that ended with unsaved text, reopened by the window that found it.
+    pub recover_window: Option<PathBuf>,
+    /// Opens another window on a window folder that holds unsaved text; None leaves such
+    /// folders for the next start (tests).
+    pub reopen_window: Option<ReopenWindow>,
     /// Start with automatic rendering paused (`moonbrot --safe-mode`).
     pub safe_mode: bool,
     /// Open this .lua file or moonbrot PNG at start (`moonbrot FILE`).
@@ -90,6 +99,8 @@ impl Default for AppOptions {
             screenshot: None,
             settings: None,
             state_dir: None,
+            recover_window: None,
+            reopen_window: None,
             safe_mode: false,
             open_file: None,
         }
@@ -133,11 +144,19 @@ impl MoonbrotApp {
     /// Creates the app for eframe: restores saved settings (defaults if there are none or
     /// they cannot be read) and starts the background threads.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Result<Self, String> {
-        let restored = options
+        let claimed = options
             .state_dir
             .as_deref()
-            .map(recovery::restore)
-            .unwrap_or_default();
+            .map(|dir| {
+                recovery::claim(dir, options.recover_window.as_deref()).map_err(|error| {
+                    format!("cannot use the state folder {}: {error}", dir.display())
+                })
+            })
+            .transpose()?;
+        let (folder, restored, others) = match claimed {
+            Some(claimed) => (Some(claimed.folder), claimed.restored, claimed.others),
+            None => (None, recovery::Restored::default(), Vec::new()),
+        };
         let settings = options
             .settings
             .or(restored.settings)
@@ -149,6 +168,18 @@ impl MoonbrotApp {
             options.screenshot,
         )?;
         app.notices.restore_problems = restored.problems;
+        for other in others {
+            let Some(reopen) = &options.reopen_window else {
+                continue;
+            };
+            if let Err(error) = reopen(&other) {
+                app.notices.restore_problems.push(format!(
+                    "another window's unsaved kernel is kept in {}, but its window could not be \
+                     opened ({error}): open its kernel.lua from there",
+                    other.display()
+                ));
+            }
+        }
         if restored.interrupted_render {
             app.scheduler.pause(
                 "moonbrot was closed or stopped while this kernel was rendering, so it does \
@@ -159,10 +190,11 @@ impl MoonbrotApp {
             app.scheduler
                 .pause("safe mode: kernels run only when you ask".to_owned());
         }
-        if let Some(dir) = options.state_dir {
-            let autosave = Autosave::spawn(dir.clone()).map_err(|error| {
-                format!("cannot use the state folder {}: {error}", dir.display())
-            })?;
+        if let Some(folder) = folder {
+            let path = folder.path().to_owned();
+            let ctx = cc.egui_ctx.clone();
+            let autosave = Autosave::spawn(folder, Box::new(move || ctx.request_repaint()))
+                .map_err(|error| format!("cannot start saving into {}: {error}", path.display()))?;
             app.threads.autosave = Some(autosave);
         }
         if let Some(path) = options.open_file {

@@ -18,12 +18,11 @@ mod settings;
 mod timings;
 mod workers;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use app::{
-    AppOptions, FileOutcome, MoonbrotApp, ScreenshotOutcome, ScreenshotRequest, restore_settings,
-    store_settings,
+    AppOptions, FileOutcome, MoonbrotApp, ReopenWindow, ScreenshotOutcome, ScreenshotRequest,
+    restore_settings, store_settings,
 };
 pub use canvas::{Gesture, ViewChange, complex_at};
 pub use commands::{Command, RenderSetting, shortcuts};
@@ -68,13 +67,9 @@ pub fn native_options() -> eframe::NativeOptions {
 /// Opens the window and runs it until it is closed. In screenshot mode the window saves a
 /// screenshot of itself to `screenshot` after its first full render, then closes; the
 /// result says whether that worked.
-pub fn run(
-    screenshot: Option<PathBuf>,
-    safe_mode: bool,
-    open_file: Option<PathBuf>,
-) -> Result<(), String> {
+pub fn run(options: crate::cli::WindowOptions) -> Result<(), String> {
     let outcome = ScreenshotOutcome::default();
-    let request = screenshot.map(|path| ScreenshotRequest {
+    let request = options.screenshot.map(|path| ScreenshotRequest {
         path,
         outcome: Arc::clone(&outcome),
     });
@@ -91,8 +86,10 @@ pub fn run(
                 state_dir: (!screenshot_mode)
                     .then(|| eframe::storage_dir("moonbrot"))
                     .flatten(),
-                safe_mode,
-                open_file,
+                recover_window: options.recover_window,
+                reopen_window: Some(Arc::new(reopen_window)),
+                safe_mode: options.safe_mode,
+                open_file: options.file,
                 ..AppOptions::default()
             };
             Ok(Box::new(MoonbrotApp::new(cc, options)?))
@@ -104,4 +101,22 @@ pub fn run(
     }
     let result = crate::engine::sync::lock(&outcome).clone();
     result.unwrap_or_else(|| Err("the window closed before the screenshot was taken".to_owned()))
+}
+
+/// Starts another moonbrot window on `folder` (`moonbrot --recover-window FOLDER`), a
+/// process of its own, not waited for.
+fn reopen_window(folder: &std::path::Path) -> Result<(), String> {
+    let program = std::env::current_exe().map_err(|error| error.to_string())?;
+    std::process::Command::new(program)
+        .arg("--recover-window")
+        .arg(folder)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map(|mut child| {
+            // Reaped when it ends, so no finished window lingers as a zombie process.
+            let _ = std::thread::Builder::new()
+                .name("moonbrot-reopened-window".to_owned())
+                .spawn(move || child.wait());
+        })
+        .map_err(|error| error.to_string())
 }

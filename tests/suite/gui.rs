@@ -892,6 +892,16 @@ fn harness_on_state_dir(dir: &std::path::Path, safe_mode: bool) -> Harness<'stat
     })
 }
 
+/// `name` in the folder of the one window that used the state folder `dir`.
+fn window_file(dir: &std::path::Path, name: &str) -> PathBuf {
+    let folders: Vec<PathBuf> = std::fs::read_dir(dir.join("windows"))
+        .expect("the window folders")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    assert_eq!(folders.len(), 1, "one window, one folder: {folders:?}");
+    folders[0].join(name)
+}
+
 /// Waits (without stepping the app: an idle window draws no frames) for `path` to hold
 /// `wanted`.
 fn wait_for_file(path: &std::path::Path, wanted: impl Fn(&str) -> bool) -> String {
@@ -918,12 +928,14 @@ fn typed_text_reaches_disk_while_the_window_is_idle_and_comes_back_at_the_next_s
         .type_text("-- typed just before the crash\n");
     harness.step();
     // No more frames: the autosave thread alone must write it.
-    let saved = wait_for_file(&dir.path().join("kernel.lua"), |text| {
+    let saved = wait_for_file(&window_file(dir.path(), "kernel.lua"), |text| {
         text.contains("typed just before the crash")
     });
     assert!(saved.contains("typed just before the crash"), "{saved:?}");
     // The process "dies" without eframe's save: the next start has the text.
-    std::mem::forget(harness);
+    // The window ends without eframe's save (the kernel is on disk already); its folder's
+    // lock goes with it, as with a killed process.
+    drop(harness);
     let restarted = harness_on_state_dir(dir.path(), false);
     assert!(
         restarted
@@ -1017,8 +1029,8 @@ fn a_kernel_stuck_in_a_library_call_is_stopped_and_the_next_kernel_renders() {
     assert!(harness.state().shown_image().is_some());
     // The marker is gone once the render ended.
     assert!(
-        wait_for_file(&dir.path().join("rendering"), str::is_empty).is_empty()
-            && !dir.path().join("rendering").exists()
+        wait_for_file(&window_file(dir.path(), "rendering"), str::is_empty).is_empty()
+            && !window_file(dir.path(), "rendering").exists()
     );
 }
 
@@ -1760,14 +1772,16 @@ fn an_edited_gradient_and_a_typed_colouring_reach_disk_and_come_back_at_the_next
         .type_text("-- colouring typed just before the crash\n");
     harness.step();
     // No more frames: the autosave thread alone must write it.
-    let saved = wait_for_file(&dir.path().join("settings.json"), |text| {
+    let saved = wait_for_file(&window_file(dir.path(), "settings.json"), |text| {
         text.contains("colouring typed just before the crash")
     });
     assert!(
         saved.contains("colouring typed just before the crash"),
         "{saved:?}"
     );
-    std::mem::forget(harness);
+    // The window ends without eframe's save (the kernel is on disk already); its folder's
+    // lock goes with it, as with a killed process.
+    drop(harness);
     let restarted = harness_on_state_dir(dir.path(), false);
     let settings = restarted.state().settings();
     assert!(
@@ -1776,4 +1790,111 @@ fn an_edited_gradient_and_a_typed_colouring_reach_disk_and_come_back_at_the_next
             .ends_with("-- colouring typed just before the crash\n")
     );
     assert_eq!(settings.palette.gradient, gradient);
+}
+
+/// A small tmpfs mounted at a temporary folder, unmounted on drop; None where the machine
+/// does not allow mounting one (not root, or no such privilege in a container).
+struct SmallDisk {
+    folder: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size_kib: u32) -> Option<Self> {
+        let folder = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"])
+            .arg(folder.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then_some(Self { folder })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.folder.path())
+            .status();
+    }
+}
+
+/// Steps the window until `condition` holds (20 s at most); true if it did.
+fn step_until(
+    harness: &mut Harness<'static, MoonbrotApp>,
+    condition: impl Fn(&Harness<'static, MoonbrotApp>) -> bool,
+) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        harness.step();
+        if condition(harness) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn a_full_or_read_only_state_folder_is_said_until_writes_succeed_again_and_nothing_is_lost() {
+    const WARNING: &str = "Your work is not being kept";
+    let disk = SmallDisk::mount(512);
+    let plain = tempfile::tempdir().expect("dir");
+    let state_dir = disk
+        .as_ref()
+        .map_or(plain.path(), |disk| disk.folder.path())
+        .to_owned();
+    let mut harness = harness_on_state_dir(&state_dir, false);
+    settle(&mut harness);
+    let kernel_file = window_file(&state_dir, "kernel.lua");
+    let folder = kernel_file.parent().expect("window folder").to_owned();
+    // The disk fills up (a file takes all of the tmpfs), or, where no tmpfs can be
+    // mounted, the window's folder turns read-only (a folder where the kernel's file was,
+    // for a root user whom permissions do not stop).
+    let filler = state_dir.join("filler");
+    if disk.is_some() {
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let block = vec![0_u8; 64 * 1024];
+        while std::io::Write::write_all(&mut file, &block).is_ok() {}
+    } else {
+        std::fs::remove_file(&kernel_file).expect("remove");
+        std::fs::create_dir(&kernel_file).expect("block");
+    }
+    harness
+        .state_mut()
+        .type_kernel("-- typed while the disk is full\nfunction pixel(x, y) return 1 end\n");
+    assert!(
+        step_until(&mut harness, |harness| harness
+            .query_by_label_contains(WARNING)
+            .is_some()),
+        "no warning while the autosave fails"
+    );
+    assert!(
+        harness
+            .query_by_label_contains(&format!("cannot write to {}", folder.display()))
+            .is_some(),
+        "the warning names the folder {}",
+        folder.display()
+    );
+    assert_eq!(
+        harness.query_all_by_label("Save as…").count(),
+        2,
+        "the warning offers Save as beside the editor's own button"
+    );
+    // The disk frees: the text reaches it without more typing, and the warning goes.
+    if disk.is_some() {
+        std::fs::remove_file(&filler).expect("free the disk");
+    } else {
+        std::fs::remove_dir(&kernel_file).expect("unblock");
+    }
+    assert!(
+        step_until(&mut harness, |harness| harness
+            .query_by_label_contains(WARNING)
+            .is_none()),
+        "the warning stays after the disk freed"
+    );
+    let saved = wait_for_file(&kernel_file, |text| {
+        text.contains("typed while the disk is full")
+    });
+    assert!(saved.contains("typed while the disk is full"), "{saved:?}");
 }

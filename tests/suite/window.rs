@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -196,34 +196,77 @@ fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
+/// The autosaved kernel of the window process `pid` started with its private `home`, in
+/// the window folder named after that process, once it is written.
+fn kernel_file_of(home: &Path, pid: u32) -> Option<PathBuf> {
+    let windows = home.join("data").join("moonbrot").join("windows");
+    std::fs::read_dir(windows)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|folder| {
+            folder
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().contains(&format!("-{pid}-")))
+        })
+        .map(|folder| folder.join("kernel.lua"))
+        .filter(|file| file.exists())
+}
+
+/// The window of the process `pid` (the one whose title ends in "moonbrot").
+fn window_of(display: &VirtualDisplay, pid: u32) -> String {
+    xdotool(
+        display,
+        &[
+            "search",
+            "--all",
+            "--pid",
+            &pid.to_string(),
+            "--name",
+            "moonbrot$",
+        ],
+    )
+    .lines()
+    .next()
+    .unwrap_or_default()
+    .to_owned()
+}
+
 /// Waits for the window to draw, then clicks into the editor's text, moves to its end and
 /// types `line` on a new line, as a user would, until the autosaved kernel holds it. A
 /// click that comes before the window has laid its editor out, or keys that arrive before
 /// the click's focus took effect, have no outside sign: such an attempt is seen by the
-/// line not reaching the saved kernel, and made again. Returns the window and when the
-/// line that reached the kernel was typed.
+/// line not reaching the saved kernel, and made again. The window's autosaved kernel is
+/// `taken_up` for a window that took up an earlier window's folder, else in the folder
+/// named after the process. Returns the window, its autosaved kernel and when the line
+/// that reached the kernel was typed.
 fn type_at_end_of_kernel(
     display: &VirtualDisplay,
     app: &mut Child,
-    kernel_file: &Path,
+    home: &Path,
+    taken_up: Option<&Path>,
     line: &str,
-) -> (String, Instant) {
+) -> (String, PathBuf, Instant) {
     let mut window = String::new();
+    let mut kernel_file = None;
     let found = wait_until(Duration::from_secs(120), || {
-        window = xdotool(display, &["search", "--name", "moonbrot$"]);
-        !window.is_empty() && kernel_file.exists()
+        window = window_of(display, app.id());
+        kernel_file = match taken_up {
+            Some(file) => Some(file.to_owned()).filter(|file| file.exists()),
+            None => kernel_file_of(home, app.id()),
+        };
+        !window.is_empty() && kernel_file.is_some()
     });
-    let home = kernel_file.ancestors().nth(3).unwrap_or(kernel_file);
     let stderr = || std::fs::read_to_string(home.join("moonbrot.stderr")).unwrap_or_default();
     assert!(
         found,
-        "the window did not open or did not autosave (windows found: {window:?}, kernel file \
-         there: {}, exit: {:?}, stderr: {})",
-        kernel_file.exists(),
+        "the window did not open or did not autosave (window: {window:?}, kernel file: \
+         {kernel_file:?}, exit: {:?}, stderr: {})",
         app.try_wait(),
         stderr()
     );
-    let window = window.lines().next().unwrap_or_default().to_owned();
+    let kernel_file = kernel_file.unwrap_or_default();
+    let kernel_file = kernel_file.as_path();
     // The window names its kernel in the title at the end of its first frame.
     let mut title = String::new();
     let drawn = wait_until(Duration::from_secs(60), || {
@@ -237,7 +280,9 @@ fn type_at_end_of_kernel(
             .contains(line)
     };
     for _ in 0..5 {
-        // There is no window manager to give the window the keyboard focus on a click.
+        // There is no window manager to raise the window or give it the keyboard focus on
+        // a click (and with two windows, both lie at the same place).
+        xdotool(display, &["windowraise", &window]);
         xdotool(display, &["windowfocus", "--sync", &window]);
         // Inside the editor's text, below the banner a safe start may show.
         xdotool(display, &["mousemove", "--window", &window, "150", "300"]);
@@ -270,7 +315,7 @@ fn type_at_end_of_kernel(
                 text.trim_end().ends_with(line),
                 "the line was saved, but not at the end of the kernel (ctrl+End was missed):\n{text}"
             );
-            return (window, typed_at);
+            return (window, kernel_file.to_owned(), typed_at);
         }
     }
     panic!(
@@ -291,13 +336,13 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
-    let kernel_file = home.path().join("data").join("moonbrot").join("kernel.lua");
-    let saved_kernel = || std::fs::read_to_string(&kernel_file).unwrap_or_default();
 
     // Type a line, then touch nothing: no frame needs to be drawn for it to be saved.
     let mut app = start_window(&display, home.path());
     let first_line = "-- typed before the first kill";
-    let (window, typed_at) = type_at_end_of_kernel(&display, &mut app, &kernel_file, first_line);
+    let (window, kernel_file, typed_at) =
+        type_at_end_of_kernel(&display, &mut app, home.path(), None, first_line);
+    let saved_kernel = || std::fs::read_to_string(&kernel_file).unwrap_or_default();
     // The title bar names the kernel and marks the unsaved change.
     let mut title = String::new();
     let marked = wait_until(Duration::from_secs(5), || {
@@ -322,7 +367,14 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
     // is saved after the first one, so the editor held the first one.
     let mut app = start_window(&display, home.path());
     let second_line = "-- typed after the restart";
-    let _ = type_at_end_of_kernel(&display, &mut app, &kernel_file, second_line);
+    // It took up the killed window's folder: the line lands in the same file.
+    let _ = type_at_end_of_kernel(
+        &display,
+        &mut app,
+        home.path(),
+        Some(&kernel_file),
+        second_line,
+    );
     let saved = wait_until(Duration::from_secs(5), || {
         saved_kernel().contains(second_line)
     });
@@ -356,9 +408,9 @@ fn lines_typed_and_followed_at_once_by_a_click_on_the_image_reach_the_disk_whole
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
-    let kernel_file = home.path().join("data").join("moonbrot").join("kernel.lua");
     let mut app = start_window(&display, home.path());
-    let (window, _) = type_at_end_of_kernel(&display, &mut app, &kernel_file, "-- ready");
+    let (window, kernel_file, _) =
+        type_at_end_of_kernel(&display, &mut app, home.path(), None, "-- ready");
     let lines = [
         "-- first line typed fast, then a click",
         "-- second line typed fast, then a click",
@@ -409,4 +461,89 @@ fn lines_typed_and_followed_at_once_by_a_click_on_the_image_reach_the_disk_whole
         "a line typed just before a click lost its end:\n{}",
         text.lines().rev().take(6).collect::<Vec<_>>().join("\n")
     );
+}
+
+/// True while a running window holds the lock of the window folder `folder`.
+fn folder_is_held(folder: &Path) -> bool {
+    let Ok(lock) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(folder.join("lock"))
+    else {
+        return false;
+    };
+    matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+#[test]
+fn two_windows_killed_with_a_line_typed_in_each_both_come_back_at_the_next_start() {
+    if !have_tool("Xvfb") || !have_tool("xdotool") {
+        cannot_run_gui_test("Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
+        return;
+    }
+    let Some(display) = VirtualDisplay::start() else {
+        cannot_run_gui_test("Xvfb did not start");
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut first = start_window(&display, home.path());
+    let first_line = "-- typed in the first window";
+    let (_, first_file, _) =
+        type_at_end_of_kernel(&display, &mut first, home.path(), None, first_line);
+    let mut second = start_window(&display, home.path());
+    let second_line = "-- typed in the second window";
+    let (_, second_file, _) =
+        type_at_end_of_kernel(&display, &mut second, home.path(), None, second_line);
+    assert_ne!(
+        first_file, second_file,
+        "each window saves into its own folder"
+    );
+    for app in [&mut first, &mut second] {
+        app.kill().expect("SIGKILL a window");
+        app.wait().expect("reap a window");
+    }
+    let has = |file: &Path, line: &str| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .any(|saved| saved == line)
+    };
+    assert!(has(&first_file, first_line) && has(&second_file, second_line));
+
+    // One start brings both back: it takes the newest folder and reopens the other in a
+    // window of its own.
+    let mut restarted = start_window(&display, home.path());
+    let mut windows = Vec::new();
+    let mut titles = Vec::new();
+    let both = wait_until(Duration::from_secs(120), || {
+        windows = xdotool(&display, &["search", "--name", "moonbrot$"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        titles = windows
+            .iter()
+            .map(|window| xdotool(&display, &["getwindowname", window]))
+            .collect();
+        titles.len() == 2
+            && titles
+                .iter()
+                .all(|title| title == "mandelbrot • — moonbrot")
+            && folder_is_held(first_file.parent().expect("folder"))
+            && folder_is_held(second_file.parent().expect("folder"))
+    });
+    let pids: Vec<String> = windows
+        .iter()
+        .map(|window| xdotool(&display, &["getwindowpid", window]))
+        .collect();
+    restarted.kill().expect("SIGKILL the window");
+    restarted.wait().expect("reap the window");
+    for pid in &pids {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    assert!(
+        both,
+        "after the restart: windows {titles:?}, first folder held: {}, second folder held: {}",
+        folder_is_held(first_file.parent().expect("folder")),
+        folder_is_held(second_file.parent().expect("folder"))
+    );
+    assert!(has(&first_file, first_line) && has(&second_file, second_line));
 }

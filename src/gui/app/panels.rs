@@ -20,6 +20,7 @@ use crate::engine::{BigFloat, MaxIterChoice, Precision, PrecisionChoice, RenderE
 use crate::gui::commands::hint;
 use crate::gui::controls::{controls_ui, parameters_ui};
 use crate::gui::editor::{COLOURING_SOURCE_LABEL, SOURCE_LABEL, editor_ui};
+use crate::gui::recovery::Autosave;
 use crate::gui::settings::{ColouringChoice, EditorTab};
 use crate::gui::settings::{ExportScale, MAX_EXPORT_WIDTH, MAX_FILM_FRAMES};
 
@@ -95,6 +96,29 @@ impl MoonbrotApp {
                         .clicked()
                     {
                         self.commands.push(Command::Run);
+                    }
+                });
+        }
+        if let Some(failure) = self.threads.autosave.as_ref().and_then(Autosave::failure) {
+            egui::Frame::group(ui.style())
+                .fill(ui.visuals().error_fg_color.gamma_multiply(0.12))
+                .show(ui, |ui| {
+                    ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        format!(
+                            "Your work is not being kept: moonbrot cannot write to {} ({}). \
+                             It tries again every few seconds; until it can, save your \
+                             kernel elsewhere.",
+                            failure.folder.display(),
+                            failure.error
+                        ),
+                    );
+                    if ui
+                        .button("Save as…")
+                        .on_hover_text(hint(ctx, &Command::SaveKernelAs, ""))
+                        .clicked()
+                    {
+                        self.commands.push(Command::SaveKernelAs);
                     }
                 });
         }
