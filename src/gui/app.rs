@@ -6,6 +6,7 @@
 
 mod colouring;
 mod files;
+mod following;
 mod inspect;
 mod panels;
 mod parts;
@@ -238,6 +239,7 @@ impl MoonbrotApp {
                 colouring,
                 dialogs: Dialogs::new(file_dialogs),
                 autosave: None,
+                follower: None,
             },
             canvas: Canvas::default(),
             timings: Timings::default(),
@@ -333,6 +335,12 @@ impl MoonbrotApp {
                 }
             }
             Command::KeepText => self.pending_replace = None,
+            Command::ReloadFromDisk => {
+                if let Some(text) = self.notices.pending_reload.take() {
+                    self.reload_from_disk(text, now);
+                }
+            }
+            Command::KeepOwnEdits => self.notices.pending_reload = None,
             Command::SaveKernel => match self.settings.kernel.file_path().map(Path::to_path_buf) {
                 Some(path) => self.save_kernel_to(&path),
                 None => self.apply(ctx, Command::SaveKernelAs),
@@ -581,6 +589,7 @@ impl MoonbrotApp {
     /// Takes in what the threads and dialogs reported since the last frame.
     fn poll(&mut self, ctx: &egui::Context) {
         self.poll_colouring();
+        self.follow_kernel_file(ctx, Instant::now());
         for event in self.threads.render.poll() {
             self.on_render_event(ctx, event);
         }
@@ -795,7 +804,10 @@ impl MoonbrotApp {
 
     /// Shows the edited kernel's name and unsaved state in the title bar.
     fn update_title(&mut self, ctx: &egui::Context) {
-        let title = self.settings.kernel.title();
+        let mut title = self.settings.kernel.title();
+        if self.notices.pending_reload.is_some() {
+            title = title.replace(" — moonbrot", " (changed on disk) — moonbrot");
+        }
         if title != self.layout.shown_title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.layout.shown_title = title;

@@ -58,6 +58,11 @@ pub enum Command {
     ConfirmReplace,
     /// Keep the unsaved text (the user declined the replacement).
     KeepText,
+    /// Take what the kernel's file now holds, as another program saved it (the user chose
+    /// it over the editor's unsaved edits).
+    ReloadFromDisk,
+    /// Keep the editor's edits over what another program saved to the kernel's file.
+    KeepOwnEdits,
     /// Save the kernel to its file, or ask where.
     SaveKernel,
     /// Save the kernel to a new file (through a dialog).

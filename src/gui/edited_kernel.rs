@@ -159,6 +159,26 @@ impl EditedKernel {
         self.saved_text = Some(self.text.clone());
     }
 
+    /// Records that the file now holds `text` (another program wrote it): the editor takes
+    /// it, and it counts as saved.
+    pub fn reloaded(&mut self, text: String) {
+        self.set_text(text);
+        self.saved_text = Some(self.text.clone());
+    }
+
+    /// Records that the file holds exactly the editor's text (saved by another program).
+    pub fn matches_file(&mut self) {
+        self.saved_text = Some(self.text.clone());
+    }
+
+    /// Records that the file is gone (deleted, renamed away): the text counts as unsaved
+    /// until Save writes it back.
+    pub fn file_gone(&mut self) {
+        if matches!(self.origin, Origin::File(_)) {
+            self.saved_text = None;
+        }
+    }
+
     /// Records the outcome of running this text.
     pub fn record_run(&mut self, outcome: Result<KernelInfo, RenderError>) {
         self.last_run = Some(outcome);

@@ -10,6 +10,7 @@ mod controls;
 mod dialogs;
 mod edited_kernel;
 mod editor;
+mod file_watch;
 mod gradient_editor;
 mod input_order;
 pub mod recovery;

@@ -1898,3 +1898,123 @@ fn a_full_or_read_only_state_folder_is_said_until_writes_succeed_again_and_nothi
     });
     assert!(saved.contains("typed while the disk is full"), "{saved:?}");
 }
+
+/// A kernel whose image is all one colour: its escape value is `value` everywhere.
+fn flat_kernel(value: f64) -> String {
+    format!("function pixel(x, y) return {value:?} end\n")
+}
+
+/// The escape value of the image on screen at its first pixel.
+fn first_shown_value(harness: &Harness<'static, MoonbrotApp>) -> Option<f32> {
+    harness
+        .state()
+        .shown_image()
+        .and_then(|(_, image)| image.values.first().copied())
+}
+
+#[test]
+fn a_kernel_file_saved_by_another_program_reloads_and_renders_at_the_same_view() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("flat.lua");
+    std::fs::write(&path, flat_kernel(3.0)).expect("write");
+    let mut harness = harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(test_settings()),
+        open_file: Some(path.clone()),
+        ..AppOptions::default()
+    });
+    settle(&mut harness);
+    assert_eq!(first_shown_value(&harness), Some(3.0));
+    // The user drags the view somewhere.
+    let center = harness.state().canvas_rect().center();
+    harness.drag_at(center);
+    harness.step();
+    harness.hover_at(center + Vec2::new(40.0, 25.0));
+    harness.step();
+    harness.drop_at(center + Vec2::new(40.0, 25.0));
+    settle(&mut harness);
+    let view = harness.state().view();
+    assert_ne!(
+        view,
+        harness.state().kernel().home(),
+        "the drag moved the view"
+    );
+
+    // Written in place, as most editors save.
+    std::fs::write(&path, flat_kernel(5.0)).expect("rewrite");
+    assert!(
+        step_until(&mut harness, |harness| first_shown_value(harness)
+            == Some(5.0)),
+        "the window did not render the rewritten file"
+    );
+    assert_eq!(harness.state().kernel().text(), flat_kernel(5.0));
+    assert!(!harness.state().kernel().is_dirty());
+    assert_eq!(harness.state().view(), view, "the view is kept");
+    harness.get_by_label_contains("another program saved it");
+
+    // Written to a temporary file renamed over the original (Vim, VS Code's safe save).
+    let temporary = dir.path().join(".flat.lua.tmp");
+    std::fs::write(&temporary, flat_kernel(7.0)).expect("write");
+    std::fs::rename(&temporary, &path).expect("rename");
+    assert!(
+        step_until(&mut harness, |harness| first_shown_value(harness)
+            == Some(7.0)),
+        "the window did not render the file renamed over the original"
+    );
+}
+
+#[test]
+fn a_kernel_file_saved_elsewhere_over_unsaved_edits_asks_and_a_deleted_one_is_said() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("flat.lua");
+    std::fs::write(&path, flat_kernel(3.0)).expect("write");
+    let mut harness = harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(test_settings()),
+        open_file: Some(path.clone()),
+        ..AppOptions::default()
+    });
+    settle(&mut harness);
+    let mine = format!("{}-- my unsaved edit\n", flat_kernel(4.0));
+    harness.state_mut().type_kernel(&mine);
+    settle(&mut harness);
+
+    std::fs::write(&path, flat_kernel(5.0)).expect("rewrite");
+    assert!(
+        step_until(&mut harness, |harness| harness
+            .query_by_label("Keep my text")
+            .is_some()),
+        "no question about the file saved elsewhere"
+    );
+    assert_eq!(
+        harness.state().kernel().text(),
+        mine,
+        "nothing replaced yet"
+    );
+    harness.get_by_label("Keep my text").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().kernel().text(), mine);
+    assert!(harness.state().kernel().is_dirty());
+
+    std::fs::write(&path, flat_kernel(6.0)).expect("rewrite");
+    assert!(step_until(&mut harness, |harness| harness
+        .query_by_label("Reload from disk")
+        .is_some()));
+    harness.get_by_label("Reload from disk").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().kernel().text(), flat_kernel(6.0));
+    assert_eq!(first_shown_value(&harness), Some(6.0));
+
+    std::fs::remove_file(&path).expect("delete");
+    assert!(
+        step_until(&mut harness, |harness| harness
+            .query_by_label_contains("was deleted or renamed")
+            .is_some()),
+        "the deleted file is not said"
+    );
+    assert_eq!(harness.state().kernel().text(), flat_kernel(6.0));
+    assert!(
+        harness.state().kernel().is_dirty(),
+        "the text is only in the window now"
+    );
+}

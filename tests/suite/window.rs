@@ -158,9 +158,15 @@ impl Drop for VirtualDisplay {
 /// The window app started as a user starts it (no arguments), with a private home, so its
 /// saved state lies under `home/data/moonbrot`.
 fn start_window(display: &VirtualDisplay, home: &Path) -> Child {
+    start_window_with(display, home, &[])
+}
+
+/// As `start_window`, with command-line arguments.
+fn start_window_with(display: &VirtualDisplay, home: &Path, args: &[&Path]) -> Child {
     let runtime_dir = home.join("runtime");
     std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
     Command::new(env!("CARGO_BIN_EXE_moonbrot"))
+        .args(args)
         .env("DISPLAY", &display.display)
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
@@ -546,4 +552,103 @@ fn two_windows_killed_with_a_line_typed_in_each_both_come_back_at_the_next_start
         folder_is_held(second_file.parent().expect("folder"))
     );
     assert!(has(&first_file, first_line) && has(&second_file, second_line));
+}
+
+/// The colour of the window's pixel at (`x`, `y`), from a screenshot of the window.
+fn window_pixel(display: &VirtualDisplay, window: &str, x: u32, y: u32) -> Option<[u8; 3]> {
+    let shot = tempfile::Builder::new().suffix(".png").tempfile().ok()?;
+    let taken = Command::new("import")
+        .args(["-window", window])
+        .arg(shot.path())
+        .env("DISPLAY", &display.display)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !taken {
+        return None;
+    }
+    let image = image::open(shot.path()).ok()?.to_rgb8();
+    (x < image.width() && y < image.height()).then(|| image.get_pixel(x, y).0)
+}
+
+#[test]
+fn a_kernel_file_saved_by_another_program_is_shown_at_once_and_unsaved_edits_are_asked_about() {
+    if !have_tool("Xvfb") || !have_tool("xdotool") || !have_tool("import") {
+        cannot_run_gui_test(
+            "Xvfb, xdotool or import is not installed (apt-get install xvfb xdotool imagemagick)",
+        );
+        return;
+    }
+    let Some(display) = VirtualDisplay::start() else {
+        cannot_run_gui_test("Xvfb did not start");
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let kernel = home.path().join("flat.lua");
+    let flat = |value: f64| format!("function pixel(x, y) return {value:?} end\n");
+    std::fs::write(&kernel, flat(3.0)).expect("write");
+    let mut app = start_window_with(&display, home.path(), &[&kernel]);
+    let mut window = String::new();
+    let named = wait_until(Duration::from_secs(120), || {
+        window = window_of(&display, app.id());
+        !window.is_empty()
+            && xdotool(&display, &["getwindowname", &window]) == "flat.lua — moonbrot"
+    });
+    assert!(named, "the window never showed flat.lua");
+    // Inside the image: the flat kernel paints all of it one colour.
+    let (x, y) = (760, 420);
+    let mut before = None;
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            before = window_pixel(&display, &window, x, y);
+            before.is_some_and(|colour| colour != [0, 0, 0])
+        }),
+        "the image never showed: {before:?}"
+    );
+
+    let mut latencies = Vec::new();
+    for (value, by_rename) in [(40.0, false), (90.0, true)] {
+        let shown_before = window_pixel(&display, &window, x, y);
+        let written_at = Instant::now();
+        if by_rename {
+            let temporary = home.path().join(".flat.lua.swp");
+            std::fs::write(&temporary, flat(value)).expect("write");
+            std::fs::rename(&temporary, &kernel).expect("rename over");
+        } else {
+            std::fs::write(&kernel, flat(value)).expect("rewrite");
+        }
+        let changed = wait_until(Duration::from_secs(10), || {
+            window_pixel(&display, &window, x, y).is_some_and(|colour| Some(colour) != shown_before)
+        });
+        assert!(
+            changed,
+            "the image did not change after the file was {}",
+            if by_rename {
+                "renamed over"
+            } else {
+                "rewritten"
+            }
+        );
+        latencies.push(written_at.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "the window showed the rewritten file {:.2} s and the renamed one {:.2} s after the write \
+         (including screenshot time)",
+        latencies[0], latencies[1]
+    );
+
+    // With unsaved edits in the editor, a save by another program asks first.
+    let (_, _, _) = type_at_end_of_kernel(&display, &mut app, home.path(), None, "-- mine");
+    std::fs::write(&kernel, flat(7.0)).expect("rewrite");
+    let mut title = String::new();
+    let asked = wait_until(Duration::from_secs(10), || {
+        title = xdotool(&display, &["getwindowname", &window]);
+        title.contains("(changed on disk)")
+    });
+    app.kill().expect("SIGKILL the window");
+    app.wait().expect("reap the window");
+    assert!(
+        asked,
+        "no question over the unsaved edits (title {title:?})"
+    );
 }

@@ -81,6 +81,7 @@ impl MoonbrotApp {
         );
         self.export_window(ctx);
         self.replace_confirmation(ctx);
+        self.reload_question(ctx);
     }
 
     /// The safe start's banner and what could not be restored, above the editor.
@@ -268,6 +269,9 @@ impl MoonbrotApp {
                     format!("Not opened: {error}. The editor kept its text."),
                 ),
             };
+        }
+        if let Some(notice) = &self.notices.file_on_disk {
+            ui.colored_label(ui.visuals().warn_fg_color, notice);
         }
         let error = self.settings.kernel.last_error();
         let error_text = error.map(ToString::to_string);

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::super::dialogs::Dialogs;
 use super::super::edited_kernel::{EditedKernel, Origin};
+use super::super::file_watch::FileFollower;
 use super::super::recovery::Autosave;
 use super::super::workers::{
     BackgroundThread, ColouringThread, ExportFailure, OpenFailure, OpeningThread, RenderThread,
@@ -27,6 +28,8 @@ pub(super) struct Threads {
     pub render: RenderThread,
     /// Exports, films and the benchmark (`moonbrot-gui-background`).
     pub background: BackgroundThread,
+    /// Follows the kernel's file while another program edits it.
+    pub follower: Option<FileFollower>,
     /// Reads and checks moonbrot PNGs before they are opened (`moonbrot-gui-open`).
     pub opening: OpeningThread,
     /// Runs Lua colourings over the image on screen (`moonbrot-gui-colour`).
@@ -104,6 +107,11 @@ pub(super) struct Notices {
     pub gradient_outcome: Option<Result<String, String>>,
     /// Why the Lua colouring in use failed last (the image keeps its colours).
     pub colouring_error: Option<ColouringError>,
+    /// What happened to the kernel's file on disk (reloaded, deleted, unreadable).
+    pub file_on_disk: Option<String>,
+    /// The text another program saved to the kernel's file while the editor held unsaved
+    /// edits: waiting for the user to choose.
+    pub pending_reload: Option<String>,
 }
 
 /// The layout measured each frame, and what the next frame must do to it.
