@@ -82,6 +82,13 @@ fn info_describes_a_kernel_and_a_png_with_its_stored_values() {
     ] {
         assert!(described.contains(expected), "{expected:?} in {described}");
     }
+    // A home declared as an ordinary number prints as the shortest decimal that reads
+    // back to it, not as the double's 32 digits.
+    let mandelbrot = text(&moonbrot(&["info", "mandelbrot"]).stdout);
+    assert!(
+        mandelbrot.contains("home: --center=-0.6,0 --span 2.6"),
+        "{mandelbrot}"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let png = render(

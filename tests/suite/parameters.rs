@@ -126,6 +126,15 @@ fn values_the_kernel_does_not_take_are_refused_naming_the_parameter() {
             with_values(&[("power", ParameterValue::Boolean(true))]),
             "parameter power: it is a number from 1.5 to 8, got true",
         ),
+        // Echoed short, not as 301 digits.
+        (
+            with_values(&[("power", ParameterValue::Real(1e300))]),
+            "parameter power: it is a number from 1.5 to 8, got 1e300",
+        ),
+        (
+            with_values(&[("power", ParameterValue::Real(-2.5e-9))]),
+            "parameter power: it is a number from 1.5 to 8, got -2.5e-9",
+        ),
     ] {
         let request = moonbrot::engine::RenderRequest {
             parameters: values,
@@ -217,4 +226,22 @@ fn bad_declarations_fail_at_their_line_with_what_is_wrong() {
             other => panic!("{declaration}: expected a load error at its line, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_parameter_declared_inside_pixel_is_told_to_move_to_the_top_level() {
+    let source = "max_iter = 10\n\
+                  function pixel(x, y)\n\
+                  \x20 parameter { name = \"shade\", kind = \"boolean\", default = true }\n\
+                  \x20 return 1\n\
+                  end\n";
+    let error = kernel_error(source);
+    let text = error.to_string();
+    assert!(
+        text.contains("parameter shade: declared inside a function")
+            && text.contains("at the kernel's top level")
+            && !text.contains("declared twice"),
+        "{text}"
+    );
+    assert_eq!(error.line(), Some(3), "{text}");
 }

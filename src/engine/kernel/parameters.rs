@@ -67,12 +67,25 @@ impl fmt::Display for ParameterValue {
     /// The text form, as `--set NAME=VALUE` takes it.
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Real(value) => write!(formatter, "{value}"),
+            Self::Real(value) => write!(formatter, "{}", short_number(*value)),
             Self::Integer(value) => write!(formatter, "{value}"),
             Self::Boolean(value) => write!(formatter, "{value}"),
             Self::Choice(name) => write!(formatter, "{name}"),
-            Self::Complex { re, im } => write!(formatter, "{re},{im}"),
+            Self::Complex { re, im } => {
+                write!(formatter, "{},{}", short_number(*re), short_number(*im))
+            }
         }
+    }
+}
+
+/// `number` in the shortest text that reads back to it, with an exponent where plain
+/// digits would run long (`1e300`, not 301 digits; `2.5e-9`, not `0.0000000025`).
+pub fn short_number(number: f64) -> String {
+    let magnitude = number.abs();
+    if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {
+        format!("{number:e}")
+    } else {
+        format!("{number}")
     }
 }
 
@@ -113,7 +126,11 @@ impl ParameterSpec {
                 if number.is_finite() && (*min..=*max).contains(number) {
                     Ok(value.clone())
                 } else {
-                    Err(refuse(format!("it is a number from {min} to {max}")))
+                    Err(refuse(format!(
+                        "it is a number from {} to {}",
+                        short_number(*min),
+                        short_number(*max)
+                    )))
                 }
             }
             (ParameterKind::Real { .. }, ParameterValue::Integer(number)) => {
@@ -298,6 +315,22 @@ pub fn parse_settings(
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_print_short_and_read_back_exactly() {
+        for (number, text) in [
+            (1e300, "1e300"),
+            (0.1, "0.1"),
+            (-0.6, "-0.6"),
+            (123_456.75, "123456.75"),
+            (2.5e-9, "2.5e-9"),
+            (0.0, "0"),
+            (1e16, "1e16"),
+        ] {
+            assert_eq!(short_number(number), text);
+            assert_eq!(text.parse::<f64>(), Ok(number));
+        }
+    }
 
     fn spec(name: &str, kind: ParameterKind, default: ParameterValue) -> ParameterSpec {
         ParameterSpec {

@@ -76,6 +76,8 @@ local KINDS = { real = true, integer = true, boolean = true, choice = true, comp
 local declared, declared_names, values = {}, {}, {}
 -- The real functions, taken now: the kernel may replace its own copies.
 local type, floor, rawget, error = type, math.floor, rawget, error
+-- Where `parameter` is called from (the kernel never gets the debug library itself).
+local getinfo = debug.getinfo
 local find, match, format = string.find, string.match, string.format
 environment.param = values
 
@@ -107,7 +109,16 @@ environment.parameter = function(spec)
       .. " bytes, got " .. describe(name))
   end
   local function bad(message) error("parameter " .. name .. ": " .. message, 3) end
-  if declared_names[name] then bad("declared twice") end
+  if declared_names[name] then
+    -- Level 2 is the caller: the kernel's main chunk at its top level, else a function
+    -- (pixel, called for every pixel, declares again at its second call).
+    local caller = getinfo(2, "S")
+    if caller and caller.what ~= "main" then
+      bad("declared inside a function (pixel calls it for every pixel): declare parameters "
+        .. "once, at the kernel's top level, and read them in pixel as param." .. name)
+    end
+    bad("declared twice")
+  end
   if #declared >= MAX_PARAMETERS then
     bad("a kernel may declare at most " .. MAX_PARAMETERS .. " parameters")
   end
