@@ -4,6 +4,7 @@
 //! Every failure is reported once on stderr, with an exit code of its kind: 2 usage,
 //! 1 input (a bad kernel, file or value), 70 internal (a bug).
 
+mod api;
 mod bench;
 mod deep_locations;
 mod info;
@@ -73,6 +74,9 @@ enum Subcommands {
     /// Show what a kernel or a moonbrot PNG holds: parameters (kinds, ranges, values),
     /// home view, iteration limit, and for a PNG its view, palette, size and version.
     Info(info::InfoArgs),
+    /// The kernel API for your own editor: `--lua-ls` gives definitions for the Lua
+    /// language server (VS Code, Neovim), so kernels complete and are checked as you type.
+    Api(api::ApiArgs),
     /// Join the band files written by `render --shard I/N` into one poster.
     Stitch(stitch::StitchArgs),
 }
@@ -176,7 +180,7 @@ pub fn parse_command_line() -> Result<Invocation, ExitCode> {
     if let Some(file) = cli.file.as_deref().filter(|file| !file.exists()) {
         // A mistyped command reads as a file name: say both.
         let error = CliError::Usage(format!(
-            "{:?} is neither a command (render, bench, info, stitch) nor an existing file",
+            "{:?} is neither a command (render, bench, info, stitch, api) nor an existing file",
             file.display().to_string()
         ));
         return Err(exit_code(Err(error)));
@@ -198,6 +202,7 @@ pub fn run(command: HeadlessCommand) -> ExitCode {
         Subcommands::Render(args) => render::run(&args),
         Subcommands::Bench(args) => bench::run(&args),
         Subcommands::Info(args) => info::run(&args),
+        Subcommands::Api(args) => api::run(&args),
         Subcommands::Stitch(args) => stitch::run(&args),
     };
     exit_code(result)

@@ -425,3 +425,52 @@ fn a_write_that_fails_midway_keeps_the_old_file_and_leaves_no_partial_file() {
         .collect();
     assert_eq!(entries, vec![std::ffi::OsString::from("keep.png")]);
 }
+
+#[test]
+fn api_gives_the_language_server_definitions_printed_or_written_beside_kernels() {
+    let printed = moonbrot(&["api", "--lua-ls"]);
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    let definitions = String::from_utf8_lossy(&printed.stdout).into_owned();
+    for declared in [
+        "---@meta moonbrot",
+        "function pixel(x, y) end",
+        "function parameter(spec) end",
+        "function formula(spec) end",
+        "function dd.new(hi, lo) end",
+    ] {
+        assert!(definitions.contains(declared), "{declared:?} missing");
+    }
+    assert_fails(&moonbrot(&["api"]), 2, "--lua-ls");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let folder = dir.path().to_str().expect("utf-8 path");
+    let written = moonbrot(&["api", "--lua-ls", "--write", folder]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let file = std::fs::read_to_string(dir.path().join("moonbrot-api.lua")).expect("written");
+    assert_eq!(file, definitions);
+    let luarc = std::fs::read_to_string(dir.path().join(".luarc.json")).expect("luarc");
+    assert!(
+        luarc.contains("\"runtime.version\": \"LuaJIT\"") && luarc.contains("\"io\": \"disable\"")
+    );
+
+    // The user's own settings stay; written again, the definitions are replaced.
+    std::fs::write(dir.path().join(".luarc.json"), "{ \"mine\": true }").expect("write");
+    let again = moonbrot(&["api", "--lua-ls", "--write", folder]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("is left as it is"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".luarc.json")).expect("read"),
+        "{ \"mine\": true }"
+    );
+    // A file of that name that moonbrot did not write is not replaced.
+    std::fs::write(dir.path().join("moonbrot-api.lua"), "-- my notes").expect("write");
+    assert_fails(
+        &moonbrot(&["api", "--lua-ls", "--write", folder]),
+        1,
+        "was not written by moonbrot",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("moonbrot-api.lua")).expect("read"),
+        "-- my notes"
+    );
+}

@@ -28,6 +28,10 @@ pub enum OutputMode {
 /// The most values a kernel may return per pixel (`channels`).
 pub const MAX_CHANNELS: usize = 8;
 
+/// The kernel API in the Lua language server's annotation format (`moonbrot api --lua-ls`):
+/// every global the sandbox gives kernels and colourings, and what a kernel defines.
+pub const LUA_LS_DEFINITIONS: &str = include_str!("../../../lua/api/moonbrot.lua");
+
 /// The values of a render with derivatives (`RenderRequest::derivatives`): the escape
 /// value; the distance estimate to the set, in pixels; the unit normal of the escape
 /// potential, x and y (the direction relief lighting shades by).

@@ -7,6 +7,9 @@
 //!
 //! It uses geometry (views, the lattice) and nothing above it: rendering drives it.
 
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod api_tests;
 mod bla;
 mod colouring;
 mod contract;
@@ -30,9 +33,9 @@ pub use bla::{BlaTable, ENTRY_LEN as BLA_ENTRY_LEN};
 pub(crate) use colouring::{ColouringFailure, LuaColouring};
 pub(crate) use contract::MAX_SOURCE_BYTES;
 pub use contract::{
-    DERIVATIVE_CHANNELS, FALLBACK_MAX_ITER, KernelFileError, KernelInfo, MAX_CHANNELS,
-    MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS, ShippedKernel, Symmetry, default_kernel,
-    read_kernel_file, shipped_kernel, two_significant_digits, write_kernel_file,
+    DERIVATIVE_CHANNELS, FALLBACK_MAX_ITER, KernelFileError, KernelInfo, LUA_LS_DEFINITIONS,
+    MAX_CHANNELS, MAX_MAX_ITER, OutputMode, SHIPPED_KERNELS, ShippedKernel, Symmetry,
+    default_kernel, read_kernel_file, shipped_kernel, two_significant_digits, write_kernel_file,
 };
 pub use formula::{DEFAULT_BAILOUT, Formula, FormulaOp};
 pub(crate) use lua_unsafe::StopSwitch;
