@@ -8,6 +8,7 @@ mod colouring;
 mod files;
 mod following;
 mod inspect;
+mod long_render;
 mod panels;
 mod parts;
 
@@ -283,17 +284,23 @@ impl MoonbrotApp {
             Command::Home => self.go_to(self.rendering.kernel_home.clone(), now),
             Command::CopyLocation => {
                 ctx.copy_text(self.view().location_text());
-                self.notices.location = Some(
+                self.notices.location = Some(Ok(
                     "Location copied: paste it over the image, or after `moonbrot render`"
                         .to_owned(),
-                );
+                ));
             }
             Command::PasteLocation(text) => match View::parse_location(&text) {
                 Ok(view) => {
                     self.notices.location = None;
                     self.go_to(view, now);
                 }
-                Err(error) => self.notices.location = Some(error.to_string()),
+                Err(error) => {
+                    let why = match error {
+                        crate::engine::RequestError::View(why) => why,
+                        other => other.to_string(),
+                    };
+                    self.notices.location = Some(Err(format!("The pasted text is {why}")));
+                }
             },
             Command::Back => {
                 if let Some(view) = self.settings.history.back(self.view()) {
@@ -423,6 +430,14 @@ impl MoonbrotApp {
                 }
             }
             Command::PickPoint(name) => self.gestures.picking = name,
+            Command::StopRender => self.stop_render(),
+            Command::Escape => {
+                if self.gestures.picking.is_some() {
+                    self.gestures.picking = None;
+                } else {
+                    self.stop_render();
+                }
+            }
             Command::DismissRestoreProblems => self.notices.restore_problems.clear(),
             Command::DocumentRead(opened) => {
                 let OpenedDocument { path, stored } = *opened;
@@ -529,6 +544,7 @@ impl MoonbrotApp {
         }
         let (width_px, height_px) = self.image_size_px();
         self.scheduler.render_started((width_px, height_px));
+        self.notices.render_stopped = None;
         let full = self
             .settings
             .render_request((width_px, height_px), self.settings.view.clone());
@@ -867,6 +883,7 @@ impl eframe::App for MoonbrotApp {
         self.commands
             .push_pressed_shortcuts(&ctx, self.layout.editor_has_focus);
         self.commands.push_dropped_files(&ctx);
+        self.push_escape(&ctx);
         let typing =
             self.layout.editor_has_focus || ctx.memory(|memory| memory.focused().is_some());
         self.commands.push_pasted_locations(&ctx, typing);

@@ -39,6 +39,8 @@ pub struct ProgressLayer {
     /// While the reference orbit of a render by perturbation is computed: iterations done,
     /// and the most it will take.
     pub reference_iterations: Option<(u32, u32)>,
+    /// When the render started.
+    pub started: std::time::Instant,
 }
 
 /// How a view change came about, which decides when to render and what history keeps.
@@ -183,6 +185,7 @@ impl ProgressLayer {
             values: Vec::new(),
             rows_done: vec![false; size_px.1 as usize],
             reference_iterations: None,
+            started: std::time::Instant::now(),
         }
     }
 

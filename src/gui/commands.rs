@@ -119,6 +119,11 @@ pub enum Command {
     ResetParameters,
     /// The next click on the image sets this complex parameter (None: stop picking).
     PickPoint(Option<String>),
+    /// Stop the render in flight (the Stop button, Esc); nothing renders again until the
+    /// next change or Run.
+    StopRender,
+    /// Esc: cancels picking a point if one is being picked, else stops the render in flight.
+    Escape,
     /// Render automatically after typing stops, or only on Run.
     SetAutoRun(bool),
     /// Hide the list of what could not be restored at start.

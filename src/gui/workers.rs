@@ -249,6 +249,11 @@ impl RenderThread {
     pub fn poll(&mut self) -> Vec<RenderEvent> {
         self.thread.poll()
     }
+
+    /// Stops the request in flight, if any (a stop is not reported).
+    pub fn cancel(&mut self) {
+        self.thread.cancel();
+    }
 }
 
 /// Renders the passes of one request in order. The full pass keeps what it can of

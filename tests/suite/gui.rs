@@ -267,6 +267,9 @@ fn a_pasted_location_goes_there_and_copy_location_gives_every_digit_back() {
     assert_eq!(harness.state().view(), expected);
     let notice = harness.state().location_notice().unwrap_or_default();
     assert!(notice.contains("not a location"), "{notice}");
+    // Said in the window, as a message of ordinary size (not the small print it was).
+    harness.step();
+    harness.get_by_label_contains("The pasted text is not a location");
 }
 
 #[test]
@@ -1260,6 +1263,14 @@ fn pick_on_image_sets_a_complex_parameter_to_the_point_clicked() {
     harness.get_by_label("Pick on image").click();
     harness.step();
     assert_eq!(harness.state().picking(), Some("c"));
+    // The status bar says what the next click does; Esc cancels.
+    harness.step();
+    harness.get_by_label_contains("PICKING: click the image to set c (Esc cancels)");
+    harness.key_press(egui::Key::Escape);
+    harness.step();
+    assert_eq!(harness.state().picking(), None, "Esc cancels picking");
+    harness.get_by_label("Pick on image").click();
+    harness.step();
     let view = harness.state().view();
     let target = canvas_center(&harness) + Vec2::new(40.0, -30.0);
     let expected = complex_at(
@@ -2017,4 +2028,57 @@ fn a_kernel_file_saved_elsewhere_over_unsaved_edits_asks_and_a_deleted_one_is_sa
         harness.state().kernel().is_dirty(),
         "the text is only in the window now"
     );
+}
+
+#[test]
+fn a_kernel_that_never_finishes_shows_its_time_a_looping_hint_and_stops_on_esc_or_stop() {
+    let mut harness = harness();
+    let runs = harness.state().runs().len();
+    let endless = "function pixel(x, y)\n  while true do end\nend\n";
+    for stop_with_esc in [true, false] {
+        harness.state_mut().type_kernel(endless);
+        harness.get_by_label("Run").click();
+        let looping = step_until(&mut harness, |harness| {
+            harness
+                .query_by_label_contains("the kernel may be looping")
+                .is_some()
+        });
+        assert!(looping, "no hint while the kernel loops");
+        harness.get_by_label_contains("Rendering for");
+        if stop_with_esc {
+            harness.key_press(egui::Key::Escape);
+        } else {
+            harness.get_by_label("Stop (Esc)").click();
+        }
+        harness.step();
+        assert!(!harness.state().is_rendering(), "the render was stopped");
+        harness.step();
+        harness.get_by_label_contains("Render stopped after");
+        assert!(harness.query_by_label_contains("Rendering for").is_none());
+    }
+    assert_eq!(harness.state().runs().len(), runs, "no run finished");
+    // The next change renders again, and the notice goes.
+    harness
+        .state_mut()
+        .type_kernel("function pixel(x, y) return 2 end\n");
+    harness.get_by_label("Run").click();
+    settle(&mut harness);
+    assert_eq!(harness.state().runs().len(), runs + 1);
+    assert!(harness.query_by_label_contains("Render stopped").is_none());
+}
+
+#[test]
+fn the_zoom_readout_is_written_as_people_write_magnifications() {
+    let mut harness = harness();
+    settle(&mut harness);
+    harness.get_by_label_contains("zoom 1×   |");
+    let ctx = harness.ctx.clone();
+    let deep = View::from_decimals("-0.6", "0", "1e-20").expect("view");
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::PasteLocation(deep.location_text()),
+    );
+    harness.step();
+    // The mandelbrot kernel's home spans 2.6.
+    harness.get_by_label_contains("zoom 2.6e20×   |");
 }

@@ -413,17 +413,27 @@ impl View {
         (home.span.log2() - self.span.log2()).exp2()
     }
 
-    /// The magnification relative to `home` as text, `1.234e567`, at any depth.
+    /// The magnification relative to `home` as text, at any depth: two significant digits,
+    /// plainly between 0.001 and 1000 (`1`, `3.8`, `250`, `0.5`), with a power of ten
+    /// beyond (`2.6e20`, `1e400`, `4.2e-5`).
     pub fn zoom_text_relative_to(&self, home: &View) -> String {
         let log10 = (home.span.log2() - self.span.log2()) * std::f64::consts::LOG10_2;
+        if (-3.0..3.0).contains(&log10) {
+            let zoom = 10_f64.powf(log10);
+            let decimals = (1.0 - zoom.log10().floor()).max(0.0) as usize;
+            return trim_decimal_zeros(&format!("{zoom:.decimals$}"));
+        }
         let mut exponent = log10.floor();
         let mut mantissa = 10_f64.powf(log10 - exponent);
-        // 9.9996 prints as 10.000: carry it.
-        if format!("{mantissa:.3}").starts_with("10") {
+        // 9.96 prints as 10.0: carry it.
+        if format!("{mantissa:.1}").starts_with("10") {
             mantissa /= 10.0;
             exponent += 1.0;
         }
-        format!("{mantissa:.3}e{exponent}")
+        format!(
+            "{}e{exponent}",
+            trim_decimal_zeros(&format!("{mantissa:.1}"))
+        )
     }
 
     /// True when `other` has the same span and its centre lies within a span of this one's
@@ -507,6 +517,15 @@ impl View {
         };
         Ok(View::at(number(x)?, number(y)?, span))
     }
+}
+
+/// `text`, a decimal number, without the zeros that end its fraction (and without a point
+/// left alone): `3.80` is `3.8`, `1.0` is `1`.
+fn trim_decimal_zeros(text: &str) -> String {
+    if !text.contains('.') {
+        return text.to_owned();
+    }
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]
@@ -640,10 +659,23 @@ mod tests {
             (after.0 - cursor.0).abs() <= 0.5 + 1e-9 && (after.1 - cursor.1).abs() <= 0.5 + 1e-9
         );
         assert!((zoomed.zoom_relative_to(&view) - 1.25).abs() < 1e-12);
-        assert_eq!(zoomed.zoom_text_relative_to(&view), "1.250e0");
+        assert_eq!(zoomed.zoom_text_relative_to(&view), "1.2");
         let deep = View::from_decimals("0", "1", "2.6e-400").expect("a view");
         let home = View::new(-0.6, 0.0, 2.6);
-        assert_eq!(deep.zoom_text_relative_to(&home), "1.000e400");
+        assert_eq!(deep.zoom_text_relative_to(&home), "1e400");
+        for (span, text) in [
+            (2.6, "1"),
+            (2.6 / 3.815, "3.8"),
+            (2.6 / 250.0, "250"),
+            (2.6 / 999.9, "1000"),
+            (2.6 * 2.0, "0.5"),
+            (2.6 / 2.6e20, "2.6e20"),
+            (2.6 / 9.97e20, "1e21"),
+            (2.6 * 2.4e4, "4.2e-5"),
+        ] {
+            let view = View::new(0.0, 0.0, span);
+            assert_eq!(view.zoom_text_relative_to(&home), text, "span {span}");
+        }
     }
 
     #[test]

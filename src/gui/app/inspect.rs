@@ -80,7 +80,9 @@ impl MoonbrotApp {
 
     /// What the last copy or paste of a location said, if it is still shown.
     pub fn location_notice(&self) -> Option<&str> {
-        self.notices.location.as_deref()
+        self.notices.location.as_ref().map(|notice| match notice {
+            Ok(text) | Err(text) => text.as_str(),
+        })
     }
 
     /// The image on screen (the last complete render), if any.

@@ -79,6 +79,7 @@ impl MoonbrotApp {
             (view_area.width() * pixels_per_point).round().max(1.0),
             (view_area.height() * pixels_per_point).round().max(1.0),
         );
+        self.long_render_ui(ctx);
         self.export_window(ctx);
         self.replace_confirmation(ctx);
         self.reload_question(ctx);
@@ -273,6 +274,9 @@ impl MoonbrotApp {
         if let Some(notice) = &self.notices.file_on_disk {
             ui.colored_label(ui.visuals().warn_fg_color, notice);
         }
+        if let Some(notice) = &self.notices.render_stopped {
+            ui.colored_label(ui.visuals().warn_fg_color, notice);
+        }
         let error = self.settings.kernel.last_error();
         let error_text = error.map(ToString::to_string);
         if let Some(text) = &error_text {
@@ -422,8 +426,14 @@ impl MoonbrotApp {
                         }
                     }
                 });
-                if let Some(notice) = &self.notices.location {
-                    ui.label(egui::RichText::new(notice).small());
+                match &self.notices.location {
+                    Some(Ok(notice)) => {
+                        ui.label(notice);
+                    }
+                    Some(Err(why)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, why);
+                    }
+                    None => {}
                 }
                 if ui
                     .button("Export PNG…")
@@ -539,10 +549,18 @@ impl MoonbrotApp {
                 _ => format!("rendering: {rows_done} of {height} rows"),
             });
         }
-        parts
-            .push("drag: pan, wheel: zoom, Shift+drag: zoom box, double-click: zoom in".to_owned());
+        match &self.gestures.picking {
+            // First: the bar is cut at the window's edge, and this is what to do next.
+            Some(name) => parts.insert(
+                0,
+                format!("PICKING: click the image to set {name} (Esc cancels)"),
+            ),
+            None => parts.push(
+                "drag: pan, wheel: zoom, Shift+drag: zoom box, double-click: zoom in".to_owned(),
+            ),
+        }
         let text = egui::RichText::new(parts.join("   |   ")).monospace();
-        let text = if limited || limit_cuts {
+        let text = if limited || limit_cuts || self.gestures.picking.is_some() {
             text.color(ui.visuals().warn_fg_color)
         } else {
             text

@@ -95,8 +95,8 @@ pub(super) struct Gestures {
 /// What the window tells the user besides the image.
 #[derive(Default)]
 pub(super) struct Notices {
-    /// What the last copy or paste of a location did.
-    pub location: Option<String>,
+    /// What the last copy or paste of a location did, or why a paste was not a location.
+    pub location: Option<Result<String, String>>,
     /// What the last Open or Save did.
     pub file_outcome: Option<FileOutcome>,
     /// The kernel's printed lines, newest last.
@@ -107,6 +107,8 @@ pub(super) struct Notices {
     pub gradient_outcome: Option<Result<String, String>>,
     /// Why the Lua colouring in use failed last (the image keeps its colours).
     pub colouring_error: Option<ColouringError>,
+    /// The render the user stopped, and after how long (until the next render starts).
+    pub render_stopped: Option<String>,
     /// What happened to the kernel's file on disk (reloaded, deleted, unreadable).
     pub file_on_disk: Option<String>,
     /// The text another program saved to the kernel's file while the editor held unsaved
