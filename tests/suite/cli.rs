@@ -261,7 +261,7 @@ fn usage_errors_exit_2() {
     assert_fails(
         &moonbrot(&["paint"]),
         2,
-        "\"paint\" is neither a command (render, bench, info, stitch) nor an existing file",
+        "\"paint\" is neither a command (render, bench, info, stitch, api) nor an existing file",
     );
     assert_fails(&moonbrot(&["bench", "--sizes", "a,b"]), 2, "--sizes");
     assert_fails(
