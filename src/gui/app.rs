@@ -47,8 +47,6 @@ use crate::engine::{RenderRequest, View};
 const MIN_TEXTURE_SIDE: u32 = 2048;
 /// Height of the status bar, in points.
 const STATUS_BAR_HEIGHT: f32 = 24.0;
-/// Width of the settings and timings panel at first, in points.
-const SIDE_PANEL_WIDTH: f32 = 340.0;
 /// Settings are saved at least this often (and on exit).
 const AUTO_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Kernel print lines kept in the log panel.
@@ -360,6 +358,8 @@ impl MoonbrotApp {
                     .show(ctx, DialogPurpose::SaveKernel, Some(name));
             }
             Command::SaveKernelTo(path) => self.save_kernel_to(&path),
+            Command::ToggleEditor => self.settings.show_editor = !self.settings.show_editor,
+            Command::ToggleSettings => self.settings.show_settings = !self.settings.show_settings,
             Command::ShowExport => {
                 self.export.open = true;
                 self.export.outcome = None;

@@ -71,6 +71,10 @@ pub enum Command {
     SaveKernelTo(PathBuf),
     /// Show the export window.
     ShowExport,
+    /// Hide the editor panel, or show it again.
+    ToggleEditor,
+    /// Hide the settings panel, or show it again.
+    ToggleSettings,
     /// Close the export window.
     HideExport,
     /// Choose the export's resolution.
@@ -165,7 +169,7 @@ pub struct Shortcut {
 
 /// Every shortcut, once. The order matters where one shortcut contains another: egui's
 /// `consume_shortcut` ignores extra Shift, so Ctrl+Shift+S must be taken before Ctrl+S.
-pub fn shortcuts() -> [Shortcut; 9] {
+pub fn shortcuts() -> [Shortcut; 11] {
     let shortcut = |modifiers: Modifiers, key: Key, command: Command| Shortcut {
         keys: KeyboardShortcut::new(modifiers, key),
         command,
@@ -181,6 +185,8 @@ pub fn shortcuts() -> [Shortcut; 9] {
         ),
         shortcut(Modifiers::COMMAND, Key::S, Command::SaveKernel),
         shortcut(Modifiers::COMMAND, Key::E, Command::ShowExport),
+        shortcut(Modifiers::NONE, Key::F9, Command::ToggleEditor),
+        shortcut(Modifiers::NONE, Key::F10, Command::ToggleSettings),
         shortcut(Modifiers::ALT, Key::ArrowLeft, Command::Back),
         shortcut(Modifiers::ALT, Key::ArrowRight, Command::Forward),
         Shortcut {

@@ -13,6 +13,9 @@ use crate::engine::kernel::{ParameterKind, ParameterSpec, ParameterValue};
 use crate::engine::output::{Gradient, Palette};
 use crate::engine::render::{MAX_THREADS, default_thread_count};
 
+/// The width of each part of a complex parameter's entry, in points.
+const COMPLEX_PART_WIDTH: f32 = 110.0;
+
 /// What an edited gradient's name ends with (the file or shipped gradient it came from
 /// keeps its own).
 const EDITED_SUFFIX: &str = " (edited)";
@@ -291,10 +294,15 @@ fn parameter_control(
         (ParameterKind::Complex, ParameterValue::Complex { re, im }) => {
             let (mut re, mut im) = (*re, *im);
             let mut changed = false;
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 for (part, name) in [(&mut re, "real part"), (&mut im, "imaginary part")] {
+                    // A fixed width: a value with more digits (a picked point) must not
+                    // widen the panel, which would shrink the image and render it again.
                     changed |= ui
-                        .add(egui::DragValue::new(part).speed(0.001).max_decimals(12))
+                        .add_sized(
+                            [COMPLEX_PART_WIDTH, ui.spacing().interact_size.y],
+                            egui::DragValue::new(part).speed(0.001).max_decimals(12),
+                        )
                         .labelled_by(label)
                         .on_hover_text(name)
                         .changed();

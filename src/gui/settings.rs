@@ -101,6 +101,11 @@ impl ViewHistory {
     }
 }
 
+/// The editor panel's width at first, in points.
+pub const DEFAULT_EDITOR_WIDTH_PT: f32 = 460.0;
+/// The settings panel's width at first, in points.
+pub const DEFAULT_SETTINGS_WIDTH_PT: f32 = 340.0;
+
 /// Everything the window persists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -148,6 +153,15 @@ pub struct Settings {
     pub film_end: Option<View>,
     /// Frames in a zoom film.
     pub film_frames: u32,
+    /// The editor panel is shown (F9, or its button in the status bar, hides it).
+    pub show_editor: bool,
+    /// The settings panel is shown (F10, or its button in the status bar, hides it).
+    pub show_settings: bool,
+    /// The editor panel's width as the user last dragged it, in points (narrower while the
+    /// window is too small for it).
+    pub editor_width_pt: f32,
+    /// The settings panel's width as the user last dragged it, in points.
+    pub settings_width_pt: f32,
 }
 
 /// The editor panel's tabs.
@@ -278,6 +292,10 @@ impl Default for Settings {
             export_supersample: 1,
             film_end: None,
             film_frames: 120,
+            show_editor: true,
+            show_settings: true,
+            editor_width_pt: DEFAULT_EDITOR_WIDTH_PT,
+            settings_width_pt: DEFAULT_SETTINGS_WIDTH_PT,
         }
     }
 }

@@ -2082,3 +2082,123 @@ fn the_zoom_readout_is_written_as_people_write_magnifications() {
     // The mandelbrot kernel's home spans 2.6.
     harness.get_by_label_contains("zoom 2.6e20×   |");
 }
+
+/// The real app in a window of `size` points, stepped until idle.
+fn harness_sized(size: Vec2, settings: Settings) -> Harness<'static, MoonbrotApp> {
+    let options = AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(settings),
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size(size)
+        .build_eframe(move |cc| MoonbrotApp::new(cc, options).expect("the app starts"));
+    settle(&mut harness);
+    harness
+}
+
+#[test]
+fn the_image_gets_at_least_half_of_a_small_window() {
+    for (width, height) in [(1000.0, 700.0), (1366.0, 768.0), (1400.0, 860.0)] {
+        let harness = harness_sized(Vec2::new(width, height), test_settings());
+        let image = harness.state().canvas_rect();
+        assert!(
+            image.width() >= width * 0.5 - 1.0,
+            "at {width}x{height} the image is {} wide",
+            image.width()
+        );
+    }
+    // Shrunk, then grown back: the panels get their widths back.
+    let mut harness = harness_sized(Vec2::new(1400.0, 860.0), test_settings());
+    let image = harness.state().canvas_rect();
+    harness.set_size(Vec2::new(1000.0, 700.0));
+    settle(&mut harness);
+    assert!(harness.state().canvas_rect().width() >= 499.0);
+    harness.set_size(Vec2::new(1400.0, 860.0));
+    settle(&mut harness);
+    assert_eq!(harness.state().canvas_rect(), image);
+}
+
+#[test]
+fn each_side_panel_hides_and_shows_by_key_and_button_and_stays_so_at_the_next_start() {
+    let mut harness = harness_sized(Vec2::new(1000.0, 700.0), test_settings());
+    let with_both = harness.state().canvas_rect().width();
+    harness.key_press(egui::Key::F9);
+    settle(&mut harness);
+    assert!(!harness.state().settings().show_editor);
+    assert!(
+        harness.query_by_label(SOURCE_LABEL).is_none(),
+        "the editor is hidden"
+    );
+    let without_editor = harness.state().canvas_rect().width();
+    assert!(
+        without_editor > with_both + 50.0,
+        "{with_both} -> {without_editor}"
+    );
+    harness.get_by_label("Settings").click();
+    settle(&mut harness);
+    assert!(!harness.state().settings().show_settings);
+    assert!(
+        harness.query_by_label("Timings").is_none(),
+        "the settings are hidden"
+    );
+    assert!(
+        harness.state().canvas_rect().width() > 990.0,
+        "the image takes the window"
+    );
+    // The choice is part of the settings a start restores.
+    let kept = harness.state().settings().clone();
+    let mut restarted = harness_sized(Vec2::new(1000.0, 700.0), kept);
+    assert!(restarted.query_by_label(SOURCE_LABEL).is_none());
+    restarted.get_by_label("Code").click();
+    restarted.key_press(egui::Key::F10);
+    settle(&mut restarted);
+    restarted.get_by_label(SOURCE_LABEL);
+    restarted.get_by_label("Timings");
+}
+
+#[test]
+fn a_longer_parameter_value_or_a_message_moves_neither_the_image_nor_the_editor() {
+    let mut harness = harness();
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("julia"));
+    settle(&mut harness);
+    let image = harness.state().canvas_rect();
+    let size_px = harness.state().image_size_px();
+    let editor = harness.get_by_label(SOURCE_LABEL).rect();
+    // A picked point has many digits.
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::SetParameter(
+            "c".to_owned(),
+            moonbrot::engine::kernel::ParameterValue::Complex {
+                re: -0.726_913_638_941_294_6,
+                im: 0.188_894_123_456_789_01,
+            },
+        ),
+    );
+    settle(&mut harness);
+    assert_eq!(harness.state().canvas_rect(), image, "the image moved");
+    assert_eq!(harness.state().image_size_px(), size_px);
+    // An error appears above the editor, then goes.
+    let good = harness.state().kernel().text().to_owned();
+    harness
+        .state_mut()
+        .type_kernel(&format!("{good}\nlocal broken = = 1\n"));
+    settle(&mut harness);
+    assert!(harness.state().error().is_some());
+    assert_eq!(
+        harness.get_by_label(SOURCE_LABEL).rect().top(),
+        editor.top()
+    );
+    harness.state_mut().type_kernel(&good);
+    settle(&mut harness);
+    assert!(harness.state().error().is_none());
+    assert_eq!(
+        harness.get_by_label(SOURCE_LABEL).rect().top(),
+        editor.top()
+    );
+    assert_eq!(harness.state().canvas_rect(), image);
+}

@@ -6,14 +6,46 @@ use std::f64::consts::LOG10_2;
 
 use egui::Ui;
 
-use super::{
-    Command, ExportFailure, FileOutcome, MoonbrotApp, SIDE_PANEL_WIDTH, STATUS_BAR_HEIGHT,
-};
+use super::{Command, ExportFailure, FileOutcome, MoonbrotApp, STATUS_BAR_HEIGHT};
 
-/// How wide the editor panel may be dragged, in points.
-const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 240.0..=1200.0;
-/// How wide the settings panel may be dragged, in points.
-const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 300.0..=700.0;
+/// How wide the editor panel may be dragged, in points (less in a small window).
+const EDITOR_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 180.0..=1200.0;
+/// How wide the settings panel may be dragged, in points (less in a small window, down to
+/// the width its controls need).
+const SIDE_PANEL_WIDTH_RANGE: std::ops::RangeInclusive<f32> = 320.0..=700.0;
+/// The share of the window's width the side panels may take together: the image keeps
+/// the rest.
+const PANELS_SHARE: f32 = 0.5;
+
+/// A resizable side panel within `range`; when the window was resized (or at the first
+/// frame), set to the width the user dragged it to, as far as `range` allows.
+fn sized_panel(
+    panel: egui::Panel,
+    range: std::ops::RangeInclusive<f32>,
+    dragged_width: f32,
+    window_resized: bool,
+) -> egui::Panel {
+    let panel = panel.resizable(true);
+    if window_resized {
+        panel.exact_size(dragged_width.clamp(*range.start(), *range.end()))
+    } else {
+        panel.default_size(dragged_width).size_range(range)
+    }
+}
+
+/// Keeps a panel's width in `dragged_width` when it changed while the window kept its size:
+/// the user dragged its edge.
+fn follow_drag(dragged_width: &mut f32, last_width: f32, width: f32, window_resized: bool) {
+    if !window_resized && last_width > 0.0 && width > 0.0 && (width - last_width).abs() > 0.5 {
+        *dragged_width = width;
+    }
+}
+
+/// `range` with its top lowered to `most` (and its bottom too, where `most` is below it).
+fn fitted_range(range: std::ops::RangeInclusive<f32>, most: f32) -> std::ops::RangeInclusive<f32> {
+    let top = range.end().min(most.max(1.0));
+    range.start().min(top)..=top
+}
 use crate::engine::kernel::SHIPPED_KERNELS;
 use crate::engine::output::{Colouring, ColouringError};
 use crate::engine::{BigFloat, MaxIterChoice, Precision, PrecisionChoice, RenderError};
@@ -31,19 +63,67 @@ impl MoonbrotApp {
         egui::Panel::bottom("status-bar")
             .resizable(false)
             .exact_size(STATUS_BAR_HEIGHT)
-            .show(ui, |ui| self.status_bar(ui));
-        // Both side panels are resized by dragging their edges; egui remembers the widths
-        // (eframe keeps them across sessions). The image follows once a size has settled.
-        let editor_panel = egui::Panel::left("editor-panel")
-            .resizable(true)
-            .default_size(460.0)
-            .size_range(EDITOR_WIDTH_RANGE)
-            .show(ui, |ui| self.editor_panel(ctx, ui));
-        let side_panel = egui::Panel::right("side-panel")
-            .resizable(true)
-            .default_size(SIDE_PANEL_WIDTH)
-            .size_range(SIDE_PANEL_WIDTH_RANGE)
-            .show(ui, |ui| self.side_panel(ctx, ui));
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    self.panel_toggles(ctx, ui);
+                    self.status_bar(ui);
+                });
+            });
+        // Both side panels are resized by dragging their edges; the widths dragged to are
+        // kept in the settings. The image keeps at least half the window: the panels shown
+        // share the other half at most, so a small window shrinks them, and a larger one
+        // gives them back the widths dragged to. The settings panel, whose controls need
+        // their width, gives way last: the editor takes what it leaves. The image follows
+        // once a size has settled.
+        let window_width = ctx.content_rect().width();
+        let window_resized = (window_width - self.layout.window_width).abs() > 0.5;
+        self.layout.window_width = window_width;
+        let panels_width = window_width * PANELS_SHARE;
+        let side_panel = self.settings.show_settings.then(|| {
+            let most = if self.settings.show_editor {
+                panels_width - EDITOR_WIDTH_RANGE.start()
+            } else {
+                panels_width
+            };
+            let range = fitted_range(SIDE_PANEL_WIDTH_RANGE, most);
+            sized_panel(
+                egui::Panel::right("side-panel"),
+                range,
+                self.settings.settings_width_pt,
+                window_resized,
+            )
+            .show(ui, |ui| self.side_panel(ctx, ui))
+        });
+        let side_width = side_panel
+            .as_ref()
+            .map_or(0.0, |panel| panel.response.rect.width());
+        follow_drag(
+            &mut self.settings.settings_width_pt,
+            self.layout.side_panel_width,
+            side_width,
+            window_resized,
+        );
+        self.layout.side_panel_width = side_width;
+        let editor_panel = self.settings.show_editor.then(|| {
+            let range = fitted_range(EDITOR_WIDTH_RANGE, panels_width - side_width);
+            sized_panel(
+                egui::Panel::left("editor-panel"),
+                range,
+                self.settings.editor_width_pt,
+                window_resized,
+            )
+            .show(ui, |ui| self.editor_panel(ctx, ui))
+        });
+        let editor_width = editor_panel
+            .as_ref()
+            .map_or(0.0, |panel| panel.response.rect.width());
+        follow_drag(
+            &mut self.settings.editor_width_pt,
+            self.layout.editor_panel_width,
+            editor_width,
+            window_resized,
+        );
+        self.layout.editor_panel_width = editor_width;
         egui::CentralPanel::no_frame().show(ui, |ui| {
             let view = self.view();
             let size_px = self.image_size_px();
@@ -68,9 +148,12 @@ impl MoonbrotApp {
         // points (a size that changes renders again).
         let content = ctx.content_rect();
         let view_area = egui::Rect::from_min_max(
-            egui::pos2(editor_panel.response.rect.right(), content.top()),
             egui::pos2(
-                side_panel.response.rect.left(),
+                editor_panel.map_or(content.left(), |panel| panel.response.rect.right()),
+                content.top(),
+            ),
+            egui::pos2(
+                side_panel.map_or(content.right(), |panel| panel.response.rect.left()),
                 content.bottom() - STATUS_BAR_HEIGHT,
             ),
         );
@@ -83,6 +166,34 @@ impl MoonbrotApp {
         self.export_window(ctx);
         self.replace_confirmation(ctx);
         self.reload_question(ctx);
+    }
+
+    /// The buttons that hide and show the side panels, at the status bar's left (always in
+    /// view, whatever is hidden).
+    fn panel_toggles(&mut self, ctx: &egui::Context, ui: &mut Ui) {
+        for (shown, text, command, what) in [
+            (
+                self.settings.show_editor,
+                "Code",
+                Command::ToggleEditor,
+                "show or hide the editor",
+            ),
+            (
+                self.settings.show_settings,
+                "Settings",
+                Command::ToggleSettings,
+                "show or hide the settings and timings",
+            ),
+        ] {
+            if ui
+                .selectable_label(shown, text)
+                .on_hover_text(hint(ctx, &command, what))
+                .clicked()
+            {
+                self.commands.push(command);
+            }
+        }
+        ui.separator();
     }
 
     /// The safe start's banner and what could not be restored, above the editor.
@@ -140,7 +251,8 @@ impl MoonbrotApp {
     /// the colouring's.
     fn editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
         self.recovery_banner_ui(ctx, ui);
-        ui.horizontal(|ui| {
+        // Wrapped, as every row of the panel: a small window makes it narrow.
+        ui.horizontal_wrapped(|ui| {
             for (tab, text) in [
                 (EditorTab::Kernel, "Kernel code"),
                 (EditorTab::Colouring, "Colouring code"),
@@ -257,32 +369,23 @@ impl MoonbrotApp {
     /// The kernel picker, file buttons, Run, messages, the log and the editor.
     fn kernel_editor_panel(&mut self, ctx: &egui::Context, ui: &mut Ui) {
         self.kernel_buttons(ctx, ui);
-        if let Some(outcome) = &self.notices.file_outcome {
-            match outcome {
-                FileOutcome::Reading(path) => ui.weak(format!("Reading {}…", path.display())),
-                FileOutcome::Opened(path) => ui.weak(format!("Opened {}", path.display())),
-                FileOutcome::Saved(path) => ui.weak(format!("Saved {}", path.display())),
-                FileOutcome::Failed(error) => {
-                    ui.colored_label(ui.visuals().error_fg_color, error.to_string())
-                }
-                FileOutcome::OpenFailed(error) => ui.colored_label(
-                    ui.visuals().error_fg_color,
-                    format!("Not opened: {error}. The editor kept its text."),
-                ),
-            };
-        }
-        if let Some(notice) = &self.notices.file_on_disk {
-            ui.colored_label(ui.visuals().warn_fg_color, notice);
-        }
-        if let Some(notice) = &self.notices.render_stopped {
-            ui.colored_label(ui.visuals().warn_fg_color, notice);
-        }
         let error = self.settings.kernel.last_error();
         let error_text = error.map(ToString::to_string);
-        if let Some(text) = &error_text {
-            ui.colored_label(ui.visuals().error_fg_color, text);
-            ui.weak("The image shown is the last one that rendered.");
-        }
+        // The messages take a strip of fixed height (scrolled when they need more), so the
+        // editor below stays put when one appears or goes.
+        let strip_height = 2.0 * ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let (strip, _) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), strip_height),
+            egui::Sense::hover(),
+        );
+        let mut strip_ui = ui.new_child(egui::UiBuilder::new().max_rect(strip));
+        egui::ScrollArea::vertical()
+            .id_salt("kernel-messages")
+            .max_height(strip_height)
+            .auto_shrink([false, false])
+            .show(&mut strip_ui, |ui| {
+                self.kernel_messages_ui(ui, error_text.as_deref());
+            });
         let error_line = match error {
             Some(RenderError::Kernel(error)) => error.line(),
             _ => None,
@@ -314,6 +417,35 @@ impl MoonbrotApp {
         self.layout.editor_has_focus = response.has_focus;
         if response.changed {
             self.commands.push(Command::KernelEdited);
+        }
+    }
+
+    /// What the kernel panel tells: the last file operation, the file on disk, a stopped
+    /// render, the last run's error.
+    fn kernel_messages_ui(&self, ui: &mut Ui, error_text: Option<&str>) {
+        if let Some(text) = error_text {
+            ui.colored_label(ui.visuals().error_fg_color, text);
+            ui.weak("The image shown is the last one that rendered.");
+        }
+        if let Some(notice) = &self.notices.file_on_disk {
+            ui.colored_label(ui.visuals().warn_fg_color, notice);
+        }
+        if let Some(notice) = &self.notices.render_stopped {
+            ui.colored_label(ui.visuals().warn_fg_color, notice);
+        }
+        if let Some(outcome) = &self.notices.file_outcome {
+            match outcome {
+                FileOutcome::Reading(path) => ui.weak(format!("Reading {}…", path.display())),
+                FileOutcome::Opened(path) => ui.weak(format!("Opened {}", path.display())),
+                FileOutcome::Saved(path) => ui.weak(format!("Saved {}", path.display())),
+                FileOutcome::Failed(error) => {
+                    ui.colored_label(ui.visuals().error_fg_color, error.to_string())
+                }
+                FileOutcome::OpenFailed(error) => ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Not opened: {error}. The editor kept its text."),
+                ),
+            };
         }
     }
 

@@ -126,6 +126,13 @@ pub(super) struct Layout {
     pub max_texture_side: u32,
     /// The window title last set.
     pub shown_title: String,
+    /// The settings panel's width in the last frame, in points (0 when hidden): the editor
+    /// may take what is left of the panels' share of the window.
+    pub side_panel_width: f32,
+    /// The editor panel's width in the last frame, in points (0 when hidden).
+    pub editor_panel_width: f32,
+    /// The window's width in the last frame, in points.
+    pub window_width: f32,
     /// Scroll the editor back to its top-left corner in the next frame.
     pub editor_scroll_to_start: bool,
 }
@@ -138,6 +145,9 @@ impl Default for Layout {
             max_texture_side: MIN_TEXTURE_SIDE,
             shown_title: String::new(),
             editor_scroll_to_start: true,
+            side_panel_width: 0.0,
+            editor_panel_width: 0.0,
+            window_width: 0.0,
         }
     }
 }
