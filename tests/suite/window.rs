@@ -422,45 +422,57 @@ fn lines_typed_and_followed_at_once_by_a_click_on_the_image_reach_the_disk_whole
         "-- second line typed fast, then a click",
         "-- third line typed fast, then a click",
     ];
+    let saved_text = || std::fs::read_to_string(&kernel_file).unwrap_or_default();
+    let mut whole = true;
     for line in lines {
-        xdotool(&display, &["windowfocus", "--sync", &window]);
-        xdotool(&display, &["mousemove", "--window", &window, "150", "300"]);
-        xdotool(&display, &["click", "1"]);
-        std::thread::sleep(Duration::from_millis(1500));
-        xdotool(&display, &["key", "ctrl+End", "Return"]);
-        std::thread::sleep(Duration::from_millis(300));
-        // The keys and the click on the image in one go, with no pause between them: the
-        // window takes them in one frame.
-        xdotool(
-            &display,
-            &[
-                "type",
-                "--delay",
-                "5",
-                "--args",
-                "1",
-                "--",
-                line,
-                "mousemove",
-                "--window",
-                &window,
-                "900",
-                "450",
-                "click",
-                "1",
-            ],
-        );
-        std::thread::sleep(Duration::from_millis(1500));
+        // The first word tells whether the keys reached the editor at all: a click into
+        // the editor that a loaded machine (a debug build, software GL) had not taken
+        // before the keys came leaves nothing, and is tried again; a line that arrived
+        // cut short is the failure this test is for.
+        let start = &line[..line.find(" line").unwrap_or(line.len())];
+        let mut arrived = false;
+        for _ in 0..3 {
+            xdotool(&display, &["windowfocus", "--sync", &window]);
+            xdotool(&display, &["mousemove", "--window", &window, "150", "300"]);
+            xdotool(&display, &["click", "1"]);
+            std::thread::sleep(Duration::from_millis(2000));
+            xdotool(&display, &["key", "ctrl+End", "Return"]);
+            std::thread::sleep(Duration::from_millis(300));
+            // The keys and the click on the image in one go, with no pause between them:
+            // the window takes them in one frame.
+            xdotool(
+                &display,
+                &[
+                    "type",
+                    "--delay",
+                    "5",
+                    "--args",
+                    "1",
+                    "--",
+                    line,
+                    "mousemove",
+                    "--window",
+                    &window,
+                    "900",
+                    "450",
+                    "click",
+                    "1",
+                ],
+            );
+            let complete = || saved_text().lines().any(|saved| saved == line);
+            if wait_until(Duration::from_secs(15), complete) {
+                arrived = true;
+                break;
+            }
+            if saved_text().contains(start) {
+                break;
+            }
+        }
+        if !arrived {
+            whole = false;
+            break;
+        }
     }
-    let saved_all = || {
-        let text = std::fs::read_to_string(&kernel_file).unwrap_or_default();
-        lines
-            .iter()
-            .all(|line| text.lines().any(|saved| saved == *line))
-    };
-    let whole = wait_until(Duration::from_secs(5), saved_all);
-    app.kill().expect("SIGKILL the window");
-    app.wait().expect("reap the window");
     let text = std::fs::read_to_string(&kernel_file).unwrap_or_default();
     assert!(
         whole,
