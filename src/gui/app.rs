@@ -209,6 +209,9 @@ impl MoonbrotApp {
         file_dialogs: Arc<dyn FileDialogs>,
         screenshot: Option<ScreenshotRequest>,
     ) -> Result<Self, String> {
+        // A steady caret: a blinking one redraws the whole window twice a second while the
+        // editor has the focus (a third of a core with software rendering), for nothing.
+        ctx.all_styles_mut(|style| style.visuals.text_cursor.blink = false);
         let waker = Waker(ctx.clone());
         let render = RenderThread::spawn(waker.clone())
             .map_err(|error| format!("cannot start the render thread: {error}"))?;

@@ -664,3 +664,50 @@ fn a_kernel_file_saved_by_another_program_is_shown_at_once_and_unsaved_edits_are
         "no question over the unsaved edits (title {title:?})"
     );
 }
+
+/// The CPU time (user + system) the process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses: utime and
+    // stime are the 14th and 15th fields of the line, the 12th and 13th after it.
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The share of one core the process used over `seconds`, in percent.
+fn cpu_percent_over(pid: u32, seconds: u64) -> f64 {
+    // Clock ticks per second: 100 on Linux (USER_HZ).
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let before = cpu_ticks(pid).unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(seconds));
+    let after = cpu_ticks(pid).unwrap_or(0);
+    (after.saturating_sub(before)) as f64 / TICKS_PER_SECOND / seconds as f64 * 100.0
+}
+
+#[test]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn idle_window_cpu_benchmark() {
+    let Some(display) = VirtualDisplay::start() else {
+        cannot_run_gui_test("Xvfb did not start");
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut app = start_window(&display, home.path());
+    // Typing proves the editor has the focus (and waits for the first render to end).
+    let (window, _, _) = type_at_end_of_kernel(&display, &mut app, home.path(), None, "-- idle");
+    std::thread::sleep(Duration::from_secs(3));
+    let editor_focused = cpu_percent_over(app.id(), 10);
+    xdotool(&display, &["mousemove", "--window", &window, "900", "450"]);
+    xdotool(&display, &["click", "1"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let image_focused = cpu_percent_over(app.id(), 10);
+    app.kill().expect("SIGKILL the window");
+    app.wait().expect("reap the window");
+    eprintln!(
+        "idle window, 10 s each (/proc/PID/stat): editor focused {editor_focused:.1}% of a core, \
+         image focused {image_focused:.1}%"
+    );
+}
