@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 use egui::Ui;
 
 pub use parts::FileOutcome;
-use parts::{ExportState, Gestures, Layout, Notices, Opening, Rendering, Screenshot, Threads};
+use parts::{
+    DocumentOverrides, DocumentSettings, ExportState, Gestures, Layout, Notices, Opening,
+    Rendering, Screenshot, Threads,
+};
 
 use super::canvas::{Canvas, Gesture, Layer, ProgressLayer, ViewChange};
 use super::commands::{Command, CommandQueue};
@@ -135,6 +138,8 @@ pub struct MoonbrotApp {
     export: ExportState,
     /// Screenshot mode, when on.
     screenshot: Option<Screenshot>,
+    /// The settings the open document brought, and what they replaced.
+    document_overrides: Option<DocumentOverrides>,
     /// Input held back for the next frame, so keys typed before a click in the same frame
     /// reach the editor they were typed into (`input_order`).
     held_input: Vec<egui::Event>,
@@ -253,6 +258,7 @@ impl MoonbrotApp {
             export: ExportState::default(),
             screenshot,
             held_input: Vec::new(),
+            document_overrides: None,
         })
     }
 
@@ -518,6 +524,12 @@ impl MoonbrotApp {
     }
 
     fn use_opening(&mut self, opening: Opening, now: Instant) {
+        // "Opened FILE" is about the kernel it opened, not the next one.
+        if let Some(FileOutcome::Opened(path)) = &self.notices.file_outcome
+            && opening.kernel.source_path() != Some(path.as_path())
+        {
+            self.notices.file_outcome = None;
+        }
         self.settings.kernel = opening.kernel;
         if self.settings.view.is_some() || opening.view.is_some() {
             self.settings.history.record(self.view());
@@ -528,15 +540,57 @@ impl MoonbrotApp {
         self.layout.editor_scroll_to_start = true;
         match opening.stored {
             Some((max_iter, palette, parameters, guessing, colouring)) => {
+                // What the user had before the first of a run of documents.
+                let replaced = match self.document_overrides.take() {
+                    Some(overrides) => overrides.replaced,
+                    None => self.document_settings(),
+                };
                 self.settings.max_iter = Some(max_iter);
                 self.settings.palette = palette;
                 self.settings.parameters = parameters;
                 self.settings.guessing = guessing;
                 self.use_stored_colouring(colouring);
+                self.document_overrides = Some(DocumentOverrides {
+                    replaced,
+                    brought: self.document_settings(),
+                });
             }
-            None => self.settings.parameters.clear(),
+            None => {
+                self.settings.parameters.clear();
+                self.put_back_document_settings();
+            }
         }
         self.scheduler.changed(Change::KernelReplaced, now);
+    }
+
+    /// The settings a document sets, as they are now.
+    fn document_settings(&self) -> DocumentSettings {
+        DocumentSettings {
+            max_iter: self.settings.max_iter,
+            palette: self.settings.palette.clone(),
+            guessing: self.settings.guessing,
+            colouring: self.settings.colouring.clone(),
+        }
+    }
+
+    /// Another kernel replaced a document's: each setting the document brought and the
+    /// user left as it was goes back to what it replaced.
+    fn put_back_document_settings(&mut self) {
+        let Some(DocumentOverrides { replaced, brought }) = self.document_overrides.take() else {
+            return;
+        };
+        if self.settings.max_iter == brought.max_iter {
+            self.settings.max_iter = replaced.max_iter;
+        }
+        if self.settings.palette == brought.palette {
+            self.settings.palette = replaced.palette;
+        }
+        if self.settings.guessing == brought.guessing {
+            self.settings.guessing = replaced.guessing;
+        }
+        if self.settings.colouring == brought.colouring {
+            self.settings.colouring = replaced.colouring;
+        }
     }
 
     fn start_render(&mut self, ctx: &egui::Context, passes: Passes) {

@@ -2202,3 +2202,50 @@ fn a_longer_parameter_value_or_a_message_moves_neither_the_image_nor_the_editor(
     );
     assert_eq!(harness.state().canvas_rect(), image);
 }
+
+#[test]
+fn settings_a_png_brought_go_with_it_when_another_kernel_is_loaded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (path, metadata) = julia_document(dir.path());
+    let before = test_settings();
+    let mut harness = harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(before.clone()),
+        open_file: Some(path.clone()),
+        ..AppOptions::default()
+    });
+    settle(&mut harness);
+    assert_shows_document(&harness, &path, &metadata);
+    harness.get_by_label_contains("Opened");
+    // The user changes the palette's density: that one is theirs now.
+    let mut palette = harness.state().settings().palette.clone();
+    palette.density = 3.0;
+    let ctx = harness.ctx.clone();
+    harness.state_mut().apply(
+        &ctx,
+        moonbrot::gui::Command::Set(moonbrot::gui::RenderSetting::Palette(palette.clone())),
+    );
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("mandelbrot"));
+    settle(&mut harness);
+    let settings = harness.state().settings();
+    assert_eq!(
+        settings.max_iter, before.max_iter,
+        "the document's iteration limit stays with it"
+    );
+    assert_eq!(
+        settings.palette, palette,
+        "the palette the user changed stays"
+    );
+    assert!(
+        harness.query_by_label_contains("Opened").is_none(),
+        "'Opened julia.png' went with its kernel"
+    );
+    // And the next kernel keeps the kernel's own limit too.
+    harness
+        .state_mut()
+        .apply(&ctx, moonbrot::gui::Command::LoadShipped("multibrot"));
+    settle(&mut harness);
+    assert_eq!(harness.state().settings().max_iter, before.max_iter);
+}

@@ -167,6 +167,23 @@ pub enum FileOutcome {
     OpenFailed(OpenFailure),
 }
 
+/// The settings a document sets when it is opened.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DocumentSettings {
+    pub max_iter: Option<u32>,
+    pub palette: Palette,
+    pub guessing: bool,
+    pub colouring: Colouring,
+}
+
+/// What the open document brought, and what it replaced: its settings belong to it, so
+/// another kernel puts back each replaced one the user has not changed since.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DocumentOverrides {
+    pub replaced: DocumentSettings,
+    pub brought: DocumentSettings,
+}
+
 /// A kernel and what goes with it, waiting to replace the editor's (after the user
 /// confirms, when there are unsaved changes).
 #[derive(Debug)]
