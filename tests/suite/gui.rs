@@ -1910,6 +1910,18 @@ fn a_full_or_read_only_state_folder_is_said_until_writes_succeed_again_and_nothi
     assert!(saved.contains("typed while the disk is full"), "{saved:?}");
 }
 
+/// The app started on `path` (as `moonbrot FILE`) with `settings`, stepped until idle.
+fn harness_on_file(path: &std::path::Path, settings: Settings) -> Harness<'static, MoonbrotApp> {
+    let mut harness = harness_with_options(AppOptions {
+        file_dialogs: Arc::new(FakeDialogs::default()),
+        settings: Some(settings),
+        open_file: Some(path.to_owned()),
+        ..AppOptions::default()
+    });
+    settle(&mut harness);
+    harness
+}
+
 /// A kernel whose image is all one colour: its escape value is `value` everywhere.
 fn flat_kernel(value: f64) -> String {
     format!("function pixel(x, y) return {value:?} end\n")
@@ -1928,13 +1940,7 @@ fn a_kernel_file_saved_by_another_program_reloads_and_renders_at_the_same_view()
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("flat.lua");
     std::fs::write(&path, flat_kernel(3.0)).expect("write");
-    let mut harness = harness_with_options(AppOptions {
-        file_dialogs: Arc::new(FakeDialogs::default()),
-        settings: Some(test_settings()),
-        open_file: Some(path.clone()),
-        ..AppOptions::default()
-    });
-    settle(&mut harness);
+    let mut harness = harness_on_file(&path, test_settings());
     assert_eq!(first_shown_value(&harness), Some(3.0));
     // The user drags the view somewhere.
     let center = harness.state().canvas_rect().center();
@@ -1979,13 +1985,7 @@ fn a_kernel_file_saved_elsewhere_over_unsaved_edits_asks_and_a_deleted_one_is_sa
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("flat.lua");
     std::fs::write(&path, flat_kernel(3.0)).expect("write");
-    let mut harness = harness_with_options(AppOptions {
-        file_dialogs: Arc::new(FakeDialogs::default()),
-        settings: Some(test_settings()),
-        open_file: Some(path.clone()),
-        ..AppOptions::default()
-    });
-    settle(&mut harness);
+    let mut harness = harness_on_file(&path, test_settings());
     let mine = format!("{}-- my unsaved edit\n", flat_kernel(4.0));
     harness.state_mut().type_kernel(&mine);
     settle(&mut harness);
@@ -2208,13 +2208,7 @@ fn settings_a_png_brought_go_with_it_when_another_kernel_is_loaded() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (path, metadata) = julia_document(dir.path());
     let before = test_settings();
-    let mut harness = harness_with_options(AppOptions {
-        file_dialogs: Arc::new(FakeDialogs::default()),
-        settings: Some(before.clone()),
-        open_file: Some(path.clone()),
-        ..AppOptions::default()
-    });
-    settle(&mut harness);
+    let mut harness = harness_on_file(&path, before.clone());
     assert_shows_document(&harness, &path, &metadata);
     harness.get_by_label_contains("Opened");
     // The user changes the palette's density: that one is theirs now.

@@ -148,6 +148,28 @@ impl VirtualDisplay {
     }
 }
 
+/// A private X server, once `tools` (each a command and the apt package that has it) and
+/// Xvfb are there; None, having said what is missing (a failure unless told to skip).
+fn display_with_tools(tools: &[(&str, &str)]) -> Option<VirtualDisplay> {
+    let missing: Vec<&str> = std::iter::once(("Xvfb", "xvfb"))
+        .chain(tools.iter().copied())
+        .filter(|(command, _)| !have_tool(command))
+        .map(|(_, package)| package)
+        .collect();
+    if !missing.is_empty() {
+        cannot_run_gui_test(&format!(
+            "a tool is missing (apt-get install {})",
+            missing.join(" ")
+        ));
+        return None;
+    }
+    let display = VirtualDisplay::start();
+    if display.is_none() {
+        cannot_run_gui_test("Xvfb did not start");
+    }
+    display
+}
+
 impl Drop for VirtualDisplay {
     fn drop(&mut self) {
         let _ = self.server.kill();
@@ -333,12 +355,7 @@ fn type_at_end_of_kernel(
 
 #[test]
 fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() {
-    if !have_tool("Xvfb") || !have_tool("xdotool") {
-        cannot_run_gui_test("Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
-        return;
-    }
-    let Some(display) = VirtualDisplay::start() else {
-        cannot_run_gui_test("Xvfb did not start");
+    let Some(display) = display_with_tools(&[("xdotool", "xdotool")]) else {
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
@@ -405,12 +422,7 @@ fn typed_text_survives_a_kill_of_the_idle_window_and_is_there_after_a_restart() 
 
 #[test]
 fn lines_typed_and_followed_at_once_by_a_click_on_the_image_reach_the_disk_whole() {
-    if !have_tool("Xvfb") || !have_tool("xdotool") {
-        cannot_run_gui_test("Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
-        return;
-    }
-    let Some(display) = VirtualDisplay::start() else {
-        cannot_run_gui_test("Xvfb did not start");
+    let Some(display) = display_with_tools(&[("xdotool", "xdotool")]) else {
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
@@ -494,12 +506,7 @@ fn folder_is_held(folder: &Path) -> bool {
 
 #[test]
 fn two_windows_killed_with_a_line_typed_in_each_both_come_back_at_the_next_start() {
-    if !have_tool("Xvfb") || !have_tool("xdotool") {
-        cannot_run_gui_test("Xvfb or xdotool is not installed (apt-get install xvfb xdotool)");
-        return;
-    }
-    let Some(display) = VirtualDisplay::start() else {
-        cannot_run_gui_test("Xvfb did not start");
+    let Some(display) = display_with_tools(&[("xdotool", "xdotool")]) else {
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
@@ -555,7 +562,11 @@ fn two_windows_killed_with_a_line_typed_in_each_both_come_back_at_the_next_start
     restarted.kill().expect("SIGKILL the window");
     restarted.wait().expect("reap the window");
     for pid in &pids {
-        let _ = Command::new("kill").args(["-9", pid]).status();
+        // One of them is the window killed just above.
+        let _ = Command::new("kill")
+            .args(["-9", pid])
+            .stderr(Stdio::null())
+            .status();
     }
     assert!(
         both,
@@ -585,14 +596,8 @@ fn window_pixel(display: &VirtualDisplay, window: &str, x: u32, y: u32) -> Optio
 
 #[test]
 fn a_kernel_file_saved_by_another_program_is_shown_at_once_and_unsaved_edits_are_asked_about() {
-    if !have_tool("Xvfb") || !have_tool("xdotool") || !have_tool("import") {
-        cannot_run_gui_test(
-            "Xvfb, xdotool or import is not installed (apt-get install xvfb xdotool imagemagick)",
-        );
-        return;
-    }
-    let Some(display) = VirtualDisplay::start() else {
-        cannot_run_gui_test("Xvfb did not start");
+    let Some(display) = display_with_tools(&[("xdotool", "xdotool"), ("import", "imagemagick")])
+    else {
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
@@ -690,8 +695,7 @@ fn cpu_percent_over(pid: u32, seconds: u64) -> f64 {
 #[test]
 #[ignore = "benchmark: run with --release --ignored --nocapture"]
 fn idle_window_cpu_benchmark() {
-    let Some(display) = VirtualDisplay::start() else {
-        cannot_run_gui_test("Xvfb did not start");
+    let Some(display) = display_with_tools(&[("xdotool", "xdotool")]) else {
         return;
     };
     let home = tempfile::tempdir().expect("temp dir");
