@@ -29,10 +29,10 @@ impl MoonbrotApp {
                 match FileFollower::follow(&path, move || waker.request_repaint()) {
                     Ok(follower) => self.threads.follower = Some(follower),
                     Err(error) => {
-                        self.notices.file_on_disk = Some(format!(
+                        self.notices.file_on_disk = Some(Err(format!(
                             "Changes to {} by other programs are not followed: {error}",
                             path.display()
-                        ));
+                        )));
                     }
                 }
             }
@@ -67,15 +67,15 @@ impl MoonbrotApp {
             FileChange::Gone => {
                 self.notices.pending_reload = None;
                 self.settings.kernel.file_gone();
-                self.notices.file_on_disk = Some(format!(
+                self.notices.file_on_disk = Some(Err(format!(
                     "{path} was deleted or renamed: your kernel is only in this window now. \
                      Save writes it back there; Save as puts it elsewhere."
-                ));
+                )));
             }
             FileChange::Unreadable(why) => {
-                self.notices.file_on_disk = Some(format!(
+                self.notices.file_on_disk = Some(Err(format!(
                     "{path} changed on disk but cannot be read ({why}); the editor keeps its text."
-                ));
+                )));
             }
         }
     }
@@ -83,10 +83,10 @@ impl MoonbrotApp {
     /// Takes what the kernel's file now holds and renders it at once, at the same view.
     pub(super) fn reload_from_disk(&mut self, text: String, now: Instant) {
         self.settings.kernel.reloaded(text);
-        self.notices.file_on_disk = Some(format!(
+        self.notices.file_on_disk = Some(Ok(format!(
             "Reloaded {}: another program saved it.",
             self.settings.kernel.name()
-        ));
+        )));
         self.scheduler.changed(Change::RunAsked, now);
     }
 

@@ -427,8 +427,14 @@ impl MoonbrotApp {
             ui.colored_label(ui.visuals().error_fg_color, text);
             ui.weak("The image shown is the last one that rendered.");
         }
-        if let Some(notice) = &self.notices.file_on_disk {
-            ui.colored_label(ui.visuals().warn_fg_color, notice);
+        match &self.notices.file_on_disk {
+            Some(Ok(done)) => {
+                ui.label(done);
+            }
+            Some(Err(warning)) => {
+                ui.colored_label(ui.visuals().warn_fg_color, warning);
+            }
+            None => {}
         }
         if let Some(notice) = &self.notices.render_stopped {
             ui.colored_label(ui.visuals().warn_fg_color, notice);

@@ -110,7 +110,8 @@ pub(super) struct Notices {
     /// The render the user stopped, and after how long (until the next render starts).
     pub render_stopped: Option<String>,
     /// What happened to the kernel's file on disk (reloaded, deleted, unreadable).
-    pub file_on_disk: Option<String>,
+    /// (Ok: what was done; Err: a warning.)
+    pub file_on_disk: Option<Result<String, String>>,
     /// The text another program saved to the kernel's file while the editor held unsaved
     /// edits: waiting for the user to choose.
     pub pending_reload: Option<String>,
