@@ -166,6 +166,11 @@ impl EditedKernel {
         self.saved_text = Some(self.text.clone());
     }
 
+    /// True when `text` is what the file held when it was last opened, saved or reloaded.
+    pub fn is_saved_as(&self, text: &str) -> bool {
+        self.saved_text.as_deref() == Some(text)
+    }
+
     /// Records that the file holds exactly the editor's text (saved by another program).
     pub fn matches_file(&mut self) {
         self.saved_text = Some(self.text.clone());

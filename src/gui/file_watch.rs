@@ -30,7 +30,8 @@ pub enum FileChange {
     Unreadable(String),
 }
 
-/// Watches one kernel file; dropping it stops the watch and its thread.
+/// Watches one kernel file (and reports what it holds when the watch starts); dropping it
+/// stops the watch and its thread.
 pub struct FileFollower {
     path: PathBuf,
     changes: Receiver<FileChange>,
@@ -50,6 +51,7 @@ impl FileFollower {
             return Err(format!("{} is not a file", path.display()));
         };
         let (touched_sender, touched) = mpsc::channel::<()>();
+        let touched_sender_for_start = touched_sender.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else {
@@ -72,6 +74,8 @@ impl FileFollower {
         watcher
             .watch(&folder, RecursiveMode::NonRecursive)
             .map_err(|error| format!("cannot watch {}: {error}", folder.display()))?;
+        // Read once at the start: the file may have changed while no one watched it.
+        let _ = touched_sender_for_start.send(());
         let (change_sender, changes) = mpsc::channel();
         let thread_path = path.to_owned();
         std::thread::Builder::new()
@@ -144,11 +148,17 @@ mod tests {
     }
 
     #[test]
-    fn a_file_rewritten_in_place_renamed_over_and_deleted_is_reported_each_time() {
+    fn a_file_read_at_the_start_rewritten_in_place_renamed_over_and_deleted_is_reported_each_time()
+    {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("kernel.lua");
         std::fs::write(&path, "-- first").expect("write");
         let follower = FileFollower::follow(&path, || {}).expect("follow");
+        // What it holds when the following starts.
+        assert_eq!(
+            next_change(&follower),
+            Some(FileChange::Changed("-- first".to_owned()))
+        );
         // A file beside it changes: nothing to report.
         std::fs::write(dir.path().join("other.lua"), "-- other").expect("write");
         std::thread::sleep(QUIET_DELAY * 4);

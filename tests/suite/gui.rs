@@ -2243,3 +2243,42 @@ fn settings_a_png_brought_go_with_it_when_another_kernel_is_loaded() {
     settle(&mut harness);
     assert_eq!(harness.state().settings().max_iter, before.max_iter);
 }
+
+#[test]
+fn a_kernel_file_changed_while_moonbrot_was_closed_is_taken_up_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("flat.lua");
+    // The last session had the file holding 3.0; another program wrote 5.0 since.
+    std::fs::write(&path, flat_kernel(5.0)).expect("write");
+    let closed_with = |text: String| Settings {
+        kernel: moonbrot::gui::EditedKernel::new(text, moonbrot::gui::Origin::File(path.clone())),
+        ..test_settings()
+    };
+    let mut harness = harness_sized(Vec2::new(1400.0, 860.0), closed_with(flat_kernel(3.0)));
+    assert!(
+        step_until(&mut harness, |harness| first_shown_value(harness)
+            == Some(5.0)),
+        "the file's new text was not taken up"
+    );
+    assert!(!harness.state().kernel().is_dirty());
+
+    // Unsaved edits over a file that has not changed: nothing to ask.
+    let mut edited = moonbrot::gui::EditedKernel::new(
+        flat_kernel(5.0),
+        moonbrot::gui::Origin::File(path.clone()),
+    );
+    edited.set_text(flat_kernel(8.0));
+    let mut harness = harness_sized(
+        Vec2::new(1400.0, 860.0),
+        Settings {
+            kernel: edited,
+            ..test_settings()
+        },
+    );
+    for _ in 0..20 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(harness.query_by_label("Keep my text").is_none());
+    assert_eq!(harness.state().kernel().text(), flat_kernel(8.0));
+}

@@ -1,6 +1,8 @@
 //! The window follows the kernel's file: when another program (the user's own editor)
 //! saves it, the window takes the new text and renders it at once, keeping the view; when
-//! the editor holds unsaved edits it asks first; a deleted or renamed file is said so.
+//! the editor holds unsaved edits it asks first; a deleted or renamed file is said so. The
+//! file is read once when the following starts, so a file changed while moonbrot was
+//! closed is taken up (or asked about) at the next start too.
 
 use std::path::Path;
 use std::time::Instant;
@@ -58,6 +60,8 @@ impl MoonbrotApp {
                 if text == self.settings.kernel.text() {
                     // Our own save, or another program saved what the editor holds.
                     self.settings.kernel.matches_file();
+                } else if self.settings.kernel.is_saved_as(&text) {
+                    // The file holds what it held: the editor's edits are simply unsaved.
                 } else if self.settings.kernel.is_dirty() {
                     self.notices.pending_reload = Some(text);
                 } else {
