@@ -16,13 +16,11 @@ impl MoonbrotApp {
     /// Keeps the follower on the kernel's file (none for shipped, untitled or PNG kernels)
     /// and takes in what changed on disk.
     pub(super) fn follow_kernel_file(&mut self, ctx: &egui::Context, now: Instant) {
-        let wanted = self.settings.kernel.file_path().map(Path::to_path_buf);
-        let following = self
-            .threads
-            .follower
-            .as_ref()
-            .map(|follower| follower.path().to_path_buf());
+        // Compared without copying the paths: this runs every frame.
+        let wanted = self.settings.kernel.file_path();
+        let following = self.threads.follower.as_ref().map(FileFollower::path);
         if wanted != following {
+            let wanted = wanted.map(Path::to_path_buf);
             self.threads.follower = None;
             self.notices.pending_reload = None;
             self.notices.file_on_disk = None;

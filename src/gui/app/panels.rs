@@ -33,12 +33,21 @@ fn sized_panel(
     }
 }
 
-/// Keeps a panel's width in `dragged_width` when it changed while the window kept its size:
-/// the user dragged its edge.
-fn follow_drag(dragged_width: &mut f32, last_width: f32, width: f32, window_resized: bool) {
-    if !window_resized && last_width > 0.0 && width > 0.0 && (width - last_width).abs() > 0.5 {
+/// Records a panel's width this frame (0 when hidden) in `last_width`, and returns it;
+/// keeps it in `dragged_width` when it changed while the window kept its size: the user
+/// dragged the panel's edge.
+fn follow_drag(
+    panel: Option<&egui::InnerResponse<()>>,
+    dragged_width: &mut f32,
+    last_width: &mut f32,
+    window_resized: bool,
+) -> f32 {
+    let width = panel.map_or(0.0, |panel| panel.response.rect.width());
+    if !window_resized && *last_width > 0.0 && width > 0.0 && (width - *last_width).abs() > 0.5 {
         *dragged_width = width;
     }
+    *last_width = width;
+    width
 }
 
 /// `range` with its top lowered to `most` (and its bottom too, where `most` is below it).
@@ -94,16 +103,12 @@ impl MoonbrotApp {
             )
             .show(ui, |ui| self.side_panel(ctx, ui))
         });
-        let side_width = side_panel
-            .as_ref()
-            .map_or(0.0, |panel| panel.response.rect.width());
-        follow_drag(
+        let side_width = follow_drag(
+            side_panel.as_ref(),
             &mut self.settings.settings_width_pt,
-            self.layout.side_panel_width,
-            side_width,
+            &mut self.layout.side_panel_width,
             window_resized,
         );
-        self.layout.side_panel_width = side_width;
         let editor_panel = self.settings.show_editor.then(|| {
             let range = fitted_range(EDITOR_WIDTH_RANGE, panels_width - side_width);
             sized_panel(
@@ -114,16 +119,12 @@ impl MoonbrotApp {
             )
             .show(ui, |ui| self.editor_panel(ctx, ui))
         });
-        let editor_width = editor_panel
-            .as_ref()
-            .map_or(0.0, |panel| panel.response.rect.width());
         follow_drag(
+            editor_panel.as_ref(),
             &mut self.settings.editor_width_pt,
-            self.layout.editor_panel_width,
-            editor_width,
+            &mut self.layout.editor_panel_width,
             window_resized,
         );
-        self.layout.editor_panel_width = editor_width;
         egui::CentralPanel::no_frame().show(ui, |ui| {
             let view = self.view();
             let size_px = self.image_size_px();
