@@ -763,6 +763,7 @@ impl MoonbrotApp {
                 self.rendering.kernel_perturbs = output.kernel.perturbs();
                 self.rendering.shown_precision = Some(output.precision);
                 self.rendering.shown_reference = output.reference;
+                self.rendering.shown_interleaved = output.interleaved.is_some();
                 self.rendering.shown_max_iter = Some((output.max_iter, output.max_iter_choice));
                 self.rendering
                     .kernel_parameters

@@ -239,3 +239,139 @@ fn the_direct_step_in_lua_and_in_rust_agree_bit_for_bit() {
         }
     }
 }
+
+/// The interleaved pixels (formula.lua's `interleaved_source`) against a loop written
+/// here, the kernels' own loop: z0 from the start (or the pixel, for a Julia set), then
+/// step, escape test (|z|^2 > 256, the smooth value n + 1 - log_d(ln |z|)), up to
+/// max_iter steps; inside is -1. Every pixel of a grid, through `span` over several rows,
+/// through `span` one row at a time with a guessing block's edge columns skipped, and
+/// through `pixel`, bit for bit as floats. The steps include folds (abs, conj), a power,
+/// and one for which 0 is not a fixed point at c = 0 (the lanes run the last pixel again
+/// when they have no more: nothing may depend on that).
+#[test]
+fn interleaved_pixels_give_the_kernel_loop_s_values_bit_for_bit() {
+    let lua = new_lua_state();
+    let formula = formula_module(&lua);
+    let oracle: Function = lua
+        .load(
+            r"return function(step, julia, degree, max_iter, jr, ji, x, y)
+              local zr, zi, cr, ci = 0, 0, x, y
+              if julia then zr, zi, cr, ci = x, y, jr, ji end
+              for n = 1, max_iter do
+                zr, zi = step(zr, zi, cr, ci)
+                local r2 = zr * zr + zi * zi
+                if r2 > 256 then
+                  return n + 1 - math.log(math.log(r2) * 0.5) / math.log(degree)
+                end
+              end
+              return -1
+            end",
+        )
+        .eval()
+        .expect("the oracle compiles");
+    let cases = [
+        ("z:sqr() + c", false, 2, (-0.75, 0.1, 2.6)),
+        ("z:abs():sqr() + c", false, 2, (-0.45, -0.5, 2.6)),
+        ("z:conj():sqr() + c", false, 2, (-0.2, 0.0, 3.0)),
+        ("z ^ 3 + c", false, 3, (0.0, 0.0, 2.5)),
+        ("z:sqr() + c + 0.3", false, 2, (-0.9, 0.0, 2.6)),
+        ("z:sqr() + c", true, 2, (0.0, 0.0, 3.0)),
+    ];
+    let (width, height, max_iter) = (37_usize, 23_usize, 300.0);
+    let (jr, ji) = (-0.8, 0.156);
+    for (step, julia, degree, (center_x, center_y, span)) in cases {
+        let (tape, result, _): (Table, Value, Value) = formula
+            .get::<Function>("record")
+            .expect("record")
+            .call(
+                lua.load(format!("return function(z, c) return {step} end"))
+                    .eval::<Function>()
+                    .expect("compiles"),
+            )
+            .expect("records");
+        let direct_source: String = formula
+            .get::<Function>("direct_source")
+            .expect("direct_source")
+            .call((&tape, result.clone()))
+            .expect("writes");
+        let direct: Function = lua.load(direct_source).eval().expect("compiles");
+        let source: String = formula
+            .get::<Function>("interleaved_source")
+            .expect("interleaved_source")
+            .call((&tape, result, julia, degree, 16.0, 0.0, 0.0))
+            .expect("writes");
+        let doubles: usize = formula
+            .get::<Function>("interleaved_state_doubles")
+            .expect("interleaved_state_doubles")
+            .call(())
+            .expect("sizes");
+        let run: Function = lua
+            .load(
+                r"local factory, doubles, max_iter, jr, ji, width, height, x0, y0, step = ...
+                local pixel, span, configure = factory(ffi.new('double[?]', doubles), 32)
+                configure(max_iter, jr, ji)
+                local count = width * height
+                local whole, rows = ffi.new('float[?]', count), ffi.new('float[?]', count)
+                span(whole, 0, 0, width - 1, 1, -1, x0, step, 0.5, y0 + 0.5 * step,
+                     height - 1, 0, width, y0, step, 0.5)
+                -- Row by row, each with column 3 and every 32nd after it skipped (the
+                -- edge columns of guessing blocks), which are then done one by one.
+                for row = 0, height - 1 do
+                  local y = y0 + (0.5 + row) * step
+                  span(rows, row * width, 0, width - 1, 1, 3, x0, step, 0.5, y)
+                  for column = 3, width - 1, 32 do
+                    span(rows, row * width, column, column, 1, -1, x0, step, 0.5, y)
+                  end
+                end
+                local out = {}
+                for index = 0, count - 1 do
+                  local column, row = index % width, math.floor(index / width)
+                  local value = pixel(x0 + (0.5 + column) * step, y0 + (0.5 + row) * step) or -1
+                  out[#out + 1] = whole[index]
+                  out[#out + 1] = rows[index]
+                  out[#out + 1] = ffi.new('float[1]', value)[0]
+                end
+                return out",
+            )
+            .into_function()
+            .expect("the runner compiles");
+        let factory: Function = lua
+            .load(source)
+            .eval()
+            .expect("the interleaved source compiles");
+        let pixel_step = span / width as f64;
+        let (x0, y0) = (
+            center_x - span / 2.0,
+            center_y - pixel_step * height as f64 / 2.0,
+        );
+        let values: Vec<f32> = run
+            .call((
+                factory, doubles, max_iter, jr, ji, width, height, x0, y0, pixel_step,
+            ))
+            .expect("runs");
+        let mut inside = 0;
+        for (index, three) in values.chunks(3).enumerate() {
+            let (whole, rows, one) = (three[0], three[1], three[2]);
+            let (column, row) = (index % width, index / width);
+            let x = x0 + (0.5 + column as f64) * pixel_step;
+            let y = y0 + (0.5 + row as f64) * pixel_step;
+            let expected: f64 = oracle
+                .call((&direct, julia, degree, max_iter, jr, ji, x, y))
+                .expect("the oracle runs");
+            let expected = expected as f32;
+            inside += usize::from(expected < 0.0);
+            for (way, got) in [("span", whole), ("rows", rows), ("pixel", one)] {
+                assert_eq!(
+                    got.to_bits(),
+                    expected.to_bits(),
+                    "{step} ({way}) at column {column}, row {row}: {got} against {expected}"
+                );
+            }
+        }
+        // Both kinds of pixel in every view.
+        assert!(
+            inside > 0 && inside < values.len() / 3,
+            "{step}: {inside} inside"
+        );
+    }
+}

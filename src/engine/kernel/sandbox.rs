@@ -10,7 +10,7 @@ use super::lua_unsafe::{StopSwitch, call_unit_driver, perturbation_pixel_functio
 use super::parameters::{ParameterValue, ParameterValues, resolve_leniently};
 use super::reference::PerturbationReference;
 use super::state::{
-    DerivativeFactories, FormulaRecorder, InternalContext, KernelLog, RunFailure, SandboxedState,
+    DerivedPixels, FormulaRecorder, InternalContext, KernelLog, RunFailure, SandboxedState,
     first_line_of, internal, is_out_of_memory_message, memory_limit_failure,
 };
 use super::trace_shaping::shape_traces;
@@ -51,10 +51,12 @@ pub(crate) struct LuaKernel {
     perturbation: Option<(Function, Function)>,
     /// The derivative pixels written from the formula, and the four-value loop they run
     /// in.
-    derivative_factory: Option<DerivativeFactories>,
+    derived_pixels: Option<DerivedPixels>,
     derivative_unit: Function,
     /// driver.lua's `perturbation_pixel`.
     make_perturbation_pixel: Function,
+    /// driver.lua's `interleaved_pixel`.
+    make_interleaved_pixel: Function,
     /// Records the formula again when parameter values its step reads change, and the
     /// values it was last recorded with (None when its step reads none).
     formula_recorder: Option<(FormulaRecorder, Vec<(String, ParameterValue)>)>,
@@ -101,7 +103,7 @@ impl LuaKernel {
         let mut info = read_kernel_info(&state.environment)?;
         info.parameters = read_parameters(&state.declared_parameters)?;
         let recorder = state.formula_recorder();
-        let (formula, perturbation_factory, derivative_factory) = recorder
+        let (formula, perturbation_factory, derived_pixels) = recorder
             .record(memory_limit_bytes, stop)?
             .map_or((None, None, None), |(formula, factory, derivatives)| {
                 (Some(formula), Some(factory), Some(derivatives))
@@ -161,7 +163,7 @@ impl LuaKernel {
         let kernel = Self {
             locate_error: state.driver_function("locate_error")?,
             deep_pixel: state.driver_function("deep_pixel")?,
-            derivative_factory,
+            derived_pixels,
             derivative_unit: state
                 .driver_function("values_unit")?
                 .call::<Function>(DERIVATIVE_CHANNELS.len())
@@ -169,6 +171,7 @@ impl LuaKernel {
             perturbation: perturbation_factory
                 .map(|factory| (make_perturbation_pixel.clone(), factory)),
             make_perturbation_pixel,
+            make_interleaved_pixel: state.driver_function("interleaved_pixel")?,
             formula_recorder,
             sample_pixel: state.driver_function("sample_pixel")?,
             lua: state.lua,
@@ -239,7 +242,7 @@ impl LuaKernel {
         };
         self.info.formula = formula;
         self.perturbation = factory.map(|factory| (self.make_perturbation_pixel.clone(), factory));
-        self.derivative_factory = derivatives;
+        self.derived_pixels = derivatives;
         Ok(())
     }
 
@@ -247,11 +250,40 @@ impl LuaKernel {
     /// set with its c from the parameter the formula names; it asks the kernel's `pixel`
     /// whether a slow orbit is inside.
     fn derivative_pixel(&self, grid: &PixelGrid) -> Result<Function, RunFailure> {
-        let (Some(factories), Some(formula)) = (&self.derivative_factory, &self.info.formula)
-        else {
-            return Err(RunFailure::Internal(
-                "derivatives without a formula".to_owned(),
-            ));
+        let (factories, max_iter, julia_c) = self.derived_pixel_inputs("derivatives")?;
+        let pixel_size = grid.x_step.abs().max(f64::MIN_POSITIVE);
+        factories
+            .f64_pixel()?
+            .call::<Function>((
+                max_iter,
+                pixel_size,
+                julia_c.0,
+                julia_c.1,
+                self.pixel.clone(),
+            ))
+            .context("making the derivative pixel")
+    }
+
+    /// The interleaved f64 pixel (several pixels of a span iterated at once, see
+    /// formula.lua's `interleaved_source`), at the `max_iter` set.
+    fn interleaved_pixel(&self) -> Result<Function, RunFailure> {
+        let (factories, max_iter, julia_c) = self.derived_pixel_inputs("interleaved pixels")?;
+        let (pixel, configure) = factories.interleaved_pixel(&self.make_interleaved_pixel)?;
+        configure
+            .call::<()>((max_iter, julia_c.0, julia_c.1))
+            .context("configuring the interleaved pixel")?;
+        Ok(pixel.clone())
+    }
+
+    /// What a pixel written from the formula is made with: the formula's pixels, the
+    /// `max_iter` set and a Julia set's c (from the parameter the formula names; 0 for
+    /// other formulas).
+    fn derived_pixel_inputs(
+        &self,
+        what: &str,
+    ) -> Result<(&DerivedPixels, f64, (f64, f64)), RunFailure> {
+        let (Some(factories), Some(formula)) = (&self.derived_pixels, &self.info.formula) else {
+            return Err(RunFailure::Internal(format!("{what} without a formula")));
         };
         let max_iter: f64 = self
             .environment
@@ -271,17 +303,7 @@ impl LuaKernel {
             },
             None => (0.0, 0.0),
         };
-        let pixel_size = grid.x_step.abs().max(f64::MIN_POSITIVE);
-        factories
-            .f64_pixel()?
-            .call::<Function>((
-                max_iter,
-                pixel_size,
-                julia_c.0,
-                julia_c.1,
-                self.pixel.clone(),
-            ))
-            .context("making the derivative pixel")
+        Ok((factories, max_iter, julia_c))
     }
 
     fn set_values(
@@ -319,14 +341,15 @@ impl LuaKernel {
     /// Renders one unit into `out` (channels floats per pixel, row by row), by solid
     /// guessing when `guess` is set and the kernel returns escape values, through
     /// `pixel_deep` when `precision` is double-double (the engine asks for it only when the
-    /// kernel has one). `out` starts at the rect's first pixel; its rows are `stride`
+    /// kernel has one), from the formula's derivative pixel with `derivatives`, and from
+    /// its interleaved pixels when `interleaved` (in f64). `out` starts at the rect's first pixel; its rows are `stride`
     /// floats apart.
     pub(crate) fn render_unit(
         &self,
         rect: UnitRect,
         grid: &PixelGrid,
         (out, stride): (&[AtomicU32], usize),
-        (guess, precision, derivatives): (bool, Precision, bool),
+        (guess, precision, derivatives, interleaved): (bool, Precision, bool, bool),
         reference: Option<&PerturbationReference>,
         stop: &StopContext<'_>,
     ) -> Result<(), RunFailure> {
@@ -369,7 +392,7 @@ impl LuaKernel {
                 );
                 // With derivatives, the factory for this grid's pixel width (its step
                 // times 2^-scale_exponent, as the grid keeps it).
-                let factory = match (&self.derivative_factory, derivatives) {
+                let factory = match (&self.derived_pixels, derivatives) {
                     (Some(factories), true) => &factories
                         .perturbation_pixel()?
                         .call::<Function>((grid.x_step.abs(), -grid.scale_exponent))
@@ -392,6 +415,7 @@ impl LuaKernel {
                 .context("making the perturbation pixel function")?
             }
             (_, Precision::Double) if derivatives => self.derivative_pixel(grid)?,
+            (_, Precision::Double) if interleaved => self.interleaved_pixel()?,
             _ => self.pixel.clone(),
         };
         let lattice = UnitLattice::of(&rect, grid, precision);

@@ -183,11 +183,13 @@ pub(super) struct FormulaRecorder {
     formula: Table,
 }
 
-/// The derivative pixels written from a recorded formula (formula.lua's
-/// `derivative_pixel_source` and `derivative_perturbation_source`), for colourings that
-/// need distance or slope: written and compiled when first asked for (a few milliseconds
-/// each, which a kernel recorded again for every parameter change should not pay).
-pub(super) struct DerivativeFactories {
+/// The pixels written from a recorded formula besides the perturbation pixel: the
+/// derivative pixels (formula.lua's `derivative_pixel_source` and
+/// `derivative_perturbation_source`), for colourings that need distance or slope, and the
+/// interleaved f64 pixels (`interleaved_source`), for views where they are faster than the
+/// kernel's `pixel`. Each is written and compiled when first asked for (a few milliseconds,
+/// which a kernel recorded again for every parameter change should not pay).
+pub(super) struct DerivedPixels {
     lua: Lua,
     formula_module: Table,
     tape: Table,
@@ -198,9 +200,10 @@ pub(super) struct DerivativeFactories {
     start: (f64, f64),
     f64_pixel: OnceCell<Function>,
     perturbation_pixel: OnceCell<Function>,
+    interleaved_pixel: OnceCell<(Function, Function)>,
 }
 
-impl DerivativeFactories {
+impl DerivedPixels {
     /// `(max_iter, pixel_size, jr, ji, kernel_pixel) -> pixel(x, y)`, in f64.
     pub(super) fn f64_pixel(&self) -> Result<&Function, RunFailure> {
         if let Some(made) = self.f64_pixel.get() {
@@ -226,6 +229,33 @@ impl DerivativeFactories {
             (super::bla::ENTRY_LEN, super::bla::SCALED_ENTRY_LEN),
         )?;
         Ok(self.perturbation_pixel.get_or_init(|| made))
+    }
+
+    /// The interleaved f64 pixel (formula.lua's `interleaved_source`, made by the driver's
+    /// `make`: its `interleaved_pixel`) and its `configure(max_iter, jr, ji)`: made once,
+    /// so that LuaJIT's traces through it serve every unit.
+    pub(super) fn interleaved_pixel(
+        &self,
+        make: &Function,
+    ) -> Result<(&Function, &Function), RunFailure> {
+        if let Some((pixel, configure)) = self.interleaved_pixel.get() {
+            return Ok((pixel, configure));
+        }
+        let factory = self.compile(
+            "interleaved_source",
+            "=interleaved pixels",
+            (self.start.0, self.start.1),
+        )?;
+        let state_doubles: usize = self
+            .formula_module
+            .get::<Function>("interleaved_state_doubles")
+            .and_then(|doubles| doubles.call(()))
+            .context("sizing the interleaved pixels' state")?;
+        let made: (Function, Function) = make
+            .call((factory, state_doubles))
+            .context("making the interleaved pixels")?;
+        let (pixel, configure) = self.interleaved_pixel.get_or_init(|| made);
+        Ok((pixel, configure))
     }
 
     /// formula.lua's `writer`'s source for the tape (its last two arguments `extra`),
@@ -270,13 +300,13 @@ impl FormulaRecorder {
     /// that reads one takes it as a constant), and reads it back with the declaration's
     /// other fields, with the perturbation pixel factory written from it (`formula.lua`'s
     /// `pixel_source`) and what writes the derivative pixels when first asked for
-    /// (`DerivativeFactories`). A step that does what a formula may not, or fails, is the
+    /// (`DerivedPixels`). A step that does what a formula may not, or fails, is the
     /// kernel's error, at its line.
     pub(super) fn record(
         &self,
         memory_limit_bytes: usize,
         stop: &StopContext<'_>,
-    ) -> Result<Option<(Formula, Function, DerivativeFactories)>, RunFailure> {
+    ) -> Result<Option<(Formula, Function, DerivedPixels)>, RunFailure> {
         let step: Option<Function> = self
             .declared_formula
             .raw_get("step")
@@ -368,7 +398,7 @@ impl FormulaRecorder {
             .set_name("=perturbation")
             .eval::<Function>()
             .context("compiling the perturbation pixel")?;
-        let derivatives = DerivativeFactories {
+        let derivatives = DerivedPixels {
             lua: self.lua.clone(),
             formula_module: self.formula.clone(),
             tape,
@@ -379,6 +409,7 @@ impl FormulaRecorder {
             start: formula.start,
             f64_pixel: OnceCell::new(),
             perturbation_pixel: OnceCell::new(),
+            interleaved_pixel: OnceCell::new(),
         };
         Ok(Some((formula, factory, derivatives)))
     }

@@ -161,6 +161,9 @@ pub struct PosterOutput {
     pub precision: Precision,
     /// The reference orbit of its first band, when rendered by perturbation.
     pub reference: Option<ReferenceSummary>,
+    /// Where its first band took the formula's interleaved pixels (precision auto): how
+    /// many times faster than the kernel's `pixel` they were in a probe.
+    pub interleaved: Option<f64>,
     /// How the iteration limit was chosen (the first band's: later ones use its limit).
     pub max_iter_choice: MaxIterChoice,
 }
@@ -419,6 +422,7 @@ pub fn render_poster(
             metadata,
             output.precision,
             output.reference,
+            output.interleaved,
             output.max_iter_choice,
         ));
         sink.write_band(&colours)?;
@@ -446,9 +450,10 @@ pub fn render_poster(
         Ok(())
     })
     .map_err(|error| error.at(path))?;
-    let (metadata, precision, reference, max_iter_choice) = written.ok_or_else(|| {
-        PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
-    })?;
+    let (metadata, precision, reference, interleaved, max_iter_choice) =
+        written.ok_or_else(|| {
+            PosterError::Render(RenderError::Internal("a poster with no rows".to_owned()))
+        })?;
     Ok(PosterOutput {
         metadata,
         rows,
@@ -457,6 +462,7 @@ pub fn render_poster(
         render_secs: started.elapsed().as_secs_f64(),
         precision,
         reference,
+        interleaved,
         max_iter_choice,
     })
 }

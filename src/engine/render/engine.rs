@@ -13,6 +13,7 @@ mod perturbation;
 mod shallow;
 
 use perturbation::PerturbationCache;
+use shallow::ShallowChoice;
 
 use super::cancel::{CancelToken, StopReason};
 use super::job::{Job, JobWork, WorkerEvent, WorkerReport};
@@ -267,22 +268,29 @@ impl Engine {
             request
                 .precision
                 .resolve((info.perturbs(), info.deep), &view, request.height_px)?;
-        // Perturbation at a depth f64 holds, where a probe shows it clearly faster.
+        // Interleaved pixels or perturbation at a depth f64 holds, where a probe shows
+        // either clearly faster than the kernel's pixel.
         let mut faster_than_f64 = None;
+        let mut interleaved = None;
         if precision == Precision::Double && request.precision == PrecisionChoice::Auto {
-            faster_than_f64 = self
-                .shallow_perturbation_speedup(
+            match self
+                .shallow_choice(
                     &mut workers,
                     request,
                     (&info, &parameters),
                     &view,
-                    max_iter,
+                    (max_iter, derivatives),
                     limits,
                     on_progress.as_deref_mut(),
                 )
-                .map_err(as_asked)?;
-            if faster_than_f64.is_some() {
-                precision = Precision::Perturbation;
+                .map_err(as_asked)?
+            {
+                ShallowChoice::Kernel => {}
+                ShallowChoice::Interleaved { speedup } => interleaved = Some(speedup),
+                ShallowChoice::Perturbation { speedup } => {
+                    faster_than_f64 = Some(speedup);
+                    precision = Precision::Perturbation;
+                }
             }
         }
         let plan_at = |max_iter| {
@@ -292,7 +300,7 @@ impl Engine {
                 &view,
                 parameters.clone(),
                 (info.output, max_iter, info.symmetry),
-                precision,
+                (precision, interleaved.is_some()),
             );
             plan.derivatives = derivatives;
             plan
@@ -381,6 +389,7 @@ impl Engine {
             max_iter_choice,
             guessed: request.guessing && info.output == OutputMode::ESCAPE,
             precision,
+            interleaved,
             reference: reference_summary,
             rows,
             source: Arc::clone(&request.source),

@@ -409,6 +409,9 @@ pub(super) struct UnitPlan {
     pub(super) channels: usize,
     /// Pixels come from the derivative pixel (the formula's, four values each).
     pub(super) derivatives: bool,
+    /// f64 pixels come from the formula's interleaved pixels (several a loop), not from
+    /// the kernel's `pixel`.
+    pub(super) interleaved: bool,
     /// Pixels of an earlier render this one keeps (a pan), copied in before units start.
     kept: Option<(KeptPixels, Arc<RenderOutput>)>,
     /// Rows copied from their mirrors across the real axis as their mirrors finish.
@@ -426,7 +429,7 @@ impl UnitPlan {
         view: &View,
         parameters: Vec<(String, ParameterValue)>,
         (output, max_iter, symmetry): (OutputMode, u32, Symmetry),
-        precision: Precision,
+        (precision, interleaved): (Precision, bool),
     ) -> Self {
         let (width_px, height_px) = (request.width_px, request.height_px);
         let guess = request.guessing && output == OutputMode::ESCAPE;
@@ -440,7 +443,7 @@ impl UnitPlan {
                     && previous.keeps_pixels_for(
                         request,
                         output,
-                        (max_iter, precision),
+                        (max_iter, precision, interleaved),
                         &parameters,
                     )
             })
@@ -485,6 +488,7 @@ impl UnitPlan {
             output,
             channels: output.channels(),
             derivatives: false,
+            interleaved,
             kept,
             mirrored,
             perturbation: None,

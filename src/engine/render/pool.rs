@@ -268,7 +268,12 @@ fn render_planned_unit(
     (image, scratch): (&[AtomicU32], &mut Vec<AtomicU32>),
     stop: &StopContext<'_>,
 ) -> Result<(), RunFailure> {
-    let settings = (plan.guess, plan.precision, plan.derivatives);
+    let settings = (
+        plan.guess,
+        plan.precision,
+        plan.derivatives,
+        plan.interleaved,
+    );
     let reference = plan.perturbation.as_deref();
     let rect = planned.rect;
     if !planned.starts_on_left_edge {

@@ -102,6 +102,9 @@ pub struct RenderOutput {
     pub guessed: bool,
     /// The arithmetic the pixels' coordinates were given in.
     pub precision: Precision,
+    /// Where precision auto took the formula's interleaved f64 pixels over the kernel's
+    /// `pixel`: how many times faster its probe render was.
+    pub interleaved: Option<f64>,
     /// The reference orbit a render by perturbation iterated against.
     pub reference: Option<ReferenceSummary>,
     /// The rows of the image it holds (all of them unless the request asked for a band).
@@ -145,13 +148,14 @@ impl RenderOutput {
         &self,
         request: &RenderRequest,
         output: OutputMode,
-        (max_iter, precision): (u32, Precision),
+        (max_iter, precision, interleaved): (u32, Precision, bool),
         parameters: &[(String, ParameterValue)],
     ) -> bool {
         let guess = request.guessing && output == OutputMode::ESCAPE;
         // By perturbation a pixel's value depends (in its last bits) on the reference,
         // which moves with the view: nothing is kept.
         self.precision == precision
+            && self.interleaved.is_some() == interleaved
             && precision != Precision::Perturbation
             && self.rows.first == 0
             && self.rows.count == self.image.height_px

@@ -655,6 +655,9 @@ impl MoonbrotApp {
                 grouped(reference.iterations as u64),
                 reference.bits
             )),
+            (Precision::Double, _) if self.rendering.shown_interleaved => {
+                parts.push("precision: f64, interleaved pixels".to_owned());
+            }
             _ => parts.push(format!("precision: {}", precision.label())),
         }
         let mut limit_cuts = false;

@@ -58,6 +58,8 @@ pub(super) struct Rendering {
     pub shown_precision: Option<Precision>,
     /// The reference orbit of the image on screen, when it was rendered by perturbation.
     pub shown_reference: Option<ReferenceSummary>,
+    /// The render shown took the formula's interleaved pixels (precision auto).
+    pub shown_interleaved: bool,
     /// The iteration limit of the image on screen, and how it was chosen.
     pub shown_max_iter: Option<(u32, MaxIterChoice)>,
     /// The newest Lua colouring job, whose colours are the ones to show.
@@ -75,6 +77,7 @@ impl Default for Rendering {
             kernel_parameters: Vec::new(),
             shown_precision: None,
             shown_reference: None,
+            shown_interleaved: false,
             shown_max_iter: None,
             colouring_job: None,
         }

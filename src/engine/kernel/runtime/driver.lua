@@ -69,8 +69,16 @@ local GUESS_BLOCK = 32
 -- per loop, a return went through a chain of side traces, one link per site, and solid
 -- guessing cost 8-12% even where it filled nothing. (A byte mask of columns to skip cost
 -- escape_loop 1-2%; a counter costs nothing measurable.)
+--
+-- A pixel function made by `interleaved_pixel` computes its spans itself, several pixels at
+-- a time (see formula.lua's interleaved_source): compute_span hands them over whole.
+local interleaved_spans = setmetatable({}, { __mode = "k" })
 local function compute_span(pixel, out, row_start, left, right, step, skipped,
                             x_origin, x_step, x_center, y)
+  local interleaved = interleaved_spans[pixel]
+  if interleaved ~= nil and left < right then
+    return interleaved(out, row_start, left, right, step, skipped, x_origin, x_step, x_center, y)
+  end
   for column = left, right, step do
     if column ~= skipped then
       out[row_start + column] = escape_value(pixel(x_origin + (x_center + column) * x_step, y))
@@ -86,6 +94,13 @@ local function escape_loop(pixel, out_address, value_count, stride, width, row_c
   check_unit(value_count, stride, width, row_count, 1)
   local out = cast(float_pointer, out_address)
   local x_center, y_center = column_index + 0.5, row_index + 0.5
+  -- Interleaved pixels take the whole unit at once: their lanes go on from one row into
+  -- the next, where row by row they would wait for the slowest pixel at each row's end.
+  local interleaved = interleaved_spans[pixel]
+  if interleaved ~= nil then
+    return interleaved(out, 0, 0, width - 1, 1, -1, x_origin, x_step, x_center,
+                       y_origin + y_center * y_step, row_count - 1, 0, stride, y_origin, y_step, y_center)
+  end
   for row = 0, row_count - 1 do
     compute_span(pixel, out, row * stride, 0, width - 1, 1, -1,
                  x_origin, x_step, x_center, y_origin + (y_center + row) * y_step)
@@ -497,6 +512,16 @@ function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max
     cast(const_double_pointer, critical_tiny), critical_tiny_count,
     cast(const_double_pointer, series), series_terms, series_steps, series_inverse_bound,
     series_exponent)
+end
+
+--- Makes the interleaved pixels of a formula: `factory` is formula.lua's
+--- interleaved_source compiled. Returns its one-pixel function, whose spans compute_span
+--- hands to the span function, and its `configure(max_iter, jr, ji)`.
+local new_doubles = ffi.typeof("double[?]")
+function driver.interleaved_pixel(factory, state_doubles)
+  local pixel, span, configure = factory(new_doubles(state_doubles), GUESS_BLOCK)
+  interleaved_spans[pixel] = span
+  return pixel, configure
 end
 
 --- Calls pixel(x, y) protected, for the engine's sampling of a kernel: returns true and

@@ -429,7 +429,7 @@ impl Engine {
                 view,
                 parameters.to_vec(),
                 (info.output, limit, info.symmetry),
-                Precision::Perturbation,
+                (Precision::Perturbation, false),
             );
             // The render's own reference: the bits of its pixel step, its point.
             let (reference, summary) = self.perturbation_reference(

@@ -1,12 +1,20 @@
-//! Perturbation where it pays at shallow depth. f64 holds a shallow view's pixels, and
-//! the shipped kernels' f64 loops are fast; but where every pixel of a view shares a long
-//! start with its centre (near a minibrot, thousands of iterations deep), a render by
-//! perturbation skips that start for all of them at once (the series) and can be several
-//! times faster. Which is faster depends on the view (how many of the pixels' iterations
-//! the series and skips save, how many pixels are inside), so with precision auto the
-//! engine tries both on a small probe render of the view and takes perturbation only where
-//! its probe was clearly faster. The choice is kept for the view (its previews, pans within
-//! a span, the same view again), so they all render alike.
+//! How a view f64 can hold is rendered, where there is a choice. f64 holds a shallow
+//! view's pixels, and the shipped kernels' f64 loops are fast; but a kernel with a formula
+//! can be rendered two other ways, each faster on some views:
+//!
+//! - **interleaved pixels**: the formula's step written out for several pixels a loop
+//!   (formula.lua's `interleaved_source`), which the processor overlaps: up to twice as
+//!   fast where most pixels escape after many iterations (the filaments of the seahorse
+//!   valley), slower where many are inside (they lose the kernel's own shortcuts, such as
+//!   the cardioid test);
+//! - **perturbation**: where every pixel of a view shares a long start with its centre
+//!   (near a minibrot, thousands of iterations deep), the series skips that start for all
+//!   of them at once, and can be several times faster.
+//!
+//! Which is fastest depends on the view, so with precision auto the engine tries them on a
+//! small probe render of the view and takes another way than the kernel's `pixel` only
+//! where its probe was clearly faster. The choice is kept for the view (its previews, pans
+//! within a span, the same view again), so they all render alike.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,12 +26,30 @@ use super::super::request::{RenderRequest, RowRange};
 use super::{Engine, JobLimits};
 use crate::engine::error::RenderError;
 use crate::engine::geometry::{Precision, View};
-use crate::engine::kernel::{KernelInfo, ParameterValue};
+use crate::engine::kernel::{KernelInfo, OutputMode, ParameterValue};
 use crate::engine::sync::lock;
 
-/// Views with a lower iteration limit stay in f64 without a probe (their pixels are few
-/// iterations each, and a probe would cost more than perturbation could save).
+/// Views with a lower iteration limit stay with the kernel's `pixel` without a probe
+/// (their pixels are few iterations each, and the probes, a few milliseconds at every new
+/// span of a zoom, would cost more than the other ways could save).
 const MIN_ITERATIONS: u32 = 1000;
+
+/// Interleaved pixels are taken where their probe took at most this share of the
+/// kernel's time (their images are the same where the kernel iterates its formula, so a
+/// smaller margin than perturbation's will do).
+const INTERLEAVED_PAYS_WITHIN: f64 = 1.0 / 1.15;
+
+/// Nor are interleaved pixels probed where the kernel's render would take less than this,
+/// by its probe: too little to gain from.
+const MIN_INTERLEAVED_F64_SECS: f64 = 0.02;
+
+/// Nor where more of the kernel's probe pixels than this were inside. The interleaved
+/// pixels lose the kernel's shortcuts for the inside (the cardioid test), and look for a
+/// repeating orbit only when their loop stops, not at every step; and where much is inside,
+/// solid guessing, which the probes leave out, fills most of it: at the Burning Ship's
+/// home, 2,000 iterations, their probe was 1.8 times as fast, the render with guessing
+/// 1.3 times slower.
+const MAX_INTERLEAVED_INSIDE_SHARE: f64 = 0.02;
 
 /// Nor is a view probed where the series skips fewer iterations of every pixel than this
 /// (the seahorse valley's filaments at span 1.2e-4: 44; perturbation was 1.7 times slower).
@@ -42,8 +68,9 @@ const MIN_F64_SECS: f64 = 0.25;
 const PAYS_WITHIN: f64 = 1.0 / 1.5;
 
 /// The pixels a probe renders, at most and at least: a few milliseconds of f64 at these
-/// limits, enough to time.
-const PROBE_PIXELS: (u64, u64) = (256, 1500);
+/// limits, enough to time (with 1,500, the filaments' probes took about 0.5 ms on two
+/// threads, and their noise decided more than the ways did).
+const PROBE_PIXELS: (u64, u64) = (256, 6000);
 
 /// Pixel iterations a probe takes at most where every pixel runs to the limit (about a
 /// tenth of a second on one thread): a higher limit is probed on fewer pixels.
@@ -73,14 +100,31 @@ fn probe_size_px((width_px, height_px): (u32, u32), max_iter: u32) -> (u32, u32)
 /// that another process interrupts can take several times as long.
 const PROBE_RUNS: usize = 3;
 
+/// The interleaved pixels' probe runs up to this many times: LuaJIT compiles the paths
+/// out of their loop as the runs take them, and on the filaments' probe (6,000 pixels) the
+/// first run took 7.8 ms, the second 1.5 and the fourth 1.0, against 1.3 for the kernel.
+const INTERLEAVED_PROBE_RUNS: usize = 5;
+
+/// How a view f64 holds is rendered (with precision auto).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum ShallowChoice {
+    /// The kernel's own `pixel`.
+    Kernel,
+    /// The formula's interleaved pixels, `speedup` times as fast as the kernel's in a
+    /// probe.
+    Interleaved { speedup: f64 },
+    /// Perturbation, `speedup` times as fast as the kernel's pixels in a probe.
+    Perturbation { speedup: f64 },
+}
+
 /// The last choice made, with the view it was made for.
 pub(super) struct CachedShallowChoice {
     source: Arc<str>,
     parameters: Vec<(String, ParameterValue)>,
     max_iter: u32,
+    derivatives: bool,
     view: View,
-    /// The probes' times, f64's over perturbation's (None: not probed).
-    speedup: Option<f64>,
+    choice: ShallowChoice,
 }
 
 impl CachedShallowChoice {
@@ -89,56 +133,53 @@ impl CachedShallowChoice {
         request: &RenderRequest,
         parameters: &[(String, ParameterValue)],
         view: &View,
-        max_iter: u32,
+        (max_iter, derivatives): (u32, bool),
     ) -> bool {
         self.source == request.source
             && self.parameters == parameters
             && self.max_iter == max_iter
+            && self.derivatives == derivatives
             && self.view.is_nearby_at_same_span(view)
     }
 }
 
 impl Engine {
-    /// For a render f64 can hold and precision auto: how many times faster a probe of the
-    /// view rendered by perturbation than in f64, where it was clearly faster (the render
-    /// then takes perturbation), else None. Probes only views that could gain (a kernel
-    /// with a formula, skips on, a limit from `MIN_ITERATIONS` to `MAX_ITERATIONS`, a series of
-    /// `MIN_SERIES_STEPS` or more); the probes are of the whole image (a band of a poster
-    /// gets the choice made for the poster), and the reference they compute is the
-    /// render's own.
+    /// For a render f64 can hold and precision auto: how to render it (see the module's
+    /// doc). Probes only views that could gain: a kernel with a formula, one escape value
+    /// a pixel, a limit from `MIN_ITERATIONS` to `MAX_ITERATIONS`; interleaved pixels
+    /// where the kernel's render would take `MIN_INTERLEAVED_F64_SECS` or more and
+    /// derivatives are not asked for (they have pixels of their own); perturbation with
+    /// skips on, no Julia set, and a series of `MIN_SERIES_STEPS` or more. The probes are
+    /// of the whole image (a band of a poster gets the choice made for the poster), and
+    /// the reference they compute is the render's own.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn shallow_perturbation_speedup(
+    pub(super) fn shallow_choice(
         &self,
         workers: &mut Vec<Worker>,
         request: &RenderRequest,
         (info, parameters): (&KernelInfo, &[(String, ParameterValue)]),
         view: &View,
-        max_iter: u32,
+        (max_iter, derivatives): (u32, bool),
         limits: JobLimits<'_>,
         on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
-    ) -> Result<Option<f64>, RenderError> {
-        let chosen = |speedup: Option<f64>| speedup.filter(|speedup| *speedup * PAYS_WITHIN >= 1.0);
-        let could_gain = info.perturbs()
-            && info
-                .formula
-                .as_ref()
-                .is_some_and(|formula| formula.julia.is_none())
-            && request.skips
+    ) -> Result<ShallowChoice, RenderError> {
+        let could_gain = info.output == OutputMode::ESCAPE
+            && info.formula.is_some()
             && (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&max_iter);
         if !could_gain {
-            return Ok(None);
+            return Ok(ShallowChoice::Kernel);
         }
         if let Some(cached) = &*lock(&self.perturbation_cache.shallow)
-            && cached.serves(request, parameters, view, max_iter)
+            && cached.serves(request, parameters, view, (max_iter, derivatives))
         {
-            return Ok(chosen(cached.speedup));
+            return Ok(cached.choice);
         }
-        let speedup = self.probe_both_ways(
+        let choice = self.probe_the_ways(
             workers,
             request,
             (info, parameters),
             view,
-            max_iter,
+            (max_iter, derivatives),
             limits,
             on_progress,
         )?;
@@ -146,31 +187,39 @@ impl Engine {
             source: Arc::clone(&request.source),
             parameters: parameters.to_vec(),
             max_iter,
+            derivatives,
             view: view.clone(),
-            speedup,
+            choice,
         });
-        Ok(chosen(speedup))
+        Ok(choice)
     }
 
     /// Probe renders of the view, timed, each `PROBE_RUNS` times and the fastest counted (a
     /// first run also compiles the kernel's traces: 9 ms where the second took under 1):
-    /// in f64, and where the whole render would take `MIN_F64_SECS` or more at that pace
-    /// and the series is long enough, by perturbation too. f64's time over
-    /// perturbation's, where it got so far.
+    /// with the kernel's pixel; where the whole render would take
+    /// `MIN_INTERLEAVED_F64_SECS` or more at that pace, with interleaved pixels; and where
+    /// it would take `MIN_F64_SECS` or more and the series is long enough, by
+    /// perturbation. The fastest, where it was clearly faster than the kernel's.
     #[allow(clippy::too_many_arguments)]
-    fn probe_both_ways(
+    fn probe_the_ways(
         &self,
         workers: &mut Vec<Worker>,
         request: &RenderRequest,
         (info, parameters): (&KernelInfo, &[(String, ParameterValue)]),
         view: &View,
-        max_iter: u32,
+        (max_iter, derivatives): (u32, bool),
         limits: JobLimits<'_>,
         mut on_progress: Option<&mut (dyn FnMut(&RenderProgress<'_>) + '_)>,
-    ) -> Result<Option<f64>, RenderError> {
+    ) -> Result<ShallowChoice, RenderError> {
+        let could_perturb = info.perturbs()
+            && info
+                .formula
+                .as_ref()
+                .is_some_and(|formula| formula.julia.is_none())
+            && request.skips;
         let size_px = (request.width_px, request.height_px);
-        let plan_of = |request: &RenderRequest, precision| {
-            UnitPlan::new(
+        let plan_of = |request: &RenderRequest, precision, interleaved| {
+            let mut plan = UnitPlan::new(
                 request,
                 RowRange {
                     first: 0,
@@ -179,8 +228,10 @@ impl Engine {
                 view,
                 parameters.to_vec(),
                 (info.output, max_iter, info.symmetry),
-                precision,
-            )
+                (precision, interleaved),
+            );
+            plan.derivatives = derivatives;
+            plan
         };
         let (width_px, height_px) = probe_size_px(size_px, max_iter);
         // Every pixel computed, none guessed or mirrored: a small image's guessing blocks
@@ -197,7 +248,7 @@ impl Engine {
             symmetry: false,
             ..request.clone()
         };
-        let whole = plan_of(request, Precision::Perturbation);
+        let whole = plan_of(request, Precision::Perturbation, false);
         let on_axis = whole.mirrors();
         // The reference and its series, for the whole image: first where they are cheap
         // (they end the probing at once where the series is short, as at the filaments),
@@ -214,9 +265,15 @@ impl Engine {
             Ok(summary.series_steps >= MIN_SERIES_STEPS)
         };
         let reference_is_cheap = max_iter <= CHEAP_REFERENCE_ITERATIONS;
-        if reference_is_cheap && !series_is_long()? {
-            return Ok(None);
+        let mut could_perturb = could_perturb;
+        if could_perturb && reference_is_cheap && !series_is_long()? {
+            could_perturb = false;
         }
+        if derivatives && !could_perturb {
+            return Ok(ShallowChoice::Kernel);
+        }
+        // The share of the last probe's pixels that were inside.
+        let inside_share = std::cell::Cell::new(0.0);
         let mut timed = |mut plan: UnitPlan| -> Result<f64, RenderError> {
             if plan.precision == Precision::Perturbation {
                 let (reference, _) = self.perturbation_reference(
@@ -230,38 +287,83 @@ impl Engine {
                 plan.perturbation = Some(Arc::new(reference));
             }
             let started = Instant::now();
-            self.run_plan(
+            let (values, _) = self.run_plan(
                 workers,
                 (&request.source, request.threads, request.timeout),
                 plan,
                 limits,
                 None,
             )?;
-            Ok(started.elapsed().as_secs_f64())
+            let secs = started.elapsed().as_secs_f64();
+            inside_share.set(
+                values
+                    .iter()
+                    .filter(|value| value.is_nan() || **value < 0.0)
+                    .count() as f64
+                    / values.len().max(1) as f64,
+            );
+            Ok(secs)
         };
-        let mut f64_secs = f64::INFINITY;
-        for _ in 0..PROBE_RUNS {
-            f64_secs = f64_secs.min(timed(plan_of(&probe_request, Precision::Double))?);
-        }
+        // The fastest of `runs` runs, or of fewer where, from the `give_up_after`-th, the
+        // fastest took more than `give_up_past` seconds (twice the time to beat with its
+        // traces compiled: no further run will make it clearly faster).
+        let mut fastest = |plan_of: &dyn Fn() -> UnitPlan, runs, (give_up_after, give_up_past)| {
+            let mut secs = f64::INFINITY;
+            for run in 1..=runs {
+                secs = secs.min(timed(plan_of())?);
+                if run >= give_up_after && secs > give_up_past {
+                    break;
+                }
+            }
+            Ok::<f64, RenderError>(secs)
+        };
+        let f64_secs = fastest(
+            &|| plan_of(&probe_request, Precision::Double, false),
+            PROBE_RUNS,
+            (PROBE_RUNS, f64::INFINITY),
+        )?;
+        let f64_inside_share = inside_share.get();
         let pixels_per_probe_pixel = (f64::from(request.width_px) * f64::from(request.height_px))
             / (f64::from(width_px) * f64::from(height_px));
-        if f64_secs * pixels_per_probe_pixel < MIN_F64_SECS {
-            return Ok(None);
-        }
-        if !reference_is_cheap && !series_is_long()? {
-            return Ok(None);
-        }
-        let mut perturbation_secs = f64::INFINITY;
-        for run in 1..=PROBE_RUNS {
-            perturbation_secs =
-                perturbation_secs.min(timed(plan_of(&probe_request, Precision::Perturbation))?);
-            // Twice f64's time with its traces compiled (the second run): no third run
-            // will make it 1.5 times as fast.
-            if run >= 2 && perturbation_secs > 2.0 * f64_secs {
-                break;
+        let f64_render_secs = f64_secs * pixels_per_probe_pixel;
+        let mut choice = ShallowChoice::Kernel;
+        let mut secs_to_beat = f64_secs;
+        if !derivatives
+            && f64_render_secs >= MIN_INTERLEAVED_F64_SECS
+            && f64_inside_share <= MAX_INTERLEAVED_INSIDE_SHARE
+        {
+            let interleaved_secs = fastest(
+                &|| plan_of(&probe_request, Precision::Double, true),
+                INTERLEAVED_PROBE_RUNS,
+                (3, 2.0 * f64_secs),
+            )?;
+            if interleaved_secs <= f64_secs * INTERLEAVED_PAYS_WITHIN {
+                choice = ShallowChoice::Interleaved {
+                    speedup: f64_secs / interleaved_secs.max(1e-9),
+                };
+                secs_to_beat = interleaved_secs;
             }
         }
-        Ok(Some(f64_secs / perturbation_secs.max(1e-9)))
+        if !could_perturb || f64_render_secs < MIN_F64_SECS {
+            return Ok(choice);
+        }
+        if !reference_is_cheap && !series_is_long()? {
+            return Ok(choice);
+        }
+        let perturbation_secs = fastest(
+            &|| plan_of(&probe_request, Precision::Perturbation, false),
+            PROBE_RUNS,
+            (2, 2.0 * f64_secs),
+        )?;
+        // Clearly faster than the kernel's pixel (as before there were interleaved pixels;
+        // the margin is for the noise of short timings), and faster than the interleaved
+        // pixels where they were chosen.
+        if perturbation_secs <= f64_secs * PAYS_WITHIN && perturbation_secs < secs_to_beat {
+            choice = ShallowChoice::Perturbation {
+                speedup: f64_secs / perturbation_secs.max(1e-9),
+            };
+        }
+        Ok(choice)
     }
 }
 
@@ -272,10 +374,12 @@ mod tests {
     #[test]
     fn a_probe_keeps_the_image_s_shape_and_takes_fewer_pixels_at_higher_limits() {
         let pixels = |(width, height): (u32, u32)| u64::from(width) * u64::from(height);
-        // A 64th of a small image's pixels, at most 1,500.
+        // A 64th of a small image's pixels, at most 6,000.
         let small = probe_size_px((640, 360), 2000);
-        assert!((1400..=1600).contains(&pixels(small)), "{small:?}");
+        assert!((3500..=3700).contains(&pixels(small)), "{small:?}");
         assert!((f64::from(small.0) / f64::from(small.1) - 16.0 / 9.0).abs() < 0.1);
+        let large = probe_size_px((1920, 1080), 2000);
+        assert!((5800..=6200).contains(&pixels(large)), "{large:?}");
         // Fewer where the limit is high: within 30 million iterations.
         let deep = probe_size_px((1280, 720), 50_000);
         assert!((550..=650).contains(&pixels(deep)), "{deep:?}");
