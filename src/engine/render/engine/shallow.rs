@@ -68,9 +68,13 @@ const MIN_F64_SECS: f64 = 0.25;
 const PAYS_WITHIN: f64 = 1.0 / 1.5;
 
 /// The pixels a probe renders, at most and at least: a few milliseconds of f64 at these
-/// limits, enough to time (with 1,500, the filaments' probes took about 0.5 ms on two
-/// threads, and their noise decided more than the ways did).
-const PROBE_PIXELS: (u64, u64) = (256, 6000);
+/// limits, enough to time.
+const PROBE_PIXELS: (u64, u64) = (256, 1500);
+
+/// The pixels of the probes that compare interleaved pixels with the kernel's, at most:
+/// where they pay, pixels escape after a few hundred iterations at most, and with 1,500
+/// the filaments' probes took about 0.5 ms on two threads, too short to tell them apart.
+const INTERLEAVED_PROBE_PIXELS: u64 = 6000;
 
 /// Pixel iterations a probe takes at most where every pixel runs to the limit (about a
 /// tenth of a second on one thread): a higher limit is probed on fewer pixels.
@@ -83,12 +87,12 @@ const PROBE_ITERATION_BUDGET: u64 = 30_000_000;
 const MAX_ITERATIONS: u32 = (PROBE_ITERATION_BUDGET / PROBE_PIXELS.0) as u32;
 
 /// The size of a probe of an image of `size_px` at `max_iter`: a 64th of its pixels,
-/// within `PROBE_PIXELS` and `PROBE_ITERATION_BUDGET`, its shape.
-fn probe_size_px((width_px, height_px): (u32, u32), max_iter: u32) -> (u32, u32) {
+/// from `PROBE_PIXELS.0` to `most_pixels` and within `PROBE_ITERATION_BUDGET`, its shape.
+fn probe_size_px((width_px, height_px): (u32, u32), max_iter: u32, most_pixels: u64) -> (u32, u32) {
     let aspect = f64::from(height_px.max(1)) / f64::from(width_px.max(1));
     let within_budget = PROBE_ITERATION_BUDGET / u64::from(max_iter.max(1));
     let pixels = (u64::from(width_px) * u64::from(height_px) / 64)
-        .clamp(PROBE_PIXELS.0, PROBE_PIXELS.1)
+        .clamp(PROBE_PIXELS.0, most_pixels.max(PROBE_PIXELS.0))
         .min(within_budget)
         .max(1);
     let width = (pixels as f64 / aspect).sqrt().round().max(1.0);
@@ -100,10 +104,11 @@ fn probe_size_px((width_px, height_px): (u32, u32), max_iter: u32) -> (u32, u32)
 /// that another process interrupts can take several times as long.
 const PROBE_RUNS: usize = 3;
 
-/// The interleaved pixels' probe runs up to this many times: LuaJIT compiles the paths
-/// out of their loop as the runs take them, and on the filaments' probe (6,000 pixels) the
-/// first run took 7.8 ms, the second 1.5 and the fourth 1.0, against 1.3 for the kernel.
-const INTERLEAVED_PROBE_RUNS: usize = 5;
+/// The interleaved pixels' probe runs up to this many times (fewer once a run is 1.3
+/// times as fast as the kernel's): LuaJIT compiles the paths out of their loop as the runs
+/// take them, and on the filaments' probe (6,000 pixels) the first run took 7.8 ms, the
+/// second 1.5 and the fourth 1.0, against 1.3 for the kernel.
+const INTERLEAVED_PROBE_RUNS: usize = 6;
 
 /// How a view f64 holds is rendered (with precision auto).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -233,21 +238,24 @@ impl Engine {
             plan.derivatives = derivatives;
             plan
         };
-        let (width_px, height_px) = probe_size_px(size_px, max_iter);
         // Every pixel computed, none guessed or mirrored: a small image's guessing blocks
         // fill a different share of it than the render's, and a probe so misled chose
         // perturbation where it was two times slower (at (-1.7499, 0), span 1e-8, 50,000
         // iterations, much of it inside, which f64's kernel finds out quickly).
-        let probe_request = RenderRequest {
-            view: Some(view.clone()),
-            width_px,
-            height_px,
-            rows: None,
-            previous: None,
-            guessing: false,
-            symmetry: false,
-            ..request.clone()
+        let probe_of = |most_pixels| {
+            let (width_px, height_px) = probe_size_px(size_px, max_iter, most_pixels);
+            RenderRequest {
+                view: Some(view.clone()),
+                width_px,
+                height_px,
+                rows: None,
+                previous: None,
+                guessing: false,
+                symmetry: false,
+                ..request.clone()
+            }
         };
+        let probe_request = probe_of(PROBE_PIXELS.1);
         let whole = plan_of(request, Precision::Perturbation, false);
         let on_axis = whole.mirrors();
         // The reference and its series, for the whole image: first where they are cheap
@@ -306,42 +314,56 @@ impl Engine {
         };
         // The fastest of `runs` runs, or of fewer where, from the `give_up_after`-th, the
         // fastest took more than `give_up_past` seconds (twice the time to beat with its
-        // traces compiled: no further run will make it clearly faster).
-        let mut fastest = |plan_of: &dyn Fn() -> UnitPlan, runs, (give_up_after, give_up_past)| {
-            let mut secs = f64::INFINITY;
-            for run in 1..=runs {
-                secs = secs.min(timed(plan_of())?);
-                if run >= give_up_after && secs > give_up_past {
-                    break;
+        // traces compiled: no further run will make it clearly faster), or from the
+        // second, less than `enough` seconds (it is clearly faster already).
+        let mut fastest =
+            |plan_of: &dyn Fn() -> UnitPlan,
+             runs,
+             (give_up_after, give_up_past, enough): (usize, f64, f64)| {
+                let mut secs = f64::INFINITY;
+                for run in 1..=runs {
+                    secs = secs.min(timed(plan_of())?);
+                    if (run >= give_up_after && secs > give_up_past) || (run >= 2 && secs < enough)
+                    {
+                        break;
+                    }
                 }
-            }
-            Ok::<f64, RenderError>(secs)
-        };
+                Ok::<f64, RenderError>(secs)
+            };
         let f64_secs = fastest(
             &|| plan_of(&probe_request, Precision::Double, false),
             PROBE_RUNS,
-            (PROBE_RUNS, f64::INFINITY),
+            (PROBE_RUNS, f64::INFINITY, 0.0),
         )?;
         let f64_inside_share = inside_share.get();
         let pixels_per_probe_pixel = (f64::from(request.width_px) * f64::from(request.height_px))
-            / (f64::from(width_px) * f64::from(height_px));
+            / (f64::from(probe_request.width_px) * f64::from(probe_request.height_px));
         let f64_render_secs = f64_secs * pixels_per_probe_pixel;
         let mut choice = ShallowChoice::Kernel;
-        let mut secs_to_beat = f64_secs;
         if !derivatives
             && f64_render_secs >= MIN_INTERLEAVED_F64_SECS
             && f64_inside_share <= MAX_INTERLEAVED_INSIDE_SHARE
         {
+            // A larger probe, each way (the same where the image is small).
+            let larger = probe_of(INTERLEAVED_PROBE_PIXELS);
+            let kernel_secs = if larger.width_px == probe_request.width_px {
+                f64_secs
+            } else {
+                fastest(
+                    &|| plan_of(&larger, Precision::Double, false),
+                    PROBE_RUNS,
+                    (PROBE_RUNS, f64::INFINITY, 0.0),
+                )?
+            };
             let interleaved_secs = fastest(
-                &|| plan_of(&probe_request, Precision::Double, true),
+                &|| plan_of(&larger, Precision::Double, true),
                 INTERLEAVED_PROBE_RUNS,
-                (3, 2.0 * f64_secs),
+                (3, 2.0 * kernel_secs, kernel_secs / 1.3),
             )?;
-            if interleaved_secs <= f64_secs * INTERLEAVED_PAYS_WITHIN {
+            if interleaved_secs <= kernel_secs * INTERLEAVED_PAYS_WITHIN {
                 choice = ShallowChoice::Interleaved {
-                    speedup: f64_secs / interleaved_secs.max(1e-9),
+                    speedup: kernel_secs / interleaved_secs.max(1e-9),
                 };
-                secs_to_beat = interleaved_secs;
             }
         }
         if !could_perturb || f64_render_secs < MIN_F64_SECS {
@@ -353,15 +375,20 @@ impl Engine {
         let perturbation_secs = fastest(
             &|| plan_of(&probe_request, Precision::Perturbation, false),
             PROBE_RUNS,
-            (2, 2.0 * f64_secs),
+            (2, 2.0 * f64_secs, 0.0),
         )?;
-        // Clearly faster than the kernel's pixel (as before there were interleaved pixels;
-        // the margin is for the noise of short timings), and faster than the interleaved
-        // pixels where they were chosen.
-        if perturbation_secs <= f64_secs * PAYS_WITHIN && perturbation_secs < secs_to_beat {
-            choice = ShallowChoice::Perturbation {
-                speedup: f64_secs / perturbation_secs.max(1e-9),
-            };
+        // Clearly faster than the kernel's pixel (the margin is for the noise of short
+        // timings), and faster than the interleaved pixels where they were chosen (their
+        // speedups compared: their probes were of different sizes).
+        let speedup = f64_secs / perturbation_secs.max(1e-9);
+        let beats_interleaved = match choice {
+            ShallowChoice::Interleaved {
+                speedup: interleaved,
+            } => speedup > interleaved,
+            _ => true,
+        };
+        if perturbation_secs <= f64_secs * PAYS_WITHIN && beats_interleaved {
+            choice = ShallowChoice::Perturbation { speedup };
         }
         Ok(choice)
     }
@@ -374,17 +401,20 @@ mod tests {
     #[test]
     fn a_probe_keeps_the_image_s_shape_and_takes_fewer_pixels_at_higher_limits() {
         let pixels = |(width, height): (u32, u32)| u64::from(width) * u64::from(height);
-        // A 64th of a small image's pixels, at most 6,000.
-        let small = probe_size_px((640, 360), 2000);
-        assert!((3500..=3700).contains(&pixels(small)), "{small:?}");
+        // A 64th of a small image's pixels, at most 1,500 (6,000 for the interleaved
+        // pixels' probes).
+        let small = probe_size_px((640, 360), 2000, PROBE_PIXELS.1);
+        assert!((1400..=1600).contains(&pixels(small)), "{small:?}");
         assert!((f64::from(small.0) / f64::from(small.1) - 16.0 / 9.0).abs() < 0.1);
-        let large = probe_size_px((1920, 1080), 2000);
+        let larger = probe_size_px((640, 360), 2000, INTERLEAVED_PROBE_PIXELS);
+        assert!((3500..=3700).contains(&pixels(larger)), "{larger:?}");
+        let large = probe_size_px((1920, 1080), 2000, INTERLEAVED_PROBE_PIXELS);
         assert!((5800..=6200).contains(&pixels(large)), "{large:?}");
         // Fewer where the limit is high: within 30 million iterations.
-        let deep = probe_size_px((1280, 720), 50_000);
+        let deep = probe_size_px((1280, 720), 50_000, PROBE_PIXELS.1);
         assert!((550..=650).contains(&pixels(deep)), "{deep:?}");
         // The highest limit probed still gets enough pixels to time.
-        let highest = probe_size_px((1280, 720), MAX_ITERATIONS);
+        let highest = probe_size_px((1280, 720), MAX_ITERATIONS, PROBE_PIXELS.1);
         assert!((240..=270).contains(&pixels(highest)), "{highest:?}");
     }
 }
