@@ -327,7 +327,7 @@ fn auto_renders_by_perturbation_where_a_probe_finds_it_faster_than_f64_and_the_p
 #[test]
 fn auto_renders_the_filaments_by_interleaved_pixels_which_are_the_kernel_s_own() {
     // The seahorse valley's filaments (span 1.2e-4, 2,000 iterations): nearly every pixel
-    // escapes, after 130 iterations on average, so iterating four pixels a loop is up to
+    // escapes, after 130 iterations on average, so iterating three pixels a loop is up to
     // twice as fast as the kernel's pixel, with the same arithmetic.
     let filaments = View::from_decimals("-0.743643887", "0.131825904", "0.00012").expect("a view");
     let size = (640, 360);

@@ -242,10 +242,13 @@ overlaps, and a lane that finishes takes the next pixel of the span. Inside the 
 there is one test per step for all lanes (the largest |z|^2 against the bailout); the rest
 (which lane escaped, the iteration limit, the periodicity check and its saves) is settled
 when the loop stops, at an escape or every INTERLEAVED_BLOCK steps. Measured in LuaJIT on
-the seahorse valley's filaments (130 iterations a pixel): 1.5 to 1.7 times the pace of one
-pixel at a time. More lanes than four need more registers than x86-64 has: LuaJIT then
-cannot compile the loop's exits ("register coalescing too complex") and runs them in its
-interpreter, several times slower.
+the seahorse valley's filaments (130 iterations a pixel): 1.6 to 1.9 times the pace of one
+pixel at a time. Three lanes: three, four and five measured within 5% of each other
+(`moonbrot bench --views`, V2: three 3% faster than four), and each lane's z and c take
+registers, which x86-64 has 16 of. (In an earlier shape of this loop, with all of a lane's
+state in locals, three lanes or more made LuaJIT give up compiling the loop's exits,
+"register coalescing too complex", and run them in its interpreter, several times
+slower: hence the state in a buffer.)
 
 The values are the kernel's own where its `pixel` iterates the same step: the same
 arithmetic in the same order, the escape at the same step (a lane that passed the limit
@@ -255,7 +258,7 @@ exactly is still caught (later than checking every step), so an inside pixel cos
 most the limit, as without the check. What the engine loses is the kernel's own
 shortcuts, such as the Mandelbrot kernel's cardioid test: the engine takes interleaved
 pixels only where a probe of the view shows them faster. ]]
-local INTERLEAVED_LANES = 4
+local INTERLEAVED_LANES = 3
 local INTERLEAVED_BLOCK = 64
 -- Doubles per lane in the lanes' state: c (2), the saved z (2), the span's step count
 -- when the pixel was at z0, the step count of its next event (a save, or the limit), the
