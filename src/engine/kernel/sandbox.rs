@@ -342,8 +342,8 @@ impl LuaKernel {
     /// guessing when `guess` is set and the kernel returns escape values, through
     /// `pixel_deep` when `precision` is double-double (the engine asks for it only when the
     /// kernel has one), from the formula's derivative pixel with `derivatives`, and from
-    /// its interleaved pixels when `interleaved` (in f64). `out` starts at the rect's first pixel; its rows are `stride`
-    /// floats apart.
+    /// its interleaved pixels when `interleaved` (in f64). `out` starts at the rect's first
+    /// pixel; its rows are `stride` floats apart.
     pub(crate) fn render_unit(
         &self,
         rect: UnitRect,
