@@ -13,8 +13,9 @@
 //!
 //! Which is fastest depends on the view, so with precision auto the engine tries them on a
 //! small probe render of the view and takes another way than the kernel's `pixel` only
-//! where its probe was clearly faster. The choice is kept for the view (its previews, pans
-//! within a span, the same view again), so they all render alike.
+//! where its probe was clearly faster. The choice is kept for the view at its size (pans
+//! within a span, the same view again, the bands of a poster), so they all render alike; a
+//! window's quarter-size preview makes its own, as its render is too short to gain.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -128,6 +129,9 @@ pub(super) struct CachedShallowChoice {
     parameters: Vec<(String, ParameterValue)>,
     max_iter: u32,
     derivatives: bool,
+    /// The image's size: a render that is too short to gain from the other ways (a
+    /// window's quarter-size preview) must not decide for the full image after it.
+    size_px: (u32, u32),
     view: View,
     choice: ShallowChoice,
 }
@@ -144,6 +148,7 @@ impl CachedShallowChoice {
             && self.parameters == parameters
             && self.max_iter == max_iter
             && self.derivatives == derivatives
+            && self.size_px == (request.width_px, request.height_px)
             && self.view.is_nearby_at_same_span(view)
     }
 }
@@ -193,6 +198,7 @@ impl Engine {
             parameters: parameters.to_vec(),
             max_iter,
             derivatives,
+            size_px: (request.width_px, request.height_px),
             view: view.clone(),
             choice,
         });
