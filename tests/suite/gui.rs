@@ -284,7 +284,14 @@ fn wheeling_past_1e_minus_13_switches_to_perturbation_and_keeps_the_point_under_
     );
     harness.event(Event::Paste(SEAHORSE_LOCATION.to_owned()));
     settle(&mut harness);
-    assert_eq!(harness.state().shown_precision(), Some(Precision::Double));
+    // At 1e-9 f64 still holds; precision auto takes perturbation there instead only where
+    // a probe shows it 1.5 times as fast, which on some machines it is (the probe is near
+    // that line), so either may show.
+    let shallow = harness.state().shown_precision();
+    assert!(
+        matches!(shallow, Some(Precision::Double | Precision::Perturbation)),
+        "{shallow:?}"
+    );
     let area = harness.state().canvas_rect();
     let cursor = area.center() + Vec2::new(37.0, -23.0);
     let size_px = harness.state().image_size_px();

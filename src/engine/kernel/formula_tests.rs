@@ -244,8 +244,9 @@ fn the_direct_step_in_lua_and_in_rust_agree_bit_for_bit() {
 /// here, the kernels' own loop: z0 from the start (or the pixel, for a Julia set), then
 /// step, escape test (|z|^2 > 256, the smooth value n + 1 - log_d(ln |z|)), up to
 /// max_iter steps; inside is -1. Every pixel of a grid, through `span` over several rows,
-/// through `span` one row at a time with a guessing block's edge columns skipped, and
-/// through `pixel`, bit for bit as floats. The steps include folds (abs, conj), a power,
+/// through `span` one row at a time with a guessing block's edge columns skipped, through
+/// `span` over several rows with those columns skipped and then those columns over
+/// several rows (as solid guessing calls it), and through `pixel`, bit for bit as floats. The steps include folds (abs, conj), a power,
 /// and one for which 0 is not a fixed point at c = 0 (the lanes run the last pixel again
 /// when they have no more: nothing may depend on that).
 #[test]
@@ -323,13 +324,24 @@ fn interleaved_pixels_give_the_kernel_loop_s_values_bit_for_bit() {
                     span(rows, row * width, column, column, 1, -1, x0, step, 0.5, y)
                   end
                 end
+                -- All rows at once with those columns skipped, then those columns of all
+                -- rows at once (solid guessing's calls for a row of blocks).
+                local skipping, left_alone = ffi.new('float[?]', count), {}
+                for index = 0, count - 1 do skipping[index] = -7 end
+                span(skipping, 0, 0, width - 1, 1, 3, x0, step, 0.5, y0 + 0.5 * step,
+                     height - 1, 0, width, y0, step, 0.5)
+                for index = 0, count - 1 do left_alone[index] = skipping[index] == -7 and 1 or 0 end
+                span(skipping, 0, 3, width - 1, 32, -1, x0, step, 0.5, y0 + 0.5 * step,
+                     height - 1, 0, width, y0, step, 0.5)
                 local out = {}
                 for index = 0, count - 1 do
                   local column, row = index % width, math.floor(index / width)
                   local value = pixel(x0 + (0.5 + column) * step, y0 + (0.5 + row) * step) or -1
                   out[#out + 1] = whole[index]
                   out[#out + 1] = rows[index]
+                  out[#out + 1] = skipping[index]
                   out[#out + 1] = ffi.new('float[1]', value)[0]
+                  out[#out + 1] = left_alone[index]
                 end
                 return out",
             )
@@ -350,8 +362,8 @@ fn interleaved_pixels_give_the_kernel_loop_s_values_bit_for_bit() {
             ))
             .expect("runs");
         let mut inside = 0;
-        for (index, three) in values.chunks(3).enumerate() {
-            let (whole, rows, one) = (three[0], three[1], three[2]);
+        for (index, five) in values.chunks(5).enumerate() {
+            let (whole, rows, skipping, one) = (five[0], five[1], five[2], five[3]);
             let (column, row) = (index % width, index / width);
             let x = x0 + (0.5 + column as f64) * pixel_step;
             let y = y0 + (0.5 + row as f64) * pixel_step;
@@ -360,7 +372,19 @@ fn interleaved_pixels_give_the_kernel_loop_s_values_bit_for_bit() {
                 .expect("the oracle runs");
             let expected = expected as f32;
             inside += usize::from(expected < 0.0);
-            for (way, got) in [("span", whole), ("rows", rows), ("pixel", one)] {
+            // The skipped columns are left for the call that computes them, in every row.
+            let skipped = column >= 3 && (column - 3) % 32 == 0;
+            assert_eq!(
+                five[4],
+                f32::from(u8::from(skipped)),
+                "{step}: column {column}, row {row}, skipped {skipped}"
+            );
+            for (way, got) in [
+                ("span", whole),
+                ("rows", rows),
+                ("rows skipping columns", skipping),
+                ("pixel", one),
+            ] {
                 assert_eq!(
                     got.to_bits(),
                     expected.to_bits(),
@@ -370,7 +394,7 @@ fn interleaved_pixels_give_the_kernel_loop_s_values_bit_for_bit() {
         }
         // Both kinds of pixel in every view.
         assert!(
-            inside > 0 && inside < values.len() / 3,
+            inside > 0 && inside < values.len() / 5,
             "{step}: {inside} inside"
         );
     }

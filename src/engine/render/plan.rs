@@ -282,8 +282,13 @@ impl MirroredRows {
 
 /// Guessed units wanted per worker thread: enough that the last units to finish leave the
 /// other threads idle for little of the render (a guessed unit is a whole row of blocks,
-/// 32 rows: 1024x768 is 24 of them, which 16 threads cannot share evenly).
-const GUESSED_UNITS_PER_THREAD: usize = 16;
+/// 32 rows: 1024x768 is 24 of them, which 16 threads cannot share evenly). Not more: tiles
+/// cost where threads work side by side on the same rows (measured on 2 threads, 1280x720,
+/// `moonbrot bench --views`: guessing cost 4.6-5.6% on the filaments and 3.0-3.6% on the
+/// Julia set with two tiles a row of blocks, 1.1-2.4% with one; on one thread two tiles cost
+/// nothing measurable). With 4, two threads leave 1280x720 in whole rows and sixteen cut
+/// its 23 rows of blocks into 3 tiles each (8 a row measured no better on two threads).
+const GUESSED_UNITS_PER_THREAD: usize = 4;
 
 /// The fewest blocks across a guessing tile: a tile right of another computes its left
 /// edge column again, one column in 32 times this.
@@ -763,11 +768,38 @@ mod tests {
     }
 
     #[test]
+    fn two_threads_leave_a_1280x720_image_in_whole_rows_of_blocks() {
+        // Tiles cost where two threads work side by side on the same rows; 23 rows of
+        // blocks are enough units for two.
+        let size = (1280, 720);
+        let grid = grid(size);
+        let rect = UnitRect {
+            left: 0,
+            top: 0,
+            width: size.0,
+            height: size.1,
+        };
+        let mut units = Vec::new();
+        units_of(rect, &grid, (true, 2), &mut units);
+        assert!(
+            units.iter().all(|unit| unit.rect.width == size.0),
+            "{units:?}"
+        );
+        let mut many = Vec::new();
+        units_of(rect, &grid, (true, 16), &mut many);
+        assert!(
+            many.len() >= 3 * units.len(),
+            "{} units on 16 threads",
+            many.len()
+        );
+    }
+
+    #[test]
     fn guessed_rows_are_cut_into_tiles_of_whole_blocks_that_cover_each_pixel_once() {
         // Image size, threads, the rect's first column, the fewest units wanted.
         for (size, threads, left, fewest) in [
-            ((1000, 700), 2, 0, 32),
-            ((1280, 720), 16, 0, 200),
+            ((1000, 700), 8, 0, 44),
+            ((1280, 720), 16, 0, 64),
             ((700, 90), 8, 37, 15),
         ] {
             let grid = grid(size);

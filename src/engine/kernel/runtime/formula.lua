@@ -279,7 +279,7 @@ end
 --- -1 (inside) at out[row_start + column]; given `last_row, row, stride, y_origin, y_step,
 --- y_center` too, it goes on with the same columns of the next rows to `last_row` (each
 --- `stride` further in `out`, at y = y_origin + (y_center + row) * y_step, the unit loops'
---- expression), with no skipped column; `configure(max_iter, jr, ji)` sets the limit
+--- expression), skipping the same columns in each; `configure(max_iter, jr, ji)` sets the limit
 --- and a Julia set's c for both. Made once per state, not per unit: LuaJIT's traces are
 --- specialised to the closures they call, and new closures for every unit (every 32 rows)
 --- made it compile new traces until it gave up (40 times slower).
@@ -335,30 +335,33 @@ end
 -- The span being computed: where it stores, its rows (the current one, its start in `out`
 -- and its y; the last) and the columns of the current row still to take.
 local out, row_start, x_origin, x_step, x_center, y, column, right, column_step, skipped, live
+local first_skipped
 local left, row, last_row, stride, y_origin, y_step, y_center
 -- The next column of the span to compute, or nil; past its row's last column, the first
--- of the next row. Written without a loop: a loop here would be an inner loop of the
--- traces through `take`, which LuaJIT refuses to compile (it ran them in the interpreter,
--- ten times slower). Skipped columns are guess_block apart, so after one the next is never
--- skipped unless the columns are guess_block apart too, and then none is left (spans with
--- skipped columns are one row).
+-- of the next row (whose skipped columns are the first row's). Written without a loop: a
+-- loop here would be an inner loop of the traces through `take`, which LuaJIT refuses to
+-- compile (it ran them in the interpreter, ten times slower). Skipped columns are
+-- guess_block apart, so after one the next is never skipped unless the columns are
+-- guess_block apart too, and then none is left in the row; the call again for the next
+-- row is not made by solid guessing's spans, whose skipped columns (the guessing blocks'
+-- edges inside a run of blocks) are never a row's last nor `column_step` apart.
 local function next_column()
   local taken = column
   if taken > right then
     if row >= last_row then return nil end
     row, row_start = row + 1, row_start + stride
     y = y_origin + (y_center + row) * y_step
-    taken = left
+    taken, skipped = left, first_skipped
   end
   column = taken + column_step
   if taken ~= skipped then return taken end
   skipped = skipped + guess_block
   if column_step %% guess_block == 0 then
     column = right + 1
-    return nil
+    return next_column()
   end
   taken = column
-  if taken > right then return nil end
+  if taken > right then return next_column() end
   column = taken + column_step
   return taken
 end
@@ -412,6 +415,7 @@ end
     "                    x_center_, y_, last_row_, row_, stride_, y_origin_, y_step_, y_center_)",
     "  out, row_start, x_origin, x_step, x_center, y = out_, row_start_, x_origin_, x_step_, x_center_, y_",
     "  left, column, right, column_step, skipped, live = left_, left_, right_, step_, skipped_, " .. lanes,
+    "  first_skipped = skipped_",
     "  row, last_row, stride, y_origin, y_step, y_center = row_ or 0, last_row_ or 0, stride_, y_origin_, y_step_, y_center_",
     -- A lane never started runs the start of the span's first pixel when retired.
     each_lane("  S[@ + 7] = 0 S[@], S[@ + 1], S[@ + 8], S[@ + 9] = 0, 0, 0, 0"),
