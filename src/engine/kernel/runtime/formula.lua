@@ -460,6 +460,12 @@ function M.perturbed_source(recorded, result, c_fixed, scaled)
   local function unscaled(delta) return scaled and ("u * " .. delta) or delta end
   local function emit(text) lines[#lines + 1] = "  " .. text end
   local moves = {} -- moves[i]: node i's value depends on z (or c, when c moves)
+  -- Node i, the square of node a (which moves): (2A + da) da.
+  local function emit_square(i, a)
+    emit(format("local tr%d, ti%d = 2 * r%d + %s, 2 * i%d + %s", i, i, a, unscaled("dr" .. a), a,
+      unscaled("di" .. a)))
+    emit(product("dr" .. i, "di" .. i, "tr" .. i, "ti" .. i, "dr" .. a, "di" .. a))
+  end
   for i, entry in ipairs(recorded) do
     local op, a, b = entry.op, entry.a, entry.b
     local dr, dm = "dr" .. i, "di" .. i
@@ -491,9 +497,7 @@ function M.perturbed_source(recorded, result, c_fixed, scaled)
       if moves[a] and a == b then
         -- z * z: as the square (the rule below would sum four products in a row, 16
         -- cycles of latency a step against the square's 13; 5.0 ns a step against 4.1)
-        emit(format("local tr%d, ti%d = 2 * r%d + %s, 2 * i%d + %s", i, i, a, unscaled("dr" .. a), a,
-          unscaled("di" .. a)))
-        emit(product(dr, dm, "tr" .. i, "ti" .. i, "dr" .. a, "di" .. a))
+        emit_square(i, a)
       elseif moves[a] and moves[b] then
         -- A db + (B + db) da
         emit(format("local br%d, bi%d = r%d + %s, i%d + %s", i, i, b, unscaled("dr" .. b), b,
@@ -510,12 +514,7 @@ function M.perturbed_source(recorded, result, c_fixed, scaled)
       end
     elseif op == "sqr" then
       moves[i] = moves[a]
-      if moves[i] then
-        -- (2A + da) da
-        emit(format("local tr%d, ti%d = 2 * r%d + %s, 2 * i%d + %s", i, i, a, unscaled("dr" .. a), a,
-          unscaled("di" .. a)))
-        emit(product(dr, dm, "tr" .. i, "ti" .. i, "dr" .. a, "di" .. a))
-      end
+      if moves[i] then emit_square(i, a) end
     elseif op == "pow" then
       moves[i] = moves[a]
       if moves[i] then
