@@ -88,18 +88,28 @@ local function compute_span(pixel, out, row_start, left, right, step, skipped,
   end
 end
 
+-- Rows first_row to last_row of a unit, the same columns of each (as compute_span takes
+-- them), by the span function of interleaved pixels in one call: its lanes go on from one
+-- row into the next, where row by row they would wait at each row's end for its slowest
+-- pixel.
+local function interleaved_rows(span, out, stride, first_row, last_row, left, right, step,
+                                skipped, x_origin, x_step, x_center, y_origin, y_step, y_center)
+  return span(out, first_row * stride, left, right, step, skipped, x_origin, x_step, x_center,
+              y_origin + (y_center + first_row) * y_step, last_row, first_row, stride,
+              y_origin, y_step, y_center)
+end
+
 -- Stores one value per pixel; nil or false become INSIDE.
 local function escape_loop(pixel, out_address, value_count, stride, width, row_count,
                            x_origin, x_step, column_index, y_origin, y_step, row_index)
   check_unit(value_count, stride, width, row_count, 1)
   local out = cast(float_pointer, out_address)
   local x_center, y_center = column_index + 0.5, row_index + 0.5
-  -- Interleaved pixels take the whole unit at once: their lanes go on from one row into
-  -- the next, where row by row they would wait for the slowest pixel at each row's end.
+  -- Interleaved pixels take the whole unit at once.
   local interleaved = interleaved_spans[pixel]
   if interleaved ~= nil then
-    return interleaved(out, 0, 0, width - 1, 1, -1, x_origin, x_step, x_center,
-                       y_origin + y_center * y_step, row_count - 1, 0, stride, y_origin, y_step, y_center)
+    return interleaved_rows(interleaved, out, stride, 0, row_count - 1, 0, width - 1, 1, -1,
+                            x_origin, x_step, x_center, y_origin, y_step, y_center)
   end
   for row = 0, row_count - 1 do
     compute_span(pixel, out, row * stride, 0, width - 1, 1, -1,
@@ -189,17 +199,14 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
                  x_origin, x_step, x_center, y_origin + (y_center + row) * y_step)
   end
   -- The same columns of rows first_row to last_row (the edge columns of a row of blocks,
-  -- a run's insides). Interleaved pixels take them in one call, their lanes going on from
-  -- one row into the next: row by row, the lanes waited at each row's end for its slowest
-  -- pixel (on one thread guessing cost 2.3% on the filaments, V2, where it fills nothing;
-  -- 1.7% now).
+  -- a run's insides). Interleaved pixels take them in one call (row by row, on one thread
+  -- guessing cost 2.3% on the filaments, V2, where it fills nothing; 1.7% in one call).
   local interleaved = interleaved_spans[pixel]
   local function compute_rows(first_row, last_row, left, right, step, skipped)
     if last_row < first_row then return end
     if interleaved ~= nil then
-      return interleaved(out, first_row * stride, left, right, step, skipped, x_origin, x_step,
-                         x_center, y_origin + (y_center + first_row) * y_step, last_row, first_row,
-                         stride, y_origin, y_step, y_center)
+      return interleaved_rows(interleaved, out, stride, first_row, last_row, left, right, step,
+                              skipped, x_origin, x_step, x_center, y_origin, y_step, y_center)
     end
     for row = first_row, last_row do compute_row(row, left, right, step, skipped) end
   end
