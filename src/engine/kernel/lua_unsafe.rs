@@ -17,7 +17,7 @@ use mlua::{Function, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Value, 
 
 use super::bla::{BlaTable, SCALED_ENTRY_LEN};
 use super::reference::ReferenceOrbit;
-use super::series::{SERIES_TERMS, SeriesSkip};
+use super::series::{SERIES_STAGE_LEN, SERIES_TERMS, SeriesSkip};
 use crate::engine::geometry::UnitLattice;
 
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
@@ -91,8 +91,10 @@ pub(crate) fn call_unit_driver(
 /// `BlaTable::count` gives (the same count written in Lua), so every read is inside
 /// the slices; they are only read. The scaled form of the skips is read only when the
 /// scale is above 0, and this checks it then holds every entry. A pixel starting from the
-/// series reads its `SERIES_TERMS` coefficients and starts at `series.steps`, and this
-/// checks the series holds that many and starts before the orbit's last point. The pixel function lives in Lua after
+/// series reads the stages' headers and one stage's `SERIES_TERMS` coefficients, within
+/// the `series.stages.len()` values it is given, and starts at that stage's steps; this
+/// checks the stages are whole and each starts before the orbit's last point. The pixel
+/// function lives in Lua after
 /// this call, but the caller calls it only within the same unit, while `orbit` and
 /// `critical` (held by the job) are alive; it is reachable from no kernel code.
 pub(crate) fn perturbation_pixel_function(
@@ -104,11 +106,13 @@ pub(crate) fn perturbation_pixel_function(
     (ox, oy, scale_exponent): (f64, f64, i32),
     max_iter: u32,
 ) -> mlua::Result<Function> {
-    if series.coefficients.len() != 2 * SERIES_TERMS
-        || (series.steps > 0 && series.steps as usize + 1 >= orbit.len())
+    if !series.stages.len().is_multiple_of(SERIES_STAGE_LEN)
+        || series
+            .stage_steps()
+            .any(|steps| !(steps >= 0.0 && steps + 1.0 < orbit.len() as f64))
     {
         return Err(mlua::Error::runtime(
-            "a series holds one coefficient per term and starts inside its orbit",
+            "a series' stages hold one coefficient per term and start inside their orbit",
         ));
     }
     let has_scaled_form =
@@ -149,11 +153,10 @@ pub(crate) fn perturbation_pixel_function(
         whole(orbit.tiny.len() / 4),
         address(&critical.tiny),
         whole(critical.tiny.len() / 4),
-        address(&series.coefficients),
+        address(&series.stages),
         whole(SERIES_TERMS),
-        whole(series.steps as usize),
+        whole(series.stages.len()),
         Value::Number(series.inverse_dc_bound(scale_exponent)),
-        Value::Integer(mlua::Integer::from(series.exponent)),
     ]))
 }
 

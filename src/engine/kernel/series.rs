@@ -53,17 +53,40 @@ fn modulus(a: Complex) -> f64 {
     a.0.hypot(a.1)
 }
 
-/// The series a view's pixels start from, and the iteration it takes them to.
+/// Values a stage of the series takes in `SeriesSkip::stages`: the steps it takes its
+/// pixels, its coefficients' exponent, its radius squared (a share of the view's
+/// `dc_bound`, squared; infinite for an outermost stage of radius 1, which every pixel of
+/// the view takes), 1 / its radius, then its coefficients (re, im of t, t^2, ... with t a
+/// pixel's dc over its radius times `dc_bound`).
+pub const SERIES_STAGE_LEN: usize = 4 + 2 * SERIES_TERMS;
+
+/// Each stage serves the pixels within this share of the previous one's radius: 2^-1/4.
+const STAGE_SHRINK: f64 = 0.840_896_415_253_714_6;
+
+/// No stage is made for a radius below this share of the view's `dc_bound` (about 2.5% of
+/// a square view's pixels lie inside it).
+const MIN_STAGE_RADIUS: f64 = 0.125;
+
+/// The series a view's pixels start from, and the iterations it takes them to.
+///
+/// In stages: where the series stops holding for every pixel of the view, it still holds
+/// for the pixels nearer the reference (its error grows as |t|^(TERMS + 1), and a pixel
+/// nearer follows the reference longer), so it goes on for a smaller radius, and again,
+/// each stage kept with the steps it holds for. A pixel takes the innermost stage whose
+/// radius it is inside: at rust-fractal-core's 5e113 location the series holds to
+/// iteration 22,006 for the whole view, to 22,344 within half its radius and to 22,716
+/// within 0.3 of it (the pixels escape at about 22,730 on average).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSkip {
-    /// Iterations every pixel skips (0: none).
+    /// Iterations every pixel of the view skips (0: none).
     pub steps: u32,
-    /// dz at `steps` times 2^`exponent`, as re, im of the coefficients of t, t^2, ...
-    /// (`SERIES_TERMS` of them).
-    pub coefficients: Vec<f64>,
-    /// dz = 2^-exponent Σ coefficient t^k.
-    pub exponent: i32,
-    /// The largest |dc| it holds for: a pixel's t is its dc divided by this.
+    /// Iterations the pixels nearest the reference skip: the innermost stage's.
+    pub nearest_steps: u32,
+    /// The stages, outermost first, `SERIES_STAGE_LEN` values each (empty: no series);
+    /// each takes its pixels farther than the one before.
+    pub stages: Vec<f64>,
+    /// The largest |dc| the outermost stage holds for: a pixel's t is its dc divided by
+    /// this (and by its stage's radius).
     pub dc_bound: WideFloat,
 }
 
@@ -72,8 +95,8 @@ impl Default for SeriesSkip {
     fn default() -> Self {
         Self {
             steps: 0,
-            coefficients: vec![0.0; 2 * SERIES_TERMS],
-            exponent: 0,
+            nearest_steps: 0,
+            stages: Vec::new(),
             dc_bound: WideFloat::ZERO,
         }
     }
@@ -83,10 +106,17 @@ impl SeriesSkip {
     /// 1 / `dc_bound` times 2^-`scale_exponent`: t for a dc given in units of
     /// 2^-scale_exponent is dc times this (0 without a series).
     pub fn inverse_dc_bound(&self, scale_exponent: i32) -> f64 {
-        if self.steps == 0 || self.dc_bound.is_zero() {
+        if self.stages.is_empty() || self.dc_bound.is_zero() {
             return 0.0;
         }
         (WideFloat::new(1.0, -scale_exponent) / self.dc_bound).to_f64()
+    }
+
+    /// The steps each stage takes its pixels, outermost first.
+    pub fn stage_steps(&self) -> impl Iterator<Item = f64> + '_ {
+        self.stages
+            .chunks_exact(SERIES_STAGE_LEN)
+            .map(|stage| stage[0])
     }
 }
 
@@ -292,6 +322,11 @@ pub struct SeriesBuilder<'a> {
     /// False once the series stops holding (or never can).
     going: bool,
     nodes: Vec<SeriesValue>,
+    /// The radius the series is followed for now, as a share of `dc_bound`: t is a
+    /// pixel's dc over `radius` times `dc_bound`.
+    radius: f64,
+    /// The stages made so far (`SeriesSkip::stages`).
+    stages: Vec<f64>,
 }
 
 impl<'a> SeriesBuilder<'a> {
@@ -324,6 +359,8 @@ impl<'a> SeriesBuilder<'a> {
             ),
             going,
             nodes: Vec::with_capacity(formula.ops.len()),
+            radius: 1.0,
+            stages: Vec::new(),
         }
     }
 
@@ -391,8 +428,15 @@ impl<'a> SeriesBuilder<'a> {
                 && modulus(point) + shrink * reach < escape_radius
                 && next.error <= TOLERANCE * largest;
             if !holds {
-                self.going = false;
-                break;
+                // It holds no farther for the pixels out to this radius: they take it
+                // as far as it came, and it goes on for the pixels nearer in.
+                self.keep_stage();
+                if self.radius * STAGE_SHRINK < MIN_STAGE_RADIUS {
+                    self.going = false;
+                    break;
+                }
+                self.shrink();
+                continue;
             }
             self.dz = next;
             self.steps = index + 1;
@@ -419,19 +463,61 @@ impl<'a> SeriesBuilder<'a> {
         self.exponent = self.exponent.saturating_add(shift);
     }
 
-    /// The series as far as it was followed.
-    pub fn finish(self) -> SeriesSkip {
-        if self.steps == 0 {
-            return SeriesSkip::default();
+    /// Keeps the series as it is now, at `steps`, as the stage of the pixels within
+    /// `radius`: unless it takes them no farther than the stage before (which has more
+    /// pixels), or nowhere.
+    fn keep_stage(&mut self) {
+        let last_steps = self
+            .stages
+            .len()
+            .checked_sub(SERIES_STAGE_LEN)
+            .map_or(0.0, |last| self.stages[last]);
+        if self.steps as f64 <= last_steps {
+            return;
         }
-        let mut coefficients = Vec::with_capacity(2 * SERIES_TERMS);
+        let radius_squared = if self.radius == 1.0 {
+            f64::INFINITY
+        } else {
+            self.radius * self.radius
+        };
+        self.stages.extend_from_slice(&[
+            self.steps as f64,
+            f64::from(self.exponent),
+            radius_squared,
+            1.0 / self.radius,
+        ]);
         for term in &self.dz.terms {
-            coefficients.extend_from_slice(&[term.0, term.1]);
+            self.stages.extend_from_slice(&[term.0, term.1]);
         }
+    }
+
+    /// Follows the series on for the pixels within `STAGE_SHRINK` of the radius: t for
+    /// them is t / `STAGE_SHRINK`, so the term of t^k is scaled by `STAGE_SHRINK`^k (dc's
+    /// too), and the bound of the error, of order TERMS + 1 in t, by that power.
+    fn shrink(&mut self) {
+        for value in [&mut self.dz, &mut self.dc] {
+            let mut power = 1.0;
+            for term in &mut value.terms {
+                power *= STAGE_SHRINK;
+                *term = (term.0 * power, term.1 * power);
+            }
+            value.error *= power * STAGE_SHRINK;
+        }
+        self.radius *= STAGE_SHRINK;
+    }
+
+    /// The series as far as it was followed, in its stages.
+    pub fn finish(mut self) -> SeriesSkip {
+        self.keep_stage();
+        let Some(first) = self.stages.first() else {
+            return SeriesSkip::default();
+        };
+        let every_pixel = self.stages[2] == f64::INFINITY;
+        let steps_of = |steps: f64| steps as u32;
         SeriesSkip {
-            steps: u32::try_from(self.steps).unwrap_or(u32::MAX),
-            coefficients,
-            exponent: self.exponent,
+            steps: if every_pixel { steps_of(*first) } else { 0 },
+            nearest_steps: steps_of(self.stages[self.stages.len() - SERIES_STAGE_LEN]),
+            stages: self.stages,
             dc_bound: self.dc_bound,
         }
     }
@@ -532,16 +618,57 @@ mod tests {
         points
     }
 
-    fn evaluate(series: &SeriesSkip, dc: Complex) -> Complex {
+    /// The steps a pixel at `dc` skips and its dz there, from the innermost stage it is
+    /// inside, as the pixel functions take it.
+    fn evaluate(series: &SeriesSkip, dc: Complex) -> (usize, Complex) {
         let inverse_dc_bound = series.inverse_dc_bound(0);
         let t = (dc.0 * inverse_dc_bound, dc.1 * inverse_dc_bound);
+        let stage = series
+            .stages
+            .chunks_exact(SERIES_STAGE_LEN)
+            .rfind(|stage| t.0 * t.0 + t.1 * t.1 <= stage[2])
+            .expect("a stage");
+        let t = (t.0 * stage[3], t.1 * stage[3]);
         let mut sum = (0.0, 0.0);
-        for pair in series.coefficients.chunks_exact(2).rev() {
+        for pair in stage[4..].chunks_exact(2).rev() {
             sum = mul(sum, t);
             sum = (sum.0 + pair[0], sum.1 + pair[1]);
         }
         let dz = mul(sum, t);
-        (ldexp(dz.0, -series.exponent), ldexp(dz.1, -series.exponent))
+        let exponent = -(stage[1] as i32);
+        (
+            stage[0] as usize,
+            (ldexp(dz.0, exponent), ldexp(dz.1, exponent)),
+        )
+    }
+
+    /// dz after `steps` perturbed steps of the Mandelbrot set from 0, for a pixel at `dc`
+    /// from the reference `orbit`.
+    fn iterated(orbit: &[f64], dc: Complex, steps: usize) -> Complex {
+        let mut dz = (0.0, 0.0);
+        for index in 0..steps {
+            let z = (orbit[2 * index], orbit[2 * index + 1]);
+            let twice_z_dz = mul((2.0 * z.0, 2.0 * z.1), dz);
+            let square = mul(dz, dz);
+            dz = (
+                twice_z_dz.0 + square.0 + dc.0,
+                twice_z_dz.1 + square.1 + dc.1,
+            );
+        }
+        dz
+    }
+
+    /// The first step at which the Mandelbrot orbit of `pixel` leaves radius 4 (`limit`
+    /// if none).
+    fn escape_step(pixel: Complex, limit: usize) -> usize {
+        let mut z = (0.0, 0.0);
+        (1..=limit)
+            .find(|_| {
+                let square = mul(z, z);
+                z = (square.0 + pixel.0, square.1 + pixel.1);
+                modulus(z) > 16.0
+            })
+            .unwrap_or(limit)
     }
 
     #[test]
@@ -560,19 +687,11 @@ mod tests {
             &|| false,
         )
         .expect("built");
-        assert_eq!(series.steps, 300);
+        assert_eq!((series.steps, series.nearest_steps), (300, 300));
         for dc in [(7e-7, -2e-7), (-3e-7, 5e-7), (1e-9, 0.0)] {
-            let mut dz = (0.0, 0.0);
-            for index in 0..series.steps as usize {
-                let z = (orbit[2 * index], orbit[2 * index + 1]);
-                let twice_z_dz = mul((2.0 * z.0, 2.0 * z.1), dz);
-                let square = mul(dz, dz);
-                dz = (
-                    twice_z_dz.0 + square.0 + dc.0,
-                    twice_z_dz.1 + square.1 + dc.1,
-                );
-            }
-            let from_series = evaluate(&series, dc);
+            let (steps, from_series) = evaluate(&series, dc);
+            assert_eq!(steps, 300);
+            let dz = iterated(&orbit, dc, steps);
             let off = modulus((from_series.0 - dz.0, from_series.1 - dz.1));
             assert!(
                 off <= 1e-9 * modulus(dz),
@@ -602,10 +721,10 @@ mod tests {
         let deep = build(&mandelbrot(), &orbit, c, deep_bound, 300, &|| false).expect("built");
         assert_eq!((shallow.steps, deep.steps), (300, 300));
         let first = |series: &SeriesSkip, shift: i32| {
-            let exponent = shift - series.exponent;
+            let exponent = shift - series.stages[1] as i32;
             (
-                WideFloat::new(series.coefficients[0], exponent),
-                WideFloat::new(series.coefficients[1], exponent),
+                WideFloat::new(series.stages[4], exponent),
+                WideFloat::new(series.stages[5], exponent),
             )
         };
         let (shallow_first, deep_first) = (first(&shallow, -3000), first(&deep, 0));
@@ -619,15 +738,14 @@ mod tests {
             );
         }
         // The stored coefficients stay near 1 (the exponent moved instead).
-        let largest = deep
-            .coefficients
+        let largest = deep.stages[4..SERIES_STAGE_LEN]
             .iter()
             .fold(0.0_f64, |largest, value| largest.max(value.abs()));
         assert!(
             (2f64.powi(-65)..=2f64.powi(65)).contains(&largest),
             "{largest}"
         );
-        assert!(deep.exponent > 2900, "{}", deep.exponent);
+        assert!(deep.stages[1] > 2900.0, "{}", deep.stages[1]);
         // Pixels of the deep view find t in their own units: their offset times 2^-3000
         // over the bound.
         assert!((deep.inverse_dc_bound(3000) - 1e6).abs() < 1e-6);
@@ -672,15 +790,7 @@ mod tests {
         let first_escape = (0..=200)
             .map(|i| {
                 let angle = f64::from(i) * std::f64::consts::TAU / 200.0;
-                let pixel = (c.0 + 0.01 * angle.cos(), c.1 + 0.01 * angle.sin());
-                let mut z = (0.0, 0.0);
-                (1..=1000)
-                    .find(|_| {
-                        let square = mul(z, z);
-                        z = (square.0 + pixel.0, square.1 + pixel.1);
-                        modulus(z) > 16.0
-                    })
-                    .unwrap_or(1000)
+                escape_step((c.0 + 0.01 * angle.cos(), c.1 + 0.01 * angle.sin()), 1000)
             })
             .min()
             .expect("pixels");
@@ -690,6 +800,57 @@ mod tests {
             "{} against {first_escape}",
             series.steps
         );
+    }
+
+    #[test]
+    fn pixels_nearer_the_reference_start_farther_on_from_an_inner_stage() {
+        // Just right of the cusp at 0.25 (c = 0.26 escapes in about 30 steps) the
+        // pixels farther right escape sooner, so the series for the whole view stops
+        // early (24 steps); nearer c it holds longer (to 30 in 7 stages). Each pixel
+        // starts from its own stage: before it escapes, and where iterating takes it.
+        let c = (0.26, 0.0);
+        let orbit = orbit_of(c, 60);
+        let dc_bound = 0.005;
+        let series = build(
+            &mandelbrot(),
+            &orbit,
+            c,
+            WideFloat::from_f64(dc_bound),
+            1000,
+            &|| false,
+        )
+        .expect("built");
+        assert!(series.steps > 0);
+        assert!(
+            series.nearest_steps > series.steps + 2,
+            "{} to {}",
+            series.steps,
+            series.nearest_steps
+        );
+        let steps: Vec<f64> = series.stage_steps().collect();
+        assert!(steps.windows(2).all(|pair| pair[0] < pair[1]), "{steps:?}");
+        let mut farthest = 0;
+        for share in [1.0, 0.8, 0.6, 0.45, 0.3, 0.2, 0.1] {
+            for angle in [0.0, 1.0, 2.5, 3.1, 4.4] {
+                let dc = (
+                    dc_bound * share * f64::cos(angle),
+                    dc_bound * share * f64::sin(angle),
+                );
+                let (steps, from_series) = evaluate(&series, dc);
+                assert!(
+                    steps < escape_step((c.0 + dc.0, c.1 + dc.1), 1000),
+                    "{dc:?} starts at {steps}"
+                );
+                let dz = iterated(&orbit, dc, steps);
+                let off = modulus((from_series.0 - dz.0, from_series.1 - dz.1));
+                assert!(
+                    off <= 1e-9 * modulus(dz),
+                    "{dc:?} at {steps}: {from_series:?} against {dz:?}"
+                );
+                farthest = farthest.max(steps);
+            }
+        }
+        assert_eq!(farthest, series.nearest_steps as usize);
     }
 
     #[test]

@@ -183,6 +183,9 @@ pub struct ReferenceSummary {
     pub skips: usize,
     /// The iterations every pixel skips at its start (series approximation).
     pub series_steps: u32,
+    /// The iterations the pixels nearest the reference skip (the series' innermost
+    /// stage): more than `series_steps` where it holds longer near the reference.
+    pub series_nearest_steps: u32,
     /// Where precision auto chose perturbation at a depth f64 holds: how many times
     /// faster its probe render was than f64's.
     pub faster_than_f64: Option<f64>,
@@ -201,8 +204,11 @@ impl std::fmt::Display for ReferenceSummary {
             write!(f, " in {:.3} s", self.secs)?;
         }
         write!(f, ", {} skips", self.skips)?;
-        if self.series_steps > 0 {
+        if self.series_nearest_steps > 0 {
             write!(f, ", a series to iteration {}", self.series_steps)?;
+            if self.series_nearest_steps > self.series_steps {
+                write!(f, " ({} nearest the reference)", self.series_nearest_steps)?;
+            }
         }
         if let Some(speedup) = self.faster_than_f64 {
             write!(f, "; chosen over f64, {speedup:.1}x as fast in a probe")?;

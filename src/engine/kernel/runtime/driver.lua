@@ -517,8 +517,8 @@ local const_double_pointer = ffi.typeof("const double *")
 function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max_level,
     critical, critical_length, critical_skips, critical_min, critical_max, cr, ci, ox, oy,
     max_iter, scaled_skips, critical_scaled_skips, radii, critical_radii, scale, tiny,
-    tiny_count, critical_tiny, critical_tiny_count, series, series_terms, series_steps,
-    series_inverse_bound, series_exponent)
+    tiny_count, critical_tiny, critical_tiny_count, series, series_terms, series_length,
+    series_inverse_bound)
   return factory(cast(const_double_pointer, orbit), length,
     cast(const_double_pointer, skips), min_level, max_level,
     cast(const_double_pointer, critical), critical_length,
@@ -528,8 +528,7 @@ function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max
     cast(const_double_pointer, radii), cast(const_double_pointer, critical_radii), scale,
     cast(const_double_pointer, tiny), tiny_count,
     cast(const_double_pointer, critical_tiny), critical_tiny_count,
-    cast(const_double_pointer, series), series_terms, series_steps, series_inverse_bound,
-    series_exponent)
+    cast(const_double_pointer, series), series_terms, series_length, series_inverse_bound)
 end
 
 --- Makes the interleaved pixels of a formula: `factory` is formula.lua's

@@ -712,8 +712,7 @@ end
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
 --- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
 --- critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
---- critical_tiny_count, series, series_terms, series_steps, series_inverse_bound,
---- series_exponent)`
+--- critical_tiny_count, series, series_terms, series_length, series_inverse_bound)`
 --- returning `function(x, y)`, the pixel at offset (x, y)
 --- from a point that is (ox, oy) from the reference, all four in units of 2^-scale.
 --- `orbit` holds the reference orbit's points (re, im pairs, read as
@@ -746,10 +745,12 @@ end
 --- the plain scaled step's result falls below 2^-900. The pixel's d is always its start
 --- value d0 times 2^(s - scale), so it never underflows on the way down and back up.
 ---
---- With `series_steps` > 0 every pixel starts at that iteration from the series
---- (kernel/series.rs): dz = 2^-series_exponent Σ series[k] t^(k+1), t = (its offset) times
---- `series_inverse_bound`; a scaled pixel takes the sum as its w and series_exponent as
---- its s.
+--- With `series_length` > 0 a pixel starts from the series (kernel/series.rs): `series`
+--- holds its stages, 4 + 2 `series_terms` values each: steps, exponent, radius squared and
+--- 1 / radius, then the coefficients. With t = (its offset) times `series_inverse_bound`,
+--- a pixel takes the last stage whose radius squared |t|^2 is within (none: it starts at
+--- 0), starts at its steps with dz = 2^-exponent Σ coefficient[k] (t / radius)^(k+1); a
+--- scaled pixel takes the sum as its w and the exponent as its s.
 function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
     "local step = (function()",
@@ -789,8 +790,7 @@ end
 return function(orbit, length, skips, min_level, max_level, critical, critical_length,
     critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
     critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
-    critical_tiny_count, series, series_terms, series_steps, series_inverse_bound,
-    series_exponent)
+    critical_tiny_count, series, series_terms, series_length, series_inverse_bound)
   -- The maps from the first value; the radii (one per skip, read while looking for a
   -- pixel's longest skip) and the scaled entries after the largest radius or one unused.
   local orbit_starts = starts_of(length, min_level, max_level, ENTRY, 0)
@@ -818,14 +818,24 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
     local shortest, reach2 = orbit_shortest, orbit_reach2
     local Zr, Zi = Z[0], Z[1]
     local s = scale
-    if series_steps > 0 then
-      -- Every pixel of the view is where the series puts it at series_steps: dz is the
-      -- series' value at t = dc / its bound (Horner's rule), times 2^-series_exponent.
+    local tr, ti = dcr * series_inverse_bound, dci * series_inverse_bound
+    local first, t2 = -1, tr * tr + ti * ti
+    -- The innermost stage whose radius the pixel is inside (the radii shrink).
+    for at = 0, series_length - 1, 4 + 2 * series_terms do
+      if t2 > series[at + 2] then break end
+      first = at
+    end
+    if first >= 0 then
+      -- The pixel is where its stage of the series puts it at the stage's steps: dz is
+      -- the series' value at t / the stage's radius (Horner's rule), times 2^-exponent.
+      local series_steps, series_exponent = series[first], series[first + 1]
       if series_steps >= max_iter then return nil end
-      local tr, ti = dcr * series_inverse_bound, dci * series_inverse_bound
-      local k = 2 * (series_terms - 1)
+      local series_inverse_bound = series_inverse_bound * series[first + 3]
+      tr, ti = tr * series[first + 3], ti * series[first + 3]
+      first = first + 4
+      local k = first + 2 * (series_terms - 1)
       local pr, pi = series[k], series[k + 1]
-      for j = k - 2, 0, -2 do
+      for j = k - 2, first, -2 do
         pr, pi = pr * tr - pi * ti + series[j], pr * ti + pi * tr + series[j + 1]
       end
       dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr
@@ -1309,8 +1319,8 @@ local ENTRY = ]], step_lines, finish))
   text = replace_once(text, "      dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr\n", format([[
       dzr, dzi = pr * tr - pi * ti, pr * ti + pi * tr
       local qr, qi = series_terms * series[k], series_terms * series[k + 1]
-      for j = k - 2, 0, -2 do
-        local weight = j / 2 + 1
+      for j = k - 2, first, -2 do
+        local weight = (j - first) / 2 + 1
         qr, qi = qr * tr - qi * ti + weight * series[j], qr * ti + qi * tr + weight * series[j + 1]
       end
       qr, qi = qr * series_inverse_bound * D.pm, qi * series_inverse_bound * D.pm

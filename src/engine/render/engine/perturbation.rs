@@ -129,6 +129,7 @@ impl Engine {
                     reused: true,
                     skips: 0,
                     series_steps: 0,
+                    series_nearest_steps: 0,
                     faster_than_f64: None,
                 };
                 let dc_bound = dc_bound_of(view, &reference.point, (width_px, height_px));
@@ -183,6 +184,7 @@ impl Engine {
                 }
                 summary.skips = reused.bla.table.entries();
                 summary.series_steps = reused.bla.series.steps;
+                summary.series_nearest_steps = reused.bla.series.nearest_steps;
                 return Ok((reused, summary));
             }
         }
@@ -314,6 +316,7 @@ impl Engine {
             reused: false,
             skips: reference.bla.table.entries(),
             series_steps: reference.bla.series.steps,
+            series_nearest_steps: reference.bla.series.nearest_steps,
             faster_than_f64: None,
         };
         *lock(&self.perturbation_cache.reference) = Some(CachedReference {
