@@ -136,10 +136,12 @@ end
 -- their edge columns, rows GUESS_BLOCK high (the engine's units start and end on these
 -- rows). Fixing blocks to the lattice, not to the image, makes a pixel's value depend only
 -- on its block, so a band, a shard or the kept part of a pan equals a whole render. A
--- block's whole border is computed, and when every border pixel has the same value its
--- inside is filled with that value without calling `pixel`; otherwise the block is cut in
--- four (columns again sharing their edge, rows not) down to GUESS_MIN_SIDE, below which
--- every pixel is computed. A whole block's rows are treated symmetrically (halves of equal
+-- block whose top and bottom rows have no two neighbouring pixels alike can be neither
+-- flat nor worth cutting, and is computed in full. Of the others the whole border is
+-- computed, and when every border pixel has the same value the inside is filled with
+-- that value without calling `pixel`; otherwise the block is cut in four (columns again
+-- sharing their edge, rows not) down to GUESS_MIN_SIDE, below which every pixel is
+-- computed. A whole block's rows are treated symmetrically (halves of equal
 -- height, the border's repeats counted around the closed loop), so a block mirrored across
 -- the real axis is guessed as the mirror image: the engine's symmetry relies on it.
 -- Why the whole border and not corners or samples: measured in LuaJIT on 1024x768 views,
@@ -153,9 +155,11 @@ end
 -- alike in most blocks) it must cost next to nothing, and on views mostly inside the
 -- cardioid, where a pixel costs a few nanoseconds, filling must cost less than computing.
 -- So a row of blocks is computed as escape_loop computes rows: its top and bottom rows
--- straight across, its edge columns, then, once every block is classified, its inside
--- rows straight across each run of neighbouring unfilled blocks (compute_span skipping
--- their shared edges), a filled inside by copying its first row. Measured on one thread
+-- straight across; then the edge columns of the blocks whose top or bottom row has two
+-- neighbouring pixels alike (only those can be flat), which are classified; then the
+-- inside rows straight across each run of neighbouring blocks not filled or cut
+-- (compute_span skipping the edges already computed), a filled inside by copying its
+-- first row. Where nothing is flat, that is escape_loop's order, edge columns and all. Measured on one thread
 -- (`moonbrot bench --guessing` and `--views`): guessing cost 8% on the Mandelbrot and
 -- Julia homes and 11% on the mostly-inside view block by block, with a `pixel` call site
 -- per border side and inside loop; 0-3% on the homes and a 1.5x gain on that view now.
@@ -282,33 +286,81 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
   local function too_small(left, upper, right, lower)
     return right - left < GUESS_MIN_SIDE or lower - upper < GUESS_MIN_SIDE
   end
+  -- Whether a block's top or bottom row has two neighbouring pixels alike: only such a
+  -- block can be flat or worth cutting up, so only its edge columns are computed on their
+  -- own and its whole border walked (`walked`, by block); the others are computed
+  -- straight across, edge columns and all, as escape_loop computes rows. (Their edge
+  -- columns on their own cost about 2% of a render on views where guessing fills nothing,
+  -- and 3% on two threads.)
+  local function rows_repeat(left, upper, right, lower)
+    local top_row, bottom_row = upper * stride, lower * stride
+    for column = left, right - 1 do
+      if out[top_row + column] == out[top_row + column + 1]
+          or out[bottom_row + column] == out[bottom_row + column + 1] then
+        return true
+      end
+    end
+    return false
+  end
+  local walked = {}
+  -- Edge column k (block k's left, block k - 1's right) is computed on its own when a
+  -- block beside it is walked.
+  local function edge_computed(k)
+    return walked[k - 1] == true or walked[k] == true
+  end
   local upper = 0
   while upper < row_count do
     local lower = upper + GUESS_BLOCK - 1
     if upper == 0 and first_row_cut > 0 then lower = first_row_cut - 1 end
     if lower > row_count - 1 then lower = row_count - 1 end
-    -- The borders of the whole row of blocks: top and bottom rows, then the edge columns.
+    -- The top and bottom rows of the whole row of blocks, then the edge columns beside
+    -- the blocks walked, in runs of columns GUESS_BLOCK apart.
     compute_row(upper, 0, width - 1, 1, -1)
     if lower > upper then compute_row(lower, 0, width - 1, 1, -1) end
-    -- The edge columns: the first, every GUESS_BLOCK-th from the first cut, the last.
-    if first_column_cut > 0 then compute_rows(upper + 1, lower - 1, 0, 0, 1, -1) end
-    compute_rows(upper + 1, lower - 1, first_column_cut, width - 1, GUESS_BLOCK, -1)
-    if width > 1 and (width - 1 - first_column_cut) % GUESS_BLOCK ~= 0 then
-      compute_rows(upper + 1, lower - 1, width - 1, width - 1, 1, -1)
-    end
-    local run_count = 0
     for block = 1, edge_count - 1 do
       local left, right = edges[block], edges[block + 1]
-      local verdict = too_small(left, upper, right, lower) and STRAIGHT
-        or classify(left, upper, right, lower)
+      walked[block] = not too_small(left, upper, right, lower)
+        and rows_repeat(left, upper, right, lower)
+    end
+    -- A unit one column wide has that one edge and no block.
+    if edge_count == 1 then compute_rows(upper + 1, lower - 1, 0, 0, 1, -1) end
+    local edge = 1
+    while edge <= edge_count do
+      if edge_computed(edge) then
+        local first = edge
+        while edge < edge_count and edge_computed(edge + 1)
+            and edges[edge + 1] - edges[edge] == GUESS_BLOCK do
+          edge = edge + 1
+        end
+        compute_rows(upper + 1, lower - 1, edges[first], edges[edge], GUESS_BLOCK, -1)
+      end
+      edge = edge + 1
+    end
+    -- Runs of neighbouring blocks computed straight: each block takes its inside columns,
+    -- and its left edge column where that was not computed on its own (the last block its
+    -- right one too). A run skips the edge columns computed on their own from its first
+    -- such on (compute_span skips every GUESS_BLOCK-th column from there), so one not
+    -- computed after one that was starts a new run.
+    local run_count, run_end = 0, -1
+    for block = 1, edge_count - 1 do
+      local left, right = edges[block], edges[block + 1]
+      local verdict = walked[block] and classify(left, upper, right, lower) or STRAIGHT
       if verdict == STRAIGHT then
-        if run_count > 0 and runs[3 * run_count - 1] == left - 1 then
-          runs[3 * run_count - 1] = right - 1
+        local left_computed = edge_computed(block)
+        local last_column = right - 1
+        if block == edge_count - 1 and not edge_computed(block + 1) then last_column = right end
+        local continues = run_count > 0 and run_end == block - 1
+        if continues and left_computed then
+          runs[3 * run_count - 1] = last_column
           if runs[3 * run_count] == -1 then runs[3 * run_count] = left end
+        elseif continues and runs[3 * run_count] == -1 then
+          runs[3 * run_count - 1] = last_column
         else
           run_count = run_count + 1
-          runs[3 * run_count - 2], runs[3 * run_count - 1], runs[3 * run_count] = left + 1, right - 1, -1
+          runs[3 * run_count - 2] = left_computed and left + 1 or left
+          runs[3 * run_count - 1], runs[3 * run_count] = last_column, -1
         end
+        run_end = block
       elseif verdict == CUT then
         -- Its quarters share its border and their own: from here on, pixels are flagged.
         known = known or new_flags(width * row_count)
@@ -322,6 +374,7 @@ local function guess_loop(pixel, out_address, value_count, stride, width, row_co
     for run = 1, run_count do
       compute_rows(upper + 1, lower - 1, runs[3 * run - 2], runs[3 * run - 1], 1, runs[3 * run])
     end
+
     -- The blocks cut up, quarter by quarter.
     while top > 0 do
       local left, upper, right, lower = stack[top - 3], stack[top - 2], stack[top - 1], stack[top]
