@@ -110,7 +110,8 @@ pub(crate) struct RenderArgs {
     /// (about a span of 1e-10 per 1000 pixels) to perturbation for kernels that declare a
     /// `formula`, else to double-double (the kernel's `pixel_deep`); at shallower views of
     /// 1000 to 117,000 iterations it takes the formula's interleaved pixels (three a loop)
-    /// where a probe render shows them 1.15 times as fast as the kernel's `pixel`, or
+    /// where a probe render shows them 1.15 times as fast as the kernel's `pixel` (in
+    /// images of 100,000 pixels or more), or
     /// perturbation where it is 1.5 times as fast and faster still; f64 (always the
     /// kernel's `pixel`), double-double and perturbation force one (double-double needs
     /// `pixel_deep`, perturbation a formula).

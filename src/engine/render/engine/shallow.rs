@@ -44,6 +44,16 @@ const INTERLEAVED_PAYS_WITHIN: f64 = 1.0 / 1.15;
 /// by its probe: too little to gain from.
 const MIN_INTERLEAVED_F64_SECS: f64 = 0.02;
 
+/// Nor in images of fewer pixels than this (a window's quarter-size preview of 1280x720 is
+/// 57,600): they render in a few milliseconds, about as long as the probes take, and
+/// their probes' timings (a fixed cost per render that is a large share of them, and
+/// whatever else the machine does meanwhile) decided either way from run to run.
+const MIN_INTERLEAVED_PIXELS: u64 = 100_000;
+
+/// Where the kernel's render would take this long or more, by its probe, interleaved
+/// pixels not clearly faster in their probe get a second one (see `probe_the_ways`).
+const SECOND_ROUND_F64_SECS: f64 = 0.2;
+
 /// Nor where more of the kernel's probe pixels than this were inside. The interleaved
 /// pixels lose the kernel's shortcuts for the inside (the cardioid test), and look for a
 /// repeating orbit only when their loop stops, not at every step; and where much is inside,
@@ -157,7 +167,8 @@ impl Engine {
     /// For a render f64 can hold and precision auto: how to render it (see the module's
     /// doc). Probes only views that could gain: a kernel with a formula, one escape value
     /// a pixel, a limit from `MIN_ITERATIONS` to `MAX_ITERATIONS`; interleaved pixels
-    /// where the kernel's render would take `MIN_INTERLEAVED_F64_SECS` or more and
+    /// in images of `MIN_INTERLEAVED_PIXELS` or more where the kernel's render would take
+    /// `MIN_INTERLEAVED_F64_SECS` or more and
     /// derivatives are not asked for (they have pixels of their own); perturbation with
     /// skips on, no Julia set, and a series of `MIN_SERIES_STEPS` or more. The probes are
     /// of the whole image (a band of a poster gets the choice made for the poster), and
@@ -348,11 +359,12 @@ impl Engine {
         let mut choice = ShallowChoice::Kernel;
         if !derivatives
             && f64_render_secs >= MIN_INTERLEAVED_F64_SECS
+            && u64::from(request.width_px) * u64::from(request.height_px) >= MIN_INTERLEAVED_PIXELS
             && f64_inside_share <= MAX_INTERLEAVED_INSIDE_SHARE
         {
             // A larger probe, each way (the same where the image is small).
             let larger = probe_of(INTERLEAVED_PROBE_PIXELS);
-            let kernel_secs = if larger.width_px == probe_request.width_px {
+            let mut kernel_secs = if larger.width_px == probe_request.width_px {
                 f64_secs
             } else {
                 fastest(
@@ -361,11 +373,31 @@ impl Engine {
                     (PROBE_RUNS, f64::INFINITY, 0.0),
                 )?
             };
-            let interleaved_secs = fastest(
+            let mut interleaved_secs = fastest(
                 &|| plan_of(&larger, Precision::Double, true),
                 INTERLEAVED_PROBE_RUNS,
                 (3, 2.0 * kernel_secs, kernel_secs / 1.3),
             )?;
+            // Not clearly faster, but not hopeless, on a render long enough that a wrong
+            // choice costs far more than probing again: a second round of both, the
+            // fastest of all counted. These runs take a millisecond each, and something
+            // else on the machine for a few milliseconds can hide a gain of two times: at
+            // the filaments (V2) about 1 probe in 30 chose the kernel's pixel, and its
+            // render took twice as long.
+            let hopeful =
+                interleaved_secs < 2.0 * kernel_secs && f64_render_secs >= SECOND_ROUND_F64_SECS;
+            if interleaved_secs > kernel_secs * INTERLEAVED_PAYS_WITHIN && hopeful {
+                kernel_secs = kernel_secs.min(fastest(
+                    &|| plan_of(&larger, Precision::Double, false),
+                    PROBE_RUNS,
+                    (PROBE_RUNS, f64::INFINITY, 0.0),
+                )?);
+                interleaved_secs = interleaved_secs.min(fastest(
+                    &|| plan_of(&larger, Precision::Double, true),
+                    INTERLEAVED_PROBE_RUNS,
+                    (3, 2.0 * kernel_secs, kernel_secs / 1.3),
+                )?);
+            }
             if interleaved_secs <= kernel_secs * INTERLEAVED_PAYS_WITHIN {
                 choice = ShallowChoice::Interleaved {
                     speedup: kernel_secs / interleaved_secs.max(1e-9),
