@@ -435,7 +435,7 @@ impl<'a> SeriesBuilder<'a> {
                     self.going = false;
                     break;
                 }
-                self.shrink();
+                self.narrow_radius();
                 continue;
             }
             self.dz = next;
@@ -494,7 +494,7 @@ impl<'a> SeriesBuilder<'a> {
     /// Follows the series on for the pixels within `STAGE_SHRINK` of the radius: t for
     /// them is t / `STAGE_SHRINK`, so the term of t^k is scaled by `STAGE_SHRINK`^k (dc's
     /// too), and the bound of the error, of order TERMS + 1 in t, by that power.
-    fn shrink(&mut self) {
+    fn narrow_radius(&mut self) {
         for value in [&mut self.dz, &mut self.dc] {
             let mut power = 1.0;
             for term in &mut value.terms {

@@ -364,20 +364,28 @@ impl Engine {
         {
             // A larger probe, each way (the same where the image is small).
             let larger = probe_of(INTERLEAVED_PROBE_PIXELS);
+            // The kernel's probe; the interleaved one, against the kernel's time.
+            let mut probe_larger = |interleaved: bool, kernel_secs: f64| {
+                if interleaved {
+                    fastest(
+                        &|| plan_of(&larger, Precision::Double, true),
+                        INTERLEAVED_PROBE_RUNS,
+                        (3, 2.0 * kernel_secs, kernel_secs / 1.3),
+                    )
+                } else {
+                    fastest(
+                        &|| plan_of(&larger, Precision::Double, false),
+                        PROBE_RUNS,
+                        (PROBE_RUNS, f64::INFINITY, 0.0),
+                    )
+                }
+            };
             let mut kernel_secs = if larger.width_px == probe_request.width_px {
                 f64_secs
             } else {
-                fastest(
-                    &|| plan_of(&larger, Precision::Double, false),
-                    PROBE_RUNS,
-                    (PROBE_RUNS, f64::INFINITY, 0.0),
-                )?
+                probe_larger(false, 0.0)?
             };
-            let mut interleaved_secs = fastest(
-                &|| plan_of(&larger, Precision::Double, true),
-                INTERLEAVED_PROBE_RUNS,
-                (3, 2.0 * kernel_secs, kernel_secs / 1.3),
-            )?;
+            let mut interleaved_secs = probe_larger(true, kernel_secs)?;
             // Not clearly faster, but not hopeless, on a render long enough that a wrong
             // choice costs far more than probing again: a second round of both, the
             // fastest of all counted. These runs take a millisecond each, and something
@@ -387,16 +395,8 @@ impl Engine {
             let hopeful =
                 interleaved_secs < 2.0 * kernel_secs && f64_render_secs >= SECOND_ROUND_F64_SECS;
             if interleaved_secs > kernel_secs * INTERLEAVED_PAYS_WITHIN && hopeful {
-                kernel_secs = kernel_secs.min(fastest(
-                    &|| plan_of(&larger, Precision::Double, false),
-                    PROBE_RUNS,
-                    (PROBE_RUNS, f64::INFINITY, 0.0),
-                )?);
-                interleaved_secs = interleaved_secs.min(fastest(
-                    &|| plan_of(&larger, Precision::Double, true),
-                    INTERLEAVED_PROBE_RUNS,
-                    (3, 2.0 * kernel_secs, kernel_secs / 1.3),
-                )?);
+                kernel_secs = kernel_secs.min(probe_larger(false, 0.0)?);
+                interleaved_secs = interleaved_secs.min(probe_larger(true, kernel_secs)?);
             }
             if interleaved_secs <= kernel_secs * INTERLEAVED_PAYS_WITHIN {
                 choice = ShallowChoice::Interleaved {
