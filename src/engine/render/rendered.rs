@@ -204,7 +204,15 @@ impl std::fmt::Display for ReferenceSummary {
             write!(f, " in {:.3} s", self.secs)?;
         }
         write!(f, ", {} skips", self.skips)?;
-        if self.series_nearest_steps > 0 {
+        // Every pixel's start, then the nearest pixels' where an inner stage goes farther
+        // (only theirs where the series holds for no stage covering the whole view).
+        if self.series_steps == 0 && self.series_nearest_steps > 0 {
+            write!(
+                f,
+                ", a series to iteration {} near the reference",
+                self.series_nearest_steps
+            )?;
+        } else if self.series_steps > 0 {
             write!(f, ", a series to iteration {}", self.series_steps)?;
             if self.series_nearest_steps > self.series_steps {
                 write!(f, " ({} nearest the reference)", self.series_nearest_steps)?;
@@ -254,4 +262,35 @@ pub struct UnitProgress<'a> {
     pub units_done: usize,
     /// Units in the whole render.
     pub units_total: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_how_far_the_series_takes_every_pixel_and_the_nearest() {
+        let summary = |series_steps, series_nearest_steps| {
+            ReferenceSummary {
+                iterations: 1000,
+                bits: 128,
+                secs: 0.5,
+                reused: false,
+                skips: 7,
+                series_steps,
+                series_nearest_steps,
+                faster_than_f64: None,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            summary(0, 0),
+            "reference 1000 iterations at 128 bits in 0.500 s, 7 skips"
+        );
+        assert!(summary(300, 300).ends_with(", 7 skips, a series to iteration 300"));
+        assert!(
+            summary(300, 340).ends_with(", a series to iteration 300 (340 nearest the reference)")
+        );
+        assert!(summary(0, 340).ends_with(", a series to iteration 340 near the reference"));
+    }
 }
