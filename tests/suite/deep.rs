@@ -1079,6 +1079,50 @@ fn skips_give_the_pixels_of_plain_perturbation_for_every_formula_at_three_depths
     }
 }
 
+/// rust-fractal-core's 1e50 benchmark location (its `benchmarks/1e50.toml`).
+const PEER_1E50: (&str, &str) = (
+    "-0.0494700290631040937516922267273536301187457124882248793181049402326421947726869034279915499747594190000000000000000000",
+    "-0.6747875758446753640113920531305976563347707068224034806979997947909941983454845111514208499540310299999999999999999880",
+);
+
+#[test]
+fn a_pixel_whose_orbit_magnifies_its_offset_escapes_where_fixed_point_iteration_says() {
+    // The centre pixel of this 16x16 view (the centre of the location's 512x512 view:
+    // the same lattice point) follows the reference for 187,000 steps and then leaves
+    // it, so its escape magnifies any error in its offset from the reference: an error
+    // of 2^-32 of a pixel (the lattice origin's offset, up to 2^20 pixels, rounded to
+    // f64) moved it 18 steps early. Fixed-point iteration of its exact point says where
+    // it escapes.
+    let view = View::at(
+        BigFloat::parse_decimal(PEER_1E50.0).expect("real"),
+        BigFloat::parse_decimal(PEER_1E50.1).expect("imaginary"),
+        BigFloat::parse_decimal("1.25e-51").expect("span"),
+    );
+    let (size, max_iter, pixel) = ((16, 16), 263_010, (8, 8));
+    let output = render(
+        &Engine::default(),
+        &RenderRequest {
+            precision: PrecisionChoice::Perturbation,
+            ..request("mandelbrot", view.clone(), size, max_iter)
+        },
+    );
+    let got = f64::from(output.image.values[(pixel.1 * size.0 + pixel.0) as usize]);
+    let fraction_bits = (-view.span.log2()) as usize + 192;
+    let c = pixel_in_fixed_point(&view.pixel_grid(size.0, size.1), pixel, fraction_bits);
+    let zero = BigInt::from(0);
+    let expected = formula_escape_value(
+        Iteration::Square,
+        (&zero, &zero),
+        (&c.0, &c.1),
+        fraction_bits,
+        max_iter,
+    )
+    .expect("the pixel escapes");
+    assert!(expected > 187_000.0, "{expected}");
+    // Within a step (it was 18 off): what is left is f64's rounding along the orbit.
+    assert!((got - expected).abs() < 1.0, "{got} against {expected}");
+}
+
 #[test]
 fn the_cli_takes_skips_and_a_series_unless_told_not_to_and_says_how_many() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1200,14 +1244,17 @@ fn peer_benchmark_locations_match_fixed_point_iteration_at_sample_pixels() {
         }
         eprintln!("{name}: rendered in {render_secs:.2} s, {escaped} of 6 escaped");
     }
-    // One sample is known to be off: 5e227's corner pixel (0, 0) escapes late, at
-    // 1,120,092.2 from the series (to iteration 1,103,743) against 1,119,990.0 (1e-4 of its
-    // count); 5.7 to 6.9 steps late from skips alone or by plain perturbation, and with 300
-    // more bits in the reference. An f64 limit of perturbation along such a pixel's orbit,
-    // not the reference's: at that location some pixels' counts move by hundreds of steps
-    // with rounding (16x16 pixels (15, 8), (12, 11), (4, 3): 692, 92 and 976 steps off by
-    // plain perturbation, 941, 216 and 363 from the series; (15, 13) moves 5,317 steps
-    // when its c moves by 2^-50 spans). Every other sample matches to a millionth.
+    // One sample is known to be off: 5e227's corner pixel (0, 0), 1,119,990.0 by
+    // fixed-point iteration. It follows the reference for 1,117,000 steps, then wanders
+    // for 3,000 near the set before escaping, and that wandering magnifies its error from
+    // f64's rounding along the first part past what f64 can hold: started from its exact
+    // dz at step 1,103,743 (where the series takes it), perturbation in f64 escapes at the
+    // right step; from dz wrong by 1e-12 of itself, a step late; by 1e-11, 20 to 250
+    // steps. Textbook perturbation in f64 (exact dc, in Python) has gathered 2.4e-12 of
+    // error by step 1,099,395 and is 5 steps late; this engine is 96 steps late without
+    // skips, 513 with them (rounding differently on the way). Moving
+    // its c by 2^-50 spans moves it by only 0.04 steps: only deltas in more than f64
+    // would get it. Every other sample matches to a millionth.
     assert!(
         off.len() <= 1 && off.iter().all(|line| line.starts_with("5e227 (0, 0)")),
         "{off:#?}"

@@ -28,7 +28,8 @@ use super::view::Precision;
 /// double-double: in f64 a pixel's point is `x_origin.hi() + offset`; in double-double
 /// precision `x_origin + offset`, exact to a billionth of a pixel down to double-double's
 /// depth; by perturbation, the offset from the reference point is
-/// `(exact_origin - reference) + offset`, at any depth.
+/// `(exact_origin - reference) + offset`, at any depth, with the first term in
+/// double-double (`scaled_dd`): it and `offset` can both be 2^20 pixels and cancel.
 ///
 /// The Lua driver and the native reference evaluate exactly this expression, so the two
 /// see bit-identical coordinates.
@@ -159,6 +160,19 @@ impl PixelGrid {
             distance
                 .times_power_of_two(i64::from(self.scale_exponent))
                 .to_f64()
+        }
+    }
+
+    /// An exact distance in the grid's units, to the nearest double-double: for offsets
+    /// far larger than the pixels' own from the reference (the origin's, up to 2^21
+    /// pixels), whose f64 alone would be wrong by up to 2^-32 of a pixel.
+    pub fn scaled_dd(&self, distance: &BigFloat) -> Dd {
+        if self.scale_exponent == 0 {
+            distance.to_dd()
+        } else {
+            distance
+                .times_power_of_two(i64::from(self.scale_exponent))
+                .to_dd()
         }
     }
 

@@ -18,7 +18,7 @@ use mlua::{Function, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Value, 
 use super::bla::{BlaTable, SCALED_ENTRY_LEN};
 use super::reference::ReferenceOrbit;
 use super::series::{SERIES_STAGE_LEN, SERIES_TERMS, SeriesSkip};
-use crate::engine::geometry::UnitLattice;
+use crate::engine::geometry::{Dd, UnitLattice};
 
 /// The message the stop hook raises. Callers decide from their own stop flag whether a
 /// failure was a stop, never from this text (a kernel can raise the same string).
@@ -103,7 +103,7 @@ pub(crate) fn perturbation_pixel_function(
     (orbit, orbit_skips, series): (&ReferenceOrbit, &BlaTable, &SeriesSkip),
     (critical, critical_skips): (&ReferenceOrbit, &BlaTable),
     (cr, ci): (f64, f64),
-    (ox, oy, scale_exponent): (f64, f64, i32),
+    (ox, oy, scale_exponent): (Dd, Dd, i32),
     max_iter: u32,
 ) -> mlua::Result<Function> {
     if !series.stages.len().is_multiple_of(SERIES_STAGE_LEN)
@@ -141,8 +141,10 @@ pub(crate) fn perturbation_pixel_function(
         whole(critical_skips.max_level as usize),
         Value::Number(cr),
         Value::Number(ci),
-        Value::Number(ox),
-        Value::Number(oy),
+        Value::Number(ox.hi()),
+        Value::Number(oy.hi()),
+        Value::Number(ox.lo()),
+        Value::Number(oy.lo()),
         whole(max_iter as usize),
         address(&orbit_skips.scaled_values),
         address(&critical_skips.scaled_values),

@@ -13,7 +13,7 @@ use dashu_int::{IBig, Sign, Word};
 use super::bla::BlaTable;
 use super::formula::{Formula, FormulaOp};
 use super::series::SeriesSkip;
-use crate::engine::geometry::{BigFloat, WideFloat};
+use crate::engine::geometry::{BigFloat, Dd, WideFloat};
 
 /// A reference orbit: Z_0, Z_1, ... as (re, im) pairs, flattened.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,9 +71,9 @@ pub struct PerturbationReference {
     pub critical_bla: Option<Arc<BlaSkips>>,
     /// The reference point, to which pixels' offsets are taken.
     pub point: (BigFloat, BigFloat),
-    /// The offset of the pixel lattice's origin from `point`, in f64 in the grid's units
-    /// (a render's own: the loops add each pixel's offset from the origin).
-    pub origin_offset: (f64, f64),
+    /// The offset of the pixel lattice's origin from `point`, in double-double in the
+    /// grid's units (a render's own: the loops add each pixel's offset from the origin).
+    pub origin_offset: (Dd, Dd),
     /// The render's pixel offsets are in units of 2^-`scale_exponent`
     /// (`PixelGrid::scale_exponent`; 0 for all but the deepest views).
     pub scale_exponent: i32,

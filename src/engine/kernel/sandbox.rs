@@ -383,8 +383,8 @@ impl LuaKernel {
                 };
                 let critical = reference.critical.as_deref().unwrap_or(&reference.orbit);
                 let critical_skips = reference.critical_bla.as_deref().unwrap_or(&reference.bla);
-                // The lattice's origin from the reference point (exact, then f64, in the
-                // grid's units): the loops give each pixel's offset from the origin.
+                // The lattice's origin from the reference point (exact, then double-double,
+                // in the grid's units): the loops give each pixel's offset from the origin.
                 let offset = (
                     reference.origin_offset.0,
                     reference.origin_offset.1,

@@ -565,18 +565,19 @@ end
 --- The pixel function of one unit rendered by perturbation: `factory` (written by
 --- formula.lua from the kernel's formula) given the reference orbits as read-only double
 --- pointers. The addresses are Rust buffers that outlive the unit's call; they stay in this
---- function's closure, which only the driver's loops ever call.
+--- function's closure, which only the driver's loops ever call. The lattice origin's offset
+--- from the reference comes in double-double (ox + ox_low, oy + oy_low), as one table.
 local const_double_pointer = ffi.typeof("const double *")
 function driver.perturbation_pixel(factory, orbit, length, skips, min_level, max_level,
     critical, critical_length, critical_skips, critical_min, critical_max, cr, ci, ox, oy,
-    max_iter, scaled_skips, critical_scaled_skips, radii, critical_radii, scale, tiny,
-    tiny_count, critical_tiny, critical_tiny_count, series, series_terms, series_length,
-    series_inverse_bound)
+    ox_low, oy_low, max_iter, scaled_skips, critical_scaled_skips, radii, critical_radii,
+    scale, tiny, tiny_count, critical_tiny, critical_tiny_count, series, series_terms,
+    series_length, series_inverse_bound)
   return factory(cast(const_double_pointer, orbit), length,
     cast(const_double_pointer, skips), min_level, max_level,
     cast(const_double_pointer, critical), critical_length,
     cast(const_double_pointer, critical_skips), critical_min, critical_max,
-    cr, ci, ox, oy, max_iter, cast(const_double_pointer, scaled_skips),
+    cr, ci, { ox, oy, ox_low, oy_low }, max_iter, cast(const_double_pointer, scaled_skips),
     cast(const_double_pointer, critical_scaled_skips),
     cast(const_double_pointer, radii), cast(const_double_pointer, critical_radii), scale,
     cast(const_double_pointer, tiny), tiny_count,

@@ -718,11 +718,12 @@ end
 
 --- Lua source of a pixel function factory for rendering by perturbation:
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
---- critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
+--- critical_skips, critical_min, critical_max, cr, ci, origin, max_iter, scaled_skips,
 --- critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
 --- critical_tiny_count, series, series_terms, series_length, series_inverse_bound)`
---- returning `function(x, y)`, the pixel at offset (x, y)
---- from a point that is (ox, oy) from the reference, all four in units of 2^-scale.
+--- returning `function(x, y)`, the pixel at offset (x, y) from a point that is
+--- `origin` from the reference (a table: re, im, then the parts of each that f64 leaves
+--- out), all in units of 2^-scale.
 --- `orbit` holds the reference orbit's points (re, im pairs, read as
 --- orbit[2m], orbit[2m + 1]; `length` of them), which started at the reference point
 --- (c = (cr, ci) for a Mandelbrot-like formula, z0 for a Julia set); `critical` is the
@@ -759,6 +760,18 @@ end
 --- a pixel takes the last stage whose radius squared |t|^2 is within (none: it starts at
 --- 0), starts at its steps with dz = 2^-exponent Σ coefficient[k] (t / radius)^(k+1); a
 --- scaled pixel takes the sum as its w and the exponent as its s.
+--- The first line of a perturbation pixel: its offset from the reference (dc, or a Julia
+--- set's dz) is the origin's plus its own. The origin's, up to 2^21 pixels, and the pixel's
+--- own, as far the other way, cancel to within the image; the first sum is then exact, and
+--- the part of the origin's offset that f64 leaves out is added to what remains.
+local function pixel_start(julia)
+  local offset = "(origin[1] + x) + origin[3], (origin[2] + y) + origin[4]"
+  if julia then
+    return format("    local dzr, dzi, dcr, dci = %s, 0, 0", offset)
+  end
+  return format("    local dzr, dzi, dcr, dci = 0, 0, %s", offset)
+end
+
 function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
     "local step = (function()",
@@ -796,7 +809,7 @@ local function starts_of(length, min_level, max_level, entry, first)
   return starts
 end
 return function(orbit, length, skips, min_level, max_level, critical, critical_length,
-    critical_skips, critical_min, critical_max, cr, ci, ox, oy, max_iter, scaled_skips,
+    critical_skips, critical_min, critical_max, cr, ci, origin, max_iter, scaled_skips,
     critical_scaled_skips, radii, critical_radii, scale, tiny, tiny_count, critical_tiny,
     critical_tiny_count, series, series_terms, series_length, series_inverse_bound)
   -- The maps from the first value; the radii (one per skip, read while looking for a
@@ -814,11 +827,7 @@ return function(orbit, length, skips, min_level, max_level, critical, critical_l
   local critical_reach2 = critical_min <= critical_max and critical_radii[0] or 0
   return function(x, y)]],
   }
-  if julia then
-    lines[#lines + 1] = "    local dzr, dzi, dcr, dci = ox + x, oy + y, 0, 0"
-  else
-    lines[#lines + 1] = "    local dzr, dzi, dcr, dci = 0, 0, ox + x, oy + y"
-  end
+  lines[#lines + 1] = pixel_start(julia)
   lines[#lines + 1] = [[
     local Z, L, m, n = orbit, length, 0, 0
     local S, starts, low, high = skips, orbit_starts, min_level, max_level
@@ -1317,8 +1326,7 @@ local ENTRY = ]], step_lines, finish))
       indent, magnitude, indent, scaled_down, indent, indent, indent)
   end
   local pm_start = start:gsub("pm", "D.pm")
-  local init = julia and "    local dzr, dzi, dcr, dci = ox + x, oy + y, 0, 0\n"
-    or "    local dzr, dzi, dcr, dci = 0, 0, ox + x, oy + y\n"
+  local init = pixel_start(julia) .. "\n"
   text = replace_once(text, init, format("%s    local %s = %s\n    local ke, cs = D.pe, D.pm\n",
     init, state, pm_start))
   -- From the series: d(t p(t))/dt = sum (j + 1) a_j t^j, times dt per pixel, at the

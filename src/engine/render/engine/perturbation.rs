@@ -15,7 +15,7 @@ use super::super::request::{RenderRequest, RowRange};
 use super::shallow::CachedShallowChoice;
 use super::{Engine, JobLimits, REFERENCE_PROGRESS_INTERVAL};
 use crate::engine::error::{RenderError, RequestError};
-use crate::engine::geometry::{BigFloat, PixelGrid, Precision, View, WideFloat};
+use crate::engine::geometry::{BigFloat, Dd, PixelGrid, Precision, View, WideFloat};
 use crate::engine::kernel::{
     BlaSkips, BlaTable, Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference,
     ReferenceOrbit, SeriesSkip, bits_for_step_log2, build_series, follow_series, reference_orbit,
@@ -498,14 +498,18 @@ fn dc_bound_of(
     (from_centre + half_diagonal) * WideFloat::from_f64(1.01)
 }
 
-/// The offset of `grid`'s origin from a reference `point`, in f64 in the grid's units
-/// (`PixelGrid::scale_exponent`): exact differences of the two exact points, so that a
-/// pixel's offset from the reference is this plus its lattice offset, at any depth.
-fn origin_offset(grid: &PixelGrid, point: &(BigFloat, BigFloat)) -> (f64, f64) {
+/// The offset of `grid`'s origin from a reference `point`, in double-double in the grid's
+/// units (`PixelGrid::scale_exponent`): exact differences of the two exact points, so that
+/// a pixel's offset from the reference is this plus its lattice offset, at any depth. The
+/// origin can be 2^20 pixels from the reference, and a pixel's lattice offset as far the
+/// other way: in f64 alone their sum, a pixel's dc, was wrong by up to 2^-32 of a pixel,
+/// which moved pixels of long orbits by tens of steps (rust-fractal-core's 1e50 location,
+/// 512x512: the centre pixel escaped at 187,403, not 187,421).
+fn origin_offset(grid: &PixelGrid, point: &(BigFloat, BigFloat)) -> (Dd, Dd) {
     let (x_origin, y_origin) = &*grid.exact_origin;
     (
-        grid.scaled_f64(&(x_origin - &point.0)),
-        grid.scaled_f64(&(y_origin - &point.1)),
+        grid.scaled_dd(&(x_origin - &point.0)),
+        grid.scaled_dd(&(y_origin - &point.1)),
     )
 }
 
