@@ -122,14 +122,27 @@ pub fn bits_for_step_log2(step_log2: f64) -> usize {
 /// values stay within a few times the bailout, so their integer parts are small, and
 /// adding and multiplying integers costs a tenth of arbitrary-precision floating point
 /// (`moonbrot bench --deep` times it).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct FixedPoint {
     fraction_bits: usize,
+    /// Half of the last fraction bit's unit: added before a product drops the bits below
+    /// it, so that the product rounds to the nearest.
+    half_unit: IBig,
 }
 
 impl FixedPoint {
+    fn new(fraction_bits: usize) -> Self {
+        let half_unit = fraction_bits
+            .checked_sub(1)
+            .map_or(IBig::ZERO, |half_bits| IBig::ONE << half_bits);
+        Self {
+            fraction_bits,
+            half_unit,
+        }
+    }
+
     /// `value` exactly when it has no more fraction bits, else rounded down.
-    fn of_big_float(self, value: &BigFloat) -> IBig {
+    fn of_big_float(&self, value: &BigFloat) -> IBig {
         let repr = value.as_binary().repr();
         let exponent = repr.exponent() + self.fraction_bits as isize;
         let significand = repr.significand().clone();
@@ -140,30 +153,47 @@ impl FixedPoint {
         }
     }
 
-    fn of_f64(self, value: f64) -> IBig {
+    fn of_f64(&self, value: f64) -> IBig {
         self.of_big_float(&BigFloat::from_f64(value))
     }
 
-    /// The product, rounded down to the fraction bits.
-    fn multiply(self, a: &IBig, b: &IBig) -> IBig {
-        (a * b) >> self.fraction_bits
+    /// A value with twice the fraction bits (a product's), rounded to the nearest with
+    /// the fraction bits. Rounded down, the product of two points near 0 was a unit below
+    /// 0, which pushed a reference on a repelling cycle off it (to escape a thousand steps
+    /// early, and every pixel with it).
+    fn round(&self, value: IBig) -> IBig {
+        (value + &self.half_unit) >> self.fraction_bits
     }
 
-    fn complex_multiply(self, a: &(IBig, IBig), b: &(IBig, IBig)) -> (IBig, IBig) {
+    /// The product, each part rounded once.
+    fn complex_multiply(&self, a: &(IBig, IBig), b: &(IBig, IBig)) -> (IBig, IBig) {
         (
-            self.multiply(&a.0, &b.0) - self.multiply(&a.1, &b.1),
-            self.multiply(&a.0, &b.1) + self.multiply(&a.1, &b.0),
+            self.round(&a.0 * &b.0 - &a.1 * &b.1),
+            self.round(&a.0 * &b.1 + &a.1 * &b.0),
+        )
+    }
+
+    /// `a` squared in three squares, re^2, im^2 and (re + im)^2, as 2 re im is the third
+    /// less the other two: squares are cheaper than products.
+    fn complex_square(&self, (re, im): &(IBig, IBig)) -> (IBig, IBig) {
+        let re_squared = re * re;
+        let im_squared = im * im;
+        let sum = re + im;
+        let twice_product = &sum * &sum - &re_squared - &im_squared;
+        (
+            self.round(re_squared - im_squared),
+            self.round(twice_product),
         )
     }
 
     /// The nearest f64 or one next to it (from the top two words), 0 below f64's range.
-    fn to_f64(self, value: &IBig) -> f64 {
+    fn to_f64(&self, value: &IBig) -> f64 {
         self.to_f64_times_power_of_two(value, 0)
     }
 
     /// The point (re, im) as significands with a shared exponent, when it is nearer 0 than
     /// 2^`TINY_POINT_LOG2` and not 0: the larger significand within [0.5, 1).
-    fn tiny_form(self, (re, im): &(IBig, IBig)) -> Option<(f64, f64, i64)> {
+    fn tiny_form(&self, (re, im): &(IBig, IBig)) -> Option<(f64, f64, i64)> {
         let bit_len = |value: &IBig| value.unsigned_abs().bit_len() as i64;
         let top = bit_len(re).max(bit_len(im));
         let exponent = top - self.fraction_bits as i64;
@@ -177,7 +207,7 @@ impl FixedPoint {
     }
 
     /// `value` times 2^`shift`, as `to_f64`.
-    fn to_f64_times_power_of_two(self, value: &IBig, shift: i64) -> f64 {
+    fn to_f64_times_power_of_two(&self, value: &IBig, shift: i64) -> f64 {
         let (sign, words) = value.as_sign_words();
         let Some((&top, rest)) = words.split_last() else {
             return 0.0;
@@ -247,9 +277,7 @@ pub fn reference_orbit(
     max_points: usize,
     checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
-    let fixed = FixedPoint {
-        fraction_bits: bits,
-    };
+    let fixed = FixedPoint::new(bits);
     let c = (fixed.of_big_float(c.0), fixed.of_big_float(c.1));
     let mut z = (fixed.of_big_float(z0.0), fixed.of_big_float(z0.1));
     // Each operation's constant value (zero for the others).
@@ -291,6 +319,7 @@ pub fn reference_orbit(
                 FormulaOp::Z | FormulaOp::C | FormulaOp::Const { .. } => Default::default(),
                 FormulaOp::Add(a, b) => (&at(a).0 + &at(b).0, &at(a).1 + &at(b).1),
                 FormulaOp::Sub(a, b) => (&at(a).0 - &at(b).0, &at(a).1 - &at(b).1),
+                FormulaOp::Mul(a, b) if a == b => fixed.complex_square(at(a)),
                 FormulaOp::Mul(a, b) => fixed.complex_multiply(at(a), at(b)),
                 FormulaOp::Neg(a) => (-&at(a).0, -&at(a).1),
                 FormulaOp::Pow(a, k) => {
@@ -299,14 +328,7 @@ pub fn reference_orbit(
                         fixed.complex_multiply(&power, base)
                     })
                 }
-                FormulaOp::Sqr(a) => {
-                    let (re, im) = at(a);
-                    let product = fixed.multiply(re, im);
-                    (
-                        fixed.multiply(re, re) - fixed.multiply(im, im),
-                        &product + &product,
-                    )
-                }
+                FormulaOp::Sqr(a) => fixed.complex_square(at(a)),
                 FormulaOp::Conj(a) => (at(a).0.clone(), -&at(a).1),
                 FormulaOp::Abs(a) => (absolute(at(a).0.clone()), absolute(at(a).1.clone())),
                 FormulaOp::AbsRe(a) => (absolute(at(a).0.clone()), at(a).1.clone()),
@@ -458,7 +480,7 @@ mod tests {
 
     #[test]
     fn fixed_point_numbers_come_back_as_the_f64s_they_were() {
-        let fixed = FixedPoint { fraction_bits: 300 };
+        let fixed = FixedPoint::new(300);
         for value in [0.0, 1.0, -1.5, 0.1, -3.25e-40, 12345.678, 1e-70] {
             assert_eq!(fixed.to_f64(&fixed.of_f64(value)), value, "{value:e}");
         }
@@ -467,6 +489,25 @@ mod tests {
         assert_eq!(fixed.to_f64(&fixed.of_f64(1e-100)), 0.0);
         let deep = BigFloat::parse_decimal_with_bits("0.1", 400).expect("a number");
         assert!((fixed.to_f64(&fixed.of_big_float(&deep)) - 0.1).abs() < 1e-17);
+    }
+
+    #[test]
+    fn a_square_rounds_to_the_nearest_unit_and_equals_the_product() {
+        let fixed = FixedPoint::new(300);
+        // A point a few units from 0 squares to exactly 0 (rounded down, its real part
+        // was a unit below 0, and its imaginary part too).
+        let near_zero = (IBig::from(-1), IBig::from(2));
+        assert_eq!(fixed.complex_square(&near_zero), (IBig::ZERO, IBig::ZERO));
+        // Three squares give the product's parts exactly, as both round once.
+        let z = (
+            fixed.of_f64(-0.743_643_887_037_158_7),
+            fixed.of_f64(0.131_825_904_205_311_97),
+        );
+        let square = fixed.complex_square(&z);
+        assert_eq!(square, fixed.complex_multiply(&z, &z));
+        let (re, im) = (fixed.to_f64(&square.0), fixed.to_f64(&square.1));
+        assert!((re - 0.535_628_161_708_186_3).abs() < 1e-15, "{re}");
+        assert!((im + 0.196_063_055_630_852_66).abs() < 1e-15, "{im}");
     }
 
     #[test]
