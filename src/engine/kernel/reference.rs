@@ -5,7 +5,8 @@
 //! closer to 0 than f64 holds in full also with their own exponent; the orbit ends where it
 //! escapes or at the iteration limit.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use dashu_int::ops::{BitTest, UnsignedAbs};
 use dashu_int::{IBig, Sign, Word};
@@ -14,6 +15,7 @@ use super::bla::BlaTable;
 use super::formula::{Formula, FormulaOp};
 use super::series::SeriesSkip;
 use crate::engine::geometry::{BigFloat, Dd, WideFloat};
+use crate::engine::sync::lock;
 
 /// A reference orbit: Z_0, Z_1, ... as (re, im) pairs, flattened.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,9 +175,23 @@ impl FixedPoint {
         )
     }
 
-    /// `a` squared in three squares, re^2, im^2 and (re + im)^2, as 2 re im is the third
-    /// less the other two: squares are cheaper than products.
-    fn complex_square(&self, (re, im): &(IBig, IBig)) -> (IBig, IBig) {
+    /// `a` squared: alone, in three squares, re^2, im^2 and (re + im)^2, as 2 re im is the
+    /// third less the other two (squares are cheaper than products); with a `helper`, as
+    /// (re + im)(re - im) here and re im there meanwhile. The same integers either way.
+    fn complex_square(
+        &self,
+        (re, im): &(IBig, IBig),
+        helper: Option<&ProductHelper>,
+    ) -> (IBig, IBig) {
+        if let Some(helper) = helper {
+            helper.start(re.clone(), im.clone());
+            let difference_of_squares = (re + im) * (re - im);
+            let product = helper.finish().unwrap_or_else(|| re * im);
+            return (
+                self.round(difference_of_squares),
+                self.round(&product + &product),
+            );
+        }
         let re_squared = re * re;
         let im_squared = im * im;
         let sum = re + im;
@@ -255,6 +271,84 @@ fn operand<'a>(
     }
 }
 
+/// A thread's slot for multiplying two numbers while the orbit's thread multiplies others:
+/// the orbit's thread puts them in and sets `INPUT`; the helper multiplies them and sets
+/// `OUTPUT`. Both wait by spinning, then yielding (a product of 3,700 bits takes about 2
+/// microseconds; waking a sleeping thread, tens of them).
+#[derive(Default)]
+struct ProductHelper {
+    state: AtomicU8,
+    factors: Mutex<Option<(IBig, IBig)>>,
+    product: Mutex<Option<IBig>>,
+}
+
+const IDLE: u8 = 0;
+const INPUT: u8 = 1;
+const OUTPUT: u8 = 2;
+const QUIT: u8 = 3;
+
+/// Spins this many times before yielding while it waits.
+const SPINS_BEFORE_YIELD: u32 = 1 << 12;
+
+impl ProductHelper {
+    /// Waits until the state is one of `wanted`, and returns it.
+    fn wait_for(&self, wanted: [u8; 2]) -> u8 {
+        let mut spins = 0_u32;
+        loop {
+            let state = self.state.load(Ordering::Acquire);
+            if wanted.contains(&state) {
+                return state;
+            }
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// The helper thread's loop: multiplies what it is given until told to quit.
+    fn serve(&self) {
+        // Quits on the way out, a panic included, so that the orbit's thread never waits
+        // for a square that will not come.
+        struct QuitOnExit<'a>(&'a AtomicU8);
+        impl Drop for QuitOnExit<'_> {
+            fn drop(&mut self) {
+                self.0.store(QUIT, Ordering::Release);
+            }
+        }
+        let _quit = QuitOnExit(&self.state);
+        while self.wait_for([INPUT, QUIT]) == INPUT {
+            let factors = lock(&self.factors).take();
+            *lock(&self.product) = factors.map(|(a, b)| a * b);
+            self.state.store(OUTPUT, Ordering::Release);
+        }
+    }
+
+    fn start(&self, a: IBig, b: IBig) {
+        *lock(&self.factors) = Some((a, b));
+        // Not over a helper's QUIT (set as it died): `finish` then says None.
+        let _ = self
+            .state
+            .compare_exchange(IDLE, INPUT, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// The product of the numbers given to `start`; None if the helper has quit.
+    fn finish(&self) -> Option<IBig> {
+        if self.wait_for([OUTPUT, QUIT]) == QUIT {
+            return None;
+        }
+        let product = lock(&self.product).take();
+        self.state.store(IDLE, Ordering::Release);
+        product
+    }
+
+    fn quit(&self) {
+        self.state.store(QUIT, Ordering::Release);
+    }
+}
+
 fn absolute(value: IBig) -> IBig {
     if value.sign() == Sign::Negative {
         -value
@@ -268,6 +362,9 @@ fn absolute(value: IBig) -> IBig {
 /// done; at most `max_points` points. Every 256 steps it calls `checkpoint` with the steps
 /// done so far (for progress) and the points so far (re, im pairs: for work that follows
 /// the orbit as it comes), and stops when that returns true.
+///
+/// At `SHARED_SQUARE_BITS` or more a helper thread takes one of each square's two
+/// products meanwhile.
 pub fn reference_orbit(
     formula: &Formula,
     z0: (&BigFloat, &BigFloat),
@@ -276,6 +373,45 @@ pub fn reference_orbit(
     bits: usize,
     max_points: usize,
     checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
+) -> Result<ReferenceOrbit, OrbitStop> {
+    let start = (formula, z0, c, max_iter, bits, max_points);
+    if bits < SHARED_SQUARE_BITS {
+        return iterate(start, checkpoint, None);
+    }
+    let helper = ProductHelper::default();
+    std::thread::scope(|scope| {
+        let serving = scope.spawn(|| helper.serve());
+        let orbit = iterate(start, checkpoint, Some(&helper));
+        helper.quit();
+        // A helper that panicked (out of memory) quit on the way: its products were
+        // taken here, and its panic goes no further.
+        let _ = serving.join();
+        orbit
+    })
+}
+
+/// Orbits with at least this many bits share their squares with a helper thread. Below
+/// it a product takes too little time for the handover: 100,000 steps at 2,093 bits took
+/// 0.30 s with a helper against 0.28 s without, at 2,757 bits 0.36 s against 0.38 s, at
+/// 3,089 bits 0.38 s against 0.44 s, and rust-fractal-core's 1e1086 location (538,504
+/// steps at 3,710 bits) 2.21 s against 2.87 s. A render on one thread still uses two here.
+const SHARED_SQUARE_BITS: usize = 2600;
+
+/// reference_orbit's arguments but the checkpoint.
+type OrbitStart<'a> = (
+    &'a Formula,
+    (&'a BigFloat, &'a BigFloat),
+    (&'a BigFloat, &'a BigFloat),
+    u32,
+    usize,
+    usize,
+);
+
+/// `reference_orbit`, with or without a helper for its squares.
+fn iterate(
+    (formula, z0, c, max_iter, bits, max_points): OrbitStart<'_>,
+    checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
+    helper: Option<&ProductHelper>,
 ) -> Result<ReferenceOrbit, OrbitStop> {
     let fixed = FixedPoint::new(bits);
     let c = (fixed.of_big_float(c.0), fixed.of_big_float(c.1));
@@ -319,7 +455,7 @@ pub fn reference_orbit(
                 FormulaOp::Z | FormulaOp::C | FormulaOp::Const { .. } => Default::default(),
                 FormulaOp::Add(a, b) => (&at(a).0 + &at(b).0, &at(a).1 + &at(b).1),
                 FormulaOp::Sub(a, b) => (&at(a).0 - &at(b).0, &at(a).1 - &at(b).1),
-                FormulaOp::Mul(a, b) if a == b => fixed.complex_square(at(a)),
+                FormulaOp::Mul(a, b) if a == b => fixed.complex_square(at(a), helper),
                 FormulaOp::Mul(a, b) => fixed.complex_multiply(at(a), at(b)),
                 FormulaOp::Neg(a) => (-&at(a).0, -&at(a).1),
                 FormulaOp::Pow(a, k) => {
@@ -328,7 +464,7 @@ pub fn reference_orbit(
                         fixed.complex_multiply(&power, base)
                     })
                 }
-                FormulaOp::Sqr(a) => fixed.complex_square(at(a)),
+                FormulaOp::Sqr(a) => fixed.complex_square(at(a), helper),
                 FormulaOp::Conj(a) => (at(a).0.clone(), -&at(a).1),
                 FormulaOp::Abs(a) => (absolute(at(a).0.clone()), absolute(at(a).1.clone())),
                 FormulaOp::AbsRe(a) => (absolute(at(a).0.clone()), at(a).1.clone()),
@@ -497,17 +633,56 @@ mod tests {
         // A point a few units from 0 squares to exactly 0 (rounded down, its real part
         // was a unit below 0, and its imaginary part too).
         let near_zero = (IBig::from(-1), IBig::from(2));
-        assert_eq!(fixed.complex_square(&near_zero), (IBig::ZERO, IBig::ZERO));
+        assert_eq!(
+            fixed.complex_square(&near_zero, None),
+            (IBig::ZERO, IBig::ZERO)
+        );
         // Three squares give the product's parts exactly, as both round once.
         let z = (
             fixed.of_f64(-0.743_643_887_037_158_7),
             fixed.of_f64(0.131_825_904_205_311_97),
         );
-        let square = fixed.complex_square(&z);
+        let square = fixed.complex_square(&z, None);
         assert_eq!(square, fixed.complex_multiply(&z, &z));
+        // With a helper thread taking one of the products, the very same integers.
+        let helper = ProductHelper::default();
+        let shared = std::thread::scope(|scope| {
+            scope.spawn(|| helper.serve());
+            let shared = fixed.complex_square(&z, Some(&helper));
+            helper.quit();
+            shared
+        });
+        assert_eq!(shared, square);
         let (re, im) = (fixed.to_f64(&square.0), fixed.to_f64(&square.1));
         assert!((re - 0.535_628_161_708_186_3).abs() < 1e-15, "{re}");
         assert!((im + 0.196_063_055_630_852_66).abs() < 1e-15, "{im}");
+    }
+
+    #[test]
+    fn an_orbit_deep_enough_for_a_helper_thread_is_the_same_as_without_it() {
+        let formula = mandelbrot();
+        let bits = SHARED_SQUARE_BITS + 100;
+        let c = (
+            BigFloat::parse_decimal_with_bits("-0.743643887037158704752191506114774", bits)
+                .expect("a number"),
+            BigFloat::parse_decimal_with_bits("0.131825904205311970493132056385139", bits)
+                .expect("a number"),
+        );
+        let zero = BigFloat::zero();
+        let start = (&formula, (&zero, &zero), (&c.0, &c.1), 3000, bits, 10_000);
+        let alone = iterate(start, &mut |_, _| false, None).expect("an orbit");
+        let shared = reference_orbit(
+            &formula,
+            (&zero, &zero),
+            (&c.0, &c.1),
+            3000,
+            bits,
+            10_000,
+            &mut |_, _| false,
+        )
+        .expect("an orbit");
+        assert_eq!(alone.len(), 3001, "it does not escape");
+        assert_eq!(shared, alone);
     }
 
     #[test]
