@@ -473,7 +473,13 @@ fn iterate(
             values.push(value);
         }
         let last = formula.ops.len().saturating_sub(1);
-        z = operand(&formula.ops, last, (&z, &c), &constants, &values).clone();
+        // The step's value is moved out of its slot (an input's is read in place).
+        z = match (formula.ops.get(last), values.get_mut(last)) {
+            (Some(FormulaOp::Z | FormulaOp::C | FormulaOp::Const { .. }) | None, _) | (_, None) => {
+                operand(&formula.ops, last, (&z, &c), &constants, &values).clone()
+            }
+            (Some(_), Some(value)) => std::mem::take(value),
+        };
         let (re, im) = (fixed.to_f64(&z.0), fixed.to_f64(&z.1));
         keep_if_tiny(points.len() / 2, &z, (re, im));
         points.push(re);
