@@ -716,6 +716,18 @@ return { step = wide_step, norm = wnorm, add = wadd, less = wless, tiny_at = tin
 ]]
 end
 
+--- The first line of a perturbation pixel: its offset from the reference (dc, or a Julia
+--- set's dz) is the origin's plus its own. The origin's, up to 2^21 pixels, and the pixel's
+--- own, as far the other way, cancel to within the image; the first sum is then exact, and
+--- the part of the origin's offset that f64 leaves out is added to what remains.
+local function pixel_start(julia)
+  local offset = "(origin[1] + x) + origin[3], (origin[2] + y) + origin[4]"
+  if julia then
+    return format("    local dzr, dzi, dcr, dci = %s, 0, 0", offset)
+  end
+  return format("    local dzr, dzi, dcr, dci = 0, 0, %s", offset)
+end
+
 --- Lua source of a pixel function factory for rendering by perturbation:
 --- `return function(orbit, length, skips, min_level, max_level, critical, critical_length,
 --- critical_skips, critical_min, critical_max, cr, ci, origin, max_iter, scaled_skips,
@@ -760,18 +772,6 @@ end
 --- a pixel takes the last stage whose radius squared |t|^2 is within (none: it starts at
 --- 0), starts at its steps with dz = 2^-exponent Σ coefficient[k] (t / radius)^(k+1); a
 --- scaled pixel takes the sum as its w and the exponent as its s.
---- The first line of a perturbation pixel: its offset from the reference (dc, or a Julia
---- set's dz) is the origin's plus its own. The origin's, up to 2^21 pixels, and the pixel's
---- own, as far the other way, cancel to within the image; the first sum is then exact, and
---- the part of the origin's offset that f64 leaves out is added to what remains.
-local function pixel_start(julia)
-  local offset = "(origin[1] + x) + origin[3], (origin[2] + y) + origin[4]"
-  if julia then
-    return format("    local dzr, dzi, dcr, dci = %s, 0, 0", offset)
-  end
-  return format("    local dzr, dzi, dcr, dci = 0, 0, %s", offset)
-end
-
 function M.pixel_source(recorded, result, julia, degree, bailout, entry_len, scaled_entry_len)
   local lines = {
     "local step = (function()",
