@@ -575,6 +575,65 @@ fn the_cli_renders_a_pasted_deep_location_and_its_document_round_trips_bit_exact
     }
 }
 
+/// c = i is a point of the set whose orbit never escapes; pixels 1e-1000 from it all
+/// escape by about 2,700 steps. The depth's limit there is 16,000,000, which the
+/// reference orbit alone took 44 s and 1.35 GiB to reach at 320x180.
+#[test]
+fn about_a_point_of_the_set_at_1e_1000_the_limit_is_fitted_to_the_pixels_not_the_depth() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let view = View::from_decimals("0", "1", "1e-1000").expect("a view");
+    let location = view.location_text();
+    let mut args: Vec<&str> = location.split(' ').collect();
+    args.extend(["--size", "64x36"]);
+    let (fitted, said) = render_file(dir.path(), "fitted.png", &args);
+    assert!(said.contains("automatic: fitted to the view"), "{said}");
+    let max_iter: u32 = said
+        .split("(max_iter ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ')']).next())
+        .and_then(|number| number.parse().ok())
+        .expect("the limit in the summary");
+    assert!((2_700..100_000).contains(&max_iter), "{said}");
+    // A limit four times higher shows the same image: no pixel was cut off.
+    let higher = (4 * max_iter).to_string();
+    args.extend(["--max-iter", &higher]);
+    let (raised, _) = render_file(dir.path(), "raised.png", &args);
+    assert_eq!(
+        crate::support::pixels(&raised),
+        crate::support::pixels(&fitted)
+    );
+}
+
+/// A render at a higher limit after one at a lower limit of the same view takes the
+/// last reference orbit on from where it stopped; its pixels are those of an orbit
+/// computed in one go.
+#[test]
+fn a_reference_taken_on_to_a_higher_limit_gives_the_pixels_of_one_computed_afresh() {
+    let view = View::from_decimals("0", "1", "1e-100").expect("a view");
+    let engine = Engine::default();
+    let short = render(&engine, &request("mandelbrot", view.clone(), (48, 27), 200));
+    assert!(short.image.values.iter().all(|value| *value < 0.0));
+    let taken_on = render(
+        &engine,
+        &request("mandelbrot", view.clone(), (48, 27), 3000),
+    );
+    let afresh = render(
+        &Engine::default(),
+        &request("mandelbrot", view, (48, 27), 3000),
+    );
+    let (taken_on_summary, afresh_summary) = (
+        taken_on.reference.expect("a reference"),
+        afresh.reference.expect("a reference"),
+    );
+    assert_eq!(taken_on_summary.iterations, 3000);
+    assert_eq!(taken_on_summary.taken_on_from, Some(200));
+    assert_eq!(afresh_summary.iterations, 3000);
+    assert_eq!(afresh_summary.taken_on_from, None);
+    assert_eq!(taken_on_summary.skips, afresh_summary.skips);
+    assert!(taken_on.image.values.iter().all(|value| *value > 200.0));
+    assert_eq!(taken_on.image.values, afresh.image.values);
+}
+
 #[test]
 fn a_film_zooms_into_a_deep_target_frame_by_frame() {
     let start = View::new(-0.75, 0.1, 3.0);

@@ -45,10 +45,11 @@ pub use parameters::{
     resolve_leniently,
 };
 pub use reference::{
-    BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step_log2, reference_orbit,
+    BlaSkips, OrbitStop, PerturbationReference, ReferenceOrbit, bits_for_step_log2,
+    continue_reference_orbit, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
-pub use series::{SERIES_TERMS, SeriesSkip};
+pub use series::{SERIES_TERMS, SeriesBuilder, SeriesSkip};
 pub(crate) use series::{build as build_series, follow_orbit as follow_series};
 pub(crate) use state::RunFailure;
 pub use state::{KernelLog, PRINT_LINES_PER_RUN};

@@ -29,6 +29,10 @@ pub struct ReferenceOrbit {
     /// and their shared exponent, four values each, by index. A deep pixel steps past them
     /// in a wide number type (formula.lua's careful step).
     pub tiny: Vec<f64>,
+    /// The last point in full precision (fixed point, `bits` after the binary point) when
+    /// the orbit stopped at its iteration limit, so that it can go on from there
+    /// (`continue_reference_orbit`); None once it escaped.
+    pub end: Option<(IBig, IBig)>,
 }
 
 /// Below 2^this, a point is also kept in `ReferenceOrbit::tiny` (f64 holds 53 bits only
@@ -374,8 +378,47 @@ pub fn reference_orbit(
     max_points: usize,
     checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
-    let start = (formula, z0, c, max_iter, bits, max_points);
-    if bits < SHARED_SQUARE_BITS {
+    run(
+        (formula, OrbitFrom::Point(z0), c, max_iter, bits, max_points),
+        checkpoint,
+    )
+}
+
+/// `orbit` (iterated with the same `formula` and `c`) taken on to `max_iter` steps from
+/// where its limit stopped it, in its own precision: the same points, bit for bit, as
+/// `reference_orbit` to `max_iter` from the start, for the steps not yet done only. An
+/// orbit that escaped is returned as it is. `checkpoint` is called as by
+/// `reference_orbit`, with the points from the start.
+pub fn continue_reference_orbit(
+    formula: &Formula,
+    orbit: &ReferenceOrbit,
+    c: (&BigFloat, &BigFloat),
+    max_iter: u32,
+    max_points: usize,
+    checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
+) -> Result<ReferenceOrbit, OrbitStop> {
+    let Some(end) = &orbit.end else {
+        return Ok(orbit.clone());
+    };
+    run(
+        (
+            formula,
+            OrbitFrom::End(orbit, end),
+            c,
+            max_iter,
+            orbit.bits,
+            max_points,
+        ),
+        checkpoint,
+    )
+}
+
+/// Runs `iterate`, with a helper thread for the squares where the precision pays for it.
+fn run(
+    start: OrbitStart<'_>,
+    checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
+) -> Result<ReferenceOrbit, OrbitStop> {
+    if start.4 < SHARED_SQUARE_BITS {
         return iterate(start, checkpoint, None);
     }
     let helper = ProductHelper::default();
@@ -397,10 +440,18 @@ pub fn reference_orbit(
 /// steps at 3,710 bits) 2.21 s against 2.87 s. A render on one thread still uses two here.
 const SHARED_SQUARE_BITS: usize = 2600;
 
-/// reference_orbit's arguments but the checkpoint.
+/// Where an orbit starts: at a point z0, or at the end of an orbit its limit stopped
+/// (its last point in fixed point).
+#[derive(Clone, Copy)]
+enum OrbitFrom<'a> {
+    Point((&'a BigFloat, &'a BigFloat)),
+    End(&'a ReferenceOrbit, &'a (IBig, IBig)),
+}
+
+/// reference_orbit's arguments but the checkpoint, with where the orbit starts.
 type OrbitStart<'a> = (
     &'a Formula,
-    (&'a BigFloat, &'a BigFloat),
+    OrbitFrom<'a>,
     (&'a BigFloat, &'a BigFloat),
     u32,
     usize,
@@ -409,13 +460,12 @@ type OrbitStart<'a> = (
 
 /// `reference_orbit`, with or without a helper for its squares.
 fn iterate(
-    (formula, z0, c, max_iter, bits, max_points): OrbitStart<'_>,
+    (formula, from, c, max_iter, bits, max_points): OrbitStart<'_>,
     checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
     helper: Option<&ProductHelper>,
 ) -> Result<ReferenceOrbit, OrbitStop> {
     let fixed = FixedPoint::new(bits);
     let c = (fixed.of_big_float(c.0), fixed.of_big_float(c.1));
-    let mut z = (fixed.of_big_float(z0.0), fixed.of_big_float(z0.1));
     // Each operation's constant value (zero for the others).
     let constants: Vec<(IBig, IBig)> = formula
         .ops
@@ -426,8 +476,22 @@ fn iterate(
         })
         .collect();
     let bailout2 = formula.bailout * formula.bailout;
-    let mut points = vec![fixed.to_f64(&z.0), fixed.to_f64(&z.1)];
-    let mut tiny = Vec::new();
+    let (mut z, mut points, mut tiny, first_step) = match from {
+        OrbitFrom::Point(z0) => {
+            let z = (fixed.of_big_float(z0.0), fixed.of_big_float(z0.1));
+            let points = vec![fixed.to_f64(&z.0), fixed.to_f64(&z.1)];
+            (z, points, Vec::new(), 1)
+        }
+        OrbitFrom::End(orbit, end) => {
+            let steps_done = u32::try_from(orbit.len()).unwrap_or(u32::MAX);
+            (
+                end.clone(),
+                orbit.points.clone(),
+                orbit.tiny.clone(),
+                steps_done,
+            )
+        }
+    };
     // Only points whose f64s are already small are looked at in full (most are not).
     let mut keep_if_tiny = |index: usize, z: &(IBig, IBig), (re, im): (f64, f64)| {
         if re.abs().max(im.abs()) >= TINY_SCREEN {
@@ -437,10 +501,13 @@ fn iterate(
             tiny.extend([index as f64, re, im, exponent as f64]);
         }
     };
-    keep_if_tiny(0, &z, (points[0], points[1]));
+    if first_step == 1 {
+        keep_if_tiny(0, &z, (points[0], points[1]));
+    }
     // Each operation's value this step; the inputs (z, c, constants) are read in place.
     let mut values: Vec<(IBig, IBig)> = Vec::with_capacity(formula.ops.len());
-    for iteration in 1..=max_iter.max(1) {
+    let mut escaped = false;
+    for iteration in first_step..=max_iter.max(1) {
         if iteration % 256 == 0 && checkpoint(iteration - 1, &points) {
             return Err(OrbitStop::Stopped);
         }
@@ -486,10 +553,16 @@ fn iterate(
         points.push(im);
         let modulus2 = re * re + im * im;
         if modulus2 > bailout2 || modulus2.is_nan() {
-            break; // escaped
+            escaped = true;
+            break;
         }
     }
-    Ok(ReferenceOrbit { points, bits, tiny })
+    Ok(ReferenceOrbit {
+        points,
+        bits,
+        tiny,
+        end: (!escaped).then_some(z),
+    })
 }
 
 #[cfg(test)]
@@ -675,7 +748,14 @@ mod tests {
                 .expect("a number"),
         );
         let zero = BigFloat::zero();
-        let start = (&formula, (&zero, &zero), (&c.0, &c.1), 3000, bits, 10_000);
+        let start = (
+            &formula,
+            OrbitFrom::Point((&zero, &zero)),
+            (&c.0, &c.1),
+            3000,
+            bits,
+            10_000,
+        );
         let alone = iterate(start, &mut |_, _| false, None).expect("an orbit");
         let shared = reference_orbit(
             &formula,
@@ -689,6 +769,78 @@ mod tests {
         .expect("an orbit");
         assert_eq!(alone.len(), 3001, "it does not escape");
         assert_eq!(shared, alone);
+    }
+
+    #[test]
+    fn an_orbit_taken_on_from_its_limit_is_the_orbit_computed_in_one_go() {
+        let formula = mandelbrot();
+        let bits = 300;
+        // Inside the set near its boundary: it never escapes, and its points change to
+        // the last bit from step to step.
+        let c = (
+            BigFloat::parse_decimal_with_bits("-0.743643887037158704752191506114774", bits)
+                .expect("a number"),
+            BigFloat::parse_decimal_with_bits("0.131825904205311970493132056385139", bits)
+                .expect("a number"),
+        );
+        let zero = BigFloat::zero();
+        let orbit_to = |max_iter| {
+            reference_orbit(
+                &formula,
+                (&zero, &zero),
+                (&c.0, &c.1),
+                max_iter,
+                bits,
+                usize::MAX,
+                &mut |_, _| false,
+            )
+            .expect("an orbit")
+        };
+        let whole = orbit_to(2000);
+        let first_part = orbit_to(700);
+        assert!(first_part.end.is_some(), "stopped by its limit");
+        let mut steps_seen = Vec::new();
+        let continued = continue_reference_orbit(
+            &formula,
+            &first_part,
+            (&c.0, &c.1),
+            2000,
+            usize::MAX,
+            &mut |steps, points| {
+                steps_seen.push((steps, points.len() / 2));
+                false
+            },
+        )
+        .expect("an orbit");
+        assert_eq!(continued, whole, "every point and the end, bit for bit");
+        assert_eq!(
+            steps_seen.first(),
+            Some(&(767, 768)),
+            "from the start's points"
+        );
+        // One that escaped is whole for any limit.
+        let escaping = (BigFloat::from_f64(0.4), BigFloat::from_f64(0.5));
+        let escaped = reference_orbit(
+            &formula,
+            (&zero, &zero),
+            (&escaping.0, &escaping.1),
+            100,
+            bits,
+            usize::MAX,
+            &mut |_, _| false,
+        )
+        .expect("an orbit");
+        assert!(escaped.end.is_none() && escaped.escaped_before(100));
+        let again = continue_reference_orbit(
+            &formula,
+            &escaped,
+            (&escaping.0, &escaping.1),
+            5000,
+            usize::MAX,
+            &mut |_, _| panic!("nothing to compute"),
+        )
+        .expect("an orbit");
+        assert_eq!(again, escaped);
     }
 
     #[test]

@@ -305,9 +305,11 @@ pub fn build(
 }
 
 /// A series followed along an orbit as its points come (so it can be made while the orbit
-/// is computed, on another thread): `follow` with the points so far, then `finish`.
-pub struct SeriesBuilder<'a> {
-    formula: &'a Formula,
+/// is computed, on another thread): `follow` with the points so far, then `finish`. Kept
+/// (a clone finished), it goes on along the same orbit taken on to a higher limit.
+#[derive(Debug, Clone)]
+pub struct SeriesBuilder {
+    formula: Formula,
     dc: SeriesValue,
     /// dz at `steps`.
     dz: SeriesValue,
@@ -329,9 +331,9 @@ pub struct SeriesBuilder<'a> {
     stages: Vec<f64>,
 }
 
-impl<'a> SeriesBuilder<'a> {
+impl SeriesBuilder {
     /// A series at step 0 (dz = 0 for every pixel: z starts at the formula's start).
-    pub fn new(formula: &'a Formula, c: Complex, dc_bound: WideFloat, max_steps: usize) -> Self {
+    pub fn new(formula: &Formula, c: Complex, dc_bound: WideFloat, max_steps: usize) -> Self {
         let analytic = formula.ops.iter().all(|op| {
             !matches!(
                 op,
@@ -347,7 +349,7 @@ impl<'a> SeriesBuilder<'a> {
         dc.terms[0] = (dc_bound.significand(), 0.0);
         dc.len = 1;
         Self {
-            formula,
+            formula: formula.clone(),
             dc,
             dz: SeriesValue::constant((0.0, 0.0)),
             exponent: -dc_bound.exponent(),
@@ -372,6 +374,11 @@ impl<'a> SeriesBuilder<'a> {
     /// The step the series has reached: the first point `follow` still needs.
     pub fn steps(&self) -> usize {
         self.steps
+    }
+
+    /// The largest |dc| it is followed for.
+    pub fn dc_bound(&self) -> WideFloat {
+        self.dc_bound
     }
 
     /// Takes the series on along the orbit's points from index `first` on (`points`, re, im
@@ -410,7 +417,8 @@ impl<'a> SeriesBuilder<'a> {
                 break;
             }
             let shrink = ldexp(1.0, -self.exponent);
-            let Some(next) = step(self.formula, &self.dz, &self.dc, shrink, &mut self.nodes) else {
+            let Some(next) = step(&self.formula, &self.dz, &self.dc, shrink, &mut self.nodes)
+            else {
                 self.going = false;
                 break;
             };
@@ -526,16 +534,18 @@ impl<'a> SeriesBuilder<'a> {
 /// The series of an orbit whose points come through `receiver` as it is computed (chunks
 /// of re, im pairs in order, the first from z's start), followed as they come and for as
 /// long as it holds (see `build`); None when `is_stopped` says so. Keeps only the points
-/// the series has not passed.
+/// the series has not passed. With the builder of an earlier follow of the same orbit
+/// (stopped at a lower limit), it goes on from where that one got to, and the chunks
+/// start at its `steps()`. Gives the builder back too, to go on later.
 pub fn follow_orbit(
-    formula: &Formula,
-    c: Complex,
-    dc_bound: WideFloat,
+    (formula, c, dc_bound): (&Formula, Complex, WideFloat),
+    resumed: Option<SeriesBuilder>,
     receiver: &Receiver<Vec<f64>>,
     is_stopped: &dyn Fn() -> bool,
-) -> Option<SeriesSkip> {
-    let mut builder = SeriesBuilder::new(formula, c, dc_bound, usize::MAX);
-    let (mut points, mut first) = (Vec::new(), 0);
+) -> Option<(SeriesSkip, SeriesBuilder)> {
+    let mut builder =
+        resumed.unwrap_or_else(|| SeriesBuilder::new(formula, c, dc_bound, usize::MAX));
+    let (mut points, mut first) = (Vec::new(), builder.steps());
     while builder.is_going() {
         let Ok(chunk) = receiver.recv() else {
             break;
@@ -546,7 +556,7 @@ pub fn follow_orbit(
         points.drain(..2 * passed);
         first += passed;
     }
-    Some(builder.finish())
+    Some((builder.clone().finish(), builder))
 }
 
 /// One step of the formula on series: z's and c's given, dz's next returned (the result's
@@ -872,15 +882,34 @@ mod tests {
             sender.send(chunk.to_vec()).expect("sent");
         }
         drop(sender);
-        let followed = follow_orbit(
-            &mandelbrot(),
-            c,
-            WideFloat::from_f64(0.01),
+        let (followed, _) = follow_orbit(
+            (&mandelbrot(), c, WideFloat::from_f64(0.01)),
+            None,
             &receiver,
             &|| false,
         )
         .expect("followed");
         assert_eq!(followed, whole);
+    }
+
+    #[test]
+    fn a_series_taken_on_along_a_longer_orbit_is_the_one_made_from_the_whole_orbit() {
+        let c = (0.3, 0.0);
+        let orbit = orbit_of(c, 40);
+        let formula = mandelbrot();
+        let dc_bound = WideFloat::from_f64(0.01);
+        let whole = build(&formula, &orbit, c, dc_bound, usize::MAX, &|| false).expect("built");
+        let follow = |points: &[f64], resumed| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            sender.send(points.to_vec()).expect("sent");
+            drop(sender);
+            follow_orbit((&formula, c, dc_bound), resumed, &receiver, &|| false).expect("followed")
+        };
+        // The orbit stopped by a limit of 12 steps, then taken on to 40.
+        let (short, builder) = follow(&orbit[..26], None);
+        assert!(short.steps < whole.steps, "{short:?} {whole:?}");
+        let (taken_on, _) = follow(&orbit[2 * builder.steps()..], Some(builder));
+        assert_eq!(taken_on, whole);
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub struct ReferenceSummary {
     pub secs: f64,
     /// True when an earlier render's reference was used again.
     pub reused: bool,
+    /// The iterations of an earlier render's orbit, stopped by its lower limit, that this
+    /// one went on from (None when it was computed from the start, or reused).
+    pub taken_on_from: Option<usize>,
     /// How many skips (bilinear approximation) its table holds.
     pub skips: usize,
     /// The iterations every pixel skips at its start (series approximation).
@@ -202,6 +205,9 @@ impl std::fmt::Display for ReferenceSummary {
             write!(f, ", reused")?;
         } else {
             write!(f, " in {:.3} s", self.secs)?;
+        }
+        if let Some(iterations) = self.taken_on_from {
+            write!(f, " (taken on from {iterations})")?;
         }
         write!(f, ", {} skips", self.skips)?;
         // Every pixel's start, then the nearest pixels' where an inner stage goes farther
@@ -276,6 +282,7 @@ mod tests {
                 bits: 128,
                 secs: 0.5,
                 reused: false,
+                taken_on_from: None,
                 skips: 7,
                 series_steps,
                 series_nearest_steps,
@@ -292,5 +299,23 @@ mod tests {
             summary(300, 340).ends_with(", a series to iteration 300 (340 nearest the reference)")
         );
         assert!(summary(0, 340).ends_with(", a series to iteration 340 near the reference"));
+        let taken_on = ReferenceSummary {
+            taken_on_from: Some(200),
+            ..ReferenceSummary {
+                iterations: 3000,
+                bits: 356,
+                secs: 0.25,
+                reused: false,
+                taken_on_from: None,
+                skips: 0,
+                series_steps: 0,
+                series_nearest_steps: 0,
+                faster_than_f64: None,
+            }
+        };
+        assert_eq!(
+            taken_on.to_string(),
+            "reference 3000 iterations at 356 bits in 0.250 s (taken on from 200), 0 skips"
+        );
     }
 }

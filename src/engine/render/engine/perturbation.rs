@@ -18,7 +18,8 @@ use crate::engine::error::{RenderError, RequestError};
 use crate::engine::geometry::{BigFloat, Dd, PixelGrid, Precision, View, WideFloat};
 use crate::engine::kernel::{
     BlaSkips, BlaTable, Formula, KernelInfo, OrbitStop, ParameterValue, PerturbationReference,
-    ReferenceOrbit, SeriesSkip, bits_for_step_log2, build_series, follow_series, reference_orbit,
+    ReferenceOrbit, SeriesBuilder, SeriesSkip, bits_for_step_log2, build_series,
+    continue_reference_orbit, follow_series, reference_orbit, two_significant_digits,
 };
 use crate::engine::sync::lock;
 
@@ -40,6 +41,10 @@ struct CachedReference {
     /// The iteration limit it was computed to.
     max_iter: u32,
     reference: PerturbationReference,
+    /// The series as followed to the orbit's end, for the largest |dc| of its skips, to go
+    /// on along the orbit taken on to a higher limit (None once the skips were made again
+    /// for other pixels, or made without a series).
+    series_builder: Option<SeriesBuilder>,
 }
 
 /// An iteration limit fitted to a view, with what it was fitted for.
@@ -64,6 +69,21 @@ const PROBE_MIN_PIXELS: u64 = 64;
 /// set costs little to try.
 const PROBE_ITERATION_BUDGET: u64 = 100_000_000;
 
+/// Steps an octave of depth at the first limit probed: a pixel a span from the reference
+/// point grows away from it at most fourfold a step (|2Z| <= 4 within the set's disc), so
+/// none escapes in fewer than half a step an octave; about c = i, 0.8.
+const FIRST_PROBE_STEPS_PER_OCTAVE: f64 = 1.0;
+
+/// The lowest first limit probed.
+const FIRST_PROBE_MIN_LIMIT: u32 = 1000;
+
+/// The limit the fitting's first probe tries (it climbs from there to the depth's limit
+/// while pixels reach it): a step an octave of the view's depth.
+fn first_probe_limit(view: &View) -> u32 {
+    let octaves = (-view.span.log2()).max(0.0);
+    two_significant_digits(FIRST_PROBE_STEPS_PER_OCTAVE * octaves).max(FIRST_PROBE_MIN_LIMIT)
+}
+
 /// The size of a probe of an image of `size_px` at `limit` iterations: an eighth of its
 /// width (within `PROBE_WIDTH_PX`), fewer pixels where the limit is high, its shape.
 fn probe_size_px((width_px, height_px): (u32, u32), limit: u32) -> (u32, u32) {
@@ -80,9 +100,10 @@ fn probe_size_px((width_px, height_px): (u32, u32), limit: u32) -> (u32, u32) {
 impl Engine {
     /// The reference orbit(s) of a render by perturbation: the last render's when they
     /// still serve (same formula and constant, enough bits, long enough, their point
-    /// within a span of the view's centre), else computed from the view's centre (on the
-    /// real axis when the render mirrors rows across it), in the precision the pixel step
-    /// needs, stopped by a cancel or the deadline, and within the memory limit.
+    /// within a span of the view's centre), or the last render's taken on from where its
+    /// lower limit stopped it, else computed from the view's centre (on the real axis
+    /// when the render mirrors rows across it), in the precision the pixel step needs,
+    /// stopped by a cancel or the deadline, and within the memory limit.
     pub(super) fn perturbation_reference(
         &self,
         info: &KernelInfo,
@@ -107,26 +128,33 @@ impl Engine {
         let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
             computed_to >= max_iter || orbit.escaped_before(computed_to)
         };
+        // A reference the last render stopped at its limit, which this one takes on.
+        let mut to_continue = None;
         if let Some(cached) = lock(&self.perturbation_cache.reference).as_mut() {
             let reference = &cached.reference;
             let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
-            let serves = cached.formula == *formula
+            let same_orbit = cached.formula == *formula
                 && cached.julia_c == julia_c
                 && reference.orbit.bits >= bits
+                && near(&reference.point.0, &view.center_x)
+                && near(&reference.point.1, &view.center_y)
+                && (!on_axis || reference.point.1.is_zero());
+            let serves = same_orbit
                 && complete(&reference.orbit, cached.max_iter)
                 && reference
                     .critical
                     .as_ref()
-                    .is_none_or(|critical| complete(critical, cached.max_iter))
-                && near(&reference.point.0, &view.center_x)
-                && near(&reference.point.1, &view.center_y)
-                && (!on_axis || reference.point.1.is_zero());
+                    .is_none_or(|critical| complete(critical, cached.max_iter));
+            if same_orbit && !serves {
+                to_continue = Some((reference.clone(), cached.series_builder.clone()));
+            }
             if serves {
                 let mut summary = ReferenceSummary {
                     iterations: reference.orbit.len() - 1,
                     bits: reference.orbit.bits,
                     secs: 0.0,
                     reused: true,
+                    taken_on_from: None,
                     skips: 0,
                     series_steps: 0,
                     series_nearest_steps: 0,
@@ -177,6 +205,7 @@ impl Engine {
                     }
                     // Kept for the next render nearby, which then need not make it again.
                     cached.reference.bla = Arc::clone(&reused.bla);
+                    cached.series_builder = None;
                     cached
                         .reference
                         .critical_bla
@@ -189,14 +218,21 @@ impl Engine {
             }
         }
         let started = Instant::now();
-        let point = (
-            view.center_x.clone(),
-            if on_axis {
-                BigFloat::zero()
-            } else {
-                view.center_y.clone()
-            },
-        );
+        // A continued reference keeps its point (and its precision, at least this view's).
+        let point = match &to_continue {
+            Some((reference, _)) => reference.point.clone(),
+            None => (
+                view.center_x.clone(),
+                if on_axis {
+                    BigFloat::zero()
+                } else {
+                    view.center_y.clone()
+                },
+            ),
+        };
+        let bits = to_continue
+            .as_ref()
+            .map_or(bits, |(reference, _)| reference.orbit.bits);
         let start = (
             BigFloat::from_f64(formula.start.0),
             BigFloat::from_f64(formula.start.1),
@@ -218,18 +254,29 @@ impl Engine {
             Some(_) => WideFloat::ZERO,
             None => dc_bound_of(view, &point, (width_px, height_px)),
         };
-        let mut orbit_from = |z0, with_series: bool| {
+        // An orbit from z0, or the given one taken on from where its limit stopped it, with
+        // its series, from the start or going on with the given builder.
+        let mut orbit_from = |z0,
+                              continued: Option<&ReferenceOrbit>,
+                              series_from: Option<SeriesBuilder>,
+                              with_series: bool| {
             // The series follows the orbit on a thread of its own as its points come: on
             // two cores it costs no time where the orbit takes longer (0.5 s at 1e50).
+            let first_point = series_from.as_ref().map_or(0, SeriesBuilder::steps);
             let (orbit, series) = std::thread::scope(|scope| {
                 let (sender, receiver) = std::sync::mpsc::channel::<Vec<f64>>();
                 let follower = with_series.then(|| {
                     let is_stopped = &is_stopped;
                     scope.spawn(move || {
-                        follow_series(formula, c_f64, dc_bound, &receiver, is_stopped)
+                        follow_series(
+                            (formula, c_f64, dc_bound),
+                            series_from,
+                            &receiver,
+                            is_stopped,
+                        )
                     })
                 });
-                let (mut following, mut sent) = (follower.is_some(), 0);
+                let (mut following, mut sent) = (follower.is_some(), 2 * first_point);
                 let mut checkpoint = |iterations_done, points: &[f64]| {
                     if following {
                         following = sender.send(points[sent..].to_vec()).is_ok();
@@ -246,8 +293,19 @@ impl Engine {
                     }
                     is_stopped()
                 };
-                let orbit =
-                    reference_orbit(formula, z0, c, max_iter, bits, max_points, &mut checkpoint);
+                let orbit = match continued {
+                    Some(orbit) => continue_reference_orbit(
+                        formula,
+                        orbit,
+                        c,
+                        max_iter,
+                        max_points,
+                        &mut checkpoint,
+                    ),
+                    None => {
+                        reference_orbit(formula, z0, c, max_iter, bits, max_points, &mut checkpoint)
+                    }
+                };
                 if let Ok(orbit) = &orbit
                     && following
                 {
@@ -259,7 +317,8 @@ impl Engine {
                 let series = follower.map(|follower| {
                     follower
                         .join()
-                        .unwrap_or_else(|_| Some(SeriesSkip::default()))
+                        .map(|followed| followed.map(|(series, builder)| (series, Some(builder))))
+                        .unwrap_or_else(|_| Some((SeriesSkip::default(), None)))
                 });
                 (orbit, series)
             });
@@ -273,14 +332,37 @@ impl Engine {
             })?;
             match series {
                 Some(None) => Err(limits.stop_error()),
-                Some(Some(series)) => Ok((orbit, series)),
-                None => Ok((orbit, SeriesSkip::default())),
+                Some(Some((series, builder))) => Ok((orbit, series, builder)),
+                None => Ok((orbit, SeriesSkip::default(), None)),
             }
         };
-        let (orbit, series) = orbit_from(z0, skips && julia_c.is_none())?;
+        let (continued, series_from) = match to_continue {
+            Some((reference, builder)) => (
+                Some(reference),
+                // The series goes on only for the same pixels' bound.
+                builder.filter(|builder| builder.dc_bound() == dc_bound),
+            ),
+            None => (None, None),
+        };
+        let (orbit, series, series_builder) = orbit_from(
+            z0,
+            continued.as_ref().map(|reference| &*reference.orbit),
+            series_from,
+            skips && julia_c.is_none(),
+        )?;
         // A Julia set's pixels rebase onto the orbit from the critical point.
         let critical = match julia_c {
-            Some(_) => Some(orbit_from((&start.0, &start.1), false)?.0),
+            Some(_) => Some(
+                orbit_from(
+                    (&start.0, &start.1),
+                    continued
+                        .as_ref()
+                        .and_then(|reference| reference.critical.as_deref()),
+                    None,
+                    false,
+                )?
+                .0,
+            ),
             None => None,
         };
         let c = c_f64;
@@ -314,6 +396,10 @@ impl Engine {
             bits,
             secs: started.elapsed().as_secs_f64(),
             reused: false,
+            taken_on_from: continued
+                .as_ref()
+                .filter(|reference| reference.orbit.end.is_some())
+                .map(|reference| reference.orbit.len() - 1),
             skips: reference.bla.table.entries(),
             series_steps: reference.bla.series.steps,
             series_nearest_steps: reference.bla.series.nearest_steps,
@@ -324,6 +410,7 @@ impl Engine {
             julia_c,
             max_iter,
             reference: reference.clone(),
+            series_builder,
         });
         Ok((reference, summary))
     }
@@ -469,7 +556,7 @@ impl Engine {
                 reference_escaped_at,
             })
         };
-        let fitted = fitted_limit(depth_limit, &mut probe)?;
+        let fitted = fitted_limit(first_probe_limit(view), depth_limit, &mut probe)?;
         *lock(&self.perturbation_cache.limit) = Some(CachedLimit {
             source: Arc::clone(&request.source),
             parameters: parameters.to_vec(),
