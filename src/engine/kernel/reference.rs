@@ -388,25 +388,28 @@ pub fn reference_orbit(
 /// where its limit stopped it, in its own precision: the same points, bit for bit, as
 /// `reference_orbit` to `max_iter` from the start, for the steps not yet done only. An
 /// orbit that escaped is returned as it is. `checkpoint` is called as by
-/// `reference_orbit`, with the points from the start.
+/// `reference_orbit`, with the points from the start. The orbit's points are taken over,
+/// not copied, where nothing else holds it (a long orbit is hundreds of megabytes).
 pub fn continue_reference_orbit(
     formula: &Formula,
-    orbit: &ReferenceOrbit,
+    orbit: Arc<ReferenceOrbit>,
     c: (&BigFloat, &BigFloat),
     max_iter: u32,
     max_points: usize,
     checkpoint: &mut dyn FnMut(u32, &[f64]) -> bool,
 ) -> Result<ReferenceOrbit, OrbitStop> {
-    let Some(end) = &orbit.end else {
-        return Ok(orbit.clone());
-    };
+    let orbit = Arc::try_unwrap(orbit).unwrap_or_else(|shared| ReferenceOrbit::clone(&shared));
+    if orbit.end.is_none() {
+        return Ok(orbit);
+    }
+    let bits = orbit.bits;
     run(
         (
             formula,
-            OrbitFrom::End(orbit, end),
+            OrbitFrom::End(orbit),
             c,
             max_iter,
-            orbit.bits,
+            bits,
             max_points,
         ),
         checkpoint,
@@ -441,11 +444,10 @@ fn run(
 const SHARED_SQUARE_BITS: usize = 2600;
 
 /// Where an orbit starts: at a point z0, or at the end of an orbit its limit stopped
-/// (its last point in fixed point).
-#[derive(Clone, Copy)]
+/// (from its last point in fixed point, `end`).
 enum OrbitFrom<'a> {
     Point((&'a BigFloat, &'a BigFloat)),
-    End(&'a ReferenceOrbit, &'a (IBig, IBig)),
+    End(ReferenceOrbit),
 }
 
 /// reference_orbit's arguments but the checkpoint, with where the orbit starts.
@@ -482,14 +484,10 @@ fn iterate(
             let points = vec![fixed.to_f64(&z.0), fixed.to_f64(&z.1)];
             (z, points, Vec::new(), 1)
         }
-        OrbitFrom::End(orbit, end) => {
+        OrbitFrom::End(orbit) => {
             let steps_done = u32::try_from(orbit.len()).unwrap_or(u32::MAX);
-            (
-                end.clone(),
-                orbit.points.clone(),
-                orbit.tiny.clone(),
-                steps_done,
-            )
+            let end = orbit.end.unwrap_or_default();
+            (end, orbit.points, orbit.tiny, steps_done)
         }
     };
     // Only points whose f64s are already small are looked at in full (most are not).
@@ -737,16 +735,21 @@ mod tests {
         assert!((im + 0.196_063_055_630_852_66).abs() < 1e-15, "{im}");
     }
 
+    /// A point in the seahorse valley, in `bits`: inside the set near its boundary, so its
+    /// orbit never escapes and its points change to the last bit from step to step.
+    fn seahorse_point(bits: usize) -> (BigFloat, BigFloat) {
+        let parse = |text| BigFloat::parse_decimal_with_bits(text, bits).expect("a number");
+        (
+            parse("-0.743643887037158704752191506114774"),
+            parse("0.131825904205311970493132056385139"),
+        )
+    }
+
     #[test]
     fn an_orbit_deep_enough_for_a_helper_thread_is_the_same_as_without_it() {
         let formula = mandelbrot();
         let bits = SHARED_SQUARE_BITS + 100;
-        let c = (
-            BigFloat::parse_decimal_with_bits("-0.743643887037158704752191506114774", bits)
-                .expect("a number"),
-            BigFloat::parse_decimal_with_bits("0.131825904205311970493132056385139", bits)
-                .expect("a number"),
-        );
+        let c = seahorse_point(bits);
         let zero = BigFloat::zero();
         let start = (
             &formula,
@@ -775,14 +778,7 @@ mod tests {
     fn an_orbit_taken_on_from_its_limit_is_the_orbit_computed_in_one_go() {
         let formula = mandelbrot();
         let bits = 300;
-        // Inside the set near its boundary: it never escapes, and its points change to
-        // the last bit from step to step.
-        let c = (
-            BigFloat::parse_decimal_with_bits("-0.743643887037158704752191506114774", bits)
-                .expect("a number"),
-            BigFloat::parse_decimal_with_bits("0.131825904205311970493132056385139", bits)
-                .expect("a number"),
-        );
+        let c = seahorse_point(bits);
         let zero = BigFloat::zero();
         let orbit_to = |max_iter| {
             reference_orbit(
@@ -802,7 +798,7 @@ mod tests {
         let mut steps_seen = Vec::new();
         let continued = continue_reference_orbit(
             &formula,
-            &first_part,
+            Arc::new(first_part),
             (&c.0, &c.1),
             2000,
             usize::MAX,
@@ -833,7 +829,7 @@ mod tests {
         assert!(escaped.end.is_none() && escaped.escaped_before(100));
         let again = continue_reference_orbit(
             &formula,
-            &escaped,
+            Arc::new(escaped.clone()),
             (&escaping.0, &escaping.1),
             5000,
             usize::MAX,

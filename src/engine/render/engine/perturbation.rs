@@ -128,9 +128,11 @@ impl Engine {
         let complete = |orbit: &ReferenceOrbit, computed_to: u32| {
             computed_to >= max_iter || orbit.escaped_before(computed_to)
         };
-        // A reference the last render stopped at its limit, which this one takes on.
+        // A reference the last render stopped at its limit, which this one takes on (out
+        // of the cache, so that its points are not copied).
         let mut to_continue = None;
-        if let Some(cached) = lock(&self.perturbation_cache.reference).as_mut() {
+        let mut cache = lock(&self.perturbation_cache.reference);
+        if let Some(cached) = cache.as_mut() {
             let reference = &cached.reference;
             let near = |a: &BigFloat, b: &BigFloat| (a - b).abs() <= view.span;
             let same_orbit = cached.formula == *formula
@@ -145,9 +147,6 @@ impl Engine {
                     .critical
                     .as_ref()
                     .is_none_or(|critical| complete(critical, cached.max_iter));
-            if same_orbit && !serves {
-                to_continue = Some((reference.clone(), cached.series_builder.clone()));
-            }
             if serves {
                 let mut summary = ReferenceSummary {
                     iterations: reference.orbit.len() - 1,
@@ -216,7 +215,13 @@ impl Engine {
                 summary.series_nearest_steps = reused.bla.series.nearest_steps;
                 return Ok((reused, summary));
             }
+            if same_orbit {
+                to_continue = cache
+                    .take()
+                    .map(|cached| (cached.reference, cached.series_builder));
+            }
         }
+        drop(cache);
         let started = Instant::now();
         // A continued reference keeps its point (and its precision, at least this view's).
         let point = match &to_continue {
@@ -257,7 +262,7 @@ impl Engine {
         // An orbit from z0, or the given one taken on from where its limit stopped it, with
         // its series, from the start or going on with the given builder.
         let mut orbit_from = |z0,
-                              continued: Option<&ReferenceOrbit>,
+                              continued: Option<Arc<ReferenceOrbit>>,
                               series_from: Option<SeriesBuilder>,
                               with_series: bool| {
             // The series follows the orbit on a thread of its own as its points come: on
@@ -336,33 +341,25 @@ impl Engine {
                 None => Ok((orbit, SeriesSkip::default(), None)),
             }
         };
-        let (continued, series_from) = match to_continue {
+        let taken_on_from = to_continue
+            .as_ref()
+            .filter(|(reference, _)| reference.orbit.end.is_some())
+            .map(|(reference, _)| reference.orbit.len() - 1);
+        // The old skips go now; the orbits are taken on.
+        let (continued, continued_critical, series_from) = match to_continue {
             Some((reference, builder)) => (
-                Some(reference),
+                Some(reference.orbit),
+                reference.critical,
                 // The series goes on only for the same pixels' bound.
                 builder.filter(|builder| builder.dc_bound() == dc_bound),
             ),
-            None => (None, None),
+            None => (None, None, None),
         };
-        let (orbit, series, series_builder) = orbit_from(
-            z0,
-            continued.as_ref().map(|reference| &*reference.orbit),
-            series_from,
-            skips && julia_c.is_none(),
-        )?;
+        let (orbit, series, series_builder) =
+            orbit_from(z0, continued, series_from, skips && julia_c.is_none())?;
         // A Julia set's pixels rebase onto the orbit from the critical point.
         let critical = match julia_c {
-            Some(_) => Some(
-                orbit_from(
-                    (&start.0, &start.1),
-                    continued
-                        .as_ref()
-                        .and_then(|reference| reference.critical.as_deref()),
-                    None,
-                    false,
-                )?
-                .0,
-            ),
+            Some(_) => Some(orbit_from((&start.0, &start.1), continued_critical, None, false)?.0),
             None => None,
         };
         let c = c_f64;
@@ -396,10 +393,7 @@ impl Engine {
             bits,
             secs: started.elapsed().as_secs_f64(),
             reused: false,
-            taken_on_from: continued
-                .as_ref()
-                .filter(|reference| reference.orbit.end.is_some())
-                .map(|reference| reference.orbit.len() - 1),
+            taken_on_from,
             skips: reference.bla.table.entries(),
             series_steps: reference.bla.series.steps,
             series_nearest_steps: reference.bla.series.nearest_steps,
