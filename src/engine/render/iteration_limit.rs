@@ -33,6 +33,9 @@ pub(super) struct Probe {
     pub inside_share: f64,
     /// Where the reference orbit escaped, if it did before the limit.
     pub reference_escaped_at: Option<u32>,
+    /// True when every pixel still follows the reference near the limit (its series
+    /// holds for the whole view to within a sixteenth of it): none can have escaped.
+    pub pixels_follow_reference: bool,
 }
 
 /// The limit chosen, and whether raising it still let pixels escape when the search
@@ -48,8 +51,9 @@ pub(super) struct FittedLimit {
 
 /// Fits the limit from `depth_limit` by calling `probe` at each limit tried, the first
 /// at `first_limit` (at most `depth_limit`). Below the depth's limit the limit climbs
-/// fourfold while a pixel reaches it, and stops where none does while the reference
-/// orbit goes on: the pixels then all escape long before the depth's limit, and only the
+/// fourfold while a pixel reaches it (sixteenfold while every pixel still follows the
+/// reference: each climb makes the reference's table of skips again), and stops where
+/// none does while the reference orbit goes on: the pixels then all escape long before the depth's limit, and only the
 /// reference orbit would run on to it (a view about a point of the set whose pixels
 /// escape early, such as c = i at 1e-1000: 2,700 steps against the depth's 16,000,000).
 /// Where a pixel reaches the depth's limit, or the reference escapes, the fitting goes on
@@ -69,10 +73,15 @@ pub(super) fn fitted_limit(
             });
         }
         // Once the reference escaped, a higher limit costs the pixels only.
+        let climb = if at_limit.pixels_follow_reference {
+            16.0
+        } else {
+            4.0
+        };
         limit = if at_limit.reference_escaped_at.is_some() {
             depth_limit
         } else {
-            two_significant_digits(4.0 * f64::from(limit)).min(depth_limit)
+            two_significant_digits(climb * f64::from(limit)).min(depth_limit)
         };
         at_limit = probe(limit)?;
     }
@@ -138,6 +147,7 @@ mod tests {
             Ok(Probe {
                 inside_share: inside as f64 / escapes.len() as f64,
                 reference_escaped_at: reference_escaped_at.filter(|&at| at <= limit),
+                pixels_follow_reference: false,
             })
         }
     }
@@ -272,5 +282,22 @@ mod tests {
             fitted_limit(1000, 2900, &mut probe_of(&escapes, None, &mut tried)).expect("fits");
         assert_eq!(tried, [1000, 2900, 12_000, 48_000, 190_000]);
         assert_eq!(fitted.max_iter, 2900);
+    }
+
+    #[test]
+    fn the_climb_is_sixteenfold_while_every_pixel_follows_the_reference() {
+        // Every pixel follows the reference until 1,000,000 steps, where it escapes.
+        let mut tried = Vec::new();
+        let mut probe = |limit: u32| {
+            tried.push(limit);
+            Ok(Probe {
+                inside_share: 1.0,
+                reference_escaped_at: (limit >= 1_000_000).then_some(1_000_000),
+                pixels_follow_reference: limit < 1_000_000,
+            })
+        };
+        let fitted = fitted_limit(1000, 4_000_000, &mut probe).expect("fits");
+        assert_eq!(tried[..4], [1000, 16_000, 260_000, 4_000_000]);
+        assert_eq!(fitted.max_iter, 4_000_000);
     }
 }

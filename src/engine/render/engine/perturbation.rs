@@ -536,6 +536,9 @@ impl Engine {
                 .orbit
                 .escaped_before(limit)
                 .then(|| (reference.orbit.len() - 1) as u32);
+            // The series holds for every pixel to within a sixteenth of the limit.
+            let pixels_follow_reference =
+                u64::from(summary.series_steps) * 16 >= u64::from(limit) * 15;
             plan.perturbation = Some(Arc::new(reference));
             let (values, _) = self.run_plan(
                 workers,
@@ -548,6 +551,7 @@ impl Engine {
             Ok(Probe {
                 inside_share: inside as f64 / values.len().max(1) as f64,
                 reference_escaped_at,
+                pixels_follow_reference,
             })
         };
         let fitted = fitted_limit(first_probe_limit(view), depth_limit, &mut probe)?;
