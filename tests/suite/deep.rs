@@ -604,6 +604,27 @@ fn about_a_point_of_the_set_at_1e_1000_the_limit_is_fitted_to_the_pixels_not_the
     );
 }
 
+/// The depth's limit at 1e-120 is 660,000 steps, more than an 8 MiB memory limit holds
+/// (524,288 points); inside the set every probe pixel reaches every limit. The fitting
+/// stops at the highest limit that fits and says that the limit may cut, instead of the
+/// render failing on the reference's memory.
+#[test]
+fn a_view_inside_the_set_whose_depth_limit_passes_the_memory_limit_renders_below_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = [
+        "--center=-1,0",
+        "--span",
+        "1e-120",
+        "--size",
+        "16x9",
+        "--memory-limit",
+        "8",
+    ];
+    let (_, said) = render_file(dir.path(), "inside.png", &args);
+    assert!(said.contains("(max_iter 260000, automatic"), "{said}");
+    assert!(said.contains("many pixels still reach it"), "{said}");
+}
+
 /// A render at a higher limit after one at a lower limit of the same view takes the
 /// last reference orbit on from where it stopped; its pixels are those of an orbit
 /// computed in one go.

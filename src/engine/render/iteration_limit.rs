@@ -53,18 +53,27 @@ pub(super) struct FittedLimit {
 /// at `first_limit` (at most `depth_limit`). Below the depth's limit the limit climbs
 /// fourfold while a pixel reaches it (sixteenfold while every pixel still follows the
 /// reference: each climb makes the reference's table of skips again), and stops where
-/// none does while the reference orbit goes on: the pixels then all escape long before the depth's limit, and only the
-/// reference orbit would run on to it (a view about a point of the set whose pixels
-/// escape early, such as c = i at 1e-1000: 2,700 steps against the depth's 16,000,000).
-/// Where a pixel reaches the depth's limit, or the reference escapes, the fitting goes on
-/// from the depth's limit as without the climb.
+/// none does while the reference orbit goes on: the pixels then all escape long before
+/// the depth's limit, and only the reference orbit would run on to it (a view about a
+/// point of the set whose pixels escape early, such as c = i at 1e-1000: 2,700 steps
+/// against the depth's 16,000,000). Where a pixel reaches the depth's limit, or the
+/// reference escapes, the fitting goes on from the depth's limit as without the climb.
+/// `probe` gives None for a limit whose reference orbit would not fit in the memory
+/// limit: the fitting keeps what it has (a climb that cannot reach the depth's limit says
+/// the limit still cuts where pixels reached it).
 pub(super) fn fitted_limit(
     first_limit: u32,
     depth_limit: u32,
-    probe: &mut dyn FnMut(u32) -> Result<Probe, RenderError>,
+    probe: &mut dyn FnMut(u32) -> Result<Option<Probe>, RenderError>,
 ) -> Result<FittedLimit, RenderError> {
     let mut limit = first_limit.clamp(1, depth_limit.max(1));
-    let mut at_limit = probe(limit)?;
+    let Some(mut at_limit) = probe(limit)? else {
+        // Not even the first fits: the render says so itself.
+        return Ok(FittedLimit {
+            max_iter: limit,
+            still_cuts: false,
+        });
+    };
     while limit < depth_limit {
         if at_limit.reference_escaped_at.is_none() && at_limit.inside_share == 0.0 {
             return Ok(FittedLimit {
@@ -78,19 +87,26 @@ pub(super) fn fitted_limit(
         } else {
             4.0
         };
-        limit = if at_limit.reference_escaped_at.is_some() {
+        let higher = if at_limit.reference_escaped_at.is_some() {
             depth_limit
         } else {
             two_significant_digits(climb * f64::from(limit)).min(depth_limit)
         };
-        at_limit = probe(limit)?;
+        let Some(at_higher) = probe(higher)? else {
+            return Ok(FittedLimit {
+                max_iter: limit,
+                still_cuts: at_limit.inside_share >= INSIDE_SHARE_TO_RAISE,
+            });
+        };
+        (limit, at_limit) = (higher, at_higher);
     }
     // The reference escapes at N: the pixels about it escape near N, some well after.
     if let Some(escaped_at) = at_limit.reference_escaped_at {
         let twice = two_significant_digits(2.0 * f64::from(escaped_at));
-        if twice > limit {
-            limit = twice;
-            at_limit = probe(limit)?;
+        if twice > limit
+            && let Some(at_twice) = probe(twice)?
+        {
+            (limit, at_limit) = (twice, at_twice);
         }
     }
     // The last limit a raise let pixels escape at (or the first): raises with nothing
@@ -108,7 +124,9 @@ pub(super) fn fitted_limit(
             // At MAX_MAX_ITER.
             return Ok(kept);
         }
-        let with_raised = probe(raised)?;
+        let Some(with_raised) = probe(raised)? else {
+            return Ok(kept);
+        };
         let escaped = at_limit.inside_share - with_raised.inside_share;
         if escaped >= at_limit.inside_share * SHARE_ESCAPING_TO_KEEP {
             kept = FittedLimit {
@@ -137,18 +155,18 @@ mod tests {
         escapes: &[Option<u32>],
         reference_escaped_at: Option<u32>,
         tried: &mut Vec<u32>,
-    ) -> impl FnMut(u32) -> Result<Probe, RenderError> {
+    ) -> impl FnMut(u32) -> Result<Option<Probe>, RenderError> {
         move |limit| {
             tried.push(limit);
             let inside = escapes
                 .iter()
                 .filter(|escape| escape.is_none_or(|at| at > limit))
                 .count();
-            Ok(Probe {
+            Ok(Some(Probe {
                 inside_share: inside as f64 / escapes.len() as f64,
                 reference_escaped_at: reference_escaped_at.filter(|&at| at <= limit),
                 pixels_follow_reference: false,
-            })
+            }))
         }
     }
 
@@ -290,14 +308,43 @@ mod tests {
         let mut tried = Vec::new();
         let mut probe = |limit: u32| {
             tried.push(limit);
-            Ok(Probe {
+            Ok(Some(Probe {
                 inside_share: 1.0,
                 reference_escaped_at: (limit >= 1_000_000).then_some(1_000_000),
                 pixels_follow_reference: limit < 1_000_000,
-            })
+            }))
         };
         let fitted = fitted_limit(1000, 4_000_000, &mut probe).expect("fits");
         assert_eq!(tried[..4], [1000, 16_000, 260_000, 4_000_000]);
         assert_eq!(fitted.max_iter, 4_000_000);
+    }
+
+    #[test]
+    fn limits_past_the_memory_limit_are_not_tried_and_the_fitting_keeps_what_it_has() {
+        // Inside the set: nothing ever escapes; orbits past 100,000 steps do not fit.
+        let tried = std::cell::RefCell::new(Vec::new());
+        let mut probe = |limit: u32| {
+            tried.borrow_mut().push(limit);
+            Ok((limit <= 100_000).then_some(Probe {
+                inside_share: 1.0,
+                reference_escaped_at: None,
+                pixels_follow_reference: false,
+            }))
+        };
+        // The climb stops short of the depth's limit, and says the limit may cut.
+        let fitted = fitted_limit(1000, 2_600_000, &mut probe).expect("fits");
+        assert_eq!(*tried.borrow(), [1000, 4000, 16_000, 64_000, 260_000]);
+        assert_eq!(
+            fitted,
+            FittedLimit {
+                max_iter: 64_000,
+                still_cuts: true
+            }
+        );
+        // From the depth's limit, the raises stop where they would not fit.
+        tried.borrow_mut().clear();
+        let fitted = fitted_limit(2900, 2900, &mut probe).expect("fits");
+        assert_eq!(*tried.borrow(), [2900, 12_000, 48_000, 190_000]);
+        assert_eq!(fitted.max_iter, 2900);
     }
 }

@@ -491,7 +491,12 @@ impl Engine {
             return Ok((cached.fitted, 0.0));
         }
         let mut reference_secs = 0.0;
-        let mut probe = |limit: u32| -> Result<Probe, RenderError> {
+        // A reference orbit holds two f64s a step, within the memory limit.
+        let max_points = (self.options.memory_limit_bytes / 16).max(2);
+        let mut probe = |limit: u32| -> Result<Option<Probe>, RenderError> {
+            if limit as usize >= max_points {
+                return Ok(None);
+            }
             let (width_px, height_px) = probe_size_px((request.width_px, request.height_px), limit);
             let probe_request = RenderRequest {
                 view: Some(view.clone()),
@@ -548,11 +553,11 @@ impl Engine {
                 None,
             )?;
             let inside = values.iter().filter(|value| **value < 0.0).count();
-            Ok(Probe {
+            Ok(Some(Probe {
                 inside_share: inside as f64 / values.len().max(1) as f64,
                 reference_escaped_at,
                 pixels_follow_reference,
-            })
+            }))
         };
         let fitted = fitted_limit(first_probe_limit(view), depth_limit, &mut probe)?;
         *lock(&self.perturbation_cache.limit) = Some(CachedLimit {
