@@ -409,7 +409,8 @@ fn deep_views_raise_the_iteration_limit_automatically_unless_the_user_sets_one()
     // The README's 1e-20 example: 500 iterations show nothing there. 20 decades deep
     // the depth's limit is 90 times the kernel's (45,000), but every pixel escapes
     // before 16,000 while the reference orbit (the centre, a point of the set) goes on,
-    // so the fitting's climb stops there, with the depth's limit's very image.
+    // so the fitting's climb stops below it (at twice that), with the depth's limit's
+    // very image.
     let automatic = render("mandelbrot", None);
     assert!(automatic.max_iter_choice.is_automatic());
     assert!(
