@@ -766,10 +766,22 @@ fn summary(kernel_name: &str, job: &PosterJob, written: &PosterOutput, path: &Pa
         written.metadata.max_iter,
         match written.max_iter_choice {
             MaxIterChoice::Given => "",
-            MaxIterChoice::Automatic { still_cuts: false } => ", automatic: fitted to the view",
-            MaxIterChoice::Automatic { still_cuts: true } => {
+            MaxIterChoice::Automatic {
+                still_cuts: false, ..
+            } => ", automatic: fitted to the view",
+            MaxIterChoice::Automatic {
+                still_cuts: true,
+                memory_bound: false,
+            } => {
                 ", automatic: fitted to the view; many pixels still reach it, a higher \
                  --max-iter shows more"
+            }
+            MaxIterChoice::Automatic {
+                still_cuts: true,
+                memory_bound: true,
+            } => {
+                ", automatic: fitted to the view; many pixels still reach it, and a higher \
+                 limit's reference orbit needs a higher --memory-limit"
             }
         },
         written.render_secs,

@@ -623,6 +623,7 @@ fn a_view_inside_the_set_whose_depth_limit_passes_the_memory_limit_renders_below
     let (_, said) = render_file(dir.path(), "inside.png", &args);
     assert!(said.contains("(max_iter 260000, automatic"), "{said}");
     assert!(said.contains("many pixels still reach it"), "{said}");
+    assert!(said.contains("needs a higher --memory-limit"), "{said}");
 }
 
 /// A render at a higher limit after one at a lower limit of the same view takes the

@@ -506,7 +506,10 @@ fn the_automatic_limit_rises_where_pixels_are_cut_off_and_not_for_a_minibrots_in
     assert!(inside_share(&around_minibrot) > 0.1);
     assert_eq!(
         around_minibrot.max_iter_choice,
-        MaxIterChoice::Automatic { still_cuts: false }
+        MaxIterChoice::Automatic {
+            still_cuts: false,
+            memory_bound: false,
+        }
     );
     assert!(
         around_minibrot.max_iter <= 2_000,

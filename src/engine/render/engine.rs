@@ -333,9 +333,13 @@ impl Engine {
             }
             max_iter_choice = MaxIterChoice::Automatic {
                 still_cuts: fitted.still_cuts,
+                memory_bound: fitted.memory_bound,
             };
         } else if automatic {
-            max_iter_choice = MaxIterChoice::Automatic { still_cuts: false };
+            max_iter_choice = MaxIterChoice::Automatic {
+                still_cuts: false,
+                memory_bound: false,
+            };
         }
         let mut reference_summary = None;
         if precision == Precision::Perturbation {

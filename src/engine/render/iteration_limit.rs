@@ -47,6 +47,9 @@ pub(super) struct FittedLimit {
     /// True when many pixels reach it and a higher limit would let a good share of them
     /// escape (the search ran out of rounds or reached `MAX_MAX_ITER`).
     pub still_cuts: bool,
+    /// True when the search stopped because a higher limit's reference orbit would not
+    /// fit in the memory limit, while pixels still reached this one.
+    pub memory_bound: bool,
 }
 
 /// Fits the limit from `depth_limit` by calling `probe` at each limit tried, the first
@@ -72,6 +75,7 @@ pub(super) fn fitted_limit(
         return Ok(FittedLimit {
             max_iter: limit,
             still_cuts: false,
+            memory_bound: false,
         });
     };
     while limit < depth_limit {
@@ -82,6 +86,7 @@ pub(super) fn fitted_limit(
             return Ok(FittedLimit {
                 max_iter: two_significant_digits(2.0 * f64::from(limit)).min(depth_limit),
                 still_cuts: false,
+                memory_bound: false,
             });
         }
         // Once the reference escaped, a higher limit costs the pixels only.
@@ -96,9 +101,11 @@ pub(super) fn fitted_limit(
             two_significant_digits(climb * f64::from(limit)).min(depth_limit)
         };
         let Some(at_higher) = probe(higher)? else {
+            let still_cuts = at_limit.inside_share >= INSIDE_SHARE_TO_RAISE;
             return Ok(FittedLimit {
                 max_iter: limit,
-                still_cuts: at_limit.inside_share >= INSIDE_SHARE_TO_RAISE,
+                still_cuts,
+                memory_bound: still_cuts,
             });
         };
         (limit, at_limit) = (higher, at_higher);
@@ -117,6 +124,7 @@ pub(super) fn fitted_limit(
     let mut kept = FittedLimit {
         max_iter: limit,
         still_cuts: false,
+        memory_bound: false,
     };
     for _ in 0..MAX_RAISES {
         if at_limit.inside_share < INSIDE_SHARE_TO_RAISE {
@@ -128,6 +136,7 @@ pub(super) fn fitted_limit(
             return Ok(kept);
         }
         let Some(with_raised) = probe(raised)? else {
+            kept.memory_bound = kept.still_cuts;
             return Ok(kept);
         };
         let escaped = at_limit.inside_share - with_raised.inside_share;
@@ -135,6 +144,7 @@ pub(super) fn fitted_limit(
             kept = FittedLimit {
                 max_iter: raised,
                 still_cuts: with_raised.inside_share >= INSIDE_SHARE_TO_RAISE,
+                memory_bound: false,
             };
         } else if with_raised.inside_share < ALL_BUT_A_FEW {
             // Most of them stay: inside the set, not cut off.
@@ -341,7 +351,8 @@ mod tests {
             fitted,
             FittedLimit {
                 max_iter: 64_000,
-                still_cuts: true
+                still_cuts: true,
+                memory_bound: true,
             }
         );
         // From the depth's limit, the raises stop where they would not fit.

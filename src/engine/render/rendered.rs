@@ -73,6 +73,9 @@ pub enum MaxIterChoice {
     Automatic {
         /// Many pixels reach the limit that a higher one would let escape.
         still_cuts: bool,
+        /// A higher limit was not tried: its reference orbit would not fit in the memory
+        /// limit (raising it lets the limit go higher).
+        memory_bound: bool,
     },
 }
 

@@ -662,14 +662,29 @@ impl MoonbrotApp {
         }
         let mut limit_cuts = false;
         match self.rendering.shown_max_iter {
-            Some((max_iter, MaxIterChoice::Automatic { still_cuts: false })) => {
+            Some((
+                max_iter,
+                MaxIterChoice::Automatic {
+                    still_cuts: false, ..
+                },
+            )) => {
                 parts.push(format!("max_iter {} (automatic)", grouped(max_iter)));
             }
-            Some((max_iter, MaxIterChoice::Automatic { still_cuts: true })) => {
+            Some((
+                max_iter,
+                MaxIterChoice::Automatic {
+                    still_cuts: true,
+                    memory_bound,
+                },
+            )) => {
                 limit_cuts = true;
+                let remedy = if memory_bound {
+                    "a higher one's reference orbit would pass the memory limit"
+                } else {
+                    "set a higher one to see more"
+                };
                 parts.push(format!(
-                    "WARNING: many pixels reach max_iter {} (automatic): set a higher one to \
-                     see more",
+                    "WARNING: many pixels reach max_iter {} (automatic): {remedy}",
                     grouped(max_iter)
                 ));
             }
