@@ -49,7 +49,7 @@ pub use reference::{
     continue_reference_orbit, reference_orbit,
 };
 pub(crate) use sandbox::{LuaKernel, StopContext};
-pub use series::{SERIES_TERMS, SeriesBuilder, SeriesSkip};
-pub(crate) use series::{build as build_series, follow_orbit as follow_series};
+pub use series::{SERIES_TERMS, SeriesSkip};
+pub(crate) use series::{SeriesBuilder, build as build_series, follow_orbit as follow_series};
 pub(crate) use state::RunFailure;
 pub use state::{KernelLog, PRINT_LINES_PER_RUN};

@@ -3,7 +3,7 @@
 //! same recorded operations the pixels' perturbed step is derived from. Each point is kept
 //! as two f64s (the pixels' loop reads them through the driver), and the few that pass
 //! closer to 0 than f64 holds in full also with their own exponent; the orbit ends where it
-//! escapes or at the iteration limit.
+//! escapes or at the iteration limit, from where it can be taken on to a higher one.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,9 @@
 //! The automatic iteration limit of a render by perturbation, fitted to the image: the
-//! depth gives a first limit (`automatic_max_iter`); a small probe render of the same view
-//! then says how many pixels reach it. Where many do, the limit is raised fourfold while
+//! depth gives a limit (`automatic_max_iter`), and small probe renders of the same view
+//! say how many pixels reach each limit tried. The first is below the depth's limit, and
+//! the limit climbs to it while pixels reach it, or stops early where none does while the
+//! reference orbit goes on (the pixels all escape long before the depth's limit). From
+//! the depth's limit, where many pixels reach it, the limit is raised fourfold while
 //! raising it lets a good share of them escape (pixels that were cut off, not inside the
 //! set), and where the reference orbit escapes, to twice its length (the pixels about it
 //! escape about as late). Raising stops when it no longer helps (what is left is inside:
@@ -45,7 +48,8 @@ pub(super) struct FittedLimit {
     /// The iteration limit to render with.
     pub max_iter: u32,
     /// True when many pixels reach it and a higher limit would let a good share of them
-    /// escape (the search ran out of rounds or reached `MAX_MAX_ITER`).
+    /// escape (the search ran out of rounds or reached `MAX_MAX_ITER`), or may (a higher
+    /// limit's reference orbit would not fit in the memory limit: `memory_bound`).
     pub still_cuts: bool,
     /// True when the search stopped because a higher limit's reference orbit would not
     /// fit in the memory limit, while pixels still reached this one.
@@ -59,8 +63,9 @@ pub(super) struct FittedLimit {
 /// none does while the reference orbit goes on, at twice that limit: the pixels then all
 /// escape long before the depth's limit, and only the reference orbit would run on to it
 /// (a view about a point of the set whose pixels escape early, such as c = i at 1e-1000:
-/// 2,700 steps against the depth's 16,000,000). Where a pixel reaches the depth's limit, or the
-/// reference escapes, the fitting goes on from the depth's limit as without the climb.
+/// 2,700 steps against the depth's 16,000,000). Where a pixel reaches the depth's limit,
+/// or the reference escapes, the fitting goes on from the depth's limit as without the
+/// climb.
 /// `probe` gives None for a limit whose reference orbit would not fit in the memory
 /// limit: the fitting keeps what it has (a climb that cannot reach the depth's limit says
 /// the limit still cuts where pixels reached it).
@@ -89,12 +94,12 @@ pub(super) fn fitted_limit(
                 memory_bound: false,
             });
         }
-        // Once the reference escaped, a higher limit costs the pixels only.
         let climb = if at_limit.pixels_follow_reference {
             16.0
         } else {
             4.0
         };
+        // Once the reference escaped, a higher limit costs the pixels only.
         let higher = if at_limit.reference_escaped_at.is_some() {
             depth_limit
         } else {
