@@ -1,9 +1,8 @@
 //! Rendering by perturbation, the engine's side: the reference orbit a render's pixels
 //! iterate against (computed in arbitrary precision on the calling thread, with its
 //! progress reported, or the last one reused nearby, or taken on to a higher limit), and
-//! the iteration limit fitted to
-//! the view by probe renders (`iteration_limit` decides; this runs the probes), both kept
-//! for the next render nearby.
+//! the iteration limit fitted to the view by probe renders (`iteration_limit` decides;
+//! this runs the probes), both kept for the next render nearby.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
